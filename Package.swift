@@ -1,0 +1,96 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "insightd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "insightd", targets: ["insightd"]),
+        .executable(name: "insightd-bench", targets: ["InsightBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Events, client state, leads, the plugin contract, the bus, the clock. No I/O.
+        .target(
+            name: "InsightCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Everything SQL: one DatabasePool, migrations, journal, state projection, ledger.
+        .target(
+            name: "InsightStore",
+            dependencies: [
+                "InsightCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Built-in plugins. They see only InsightCore: no SQL, no HTTP, no wall clock.
+        .target(
+            name: "InsightPlugins",
+            dependencies: ["InsightCore"]
+        ),
+        // The pipeline: dispatcher (journal → state → bus → plugins → ledger) and the daily scheduler.
+        .target(
+            name: "InsightEngine",
+            dependencies: [
+                "InsightCore",
+                "InsightStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // Composition root: config, services, lifecycle, systemd notify, reload.
+        .target(
+            name: "InsightDaemon",
+            dependencies: [
+                "InsightCore",
+                "InsightStore",
+                "InsightEngine",
+                "InsightPlugins",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // Shared test kit: fixed clock, temporary databases, fixtures.
+        .target(
+            name: "InsightTesting",
+            dependencies: ["InsightCore", "InsightStore", "InsightEngine"]
+        ),
+        .executableTarget(
+            name: "insightd",
+            dependencies: [
+                "InsightDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "InsightBench",
+            dependencies: [
+                "InsightDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore", "InsightTesting"]),
+        .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore", "InsightTesting"]),
+        .testTarget(name: "InsightEngineTests", dependencies: ["InsightEngine", "InsightPlugins", "InsightTesting"]),
+        .testTarget(name: "InsightPluginsTests", dependencies: ["InsightPlugins", "InsightTesting"]),
+        .testTarget(
+            name: "InsightDaemonTests",
+            dependencies: ["InsightDaemon", "InsightTesting"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,45 @@
+import Foundation
+
+/// One business event, as accepted into the journal.
+///
+/// `id` + `source` is the idempotency key. `data` is always a JSON object whose fields depend on `type`
+/// (see ``EventType``); unknown types are kept as they came and offered to the `rules` plugin.
+public struct Event: Sendable, Hashable {
+    /// The journal sequence number; 0 until the event is journaled.
+    public var sequence: Int64
+    public let id: String
+    public let source: String
+    public let type: String
+    public let time: Date
+    public let clientId: String?
+    public let data: JSONValue
+
+    public init(sequence: Int64 = 0, id: String, source: String, type: String, time: Date, clientId: String?,
+                data: JSONValue) {
+        self.sequence = sequence
+        self.id = id
+        self.source = source
+        self.type = type
+        self.time = time
+        self.clientId = clientId
+        self.data = data
+    }
+
+    /// The largest accepted `id`, in characters.
+    public static let maximumIdLength = 128
+
+    /// The value a rule or template sees at a dotted path: `type`, `id`, `source`, `clientId`, `time`, or `data.…`.
+    public func value(atPath path: String) -> JSONValue? {
+        switch path {
+        case "id": return .string(id)
+        case "source": return .string(source)
+        case "type": return .string(type)
+        case "clientId": return clientId.map(JSONValue.string)
+        case "time": return .string(RFC3339.format(time, timeZone: TimeZone(secondsFromGMT: 0) ?? .current))
+        case "data": return data
+        default:
+            guard path.hasPrefix("data.") else { return nil }
+            return data.value(atPath: path.dropFirst(5))
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+
+/// A parsed JSON value.
+///
+/// Numbers keep their literal text, so money never rounds through a binary floating-point type:
+/// `1234.50` stays `"1234.50"` until a plugin asks for a `Decimal`.
+public enum JSONValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case number(String)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let object) = self { return object[key] }
+        return nil
+    }
+
+    /// Follows a dotted path such as `balances.aum`.
+    public func value(atPath path: some StringProtocol) -> JSONValue? {
+        var current: JSONValue? = self
+        for component in path.split(separator: ".") {
+            current = current?[String(component)]
+            if current == nil { return nil }
+        }
+        return current
+    }
+
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let value) = self { return value }
+        return nil
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
+
+    /// A JSON number or a decimal string (`"1234.50"`), as an exact `Decimal`.
+    public var decimalValue: Decimal? {
+        switch self {
+        case .number(let literal): return Decimal(exactly: literal)
+        case .string(let text): return Decimal(exactly: text.trimmingCharacters(in: .whitespaces))
+        default: return nil
+        }
+    }
+
+    /// A short name of the JSON type, for error messages.
+    public var typeName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .number: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+}
+
+extension Decimal {
+    /// Parses a plain decimal literal (`-12`, `1234.50`, `1e3`) without going through `Double`.
+    /// Returns nil for anything else, including `Decimal(string:)`'s lenient prefixes such as `"12abc"`.
+    public init?(exactly text: String) {
+        guard !text.isEmpty, text.utf8.allSatisfy({ byte in
+            (byte >= 0x30 && byte <= 0x39) || byte == 0x2E || byte == 0x2D || byte == 0x2B || byte == 0x65 || byte == 0x45
+        }) else { return nil }
+        guard let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")), !value.isNaN else {
+            return nil
+        }
+        // Decimal(string:) stops at the first character it does not understand: require a full match.
+        var digits = 0
+        for byte in text.utf8 where byte >= 0x30 && byte <= 0x39 { digits += 1 }
+        guard digits > 0 else { return nil }
+        self = value
+    }
+
+    /// The canonical decimal text of this value (`1234.5`), stable across runs.
+    public var plainText: String {
+        var copy = self
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &copy, 8, .plain)
+        return NSDecimalNumber(decimal: rounded).stringValue
+    }
+}

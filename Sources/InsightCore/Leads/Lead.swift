@@ -1,0 +1,118 @@
+import Foundation
+
+/// An explained suggestion for one manager about one client (DESIGN §5).
+public struct Lead: Sendable, Hashable, Codable {
+    public let id: String
+    /// Deterministic dedupe key, `<plugin>:<plugin's key>`, e.g. `birthday-care:C000123:2026`.
+    public let key: String
+    public let plugin: String
+    public let kind: String
+    public var priority: LeadPriority
+    public var client: ClientReference?
+    public var manager: ManagerReference?
+    public var title: String
+    public var summary: String
+    public var suggestedAction: String
+    public var evidence: [Evidence]
+    public var products: [ProductSuggestion]?
+    public var dueAt: Date?
+    public let createdAt: Date
+    public var sourceEvents: [String]
+    public var status: LeadStatus
+
+    public init(id: String, key: String, plugin: String, kind: String, priority: LeadPriority, client: ClientReference?,
+                manager: ManagerReference?, title: String, summary: String, suggestedAction: String,
+                evidence: [Evidence], products: [ProductSuggestion]?, dueAt: Date?, createdAt: Date,
+                sourceEvents: [String], status: LeadStatus) {
+        self.id = id
+        self.key = key
+        self.plugin = plugin
+        self.kind = kind
+        self.priority = priority
+        self.client = client
+        self.manager = manager
+        self.title = title
+        self.summary = summary
+        self.suggestedAction = suggestedAction
+        self.evidence = evidence
+        self.products = products
+        self.dueAt = dueAt
+        self.createdAt = createdAt
+        self.sourceEvents = sourceEvents
+        self.status = status
+    }
+
+    /// The lead id for a dedupe key: `ld_` and 16 hex digits of a stable 64-bit FNV-1a hash, so the same
+    /// key gives the same id on every run and every machine.
+    public static func id(forKey key: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        let hex = String(hash, radix: 16)
+        return "ld_" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+public enum LeadPriority: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    case low, normal, high, urgent
+
+    private var rank: Int { Self.allCases.firstIndex(of: self) ?? 0 }
+    public static func < (lhs: LeadPriority, rhs: LeadPriority) -> Bool { lhs.rank < rhs.rank }
+}
+
+public enum LeadStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    case new, notified, contacted, converted, dismissed, expired
+}
+
+/// The client as a lead shows it: the name is already masked.
+public struct ClientReference: Sendable, Hashable, Codable {
+    public let id: String
+    public let name: String?
+    public let segment: String?
+
+    public init(id: String, name: String?, segment: String?) {
+        self.id = id
+        self.name = name
+        self.segment = segment
+    }
+}
+
+/// The manager as a lead shows it: the name is already masked.
+public struct ManagerReference: Sendable, Hashable, Codable {
+    public let id: String
+    public let name: String?
+    public let branchId: String?
+
+    public init(id: String, name: String?, branchId: String?) {
+        self.id = id
+        self.name = name
+        self.branchId = branchId
+    }
+}
+
+/// One fact that triggered a lead, shown to the manager and to compliance.
+public struct Evidence: Sendable, Hashable, Codable {
+    public let label: String
+    public let value: String
+
+    public init(label: String, value: String) {
+        self.label = label
+        self.value = value
+    }
+}
+
+public struct ProductSuggestion: Sendable, Hashable, Codable {
+    public let id: String
+    public let name: String
+    public let riskLevel: String
+    public let reason: String
+
+    public init(id: String, name: String, riskLevel: String, reason: String) {
+        self.id = id
+        self.name = name
+        self.riskLevel = riskLevel
+        self.reason = reason
+    }
+}

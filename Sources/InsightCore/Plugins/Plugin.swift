@@ -1,0 +1,65 @@
+import Foundation
+
+/// A lead finder. A plugin is a value built from its typed configuration; it is handed events in journal
+/// order (per client) and daily schedule ticks, and returns lead drafts. It never touches SQL, HTTP or the
+/// wall clock: everything it may read comes through ``PluginContext``.
+public protocol Plugin: Sendable {
+    associatedtype Configuration: PluginConfiguration
+
+    /// The plugin id, also the name of its file in `plugins-config/` (`<id>.yaml`).
+    static var id: String { get }
+    /// One line for `insightd plugins`.
+    static var summary: String { get }
+
+    /// Builds the plugin from its decoded configuration. Validate and precompute here; do no I/O.
+    init(configuration: Configuration) throws(PluginConfigurationError)
+
+    /// The typed configuration the plugin was built from.
+    var configuration: Configuration { get }
+    /// Event type patterns such as `account.*`; empty when the plugin only runs on its schedule.
+    var subscriptions: [EventPattern] { get }
+    /// The local time of the daily tick, or nil for a plugin without a schedule.
+    var schedule: LocalTime? { get }
+
+    func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft]
+    func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft]
+}
+
+extension Plugin {
+    public var subscriptions: [EventPattern] { [] }
+    public var schedule: LocalTime? { nil }
+    public func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] { [] }
+    public func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] { [] }
+}
+
+/// What every plugin's YAML file has: `enabled`, plus the plugin's own keys.
+public protocol PluginConfiguration: Decodable, Sendable {
+    var enabled: Bool { get }
+}
+
+/// A configuration value that decodes but makes no sense (a threshold below zero, an unknown field path).
+/// `path` is the key path inside the plugin's file, so the loader can point at the line.
+public struct PluginConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let path: [String]
+    public let message: String
+
+    public init(path: [String], message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { path.isEmpty ? message : "\(path.joined(separator: ".")): \(message)" }
+}
+
+/// One daily schedule firing.
+public struct ScheduleTick: Sendable, Hashable {
+    /// The instant the tick was due (the configured local time on `localDate`).
+    public let scheduledAt: Date
+    /// The bank's local date the tick belongs to.
+    public let localDate: LocalDate
+
+    public init(scheduledAt: Date, localDate: LocalDate) {
+        self.scheduledAt = scheduledAt
+        self.localDate = localDate
+    }
+}

@@ -1,0 +1,33 @@
+/// Masks personal data before it leaves the process: in leads, notifications and logs.
+public enum Masking {
+    /// `张三` → `张*`, `欧阳娜娜` → `欧***`, `Alice` → `A****`.
+    public static func name(_ name: String) -> String {
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        guard let first = trimmed.first else { return "" }
+        return String(first) + String(repeating: "*", count: max(1, trimmed.count - 1))
+    }
+
+    /// `13812345678` → `138****5678`. Short values are masked entirely.
+    public static func phone(_ phone: String) -> String {
+        keep(phone, head: 3, tail: 4)
+    }
+
+    /// `110101199001011234` → `110***********1234`.
+    public static func idNumber(_ id: String) -> String {
+        keep(id, head: 3, tail: 4)
+    }
+
+    /// Only the last 4 digits show: `6222020200112233` → `************2233`.
+    public static func accountNumber(_ account: String) -> String {
+        keep(account, head: 0, tail: 4)
+    }
+
+    private static func keep(_ value: String, head: Int, tail: Int) -> String {
+        let characters = Array(value)
+        guard characters.count > head + tail else { return String(repeating: "*", count: characters.count) }
+        return String(characters.prefix(head)) + String(repeating: "*", count: characters.count - head - tail)
+            + String(characters.suffix(tail))
+    }
+}
+
+import Foundation

@@ -1,0 +1,127 @@
+import Foundation
+
+extension ClientState {
+    /// Applies one validated event to this client's state and returns what changed.
+    ///
+    /// Pure and deterministic: the same events in the same order always give the same state.
+    @discardableResult
+    public mutating func apply(_ event: Event) -> [StateChange] {
+        guard case .object(let data) = event.data else { return [] }
+        var changes: [StateChange] = [.activity]
+        if lastEventAt.map({ event.time > $0 }) ?? true { lastEventAt = event.time }
+        func decimal(_ key: String) -> Decimal? { data[key]?.decimalValue }
+        func string(_ key: String) -> String? { data[key]?.stringValue }
+        func date(_ key: String) -> LocalDate? { data[key]?.stringValue.flatMap(LocalDate.init) }
+        let currency = string("currency") ?? "CNY"
+
+        switch event.type {
+        case EventType.clientProfile:
+            profile.merge(data)
+            changes.append(.profile)
+
+        case EventType.accountTransaction:
+            guard let accountId = string("accountId") else { break }
+            var account = accounts[accountId] ?? AccountState(id: accountId, currency: currency)
+            if let balanceAfter = decimal("balanceAfter") {
+                account.balance = balanceAfter
+            } else if let amount = decimal("amount"), let balance = account.balance {
+                account.balance = string("direction") == "debit" ? balance - amount : balance + amount
+            }
+            account.lastTransactionAt = event.time
+            account.transactionCount += 1
+            accounts[accountId] = account
+            changes.append(.account(accountId))
+
+        case EventType.accountBalance:
+            guard let asOf = date("asOf"), let aum = decimal("aum") else { break }
+            // A late snapshot for an earlier day does not replace a newer one.
+            if let current = balance, current.asOf > asOf { break }
+            balance = BalanceSnapshot(asOf: asOf, aum: aum, deposits: decimal("deposits"), wealth: decimal("wealth"),
+                                      loans: decimal("loans"))
+            changes.append(.balance)
+
+        case EventType.depositTerm:
+            guard let depositId = string("depositId"), let amount = decimal("amount"),
+                  let maturity = date("maturityDate") else { break }
+            deposits[depositId] = TermDeposit(id: depositId, amount: amount, currency: currency, openDate: date("openDate"),
+                                              maturityDate: maturity, status: string("status"))
+            changes.append(.deposit(depositId))
+
+        case EventType.loanAccount:
+            guard let loanId = string("loanId") else { break }
+            var loan = loans[loanId] ?? LoanState(id: loanId, currency: currency, overdueDays: 0)
+            if let product = string("product") { loan.product = product }
+            if let principal = decimal("principal") { loan.principal = principal }
+            if let outstanding = decimal("outstanding") { loan.outstanding = outstanding }
+            if let maturity = date("maturityDate") { loan.maturityDate = maturity }
+            if let repaid = date("repaidDate") { loan.repaidDate = repaid }
+            if let status = string("status") { loan.status = status }
+            if let days = decimal("overdueDays") { loan.overdueDays = NSDecimalNumber(decimal: days).intValue }
+            if loan.status == "overdue" || loan.overdueDays > 0 { loan.lastOverdueAt = event.time }
+            loans[loanId] = loan
+            changes.append(.loan(loanId))
+
+        case EventType.wealthTrade:
+            guard let productId = string("productId"), let amount = decimal("amount") else { break }
+            var holding = holdings[productId] ?? Holding(productId: productId, amount: 0)
+            holding.amount = string("action") == "redeem" ? max(0, holding.amount - amount) : holding.amount + amount
+            holding.lastTradeAt = event.time
+            holdings[productId] = holding
+            changes.append(.holding(productId))
+
+        case EventType.corporateFinancials:
+            guard let period = string("period") else { break }
+            financials[period] = Financials(period: period, totalAssets: decimal("totalAssets"),
+                                            totalLiabilities: decimal("totalLiabilities"),
+                                            operatingCashFlow: decimal("operatingCashFlow"), revenue: decimal("revenue"))
+            changes.append(.financials(period))
+
+        case EventType.crmInteraction:
+            if lastInteractionAt.map({ event.time > $0 }) ?? true { lastInteractionAt = event.time }
+
+        default:
+            break  // Unknown types are journaled and offered to the rules plugin; they change no state.
+        }
+        return changes
+    }
+}
+
+extension ClientProfile {
+    /// Partial update: fields present in `data` replace the old value, `null` clears it, absent fields stay.
+    mutating func merge(_ data: [String: JSONValue]) {
+        func text(_ key: String) -> String?? {
+            guard let value = data[key] else { return .none }
+            if case .null = value { return .some(nil) }
+            return .some(value.stringValue)
+        }
+        if let value = text("name") { name = value }
+        if let value = text("birthDate") { birthDate = value.flatMap(LocalDate.init) }
+        if let value = text("birthCalendar") { birthCalendar = value.flatMap(BirthCalendar.init(rawValue:)) }
+        if let value = text("segment") { segment = value }
+        if let value = data["riskLevel"] { riskLevel = RiskLevel(value) }
+        if let value = text("riskAssessedAt") {
+            riskAssessedAt = value.flatMap { LocalDate($0) ?? LocalDate(String($0.prefix(10))) }
+        }
+        if let value = text("managerId") { managerId = value }
+        if let value = text("branchId") { branchId = value }
+        if let value = data["tags"] { tags = value.arrayValue?.compactMap(\.stringValue) ?? [] }
+        if let value = text("phone") { phone = value }
+        if let value = text("idNumber") { idNumber = value }
+        if let value = data["marketingConsent"] { marketingConsent = value.boolValue }
+        if let value = text("status") { status = value }
+    }
+}
+
+extension ManagerState {
+    /// Applies a `manager.profile` event (partial update, like client profiles).
+    public mutating func apply(_ data: JSONValue) {
+        guard case .object(let fields) = data else { return }
+        if let value = fields["name"] { name = value.stringValue }
+        if let value = fields["branchId"] { branchId = value.stringValue }
+        if let value = fields["mobile"] { mobile = value.stringValue }
+        if let value = fields["wecomUserId"] { wecomUserId = value.stringValue }
+        if let value = fields["dingtalkUserId"] { dingtalkUserId = value.stringValue }
+        if let value = fields["email"] { email = value.stringValue }
+        if let value = fields["active"]?.boolValue { active = value }
+    }
+}

@@ -1,0 +1,11 @@
+/// Which part of a client's state an event changed, so the store writes only that part.
+public enum StateChange: Sendable, Hashable {
+    case profile
+    case activity
+    case account(String)
+    case balance
+    case deposit(String)
+    case loan(String)
+    case holding(String)
+    case financials(String)
+}

@@ -1,0 +1,116 @@
+import Foundation
+import GRDB
+import InsightCore
+
+/// Everything one dispatcher step produced, committed in a single transaction: the projected state, the
+/// leads, and the consumer's new journal position. A crash before the commit replays the batch; a crash
+/// after it has nothing to redo. Lead keys are unique, so a replayed batch cannot duplicate a lead.
+public struct DispatchCommit: Sendable {
+    public struct ClientUpdate: Sendable {
+        public var state: ClientState
+        public var changes: Set<StateChange>
+
+        public init(state: ClientState, changes: Set<StateChange>) {
+            self.state = state
+            self.changes = changes
+        }
+    }
+
+    public struct Failure: Sendable, Hashable {
+        public var plugin: String
+        public var journalSequence: Int64?
+        public var eventId: String?
+        public var error: String
+
+        public init(plugin: String, journalSequence: Int64?, eventId: String?, error: String) {
+            self.plugin = plugin
+            self.journalSequence = journalSequence
+            self.eventId = eventId
+            self.error = error
+        }
+    }
+
+    public struct ScheduleRun: Sendable, Hashable {
+        public var plugin: String
+        public var tick: ScheduleTick
+
+        public init(plugin: String, tick: ScheduleTick) {
+            self.plugin = plugin
+            self.tick = tick
+        }
+    }
+
+    public var clients: [ClientUpdate] = []
+    public var managers: [ManagerState] = []
+    /// Leads with the journal sequence of the event that produced them (nil for ticks).
+    public var leads: [(lead: Lead, sequence: Int64?)] = []
+    public var failures: [Failure] = []
+    public var scheduleRuns: [ScheduleRun] = []
+    /// The consumer's new position; nil leaves it unchanged (a tick-only commit).
+    public var position: Int64?
+
+    public init() {}
+}
+
+extension AppDatabase {
+    public static let dispatcherConsumer = "dispatcher"
+
+    /// Commits one dispatcher step. Returns the leads that are new (a lead whose key exists is skipped).
+    @discardableResult
+    public func commit(_ step: DispatchCommit, consumer: String = AppDatabase.dispatcherConsumer, at now: Date) throws -> [Lead] {
+        let nowMs = now.milliseconds
+        return try pool.write { db in
+            for update in step.clients {
+                try Self.write(update.state, changes: update.changes, db: db)
+            }
+            for manager in step.managers {
+                try Self.write(manager, db: db)
+            }
+            var inserted: [Lead] = []
+            let insertLead = try db.cachedStatement(sql: """
+                INSERT INTO lead (id, key, plugin, kind, priority, client_id, manager_id, status, created_ms, journal_seq, body)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING
+                """)
+            for (lead, sequence) in step.leads {
+                let body = String(decoding: try Self.jsonEncoder.encode(lead), as: UTF8.self)
+                try insertLead.execute(arguments: [
+                    lead.id, lead.key, lead.plugin, lead.kind, lead.priority.rawValue, lead.client?.id, lead.manager?.id,
+                    lead.status.rawValue, lead.createdAt.milliseconds, sequence, body,
+                ])
+                if db.changesCount == 1 { inserted.append(lead) }
+            }
+            for failure in step.failures {
+                var record = PluginFailureRecord(id: nil, plugin: failure.plugin, journalSeq: failure.journalSequence,
+                                                 eventId: failure.eventId, error: String(failure.error.prefix(2000)),
+                                                 atMs: nowMs)
+                try record.insert(db)
+            }
+            for run in step.scheduleRuns {
+                let count = step.leads.count { $0.lead.plugin == run.plugin && $0.sequence == nil }
+                try ScheduleRunRecord(plugin: run.plugin, localDate: run.tick.localDate.description,
+                                      scheduledMs: run.tick.scheduledAt.milliseconds, ranMs: nowMs, leadCount: count).upsert(db)
+            }
+            if let position = step.position {
+                try ConsumerRecord(name: consumer, position: position, updatedMs: nowMs).upsert(db)
+            }
+            return inserted
+        }
+    }
+
+    /// The local dates on which a plugin's daily tick already ran, on or after `since`.
+    public func scheduleRuns(plugin: String, since: LocalDate) throws -> Set<LocalDate> {
+        try pool.read { db in
+            let dates = try String.fetchAll(db, sql: "SELECT local_date FROM schedule_run WHERE plugin = ? AND local_date >= ?",
+                                            arguments: [plugin, since.description])
+            return Set(dates.compactMap(LocalDate.init))
+        }
+    }
+
+    public func pluginFailures(limit: Int = 100) throws -> [DispatchCommit.Failure] {
+        try pool.read { db in
+            try PluginFailureRecord.order(PluginFailureRecord.Columns.id.desc).limit(limit).fetchAll(db).map {
+                DispatchCommit.Failure(plugin: $0.plugin, journalSequence: $0.journalSeq, eventId: $0.eventId, error: $0.error)
+            }
+        }
+    }
+}

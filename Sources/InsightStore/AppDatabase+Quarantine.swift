@@ -1,0 +1,51 @@
+import Foundation
+import GRDB
+import InsightCore
+
+/// A rejected input item, as kept in quarantine.
+public struct QuarantinedItem: Sendable, Hashable {
+    public var id: Int64?
+    public var receivedAt: Date
+    public var source: String
+    /// Where it came from: `webhook`, `file:loans_20261120.csv:17`, `cli:events.ndjson:3`.
+    public var origin: String
+    public var eventId: String?
+    public var reason: String
+    /// The raw item text, bounded to 64 KiB.
+    public var payload: String
+
+    public init(receivedAt: Date, source: String, origin: String, eventId: String?, reason: String, payload: String) {
+        self.receivedAt = receivedAt
+        self.source = source
+        self.origin = origin
+        self.eventId = eventId
+        self.reason = reason
+        self.payload = String(payload.prefix(65_536))
+    }
+}
+
+extension AppDatabase {
+    public func quarantine(_ items: [QuarantinedItem]) throws {
+        guard !items.isEmpty else { return }
+        try pool.write { db in
+            for item in items {
+                var record = QuarantineRecord(id: nil, receivedMs: item.receivedAt.milliseconds, source: item.source,
+                                              origin: item.origin, eventId: item.eventId, reason: item.reason,
+                                              payload: item.payload)
+                try record.insert(db)
+            }
+        }
+    }
+
+    public func quarantinedItems(limit: Int = 100) throws -> [QuarantinedItem] {
+        try pool.read { db in
+            try QuarantineRecord.order(QuarantineRecord.Columns.id.desc).limit(limit).fetchAll(db).map { record in
+                var item = QuarantinedItem(receivedAt: Date(milliseconds: record.receivedMs), source: record.source,
+                                           origin: record.origin, eventId: record.eventId, reason: record.reason,
+                                           payload: record.payload)
+                item.id = record.id
+                return item
+            }
+        }
+    }
+}

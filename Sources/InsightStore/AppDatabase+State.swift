@@ -1,0 +1,218 @@
+import Foundation
+import GRDB
+import InsightCore
+
+extension AppDatabase {
+    /// Loads the projected state of the given clients. Clients never seen are absent from the result.
+    public func loadClients(_ ids: some Collection<String>) throws -> [String: ClientState] {
+        guard !ids.isEmpty else { return [:] }
+        let idList = Array(ids)
+        return try pool.read { db in try Self.loadClients(idList, db: db) }
+    }
+
+    public func loadManager(_ id: String) throws -> ManagerState? {
+        try pool.read { db in try ManagerRecord.fetchOne(db, key: id).map(Self.manager(from:)) }
+    }
+
+    public func loadManagers(_ ids: some Collection<String>) throws -> [String: ManagerState] {
+        guard !ids.isEmpty else { return [:] }
+        let idList = Array(ids)
+        return try pool.read { db in
+            var managers: [String: ManagerState] = [:]
+            for record in try ManagerRecord.filter(keys: idList).fetchAll(db) {
+                managers[record.id] = try Self.manager(from: record)
+            }
+            return managers
+        }
+    }
+
+    /// Every client, in id order.
+    public func allClients() throws -> [ClientState] {
+        try pool.read { db in
+            let ids = try String.fetchAll(db, sql: "SELECT id FROM client ORDER BY id")
+            var result: [ClientState] = []
+            result.reserveCapacity(ids.count)
+            for chunk in stride(from: 0, to: ids.count, by: 2000) {
+                let slice = Array(ids[chunk..<min(chunk + 2000, ids.count)])
+                let loaded = try Self.loadClients(slice, db: db)
+                result.append(contentsOf: slice.compactMap { loaded[$0] })
+            }
+            return result
+        }
+    }
+
+    public func balanceHistory(client id: String, since: LocalDate) throws -> [BalanceSnapshot] {
+        try pool.read { db in
+            try BalanceSnapshotRecord
+                .filter(BalanceSnapshotRecord.Columns.clientId == id && BalanceSnapshotRecord.Columns.asOf >= since.description)
+                .order(BalanceSnapshotRecord.Columns.asOf)
+                .fetchAll(db)
+                .compactMap(Self.snapshot(from:))
+        }
+    }
+
+    public func clientCount() throws -> Int {
+        try pool.read { db in try ClientRecord.fetchCount(db) }
+    }
+
+    // MARK: - Reading rows into state
+
+    static let jsonDecoder = JSONDecoder()
+
+    static let jsonEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        return encoder
+    }()
+
+    static func loadClients(_ ids: [String], db: Database) throws -> [String: ClientState] {
+        var states: [String: ClientState] = [:]
+        for record in try ClientRecord.filter(keys: ids).fetchAll(db) {
+            var state = ClientState(id: record.id)
+            if let profile = record.profile {
+                do {
+                    state.profile = try jsonDecoder.decode(ClientProfile.self, from: Data(profile.utf8))
+                } catch {
+                    throw StoreError.corruptRow(table: "client", key: record.id, reason: "profile: \(error)")
+                }
+            }
+            state.lastEventAt = record.lastEventMs.map(Date.init(milliseconds:))
+            state.lastInteractionAt = record.lastInteractionMs.map(Date.init(milliseconds:))
+            states[record.id] = state
+        }
+        let clientIds = Array(states.keys)
+        guard !clientIds.isEmpty else { return states }
+        for record in try AccountRecord.filter(clientIds.contains(AccountRecord.Columns.clientId)).fetchAll(db) {
+            var account = AccountState(id: record.id, currency: record.currency)
+            account.balance = Decimal(stored: record.balance)
+            account.lastTransactionAt = record.lastTransactionMs.map(Date.init(milliseconds:))
+            account.transactionCount = record.transactionCount
+            states[record.clientId]?.accounts[record.id] = account
+        }
+        let latestBalances = try BalanceSnapshotRecord.fetchAll(db, sql: """
+            SELECT b.* FROM balance_snapshot b
+            JOIN (SELECT client_id, MAX(as_of) AS as_of FROM balance_snapshot
+                  WHERE client_id IN (SELECT value FROM json_each(?)) GROUP BY client_id) latest
+            ON b.client_id = latest.client_id AND b.as_of = latest.as_of
+            """, arguments: [JSONWriter.string(.array(clientIds.map(JSONValue.string)))])
+        for record in latestBalances {
+            states[record.clientId]?.balance = snapshot(from: record)
+        }
+        for record in try TermDepositRecord.filter(clientIds.contains(TermDepositRecord.Columns.clientId)).fetchAll(db) {
+            guard let amount = Decimal(stored: record.amount), let maturity = LocalDate(record.maturityDate) else { continue }
+            states[record.clientId]?.deposits[record.id] = TermDeposit(
+                id: record.id, amount: amount, currency: record.currency, openDate: record.openDate.flatMap(LocalDate.init),
+                maturityDate: maturity, status: record.status)
+        }
+        for record in try LoanRecord.filter(clientIds.contains(LoanRecord.Columns.clientId)).fetchAll(db) {
+            states[record.clientId]?.loans[record.id] = LoanState(
+                id: record.id, product: record.product, principal: Decimal(stored: record.principal),
+                outstanding: Decimal(stored: record.outstanding), currency: record.currency,
+                maturityDate: record.maturityDate.flatMap(LocalDate.init), status: record.status,
+                overdueDays: record.overdueDays, lastOverdueAt: record.lastOverdueMs.map(Date.init(milliseconds:)),
+                repaidDate: record.repaidDate.flatMap(LocalDate.init))
+        }
+        for record in try HoldingRecord.filter(clientIds.contains(HoldingRecord.Columns.clientId)).fetchAll(db) {
+            states[record.clientId]?.holdings[record.productId] = Holding(
+                productId: record.productId, amount: Decimal(stored: record.amount) ?? 0,
+                lastTradeAt: record.lastTradeMs.map(Date.init(milliseconds:)))
+        }
+        for record in try FinancialsRecord.filter(clientIds.contains(FinancialsRecord.Columns.clientId)).fetchAll(db) {
+            states[record.clientId]?.financials[record.period] = Financials(
+                period: record.period, totalAssets: Decimal(stored: record.totalAssets),
+                totalLiabilities: Decimal(stored: record.totalLiabilities),
+                operatingCashFlow: Decimal(stored: record.operatingCashFlow), revenue: Decimal(stored: record.revenue))
+        }
+        return states
+    }
+
+    static func snapshot(from record: BalanceSnapshotRecord) -> BalanceSnapshot? {
+        guard let asOf = LocalDate(record.asOf), let aum = Decimal(stored: record.aum) else { return nil }
+        return BalanceSnapshot(asOf: asOf, aum: aum, deposits: Decimal(stored: record.deposits),
+                               wealth: Decimal(stored: record.wealth), loans: Decimal(stored: record.loans))
+    }
+
+    static func manager(from record: ManagerRecord) throws -> ManagerState {
+        do {
+            return try jsonDecoder.decode(ManagerState.self, from: Data(record.profile.utf8))
+        } catch {
+            throw StoreError.corruptRow(table: "manager", key: record.id, reason: "\(error)")
+        }
+    }
+
+    // MARK: - Writing state
+
+    /// Writes the parts of a client's state that `changes` names. Runs inside the dispatch transaction.
+    static func write(_ state: ClientState, changes: Set<StateChange>, db: Database) throws {
+        if changes.contains(.profile) {
+            let profile = String(decoding: try jsonEncoder.encode(state.profile), as: UTF8.self)
+            try db.cachedStatement(sql: """
+                INSERT INTO client (id, profile, manager_id, branch_id, segment, last_event_ms, last_interaction_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET profile = excluded.profile, manager_id = excluded.manager_id,
+                  branch_id = excluded.branch_id, segment = excluded.segment, last_event_ms = excluded.last_event_ms,
+                  last_interaction_ms = excluded.last_interaction_ms
+                """).execute(arguments: [
+                    state.id, profile, state.profile.managerId, state.profile.branchId, state.profile.segment,
+                    state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds,
+                ])
+        } else if changes.contains(.activity) {
+            try db.cachedStatement(sql: """
+                INSERT INTO client (id, last_event_ms, last_interaction_ms) VALUES (?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET last_event_ms = excluded.last_event_ms,
+                  last_interaction_ms = excluded.last_interaction_ms
+                """).execute(arguments: [state.id, state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds])
+        }
+        for change in changes {
+            switch change {
+            case .profile, .activity:
+                break
+            case .account(let id):
+                guard let account = state.accounts[id] else { continue }
+                try db.cachedStatement(sql: """
+                    INSERT INTO account (id, client_id, currency, balance, last_transaction_ms, transaction_count)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, currency = excluded.currency,
+                      balance = excluded.balance, last_transaction_ms = excluded.last_transaction_ms,
+                      transaction_count = excluded.transaction_count
+                    """).execute(arguments: [
+                        id, state.id, account.currency, account.balance?.storedText,
+                        account.lastTransactionAt?.milliseconds, account.transactionCount,
+                    ])
+            case .balance:
+                guard let balance = state.balance else { continue }
+                try BalanceSnapshotRecord(clientId: state.id, asOf: balance.asOf.description, aum: balance.aum.storedText,
+                                          deposits: balance.deposits?.storedText, wealth: balance.wealth?.storedText,
+                                          loans: balance.loans?.storedText).upsert(db)
+            case .deposit(let id):
+                guard let deposit = state.deposits[id] else { continue }
+                try TermDepositRecord(id: id, clientId: state.id, amount: deposit.amount.storedText, currency: deposit.currency,
+                                      openDate: deposit.openDate?.description, maturityDate: deposit.maturityDate.description,
+                                      status: deposit.status).upsert(db)
+            case .loan(let id):
+                guard let loan = state.loans[id] else { continue }
+                try LoanRecord(id: id, clientId: state.id, product: loan.product, principal: loan.principal?.storedText,
+                               outstanding: loan.outstanding?.storedText, currency: loan.currency,
+                               maturityDate: loan.maturityDate?.description, status: loan.status,
+                               overdueDays: loan.overdueDays, lastOverdueMs: loan.lastOverdueAt?.milliseconds,
+                               repaidDate: loan.repaidDate?.description).upsert(db)
+            case .holding(let productId):
+                guard let holding = state.holdings[productId] else { continue }
+                try HoldingRecord(clientId: state.id, productId: productId, amount: holding.amount.storedText,
+                                  lastTradeMs: holding.lastTradeAt?.milliseconds).upsert(db)
+            case .financials(let period):
+                guard let financials = state.financials[period] else { continue }
+                try FinancialsRecord(clientId: state.id, period: period, totalAssets: financials.totalAssets?.storedText,
+                                     totalLiabilities: financials.totalLiabilities?.storedText,
+                                     operatingCashFlow: financials.operatingCashFlow?.storedText,
+                                     revenue: financials.revenue?.storedText).upsert(db)
+            }
+        }
+    }
+
+    static func write(_ manager: ManagerState, db: Database) throws {
+        let profile = String(decoding: try jsonEncoder.encode(manager), as: UTF8.self)
+        try ManagerRecord(id: manager.id, profile: profile).upsert(db)
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+import Logging
+
+/// The state database: one `DatabasePool` (WAL, `synchronous = FULL`) holding the journal, projected client
+/// state, the leads ledger and the bookkeeping around them. All SQL in insightd lives in this module.
+public final class AppDatabase: Sendable {
+    public static let fileName = "insightd.sqlite"
+
+    let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) the database in `directory`, migrates it, and checks it can be written.
+    ///
+    /// A corrupt file or one from a newer schema is refused with a clear error and never modified.
+    public static func open(directory: String) throws(StoreError) -> AppDatabase {
+        var isDirectory: ObjCBool = false
+        let manager = FileManager.default
+        if !manager.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            do {
+                try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw .stateDirectoryNotWritable(path: directory, reason: "cannot create it: \(error.localizedDescription)")
+            }
+        } else if !isDirectory.boolValue {
+            throw .stateDirectoryNotWritable(path: directory, reason: "it is a file, not a directory")
+        }
+        guard manager.isWritableFile(atPath: directory) else {
+            throw .stateDirectoryNotWritable(path: directory, reason: "permission denied")
+        }
+        return try open(path: (directory as NSString).appendingPathComponent(fileName))
+    }
+
+    public static func open(path: String) throws(StoreError) -> AppDatabase {
+        if FileManager.default.fileExists(atPath: path), !hasSQLiteHeader(path) {
+            throw .notADatabase(path: path)
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.label = "insightd"
+        configuration.maximumReaderCount = 4
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+            throw .notADatabase(path: path)
+        } catch {
+            throw .openFailed(path: path, reason: "\(error)")
+        }
+        let database = AppDatabase(pool: pool, path: path)
+        try database.prepare()
+        return database
+    }
+
+    private init(pool: DatabasePool, path: String) {
+        self.pool = pool
+        self.path = path
+    }
+
+    private func prepare() throws(StoreError) {
+        let migrator = AppMigrations.migrator
+        do {
+            // GRDB sets synchronous = NORMAL when it opens a pool in WAL mode; a bank's journal wants FULL, so
+            // that an acknowledged event survives a power cut. It is per connection: set it on the writer.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            let superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
+            if superseded {
+                let known = Set(migrator.migrations)
+                let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
+                throw StoreError.newerSchema(path: path, unknownMigrations: applied.subtracting(known).sorted())
+            }
+            try migrator.migrate(pool)
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+            throw .notADatabase(path: path)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_READONLY || error.resultCode == .SQLITE_CANTOPEN {
+            throw .stateDirectoryNotWritable(path: (path as NSString).deletingLastPathComponent, reason: "\(error.message ?? "read-only")")
+        } catch {
+            throw .openFailed(path: path, reason: "\(error)")
+        }
+    }
+
+    /// The writer connection's `synchronous` setting (2 = FULL), for tests and `insightd check`.
+    public func synchronousMode() throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    public func journalMode() throws -> String {
+        try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+
+    /// True when the database accepts a write now (for readiness checks).
+    public func isWritable() -> Bool {
+        do {
+            try pool.write { db in try db.execute(sql: "UPDATE consumer SET updated_ms = updated_ms WHERE 0") }
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Flushes the WAL into the main file; called on graceful shutdown.
+    public func checkpoint() throws {
+        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+
+    public func close() throws {
+        try pool.close()
+    }
+
+    private static func hasSQLiteHeader(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return true }  // let SQLite report it
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        if header.isEmpty { return true }  // an empty file is a fresh database
+        return header == Data("SQLite format 3\0".utf8)
+    }
+}

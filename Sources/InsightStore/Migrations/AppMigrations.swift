@@ -1,0 +1,143 @@
+import GRDB
+
+/// The schema, as an append-only list of migrations. A shipped migration is never edited: add a new one.
+enum AppMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-journal-state-ledger") { db in
+            try db.execute(sql: """
+                CREATE TABLE journal (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    source TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    client_id TEXT,
+                    time_ms INTEGER NOT NULL,
+                    received_ms INTEGER NOT NULL,
+                    data TEXT NOT NULL,
+                    UNIQUE (source, event_id)
+                );
+                CREATE TABLE quarantine (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    received_ms INTEGER NOT NULL,
+                    source TEXT NOT NULL,
+                    origin TEXT NOT NULL,
+                    event_id TEXT,
+                    reason TEXT NOT NULL,
+                    payload TEXT NOT NULL
+                );
+                CREATE INDEX quarantine_received ON quarantine (received_ms);
+                CREATE TABLE consumer (
+                    name TEXT PRIMARY KEY,
+                    position INTEGER NOT NULL,
+                    updated_ms INTEGER NOT NULL
+                );
+                CREATE TABLE client (
+                    id TEXT PRIMARY KEY,
+                    profile TEXT,
+                    manager_id TEXT,
+                    branch_id TEXT,
+                    segment TEXT,
+                    last_event_ms INTEGER,
+                    last_interaction_ms INTEGER
+                );
+                CREATE INDEX client_manager ON client (manager_id);
+                CREATE TABLE manager (
+                    id TEXT PRIMARY KEY,
+                    profile TEXT NOT NULL
+                );
+                CREATE TABLE account (
+                    id TEXT PRIMARY KEY,
+                    client_id TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    balance TEXT,
+                    last_transaction_ms INTEGER,
+                    transaction_count INTEGER NOT NULL
+                );
+                CREATE INDEX account_client ON account (client_id);
+                CREATE TABLE balance_snapshot (
+                    client_id TEXT NOT NULL,
+                    as_of TEXT NOT NULL,
+                    aum TEXT NOT NULL,
+                    deposits TEXT,
+                    wealth TEXT,
+                    loans TEXT,
+                    PRIMARY KEY (client_id, as_of)
+                );
+                CREATE TABLE term_deposit (
+                    id TEXT PRIMARY KEY,
+                    client_id TEXT NOT NULL,
+                    amount TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    open_date TEXT,
+                    maturity_date TEXT NOT NULL,
+                    status TEXT
+                );
+                CREATE INDEX term_deposit_client ON term_deposit (client_id);
+                CREATE TABLE loan (
+                    id TEXT PRIMARY KEY,
+                    client_id TEXT NOT NULL,
+                    product TEXT,
+                    principal TEXT,
+                    outstanding TEXT,
+                    currency TEXT NOT NULL,
+                    maturity_date TEXT,
+                    status TEXT,
+                    overdue_days INTEGER NOT NULL,
+                    last_overdue_ms INTEGER,
+                    repaid_date TEXT
+                );
+                CREATE INDEX loan_client ON loan (client_id);
+                CREATE TABLE holding (
+                    client_id TEXT NOT NULL,
+                    product_id TEXT NOT NULL,
+                    amount TEXT NOT NULL,
+                    last_trade_ms INTEGER,
+                    PRIMARY KEY (client_id, product_id)
+                );
+                CREATE TABLE financials (
+                    client_id TEXT NOT NULL,
+                    period TEXT NOT NULL,
+                    total_assets TEXT,
+                    total_liabilities TEXT,
+                    operating_cash_flow TEXT,
+                    revenue TEXT,
+                    PRIMARY KEY (client_id, period)
+                );
+                CREATE TABLE lead (
+                    id TEXT PRIMARY KEY,
+                    key TEXT NOT NULL UNIQUE,
+                    plugin TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    priority TEXT NOT NULL,
+                    client_id TEXT,
+                    manager_id TEXT,
+                    status TEXT NOT NULL,
+                    created_ms INTEGER NOT NULL,
+                    journal_seq INTEGER,
+                    body TEXT NOT NULL
+                );
+                CREATE INDEX lead_client ON lead (client_id);
+                CREATE INDEX lead_manager ON lead (manager_id, created_ms);
+                CREATE INDEX lead_created ON lead (created_ms);
+                CREATE TABLE plugin_failure (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    plugin TEXT NOT NULL,
+                    journal_seq INTEGER,
+                    event_id TEXT,
+                    error TEXT NOT NULL,
+                    at_ms INTEGER NOT NULL
+                );
+                CREATE TABLE schedule_run (
+                    plugin TEXT NOT NULL,
+                    local_date TEXT NOT NULL,
+                    scheduled_ms INTEGER NOT NULL,
+                    ran_ms INTEGER NOT NULL,
+                    lead_count INTEGER NOT NULL,
+                    PRIMARY KEY (plugin, local_date)
+                );
+                """)
+        }
+        return migrator
+    }
+}

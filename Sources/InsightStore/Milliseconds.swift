@@ -1,0 +1,20 @@
+import Foundation
+
+extension Date {
+    /// Milliseconds since 1970, as stored in `*_ms` columns.
+    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    init(milliseconds: Int64) {
+        self.init(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+}
+
+extension Decimal {
+    /// Exact decimal text for money columns (never through Double).
+    var storedText: String { description }
+
+    init?(stored text: String?) {
+        guard let text else { return nil }
+        self.init(exactly: text)
+    }
+}
