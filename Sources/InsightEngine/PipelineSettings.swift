@@ -1,5 +1,6 @@
 import Foundation
 import InsightCore
+import Synchronization
 
 /// The part of the configuration the pipeline reads. The daemon swaps it atomically on reload; the
 /// dispatcher picks up the new value at its next batch.
@@ -26,18 +27,17 @@ public struct PipelineSettings: Sendable {
 
 /// Holds the current settings; readers always see a complete value.
 public final class SettingsBox: Sendable {
-    private let lock = NSLock()
-    nonisolated(unsafe) private var value: PipelineSettings
+    private let value: Mutex<PipelineSettings>
 
     public init(_ settings: PipelineSettings) {
-        value = settings
+        value = Mutex(settings)
     }
 
     public var current: PipelineSettings {
-        lock.withLock { value }
+        value.withLock { $0 }
     }
 
     public func replace(with settings: PipelineSettings) {
-        lock.withLock { value = settings }
+        value.withLock { $0 = settings }
     }
 }

@@ -60,6 +60,16 @@ public enum LeadPriority: String, Sendable, Hashable, Codable, CaseIterable, Com
 
     private var rank: Int { Self.allCases.firstIndex(of: self) ?? 0 }
     public static func < (lhs: LeadPriority, rhs: LeadPriority) -> Bool { lhs.rank < rhs.rank }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let value = LeadPriority(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: decoder.codingPath,
+                debugDescription: "must be one of \(Self.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\""))
+        }
+        self = value
+    }
 }
 
 public enum LeadStatus: String, Sendable, Hashable, Codable, CaseIterable {

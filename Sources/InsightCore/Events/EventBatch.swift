@@ -1,0 +1,82 @@
+/// Splits a request body or file into events: one JSON object, a JSON array of them, or NDJSON (one per
+/// line). A bad item is rejected on its own, with its position; the good items around it still go through.
+public enum EventBatch {
+    public enum Format: Sendable {
+        /// One JSON document: an object or an array of objects.
+        case json
+        /// One JSON object per line; blank lines are skipped.
+        case ndjson
+        /// JSON when the whole body parses, else NDJSON.
+        case automatic
+    }
+
+    public struct Item: Sendable {
+        /// 1-based line for NDJSON, or 1 for a single document.
+        public let line: Int
+        /// 0-based position in the batch.
+        public let index: Int
+        public let result: Result<Event, EventRejection>
+        /// The item's raw text, for quarantine.
+        public let raw: String
+    }
+
+    /// A body that cannot be read as a whole (not JSON at all, or not UTF-8): the caller answers 400.
+    public struct Unreadable: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func decode(_ bytes: [UInt8], format: Format, defaultSource: String,
+                              decoder: some EventDecoding = NativeEventDecoder()) throws(Unreadable) -> [Item] {
+        guard !bytes.isEmpty, bytes.contains(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else {
+            throw Unreadable(description: "the body is empty: send a JSON event, an array of events, or NDJSON")
+        }
+        switch format {
+        case .ndjson:
+            return decodeLines(bytes, defaultSource: defaultSource, decoder: decoder)
+        case .json:
+            do {
+                return items(from: try JSONParser.parse(bytes), defaultSource: defaultSource, decoder: decoder)
+            } catch {
+                throw Unreadable(description: "the body is not valid JSON: \(error)")
+            }
+        case .automatic:
+            if let document = try? JSONParser.parse(bytes) {
+                return items(from: document, defaultSource: defaultSource, decoder: decoder)
+            }
+            let lines = decodeLines(bytes, defaultSource: defaultSource, decoder: decoder)
+            if lines.count <= 1, lines.allSatisfy({ if case .failure = $0.result { true } else { false } }) {
+                do { _ = try JSONParser.parse(bytes) } catch { throw Unreadable(description: "the body is not valid JSON: \(error)") }
+            }
+            return lines
+        }
+    }
+
+    private static func items(from document: JSONValue, defaultSource: String, decoder: some EventDecoding) -> [Item] {
+        let values: [JSONValue]
+        if case .array(let array) = document { values = array } else { values = [document] }
+        return values.enumerated().map { index, value in
+            Item(line: 1, index: index, result: decoder.decodeEnvelope(value, defaultSource: defaultSource),
+                 raw: JSONWriter.string(value))
+        }
+    }
+
+    private static func decodeLines(_ bytes: [UInt8], defaultSource: String, decoder: some EventDecoding) -> [Item] {
+        var items: [Item] = []
+        var lineNumber = 0
+        for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            lineNumber += 1
+            var slice = line
+            if slice.last == 0x0D { slice = slice.dropLast() }
+            guard slice.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
+            let raw = String(decoding: slice, as: UTF8.self)
+            let result: Result<Event, EventRejection>
+            do {
+                result = decoder.decodeEnvelope(try JSONParser.parse(slice), defaultSource: defaultSource)
+            } catch {
+                result = .failure(EventRejection(eventId: nil, reason: "line \(lineNumber) is not valid JSON: \(error.message) at column \(error.column)"))
+            }
+            items.append(Item(line: lineNumber, index: items.count, result: result, raw: raw))
+        }
+        return items
+    }
+}

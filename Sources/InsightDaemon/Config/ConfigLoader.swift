@@ -1,0 +1,179 @@
+import Foundation
+import InsightCore
+import InsightEngine
+import InsightPlugins
+
+/// Loads and validates `insightd.yaml` and the plugin files next to it. Pure apart from reading files and
+/// secrets: `insightd check`, `insightd run` and SIGHUP reload all go through here.
+public struct ConfigLoader: Sendable {
+    public var registry: [PluginRegistration]
+    /// Files in the plugins directory that are data, not plugins (the product catalog).
+    public var auxiliaryFiles: Set<String>
+
+    public init(registry: [PluginRegistration] = BuiltinPlugins.all, auxiliaryFiles: Set<String> = ["products"]) {
+        self.registry = registry
+        self.auxiliaryFiles = auxiliaryFiles
+    }
+
+    public func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigErrors) -> LoadedConfiguration {
+        let document: YAMLDocument
+        let config: DaemonConfig
+        do {
+            document = try YAMLDocument(contentsOf: path)
+            config = try document.decode(DaemonConfig.self)
+        } catch {
+            throw ConfigErrors([error])
+        }
+        let baseDirectory = (absolute(path, relativeTo: FileManager.default.currentDirectoryPath) as NSString).deletingLastPathComponent
+        var errors: [ConfigError] = []
+        var warnings: [String] = []
+        var secrets: [String: Secret] = [:]
+
+        func check(_ condition: Bool, _ path: [String], _ message: String) {
+            if !condition { errors.append(document.error(at: path, message)) }
+        }
+        func resolve(_ reference: SecretReference?, _ path: [String]) {
+            guard let reference else { return }
+            if reference.isLiteral {
+                let location = document.error(at: path, "")
+                warnings.append("\(location.file):\(location.line ?? 0): \(location.keyPath) is a literal secret; use env:, file: or credential: outside local trials")
+            }
+            do {
+                var resolved = reference
+                if case .file(let file) = reference { resolved = .file(absolute(file, relativeTo: baseDirectory)) }
+                secrets[YAMLDocument.keyPath(path)] = try resolved.resolve(environment: environment)
+            } catch {
+                errors.append(document.error(at: path, error.message))
+            }
+        }
+
+        checkUnique(config.sources.map(\.name), "sources", "source", document: document, errors: &errors)
+        for (index, source) in config.sources.enumerated() {
+            let path = ["sources", "\(index)"]
+            check(!source.name.isEmpty, path + ["name"], "a source needs a name")
+            switch source.kind {
+            case .webhook:
+                check(source.secret != nil || source.token != nil, path,
+                      "webhook source \(source.name) needs secret (Standard Webhooks, whsec_...) or token (bearer)")
+                check(source.path == nil && source.csv.isEmpty, path, "path and csv belong to inbox sources, not webhook ones")
+            case .inbox:
+                check(source.path != nil, path, "inbox source \(source.name) needs path, the directory files are dropped into")
+                check(source.secret == nil && source.token == nil, path, "secret and token belong to webhook sources")
+            }
+            resolve(source.secret, path + ["secret"])
+            resolve(source.token, path + ["token"])
+            for (mappingIndex, mapping) in source.csv.enumerated() {
+                check(!mapping.columns.isEmpty, path + ["csv", "\(mappingIndex)", "columns"], "map at least one column")
+                check(EventPattern(mapping.type) != nil && !mapping.type.contains("*"), path + ["csv", "\(mappingIndex)", "type"],
+                      "\"\(mapping.type)\" is not an event type such as loan.account")
+            }
+        }
+
+        checkUnique(config.apiTokens.map(\.name), "api_tokens", "API token", document: document, errors: &errors)
+        for (index, token) in config.apiTokens.enumerated() {
+            check(!token.scopes.isEmpty, ["api_tokens", "\(index)", "scopes"], "give the token at least one scope: ingest, read, feedback, admin")
+            resolve(token.token, ["api_tokens", "\(index)", "token"])
+        }
+
+        checkUnique(config.receivers.map(\.name), "receivers", "receiver", document: document, errors: &errors)
+        let receiverNames = Set(config.receivers.map(\.name))
+        for (index, receiver) in config.receivers.enumerated() {
+            let path = ["receivers", "\(index)"]
+            switch receiver.kind {
+            case .webhook, .wecom, .dingtalk, .feishu, .slack:
+                if let url = receiver.url {
+                    let parsed = URL(string: url)
+                    check(parsed?.host != nil && ["http", "https"].contains(parsed?.scheme ?? ""), path + ["url"],
+                          "\"\(url)\" is not an http(s) URL")
+                } else {
+                    check(false, path, "receiver \(receiver.name) of kind \(receiver.kind.rawValue) needs url")
+                }
+            case .file:
+                check(receiver.path != nil, path, "receiver \(receiver.name) of kind file needs path (a JSONL file)")
+            case .console:
+                break
+            }
+            resolve(receiver.secret, path + ["secret"])
+        }
+
+        let pluginIds = Set(registry.map(\.id))
+        for (index, route) in config.routes.enumerated() {
+            let path = ["routes", "\(index)"]
+            check(!route.receivers.isEmpty, path + ["receivers"], "name at least one receiver")
+            for (receiverIndex, name) in route.receivers.enumerated() {
+                check(receiverNames.contains(name), path + ["receivers", "\(receiverIndex)"],
+                      "no receiver is named \(name); define it under receivers (known: \(receiverNames.sorted().joined(separator: ", ")))")
+            }
+            for (offset, name) in (route.escalation ?? []).enumerated() {
+                check(receiverNames.contains(name), path + ["escalation", "\(offset)"], "no receiver is named \(name)")
+            }
+            if let fallback = route.fallback {
+                check(receiverNames.contains(fallback), path + ["fallback"], "no receiver is named \(fallback)")
+            }
+            for (offset, plugin) in (route.match.plugin ?? []).enumerated() {
+                check(pluginIds.contains(plugin), path + ["match", "plugin", "\(offset)"],
+                      "unknown plugin id \(plugin); known plugins: \(pluginIds.sorted().joined(separator: ", "))")
+            }
+        }
+
+        let stateDirectory = absolute(config.stateDir, relativeTo: baseDirectory)
+        let pluginsDirectory = absolute(config.pluginsDir ?? "plugins-config", relativeTo: baseDirectory)
+        var plugins: [LoadedPlugin] = []
+        loadPlugins(from: pluginsDirectory, pluginsDirKey: config.pluginsDir != nil, document: document,
+                    plugins: &plugins, errors: &errors, warnings: &warnings)
+
+        guard errors.isEmpty else { throw ConfigErrors(errors) }
+        return LoadedConfiguration(config: config, configPath: path, stateDirectory: stateDirectory,
+                                   pluginsDirectory: pluginsDirectory, plugins: plugins, secrets: secrets, warnings: warnings)
+    }
+
+    private func loadPlugins(from directory: String, pluginsDirKey: Bool, document: YAMLDocument,
+                             plugins: inout [LoadedPlugin], errors: inout [ConfigError], warnings: inout [String]) {
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            errors.append(pluginsDirKey
+                ? document.error(at: ["plugins_dir"], "plugins directory \(directory) does not exist")
+                : ConfigError(file: document.file, message: "no plugins directory at \(directory); set plugins_dir"))
+            return
+        }
+        let files = ((try? manager.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+        let known = Set(registry.map(\.id))
+        for file in files where file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
+            let id = (file as NSString).deletingPathExtension
+            if !known.contains(id), !auxiliaryFiles.contains(id) {
+                errors.append(ConfigError(file: (directory as NSString).appendingPathComponent(file),
+                                          message: "unknown plugin id \(id); plugin files are named <plugin-id>.yaml with one of: \(known.sorted().joined(separator: ", "))"))
+            }
+        }
+        for registration in registry {
+            let candidates = ["\(registration.id).yaml", "\(registration.id).yml"]
+            guard let file = candidates.first(where: { files.contains($0) }) else {
+                warnings.append("\(directory): no \(registration.id).yaml; plugin \(registration.id) is off")
+                continue
+            }
+            let path = (directory as NSString).appendingPathComponent(file)
+            do {
+                let pluginDocument = try YAMLDocument(contentsOf: path)
+                plugins.append(try pluginDocument.decode { decoder in try registration.load(from: decoder) })
+            } catch {
+                errors.append(error)
+            }
+        }
+    }
+
+    private func checkUnique(_ names: [String], _ key: String, _ what: String, document: YAMLDocument,
+                             errors: inout [ConfigError]) {
+        var seen = Set<String>()
+        for (index, name) in names.enumerated() where !seen.insert(name).inserted {
+            errors.append(document.error(at: [key, "\(index)", "name"], "another \(what) is already named \(name); names must be unique"))
+        }
+    }
+
+    private func absolute(_ path: String, relativeTo base: String) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        let joined = expanded.hasPrefix("/") ? expanded : (base as NSString).appendingPathComponent(expanded)
+        return (joined as NSString).standardizingPath
+    }
+}

@@ -1,0 +1,430 @@
+import Foundation
+import InsightCore
+
+/// `deploy/insightd.yaml`: the main configuration (DESIGN §6). Keys are snake_case; unknown keys are errors.
+public struct DaemonConfig: Sendable, Decodable {
+    public var listen: ListenAddress
+    public var stateDir: String
+    public var timezone: String
+    public var locale: MessageLocale
+    public var pluginsDir: String?
+    public var sources: [SourceConfig]
+    public var apiTokens: [APITokenConfig]
+    public var receivers: [ReceiverConfig]
+    public var routes: [RouteConfig]
+    public var delivery: DeliveryConfig
+    public var retention: RetentionConfig
+    public var dispatcher: DispatcherConfig
+    public var logging: LoggingConfig
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case listen, timezone, locale, sources, receivers, routes, delivery, retention, dispatcher, logging
+        case stateDir = "state_dir"
+        case pluginsDir = "plugins_dir"
+        case apiTokens = "api_tokens"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        listen = try c.decodeIfPresent(ListenAddress.self, forKey: .listen) ?? ListenAddress(host: "127.0.0.1", port: 8080)
+        stateDir = try c.decodeIfPresent(String.self, forKey: .stateDir) ?? "./var"
+        timezone = try c.decodeIfPresent(String.self, forKey: .timezone) ?? "Asia/Shanghai"
+        guard TimeZone(identifier: timezone) != nil else {
+            throw DecodingError.dataCorruptedError(forKey: .timezone, in: c,
+                debugDescription: "unknown time zone \"\(timezone)\"; use an IANA name such as Asia/Shanghai or Asia/Hong_Kong")
+        }
+        locale = try c.decodeIfPresent(MessageLocale.self, forKey: .locale) ?? .zhCN
+        pluginsDir = try c.decodeIfPresent(String.self, forKey: .pluginsDir)
+        sources = try c.decodeIfPresent([SourceConfig].self, forKey: .sources) ?? []
+        apiTokens = try c.decodeIfPresent([APITokenConfig].self, forKey: .apiTokens) ?? []
+        receivers = try c.decodeIfPresent([ReceiverConfig].self, forKey: .receivers) ?? []
+        routes = try c.decodeIfPresent([RouteConfig].self, forKey: .routes) ?? []
+        delivery = try c.decodeIfPresent(DeliveryConfig.self, forKey: .delivery) ?? DeliveryConfig()
+        retention = try c.decodeIfPresent(RetentionConfig.self, forKey: .retention) ?? RetentionConfig()
+        dispatcher = try c.decodeIfPresent(DispatcherConfig.self, forKey: .dispatcher) ?? DispatcherConfig()
+        logging = try c.decodeIfPresent(LoggingConfig.self, forKey: .logging) ?? LoggingConfig()
+    }
+
+    public var timeZone: TimeZone { TimeZone(identifier: timezone) ?? TimeZone(secondsFromGMT: 8 * 3600) ?? .current }
+}
+
+public enum MessageLocale: String, Sendable, Decodable, CaseIterable {
+    case zhCN = "zh-CN"
+    case en
+
+    public init(from decoder: any Decoder) throws {
+        try self.init(decodingOneOf: decoder)
+    }
+}
+
+/// `host:port`, e.g. `127.0.0.1:8080` or `[::1]:8080`.
+public struct ListenAddress: Sendable, Hashable, Decodable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)
+        else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "\"\(text)\" is not host:port; write for example 127.0.0.1:8080"))
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "\"\(text)\" has no host; write for example 127.0.0.1:8080"))
+        }
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+public struct SourceConfig: Sendable, Decodable {
+    public enum Kind: String, Sendable, Decodable, CaseIterable {
+        case webhook, inbox
+        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
+    }
+
+    public enum DoneAction: String, Sendable, Decodable, CaseIterable {
+        case move, delete
+        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var secret: SecretReference?
+    public var token: SecretReference?
+    public var path: String?
+    public var csv: [CSVMapping]
+    public var pollInterval: ConfigDuration?
+    public var onDone: DoneAction?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, kind, secret, token, path, csv
+        case pollInterval = "poll_interval"
+        case onDone = "on_done"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        kind = try c.decode(Kind.self, forKey: .kind)
+        secret = try c.decodeIfPresent(SecretReference.self, forKey: .secret)
+        token = try c.decodeIfPresent(SecretReference.self, forKey: .token)
+        path = try c.decodeIfPresent(String.self, forKey: .path)
+        csv = try c.decodeIfPresent([CSVMapping].self, forKey: .csv) ?? []
+        pollInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .pollInterval)
+        onDone = try c.decodeIfPresent(DoneAction.self, forKey: .onDone)
+    }
+}
+
+/// Maps the columns of CSV files matching a glob to the fields of one event type.
+public struct CSVMapping: Sendable, Decodable {
+    public enum Encoding: String, Sendable, Decodable, CaseIterable {
+        case utf8 = "utf-8"
+        case gb18030
+        case gbk
+        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
+    }
+
+    public var match: String
+    public var type: String
+    public var encoding: Encoding
+    public var delimiter: String
+    public var source: String?
+    /// Event field → CSV column name. Envelope fields (`id`, `time`, `clientId`) may be mapped too.
+    public var columns: [String: String]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case match, type, encoding, delimiter, source, columns
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        match = try c.decode(String.self, forKey: .match)
+        type = try c.decode(String.self, forKey: .type)
+        encoding = try c.decodeIfPresent(Encoding.self, forKey: .encoding) ?? .utf8
+        delimiter = try c.decodeIfPresent(String.self, forKey: .delimiter) ?? ","
+        source = try c.decodeIfPresent(String.self, forKey: .source)
+        columns = try c.decode([String: String].self, forKey: .columns)
+        guard delimiter.count == 1 else {
+            throw DecodingError.dataCorruptedError(forKey: .delimiter, in: c, debugDescription: "must be one character, such as , or |")
+        }
+    }
+}
+
+public struct APITokenConfig: Sendable, Decodable {
+    public enum Scope: String, Sendable, Decodable, CaseIterable {
+        case ingest, read, feedback, admin
+        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
+    }
+
+    public var name: String
+    public var token: SecretReference
+    public var scopes: [Scope]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, token, scopes
+    }
+}
+
+public struct ReceiverConfig: Sendable, Decodable {
+    public enum Kind: String, Sendable, Decodable, CaseIterable {
+        case console, webhook, wecom, dingtalk, feishu, slack, file
+        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var url: String?
+    public var secret: SecretReference?
+    public var path: String?
+    public var timeout: ConfigDuration?
+    public var concurrency: Int?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, kind, url, secret, path, timeout, concurrency
+    }
+}
+
+public struct RouteConfig: Sendable, Decodable {
+    public enum Mode: String, Sendable, Decodable, CaseIterable {
+        case immediate, digest
+        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
+    }
+
+    public struct Match: Sendable, Decodable {
+        public var plugin: [String]?
+        public var kind: [String]?
+        public var priority: [LeadPriority]?
+        public var branch: [String]?
+        public var segment: [String]?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case plugin, kind, priority, branch, segment
+        }
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            plugin = try c.decodeIfPresent([String].self, forKey: .plugin)
+            kind = try c.decodeIfPresent([String].self, forKey: .kind)
+            priority = try c.decodeIfPresent([LeadPriority].self, forKey: .priority)
+            branch = try c.decodeIfPresent([String].self, forKey: .branch)
+            segment = try c.decodeIfPresent([String].self, forKey: .segment)
+        }
+    }
+
+    public var match: Match
+    public var receivers: [String]
+    public var mode: Mode
+    public var digestAt: LocalTime?
+    public var quietHours: QuietHours?
+    public var maxPerManagerPerDay: Int?
+    public var `continue`: Bool
+    public var fallback: String?
+    public var escalateAfter: ConfigDuration?
+    public var escalation: [String]?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case match, receivers, mode, `continue`, fallback, escalation
+        case digestAt = "digest_at"
+        case quietHours = "quiet_hours"
+        case maxPerManagerPerDay = "max_per_manager_per_day"
+        case escalateAfter = "escalate_after"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        match = try c.decodeIfPresent(Match.self, forKey: .match) ?? Match()
+        receivers = try c.decode([String].self, forKey: .receivers)
+        mode = try c.decodeIfPresent(Mode.self, forKey: .mode) ?? .immediate
+        digestAt = try c.decodeIfPresent(LocalTime.self, forKey: .digestAt)
+        quietHours = try c.decodeIfPresent(QuietHours.self, forKey: .quietHours)
+        maxPerManagerPerDay = try c.decodeIfPresent(Int.self, forKey: .maxPerManagerPerDay)
+        `continue` = try c.decodeIfPresent(Bool.self, forKey: .continue) ?? false
+        fallback = try c.decodeIfPresent(String.self, forKey: .fallback)
+        escalateAfter = try c.decodeIfPresent(ConfigDuration.self, forKey: .escalateAfter)
+        escalation = try c.decodeIfPresent([String].self, forKey: .escalation)
+        if mode == .digest, digestAt == nil {
+            throw DecodingError.dataCorruptedError(forKey: .mode, in: c,
+                debugDescription: "mode digest needs digest_at, the local time the digest goes out (e.g. \"17:30\")")
+        }
+        if let cap = maxPerManagerPerDay, cap < 1 {
+            throw DecodingError.dataCorruptedError(forKey: .maxPerManagerPerDay, in: c, debugDescription: "must be at least 1")
+        }
+    }
+}
+
+/// `21:00-08:00`: a local time window, possibly across midnight.
+public struct QuietHours: Sendable, Hashable, Decodable, CustomStringConvertible {
+    public var start: LocalTime
+    public var end: LocalTime
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        let parts = text.split(separator: "-").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2, let start = LocalTime(parts[0]), let end = LocalTime(parts[1]), start != end else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "\"\(text)\" is not a window; write HH:MM-HH:MM, e.g. 21:00-08:00"))
+        }
+        self.start = start
+        self.end = end
+    }
+
+    public var description: String { "\(start)-\(end)" }
+}
+
+public struct DeliveryConfig: Sendable, Decodable {
+    public var retrySchedule: [ConfigDuration]
+    public var timeout: ConfigDuration
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case timeout
+        case retrySchedule = "retry_schedule"
+    }
+
+    public init() {
+        retrySchedule = ["0s", "5s", "5m", "30m", "2h", "5h", "10h", "10h"].compactMap(ConfigDuration.init)
+        timeout = ConfigDuration("15s") ?? ConfigDuration("1s")!
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let schedule = try c.decodeIfPresent([ConfigDuration].self, forKey: .retrySchedule) {
+            guard !schedule.isEmpty else {
+                throw DecodingError.dataCorruptedError(forKey: .retrySchedule, in: c, debugDescription: "needs at least one attempt, e.g. [0s]")
+            }
+            retrySchedule = schedule
+        }
+        timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout) ?? timeout
+    }
+}
+
+public struct RetentionConfig: Sendable, Decodable {
+    public var journalDays: Int
+    public var quarantineDays: Int
+    public var leadsDays: Int
+    public var deliveredDays: Int
+    public var webhookIdsDays: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case journalDays = "journal_days"
+        case quarantineDays = "quarantine_days"
+        case leadsDays = "leads_days"
+        case deliveredDays = "delivered_days"
+        case webhookIdsDays = "webhook_ids_days"
+    }
+
+    public init() {
+        journalDays = 90
+        quarantineDays = 90
+        leadsDays = 400
+        deliveredDays = 30
+        webhookIdsDays = 7
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        journalDays = try c.decodeIfPresent(Int.self, forKey: .journalDays) ?? journalDays
+        quarantineDays = try c.decodeIfPresent(Int.self, forKey: .quarantineDays) ?? quarantineDays
+        leadsDays = try c.decodeIfPresent(Int.self, forKey: .leadsDays) ?? leadsDays
+        deliveredDays = try c.decodeIfPresent(Int.self, forKey: .deliveredDays) ?? deliveredDays
+        webhookIdsDays = try c.decodeIfPresent(Int.self, forKey: .webhookIdsDays) ?? webhookIdsDays
+        for key in CodingKeys.allCases {
+            let value = [journalDays, quarantineDays, leadsDays, deliveredDays, webhookIdsDays][CodingKeys.allCases.firstIndex(of: key) ?? 0]
+            if value < 1 { throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be at least 1 day") }
+        }
+        if webhookIdsDays < 7 {
+            throw DecodingError.dataCorruptedError(forKey: .webhookIdsDays, in: c,
+                debugDescription: "must be at least 7 (Standard Webhooks replay protection keeps seen ids a week)")
+        }
+    }
+}
+
+/// Dispatcher tuning; the defaults suit a 2-core host.
+public struct DispatcherConfig: Sendable, Decodable {
+    public var batchSize: Int
+    public var shards: Int
+    public var pollInterval: ConfigDuration
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case shards
+        case batchSize = "batch_size"
+        case pollInterval = "poll_interval"
+    }
+
+    public init() {
+        batchSize = 2048
+        shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        pollInterval = ConfigDuration("200ms") ?? ConfigDuration("1s")!
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        shards = try c.decodeIfPresent(Int.self, forKey: .shards) ?? shards
+        pollInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .pollInterval) ?? pollInterval
+        guard (1...100_000).contains(batchSize) else {
+            throw DecodingError.dataCorruptedError(forKey: .batchSize, in: c, debugDescription: "must be between 1 and 100000")
+        }
+        guard (1...256).contains(shards) else {
+            throw DecodingError.dataCorruptedError(forKey: .shards, in: c, debugDescription: "must be between 1 and 256")
+        }
+    }
+}
+
+public struct LoggingConfig: Sendable, Decodable {
+    public enum Level: String, Sendable, Decodable, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
+    }
+
+    public enum Format: String, Sendable, Decodable, CaseIterable {
+        case auto, json, text
+        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
+    }
+
+    public var level: Level
+    public var format: Format
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case level, format
+    }
+
+    public init() {
+        level = .info
+        format = .auto
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        level = try c.decodeIfPresent(Level.self, forKey: .level) ?? level
+        format = try c.decodeIfPresent(Format.self, forKey: .format) ?? format
+    }
+}
+
+extension RawRepresentable where RawValue == String, Self: CaseIterable {
+    /// Decodes one of the cases, or says which values are allowed.
+    init(decodingOneOf decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let value = Self(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "\"\(text)\" is not allowed here; use one of \(Self.allCases.map(\.rawValue).joined(separator: ", "))"))
+        }
+        self = value
+    }
+}

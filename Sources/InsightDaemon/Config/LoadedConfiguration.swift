@@ -1,0 +1,22 @@
+import Foundation
+import InsightCore
+import InsightEngine
+
+/// A validated configuration with paths made absolute, secrets resolved and plugins built.
+public struct LoadedConfiguration: Sendable {
+    public var config: DaemonConfig
+    /// The main file, as given.
+    public var configPath: String
+    public var stateDirectory: String
+    public var pluginsDirectory: String
+    /// Every built-in plugin whose file exists, enabled or not, in registry order.
+    public var plugins: [LoadedPlugin]
+    /// Resolved secrets by the key path that named them (e.g. `sources[0].secret`).
+    public var secrets: [String: Secret]
+    /// Things that work but deserve attention (literal secrets, missing plugin files).
+    public var warnings: [String]
+
+    public var pipelineSettings: PipelineSettings {
+        PipelineSettings(plugins: plugins, timeZone: config.timeZone, locale: config.locale.rawValue)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import InsightCore
+import InsightEngine
+import InsightStore
+import Logging
+import ServiceLifecycle
+
+/// The composition root: builds every part from a loaded configuration and runs them as one
+/// `ServiceGroup`. Tests build the same daemon from a test configuration.
+public struct Daemon: Sendable {
+    public let configuration: LoadedConfiguration
+    public let database: AppDatabase
+    public let settings: SettingsBox
+    public let dispatcher: Dispatcher
+    public let wake: WakeSignal
+    public let heartbeat: Heartbeat
+    let timeSource: any TimeSource
+    let logger: Logger
+    let environment: [String: String]
+
+    /// Opens the state database (migrating it) and wires the pipeline. Throws ``StoreError`` when the state
+    /// directory or database is unusable.
+    public static func build(configuration: LoadedConfiguration, logger: Logger,
+                             timeSource: any TimeSource = SystemTimeSource(),
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Daemon {
+        let database = try AppDatabase.open(directory: configuration.stateDirectory)
+        let settings = SettingsBox(configuration.pipelineSettings)
+        let tuning = configuration.config.dispatcher
+        let dispatcher = try Dispatcher(database: database, settings: settings, clock: .live(timeSource),
+                                        shards: tuning.shards, batchSize: tuning.batchSize,
+                                        logger: logger.component("dispatcher"))
+        return Daemon(configuration: configuration, database: database, settings: settings, dispatcher: dispatcher,
+                      wake: WakeSignal(), heartbeat: Heartbeat(), timeSource: timeSource, logger: logger,
+                      environment: environment)
+    }
+
+    /// The long-running parts, in start order (they stop in reverse).
+    public func services(loader: ConfigLoader = ConfigLoader()) -> [any Service] {
+        let notifier = SystemdNotifier(environment: environment)
+        let environment = self.environment
+        return [
+            DispatcherService(dispatcher: dispatcher, wake: wake, heartbeat: heartbeat,
+                              pollInterval: configuration.config.dispatcher.pollInterval.duration,
+                              logger: logger.component("dispatcher")),
+            SchedulerService(dispatcher: dispatcher, database: database, settings: settings, timeSource: timeSource,
+                             logger: logger.component("scheduler")),
+            ReloadService(configPath: configuration.configPath, loader: loader, settings: settings, running: configuration,
+                          notifier: notifier, logger: logger.component("reload"), environment: { environment }),
+            SystemdService(notifier: notifier, heartbeat: heartbeat, logger: logger.component("systemd")),
+        ]
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully: the dispatcher finishes and commits its
+    /// batch, the WAL is checkpointed, and the call returns.
+    public func run() async throws {
+        let enabled = configuration.plugins.filter(\.enabled).map(\.id)
+        let startPosition = await dispatcher.currentPosition
+        logger.info("insightd starting", metadata: [
+            "config.path": "\(configuration.configPath)", "state.dir": "\(configuration.stateDirectory)",
+            "timezone": "\(configuration.config.timezone)", "plugins.enabled": "\(enabled.joined(separator: ","))",
+            "journal.position": "\(startPosition)",
+        ])
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services().map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger.component("lifecycle")))
+        try await group.run()
+        try database.checkpoint()
+        let endPosition = await dispatcher.currentPosition
+        logger.info("insightd stopped cleanly", metadata: ["journal.position": "\(endPosition)"])
+    }
+}
+
+extension Logger {
+    func component(_ name: String) -> Logger {
+        var copy = self
+        copy[metadataKey: "component"] = "\(name)"
+        return copy
+    }
+}

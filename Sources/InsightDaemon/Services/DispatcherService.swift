@@ -1,0 +1,36 @@
+import InsightEngine
+import Logging
+import ServiceLifecycle
+
+/// Runs the dispatcher until graceful shutdown. A shutdown request lets the current batch finish and
+/// commit; nothing is cut off mid-transaction.
+public struct DispatcherService: Service {
+    let dispatcher: Dispatcher
+    let wake: WakeSignal
+    let heartbeat: Heartbeat
+    let pollInterval: Duration
+    let logger: Logger
+
+    public func run() async throws {
+        var failures = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let step = try await dispatcher.step()
+                failures = 0
+                heartbeat.beat()
+                if step.events == 0 {
+                    await cancelWhenGracefulShutdown { await wake.wait(timeout: pollInterval) }
+                }
+            } catch {
+                failures += 1
+                let backoff = Duration.milliseconds(min(30_000, 250 * (1 << min(failures, 7))))
+                logger.error("dispatch step failed; retrying", metadata: [
+                    "error": "\(error)", "retry.in": "\(backoff)", "failures": "\(failures)",
+                ])
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: backoff) }
+            }
+        }
+        let position = await dispatcher.currentPosition
+        logger.info("dispatcher stopped", metadata: ["journal.position": "\(position)"])
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import InsightEngine
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// SIGHUP: load and validate the configuration again; swap it in when it is good, keep the running one
+/// (and say why) when it is not.
+public struct ReloadService: Service {
+    let configPath: String
+    let loader: ConfigLoader
+    let settings: SettingsBox
+    let running: LoadedConfiguration
+    let notifier: SystemdNotifier
+    let logger: Logger
+    let environment: @Sendable () -> [String: String]
+
+    public func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())")
+            reload()
+            notifier.notify("READY=1")
+        }
+    }
+
+    /// Returns true when the new configuration was applied.
+    @discardableResult
+    func reload() -> Bool {
+        do {
+            let loaded = try loader.load(path: configPath, environment: environment())
+            settings.replace(with: loaded.pipelineSettings)
+            for warning in loaded.warnings { logger.warning("\(warning)") }
+            let restartNeeded = [
+                loaded.stateDirectory != running.stateDirectory ? "state_dir" : nil,
+                loaded.config.listen != running.config.listen ? "listen" : nil,
+                loaded.config.dispatcher.shards != running.config.dispatcher.shards ? "dispatcher.shards" : nil,
+            ].compactMap { $0 }
+            if !restartNeeded.isEmpty {
+                logger.warning("reloaded, but these settings take effect only after a restart", metadata: [
+                    "config.keys": "\(restartNeeded.joined(separator: ", "))",
+                ])
+            }
+            logger.info("configuration reloaded", metadata: [
+                "config.path": "\(configPath)",
+                "plugins.enabled": "\(loaded.plugins.filter(\.enabled).map(\.id).joined(separator: ","))",
+            ])
+            return true
+        } catch {
+            logger.error("reload refused; the running configuration stays in force", metadata: [
+                "config.path": "\(configPath)", "errors": "\(error.description)",
+            ])
+            return false
+        }
+    }
+}

@@ -1,0 +1,13 @@
+import InsightCore
+
+/// The one explicit list of built-in plugins. Adding a plugin means: a folder in this module, a
+/// `plugins-config/<id>.yaml`, and one line here. A test fails when those three disagree.
+public enum BuiltinPlugins {
+    public static let all: [PluginRegistration] = [
+        .of(RulesPlugin.self),
+    ]
+
+    public static func registration(id: String) -> PluginRegistration? {
+        all.first { $0.id == id }
+    }
+}

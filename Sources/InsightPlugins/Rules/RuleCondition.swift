@@ -1,0 +1,118 @@
+import Foundation
+import InsightCore
+
+/// A condition on one event field (`{field: data.amount, gte: 500000}`) or a group (`{all: [...]}`,
+/// `{any: [...]}`).
+///
+/// Comparison follows the event value's JSON type: numbers and decimal strings compare as exact decimals,
+/// booleans as `true`/`false`, other strings as text (so ISO dates order correctly). A missing field makes
+/// every comparison false; use `exists: false` to match its absence.
+public indirect enum RuleCondition: Sendable, Decodable {
+    case field(FieldCondition)
+    case all([RuleCondition])
+    case any([RuleCondition])
+
+    public struct FieldCondition: Sendable {
+        public var field: String
+        public var comparison: Comparison
+    }
+
+    public enum Comparison: Sendable {
+        case eq(String), ne(String), gt(String), gte(String), lt(String), lte(String)
+        case oneOf([String])
+        case exists(Bool)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case field, eq, ne, gt, gte, lt, lte, `in`, exists, all, any
+    }
+
+    static let operators: [CodingKeys] = [.eq, .ne, .gt, .gte, .lt, .lte, .in, .exists]
+    static let fieldRoots = ["id", "source", "type", "clientId", "time"]
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if container.contains(.all) || container.contains(.any) {
+            guard !container.contains(.field), container.allKeys.count == 1 else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                    debugDescription: "a group has exactly one key, all or any, holding a list of conditions"))
+            }
+            self = container.contains(.all) ? .all(try container.decode([RuleCondition].self, forKey: .all))
+                : .any(try container.decode([RuleCondition].self, forKey: .any))
+            return
+        }
+        let field = try container.decode(String.self, forKey: .field)
+        guard Self.fieldRoots.contains(field) || (field.hasPrefix("data.") && field.count > 5) else {
+            throw DecodingError.dataCorruptedError(forKey: .field, in: container,
+                debugDescription: "field must be data.<path>, or one of \(Self.fieldRoots.joined(separator: ", ")); got \"\(field)\"")
+        }
+        let present = Self.operators.filter { container.contains($0) }
+        guard present.count == 1, let op = present.first else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "a field condition needs exactly one operator of eq, ne, gt, gte, lt, lte, in, exists; found \(present.isEmpty ? "none" : present.map(\.stringValue).joined(separator: ", "))"))
+        }
+        let comparison: Comparison
+        switch op {
+        case .eq: comparison = .eq(try container.decode(String.self, forKey: op))
+        case .ne: comparison = .ne(try container.decode(String.self, forKey: op))
+        case .gt: comparison = .gt(try container.decode(String.self, forKey: op))
+        case .gte: comparison = .gte(try container.decode(String.self, forKey: op))
+        case .lt: comparison = .lt(try container.decode(String.self, forKey: op))
+        case .lte: comparison = .lte(try container.decode(String.self, forKey: op))
+        case .in: comparison = .oneOf(try container.decode([String].self, forKey: op))
+        default: comparison = .exists(try container.decode(Bool.self, forKey: op))
+        }
+        self = .field(FieldCondition(field: field, comparison: comparison))
+    }
+
+    /// The field conditions inside, for evidence.
+    var fieldConditions: [FieldCondition] {
+        switch self {
+        case .field(let condition): [condition]
+        case .all(let items), .any(let items): items.flatMap(\.fieldConditions)
+        }
+    }
+
+    public func matches(_ event: Event) -> Bool {
+        switch self {
+        case .all(let items): return items.allSatisfy { $0.matches(event) }
+        case .any(let items): return items.contains { $0.matches(event) }
+        case .field(let condition): return condition.matches(event.value(atPath: condition.field))
+        }
+    }
+}
+
+extension RuleCondition.FieldCondition {
+    func matches(_ value: JSONValue?) -> Bool {
+        let present = value.map { $0 != .null } ?? false
+        if case .exists(let expected) = comparison { return present == expected }
+        guard let value, present else { return false }
+        switch comparison {
+        case .eq(let text): return Self.order(value, text) == .orderedSame
+        case .ne(let text): return Self.order(value, text) != .orderedSame
+        case .gt(let text): return Self.order(value, text) == .orderedDescending
+        case .gte(let text): return [.orderedDescending, .orderedSame].contains(Self.order(value, text))
+        case .lt(let text): return Self.order(value, text) == .orderedAscending
+        case .lte(let text): return [.orderedAscending, .orderedSame].contains(Self.order(value, text))
+        case .oneOf(let texts): return texts.contains { Self.order(value, $0) == .orderedSame }
+        case .exists: return false
+        }
+    }
+
+    /// Orders an event value against a rule's literal; nil when they cannot be compared.
+    static func order(_ value: JSONValue, _ literal: String) -> ComparisonResult? {
+        switch value {
+        case .bool(let flag):
+            guard let other = Bool(literal.lowercased()) else { return nil }
+            return flag == other ? .orderedSame : nil
+        case .number, .string:
+            if let left = value.decimalValue, let right = Decimal(exactly: literal) {
+                return left == right ? .orderedSame : (left < right ? .orderedAscending : .orderedDescending)
+            }
+            guard case .string(let text) = value else { return nil }
+            return text == literal ? .orderedSame : (text < literal ? .orderedAscending : .orderedDescending)
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import InsightCore
+
+/// `plugins-config/rules.yaml`.
+public struct RulesConfiguration: PluginConfiguration {
+    public var enabled: Bool
+    public var rules: [Rule]
+
+    enum CodingKeys: String, CodingKey {
+        case enabled, rules
+    }
+
+    public init(enabled: Bool = true, rules: [Rule]) {
+        self.enabled = enabled
+        self.rules = rules
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
+        rules = try container.decodeIfPresent([Rule].self, forKey: .rules) ?? []
+    }
+}
+
+/// One rule: when an event matches, emit a lead.
+public struct Rule: Sendable, Decodable {
+    public var id: String
+    public var description: String?
+    public var when: RuleTrigger
+    public var lead: RuleLead
+    /// How often the rule may fire: once per event (default), or once per client per local day.
+    public var once: RuleDedupe
+
+    enum CodingKeys: String, CodingKey {
+        case id, description, when, lead, once
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw DecodingError.dataCorruptedError(forKey: .id, in: container,
+                debugDescription: "rule id must be letters, digits, - or _ (it becomes part of the lead key)")
+        }
+        description = try container.decodeIfPresent(String.self, forKey: .description)
+        when = try container.decode(RuleTrigger.self, forKey: .when)
+        lead = try container.decode(RuleLead.self, forKey: .lead)
+        once = try container.decodeIfPresent(RuleDedupe.self, forKey: .once) ?? .perEvent
+    }
+
+    func lead(for event: Event, context: PluginContext) -> LeadDraft {
+        let key: String
+        switch once {
+        case .perEvent: key = "\(id):\(event.source):\(event.id)"
+        case .perClientPerDay: key = "\(id):\(event.clientId ?? "-"):\(LocalDate(event.time, in: context.timeZone))"
+        }
+        var evidence = [Evidence(label: "rule", value: id), Evidence(label: "event", value: "\(event.type) \(event.id)")]
+        for condition in when.conditions.flatMap(\.fieldConditions) {
+            let shown = event.value(atPath: condition.field).map(Self.show) ?? "(absent)"
+            evidence.append(Evidence(label: condition.field, value: shown))
+        }
+        return LeadDraft(key: key, kind: lead.kind, priority: lead.priority, clientId: event.clientId, title: lead.title,
+                         summary: lead.summary ?? description ?? "", suggestedAction: lead.suggestedAction ?? "",
+                         evidence: evidence, sourceEvents: [event.id])
+    }
+
+    private static func show(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let text): text
+        case .number(let literal): literal
+        case .bool(let flag): String(flag)
+        default: JSONWriter.string(value)
+        }
+    }
+}
+
+public enum RuleDedupe: String, Sendable, Decodable {
+    case perEvent = "event"
+    case perClientPerDay = "client_day"
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let value = RuleDedupe(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "must be event or client_day, got \"\(text)\""))
+        }
+        self = value
+    }
+}
+
+/// The event side of a rule: a type pattern plus `all` / `any` conditions.
+public struct RuleTrigger: Sendable, Decodable {
+    public var type: EventPattern
+    public var all: [RuleCondition]
+    public var any: [RuleCondition]
+
+    enum CodingKeys: String, CodingKey {
+        case type, all, any
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        type = try container.decode(EventPattern.self, forKey: .type)
+        all = try container.decodeIfPresent([RuleCondition].self, forKey: .all) ?? []
+        any = try container.decodeIfPresent([RuleCondition].self, forKey: .any) ?? []
+    }
+
+    var conditions: [RuleCondition] { all + any }
+
+    func matches(_ event: Event) -> Bool {
+        all.allSatisfy { $0.matches(event) } && (any.isEmpty || any.contains { $0.matches(event) })
+    }
+}
+
+/// What a matching rule emits.
+public struct RuleLead: Sendable, Decodable {
+    public var kind: String
+    public var priority: LeadPriority
+    public var title: String
+    public var summary: String?
+    public var suggestedAction: String?
+
+    enum CodingKeys: String, CodingKey {
+        case kind, priority, title, summary
+        case suggestedAction = "suggested_action"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try container.decode(String.self, forKey: .kind)
+        priority = try container.decodeIfPresent(LeadPriority.self, forKey: .priority) ?? .normal
+        title = try container.decode(String.self, forKey: .title)
+        summary = try container.decodeIfPresent(String.self, forKey: .summary)
+        suggestedAction = try container.decodeIfPresent(String.self, forKey: .suggestedAction)
+    }
+}
