@@ -74,3 +74,13 @@ extension AppDatabase {
         try pool.read { db in try ConsumerRecord.fetchOne(db, key: name)?.position ?? 0 }
     }
 }
+
+extension AppDatabase {
+    /// Moves a consumer's position, e.g. to reprocess from an earlier sequence number. Leads already in the
+    /// ledger are not duplicated: their keys are unique.
+    public func setConsumerPosition(_ name: String, to position: Int64, at now: Date) throws {
+        try pool.write { db in
+            try ConsumerRecord(name: name, position: position, updatedMs: now.milliseconds).upsert(db)
+        }
+    }
+}
