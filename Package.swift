@@ -84,7 +84,11 @@ let package = Package(
         ),
         .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore", "InsightTesting"]),
         .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore", "InsightTesting"]),
-        .testTarget(name: "InsightEngineTests", dependencies: ["InsightEngine", "InsightPlugins", "InsightTesting"]),
+        .testTarget(
+            name: "InsightEngineTests",
+            dependencies: ["InsightEngine", "InsightPlugins", "InsightTesting"],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "InsightPluginsTests", dependencies: ["InsightPlugins", "InsightTesting"]),
         .testTarget(
             name: "InsightDaemonTests",

@@ -61,6 +61,17 @@ public actor Dispatcher {
         let current = settings.current
         try warmCaches(for: events)
 
+        // The manager directory is tiny and shared by every shard: apply its updates first, so a lead made
+        // in this batch already names a manager introduced in this batch.
+        var changedManagers: [String: ManagerState] = [:]
+        for event in events where event.type == EventType.managerProfile {
+            guard let id = event.data["managerId"]?.stringValue else { continue }
+            var manager = managers[id] ?? ManagerState(id: id)
+            manager.apply(event.data)
+            managers[id] = manager
+            changedManagers[id] = manager
+        }
+
         let plugins = current.enabledPlugins
         let managerSnapshot = managers
         let clock = self.clock
@@ -83,13 +94,10 @@ public actor Dispatcher {
                 clients[id] = state
                 commit.clients.append(.init(state: state, changes: changes))
             }
-            for manager in output.managers {
-                managers[manager.id] = manager
-                commit.managers.append(manager)
-            }
             commit.leads.append(contentsOf: output.leads)
             commit.failures.append(contentsOf: output.failures)
         }
+        commit.managers = changedManagers.keys.sorted().compactMap { changedManagers[$0] }
         commit.clients.sort { $0.state.id < $1.state.id }
         commit.leads.sort { ($0.sequence ?? 0, $0.lead.key) < ($1.sequence ?? 0, $1.lead.key) }
         commit.position = last.sequence

@@ -10,13 +10,13 @@ struct ShardWorker: Sendable {
     struct Output: Sendable {
         var states: [String: ClientState]
         var changes: [String: Set<StateChange>] = [:]
-        var managers: [ManagerState] = []
         var leads: [(lead: Lead, sequence: Int64?)] = []
         var failures: [DispatchCommit.Failure] = []
     }
 
     var states: [String: ClientState]
-    var managers: [String: ManagerState]
+    /// The manager directory as of this batch (its updates are applied before the shards run).
+    let managers: [String: ManagerState]
     let plugins: [LoadedPlugin]
     let clock: DispatchClock
     let settings: PipelineSettings
@@ -25,8 +25,6 @@ struct ShardWorker: Sendable {
 
     func run(_ events: [Event]) -> Output {
         var output = Output(states: states)
-        var managers = self.managers
-        var changedManagers: [String: ManagerState] = [:]
         for event in events {
             var client: ClientState?
             if let id = event.clientId {
@@ -35,11 +33,6 @@ struct ShardWorker: Sendable {
                 output.states[id] = state
                 output.changes[id, default: []].formUnion(changes)
                 client = state
-            } else if event.type == EventType.managerProfile, let id = event.data["managerId"]?.stringValue {
-                var manager = managers[id] ?? ManagerState(id: id)
-                manager.apply(event.data)
-                managers[id] = manager
-                changedManagers[id] = manager
             }
             let subscribed = plugins.filter { $0.subscribes(to: event.type) }
             guard !subscribed.isEmpty else { continue }
@@ -64,7 +57,6 @@ struct ShardWorker: Sendable {
                 }
             }
         }
-        output.managers = changedManagers.keys.sorted().compactMap { changedManagers[$0] }
         return output
     }
 }
