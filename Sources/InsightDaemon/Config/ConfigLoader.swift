@@ -103,7 +103,7 @@ public struct ConfigLoader: Sendable {
             check(!route.receivers.isEmpty, path + ["receivers"], "name at least one receiver")
             for (receiverIndex, name) in route.receivers.enumerated() {
                 check(receiverNames.contains(name), path + ["receivers", "\(receiverIndex)"],
-                      "no receiver is named \(name); define it under receivers (known: \(receiverNames.sorted().joined(separator: ", ")))")
+                      receiverNames.isEmpty ? "no receiver is named \(name); no receivers are defined yet: add one under receivers" : "no receiver is named \(name); define it under receivers (known: \(receiverNames.sorted().joined(separator: ", ")))")
             }
             for (offset, name) in (route.escalation ?? []).enumerated() {
                 check(receiverNames.contains(name), path + ["escalation", "\(offset)"], "no receiver is named \(name)")

@@ -23,7 +23,7 @@ public indirect enum RuleCondition: Sendable, Decodable {
         case exists(Bool)
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case field, eq, ne, gt, gte, lt, lte, `in`, exists, all, any
     }
 

@@ -6,7 +6,7 @@ public struct RulesConfiguration: PluginConfiguration {
     public var enabled: Bool
     public var rules: [Rule]
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case enabled, rules
     }
 
@@ -31,7 +31,7 @@ public struct Rule: Sendable, Decodable {
     /// How often the rule may fire: once per event (default), or once per client per local day.
     public var once: RuleDedupe
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case id, description, when, lead, once
     }
 
@@ -94,7 +94,7 @@ public struct RuleTrigger: Sendable, Decodable {
     public var all: [RuleCondition]
     public var any: [RuleCondition]
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case type, all, any
     }
 
@@ -120,7 +120,7 @@ public struct RuleLead: Sendable, Decodable {
     public var summary: String?
     public var suggestedAction: String?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case kind, priority, title, summary
         case suggestedAction = "suggested_action"
     }

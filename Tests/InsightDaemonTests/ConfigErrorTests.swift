@@ -1,0 +1,111 @@
+import Foundation
+import InsightDaemon
+import InsightTesting
+import Testing
+
+/// Bad configurations and the exact messages an operator sees: file:line:column, the key, what to change.
+@Suite struct ConfigErrorTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let name: String
+        let yaml: String
+        let message: String
+        var testDescription: String { name }
+    }
+
+    static let mainFileCases: [Case] = [
+        Case(name: "typo in a key", yaml: "plugins_dir: plugins\nlistne: 127.0.0.1:8080\n",
+             message: "insightd.yaml:2:1: listne: unknown key listne; did you mean listen?"),
+        Case(name: "wrong type", yaml: "plugins_dir: plugins\ndispatcher:\n  batch_size: lots\n",
+             message: "insightd.yaml:3:15: dispatcher.batch_size: expected a whole number, found the value \"lots\""),
+        Case(name: "missing required field", yaml: "plugins_dir: plugins\nsources:\n  - {name: x}\n",
+             message: "insightd.yaml:3:5: sources[0]: missing required key kind"),
+        Case(name: "unknown plugin id in a route",
+             yaml: "plugins_dir: plugins\nreceivers: [{name: console, kind: console}]\nroutes:\n  - {match: {plugin: [birthday]}, receivers: [console]}\n",
+             message: "insightd.yaml:4:23: routes[0].match.plugin[0]: unknown plugin id birthday; known plugins: rules"),
+        Case(name: "unknown time zone", yaml: "plugins_dir: plugins\ntimezone: Mars/Olympus\n",
+             message: "insightd.yaml:2:11: timezone: unknown time zone \"Mars/Olympus\"; use an IANA name such as Asia/Shanghai or Asia/Hong_Kong"),
+        Case(name: "value not in the allowed set", yaml: "plugins_dir: plugins\nlocale: fr\n",
+             message: "insightd.yaml:2:9: locale: \"fr\" is not allowed here; use one of zh-CN, en"),
+        Case(name: "secret from an unset variable",
+             yaml: "plugins_dir: plugins\nsources:\n  - {name: a, kind: webhook, secret: \"env:NOPE_SECRET\"}\n",
+             message: "insightd.yaml:3:38: sources[0].secret: environment variable NOPE_SECRET is not set; export it, or put it in the unit's EnvironmentFile"),
+        Case(name: "route to an undefined receiver", yaml: "plugins_dir: plugins\nroutes:\n  - {receivers: [gateway]}\n",
+             message: "insightd.yaml:3:18: routes[0].receivers[0]: no receiver is named gateway; no receivers are defined yet: add one under receivers"),
+        Case(name: "YAML syntax error", yaml: "plugins_dir: plugins\nsources: [ {name: a\n",
+             message: "insightd.yaml:3:1: YAML syntax error: did not find expected ',' or '}' while parsing a flow mapping"),
+        Case(name: "listen without a port", yaml: "plugins_dir: plugins\nlisten: localhost\n",
+             message: "insightd.yaml:2:9: listen: \"localhost\" is not host:port; write for example 127.0.0.1:8080"),
+        Case(name: "retention of zero days", yaml: "plugins_dir: plugins\nretention: {journal_days: 0}\n",
+             message: "insightd.yaml:2:27: retention.journal_days: must be at least 1 day"),
+        Case(name: "duplicate source names",
+             yaml: "plugins_dir: plugins\nsources:\n  - {name: a, kind: inbox, path: /tmp}\n  - {name: a, kind: inbox, path: /tmp}\n",
+             message: "insightd.yaml:4:12: sources[1].name: another source is already named a; names must be unique"),
+        Case(name: "digest without a time", yaml: "plugins_dir: plugins\nreceivers: [{name: c, kind: console}]\nroutes:\n  - {receivers: [c], mode: digest}\n",
+             message: "insightd.yaml:4:28: routes[0].mode: mode digest needs digest_at, the local time the digest goes out (e.g. \"17:30\")"),
+        Case(name: "webhook receiver without url", yaml: "plugins_dir: plugins\nreceivers:\n  - {name: gw, kind: webhook}\n",
+             message: "insightd.yaml:3:5: receivers[0]: receiver gw of kind webhook needs url"),
+        Case(name: "bad duration", yaml: "plugins_dir: plugins\ndelivery: {timeout: 15 seconds}\n",
+             message: "insightd.yaml:2:21: delivery.timeout: \"15 seconds\" is not a duration; write a number and a unit: 500ms, 5s, 5m, 2h or 1d"),
+    ]
+
+    @Test(arguments: mainFileCases)
+    func mainFileErrorsNameFileLineAndKey(_ testCase: Case) {
+        #expect(ConfigFixture(main: testCase.yaml).firstError() == testCase.message)
+    }
+
+    static let pluginFileCases: [Case] = [
+        Case(name: "typo in a rule key",
+             yaml: "enabled: true\nrules:\n  - id: a\n    wen: {type: account.transaction}\n    lead: {kind: k, title: t}\n",
+             message: "plugins/rules.yaml:4:5: rules[0].wen: unknown key wen; did you mean when?"),
+        Case(name: "duplicate rule ids",
+             yaml: "rules:\n  - {id: a, when: {type: \"*\"}, lead: {kind: k, title: t}}\n  - {id: a, when: {type: \"*\"}, lead: {kind: k, title: t}}\n",
+             message: "plugins/rules.yaml:3:10: rules[1].id: rule id \"a\" is used twice; give each rule its own id"),
+        Case(name: "bad priority",
+             yaml: "rules:\n  - {id: a, when: {type: \"*\"}, lead: {kind: k, title: t, priority: urgentt}}\n",
+             message: "plugins/rules.yaml:2:68: rules[0].lead.priority: must be one of low, normal, high, urgent, got \"urgentt\""),
+        Case(name: "two operators in one condition",
+             yaml: "rules:\n  - id: a\n    when: {type: \"*\", all: [{field: data.amount, gt: 1, lt: 5}]}\n    lead: {kind: k, title: t}\n",
+             message: "plugins/rules.yaml:3:29: rules[0].when.all[0]: a field condition needs exactly one operator of eq, ne, gt, gte, lt, lte, in, exists; found gt, lt"),
+        Case(name: "wrong type for enabled", yaml: "enabled: sometimes\n",
+             message: "plugins/rules.yaml:1:10: enabled: expected true or false, found the value \"sometimes\""),
+    ]
+
+    @Test(arguments: pluginFileCases)
+    func pluginFileErrorsNameFileLineAndKey(_ testCase: Case) {
+        let fixture = ConfigFixture(main: "plugins_dir: plugins\n", plugins: ["rules.yaml": testCase.yaml])
+        #expect(fixture.firstError() == testCase.message)
+    }
+
+    @Test func aPluginFileForAnUnknownPluginIsAnError() {
+        let fixture = ConfigFixture(main: "plugins_dir: plugins\n",
+                                    plugins: ["rules.yaml": "enabled: true\n", "birthdy-care.yaml": "enabled: true\n"])
+        #expect(fixture.firstError() == "plugins/birthdy-care.yaml: unknown plugin id birthdy-care; plugin files are named <plugin-id>.yaml with one of: rules")
+    }
+
+    @Test func aMissingPluginsDirectoryIsAnError() {
+        let fixture = ConfigFixture(main: "plugins_dir: nowhere\n")
+        #expect(fixture.firstError()?.hasPrefix("insightd.yaml:1:14: plugins_dir: plugins directory ") == true)
+    }
+
+    @Test func everyErrorIsReportedNotJustTheFirst() {
+        let fixture = ConfigFixture(main: """
+            plugins_dir: plugins
+            sources:
+              - {name: a, kind: webhook}
+              - {name: b, kind: inbox}
+            """)
+        do {
+            _ = try fixture.load()
+            Issue.record("expected errors")
+        } catch {
+            #expect(error.errors.map(\.keyPath) == ["sources[0]", "sources[1]"])
+        }
+    }
+
+    @Test func checkCommandExitsOneAndPrintsTheLocatedError() {
+        let fixture = ConfigFixture(main: "plugins_dir: plugins\nlistne: 1\n")
+        #expect(Commands.check(configPath: fixture.mainPath) == 1)
+        let good = ConfigFixture(main: "plugins_dir: plugins\n")
+        #expect(Commands.check(configPath: good.mainPath) == 0)
+    }
+}

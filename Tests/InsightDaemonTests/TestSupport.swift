@@ -1,0 +1,37 @@
+import Foundation
+import InsightDaemon
+import InsightTesting
+
+/// The repository root, for tests that check the shipped files.
+let repositoryRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+/// A configuration directory: `insightd.yaml` plus a `plugins/` directory holding the shipped rules.yaml.
+struct ConfigFixture {
+    let directory = TemporaryDirectory("insightd-config")
+
+    init(main: String, plugins: [String: String]? = nil) {
+        directory.write("insightd.yaml", main)
+        let files = plugins ?? ["rules.yaml": (try? String(contentsOfFile: repositoryRoot + "/plugins-config/rules.yaml", encoding: .utf8)) ?? ""]
+        for (name, text) in files { directory.write("plugins/\(name)", text) }
+    }
+
+    var mainPath: String { directory.file("insightd.yaml") }
+
+    func load(environment: [String: String] = [:]) throws(ConfigErrors) -> LoadedConfiguration {
+        try ConfigLoader().load(path: mainPath, environment: environment)
+    }
+
+    /// The single error's description with the directory path removed, or nil when loading succeeded.
+    func firstError(environment: [String: String] = [:]) -> String? {
+        do {
+            _ = try load(environment: environment)
+            return nil
+        } catch {
+            return error.errors.first?.description.replacingOccurrences(of: directory.path + "/", with: "")
+        }
+    }
+}
