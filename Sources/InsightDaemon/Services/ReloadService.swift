@@ -15,6 +15,17 @@ public struct ReloadService: Service {
     let logger: Logger
     let environment: @Sendable () -> [String: String]
 
+    public init(configPath: String, loader: ConfigLoader, settings: SettingsBox, running: LoadedConfiguration,
+                notifier: SystemdNotifier, logger: Logger, environment: @escaping @Sendable () -> [String: String]) {
+        self.configPath = configPath
+        self.loader = loader
+        self.settings = settings
+        self.running = running
+        self.notifier = notifier
+        self.logger = logger
+        self.environment = environment
+    }
+
     public func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
@@ -26,7 +37,7 @@ public struct ReloadService: Service {
 
     /// Returns true when the new configuration was applied.
     @discardableResult
-    func reload() -> Bool {
+    public func reload() -> Bool {
         do {
             let loaded = try loader.load(path: configPath, environment: environment())
             settings.replace(with: loaded.pipelineSettings)

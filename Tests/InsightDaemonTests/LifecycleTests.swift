@@ -1,0 +1,140 @@
+import Foundation
+import InsightCore
+import InsightStore
+import InsightTesting
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `insightd` binary as systemd runs it: notify socket, watchdog, SIGHUP, SIGTERM, exit codes.
+@Suite(.serialized) struct LifecycleTests {
+    /// `insightd` sits next to the test bundle in the build directory.
+    static let binary: String = {
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = runner.deletingLastPathComponent()
+        if directory.lastPathComponent == "MacOS" || directory.path.hasSuffix(".xctest/Contents") {
+            directory = directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        }
+        return directory.appendingPathComponent("insightd").path
+    }()
+
+    struct Run {
+        let process = Process()
+        let stderr = Pipe()
+
+        init(_ arguments: [String], environment: [String: String] = [:]) throws {
+            process.executableURL = URL(fileURLWithPath: LifecycleTests.binary)
+            process.arguments = arguments
+            var env = ["PATH": "/usr/bin:/bin"]
+            env.merge(environment) { _, new in new }
+            process.environment = env
+            process.standardError = stderr
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+        }
+
+        /// Waits for exit (killing the process after `timeout`), then returns status and stderr.
+        func finish(timeout: TimeInterval = 20) -> (status: Int32, stderr: String) {
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { process.terminate(); process.waitUntilExit() }
+            let output = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return (process.terminationStatus, output)
+        }
+    }
+
+    @Test func runsUnderSystemdNotifyReloadsOnHupAndStopsCleanlyOnTerm() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "built insightd at \(Self.binary)")
+        let fixture = ConfigFixture(main: """
+            plugins_dir: plugins
+            state_dir: state
+            dispatcher: {poll_interval: 50ms}
+            """)
+        let notify = try #require(NotifySocket(directory: fixture.directory.path))
+        let daemon = try Run(["run", "--config", fixture.mainPath],
+                             environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])
+        defer { if daemon.process.isRunning { daemon.process.terminate() } }
+
+        #expect(notify.waitFor("READY=1", timeout: 20) != nil, "READY=1 once the database is open")
+
+        // An integration engineer's file goes into the journal while the daemon runs.
+        let events = EventFixtures.load(Bundle.module.path(forResource: "sample-events", ofType: "ndjson",
+                                                           inDirectory: "Fixtures") ?? "")
+        let database = try AppDatabase.open(directory: fixture.directory.file("state"))
+        _ = try database.append(events, receivedAt: Date())
+        var leads: [Lead] = []
+        let deadline = Date().addingTimeInterval(10)
+        while leads.count < 3 && Date() < deadline {
+            usleep(50_000)
+            leads = try database.leads()
+        }
+        #expect(leads.map(\.kind).sorted() == ["large_cash_withdrawal", "large_inflow", "policy_lapse"])
+
+        #expect(notify.waitFor("WATCHDOG=1", timeout: 5) != nil, "the watchdog is fed while the pipeline is alive")
+
+        kill(daemon.process.processIdentifier, SIGHUP)
+        let reload = notify.waitFor("READY=1", timeout: 10)
+        #expect(reload?.contains { $0.hasPrefix("RELOADING=1") && $0.contains("MONOTONIC_USEC=") } == true)
+
+        kill(daemon.process.processIdentifier, SIGTERM)
+        #expect(notify.waitFor("STOPPING=1", timeout: 10) != nil)
+        let result = daemon.finish()
+        #expect(result.status == 0, "SIGTERM is a clean stop: \(result.stderr)")
+        #expect(result.stderr.contains("configuration reloaded"))
+        #expect(result.stderr.contains("insightd stopped cleanly"))
+        #expect(result.stderr.contains("journal.position=6"))
+        #expect(!result.stderr.contains("13812345678"), "no unmasked phone number in the log")
+        #expect(!result.stderr.contains("张三"), "no unmasked client name in the log")
+    }
+
+    @Test func aCorruptDatabaseStopsStartupAndIsLeftUntouched() throws {
+        let fixture = ConfigFixture(main: "plugins_dir: plugins\nstate_dir: state\n")
+        let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+        try FileManager.default.createDirectory(atPath: fixture.directory.file("state"), withIntermediateDirectories: true)
+        let databasePath = fixture.directory.file("state/insightd.sqlite")
+        #expect(FileManager.default.createFile(atPath: databasePath, contents: garbage))
+
+        let result = try Run(["run", "--config", fixture.mainPath]).finish()
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("is not a valid insightd database"))
+        #expect(result.stderr.contains("left untouched"))
+        #expect(FileManager.default.contents(atPath: databasePath) == garbage, "the database is never truncated")
+    }
+
+    @Test func aStateDirectoryThatIsAFileStopsStartup() throws {
+        let fixture = ConfigFixture(main: "plugins_dir: plugins\nstate_dir: state\n")
+        fixture.directory.write("state", "not a directory")
+        let result = try Run(["run", "--config", fixture.mainPath]).finish()
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("is not writable (it is a file, not a directory)"))
+    }
+
+    @Test func aConfigErrorStopsRunAndCheckWithFileAndLine() throws {
+        let fixture = ConfigFixture(main: "plugins_dir: plugins\nstate_dir: state\nlisten: 127.0.0.1:8080\nrecievers: []\n")
+        for command in ["run", "check"] {
+            let result = try Run([command, "--config", fixture.mainPath]).finish()
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("insightd.yaml:4:1: recievers: unknown key recievers; did you mean receivers?"))
+            #expect(!result.stderr.contains("Fatal error"), "no crash, no stack trace")
+        }
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory.file("state")), "a refused config touches no state")
+    }
+
+    @Test func ingestCommandJournalsGoodLinesAndQuarantinesBadOnes() throws {
+        let fixture = ConfigFixture(main: "plugins_dir: plugins\nstate_dir: state\n")
+        let file = try #require(Bundle.module.path(forResource: "sample-events", ofType: "ndjson", inDirectory: "Fixtures"))
+        let first = try Run(["ingest", file, "--config", fixture.mainPath]).finish()
+        #expect(first.status == 0)
+        #expect(first.stderr.contains("sample-events.ndjson:6: event \"evt-000006\": data.amount must be a decimal number"))
+        #expect(first.stderr.contains("sample-events.ndjson:8: line 8 is not valid JSON"))
+        let second = try Run(["ingest", file, "--config", fixture.mainPath]).finish()
+        #expect(second.status == 0)
+
+        let database = try AppDatabase.open(directory: fixture.directory.file("state"))
+        #expect(try database.journalCount() == 6, "the repeat was absorbed as duplicates")
+        let quarantined = try database.quarantinedItems()
+        #expect(quarantined.count == 4)
+        #expect(quarantined.contains { $0.origin == "cli:sample-events.ndjson:6" && $0.eventId == "evt-000006" })
+    }
+}
