@@ -71,19 +71,34 @@ public enum JSONValue: Sendable, Hashable {
 
 extension Decimal {
     /// Parses a plain decimal literal (`-12`, `1234.50`, `1e3`) without going through `Double`.
-    /// Returns nil for anything else, including `Decimal(string:)`'s lenient prefixes such as `"12abc"`.
+    /// The whole text must be one number: `"12abc"`, `"1.2.3"` and `"--1"` are nil.
     public init?(exactly text: String) {
-        guard !text.isEmpty, text.utf8.allSatisfy({ byte in
-            (byte >= 0x30 && byte <= 0x39) || byte == 0x2E || byte == 0x2D || byte == 0x2B || byte == 0x65 || byte == 0x45
-        }) else { return nil }
-        guard let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")), !value.isNaN else {
-            return nil
-        }
-        // Decimal(string:) stops at the first character it does not understand: require a full match.
-        var digits = 0
-        for byte in text.utf8 where byte >= 0x30 && byte <= 0x39 { digits += 1 }
-        guard digits > 0 else { return nil }
+        guard Self.isDecimalLiteral(text.utf8),
+              let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")), !value.isNaN
+        else { return nil }
         self = value
+    }
+
+    /// `[+-]? digits ( . digits )? ( [eE] [+-]? digits )?`
+    static func isDecimalLiteral(_ bytes: String.UTF8View) -> Bool {
+        var iterator = bytes.makeIterator()
+        var byte = iterator.next()
+        func isDigit(_ value: UInt8?) -> Bool { value.map { $0 >= 0x30 && $0 <= 0x39 } ?? false }
+        if byte == 0x2B || byte == 0x2D { byte = iterator.next() }
+        guard isDigit(byte) else { return false }
+        while isDigit(byte) { byte = iterator.next() }
+        if byte == 0x2E {
+            byte = iterator.next()
+            guard isDigit(byte) else { return false }
+            while isDigit(byte) { byte = iterator.next() }
+        }
+        if byte == 0x65 || byte == 0x45 {
+            byte = iterator.next()
+            if byte == 0x2B || byte == 0x2D { byte = iterator.next() }
+            guard isDigit(byte) else { return false }
+            while isDigit(byte) { byte = iterator.next() }
+        }
+        return byte == nil
     }
 
     /// The canonical decimal text of this value (`1234.5`), stable across runs.

@@ -57,7 +57,9 @@ extension ClientState {
             if let repaid = date("repaidDate") { loan.repaidDate = repaid }
             if let status = string("status") { loan.status = status }
             if let days = decimal("overdueDays") { loan.overdueDays = NSDecimalNumber(decimal: days).intValue }
-            if loan.status == "overdue" || loan.overdueDays > 0 { loan.lastOverdueAt = event.time }
+            // Only an event that itself reports the loan overdue moves the last-overdue time.
+            let reportsOverdue = string("status") == "overdue" || (decimal("overdueDays").map { $0 > 0 } ?? false)
+            if reportsOverdue { loan.lastOverdueAt = event.time }
             loans[loanId] = loan
             changes.append(.loan(loanId))
 

@@ -1,0 +1,154 @@
+import ArgumentParser
+import Foundation
+import InsightCore
+import InsightEngine
+import InsightStore
+import Logging
+
+/// Appends and dispatches synthetic events through the real journal and bus, and prints figures.
+/// Timings are printed, never asserted: the machines are shared and noisy.
+@main
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "insightd-bench",
+        abstract: "Measure decode, journal append and dispatch throughput, and peak RSS.")
+
+    @Option(help: "Synthetic events to push through.") var events = 1_000_000
+    @Option(help: "Distinct clients the events spread over.") var clients = 10_000
+    @Option(help: "Events per append transaction.") var appendBatch = 1_000
+    @Option(help: "Events per dispatcher batch.") var dispatchBatch = 2_048
+    @Option(help: "Bus shards.") var shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    @Option(help: "Directory for the temporary database (removed afterwards).") var directory = NSTemporaryDirectory()
+
+    func run() async throws {
+        let root = (directory as NSString).appendingPathComponent("insightd-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let database = try AppDatabase.open(directory: root)
+        print("insightd-bench: \(events) events, \(clients) clients, append batch \(appendBatch), dispatch batch \(dispatchBatch), \(shards) shards")
+        print("synchronous=\(try database.synchronousMode()) (2 = FULL), journal_mode=\(try database.journalMode())")
+
+        // 1. Decoding: insightd's parser + validation vs Foundation's JSONSerialization on the same lines.
+        let sample = (0..<min(events, 200_000)).map { Synthetic.line($0, clients: clients) }
+        let bytes = sample.map { Array($0.utf8) }
+        let totalBytes = bytes.reduce(0) { $0 + $1.count }
+        var accepted = 0
+        let decode = try measure {
+            for line in bytes {
+                if case .success = NativeEventDecoder().decodeEnvelope(try JSONParser.parse(line), defaultSource: "bench") {
+                    accepted += 1
+                }
+            }
+        }
+        var parsed = 0
+        let foundation = try measure {
+            for line in sample {
+                if (try JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any] { parsed += 1 }
+            }
+        }
+        precondition(accepted == sample.count && parsed == sample.count, "every synthetic line decodes")
+        report("decode (JSONParser + validation)", count: sample.count, time: decode,
+               extra: String(format: "%.1f MB/s", Double(totalBytes) / 1_000_000 / seconds(decode)))
+        report("baseline: Foundation JSONSerialization", count: sample.count, time: foundation,
+               extra: String(format: "%.1f MB/s, parse only, numbers as Double", Double(totalBytes) / 1_000_000 / seconds(foundation)))
+
+        // 2. Journal append in batches, synchronous=FULL. Events are generated per batch so memory stays flat.
+        var appended = 0
+        let append = try measure {
+            var index = 0
+            while index < events {
+                let count = min(appendBatch, events - index)
+                let batch = (index..<(index + count)).map { Synthetic.event($0, clients: clients) }
+                appended += try database.append(batch, receivedAt: Date()).acceptedCount
+                index += count
+            }
+        }
+        precondition(appended == events)
+        report("journal append", count: events, time: append, extra: "peak RSS \(PeakRSS.megabytes()) MB")
+
+        // 3. Dispatch: journal → state projection → sharded bus → a no-op plugin → commit.
+        let settings = SettingsBox(PipelineSettings(plugins: [LoadedPlugin(NoOpPlugin())],
+                                                    timeZone: TimeZone(identifier: "Asia/Shanghai") ?? .current,
+                                                    locale: "zh-CN"))
+        let dispatcher = try Dispatcher(database: database, settings: settings, clock: .eventTime, shards: shards,
+                                        batchSize: dispatchBatch, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        var dispatched = 0
+        let dispatch = try await measureAsync { dispatched = try await dispatcher.drain() }
+        precondition(dispatched == events)
+        report("dispatch (projection + bus + no-op plugin)", count: events, time: dispatch,
+               extra: "peak RSS \(PeakRSS.megabytes()) MB")
+        print("clients projected: \(try database.clientCount()), consumer position: \(await dispatcher.currentPosition)")
+        print("peak RSS: \(PeakRSS.megabytes()) MB")
+        try database.close()
+    }
+
+    private func measure(_ body: () throws -> Void) rethrows -> Duration {
+        let clock = ContinuousClock()
+        return try clock.measure(body)
+    }
+
+    private func measureAsync(_ body: () async throws -> Void) async rethrows -> Duration {
+        let start = ContinuousClock.now
+        try await body()
+        return ContinuousClock.now - start
+    }
+
+    private func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    private func report(_ phase: String, count: Int, time: Duration, extra: String) {
+        let rate = Double(count) / seconds(time)
+        print(String(format: "%-46@ %9d events in %7.2f s = %9.0f events/s  (%@)", phase as NSString, count, seconds(time),
+                     rate, extra as NSString))
+    }
+}
+
+/// Accepts every event and does nothing: what is measured is the pipeline around plugins.
+struct NoOpPlugin: Plugin {
+    struct Configuration: PluginConfiguration {
+        var enabled = true
+    }
+
+    static let id = "noop"
+    static let summary = "benchmark plugin"
+    let configuration = Configuration()
+
+    init() {}
+    init(configuration: Configuration) {}
+
+    var subscriptions: [EventPattern] { EventPattern("*").map { [$0] } ?? [] }
+    func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] { [] }
+}
+
+/// About 210-byte account.transaction events, like a core banking feed.
+enum Synthetic {
+    static func line(_ index: Int, clients: Int) -> String {
+        let client = index % clients
+        let second = index % 86_400
+        let time = String(format: "2026-11-20T%02d:%02d:%02d+08:00", second / 3600, second % 3600 / 60, second % 60)
+        return "{\"id\":\"evt-\(index)\",\"type\":\"account.transaction\",\"time\":\"\(time)\",\"clientId\":\"C\(client)\",\"source\":\"core-banking\",\"data\":{\"accountId\":\"62220202\(client)\",\"amount\":\"\(index % 90_000).50\",\"currency\":\"CNY\",\"direction\":\"\(index % 3 == 0 ? "debit" : "credit")\",\"channel\":\"transfer\"}}"
+    }
+
+    static func event(_ index: Int, clients: Int) -> Event {
+        let client = index % clients
+        return Event(id: "evt-\(index)", source: "core-banking", type: EventType.accountTransaction,
+                     time: Date(timeIntervalSince1970: 1_795_000_000 + Double(index % 86_400)), clientId: "C\(client)",
+                     data: .object([
+                        "accountId": .string("62220202\(client)"), "amount": .string("\(index % 90_000).50"),
+                        "currency": .string("CNY"), "direction": .string(index % 3 == 0 ? "debit" : "credit"),
+                        "channel": .string("transfer"),
+                     ]))
+    }
+}
+
+enum PeakRSS {
+    /// VmHWM from /proc/self/status, in MB (0 where /proc is absent).
+    static func megabytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let digits = line.filter(\.isNumber)
+            return (Int(digits) ?? 0) / 1024
+        }
+        return 0
+    }
+}

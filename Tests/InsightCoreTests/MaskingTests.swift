@@ -1,0 +1,54 @@
+import Testing
+@testable import InsightCore
+
+@Suite("Masking")
+struct MaskingTests {
+    @Test(arguments: [
+        ("张三", "张*"), ("欧阳娜娜", "欧***"), ("Alice", "A****"), ("A", "A*"), ("李", "李*"), ("  李四 ", "李*"), ("", ""),
+        ("   ", ""),
+    ])
+    func name(_ input: String, _ expected: String) {
+        #expect(Masking.name(input) == expected)
+    }
+
+    @Test(arguments: [
+        ("13812345678", "138****5678"), ("+8613812345678", "+86*******5678"), ("12345678", "123*5678"),
+        ("1234567", "*******"), ("123", "***"), ("", ""),
+    ])
+    func phone(_ input: String, _ expected: String) {
+        #expect(Masking.phone(input) == expected)
+    }
+
+    @Test(arguments: [
+        ("110101199001011234", "110***********1234"), ("11010119900101123X", "110***********123X"),
+        ("1234567", "*******"), ("", ""),
+    ])
+    func idNumber(_ input: String, _ expected: String) {
+        #expect(Masking.idNumber(input) == expected)
+    }
+
+    @Test(arguments: [
+        ("6222020200112233", "************2233"), ("12345", "*2345"), ("1234", "****"), ("12", "**"), ("", ""),
+    ])
+    func accountNumber(_ input: String, _ expected: String) {
+        #expect(Masking.accountNumber(input) == expected)
+    }
+
+    @Test func idNumberHidesTheBirthDate() {
+        let masked = Masking.idNumber("110101199001011234")
+        #expect(!masked.contains("19900101"))
+        #expect(masked.count == 18)
+        #expect(masked.filter { $0 == "*" }.count == 11)
+    }
+
+    @Test func accountNumberShowsOnlyTheLastFour() {
+        let masked = Masking.accountNumber("6222020200112233")
+        #expect(masked.hasSuffix("2233"))
+        #expect(masked.dropLast(4).allSatisfy { $0 == "*" })
+        #expect(masked.count == 16)
+    }
+
+    @Test func maskingCountsCharactersNotBytes() {
+        #expect(Masking.phone("一二三四五六七八") == "一二三*五六七八")
+    }
+}
