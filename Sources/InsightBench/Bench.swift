@@ -27,8 +27,51 @@ struct Bench: AsyncParsableCommand {
         print("insightd-bench: \(events) events, \(clients) clients, append batch \(appendBatch), dispatch batch \(dispatchBatch), \(shards) shards")
         print("synchronous=\(try database.synchronousMode()) (2 = FULL), journal_mode=\(try database.journalMode())")
 
-        // 1. Decoding: insightd's parser + validation vs Foundation's JSONSerialization on the same lines.
-        let sample = (0..<min(events, 200_000)).map { Synthetic.line($0, clients: clients) }
+        // 1. Journal append in batches, synchronous=FULL. Events are generated per batch so memory stays flat.
+        var appended = 0
+        let append = try measure {
+            var index = 0
+            while index < events {
+                let count = min(appendBatch, events - index)
+                let batch = (index..<(index + count)).map { Synthetic.event($0, clients: clients) }
+                appended += try database.append(batch, receivedAt: Date()).acceptedCount
+                index += count
+            }
+        }
+        precondition(appended == events)
+        report("journal append", count: events, time: append, extra: "peak RSS \(PeakRSS.megabytes()) MB")
+
+        // 2. Reading the journal back (row fetch + JSON parse), the dispatcher's first step.
+        var read = 0
+        let readTime = try measure {
+            var position: Int64 = 0
+            while true {
+                let batch = try database.readJournal(after: position, limit: dispatchBatch)
+                guard let last = batch.last else { break }
+                read += batch.count
+                position = last.sequence
+            }
+        }
+        precondition(read == events)
+        report("journal read (fetch + parse)", count: events, time: readTime, extra: "peak RSS \(PeakRSS.megabytes()) MB")
+
+        // 3. Dispatch: journal → state projection → sharded bus → a no-op plugin → commit.
+        let settings = SettingsBox(PipelineSettings(plugins: [LoadedPlugin(NoOpPlugin())],
+                                                    timeZone: TimeZone(identifier: "Asia/Shanghai") ?? .current,
+                                                    locale: "zh-CN"))
+        let dispatcher = try Dispatcher(database: database, settings: settings, clock: .eventTime, shards: shards,
+                                        batchSize: dispatchBatch, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        var dispatched = 0
+        let dispatch = try await measureAsync { dispatched = try await dispatcher.drain() }
+        precondition(dispatched == events)
+        report("dispatch (projection + bus + no-op plugin)", count: events, time: dispatch,
+               extra: "peak RSS \(PeakRSS.megabytes()) MB")
+        print("clients projected: \(try database.clientCount()), consumer position: \(await dispatcher.currentPosition)")
+        let pipelinePeak = PeakRSS.megabytes()
+        print("peak RSS (append + read + dispatch): \(pipelinePeak) MB")
+
+        // 4. Decoding: insightd's parser + validation vs Foundation's JSONSerialization on the same lines.
+        let sample = (0..<min(events, 100_000)).map { Synthetic.line($0, clients: clients) }
         let bytes = sample.map { Array($0.utf8) }
         let totalBytes = bytes.reduce(0) { $0 + $1.count }
         var accepted = 0
@@ -51,33 +94,7 @@ struct Bench: AsyncParsableCommand {
         report("baseline: Foundation JSONSerialization", count: sample.count, time: foundation,
                extra: String(format: "%.1f MB/s, parse only, numbers as Double", Double(totalBytes) / 1_000_000 / seconds(foundation)))
 
-        // 2. Journal append in batches, synchronous=FULL. Events are generated per batch so memory stays flat.
-        var appended = 0
-        let append = try measure {
-            var index = 0
-            while index < events {
-                let count = min(appendBatch, events - index)
-                let batch = (index..<(index + count)).map { Synthetic.event($0, clients: clients) }
-                appended += try database.append(batch, receivedAt: Date()).acceptedCount
-                index += count
-            }
-        }
-        precondition(appended == events)
-        report("journal append", count: events, time: append, extra: "peak RSS \(PeakRSS.megabytes()) MB")
-
-        // 3. Dispatch: journal → state projection → sharded bus → a no-op plugin → commit.
-        let settings = SettingsBox(PipelineSettings(plugins: [LoadedPlugin(NoOpPlugin())],
-                                                    timeZone: TimeZone(identifier: "Asia/Shanghai") ?? .current,
-                                                    locale: "zh-CN"))
-        let dispatcher = try Dispatcher(database: database, settings: settings, clock: .eventTime, shards: shards,
-                                        batchSize: dispatchBatch, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
-        var dispatched = 0
-        let dispatch = try await measureAsync { dispatched = try await dispatcher.drain() }
-        precondition(dispatched == events)
-        report("dispatch (projection + bus + no-op plugin)", count: events, time: dispatch,
-               extra: "peak RSS \(PeakRSS.megabytes()) MB")
-        print("clients projected: \(try database.clientCount()), consumer position: \(await dispatcher.currentPosition)")
-        print("peak RSS: \(PeakRSS.megabytes()) MB")
+        print("peak RSS overall: \(PeakRSS.megabytes()) MB")
         try database.close()
     }
 

@@ -9,14 +9,27 @@ import Metrics
 ///
 /// It is the single writer of projected state and leads. Daily ticks run through it too, between batches,
 /// so a tick always sees fully committed state.
+///
+/// ``drain(maximumBatches:)`` pipelines: while batch N commits on the database writer's thread, batch N+1
+/// is read and handled on top of N's (not yet committed) state. Each batch still commits atomically and in
+/// order. If a commit fails, everything handled after the last good commit is discarded and the caches are
+/// dropped, so the next attempt starts again from committed state.
 public actor Dispatcher {
     public struct Step: Sendable {
-        /// Events handled in this step (0: the journal had nothing new).
+        /// Events handled (0: the journal had nothing new).
         public var events: Int
         /// Leads that were new in the ledger.
         public var newLeads: [Lead]
-        /// The consumer position after the step.
+        /// The committed consumer position afterwards.
         public var position: Int64
+    }
+
+    /// A batch handled in memory, ready to commit.
+    struct Prepared: Sendable {
+        var commit: DispatchCommit
+        var events: Int
+        var lastSequence: Int64
+        var lastTime: Date
     }
 
     private let database: AppDatabase
@@ -27,7 +40,9 @@ public actor Dispatcher {
     private let cacheCapacity: Int
     private let logger: Logger
     private let reader: StoreStateReader
+    /// The last committed journal position.
     private var position: Int64
+    /// Projected state of recently seen clients, possibly ahead of the database by one in-flight batch.
     private var clients: [String: ClientState] = [:]
     private var managers: [String: ManagerState] = [:]
     /// Called with the leads each commit made new, after the commit.
@@ -54,78 +69,56 @@ public actor Dispatcher {
 
     public var currentPosition: Int64 { position }
 
-    /// Handles the next batch of journaled events, if any.
+    /// Handles and commits the next batch, if any.
     public func step() async throws -> Step {
         let events = try database.readJournal(after: position, limit: batchSize)
-        guard let last = events.last else { return Step(events: 0, newLeads: [], position: position) }
-        let current = settings.current
-        try warmCaches(for: events)
-
-        // The manager directory is tiny and shared by every shard: apply its updates first, so a lead made
-        // in this batch already names a manager introduced in this batch.
-        var changedManagers: [String: ManagerState] = [:]
-        for event in events where event.type == EventType.managerProfile {
-            guard let id = event.data["managerId"]?.stringValue else { continue }
-            var manager = managers[id] ?? ManagerState(id: id)
-            manager.apply(event.data)
-            managers[id] = manager
-            changedManagers[id] = manager
-        }
-
-        let plugins = current.enabledPlugins
-        let managerSnapshot = managers
-        let clock = self.clock
-        let reader = self.reader
-        let logger = self.logger
-        let shardStates = bus.partition(events).map { shardEvents in
-            var states: [String: ClientState] = [:]
-            for event in shardEvents { if let id = event.clientId { states[id] = clients[id] ?? ClientState(id: id) } }
-            return states
-        }
-        let outputs = try await bus.publish(events) { shard, shardEvents in
-            ShardWorker(states: shardStates[shard], managers: managerSnapshot, plugins: plugins, clock: clock,
-                        settings: current, reader: reader, logger: logger).run(shardEvents)
-        }
-
-        var commit = DispatchCommit()
-        for output in outputs {
-            for (id, changes) in output.changes {
-                guard let state = output.states[id] else { continue }
-                clients[id] = state
-                commit.clients.append(.init(state: state, changes: changes))
-            }
-            commit.leads.append(contentsOf: output.leads)
-            commit.failures.append(contentsOf: output.failures)
-        }
-        commit.managers = changedManagers.keys.sorted().compactMap { changedManagers[$0] }
-        commit.clients.sort { $0.state.id < $1.state.id }
-        commit.leads.sort { ($0.sequence ?? 0, $0.lead.key) < ($1.sequence ?? 0, $1.lead.key) }
-        commit.position = last.sequence
-        let newLeads = try database.commit(commit, at: clock.commitTime(fallback: last.time))
-        position = last.sequence
-        trimCaches()
-
-        eventsCounter.increment(by: events.count)
-        leadsCounter.increment(by: newLeads.count)
-        failuresCounter.increment(by: commit.failures.count)
-        for failure in commit.failures {
-            logger.warning("plugin failed on an event; the event was skipped for that plugin", metadata: [
-                "plugin.id": "\(failure.plugin)", "event.seq": "\(failure.journalSequence ?? 0)", "error": "\(failure.error)",
-            ])
-        }
-        report(newLeads)
-        return Step(events: events.count, newLeads: newLeads, position: position)
+        guard !events.isEmpty else { return Step(events: 0, newLeads: [], position: position) }
+        let prepared = try await prepare(events)
+        let newLeads = try await commit(prepared)
+        return Step(events: prepared.events, newLeads: newLeads, position: position)
     }
 
-    /// Handles everything in the journal up to its current head.
+    /// Handles the journal up to its head (or `maximumBatches` batches), committing each batch while the
+    /// next is prepared. Returns the number of events handled.
     @discardableResult
-    public func drain() async throws -> Int {
+    public func drain(maximumBatches: Int = .max) async throws -> Int {
         var total = 0
-        while true {
-            let step = try await step()
-            if step.events == 0 { return total }
-            total += step.events
+        var pending: Prepared?
+        var batches = 0
+        while batches < maximumBatches {
+            let events = try database.readJournal(after: pending?.lastSequence ?? position, limit: batchSize)
+            guard !events.isEmpty else { break }
+            batches += 1
+            guard let inFlight = pending else {
+                pending = try await prepare(events)
+                continue
+            }
+            // Commit the previous batch on the writer's thread while this one is handled here.
+            async let committed = database.commitAsync(inFlight.commit, at: clock.commitTime(fallback: inFlight.lastTime))
+            let next: Prepared
+            do {
+                next = try await prepare(events)
+            } catch {
+                _ = try? await committed
+                dropCaches()
+                throw error
+            }
+            let newLeads: [Lead]
+            do {
+                newLeads = try await committed
+            } catch {
+                dropCaches()
+                throw error
+            }
+            finish(inFlight, newLeads: newLeads)
+            total += inFlight.events
+            pending = next
         }
+        if let last = pending {
+            _ = try await commit(last)
+            total += last.events
+        }
+        return total
     }
 
     /// Runs one plugin's daily tick and records that it ran. Returns the leads that were new.
@@ -161,6 +154,96 @@ public actor Dispatcher {
         return newLeads
     }
 
+    // MARK: - Steps
+
+    /// Handles a batch in memory: projection, bus, plugins. The caches move ahead to the batch's state.
+    private func prepare(_ events: [Event]) async throws -> Prepared {
+        guard let last = events.last else { preconditionFailure("prepare needs events") }
+        let current = settings.current
+        try warmCaches(for: events)
+
+        // The manager directory is tiny and shared by every shard: apply its updates first, so a lead made
+        // in this batch already names a manager introduced in this batch.
+        var changedManagers: [String: ManagerState] = [:]
+        for event in events where event.type == EventType.managerProfile {
+            guard let id = event.data["managerId"]?.stringValue else { continue }
+            var manager = managers[id] ?? ManagerState(id: id)
+            manager.apply(event.data)
+            managers[id] = manager
+            changedManagers[id] = manager
+        }
+
+        // Hand each shard its clients' states, taking them out of the cache so the shard owns the only copy
+        // and mutates in place; they come back with the shard's output.
+        let partitions = bus.partition(events)
+        let shardStates = partitions.map { shardEvents in
+            var states: [String: ClientState] = [:]
+            for event in shardEvents {
+                if let id = event.clientId, states[id] == nil {
+                    states[id] = clients.removeValue(forKey: id) ?? ClientState(id: id)
+                }
+            }
+            return states
+        }
+        let plugins = current.enabledPlugins
+        let managerSnapshot = managers
+        let clock = self.clock
+        let reader = self.reader
+        let logger = self.logger
+        let outputs = try await bus.publish(partitioned: partitions) { shard, shardEvents in
+            ShardWorker(states: shardStates[shard], managers: managerSnapshot, plugins: plugins, clock: clock,
+                        settings: current, reader: reader, logger: logger).run(shardEvents)
+        }
+
+        var commit = DispatchCommit()
+        for output in outputs {
+            clients.merge(output.states) { _, new in new }
+            for (id, changes) in output.changes {
+                guard let state = output.states[id] else { continue }
+                commit.clients.append(.init(state: state, changes: changes))
+            }
+            commit.leads.append(contentsOf: output.leads)
+            commit.failures.append(contentsOf: output.failures)
+        }
+        commit.managers = changedManagers.keys.sorted().compactMap { changedManagers[$0] }
+        commit.leads.sort { ($0.sequence ?? 0, $0.lead.key) < ($1.sequence ?? 0, $1.lead.key) }
+        commit.position = last.sequence
+        return Prepared(commit: commit, events: events.count, lastSequence: last.sequence, lastTime: last.time)
+    }
+
+    private func commit(_ prepared: Prepared) async throws -> [Lead] {
+        let newLeads: [Lead]
+        do {
+            newLeads = try await database.commitAsync(prepared.commit, at: clock.commitTime(fallback: prepared.lastTime))
+        } catch {
+            dropCaches()
+            throw error
+        }
+        finish(prepared, newLeads: newLeads)
+        return newLeads
+    }
+
+    private func finish(_ prepared: Prepared, newLeads: [Lead]) {
+        position = prepared.lastSequence
+        eventsCounter.increment(by: prepared.events)
+        leadsCounter.increment(by: newLeads.count)
+        failuresCounter.increment(by: prepared.commit.failures.count)
+        for failure in prepared.commit.failures {
+            logger.warning("plugin failed on an event; the event was skipped for that plugin", metadata: [
+                "plugin.id": "\(failure.plugin)", "event.seq": "\(failure.journalSequence ?? 0)", "error": "\(failure.error)",
+            ])
+        }
+        if clients.count > cacheCapacity { clients.removeAll(keepingCapacity: false) }
+        if managers.count > cacheCapacity { managers.removeAll(keepingCapacity: false) }
+        report(newLeads)
+    }
+
+    /// After a failed commit the caches may hold state that never reached the database: forget it all.
+    private func dropCaches() {
+        clients.removeAll(keepingCapacity: false)
+        managers.removeAll(keepingCapacity: false)
+    }
+
     private func warmCaches(for events: [Event]) throws {
         var missing = Set<String>()
         for event in events { if let id = event.clientId, clients[id] == nil { missing.insert(id) } }
@@ -169,25 +252,17 @@ public actor Dispatcher {
         }
         var missingManagers = Set<String>()
         for event in events {
-            if event.type == EventType.managerProfile, let id = event.data["managerId"]?.stringValue, managers[id] == nil {
-                missingManagers.insert(id)
+            var ids: [String] = []
+            if let id = event.clientId, let managerId = clients[id]?.profile.managerId { ids.append(managerId) }
+            if event.type == EventType.managerProfile || event.type == EventType.clientProfile,
+               let managerId = event.data["managerId"]?.stringValue {
+                ids.append(managerId)
             }
-            if let id = event.clientId.flatMap({ clients[$0]?.profile.managerId }), managers[id] == nil {
-                missingManagers.insert(id)
-            }
-            if event.type == EventType.clientProfile, let id = event.data["managerId"]?.stringValue, managers[id] == nil {
-                missingManagers.insert(id)
-            }
+            for id in ids where managers[id] == nil { missingManagers.insert(id) }
         }
         if !missingManagers.isEmpty {
             for (id, manager) in try database.loadManagers(missingManagers) { managers[id] = manager }
         }
-    }
-
-    /// Everything cached is committed, so dropping the cache loses nothing; it only bounds memory.
-    private func trimCaches() {
-        if clients.count > cacheCapacity { clients.removeAll(keepingCapacity: false) }
-        if managers.count > cacheCapacity { managers.removeAll(keepingCapacity: false) }
     }
 
     private func report(_ leads: [Lead]) {

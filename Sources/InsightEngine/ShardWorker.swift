@@ -25,21 +25,28 @@ struct ShardWorker: Sendable {
 
     func run(_ events: [Event]) -> Output {
         var output = Output(states: states)
+        var subscribersByType: [String: [(LoadedPlugin, Logger)]] = [:]
+        let pluginLoggers = plugins.map { ($0, logger.with(plugin: $0.id)) }
+        func subscribers(of type: String) -> [(LoadedPlugin, Logger)] {
+            if let known = subscribersByType[type] { return known }
+            let matching = pluginLoggers.filter { $0.0.subscribes(to: type) }
+            subscribersByType[type] = matching
+            return matching
+        }
         for event in events {
             var client: ClientState?
             if let id = event.clientId {
-                var state = output.states[id] ?? ClientState(id: id)
-                let changes = state.apply(event)
-                output.states[id] = state
+                // Mutate in place: the worker holds the only reference, so no copy of the state is made.
+                let changes = output.states[id, default: ClientState(id: id)].apply(event)
                 output.changes[id, default: []].formUnion(changes)
-                client = state
+                client = output.states[id]
             }
-            let subscribed = plugins.filter { $0.subscribes(to: event.type) }
+            let subscribed = subscribers(of: event.type)
             guard !subscribed.isEmpty else { continue }
             let now = clock.now(for: event)
-            for plugin in subscribed {
+            for (plugin, pluginLogger) in subscribed {
                 let context = PluginContext(now: now, timeZone: settings.timeZone, locale: settings.locale,
-                                            logger: logger.with(plugin: plugin.id), state: reader, client: client)
+                                            logger: pluginLogger, state: reader, client: client)
                 do {
                     for draft in try plugin.handle(event, context: context) {
                         var leadClient = client

@@ -58,43 +58,56 @@ extension AppDatabase {
     /// Commits one dispatcher step. Returns the leads that are new (a lead whose key exists is skipped).
     @discardableResult
     public func commit(_ step: DispatchCommit, consumer: String = AppDatabase.dispatcherConsumer, at now: Date) throws -> [Lead] {
+        try pool.write { db in try Self.write(step, consumer: consumer, nowMs: now.milliseconds, db: db) }
+    }
+
+    /// The same commit, suspending instead of blocking while it waits for the writer (which runs it on its
+    /// own thread), so the dispatcher can prepare the next batch meanwhile.
+    @discardableResult
+    public func commitAsync(_ step: DispatchCommit, consumer: String = AppDatabase.dispatcherConsumer,
+                            at now: Date) async throws -> [Lead] {
         let nowMs = now.milliseconds
-        return try pool.write { db in
+        return try await pool.write { db in try Self.write(step, consumer: consumer, nowMs: nowMs, db: db) }
+    }
+
+    private static func write(_ step: DispatchCommit, consumer: String, nowMs: Int64, db: Database) throws -> [Lead] {
+        if !step.clients.isEmpty {
+            let statements = try StateStatements(db)
             for update in step.clients {
-                try Self.write(update.state, changes: update.changes, db: db)
+                try write(update.state, changes: update.changes, statements: statements, db: db)
             }
-            for manager in step.managers {
-                try Self.write(manager, db: db)
-            }
-            var inserted: [Lead] = []
-            let insertLead = try db.cachedStatement(sql: """
-                INSERT INTO lead (id, key, plugin, kind, priority, client_id, manager_id, status, created_ms, journal_seq, body)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING
-                """)
-            for (lead, sequence) in step.leads {
-                let body = String(decoding: try Self.jsonEncoder.encode(lead), as: UTF8.self)
-                try insertLead.execute(arguments: [
-                    lead.id, lead.key, lead.plugin, lead.kind, lead.priority.rawValue, lead.client?.id, lead.manager?.id,
-                    lead.status.rawValue, lead.createdAt.milliseconds, sequence, body,
-                ])
-                if db.changesCount == 1 { inserted.append(lead) }
-            }
-            for failure in step.failures {
-                var record = PluginFailureRecord(id: nil, plugin: failure.plugin, journalSeq: failure.journalSequence,
-                                                 eventId: failure.eventId, error: String(failure.error.prefix(2000)),
-                                                 atMs: nowMs)
-                try record.insert(db)
-            }
-            for run in step.scheduleRuns {
-                let count = step.leads.count { $0.lead.plugin == run.plugin && $0.sequence == nil }
-                try ScheduleRunRecord(plugin: run.plugin, localDate: run.tick.localDate.description,
-                                      scheduledMs: run.tick.scheduledAt.milliseconds, ranMs: nowMs, leadCount: count).upsert(db)
-            }
-            if let position = step.position {
-                try ConsumerRecord(name: consumer, position: position, updatedMs: nowMs).upsert(db)
-            }
-            return inserted
         }
+        for manager in step.managers {
+            try write(manager, db: db)
+        }
+        var inserted: [Lead] = []
+        let insertLead = try db.cachedStatement(sql: """
+            INSERT INTO lead (id, key, plugin, kind, priority, client_id, manager_id, status, created_ms, journal_seq, body)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING
+            """)
+        for (lead, sequence) in step.leads {
+            let body = String(decoding: try jsonEncoder.encode(lead), as: UTF8.self)
+            try insertLead.execute(arguments: [
+                lead.id, lead.key, lead.plugin, lead.kind, lead.priority.rawValue, lead.client?.id, lead.manager?.id,
+                lead.status.rawValue, lead.createdAt.milliseconds, sequence, body,
+            ])
+            if db.changesCount == 1 { inserted.append(lead) }
+        }
+        for failure in step.failures {
+            var record = PluginFailureRecord(id: nil, plugin: failure.plugin, journalSeq: failure.journalSequence,
+                                             eventId: failure.eventId, error: String(failure.error.prefix(2000)),
+                                             atMs: nowMs)
+            try record.insert(db)
+        }
+        for run in step.scheduleRuns {
+            let count = step.leads.count { $0.lead.plugin == run.plugin && $0.sequence == nil }
+            try ScheduleRunRecord(plugin: run.plugin, localDate: run.tick.localDate.description,
+                                  scheduledMs: run.tick.scheduledAt.milliseconds, ranMs: nowMs, leadCount: count).upsert(db)
+        }
+        if let position = step.position {
+            try ConsumerRecord(name: consumer, position: position, updatedMs: nowMs).upsert(db)
+        }
+        return inserted
     }
 
     /// The local dates on which a plugin's daily tick already ran, on or after `since`.

@@ -143,26 +143,48 @@ extension AppDatabase {
 
     // MARK: - Writing state
 
-    /// Writes the parts of a client's state that `changes` names. Runs inside the dispatch transaction.
-    static func write(_ state: ClientState, changes: Set<StateChange>, db: Database) throws {
-        if changes.contains(.profile) {
-            let profile = String(decoding: try jsonEncoder.encode(state.profile), as: UTF8.self)
-            try db.cachedStatement(sql: """
+    /// The hot upserts of the projection, prepared once per transaction (looking a cached statement up by
+    /// its SQL text costs a hash of that text, per call).
+    struct StateStatements {
+        let profile: Statement
+        let activity: Statement
+        let account: Statement
+
+        init(_ db: Database) throws {
+            profile = try db.cachedStatement(sql: """
                 INSERT INTO client (id, profile, manager_id, branch_id, segment, last_event_ms, last_interaction_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET profile = excluded.profile, manager_id = excluded.manager_id,
                   branch_id = excluded.branch_id, segment = excluded.segment, last_event_ms = excluded.last_event_ms,
                   last_interaction_ms = excluded.last_interaction_ms
-                """).execute(arguments: [
-                    state.id, profile, state.profile.managerId, state.profile.branchId, state.profile.segment,
-                    state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds,
-                ])
-        } else if changes.contains(.activity) {
-            try db.cachedStatement(sql: """
+                """)
+            activity = try db.cachedStatement(sql: """
                 INSERT INTO client (id, last_event_ms, last_interaction_ms) VALUES (?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET last_event_ms = excluded.last_event_ms,
                   last_interaction_ms = excluded.last_interaction_ms
-                """).execute(arguments: [state.id, state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds])
+                """)
+            account = try db.cachedStatement(sql: """
+                INSERT INTO account (id, client_id, currency, balance, last_transaction_ms, transaction_count)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, currency = excluded.currency,
+                  balance = excluded.balance, last_transaction_ms = excluded.last_transaction_ms,
+                  transaction_count = excluded.transaction_count
+                """)
+        }
+    }
+
+    /// Writes the parts of a client's state that `changes` names. Runs inside the dispatch transaction.
+    static func write(_ state: ClientState, changes: Set<StateChange>, statements: StateStatements, db: Database) throws {
+        if changes.contains(.profile) {
+            let profile = String(decoding: try jsonEncoder.encode(state.profile), as: UTF8.self)
+            try statements.profile.execute(arguments: [
+                state.id, profile, state.profile.managerId, state.profile.branchId, state.profile.segment,
+                state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds,
+            ])
+        } else if changes.contains(.activity) {
+            try statements.activity.execute(arguments: [
+                state.id, state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds,
+            ])
         }
         for change in changes {
             switch change {
@@ -170,16 +192,10 @@ extension AppDatabase {
                 break
             case .account(let id):
                 guard let account = state.accounts[id] else { continue }
-                try db.cachedStatement(sql: """
-                    INSERT INTO account (id, client_id, currency, balance, last_transaction_ms, transaction_count)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, currency = excluded.currency,
-                      balance = excluded.balance, last_transaction_ms = excluded.last_transaction_ms,
-                      transaction_count = excluded.transaction_count
-                    """).execute(arguments: [
-                        id, state.id, account.currency, account.balance?.storedText,
-                        account.lastTransactionAt?.milliseconds, account.transactionCount,
-                    ])
+                try statements.account.execute(arguments: [
+                    id, state.id, account.currency, account.balance?.storedText,
+                    account.lastTransactionAt?.milliseconds, account.transactionCount,
+                ])
             case .balance:
                 guard let balance = state.balance else { continue }
                 try BalanceSnapshotRecord(clientId: state.id, asOf: balance.asOf.description, aum: balance.aum.storedText,

@@ -146,6 +146,22 @@ struct ClientStateProjectionTests {
         #expect(state.holdings["P1"]?.amount == (try decimal("0.3")))
     }
 
+    // MARK: Activity
+
+    @Test func lastEventAtIsExactButWrittenOncePerDay() throws {
+        var state = ClientState(id: "C1")
+        func transaction(_ id: String, at time: String) throws -> Event {
+            Event(id: id, source: "s", type: "account.transaction", time: try instant(time), clientId: "C1",
+                  data: .object(["accountId": .string("A1"), "amount": .string("1"), "direction": .string("credit")]))
+        }
+        #expect(state.apply(try transaction("1", at: "2026-11-20T09:00:00Z")) == [.activity, .account("A1")])
+        #expect(state.apply(try transaction("2", at: "2026-11-20T18:00:00Z")) == [.account("A1")])
+        #expect(state.lastEventAt == (try instant("2026-11-20T18:00:00Z")), "exact in memory")
+        #expect(state.apply(try transaction("3", at: "2026-11-19T18:00:00Z")) == [.account("A1")], "older: no move")
+        #expect(state.lastEventAt == (try instant("2026-11-20T18:00:00Z")))
+        #expect(state.apply(try transaction("4", at: "2026-11-21T00:00:01Z")) == [.activity, .account("A1")])
+    }
+
     // MARK: Balance snapshots
 
     @Test func olderSnapshotDoesNotReplaceANewerOne() throws {
@@ -154,12 +170,12 @@ struct ClientStateProjectionTests {
         #expect(first == [.activity, .balance])
 
         let late = state.apply(try event("account.balance", #"{"asOf":"2026-11-19","aum":"50"}"#))
-        #expect(late == [.activity])
+        #expect(late == [], "same event day, older snapshot: nothing to write")
         #expect(state.balance == BalanceSnapshot(asOf: try #require(LocalDate("2026-11-20")), aum: 100, deposits: 60))
 
         let newer = state.apply(try event("account.balance",
             #"{"asOf":"2026-11-21","aum":"200.5","wealth":"150","loans":"10"}"#))
-        #expect(newer == [.activity, .balance])
+        #expect(newer == [.balance])
         #expect(state.balance == BalanceSnapshot(asOf: try #require(LocalDate("2026-11-21")), aum: try decimal("200.5"),
                                                  deposits: nil, wealth: 150, loans: 10))
     }
@@ -168,7 +184,7 @@ struct ClientStateProjectionTests {
         var state = ClientState(id: "C1")
         state.apply(try event("account.balance", #"{"asOf":"2026-11-20","aum":"100"}"#))
         let changes = state.apply(try event("account.balance", #"{"asOf":"2026-11-20","aum":"110"}"#))
-        #expect(changes == [.activity, .balance])
+        #expect(changes == [.balance])
         #expect(state.balance?.aum == 110)
     }
 

@@ -34,7 +34,14 @@ public struct EventBus: Sendable {
         _ events: [Event],
         _ body: @escaping @Sendable (_ shard: Int, _ events: [Event]) async throws -> Result
     ) async throws -> [Result] {
-        let shards = partition(events)
+        try await publish(partitioned: partition(events), body)
+    }
+
+    /// The same, for a batch already split by ``partition(_:)``.
+    public func publish<Result: Sendable>(
+        partitioned shards: [[Event]],
+        _ body: @escaping @Sendable (_ shard: Int, _ events: [Event]) async throws -> Result
+    ) async throws -> [Result] {
         let active = shards.indices.filter { !shards[$0].isEmpty }
         if active.count == 1, let only = active.first { return [try await body(only, shards[only])] }
         return try await withThrowingTaskGroup(of: (Int, Result).self) { group in

@@ -7,8 +7,14 @@ extension ClientState {
     @discardableResult
     public mutating func apply(_ event: Event) -> [StateChange] {
         guard case .object(let data) = event.data else { return [] }
-        var changes: [StateChange] = [.activity]
-        if lastEventAt.map({ event.time > $0 }) ?? true { lastEventAt = event.time }
+        var changes: [StateChange] = []
+        // `lastEventAt` is kept exactly in memory but stored at day resolution: it is written when it
+        // reaches a new (UTC) day, not on every event, which would double the writes of a busy client.
+        if lastEventAt.map({ event.time > $0 }) ?? true {
+            let previousDay = lastEventAt.map { Int(($0.timeIntervalSince1970 / 86_400).rounded(.down)) }
+            lastEventAt = event.time
+            if previousDay != Int((event.time.timeIntervalSince1970 / 86_400).rounded(.down)) { changes.append(.activity) }
+        }
         func decimal(_ key: String) -> Decimal? { data[key]?.decimalValue }
         func string(_ key: String) -> String? { data[key]?.stringValue }
         func date(_ key: String) -> LocalDate? { data[key]?.stringValue.flatMap(LocalDate.init) }
@@ -79,7 +85,10 @@ extension ClientState {
             changes.append(.financials(period))
 
         case EventType.crmInteraction:
-            if lastInteractionAt.map({ event.time > $0 }) ?? true { lastInteractionAt = event.time }
+            if lastInteractionAt.map({ event.time > $0 }) ?? true {
+                lastInteractionAt = event.time
+                if !changes.contains(.activity) { changes.append(.activity) }
+            }
 
         default:
             break  // Unknown types are journaled and offered to the rules plugin; they change no state.

@@ -16,6 +16,7 @@ public struct ClientState: Sendable, Hashable, Codable {
     public var holdings: [String: Holding]
     /// Corporate financial statements by period (e.g. `2026Q3`).
     public var financials: [String: Financials]
+    /// The latest event time. Exact while the client is cached; stored (and so reloaded) at day resolution.
     public var lastEventAt: Date?
     public var lastInteractionAt: Date?
 
