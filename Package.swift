@@ -83,16 +83,22 @@ let package = Package(
             ]
         ),
         .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore", "InsightTesting"]),
-        .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore", "InsightTesting"]),
+        .testTarget(
+            name: "InsightStoreTests",
+            dependencies: ["InsightStore", "InsightTesting", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(
             name: "InsightEngineTests",
-            dependencies: ["InsightEngine", "InsightPlugins", "InsightTesting"],
+            dependencies: ["InsightEngine", "InsightPlugins", "InsightTesting", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "InsightPluginsTests", dependencies: ["InsightPlugins", "InsightTesting"]),
+        .testTarget(
+            name: "InsightPluginsTests",
+            dependencies: ["InsightPlugins", "InsightTesting", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "InsightDaemonTests",
-            dependencies: ["InsightDaemon", "InsightTesting"],
+            dependencies: ["InsightDaemon", "InsightTesting", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -11,8 +11,10 @@ public struct QuarantinedItem: Sendable, Hashable {
     public var origin: String
     public var eventId: String?
     public var reason: String
-    /// The raw item text, bounded to 64 KiB.
+    /// The raw item text, bounded to 64 KiB of UTF-8 (cut on a character boundary).
     public var payload: String
+
+    public static let maximumPayloadBytes = 65_536
 
     public init(receivedAt: Date, source: String, origin: String, eventId: String?, reason: String, payload: String) {
         self.receivedAt = receivedAt
@@ -20,7 +22,24 @@ public struct QuarantinedItem: Sendable, Hashable {
         self.origin = origin
         self.eventId = eventId
         self.reason = reason
-        self.payload = String(payload.prefix(65_536))
+        self.payload = Self.bounded(payload)
+    }
+}
+
+extension QuarantinedItem {
+    /// The longest prefix of whole characters that fits in ``maximumPayloadBytes`` of UTF-8.
+    static func bounded(_ text: String) -> String {
+        guard text.utf8.count > maximumPayloadBytes else { return text }
+        var bytes = 0
+        var end = text.startIndex
+        for index in text.indices {
+            let next = text.index(after: index)
+            let size = text.utf8.distance(from: index, to: next)
+            if bytes + size > maximumPayloadBytes { break }
+            bytes += size
+            end = next
+        }
+        return String(text[..<end])
     }
 }
 
@@ -31,7 +50,7 @@ extension AppDatabase {
             for item in items {
                 var record = QuarantineRecord(id: nil, receivedMs: item.receivedAt.milliseconds, source: item.source,
                                               origin: item.origin, eventId: item.eventId, reason: item.reason,
-                                              payload: item.payload)
+                                              payload: Data(item.payload.utf8))
                 try record.insert(db)
             }
         }
@@ -42,7 +61,7 @@ extension AppDatabase {
             try QuarantineRecord.order(QuarantineRecord.Columns.id.desc).limit(limit).fetchAll(db).map { record in
                 var item = QuarantinedItem(receivedAt: Date(milliseconds: record.receivedMs), source: record.source,
                                            origin: record.origin, eventId: record.eventId, reason: record.reason,
-                                           payload: record.payload)
+                                           payload: String(decoding: record.payload, as: UTF8.self))
                 item.id = record.id
                 return item
             }

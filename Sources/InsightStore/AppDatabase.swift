@@ -32,8 +32,10 @@ public final class AppDatabase: Sendable {
     }
 
     public static func open(path: String) throws(StoreError) -> AppDatabase {
-        if FileManager.default.fileExists(atPath: path), !hasSQLiteHeader(path) {
-            throw .notADatabase(path: path)
+        if FileManager.default.fileExists(atPath: path) {
+            guard hasSQLiteHeader(path) else { throw .notADatabase(path: path) }
+            // Refuse a newer schema before a pool is opened: opening a pool writes to the file (WAL set-up).
+            try refuseNewerSchema(path: path)
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
@@ -109,6 +111,28 @@ public final class AppDatabase: Sendable {
 
     public func close() throws {
         try pool.close()
+    }
+
+    /// Reads the applied migrations through a read-only connection, which leaves the file as it is.
+    private static func refuseNewerSchema(path: String) throws(StoreError) {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        let migrator = AppMigrations.migrator
+        let unknown: [String]
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            unknown = try queue.read { db in
+                guard try db.tableExists("grdb_migrations") else { return [] }
+                return try migrator.appliedIdentifiers(db).subtracting(migrator.migrations).sorted()
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+            throw .notADatabase(path: path)
+        } catch {
+            throw .openFailed(path: path, reason: "\(error)")
+        }
+        if !unknown.isEmpty { throw .newerSchema(path: path, unknownMigrations: unknown) }
     }
 
     private static func hasSQLiteHeader(_ path: String) -> Bool {

@@ -24,7 +24,7 @@ enum AppMigrations {
                     origin TEXT NOT NULL,
                     event_id TEXT,
                     reason TEXT NOT NULL,
-                    payload TEXT NOT NULL
+                    payload BLOB NOT NULL
                 );
                 CREATE INDEX quarantine_received ON quarantine (received_ms);
                 CREATE TABLE consumer (

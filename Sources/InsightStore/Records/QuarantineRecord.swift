@@ -1,6 +1,9 @@
 import GRDB
 
-/// An input item that was not accepted, kept with the reason so nothing is silently dropped.
+import Foundation
+
+/// An input item that was not accepted, kept with the reason so nothing is silently dropped. The payload is
+/// a BLOB: raw input may hold NUL bytes, which a TEXT column read would cut off.
 struct QuarantineRecord: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
     static let databaseTableName = "quarantine"
 
@@ -10,7 +13,7 @@ struct QuarantineRecord: Codable, Sendable, Hashable, FetchableRecord, MutablePe
     var origin: String
     var eventId: String?
     var reason: String
-    var payload: String
+    var payload: Data
 
     enum Columns {
         static let id = Column(CodingKeys.id)
