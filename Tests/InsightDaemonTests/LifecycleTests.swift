@@ -81,9 +81,13 @@ import Glibc
         #expect(notify.waitFor("STOPPING=1", timeout: 10) != nil)
         let result = daemon.finish()
         #expect(result.status == 0, "SIGTERM is a clean stop: \(result.stderr)")
-        #expect(result.stderr.contains("configuration reloaded"))
-        #expect(result.stderr.contains("insightd stopped cleanly"))
-        #expect(result.stderr.contains("journal.position=6"))
+        // Not on a terminal, so every log line is one JSON object (journald-friendly).
+        let lines = result.stderr.split(separator: "\n").map { (try? JSONParser.parse(String($0))) ?? .null }
+        #expect(!lines.isEmpty && lines.allSatisfy { $0["message"]?.stringValue != nil }, "every line is a JSON log record")
+        #expect(lines.contains { $0["message"]?.stringValue == "configuration reloaded" })
+        let stopped = lines.first { $0["message"]?.stringValue == "insightd stopped cleanly" }
+        #expect(stopped?["metadata"]?["journal.position"]?.stringValue == "6")
+        #expect(lines.filter { $0["message"]?.stringValue == "lead created" }.count == 3)
         #expect(!result.stderr.contains("13812345678"), "no unmasked phone number in the log")
         #expect(!result.stderr.contains("张三"), "no unmasked client name in the log")
     }

@@ -15,10 +15,11 @@ public struct DispatcherService: Service {
         var failures = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let step = try await dispatcher.step()
+                // A bounded drain, so the heartbeat (and a shutdown request) is seen between rounds.
+                let handled = try await dispatcher.drain(maximumBatches: 8)
                 failures = 0
                 heartbeat.beat()
-                if step.events == 0 {
+                if handled == 0 {
                     await cancelWhenGracefulShutdown { await wake.wait(timeout: pollInterval) }
                 }
             } catch {

@@ -16,13 +16,22 @@ public struct SchedulerService: Service {
     /// The longest sleep, so a clock jump or a reload is noticed within a minute.
     var maximumSleep: Duration = .seconds(60)
 
+    public init(dispatcher: Dispatcher, database: AppDatabase, settings: SettingsBox, timeSource: any TimeSource,
+                logger: Logger) {
+        self.dispatcher = dispatcher
+        self.database = database
+        self.settings = settings
+        self.timeSource = timeSource
+        self.logger = logger
+    }
+
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let current = settings.current
             let schedules = current.schedules
             let now = timeSource.now()
             do {
-                try await runDueTicks(schedules: schedules, now: now, timeZone: current.timeZone)
+                try await runDueTicks(now: now)
             } catch {
                 logger.error("scheduled ticks failed; will retry", metadata: ["error": "\(error)"])
             }
@@ -36,7 +45,11 @@ public struct SchedulerService: Service {
         }
     }
 
-    func runDueTicks(schedules: [String: LocalTime], now: Date, timeZone: TimeZone) async throws {
+    /// Runs every tick due as of `now` that has not run yet (the last 24 hours), oldest first.
+    public func runDueTicks(now: Date) async throws {
+        let current = settings.current
+        let schedules = current.schedules
+        let timeZone = current.timeZone
         guard !schedules.isEmpty else { return }
         let since = LocalDate(now, in: timeZone).adding(days: -3)
         var ran: [String: Set<LocalDate>] = [:]
