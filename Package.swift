@@ -89,7 +89,10 @@ let package = Package(
         ),
         .testTarget(
             name: "InsightEngineTests",
-            dependencies: ["InsightEngine", "InsightPlugins", "InsightTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "InsightEngine", "InsightPlugins", "InsightTesting",
+                .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -99,7 +99,8 @@ public actor Dispatcher {
             do {
                 next = try await prepare(events)
             } catch {
-                _ = try? await committed
+                // The previous batch may still have committed: account for it before giving up.
+                if let newLeads = try? await committed { finish(inFlight, newLeads: newLeads) }
                 dropCaches()
                 throw error
             }

@@ -138,7 +138,7 @@ struct ClientStateProjectionTests {
         state.apply(try event("account.transaction", #"{"accountId":"A1","amount":"0.10","direction":"credit","balanceAfter":"0.10"}"#))
         state.apply(try event("account.transaction", #"{"accountId":"A1","amount":"0.20","direction":"credit"}"#))
         #expect(state.accounts["A1"]?.balance == (try decimal("0.30")))
-        #expect(state.accounts["A1"]?.balance?.plainText == "0.3")
+        #expect(state.accounts["A1"]?.balance?.description == "0.3")
 
         // JSON number literals are exact too.
         state.apply(try event("wealth.trade", #"{"productId":"P1","action":"buy","amount":0.1}"#))

@@ -100,12 +100,4 @@ extension Decimal {
         }
         return byte == nil
     }
-
-    /// The canonical decimal text of this value (`1234.5`), stable across runs.
-    public var plainText: String {
-        var copy = self
-        var rounded = Decimal()
-        NSDecimalRound(&rounded, &copy, 8, .plain)
-        return NSDecimalNumber(decimal: rounded).stringValue
-    }
 }

@@ -53,13 +53,7 @@ public enum Commands {
 
     /// `insightd plugins`: every built-in plugin, whether it is enabled, what it subscribes to, its schedule.
     public static func plugins(configPath: String) -> ExitCode {
-        let configuration: LoadedConfiguration
-        do {
-            configuration = try ConfigLoader().load(path: configPath)
-        } catch {
-            printError(error.description)
-            return 1
-        }
+        guard let configuration = loadOrReport(configPath) else { return 1 }
         let loaded = Dictionary(configuration.plugins.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var rows = [["PLUGIN", "ENABLED", "SUBSCRIBES TO", "DAILY AT", "WHAT IT FINDS"]]
         for registration in BuiltinPlugins.all {
@@ -79,13 +73,7 @@ public enum Commands {
     /// `insightd ingest FILE...`: appends the events in JSON / NDJSON files to the journal, quarantining bad
     /// items with file and line. A running daemon picks them up within its poll interval.
     public static func ingest(files: [String], configPath: String, source: String) -> ExitCode {
-        let configuration: LoadedConfiguration
-        do {
-            configuration = try ConfigLoader().load(path: configPath)
-        } catch {
-            printError(error.description)
-            return 1
-        }
+        guard let configuration = loadOrReport(configPath) else { return 1 }
         let database: AppDatabase
         do {
             database = try AppDatabase.open(directory: configuration.stateDirectory)
@@ -113,6 +101,16 @@ public enum Commands {
             }
         }
         return status
+    }
+
+    /// Loads the configuration, or prints every error with its location and returns nil.
+    static func loadOrReport(_ configPath: String) -> LoadedConfiguration? {
+        do {
+            return try ConfigLoader().load(path: configPath)
+        } catch {
+            printError(error.description)
+            return nil
+        }
     }
 
     static func printError(_ message: String) {
