@@ -14,23 +14,26 @@ public struct Daemon: Sendable {
     public let dispatcher: Dispatcher
     public let wake: WakeSignal
     public let heartbeat: Heartbeat
+    let lock: StateLock
     let timeSource: any TimeSource
     let logger: Logger
     let environment: [String: String]
 
-    /// Opens the state database (migrating it) and wires the pipeline. Throws ``StoreError`` when the state
-    /// directory or database is unusable.
+    /// Locks the state directory, opens the state database (migrating it) and wires the pipeline. Throws
+    /// ``StoreError`` when the state directory or database is unusable, ``StateLock/Held`` when another
+    /// daemon runs on the same state.
     public static func build(configuration: LoadedConfiguration, logger: Logger,
                              timeSource: any TimeSource = SystemTimeSource(),
                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Daemon {
         let database = try AppDatabase.open(directory: configuration.stateDirectory)
+        let lock = try StateLock(directory: configuration.stateDirectory)
         let settings = SettingsBox(configuration.pipelineSettings)
         let tuning = configuration.config.dispatcher
         let dispatcher = try Dispatcher(database: database, settings: settings, clock: .live(timeSource),
                                         shards: tuning.shards, batchSize: tuning.batchSize,
                                         logger: logger.component("dispatcher"))
         return Daemon(configuration: configuration, database: database, settings: settings, dispatcher: dispatcher,
-                      wake: WakeSignal(), heartbeat: Heartbeat(), timeSource: timeSource, logger: logger,
+                      wake: WakeSignal(), heartbeat: Heartbeat(), lock: lock, timeSource: timeSource, logger: logger,
                       environment: environment)
     }
 

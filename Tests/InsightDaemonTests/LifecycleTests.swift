@@ -73,6 +73,11 @@ import Glibc
 
         #expect(notify.waitFor("WATCHDOG=1", timeout: 5) != nil, "the watchdog is fed while the pipeline is alive")
 
+        // A second daemon on the same state is refused: it would dispatch the journal twice.
+        let second = try Run(["run", "--config", fixture.mainPath]).finish()
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("another insightd (pid \(daemon.process.processIdentifier)) is already running"))
+
         kill(daemon.process.processIdentifier, SIGHUP)
         let reload = notify.waitFor("READY=1", timeout: 10)
         #expect(reload?.contains { $0.hasPrefix("RELOADING=1") && $0.contains("MONOTONIC_USEC=") } == true)

@@ -30,6 +30,9 @@ public enum Commands {
         } catch let error as StoreError {
             printError("cannot open state: \(error)")
             return 1
+        } catch let error as StateLock.Held {
+            printError("insightd did not start: \(error)")
+            return 1
         } catch {
             printError("insightd stopped on an error: \(error)")
             return 1
