@@ -42,10 +42,8 @@ extension AppDatabase {
     /// Events after `position`, in sequence order, at most `limit` of them.
     public func readJournal(after position: Int64, limit: Int) throws -> [Event] {
         let rows = try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT seq, source, event_id, type, client_id, time_ms, data FROM journal
-                WHERE seq > ? ORDER BY seq LIMIT ?
-                """, arguments: [position, limit]).map(JournalRow.init)
+            try JournalRecord.filter(JournalRecord.Columns.seq > position).order(JournalRecord.Columns.seq)
+                .limit(limit).fetchAll(db)
         }
         // Parsing `data` is most of the cost of a read: split large batches across the cores.
         let slices = rows.count >= 512 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
@@ -103,27 +101,22 @@ private final class ParsedSlices: @unchecked Sendable {
     }
 }
 
-/// A journal row as read, before its `data` is parsed.
-private struct JournalRow: Sendable {
-    let sequence: Int64
-    let source: String
-    let eventId: String
-    let type: String
-    let clientId: String?
-    let timeMs: Int64
-    let data: String
-
-    init(_ row: Row) {
-        sequence = row[0]
-        source = row[1]
-        eventId = row[2]
-        type = row[3]
-        clientId = row[4]
-        timeMs = row[5]
-        data = row[6]
+extension JournalRecord {
+    /// Reads a row by column name without going through `Decodable`: this is the dispatcher's hot path.
+    init(row: Row) throws {
+        seq = row[Columns.seq]
+        source = row[Columns.source]
+        eventId = row[Columns.eventId]
+        type = row[Columns.type]
+        clientId = row[Columns.clientId]
+        timeMs = row[Columns.timeMs]
+        receivedMs = row[Columns.receivedMs]
+        data = row[Columns.data]
     }
 
+    /// The journaled event, with its `data` parsed.
     func event() throws -> Event {
+        let sequence = seq ?? 0
         let parsed: JSONValue
         do {
             parsed = try JSONParser.parse(data)
