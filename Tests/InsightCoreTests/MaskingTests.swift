@@ -52,3 +52,18 @@ struct MaskingTests {
         #expect(Masking.phone("一二三四五六七八") == "一二三*五六七八")
     }
 }
+
+@Suite struct FieldMaskingTests {
+    @Test(arguments: [
+        ("data.counterparty", "王小明", "王**"),
+        ("data.phone", "13812345678", "138****5678"),
+        ("data.mobile", "13812345678", "138****5678"),
+        ("data.idNumber", "110101199001011234", "110***********1234"),
+        ("data.accountId", "6222020200112233", "************2233"),
+        ("data.amount", "800000.00", "800000.00"),
+        ("type", "account.transaction", "account.transaction"),
+    ])
+    func fieldsAreMaskedByWhatTheyHold(field: String, value: String, shown: String) {
+        #expect(Masking.field(field, value: value) == shown)
+    }
+}

@@ -465,3 +465,30 @@ struct RulesPluginTests {
         }
     }
 }
+
+@Suite struct RulesEvidenceMaskingTests {
+    @Test func evidenceNeverCarriesAnUnmaskedAccountOrCounterparty() throws {
+        let json = """
+        {"rules": [{"id": "r", "when": {"type": "account.transaction", "all": [
+            {"field": "data.accountId", "exists": true}, {"field": "data.counterparty", "eq": "王小明"}]},
+          "lead": {"kind": "k", "title": "t"}}]}
+        """
+        let plugin = try RulesPlugin(configuration: try JSONDecoder().decode(RulesConfiguration.self, from: Data(json.utf8)))
+        let event = Event(id: "E1", source: "s", type: "account.transaction", time: Date(timeIntervalSince1970: 0),
+                          clientId: "C1", data: .object(["accountId": .string("6222020200112233"),
+                                                          "counterparty": .string("王小明")]))
+        let context = PluginContext(now: Date(timeIntervalSince1970: 0), timeZone: TimeZone(secondsFromGMT: 0) ?? .current,
+                                    locale: "zh-CN", logger: Logger(label: "test"), state: NoState(), client: nil)
+        let draft = try #require(try plugin.handle(event, context: context).first)
+        let shown = Dictionary(uniqueKeysWithValues: draft.evidence.map { ($0.label, $0.value) })
+        #expect(shown["data.accountId"] == "************2233")
+        #expect(shown["data.counterparty"] == "王**")
+    }
+
+    private struct NoState: StateReader {
+        func client(_ id: String) throws -> ClientState? { nil }
+        func manager(_ id: String) throws -> ManagerState? { nil }
+        func allClients() throws -> [ClientState] { [] }
+        func balanceHistory(client id: String, since: LocalDate) throws -> [BalanceSnapshot] { [] }
+    }
+}

@@ -22,6 +22,19 @@ public enum Masking {
         keep(account, head: 0, tail: 4)
     }
 
+    /// Masks a field value by what its name says it holds: names and counterparties like names, phones,
+    /// ID numbers, and account or card numbers (last 4 digits). Other fields pass unchanged.
+    public static func field(_ name: String, value: String) -> String {
+        let key = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
+        switch key {
+        case "name", "counterparty", "counterpartyname", "payee", "payer": return Masking.name(value)
+        case "phone", "mobile", "telephone": return phone(value)
+        case "idnumber", "idno", "idcard", "passport": return idNumber(value)
+        case "accountid", "accountno", "account", "cardno", "cardnumber", "counterpartyaccount": return accountNumber(value)
+        default: return value
+        }
+    }
+
     private static func keep(_ value: String, head: Int, tail: Int) -> String {
         let characters = Array(value)
         guard characters.count > head + tail else { return String(repeating: "*", count: characters.count) }

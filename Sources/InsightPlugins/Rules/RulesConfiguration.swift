@@ -56,7 +56,8 @@ public struct Rule: Sendable, Decodable {
         }
         var evidence = [Evidence(label: "rule", value: id), Evidence(label: "event", value: "\(event.type) \(event.id)")]
         for condition in when.conditions.flatMap(\.fieldConditions) {
-            let shown = event.value(atPath: condition.field).map(Self.show) ?? "(absent)"
+            let shown = event.value(atPath: condition.field).map { Masking.field(condition.field, value: Self.show($0)) }
+                ?? "(absent)"
             evidence.append(Evidence(label: condition.field, value: shown))
         }
         return LeadDraft(key: key, kind: lead.kind, priority: lead.priority, clientId: event.clientId, title: lead.title,
