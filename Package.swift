@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
     ],
     targets: [
         // Events, client state, leads, the plugin contract, the bus, the clock. No I/O.
@@ -48,6 +51,29 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // Ways in: Standard Webhooks verification, CloudEvents, and the file inbox (JSONL and mapped CSV).
+        .target(
+            name: "InsightIngest",
+            dependencies: [
+                "InsightCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CSV", package: "CSV.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The Hummingbird application: events, admin, health, OpenAPI.
+        .target(
+            name: "InsightHTTP",
+            dependencies: [
+                "InsightCore",
+                "InsightStore",
+                "InsightEngine",
+                "InsightIngest",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Composition root: config, services, lifecycle, systemd notify, reload.
         .target(
             name: "InsightDaemon",
@@ -56,6 +82,8 @@ let package = Package(
                 "InsightStore",
                 "InsightEngine",
                 "InsightPlugins",
+                "InsightIngest",
+                "InsightHTTP",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -80,6 +108,19 @@ let package = Package(
             dependencies: [
                 "InsightDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "InsightIngestTests",
+            dependencies: ["InsightIngest", "InsightTesting"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "InsightHTTPTests",
+            dependencies: [
+                "InsightHTTP", "InsightTesting", "InsightPlugins",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore", "InsightTesting"]),

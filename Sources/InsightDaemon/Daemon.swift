@@ -1,6 +1,7 @@
 import Foundation
 import InsightCore
 import InsightEngine
+import InsightHTTP
 import InsightStore
 import Logging
 import ServiceLifecycle
@@ -14,6 +15,10 @@ public struct Daemon: Sendable {
     public let dispatcher: Dispatcher
     public let wake: WakeSignal
     public let heartbeat: Heartbeat
+    public let health: HealthBoard
+    public let ingestQueue: IngestQueue
+    /// Opened when the HTTP listener is bound; systemd hears READY=1 only then.
+    let listening: ReadyGate
     let lock: StateLock
     let timeSource: any TimeSource
     let logger: Logger
@@ -32,12 +37,15 @@ public struct Daemon: Sendable {
         let dispatcher = try Dispatcher(database: database, settings: settings, clock: .live(timeSource),
                                         shards: tuning.shards, batchSize: tuning.batchSize,
                                         logger: logger.component("dispatcher"))
+        let wake = WakeSignal()
+        let queue = IngestQueue(database: database, logger: logger.component("ingest"), onCommitted: { wake.wake() })
         return Daemon(configuration: configuration, database: database, settings: settings, dispatcher: dispatcher,
-                      wake: WakeSignal(), heartbeat: Heartbeat(), lock: lock, timeSource: timeSource, logger: logger,
-                      environment: environment)
+                      wake: wake, heartbeat: Heartbeat(), health: HealthBoard(), ingestQueue: queue, listening: ReadyGate(),
+                      lock: lock, timeSource: timeSource, logger: logger, environment: environment)
     }
 
-    /// The long-running parts, in start order (they stop in reverse).
+    /// The long-running parts, in start order. They stop in reverse: systemd hears STOPPING, the HTTP
+    /// server finishes its requests, the ingest queue commits what they handed it, then the pipeline stops.
     public func services(loader: ConfigLoader = ConfigLoader()) -> [any Service] {
         let notifier = SystemdNotifier(environment: environment)
         let environment = self.environment
@@ -47,10 +55,33 @@ public struct Daemon: Sendable {
                               logger: logger.component("dispatcher")),
             SchedulerService(dispatcher: dispatcher, database: database, settings: settings, timeSource: timeSource,
                              logger: logger.component("scheduler")),
+            ingestQueue,
+            HTTPService(server: httpServer(), listening: listening, health: health, logger: logger.component("http")),
             ReloadService(configPath: configuration.configPath, loader: loader, settings: settings, running: configuration,
                           notifier: notifier, logger: logger.component("reload"), environment: { environment }),
-            SystemdService(notifier: notifier, heartbeat: heartbeat, logger: logger.component("systemd")),
+            SystemdService(notifier: notifier, heartbeat: heartbeat, listening: listening, logger: logger.component("systemd")),
         ]
+    }
+
+    /// The HTTP application over this daemon's parts.
+    public func httpServer() -> HTTPServer {
+        let config = configuration.config
+        var webhookSecrets: [String: String] = [:]
+        var sourceTokens: [String: String] = [:]
+        for (index, source) in config.sources.enumerated() where source.kind == .webhook {
+            if let secret = configuration.secrets["sources[\(index)].secret"] { webhookSecrets[source.name] = secret.value }
+            if let token = configuration.secrets["sources[\(index)].token"] { sourceTokens[source.name] = token.value }
+        }
+        let apiTokens = config.apiTokens.enumerated().compactMap { index, token -> Authenticator.APIToken? in
+            guard let secret = configuration.secrets["api_tokens[\(index)].token"] else { return nil }
+            return Authenticator.APIToken(name: token.name, token: secret.value,
+                                          scopes: Set(token.scopes.compactMap { Authenticator.Scope(rawValue: $0.rawValue) }))
+        }
+        return HTTPServer(
+            settings: .init(host: config.listen.host, port: config.listen.port, maximumBodyBytes: config.http.maxBodyBytes),
+            authenticator: Authenticator(webhookSecrets: webhookSecrets, sourceTokens: sourceTokens, apiTokens: apiTokens),
+            database: database, queue: ingestQueue, dispatcher: dispatcher, pipeline: settings, health: health,
+            timeSource: timeSource, logger: logger.component("http"))
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully: the dispatcher finishes and commits its

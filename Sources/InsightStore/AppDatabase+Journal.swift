@@ -17,26 +17,29 @@ extension AppDatabase {
     public func append(_ events: [Event], receivedAt: Date) throws -> AppendOutcome {
         guard !events.isEmpty else { return AppendOutcome(sequences: []) }
         let received = receivedAt.milliseconds
-        return try pool.write { db in
-            // Sequence numbers strictly increase but are not gap-free: SQLite's AUTOINCREMENT counter also
-            // moves for a duplicate that the conflict clause skips. A gap-free NOT EXISTS probe cost a
-            // third of the append rate; nothing depends on contiguity.
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO journal (source, event_id, type, client_id, time_ms, received_ms, data)
-                VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, event_id) DO NOTHING
-                """)
-            var sequences: [Int64?] = []
-            sequences.reserveCapacity(events.count)
-            for event in events {
-                statement.setUncheckedArguments([
-                    event.source, event.id, event.type, event.clientId, event.time.milliseconds, received,
-                    JSONWriter.string(event.data),
-                ])
-                try statement.execute()
-                sequences.append(db.changesCount == 1 ? db.lastInsertedRowID : nil)
-            }
-            return AppendOutcome(sequences: sequences)
+        return try pool.write { db in AppendOutcome(sequences: try Self.appendEvents(events, received: received, db: db)) }
+    }
+
+    static func appendEvents(_ events: [Event], received: Int64, db: Database) throws -> [Int64?] {
+        guard !events.isEmpty else { return [] }
+        // Sequence numbers strictly increase but are not gap-free: SQLite's AUTOINCREMENT counter also
+        // moves for a duplicate that the conflict clause skips. A gap-free NOT EXISTS probe cost a
+        // third of the append rate; nothing depends on contiguity.
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO journal (source, event_id, type, client_id, time_ms, received_ms, data)
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, event_id) DO NOTHING
+            """)
+        var sequences: [Int64?] = []
+        sequences.reserveCapacity(events.count)
+        for event in events {
+            statement.setUncheckedArguments([
+                event.source, event.id, event.type, event.clientId, event.time.milliseconds, received,
+                JSONWriter.string(event.data),
+            ])
+            try statement.execute()
+            sequences.append(db.changesCount == 1 ? db.lastInsertedRowID : nil)
         }
+        return sequences
     }
 
     /// Events after `position`, in sequence order, at most `limit` of them.

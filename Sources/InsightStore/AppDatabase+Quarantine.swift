@@ -46,13 +46,15 @@ extension QuarantinedItem {
 extension AppDatabase {
     public func quarantine(_ items: [QuarantinedItem]) throws {
         guard !items.isEmpty else { return }
-        try pool.write { db in
-            for item in items {
-                var record = QuarantineRecord(id: nil, receivedMs: item.receivedAt.milliseconds, source: item.source,
-                                              origin: item.origin, eventId: item.eventId, reason: item.reason,
-                                              payload: Data(item.payload.utf8))
-                try record.insert(db)
-            }
+        try pool.write { db in try Self.insertQuarantine(items, db: db) }
+    }
+
+    static func insertQuarantine(_ items: [QuarantinedItem], db: Database) throws {
+        for item in items {
+            var record = QuarantineRecord(id: nil, receivedMs: item.receivedAt.milliseconds, source: item.source,
+                                          origin: item.origin, eventId: item.eventId, reason: item.reason,
+                                          payload: Data(item.payload.utf8))
+            try record.insert(db)
         }
     }
 

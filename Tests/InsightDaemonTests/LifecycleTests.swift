@@ -49,6 +49,7 @@ import Glibc
         let fixture = ConfigFixture(main: """
             plugins_dir: plugins
             state_dir: state
+            listen: 127.0.0.1:0
             dispatcher: {poll_interval: 50ms}
             """)
         let notify = try #require(NotifySocket(directory: fixture.directory.path))
@@ -98,7 +99,7 @@ import Glibc
     }
 
     @Test func aCorruptDatabaseStopsStartupAndIsLeftUntouched() throws {
-        let fixture = ConfigFixture(main: "plugins_dir: plugins\nstate_dir: state\n")
+        let fixture = ConfigFixture(main: "plugins_dir: plugins\nstate_dir: state\nlisten: 127.0.0.1:0\n")
         let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
         try FileManager.default.createDirectory(atPath: fixture.directory.file("state"), withIntermediateDirectories: true)
         let databasePath = fixture.directory.file("state/insightd.sqlite")
@@ -112,7 +113,7 @@ import Glibc
     }
 
     @Test func aStateDirectoryThatIsAFileStopsStartup() throws {
-        let fixture = ConfigFixture(main: "plugins_dir: plugins\nstate_dir: state\n")
+        let fixture = ConfigFixture(main: "plugins_dir: plugins\nstate_dir: state\nlisten: 127.0.0.1:0\n")
         fixture.directory.write("state", "not a directory")
         let result = try Run(["run", "--config", fixture.mainPath]).finish()
         #expect(result.status == 1)
@@ -131,7 +132,7 @@ import Glibc
     }
 
     @Test func ingestCommandJournalsGoodLinesAndQuarantinesBadOnes() throws {
-        let fixture = ConfigFixture(main: "plugins_dir: plugins\nstate_dir: state\n")
+        let fixture = ConfigFixture(main: "plugins_dir: plugins\nstate_dir: state\nlisten: 127.0.0.1:0\n")
         let file = try #require(Bundle.module.path(forResource: "sample-events", ofType: "ndjson", inDirectory: "Fixtures"))
         let first = try Run(["ingest", file, "--config", fixture.mainPath]).finish()
         #expect(first.status == 0)

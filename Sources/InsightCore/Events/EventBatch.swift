@@ -18,6 +18,13 @@ public enum EventBatch {
         public let result: Result<Event, EventRejection>
         /// The item's raw text, for quarantine.
         public let raw: String
+
+        public init(line: Int, index: Int, result: Result<Event, EventRejection>, raw: String) {
+            self.line = line
+            self.index = index
+            self.result = result
+            self.raw = raw
+        }
     }
 
     /// A body that cannot be read as a whole (not JSON at all, or not UTF-8): the caller answers 400.
@@ -29,6 +36,9 @@ public enum EventBatch {
                               decoder: some EventDecoding = NativeEventDecoder()) throws(Unreadable) -> [Item] {
         guard !bytes.isEmpty, bytes.contains(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else {
             throw Unreadable(description: "the body is empty: send a JSON event, an array of events, or NDJSON")
+        }
+        if String(validating: bytes, as: UTF8.self) == nil {
+            throw Unreadable(description: "the body is not valid UTF-8; send UTF-8 text")
         }
         switch format {
         case .ndjson:

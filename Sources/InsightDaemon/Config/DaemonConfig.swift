@@ -16,9 +16,10 @@ public struct DaemonConfig: Sendable, Decodable {
     public var retention: RetentionConfig
     public var dispatcher: DispatcherConfig
     public var logging: LoggingConfig
+    public var http: HTTPConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, timezone, locale, sources, receivers, routes, delivery, retention, dispatcher, logging
+        case listen, timezone, locale, sources, receivers, routes, delivery, retention, dispatcher, logging, http
         case stateDir = "state_dir"
         case pluginsDir = "plugins_dir"
         case apiTokens = "api_tokens"
@@ -43,6 +44,7 @@ public struct DaemonConfig: Sendable, Decodable {
         retention = try c.decodeIfPresent(RetentionConfig.self, forKey: .retention) ?? RetentionConfig()
         dispatcher = try c.decodeIfPresent(DispatcherConfig.self, forKey: .dispatcher) ?? DispatcherConfig()
         logging = try c.decodeIfPresent(LoggingConfig.self, forKey: .logging) ?? LoggingConfig()
+        http = try c.decodeIfPresent(HTTPConfig.self, forKey: .http) ?? HTTPConfig()
     }
 
     public var timeZone: TimeZone { TimeZone(identifier: timezone) ?? TimeZone(secondsFromGMT: 8 * 3600) ?? .current }
@@ -382,6 +384,29 @@ public struct DispatcherConfig: Sendable, Decodable {
         }
         guard (1...256).contains(shards) else {
             throw DecodingError.dataCorruptedError(forKey: .shards, in: c, debugDescription: "must be between 1 and 256")
+        }
+    }
+}
+
+/// HTTP limits.
+public struct HTTPConfig: Sendable, Decodable {
+    /// The largest request body; larger ones are refused with 413 while streaming. Default 10 MiB.
+    public var maxBodyBytes: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case maxBodyBytes = "max_body_bytes"
+    }
+
+    public init() {
+        maxBodyBytes = 10 * 1024 * 1024
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? maxBodyBytes
+        guard (1024...(1 << 30)).contains(maxBodyBytes) else {
+            throw DecodingError.dataCorruptedError(forKey: .maxBodyBytes, in: c, debugDescription: "must be between 1024 and 1073741824")
         }
     }
 }

@@ -6,11 +6,17 @@ import ServiceLifecycle
 public struct SystemdService: Service {
     let notifier: SystemdNotifier
     let heartbeat: Heartbeat
+    let listening: ReadyGate
     let logger: Logger
 
     public func run() async throws {
         guard notifier.isActive else {
             try? await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown { await listening.wait() }
+        guard !Task.isShuttingDownGracefully else {
+            notifier.notify("STOPPING=1")
             return
         }
         notifier.notify("READY=1\nSTATUS=processing events")

@@ -138,6 +138,27 @@ enum AppMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v2-ingest") { db in
+            try db.execute(sql: """
+                CREATE TABLE inbox_file (
+                    source TEXT NOT NULL,
+                    file_key TEXT NOT NULL,
+                    file_name TEXT NOT NULL,
+                    byte_offset INTEGER NOT NULL,
+                    line INTEGER NOT NULL,
+                    finished INTEGER NOT NULL,
+                    updated_ms INTEGER NOT NULL,
+                    PRIMARY KEY (source, file_key)
+                );
+                CREATE TABLE webhook_seen (
+                    source TEXT NOT NULL,
+                    webhook_id TEXT NOT NULL,
+                    received_ms INTEGER NOT NULL,
+                    PRIMARY KEY (source, webhook_id)
+                );
+                CREATE INDEX webhook_seen_received ON webhook_seen (received_ms);
+                """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,110 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import InsightIngest
+
+/// Who may call, and as whom: webhook sources (Standard Webhooks secret or bearer token) and scoped API
+/// tokens. Token comparison is constant-time.
+public struct Authenticator: Sendable {
+    public enum Scope: String, Sendable, CaseIterable {
+        case ingest, read, feedback, admin
+    }
+
+    public struct APIToken: Sendable {
+        public var name: String
+        public var token: String
+        public var scopes: Set<Scope>
+
+        public init(name: String, token: String, scopes: Set<Scope>) {
+            self.name = name
+            self.token = token
+            self.scopes = scopes
+        }
+    }
+
+    /// A caller that may send events, and the source name its events are journaled under.
+    public struct Sender: Sendable, Equatable {
+        public let source: String
+        /// The webhook-id, when the request was signed (for replay detection).
+        public let webhookId: String?
+    }
+
+    let signers: [(source: String, verifier: StandardWebhooks)]
+    let sourceTokens: [(source: String, token: String)]
+    let apiTokens: [APIToken]
+
+    /// `webhookSecrets` and `sourceTokens` map source names to secrets; `apiTokens` carry their scopes.
+    public init(webhookSecrets: [String: String], sourceTokens: [String: String], apiTokens: [APIToken]) {
+        signers = webhookSecrets.sorted { $0.key < $1.key }.compactMap { name, secret in
+            StandardWebhooks(secret: secret).map { (name, $0) }
+        }
+        self.sourceTokens = sourceTokens.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        self.apiTokens = apiTokens
+    }
+
+    /// Authenticates an event sender: a Standard Webhooks signature, else a bearer token with scope ingest.
+    public func sender(headers: HTTPFields, body: some DataProtocol, now: Date) throws(Problem) -> Sender {
+        if let signature = headers[HTTPField.Name.webhookSignature] {
+            let id = headers[HTTPField.Name.webhookId]
+            let timestamp = headers[HTTPField.Name.webhookTimestamp]
+            var lastFailure = StandardWebhooks.Failure.noMatchingSignature
+            for signer in signers {
+                do {
+                    try signer.verifier.verify(id: id, timestamp: timestamp, signature: signature, body: body, now: now)
+                    return Sender(source: signer.source, webhookId: id)
+                } catch {
+                    lastFailure = error
+                    if error != .noMatchingSignature { break }  // header or clock problems are the same for every key
+                }
+            }
+            throw Problem.unauthorized(signers.isEmpty ? "no webhook source with a secret is configured" : lastFailure.description)
+        }
+        let token = try bearer(headers)
+        for (source, expected) in sourceTokens where constantTimeEqual(token, expected) {
+            return Sender(source: source, webhookId: nil)
+        }
+        let caller = try apiToken(token)
+        guard caller.scopes.contains(.ingest) else {
+            throw Problem.forbidden("token \(caller.name) lacks scope ingest")
+        }
+        return Sender(source: caller.name, webhookId: nil)
+    }
+
+    /// Authenticates an API caller and checks it holds `scope`.
+    public func require(_ scope: Scope, headers: HTTPFields) throws(Problem) -> APIToken {
+        let caller = try apiToken(try bearer(headers))
+        guard caller.scopes.contains(scope) else {
+            throw Problem.forbidden("token \(caller.name) lacks scope \(scope.rawValue)")
+        }
+        return caller
+    }
+
+    private func bearer(_ headers: HTTPFields) throws(Problem) -> String {
+        guard let value = headers[.authorization] else {
+            throw Problem.unauthorized("send Authorization: Bearer <token>, or sign the request with Standard Webhooks")
+        }
+        let parts = value.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
+            throw Problem.unauthorized("the Authorization header must be: Bearer <token>")
+        }
+        return String(parts[1])
+    }
+
+    private func apiToken(_ token: String) throws(Problem) -> APIToken {
+        for candidate in apiTokens where constantTimeEqual(token, candidate.token) { return candidate }
+        throw Problem.unauthorized("the bearer token is not valid")
+    }
+
+    /// Compares two secrets without an early exit, so timing does not reveal how much matched.
+    private func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let left = SHA256.hash(data: Data(a.utf8))
+        let right = SHA256.hash(data: Data(b.utf8))
+        return left == right  // swift-crypto's digest equality is constant-time
+    }
+}
+
+extension HTTPField.Name {
+    static let webhookId = HTTPField.Name("webhook-id")!
+    static let webhookTimestamp = HTTPField.Name("webhook-timestamp")!
+    static let webhookSignature = HTTPField.Name("webhook-signature")!
+}

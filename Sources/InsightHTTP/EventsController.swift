@@ -1,0 +1,167 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import InsightCore
+import InsightIngest
+import InsightStore
+import NIOCore
+
+/// `POST /v1/events`: native JSON, JSON arrays, NDJSON and CloudEvents (structured, batch, binary), signed
+/// with Standard Webhooks or sent with a bearer token. 202 only once the accepted events are committed.
+struct EventsController: Sendable {
+    let authenticator: Authenticator
+    let database: AppDatabase
+    let queue: IngestQueue
+    let maximumBodyBytes: Int
+    let timeSource: any TimeSource
+
+    enum Format {
+        case batch(EventBatch.Format)
+        case cloudEvent
+        case cloudEventBatch
+        case cloudEventBinary
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/v1/events") { request, context in try await self.ingest(request, context: context) }
+    }
+
+    func ingest(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let format = try Self.format(of: request.headers)
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maximumBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw Problem.tooLarge(maximumBodyBytes)
+        }
+        let bytes = Array(body.readableBytesView)
+        let now = timeSource.now()
+        let sender = try authenticator.sender(headers: request.headers, body: bytes, now: now)
+        if let webhookId = sender.webhookId, try database.webhookSeen(source: sender.source, id: webhookId) {
+            return Self.replayResponse(webhookId)
+        }
+
+        let items = try Self.decode(bytes, format: format, headers: request.headers, source: sender.source)
+        var events: [Event] = []
+        var rejected: [(index: Int, line: Int, rejection: EventRejection, raw: String)] = []
+        for item in items {
+            switch item.result {
+            case .success(let event): events.append(event)
+            case .failure(let rejection): rejected.append((item.index, item.line, rejection, item.raw))
+            }
+        }
+        let origin = "webhook:\(sender.source)"
+        let quarantine = rejected.map {
+            QuarantinedItem(receivedAt: now, source: sender.source, origin: "\(origin):\($0.line)",
+                            eventId: $0.rejection.eventId, reason: $0.rejection.reason, payload: $0.raw)
+        }
+        let outcome: IngestOutcome
+        do {
+            outcome = try await queue.submit(IngestSubmission(
+                events: events, quarantine: quarantine,
+                webhook: sender.webhookId.map { (source: sender.source, id: $0) }))
+        } catch let refusal as IngestQueue.Refusal {
+            var problem = Problem(.serviceUnavailable, "Service Unavailable",
+                                  detail: refusal == .full ? "insightd is busy committing earlier requests; retry shortly"
+                                      : "insightd is shutting down; retry shortly")
+            problem.headers[.retryAfter] = "1"
+            throw problem
+        }
+        if outcome.replayedWebhook, let webhookId = sender.webhookId { return Self.replayResponse(webhookId) }
+
+        let rejectedJSON: [JSONValue] = rejected.map { item in
+            var entry: [String: JSONValue] = ["index": .number(String(item.index)), "error": .string(item.rejection.reason)]
+            if let id = item.rejection.eventId { entry["id"] = .string(id) }
+            if item.line > 1 || format.isLineOriented { entry["line"] = .number(String(item.line)) }
+            return .object(entry)
+        }
+        if events.isEmpty {
+            var problem = Problem(.unprocessableContent, "Unprocessable Content",
+                                  detail: "none of the \(items.count) item\(items.count == 1 ? " is" : "s are") a valid event; see rejected")
+            problem.extra["rejected"] = .array(rejectedJSON)
+            problem.extra["accepted"] = .number("0")
+            problem.extra["duplicates"] = .number("0")
+            throw problem
+        }
+        let answer: JSONValue = .object([
+            "accepted": .number(String(outcome.acceptedCount)),
+            "duplicates": .number(String(outcome.duplicateCount)),
+            "rejected": .array(rejectedJSON),
+        ])
+        return Self.json(answer, status: .accepted)
+    }
+
+    static func replayResponse(_ webhookId: String) -> Response {
+        json(.object([
+            "accepted": .number("0"), "duplicates": .number("0"), "rejected": .array([]),
+            "duplicate": .bool(true), "webhookId": .string(webhookId),
+        ]), status: .ok)
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: JSONWriter.string(value))))
+    }
+
+    static func format(of headers: HTTPFields) throws(Problem) -> Format {
+        let contentType = headers[.contentType]
+        let mediaType = contentType?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        if headers[HTTPField.Name("ce-specversion")!] != nil {
+            guard mediaType == nil || mediaType == "application/json" else { throw Problem.unsupportedType(contentType) }
+            return .cloudEventBinary
+        }
+        switch mediaType {
+        case "application/json": return .batch(.json)
+        case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines": return .batch(.ndjson)
+        case "application/cloudevents+json": return .cloudEvent
+        case "application/cloudevents-batch+json": return .cloudEventBatch
+        default: throw Problem.unsupportedType(contentType)
+        }
+    }
+
+    static func decode(_ bytes: [UInt8], format: Format, headers: HTTPFields, source: String) throws(Problem) -> [EventBatch.Item] {
+        let decoder = IngestDecoder()
+        switch format {
+        case .batch(let batchFormat):
+            do {
+                return try EventBatch.decode(bytes, format: batchFormat, defaultSource: source, decoder: decoder)
+            } catch {
+                throw Problem.badRequest(error.description)
+            }
+        case .cloudEvent, .cloudEventBatch:
+            let document: JSONValue
+            do {
+                guard !bytes.isEmpty else { throw Problem.badRequest("the body is empty: send a CloudEvent") }
+                document = try JSONParser.parse(bytes)
+            } catch let problem as Problem {
+                throw problem
+            } catch {
+                throw Problem.badRequest("the body is not valid JSON: \(error)")
+            }
+            let values: [JSONValue]
+            if case .cloudEventBatch = format {
+                guard case .array(let array) = document else {
+                    throw Problem.badRequest("a CloudEvents batch must be a JSON array of events")
+                }
+                values = array
+            } else {
+                values = [document]
+            }
+            return values.enumerated().map { index, value in
+                EventBatch.Item(line: 1, index: index, result: CloudEvents.decodeStructured(value), raw: JSONWriter.string(value))
+            }
+        case .cloudEventBinary:
+            var attributes: [String: String] = [:]
+            for field in headers { attributes[field.name.canonicalName] = field.value }
+            let raw = String(decoding: bytes.prefix(65_536), as: UTF8.self)
+            return [EventBatch.Item(line: 1, index: 0, result: CloudEvents.decodeBinary(headers: attributes, body: bytes), raw: raw)]
+        }
+    }
+}
+
+extension EventsController.Format {
+    var isLineOriented: Bool {
+        if case .batch(.ndjson) = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import InsightCore
+
+/// An RFC 9457 problem: the only shape errors leave the HTTP API in (`application/problem+json`).
+public struct Problem: HTTPResponseError, Sendable {
+    public let status: HTTPResponse.Status
+    public let title: String
+    public let detail: String
+    /// Extra members, e.g. the rejected items of a batch.
+    public var extra: [String: JSONValue] = [:]
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, _ title: String, detail: String) {
+        self.status = status
+        self.title = title
+        self.detail = detail
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var object = extra
+        object["type"] = .string("about:blank")
+        object["title"] = .string(title)
+        object["status"] = .number(String(status.code))
+        object["detail"] = .string(detail)
+        object["instance"] = .string(request.uri.path)
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        return Response(status: status, headers: fields,
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: JSONWriter.string(.object(object)))))
+    }
+
+    static func badRequest(_ detail: String) -> Problem { Problem(.badRequest, "Bad Request", detail: detail) }
+    static func unauthorized(_ detail: String) -> Problem { Problem(.unauthorized, "Unauthorized", detail: detail) }
+    static func forbidden(_ detail: String) -> Problem { Problem(.forbidden, "Forbidden", detail: detail) }
+    static func notFound(_ detail: String) -> Problem { Problem(.notFound, "Not Found", detail: detail) }
+    static func tooLarge(_ limit: Int) -> Problem {
+        Problem(.contentTooLarge, "Content Too Large",
+                detail: "the body is over the \(limit)-byte limit; split it into several requests")
+    }
+    static func unsupportedType(_ type: String?) -> Problem {
+        Problem(.unsupportedMediaType, "Unsupported Media Type",
+                detail: "Content-Type \(type.map { "\"\($0)\"" } ?? "is missing"); send application/json, application/x-ndjson, application/cloudevents+json, application/cloudevents-batch+json, or a binary-mode CloudEvent (ce-* headers with application/json)")
+    }
+}
+
+/// Turns anything a handler throws that is not already a problem into one, so no stack trace or plain
+/// text ever reaches a caller. Errors that are not the caller's fault are 503 (retry later), and logged.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            return try problem.response(from: request, context: context)
+        } catch let error as HTTPError {
+            let status = error.status
+            let detail = error.body ?? (status == .notFound ? "no route \(request.method) \(request.uri.path)" : status.reasonPhrase)
+            return try Problem(status, status.reasonPhrase, detail: detail).response(from: request, context: context)
+        } catch {
+            context.logger.error("request failed inside insightd", metadata: ["error": "\(error)", "http.path": "\(request.uri.path)"])
+            var problem = Problem(.serviceUnavailable, "Service Unavailable",
+                                  detail: "insightd could not complete the request; nothing was stored, retry later")
+            problem.headers[.retryAfter] = "5"
+            return try problem.response(from: request, context: context)
+        }
+    }
+}

@@ -1,0 +1,13 @@
+import InsightCore
+
+/// Decodes an item that is either insightd's native envelope or a structured CloudEvent (it has
+/// `specversion`), so JSON bodies, NDJSON and inbox JSONL files may mix both.
+public struct IngestDecoder: EventDecoding {
+    let native = NativeEventDecoder()
+
+    public init() {}
+
+    public func decodeEnvelope(_ value: JSONValue, defaultSource: String) -> Result<Event, EventRejection> {
+        CloudEvents.isStructured(value) ? CloudEvents.decodeStructured(value) : native.decodeEnvelope(value, defaultSource: defaultSource)
+    }
+}
