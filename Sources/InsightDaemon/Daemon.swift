@@ -2,6 +2,7 @@ import Foundation
 import InsightCore
 import InsightEngine
 import InsightHTTP
+import InsightIngest
 import InsightStore
 import Logging
 import ServiceLifecycle
@@ -56,11 +57,32 @@ public struct Daemon: Sendable {
             SchedulerService(dispatcher: dispatcher, database: database, settings: settings, timeSource: timeSource,
                              logger: logger.component("scheduler")),
             ingestQueue,
+        ] + inboxWatchers() + [
             HTTPService(server: httpServer(), listening: listening, health: health, logger: logger.component("http")),
             ReloadService(configPath: configuration.configPath, loader: loader, settings: settings, running: configuration,
                           notifier: notifier, logger: logger.component("reload"), environment: { environment }),
             SystemdService(notifier: notifier, heartbeat: heartbeat, listening: listening, logger: logger.component("systemd")),
         ]
+    }
+
+    /// One watcher per `kind: inbox` source.
+    public func inboxWatchers() -> [InboxWatcher] {
+        let config = configuration.config
+        return config.sources.filter { $0.kind == .inbox }.compactMap { source -> InboxWatcher? in
+            guard let path = source.path else { return nil }
+            let mappings = source.csv.map { mapping in
+                CSVMapping(match: mapping.match, type: mapping.type,
+                           encoding: TextEncoding(rawValue: mapping.encoding.rawValue) ?? .utf8,
+                           delimiter: mapping.delimiter.first ?? ",", source: mapping.source, columns: mapping.columns)
+            }
+            let settings = InboxSettings(
+                name: source.name, directory: configuration.absolutePath(path), mappings: mappings,
+                pollInterval: source.pollInterval?.duration ?? .seconds(2),
+                onDone: source.onDone == .delete ? .delete : .move, timeZone: config.timeZone)
+            let wake = self.wake
+            return InboxWatcher(settings: settings, sink: database, health: health,
+                                logger: logger.component("inbox"), onCommitted: { wake.wake() })
+        }
     }
 
     /// The HTTP application over this daemon's parts.

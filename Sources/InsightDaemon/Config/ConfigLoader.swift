@@ -124,7 +124,7 @@ public struct ConfigLoader: Sendable {
                     plugins: &plugins, errors: &errors, warnings: &warnings)
 
         guard errors.isEmpty else { throw ConfigErrors(errors) }
-        return LoadedConfiguration(config: config, configPath: path, stateDirectory: stateDirectory,
+        return LoadedConfiguration(config: config, configPath: path, baseDirectory: baseDirectory, stateDirectory: stateDirectory,
                                    pluginsDirectory: pluginsDirectory, plugins: plugins, secrets: secrets, warnings: warnings)
     }
 

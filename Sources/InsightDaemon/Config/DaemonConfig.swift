@@ -105,7 +105,7 @@ public struct SourceConfig: Sendable, Decodable {
     public var secret: SecretReference?
     public var token: SecretReference?
     public var path: String?
-    public var csv: [CSVMapping]
+    public var csv: [CSVMappingConfig]
     public var pollInterval: ConfigDuration?
     public var onDone: DoneAction?
 
@@ -122,14 +122,14 @@ public struct SourceConfig: Sendable, Decodable {
         secret = try c.decodeIfPresent(SecretReference.self, forKey: .secret)
         token = try c.decodeIfPresent(SecretReference.self, forKey: .token)
         path = try c.decodeIfPresent(String.self, forKey: .path)
-        csv = try c.decodeIfPresent([CSVMapping].self, forKey: .csv) ?? []
+        csv = try c.decodeIfPresent([CSVMappingConfig].self, forKey: .csv) ?? []
         pollInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .pollInterval)
         onDone = try c.decodeIfPresent(DoneAction.self, forKey: .onDone)
     }
 }
 
 /// Maps the columns of CSV files matching a glob to the fields of one event type.
-public struct CSVMapping: Sendable, Decodable {
+public struct CSVMappingConfig: Sendable, Decodable {
     public enum Encoding: String, Sendable, Decodable, CaseIterable {
         case utf8 = "utf-8"
         case gb18030

@@ -7,6 +7,8 @@ public struct LoadedConfiguration: Sendable {
     public var config: DaemonConfig
     /// The main file, as given.
     public var configPath: String
+    /// The directory of the main file; relative paths in it are relative to this.
+    public var baseDirectory: String
     public var stateDirectory: String
     public var pluginsDirectory: String
     /// Every built-in plugin whose file exists, enabled or not, in registry order.
@@ -15,6 +17,13 @@ public struct LoadedConfiguration: Sendable {
     public var secrets: [String: Secret]
     /// Things that work but deserve attention (literal secrets, missing plugin files).
     public var warnings: [String]
+
+    /// A path from the configuration, made absolute against the config file's directory.
+    public func absolutePath(_ path: String) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        let joined = expanded.hasPrefix("/") ? expanded : (baseDirectory as NSString).appendingPathComponent(expanded)
+        return (joined as NSString).standardizingPath
+    }
 
     public var pipelineSettings: PipelineSettings {
         PipelineSettings(plugins: plugins, timeZone: config.timeZone, locale: config.locale.rawValue)

@@ -1,0 +1,230 @@
+import Crypto
+import Foundation
+import InsightCore
+import ServiceLifecycle
+
+/// Reads one claimed file into events, chunk by chunk, each chunk committed with the file's checkpoint so a
+/// crash resumes exactly where the last commit ended.
+struct InboxFileReader {
+    enum Outcome: Sendable, Equatable {
+        case done(accepted: Int, duplicates: Int, rejected: Int)
+        case interrupted
+    }
+
+    struct Unreadable: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    enum Kind {
+        case jsonLines
+        case csv(CSVMapping)
+    }
+
+    let settings: InboxSettings
+    let sink: any IngestSink
+    let onCommitted: @Sendable () -> Void
+
+    static func kind(of fileName: String, settings: InboxSettings) throws(Unreadable) -> Kind {
+        let lower = fileName.lowercased()
+        if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") { return .jsonLines }
+        if lower.hasSuffix(".csv") {
+            guard let mapping = settings.mappings.first(where: { $0.matches(fileName) }) else {
+                throw Unreadable(description: "no csv mapping of source \(settings.name) matches \(fileName) (globs: \(settings.mappings.map(\.match).joined(separator: ", ")))")
+            }
+            return .csv(mapping)
+        }
+        throw Unreadable(description: "\(fileName) is neither .jsonl/.ndjson nor .csv")
+    }
+
+    /// The file's identity across restarts: its name and a hash of its content.
+    static func fileKey(path: String, name: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw Unreadable(description: "cannot open \(name)") }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        return name + "|" + hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    func read(path: String, name: String, fileKey: String, modified: Date) throws -> Outcome {
+        let kind = try Self.kind(of: name, settings: settings)
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw Unreadable(description: "cannot open \(name)") }
+        defer { try? handle.close() }
+
+        var layout: [(field: String, column: Int)] = []
+        var startOffset: UInt64 = 0
+        var startLine = 0
+        if case .csv(let mapping) = kind {
+            let (header, headerBytes) = try readHeader(handle, mapping: mapping, name: name)
+            layout = try mapping.layout(header: header)
+            startOffset = headerBytes
+            startLine = 1
+        }
+        if let checkpoint = try sink.inboxCheckpoint(source: settings.name, fileKey: fileKey) {
+            startOffset = UInt64(checkpoint.byteOffset)
+            startLine = checkpoint.line
+        }
+        try handle.seek(toOffset: startOffset)
+
+        var offset = startOffset  // absolute offset of `pending[0]`
+        var line = startLine
+        var pending = [UInt8]()
+        var totals = (accepted: 0, duplicates: 0, rejected: 0)
+        var atEnd = false
+        while !atEnd {
+            if Task.isCancelled || Task.isShuttingDownGracefully { return .interrupted }
+            let chunk = try handle.read(upToCount: 4 << 20) ?? Data()
+            atEnd = chunk.isEmpty
+            let buffer = pending + chunk
+            // Complete lines, each with the absolute offset just past it (where a resume would start).
+            var lines: [Line] = []
+            var lineStart = 0
+            for index in buffer.indices where buffer[index] == 0x0A {
+                line += 1
+                lines.append(Line(number: line, bytes: buffer[lineStart..<index], end: offset + UInt64(index + 1)))
+                lineStart = index + 1
+            }
+            if atEnd, lineStart < buffer.count {
+                line += 1
+                lines.append(Line(number: line, bytes: buffer[lineStart..<buffer.count], end: offset + UInt64(buffer.count)))
+                lineStart = buffer.count
+            }
+            pending = Array(buffer[lineStart..<buffer.count])
+            let consumedTo = offset + UInt64(lineStart)
+
+            var groupStart = 0
+            repeat {
+                let groupEnd = min(lines.count, groupStart + settings.linesPerCommit)
+                let group = lines[groupStart..<groupEnd]
+                let finished = atEnd && groupEnd == lines.count
+                guard !group.isEmpty || finished else { break }
+                let checkpoint = InboxCheckpoint(source: settings.name, fileKey: fileKey, fileName: name,
+                                                 byteOffset: Int64(group.last?.end ?? consumedTo),
+                                                 line: group.last?.number ?? line, finished: finished)
+                let submission = decode(group, kind: kind, layout: layout, name: name, modified: modified, checkpoint: checkpoint)
+                let outcome = try sink.ingest([submission], receivedAt: Date())[0]
+                totals.accepted += outcome.acceptedCount
+                totals.duplicates += outcome.duplicateCount
+                totals.rejected += submission.quarantine.count
+                if outcome.acceptedCount > 0 { onCommitted() }
+                groupStart = groupEnd
+                if !finished && (Task.isCancelled || Task.isShuttingDownGracefully) { return .interrupted }
+            } while groupStart < lines.count
+            offset = consumedTo
+        }
+        return .done(accepted: totals.accepted, duplicates: totals.duplicates, rejected: totals.rejected)
+    }
+
+    private func readHeader(_ handle: FileHandle, mapping: CSVMapping, name: String) throws -> ([String], UInt64) {
+        var bytes = [UInt8]()
+        while true {
+            guard let chunk = try handle.read(upToCount: 64 * 1024), !chunk.isEmpty else { break }
+            if let newline = chunk.firstIndex(of: 0x0A) {
+                bytes.append(contentsOf: chunk[chunk.startIndex..<newline])
+                let length = UInt64(bytes.count + 1)
+                return (try headerFields(bytes, mapping: mapping, name: name), length)
+            }
+            bytes.append(contentsOf: chunk)
+            if bytes.count > 1 << 20 { throw Unreadable(description: "\(name): no header line within the first MiB") }
+        }
+        guard !bytes.isEmpty else { throw Unreadable(description: "\(name) is empty: a CSV file needs a header row") }
+        return (try headerFields(bytes, mapping: mapping, name: name), UInt64(bytes.count))
+    }
+
+    private func headerFields(_ bytes: [UInt8], mapping: CSVMapping, name: String) throws -> [String] {
+        var slice = bytes[...]
+        if slice.last == 0x0D { slice = slice.dropLast() }
+        do {
+            let text = try mapping.encoding.decode(slice)
+            return try mapping.fields(of: text)
+        } catch {
+            throw Unreadable(description: "\(name): the header row cannot be read: \(error)")
+        }
+    }
+
+    struct Line: Sendable {
+        let number: Int
+        let bytes: ArraySlice<UInt8>
+        let end: UInt64
+    }
+
+    private func decode(_ group: ArraySlice<Line>, kind: Kind,
+                        layout: [(field: String, column: Int)], name: String, modified: Date,
+                        checkpoint: InboxCheckpoint) -> IngestSubmission {
+        let results: [(Int, Result<Event, EventRejection>?, String)] = decodeLines(Array(group)) { number, bytes in
+            var slice = bytes
+            if slice.last == 0x0D { slice = slice.dropLast() }
+            if slice.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return (number, nil, "") }
+            switch kind {
+            case .jsonLines:
+                let raw = String(decoding: slice.prefix(65_536), as: UTF8.self)
+                do throws(JSONParser.Failure) {
+                    // A file's events are journaled under the inbox source: that is their idempotency key, so
+                    // the same file dropped twice adds nothing, whatever `source` its lines carry.
+                    let result = IngestDecoder().decodeEnvelope(try JSONParser.parse(slice), defaultSource: settings.name)
+                        .map { Event(id: $0.id, source: settings.name, type: $0.type, time: $0.time, clientId: $0.clientId, data: $0.data) }
+                    return (number, result, raw)
+                } catch {
+                    return (number, .failure(EventRejection(eventId: nil, reason: "not valid JSON: \(error.message) at column \(error.column)")), raw)
+                }
+            case .csv(let mapping):
+                let text: String
+                do {
+                    text = try mapping.encoding.decode(slice)
+                } catch {
+                    return (number, .failure(EventRejection(eventId: nil, reason: "\(error)")), String(decoding: slice, as: UTF8.self))
+                }
+                do {
+                    let fields = try mapping.fields(of: text)
+                    return (number, mapping.event(row: fields, layout: layout, rawLine: text, defaultSource: settings.name,
+                                                  fallbackTime: modified, timeZone: settings.timeZone), text)
+                } catch {
+                    return (number, .failure(EventRejection(eventId: nil, reason: "\(error)")), text)
+                }
+            }
+        }
+        var events: [Event] = []
+        var quarantine: [QuarantinedItem] = []
+        let now = Date()
+        for (number, result, raw) in results {
+            switch result {
+            case .success(let event)?: events.append(event)
+            case .failure(let rejection)?:
+                quarantine.append(QuarantinedItem(receivedAt: now, source: settings.name, origin: "file:\(name):\(number)",
+                                                  eventId: rejection.eventId, reason: rejection.reason, payload: raw))
+            case nil: break
+            }
+        }
+        return IngestSubmission(events: events, quarantine: quarantine, checkpoint: checkpoint)
+    }
+
+    /// Decodes lines in parallel slices (decoding is most of the cost of a big file), keeping their order.
+    private func decodeLines<T: Sendable>(_ lines: [Line],
+                                          _ body: @Sendable (Int, ArraySlice<UInt8>) -> T) -> [T] {
+        let slices = lines.count >= 1_000 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
+        let size = (lines.count + slices - 1) / max(1, slices)
+        let results = SliceResults<T>(count: slices)
+        DispatchQueue.concurrentPerform(iterations: slices) { slice in
+            let range = min(lines.count, slice * size)..<min(lines.count, (slice + 1) * size)
+            results.store(slice, range.map { body(lines[$0].number, lines[$0].bytes) })
+        }
+        return results.joined()
+    }
+}
+
+/// Per-slice results of a parallel decode; each slice writes its slot once.
+final class SliceResults<T: Sendable>: @unchecked Sendable {
+    private var slots: [[T]]
+    private let lock = NSLock()
+
+    init(count: Int) {
+        slots = Array(repeating: [], count: count)
+    }
+
+    func store(_ index: Int, _ values: [T]) {
+        lock.withLock { slots[index] = values }
+    }
+
+    func joined() -> [T] {
+        lock.withLock { slots.flatMap { $0 } }
+    }
+}
