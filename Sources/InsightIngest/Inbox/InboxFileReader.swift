@@ -55,7 +55,11 @@ struct InboxFileReader {
         var startLine = 0
         if case .csv(let mapping) = kind {
             let (header, headerBytes) = try readHeader(handle, mapping: mapping, name: name)
-            layout = try mapping.layout(header: header)
+            do {
+                layout = try mapping.layout(header: header)
+            } catch {
+                throw Unreadable(description: "\(name): \(error)")
+            }
             startOffset = headerBytes
             startLine = 1
         }

@@ -19,6 +19,11 @@ public final class InboxWatcher: Service, Sendable {
 
         public let fileName: String
         public let result: Result
+
+        public init(fileName: String, result: Result) {
+            self.fileName = fileName
+            self.result = result
+        }
     }
 
     private struct Observation: Equatable {

@@ -1,0 +1,263 @@
+import Foundation
+import InsightCore
+import InsightIngest
+import InsightStore
+import InsightTesting
+import Logging
+import Testing
+
+/// The file inbox over a real SQLite store and a real directory.
+@Suite struct InboxWatcherTests {
+    let shanghai = TimeZone(identifier: "Asia/Shanghai") ?? TimeZone(secondsFromGMT: 8 * 3600)!
+
+    struct Inbox: Sendable {
+        let directory = TemporaryDirectory("inbox")
+        let state = TemporaryDirectory("state")
+        let database: AppDatabase
+        let health = HealthBoard()
+
+        init() throws {
+            database = try AppDatabase.open(directory: state.path)
+            try FileManager.default.createDirectory(atPath: directory.file("in"), withIntermediateDirectories: true)
+        }
+
+        func watcher(mappings: [CSVMapping] = [], linesPerCommit: Int = 5_000) -> InboxWatcher {
+            InboxWatcher(settings: InboxSettings(name: "nightly", directory: directory.file("in"), mappings: mappings,
+                                                 pollInterval: .milliseconds(10), linesPerCommit: linesPerCommit,
+                                                 timeZone: TimeZone(identifier: "Asia/Shanghai") ?? .current),
+                         sink: database, health: health, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        }
+
+        /// Scans until the file is no longer in the inbox (the first scan only observes it).
+        @discardableResult
+        func settle(_ watcher: InboxWatcher, scans: Int = 3) throws -> [InboxWatcher.FileReport] {
+            var reports: [InboxWatcher.FileReport] = []
+            for _ in 0..<scans { reports += try watcher.scan() }
+            return reports
+        }
+
+        func drop(_ name: String, _ bytes: [UInt8]) throws {
+            // The write-then-rename convention a nightly job uses.
+            let temporary = directory.file("in/\(name).tmp")
+            try Data(bytes).write(to: URL(fileURLWithPath: temporary))
+            try FileManager.default.moveItem(atPath: temporary, toPath: directory.file("in/\(name)"))
+        }
+
+        func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: directory.file("in/\(relative)")) }
+    }
+
+    static let loans = CSVMapping(match: "loans_*.csv", type: EventType.loanAccount, encoding: .gb18030,
+                                  columns: ["loanId": "贷款编号", "clientId": "客户号", "maturityDate": "到期日",
+                                            "outstanding": "余额", "status": "状态"])
+
+    @Test func aGB18030CSVWithChineseHeadersBecomesLoanEvents() throws {
+        let inbox = try Inbox()
+        let fixture = try #require(Bundle.module.path(forResource: "loans_20261120", ofType: "csv", inDirectory: "Fixtures"))
+        let bytes = try #require(FileManager.default.contents(atPath: fixture))
+        #expect(String(data: bytes, encoding: .utf8) == nil, "the fixture really is GB18030, not UTF-8")
+        try inbox.drop("loans_20261120.csv", Array(bytes))
+
+        let reports = try inbox.settle(inbox.watcher(mappings: [Self.loans]))
+        #expect(reports == [.init(fileName: "loans_20261120.csv", result: .done(accepted: 2, duplicates: 0, rejected: 0))])
+        let events = try inbox.database.readJournal(after: 0, limit: 10)
+        #expect(events.map(\.clientId) == ["C000123", "C000456"])
+        #expect(events.allSatisfy { $0.source == "nightly" && $0.type == EventType.loanAccount })
+        #expect(events[0].data == .object(["loanId": .string("L001"), "maturityDate": .string("2026-12-20"),
+                                            "outstanding": .string("800000.00"), "status": .string("active")]))
+        #expect(inbox.exists("done/loans_20261120.csv"))
+        #expect(!inbox.exists("loans_20261120.csv"))
+    }
+
+    @Test func threeBadLinesAmongAThousandAreQuarantinedAndTheRestGoThrough() throws {
+        let inbox = try Inbox()
+        var lines: [String] = []
+        for index in 1...1_000 {
+            switch index {
+            case 17: lines.append("{\"id\": \"broken\"")
+            case 500: lines.append(#"{"id":"e500","type":"account.transaction","time":"2026-11-20T10:00:00+08:00","clientId":"C1","data":{"accountId":"A1","amount":"x","direction":"credit"}}"#)
+            case 999: lines.append(#"{"id":"e999","type":"account.transaction","clientId":"C1","data":{}}"#)
+            default:
+                lines.append(#"{"id":"e\#(index)","type":"account.transaction","time":"2026-11-20T10:00:00+08:00","clientId":"C\#(index % 7)","data":{"accountId":"A\#(index % 7)","amount":"\#(index).50","direction":"credit"}}"#)
+            }
+        }
+        try inbox.drop("tx.jsonl", Array(lines.joined(separator: "\n").utf8))
+        let reports = try inbox.settle(inbox.watcher(linesPerCommit: 100))
+        #expect(reports == [.init(fileName: "tx.jsonl", result: .done(accepted: 997, duplicates: 0, rejected: 3))])
+        #expect(try inbox.database.journalCount() == 997)
+        let quarantined = try inbox.database.quarantinedItems().sorted { $0.origin < $1.origin }
+        #expect(quarantined.map(\.origin) == ["file:tx.jsonl:17", "file:tx.jsonl:500", "file:tx.jsonl:999"])
+        #expect(quarantined.first { $0.origin.hasSuffix(":500") }?.reason.contains("data.amount") == true)
+        #expect(quarantined.first { $0.origin.hasSuffix(":999") }?.reason.contains("time") == true)
+    }
+
+    @Test func aCrashMidFileResumesWithNoDuplicateAndNoLoss() async throws {
+        let inbox = try Inbox()
+        let count = 20_000
+        var text = ""
+        for index in 1...count {
+            if index == 7_777 { text += "not json\n"; continue }
+            text += #"{"id":"e\#(index)","type":"custom.tick","time":"2026-11-20T10:00:00+08:00","clientId":"C\#(index % 50)","data":{"n":\#(index)}}"# + "\n"
+        }
+        try inbox.drop("big.jsonl", Array(text.utf8))
+
+        // First run: stopped abruptly (task cancellation) once some chunks are committed.
+        let first = inbox.watcher(linesPerCommit: 500)
+        _ = try first.scan()  // first sight
+        let task = Task { try first.scan() }
+        while try inbox.database.journalCount() == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        task.cancel()
+        let interrupted = try await task.value
+        let committed = try inbox.database.journalCount()
+        #expect(interrupted == [.init(fileName: "big.jsonl", result: .interrupted)] || committed == count - 1,
+                "the first run stopped part-way (or, on a very fast machine, finished)")
+        #expect(inbox.exists("big.jsonl") == (committed < count - 1))
+
+        // Restart: a new watcher resumes at the committed checkpoint.
+        let second = inbox.watcher(linesPerCommit: 500)
+        let reports = try inbox.settle(second)
+        if committed < count - 1 {
+            #expect(reports == [.init(fileName: "big.jsonl",
+                                      result: .done(accepted: count - 1 - committed, duplicates: 0,
+                                                    rejected: committed >= 7_776 ? 0 : 1))],
+                    "the resume re-reads nothing that was committed")
+        }
+        #expect(try inbox.database.journalCount() == count - 1, "no event lost")
+        #expect(try inbox.database.quarantinedItems().map(\.origin) == ["file:big.jsonl:7777"], "the bad line is quarantined once")
+        #expect(inbox.exists("done/big.jsonl"))
+    }
+
+    @Test func theSameFileDroppedTwiceIngestsNothingNew() throws {
+        let inbox = try Inbox()
+        let line = #"{"id":"e1","type":"custom.thing","time":"2026-11-20T10:00:00+08:00","clientId":"C1","data":{}}"#
+        let watcher = inbox.watcher()
+        try inbox.drop("a.jsonl", Array(line.utf8))
+        #expect(try inbox.settle(watcher) == [.init(fileName: "a.jsonl", result: .done(accepted: 1, duplicates: 0, rejected: 0))])
+
+        try inbox.drop("a.jsonl", Array(line.utf8))
+        #expect(try inbox.settle(watcher) == [.init(fileName: "a.jsonl", result: .alreadyDone)])
+        #expect(inbox.exists("done/a.jsonl.1"), "the repeat is moved aside, never overwriting the first")
+
+        // The same content under another name is read, and every event is a duplicate.
+        try inbox.drop("b.jsonl", Array(line.utf8))
+        #expect(try inbox.settle(watcher) == [.init(fileName: "b.jsonl", result: .done(accepted: 0, duplicates: 1, rejected: 0))])
+        #expect(try inbox.database.journalCount() == 1)
+    }
+
+    @Test func anUnreadableFileMovesToFailedWithANote() throws {
+        let inbox = try Inbox()
+        let utf8Mapping = CSVMapping(match: "loans_*.csv", type: EventType.loanAccount, encoding: .utf8,
+                                     columns: ["loanId": "贷款编号", "clientId": "客户号"])
+        let gb = Array("贷款编号,客户号\nL1,C1\n".data(using: .utf8) ?? Data())
+        try inbox.drop("loans_1.csv", (try? [UInt8](Self.gb18030("贷款编号,客户号\nL1,C1\n"))) ?? gb)
+        try inbox.drop("notes.txt", Array("hello".utf8))
+        try inbox.drop("other_1.csv", Array("a,b\n1,2\n".utf8))
+        let reports = try inbox.settle(inbox.watcher(mappings: [utf8Mapping]))
+        #expect(reports.count == 3)
+        #expect(reports.allSatisfy { if case .failed = $0.result { true } else { false } })
+        #expect(inbox.exists("failed/loans_1.csv"))
+        let note = try String(contentsOfFile: inbox.directory.file("in/failed/loans_1.csv.error"), encoding: .utf8)
+        #expect(note.contains("not valid UTF-8") && note.contains("gb18030"), "the note says what to change")
+        #expect(try String(contentsOfFile: inbox.directory.file("in/failed/notes.txt.error"), encoding: .utf8)
+            .contains("neither .jsonl/.ndjson nor .csv"))
+        #expect(try String(contentsOfFile: inbox.directory.file("in/failed/other_1.csv.error"), encoding: .utf8)
+            .contains("no csv mapping"))
+        #expect(try inbox.database.journalCount() == 0)
+    }
+
+    @Test func aHeaderMissingAMappedColumnFailsTheFileNamingTheColumn() throws {
+        let inbox = try Inbox()
+        let mapping = CSVMapping(match: "*.csv", type: EventType.loanAccount, columns: ["loanId": "LOAN_NO", "clientId": "CUST_NO"])
+        try inbox.drop("loans.csv", Array("LOAN_NO,CUSTOMER\nL1,C1\n".utf8))
+        let reports = try inbox.settle(inbox.watcher(mappings: [mapping]))
+        guard case .failed(let reason)? = reports.first?.result else {
+            Issue.record("expected the file to fail, got \(reports)")
+            return
+        }
+        #expect(reason.contains("no column CUST_NO"))
+    }
+
+    @Test func filesStillBeingWrittenAreNotClaimed() throws {
+        let inbox = try Inbox()
+        let watcher = inbox.watcher()
+        inbox.directory.write("in/part.jsonl.tmp", #"{"id":"e1"}"#)
+        let growing = inbox.directory.file("in/growing.jsonl")
+        try Data(#"{"id":"g1","type":"x.y","time":"2026-11-20T10:00:00+08:00","data":{}}"#.utf8).write(to: URL(fileURLWithPath: growing))
+        #expect(try watcher.scan().isEmpty, "first sight: only observed")
+        let handle = try #require(FileHandle(forWritingAtPath: growing))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("\n".utf8))
+        try handle.close()
+        #expect(try watcher.scan().isEmpty, "it changed since the last scan: not claimed yet")
+        #expect(try watcher.scan() == [.init(fileName: "growing.jsonl", result: .done(accepted: 1, duplicates: 0, rejected: 0))])
+        #expect(inbox.exists("part.jsonl.tmp"), "a .tmp file is never taken")
+    }
+
+    static func gb18030(_ text: String) throws -> Data {
+        // Encode through iconv (the reverse direction of what the inbox does).
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/iconv")
+        process.arguments = ["-f", "UTF-8", "-t", "GB18030"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return data
+    }
+}
+
+/// A store that dies on its Nth commit, like a process killed there.
+final class DyingSink: IngestSink, @unchecked Sendable {
+    struct Died: Error {}
+    let database: AppDatabase
+    let dieOnCommit: Int
+    private var commits = 0
+    private let lock = NSLock()
+
+    init(database: AppDatabase, dieOnCommit: Int) {
+        self.database = database
+        self.dieOnCommit = dieOnCommit
+    }
+
+    func ingest(_ submissions: [IngestSubmission], receivedAt: Date) throws -> [IngestOutcome] {
+        let number = lock.withLock { commits += 1; return commits }
+        if number == dieOnCommit { throw Died() }
+        return try database.ingest(submissions, receivedAt: receivedAt)
+    }
+
+    func inboxCheckpoint(source: String, fileKey: String) throws -> InboxCheckpoint? {
+        try database.inboxCheckpoint(source: source, fileKey: fileKey)
+    }
+}
+
+@Suite struct InboxResumeTests {
+    @Test func dyingAtTheFifthCommitThenRestartingLosesAndDuplicatesNothing() throws {
+        let inbox = try InboxWatcherTests.Inbox()
+        var text = ""
+        for index in 1...3_000 {
+            text += index == 2_222 ? "garbage\n"
+                : #"{"id":"e\#(index)","type":"custom.tick","time":"2026-11-20T10:00:00+08:00","clientId":"C1","data":{}}"# + "\n"
+        }
+        try inbox.drop("day.jsonl", Array(text.utf8))
+        let logger = Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })
+        let settings = InboxSettings(name: "nightly", directory: inbox.directory.file("in"), linesPerCommit: 250,
+                                     timeZone: TimeZone(secondsFromGMT: 0) ?? .current)
+        let dying = InboxWatcher(settings: settings, sink: DyingSink(database: inbox.database, dieOnCommit: 5),
+                                 health: inbox.health, logger: logger)
+        let first = try inbox.settle(dying, scans: 2)
+        #expect(first == [.init(fileName: "day.jsonl", result: .interrupted)])
+        #expect(try inbox.database.journalCount() == 1_000, "four chunks of 250 were committed before the crash")
+        #expect(inbox.exists("day.jsonl"), "the file stays in the inbox")
+
+        let restarted = InboxWatcher(settings: settings, sink: inbox.database, health: inbox.health, logger: logger)
+        let second = try inbox.settle(restarted)
+        #expect(second == [.init(fileName: "day.jsonl", result: .done(accepted: 1_999, duplicates: 0, rejected: 1))],
+                "the resume starts at line 1,001: nothing re-read, nothing skipped")
+        #expect(try inbox.database.journalCount() == 2_999)
+        #expect(try inbox.database.quarantinedItems().map(\.origin) == ["file:day.jsonl:2222"])
+    }
+}
