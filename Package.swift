@@ -107,6 +107,9 @@ let package = Package(
             name: "InsightBench",
             dependencies: [
                 "InsightDaemon",
+                "InsightEngine",
+                "InsightIngest",
+                "InsightStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

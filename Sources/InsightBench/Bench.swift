@@ -8,9 +8,17 @@ import Logging
 /// Appends and dispatches synthetic events through the real journal and bus, and prints figures.
 /// Timings are printed, never asserted: the machines are shared and noisy.
 @main
-struct Bench: AsyncParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "insightd-bench",
+        abstract: "insightd benchmarks: they print figures and never assert timings.",
+        subcommands: [Bench.self, InboxBench.self, SignedRequests.self],
+        defaultSubcommand: Bench.self)
+}
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
         abstract: "Measure decode, journal append and dispatch throughput, and peak RSS.")
 
     @Option(help: "Synthetic events to push through.") var events = 1_000_000

@@ -31,8 +31,10 @@ public struct Daemon: Sendable {
     public static func build(configuration: LoadedConfiguration, logger: Logger,
                              timeSource: any TimeSource = SystemTimeSource(),
                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Daemon {
-        let database = try AppDatabase.open(directory: configuration.stateDirectory)
+        // Lock first, so a second daemon is refused before it touches the database.
+        try AppDatabase.prepareDirectory(configuration.stateDirectory)
         let lock = try StateLock(directory: configuration.stateDirectory)
+        let database = try AppDatabase.open(directory: configuration.stateDirectory)
         let settings = SettingsBox(configuration.pipelineSettings)
         let tuning = configuration.config.dispatcher
         let dispatcher = try Dispatcher(database: database, settings: settings, clock: .live(timeSource),
@@ -121,7 +123,13 @@ public struct Daemon: Sendable {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger.component("lifecycle")))
         try await group.run()
-        try database.checkpoint()
+        do {
+            try database.checkpoint()
+        } catch {
+            // Everything is already durable in the WAL; the checkpoint only tidies it up.
+            logger.warning("WAL checkpoint at shutdown did not complete; it will happen on the next start",
+                           metadata: ["error": "\(error)"])
+        }
         let endPosition = await dispatcher.currentPosition
         logger.info("insightd stopped cleanly", metadata: ["journal.position": "\(endPosition)"])
     }

@@ -41,7 +41,13 @@ struct EventsController: Sendable {
             return Self.replayResponse(webhookId)
         }
 
-        let items = try Self.decode(bytes, format: format, headers: request.headers, source: sender.source)
+        // The authenticated sender is the idempotency source of everything it sends: a `source` in the body
+        // cannot reach into another source's (source, id) space.
+        let items = try Self.decode(bytes, format: format, headers: request.headers, source: sender.source).map { item in
+            EventBatch.Item(line: item.line, index: item.index,
+                            result: item.result.map { $0.journaled(as: sender.source) }, raw: item.raw)
+        }
+        guard !items.isEmpty else { throw Problem.badRequest("the body holds no events; send at least one") }
         var events: [Event] = []
         var rejected: [(index: Int, line: Int, rejection: EventRejection, raw: String)] = []
         for item in items {
@@ -106,7 +112,9 @@ struct EventsController: Sendable {
     static func format(of headers: HTTPFields) throws(Problem) -> Format {
         let contentType = headers[.contentType]
         let mediaType = contentType?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        if headers[HTTPField.Name("ce-specversion")!] != nil {
+        // CloudEvents HTTP binding: a content type of application/cloudevents… is structured (or batch) mode
+        // whatever ce-* headers come along; otherwise ce-specversion means binary mode.
+        if mediaType?.hasPrefix("application/cloudevents") != true, headers[HTTPField.Name("ce-specversion")!] != nil {
             guard mediaType == nil || mediaType == "application/json" else { throw Problem.unsupportedType(contentType) }
             return .cloudEventBinary
         }

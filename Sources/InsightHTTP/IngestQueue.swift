@@ -58,20 +58,35 @@ public final class IngestQueue: Service, Sendable {
         }
     }
 
+    /// Commits until graceful shutdown (after committing what is already queued) or cancellation (after
+    /// refusing what is queued, so no sender waits forever).
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            while let batch = await nextBatch() {
-                await commit(batch)
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                while let batch = await nextBatch() {
+                    await commit(batch)
+                }
+            } onGracefulShutdown: {
+                self.stop()
             }
-        } onGracefulShutdown: {
-            let waiter = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
-                state.stopping = true
-                let waiter = state.waiter
-                state.waiter = nil
-                return waiter
-            }
-            waiter?.resume()
+        } onCancel: {
+            self.stop()
         }
+        let leftovers = state.withLock { state -> [Pending] in
+            defer { state.pending = [] }
+            return state.pending
+        }
+        for pending in leftovers { pending.continuation.resume(throwing: Refusal.stopping) }
+    }
+
+    private func stop() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.stopping = true
+            let waiter = state.waiter
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
     }
 
     /// The next group of waiting requests; nil once stopping and empty.
@@ -85,6 +100,7 @@ public final class IngestQueue: Service, Sendable {
                 return batch
             }
             guard let taken else { return nil }
+            if Task.isCancelled { return nil }
             if !taken.isEmpty { return taken }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state in

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import InsightCore
+import NIOCore
 
 /// An RFC 9457 problem: the only shape errors leave the HTTP API in (`application/problem+json`).
 public struct Problem: HTTPResponseError, Sendable {
@@ -53,6 +54,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let problem as Problem {
             return try problem.response(from: request, context: context)
+        } catch is NIOTooManyBytesError {
+            return try Problem(.contentTooLarge, "Content Too Large", detail: "the body is over this route's size limit")
+                .response(from: request, context: context)
         } catch let error as HTTPError {
             let status = error.status
             let detail = error.body ?? (status == .notFound ? "no route \(request.method) \(request.uri.path)" : status.reasonPhrase)

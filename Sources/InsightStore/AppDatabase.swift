@@ -14,6 +14,12 @@ public final class AppDatabase: Sendable {
     ///
     /// A corrupt file or one from a newer schema is refused with a clear error and never modified.
     public static func open(directory: String) throws(StoreError) -> AppDatabase {
+        try prepareDirectory(directory)
+        return try open(path: (directory as NSString).appendingPathComponent(fileName))
+    }
+
+    /// Creates the state directory if needed and checks it is a writable directory.
+    public static func prepareDirectory(_ directory: String) throws(StoreError) {
         var isDirectory: ObjCBool = false
         let manager = FileManager.default
         if !manager.fileExists(atPath: directory, isDirectory: &isDirectory) {
@@ -28,7 +34,6 @@ public final class AppDatabase: Sendable {
         guard manager.isWritableFile(atPath: directory) else {
             throw .stateDirectoryNotWritable(path: directory, reason: "permission denied")
         }
-        return try open(path: (directory as NSString).appendingPathComponent(fileName))
     }
 
     public static func open(path: String) throws(StoreError) -> AppDatabase {

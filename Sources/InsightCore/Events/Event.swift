@@ -25,6 +25,11 @@ public struct Event: Sendable, Hashable {
         self.data = data
     }
 
+    /// The same event under another source name (the authenticated sender, or the inbox a file came from).
+    public func journaled(as source: String) -> Event {
+        Event(sequence: sequence, id: id, source: source, type: type, time: time, clientId: clientId, data: data)
+    }
+
     /// The largest accepted `id`, in characters.
     public static let maximumIdLength = 128
 

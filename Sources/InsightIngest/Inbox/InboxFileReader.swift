@@ -165,7 +165,7 @@ struct InboxFileReader {
                     // A file's events are journaled under the inbox source: that is their idempotency key, so
                     // the same file dropped twice adds nothing, whatever `source` its lines carry.
                     let result = IngestDecoder().decodeEnvelope(try JSONParser.parse(slice), defaultSource: settings.name)
-                        .map { Event(id: $0.id, source: settings.name, type: $0.type, time: $0.time, clientId: $0.clientId, data: $0.data) }
+                        .map { $0.journaled(as: settings.name) }
                     return (number, result, raw)
                 } catch {
                     return (number, .failure(EventRejection(eventId: nil, reason: "not valid JSON: \(error.message) at column \(error.column)")), raw)

@@ -50,7 +50,8 @@ public struct StandardWebhooks: Sendable {
     public func verify(id: String?, timestamp: String?, signature: String?, body: some DataProtocol, now: Date) throws(Failure) {
         guard let id, let timestamp, let signature, !id.isEmpty else { throw .missingHeaders }
         guard let seconds = Int64(timestamp) else { throw .badTimestamp(timestamp) }
-        let age = now.timeIntervalSince1970 - Double(seconds)
+        // Any Int64 may arrive here; clamp before converting so no header can overflow an Int.
+        let age = min(max(now.timeIntervalSince1970 - Double(seconds), -1e12), 1e12)
         if age > Self.tolerance { throw .stale(seconds: Int(age)) }
         if age < -Self.tolerance { throw .future(seconds: Int(-age)) }
         var signed = Data("\(id).\(timestamp).".utf8)

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import InsightCore
+import InsightIngest
+import InsightStore
+import Logging
+
+/// Writes an N-line JSONL file into a temporary inbox and times the watcher taking it into the journal.
+struct InboxBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inbox", abstract: "Time a large JSONL file through the file inbox into the journal.")
+
+    @Option(help: "Lines in the file.") var lines = 1_000_000
+    @Option(help: "Lines committed per transaction.") var linesPerCommit = 5_000
+    @Option(help: "Directory for the temporary inbox and database.") var directory = NSTemporaryDirectory()
+
+    func run() async throws {
+        let root = (directory as NSString).appendingPathComponent("insightd-inbox-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let inbox = (root as NSString).appendingPathComponent("inbox")
+        try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+        let database = try AppDatabase.open(directory: (root as NSString).appendingPathComponent("state"))
+
+        let path = (inbox as NSString).appendingPathComponent("bulk.jsonl")
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        var bytes = 0
+        var chunk = ""
+        for index in 0..<lines {
+            chunk += Synthetic.line(index, clients: 10_000) + "\n"
+            if chunk.utf8.count > 1 << 20 {
+                bytes += chunk.utf8.count
+                try handle.write(contentsOf: Data(chunk.utf8))
+                chunk = ""
+            }
+        }
+        bytes += chunk.utf8.count
+        try handle.write(contentsOf: Data(chunk.utf8))
+        try handle.close()
+        print("inbox bench: \(lines) lines, \(bytes / 1_000_000) MB, \(linesPerCommit) lines per commit (synchronous=FULL)")
+
+        let watcher = InboxWatcher(
+            settings: InboxSettings(name: "bench", directory: inbox, pollInterval: .milliseconds(10),
+                                    linesPerCommit: linesPerCommit, timeZone: TimeZone(identifier: "Asia/Shanghai") ?? .current),
+            sink: database, health: HealthBoard(), logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        _ = try watcher.scan()  // first sight
+        let start = ContinuousClock.now
+        let reports = try watcher.scan()
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let journaled = try database.journalCount()
+        print("reports: \(reports.map { "\($0.fileName): \($0.result)" })")
+        print(String(format: "inbox → journal: %d events in %.2f s = %.0f events/s (%.1f MB/s), peak RSS %d MB",
+                     journaled, seconds, Double(journaled) / seconds, Double(bytes) / 1e6 / seconds, PeakRSS.megabytes()))
+        try database.close()
+    }
+}
