@@ -19,7 +19,9 @@ struct HTTPService: Service {
             listening.open()
         }
         do {
-            try await app.runService()
+            // `run()`, not `runService()`: the latter adds its own ServiceGroup and SIGTERM handler, so the
+            // server would stop before the daemon's group asks it to, out of order.
+            try await app.run()
         } catch {
             health.report("http", .failed("\(error)"))
             logger.error("http server failed", metadata: ["error": "\(error)"])
