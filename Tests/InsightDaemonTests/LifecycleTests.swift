@@ -19,6 +19,26 @@ import Glibc
         return directory.appendingPathComponent("insightd").path
     }()
 
+    /// A loopback port nothing listens on right now.
+    static func freePort() -> Int? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { return nil }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     struct Run {
         let process = Process()
         let stderr = Pipe()
@@ -46,11 +66,14 @@ import Glibc
 
     @Test func runsUnderSystemdNotifyReloadsOnHupAndStopsCleanlyOnTerm() throws {
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "built insightd at \(Self.binary)")
+        let port = try #require(Self.freePort())
         let fixture = ConfigFixture(main: """
             plugins_dir: plugins
             state_dir: state
-            listen: 127.0.0.1:0
+            listen: 127.0.0.1:\(port)
             dispatcher: {poll_interval: 50ms}
+            sources:
+              - {name: crm, kind: webhook, token: "test-crm-token"}
             """)
         let notify = try #require(NotifySocket(directory: fixture.directory.path))
         let daemon = try Run(["run", "--config", fixture.mainPath],
@@ -63,7 +86,21 @@ import Glibc
         let events = EventFixtures.load(Bundle.module.path(forResource: "sample-events", ofType: "ndjson",
                                                            inDirectory: "Fixtures") ?? "")
         let database = try AppDatabase.open(directory: fixture.directory.file("state"))
-        _ = try database.append(events, receivedAt: Date())
+        _ = try database.append(Array(events.prefix(3)), receivedAt: Date())
+        // The rest arrive over HTTP, as a core system would send them.
+        let rest = events.dropFirst(3).map { event in
+            #"{"id":"\#(event.id)","type":"\#(event.type)","time":"2026-11-20T12:00:00+08:00","clientId":"\#(event.clientId ?? "")","data":\#(JSONWriter.string(event.data))}"#
+        }.joined(separator: "\n")
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)/v1/events",
+                          "-H", "Authorization: Bearer test-crm-token", "-H", "Content-Type: application/x-ndjson",
+                          "--data-binary", rest]
+        let status = Pipe()
+        curl.standardOutput = status
+        try curl.run()
+        curl.waitUntilExit()
+        #expect(String(decoding: status.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "202")
         var leads: [Lead] = []
         let deadline = Date().addingTimeInterval(10)
         while leads.count < 3 && Date() < deadline {
