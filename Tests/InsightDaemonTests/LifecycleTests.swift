@@ -135,6 +135,41 @@ import Glibc
         #expect(!result.stderr.contains("张三"), "no unmasked client name in the log")
     }
 
+    @Test func withoutSystemdSigtermAfterHTTPTrafficStillExitsZero() throws {
+        // Run by hand (no NOTIFY_SOCKET): the HTTP server must stop in the daemon's shutdown order.
+        let port = try #require(Self.freePort())
+        let fixture = ConfigFixture(main: """
+            plugins_dir: plugins
+            state_dir: state
+            listen: 127.0.0.1:\(port)
+            sources:
+              - {name: crm, kind: webhook, token: "t"}
+              - {name: nightly, kind: inbox, path: inbox, poll_interval: 50ms}
+            """)
+        let daemon = try Run(["run", "--config", fixture.mainPath])
+        defer { if daemon.process.isRunning { daemon.process.terminate() } }
+        var code = ""
+        for _ in 0..<100 where code != "202" {
+            usleep(50_000)
+            let curl = Process()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)/v1/events",
+                              "-H", "Authorization: Bearer t", "-H", "Content-Type: application/json", "--data-binary",
+                              #"{"id":"h1","type":"custom.ping","time":"2026-11-20T12:00:00+08:00","data":{}}"#]
+            let output = Pipe()
+            curl.standardOutput = output
+            try curl.run()
+            curl.waitUntilExit()
+            code = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+        #expect(code == "202")
+        usleep(300_000)
+        kill(daemon.process.processIdentifier, SIGTERM)
+        let result = daemon.finish()
+        #expect(result.status == 0, "\(result.stderr.suffix(600))")
+        #expect(!result.stderr.contains("finished unexpectedly"))
+    }
+
     @Test func aCorruptDatabaseStopsStartupAndIsLeftUntouched() throws {
         let fixture = ConfigFixture(main: "plugins_dir: plugins\nstate_dir: state\nlisten: 127.0.0.1:0\n")
         let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
