@@ -44,6 +44,9 @@ import Testing
              message: "insightd.yaml:4:28: routes[0].mode: mode digest needs digest_at, the local time the digest goes out (e.g. \"17:30\")"),
         Case(name: "webhook receiver without url", yaml: "plugins_dir: plugins\nreceivers:\n  - {name: gw, kind: webhook}\n",
              message: "insightd.yaml:3:5: receivers[0]: receiver gw of kind webhook needs url"),
+        Case(name: "webhook secret that is not whsec_ base64",
+             yaml: "plugins_dir: plugins\nsources:\n  - {name: a, kind: webhook, secret: \"whsec_\"}\n",
+             message: "insightd.yaml:3:38: sources[0].secret: a Standard Webhooks secret is whsec_ followed by base64 (as the sender's dashboard shows it)"),
         Case(name: "bad duration", yaml: "plugins_dir: plugins\ndelivery: {timeout: 15 seconds}\n",
              message: "insightd.yaml:2:21: delivery.timeout: \"15 seconds\" is not a duration; write a number and a unit: 500ms, 5s, 5m, 2h or 1d"),
     ]

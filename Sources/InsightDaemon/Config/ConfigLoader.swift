@@ -1,6 +1,7 @@
 import Foundation
 import InsightCore
 import InsightEngine
+import InsightIngest
 import InsightPlugins
 
 /// Loads and validates `insightd.yaml` and the plugin files next to it. Pure apart from reading files and
@@ -63,6 +64,9 @@ public struct ConfigLoader: Sendable {
             }
             resolve(source.secret, path + ["secret"])
             resolve(source.token, path + ["token"])
+            if let secret = secrets[YAMLDocument.keyPath(path + ["secret"])], StandardWebhooks(secret: secret.value) == nil {
+                check(false, path + ["secret"], "a Standard Webhooks secret is whsec_ followed by base64 (as the sender's dashboard shows it)")
+            }
             for (mappingIndex, mapping) in source.csv.enumerated() {
                 check(!mapping.columns.isEmpty, path + ["csv", "\(mappingIndex)", "columns"], "map at least one column")
                 check(EventPattern(mapping.type) != nil && !mapping.type.contains("*"), path + ["csv", "\(mappingIndex)", "type"],
