@@ -49,14 +49,7 @@ extension AppDatabase {
                 .limit(limit).fetchAll(db)
         }
         // Parsing `data` is most of the cost of a read: split large batches across the cores.
-        let slices = rows.count >= 512 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
-        let chunk = (rows.count + slices - 1) / slices
-        let parsed = ParsedSlices(count: slices)
-        DispatchQueue.concurrentPerform(iterations: slices) { slice in
-            let range = min(rows.count, slice * chunk)..<min(rows.count, (slice + 1) * chunk)
-            parsed.store(slice, Result { try range.map { try rows[$0].event() } })
-        }
-        return try parsed.results().flatMap { try $0.get() }
+        return try ParallelMap.tryMap(count: rows.count) { try rows[$0].event() }
     }
 
     /// The highest sequence number in the journal (0 when it is empty).
@@ -83,24 +76,6 @@ extension AppDatabase {
         try pool.write { db in
             try ConsumerRecord(name: name, position: position, updatedMs: now.milliseconds).upsert(db)
         }
-    }
-}
-
-/// Per-slice results of a parallel parse, written by each slice exactly once.
-private final class ParsedSlices: @unchecked Sendable {
-    private var slots: [Result<[Event], any Error>?]
-    private let lock = NSLock()
-
-    init(count: Int) {
-        slots = Array(repeating: nil, count: count)
-    }
-
-    func store(_ index: Int, _ result: Result<[Event], any Error>) {
-        lock.withLock { slots[index] = result }
-    }
-
-    func results() -> [Result<[Event], any Error>] {
-        lock.withLock { slots.map { $0 ?? .success([]) } }
     }
 }
 

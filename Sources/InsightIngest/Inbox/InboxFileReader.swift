@@ -202,33 +202,7 @@ struct InboxFileReader {
     }
 
     /// Decodes lines in parallel slices (decoding is most of the cost of a big file), keeping their order.
-    private func decodeLines<T: Sendable>(_ lines: [Line],
-                                          _ body: @Sendable (Int, ArraySlice<UInt8>) -> T) -> [T] {
-        let slices = lines.count >= 1_000 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
-        let size = (lines.count + slices - 1) / max(1, slices)
-        let results = SliceResults<T>(count: slices)
-        DispatchQueue.concurrentPerform(iterations: slices) { slice in
-            let range = min(lines.count, slice * size)..<min(lines.count, (slice + 1) * size)
-            results.store(slice, range.map { body(lines[$0].number, lines[$0].bytes) })
-        }
-        return results.joined()
-    }
-}
-
-/// Per-slice results of a parallel decode; each slice writes its slot once.
-final class SliceResults<T: Sendable>: @unchecked Sendable {
-    private var slots: [[T]]
-    private let lock = NSLock()
-
-    init(count: Int) {
-        slots = Array(repeating: [], count: count)
-    }
-
-    func store(_ index: Int, _ values: [T]) {
-        lock.withLock { slots[index] = values }
-    }
-
-    func joined() -> [T] {
-        lock.withLock { slots.flatMap { $0 } }
+    private func decodeLines<T: Sendable>(_ lines: [Line], _ body: @Sendable (Int, ArraySlice<UInt8>) -> T) -> [T] {
+        ParallelMap.map(count: lines.count, minimumForParallel: 1_000) { body(lines[$0].number, lines[$0].bytes) }
     }
 }
