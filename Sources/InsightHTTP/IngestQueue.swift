@@ -92,6 +92,8 @@ public final class IngestQueue: Service, Sendable {
     /// The next group of waiting requests; nil once stopping and empty.
     private func nextBatch() async -> [Pending]? {
         while true {
+            // Check before taking: requests taken here must be committed, never dropped.
+            if Task.isCancelled { return nil }
             let taken = state.withLock { state -> [Pending]? in
                 if state.pending.isEmpty { return state.stopping ? nil : [] }
                 let count = min(maximumBatch, state.pending.count)
@@ -100,7 +102,6 @@ public final class IngestQueue: Service, Sendable {
                 return batch
             }
             guard let taken else { return nil }
-            if Task.isCancelled { return nil }
             if !taken.isEmpty { return taken }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state in

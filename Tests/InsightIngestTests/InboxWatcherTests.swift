@@ -5,6 +5,9 @@ import InsightStore
 import InsightTesting
 import Logging
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The file inbox over a real SQLite store and a real directory.
 @Suite struct InboxWatcherTests {
@@ -259,5 +262,56 @@ final class DyingSink: IngestSink, @unchecked Sendable {
                 "the resume starts at line 1,001: nothing re-read, nothing skipped")
         #expect(try inbox.database.journalCount() == 2_999)
         #expect(try inbox.database.quarantinedItems().map(\.origin) == ["file:day.jsonl:2222"])
+    }
+}
+
+/// A store that, on its first commit, lets a producer rename a new file over the one being read.
+final class ReplacingSink: IngestSink, @unchecked Sendable {
+    let database: AppDatabase
+    let replace: () -> Void
+    private var replaced = false
+    private let lock = NSLock()
+
+    init(database: AppDatabase, replace: @escaping () -> Void) {
+        self.database = database
+        self.replace = replace
+    }
+
+    func ingest(_ submissions: [IngestSubmission], receivedAt: Date) throws -> [IngestOutcome] {
+        let first = lock.withLock { () -> Bool in defer { replaced = true }; return !replaced }
+        if first { replace() }
+        return try database.ingest(submissions, receivedAt: receivedAt)
+    }
+
+    func inboxCheckpoint(source: String, fileKey: String) throws -> InboxCheckpoint? {
+        try database.inboxCheckpoint(source: source, fileKey: fileKey)
+    }
+}
+
+@Suite struct InboxReplacementTests {
+    @Test func aFileRenamedOverTheOneBeingReadIsReadNextNotMovedAway() throws {
+        let inbox = try InboxWatcherTests.Inbox()
+        func line(_ id: String) -> String {
+            #"{"id":"\#(id)","type":"custom.tick","time":"2026-11-20T10:00:00+08:00","clientId":"C1","data":{}}"# + "\n"
+        }
+        try inbox.drop("feed.jsonl", Array((line("old-1") + line("old-2")).utf8))
+        let logger = Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })
+        let settings = InboxSettings(name: "nightly", directory: inbox.directory.file("in"), linesPerCommit: 1,
+                                     timeZone: TimeZone(secondsFromGMT: 0) ?? .current)
+        let sink = ReplacingSink(database: inbox.database) {
+            // What a producer does: write a temporary file, then rename(2) it over the old name.
+            let temporary = inbox.directory.file("in/feed.jsonl.tmp")
+            try? Data((line("new-1") + line("new-2") + line("new-3")).utf8).write(to: URL(fileURLWithPath: temporary))
+            _ = rename(temporary, inbox.directory.file("in/feed.jsonl"))
+        }
+        let watcher = InboxWatcher(settings: settings, sink: sink, health: inbox.health, logger: logger)
+        let first = try inbox.settle(watcher, scans: 2)
+        #expect(first == [.init(fileName: "feed.jsonl", result: .done(accepted: 2, duplicates: 0, rejected: 0))])
+        #expect(inbox.exists("feed.jsonl"), "the new file is not moved away unread")
+
+        let second = try inbox.settle(watcher)
+        #expect(second == [.init(fileName: "feed.jsonl", result: .done(accepted: 3, duplicates: 0, rejected: 0))])
+        #expect(try inbox.database.readJournal(after: 0, limit: 10).map(\.id) == ["old-1", "old-2", "new-1", "new-2", "new-3"])
+        #expect(inbox.exists("done/feed.jsonl"))
     }
 }

@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import InsightCore
-import ServiceLifecycle
 
 /// Reads one claimed file into events, chunk by chunk, each chunk committed with the file's checkpoint so a
 /// crash resumes exactly where the last commit ended.
@@ -36,20 +35,20 @@ struct InboxFileReader {
         throw Unreadable(description: "\(fileName) is neither .jsonl/.ndjson nor .csv")
     }
 
-    /// The file's identity across restarts: its name and a hash of its content.
-    static func fileKey(path: String, name: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw Unreadable(description: "cannot open \(name)") }
-        defer { try? handle.close() }
+    /// The file's identity across restarts: its name and a hash of its content, read through `handle`.
+    static func fileKey(handle: FileHandle, name: String) throws -> String {
+        try handle.seek(toOffset: 0)
         var hasher = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
         return name + "|" + hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
     }
 
-    func read(path: String, name: String, fileKey: String, modified: Date) throws -> Outcome {
+    /// Reads the file open in `handle` (the one that was hashed), committing as it goes. `shouldStop` is
+    /// checked between commits.
+    func read(handle: FileHandle, name: String, fileKey: String, modified: Date,
+              shouldStop: () -> Bool) throws -> Outcome {
         let kind = try Self.kind(of: name, settings: settings)
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw Unreadable(description: "cannot open \(name)") }
-        defer { try? handle.close() }
-
+        try handle.seek(toOffset: 0)
         var layout: [(field: String, column: Int)] = []
         var startOffset: UInt64 = 0
         var startLine = 0
@@ -75,7 +74,7 @@ struct InboxFileReader {
         var totals = (accepted: 0, duplicates: 0, rejected: 0)
         var atEnd = false
         while !atEnd {
-            if Task.isCancelled || Task.isShuttingDownGracefully { return .interrupted }
+            if shouldStop() { return .interrupted }
             let chunk = try handle.read(upToCount: 4 << 20) ?? Data()
             atEnd = chunk.isEmpty
             let buffer = pending + chunk
@@ -111,7 +110,7 @@ struct InboxFileReader {
                 totals.rejected += submission.quarantine.count
                 if outcome.acceptedCount > 0 { onCommitted() }
                 groupStart = groupEnd
-                if !finished && (Task.isCancelled || Task.isShuttingDownGracefully) { return .interrupted }
+                if !finished && shouldStop() { return .interrupted }
             } while groupStart < lines.count
             offset = consumedTo
         }

@@ -3,6 +3,9 @@ import InsightCore
 import Logging
 import ServiceLifecycle
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Watches one inbox directory (polling). A file is claimed only when complete: names ending in `.tmp` or
 /// `.part` are skipped (write then rename), and a file must keep the same size and modification time
@@ -29,6 +32,13 @@ public final class InboxWatcher: Service, Sendable {
     private struct Observation: Equatable {
         let size: Int64
         let modified: Date
+        let inode: UInt64
+    }
+
+    private struct Tracked {
+        var observation: Observation
+        /// Consecutive scans that saw the file unchanged.
+        var stableScans: Int
     }
 
     public let settings: InboxSettings
@@ -36,7 +46,11 @@ public final class InboxWatcher: Service, Sendable {
     private let health: HealthBoard
     private let logger: Logger
     private let onCommitted: @Sendable () -> Void
-    private let observed = Mutex<[String: Observation]>([:])
+    private let observed = Mutex<[String: Tracked]>([:])
+    /// Set on graceful shutdown or cancellation; checked between commits (scans run off the task's thread).
+    private let stopRequested = Atomic<Bool>(false)
+    /// Scans do blocking file and database I/O: they run here, not on Swift's shared cooperative threads.
+    private let queue = DispatchQueue(label: "insightd.inbox")
 
     public init(settings: InboxSettings, sink: any IngestSink, health: HealthBoard, logger: Logger,
                 onCommitted: @escaping @Sendable () -> Void = {}) {
@@ -51,22 +65,45 @@ public final class InboxWatcher: Service, Sendable {
 
     public func run() async throws {
         health.report(component, .starting)
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try prepareDirectories()
-                health.report(component, .running)
-                for report in try scan() {
-                    log(report)
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                while !self.stopRequested.load(ordering: .acquiring) {
+                    do {
+                        let reports = try await self.scanOffThread()
+                        self.health.report(self.component, .running)
+                        for report in reports { self.log(report) }
+                    } catch {
+                        self.health.report(self.component, .failed("\(error)"))
+                        self.logger.error("inbox scan failed; retrying", metadata: [
+                            "inbox.source": "\(self.settings.name)", "error": "\(error)",
+                        ])
+                    }
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.settings.pollInterval) }
                 }
-            } catch {
-                health.report(component, .failed("\(error)"))
-                logger.error("inbox scan failed; retrying", metadata: ["inbox.source": "\(settings.name)", "error": "\(error)"])
+            } onGracefulShutdown: {
+                self.stopRequested.store(true, ordering: .releasing)
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.settings.pollInterval) }
+        } onCancel: {
+            self.stopRequested.store(true, ordering: .releasing)
+        }
+    }
+
+    private func scanOffThread() async throws -> [FileReport] {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result {
+                    try self.prepareDirectories()
+                    return try self.scan()
+                })
+            }
         }
     }
 
     /// One pass over the directory: processes every file that is complete. Returns what happened to each.
+    ///
+    /// A file is complete when it kept its size, modification time and inode since the previous scan and
+    /// ends with a newline; a file without a final newline (or an empty one) must stay unchanged for one
+    /// more scan, so a writer that pauses mid-line is not cut short.
     @discardableResult
     public func scan() throws -> [FileReport] {
         let manager = FileManager.default
@@ -74,19 +111,22 @@ public final class InboxWatcher: Service, Sendable {
         var reports: [FileReport] = []
         var seen = Set<String>()
         for name in names {
-            if Task.isCancelled || Task.isShuttingDownGracefully { break }
+            if shouldStop() { break }
             guard !name.hasPrefix("."), !name.hasSuffix(".tmp"), !name.hasSuffix(".part") else { continue }
             let path = (settings.directory as NSString).appendingPathComponent(name)
             guard let attributes = try? manager.attributesOfItem(atPath: path),
                   attributes[.type] as? FileAttributeType == .typeRegular else { continue }
             let observation = Observation(size: (attributes[.size] as? NSNumber)?.int64Value ?? -1,
-                                          modified: attributes[.modificationDate] as? Date ?? .distantPast)
+                                          modified: attributes[.modificationDate] as? Date ?? .distantPast,
+                                          inode: (attributes[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0)
             seen.insert(name)
-            let previous = observed.withLock { state in
-                defer { state[name] = observation }
-                return state[name]
+            let stableScans = observed.withLock { state -> Int in
+                let stable = state[name].map { $0.observation == observation ? $0.stableScans + 1 : 0 } ?? 0
+                state[name] = Tracked(observation: observation, stableScans: stable)
+                return stable
             }
-            guard previous == observation else { continue }  // still being written, or first sight
+            guard stableScans >= 1 else { continue }  // first sight, or changed since the last scan
+            if stableScans == 1, observation.size == 0 || !Self.endsWithNewline(path) { continue }
             let report = process(path: path, name: name, modified: observation.modified)
             reports.append(report)
             if report.result != .interrupted { observed.withLock { _ = $0.removeValue(forKey: name) } }
@@ -95,19 +135,38 @@ public final class InboxWatcher: Service, Sendable {
         return reports
     }
 
+    private func shouldStop() -> Bool {
+        stopRequested.load(ordering: .acquiring) || Task.isCancelled
+    }
+
+    private static func endsWithNewline(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        guard let end = try? handle.seekToEnd(), end > 0 else { return false }
+        try? handle.seek(toOffset: end - 1)
+        return (try? handle.read(upToCount: 1))?.first == 0x0A
+    }
+
     private func process(path: String, name: String, modified: Date) -> FileReport {
         do {
-            let key = try InboxFileReader.fileKey(path: path, name: name)
+            // One open handle for hashing and reading: a file renamed over this one meanwhile is not mixed in.
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw InboxFileReader.Unreadable(description: "cannot open \(name)")
+            }
+            defer { try? handle.close() }
+            var status = stat()
+            let inode = fstat(handle.fileDescriptor, &status) == 0 ? UInt64(status.st_ino) : 0
+            let key = try InboxFileReader.fileKey(handle: handle, name: name)
             if try sink.inboxCheckpoint(source: settings.name, fileKey: key)?.finished == true {
-                try finish(path: path, name: name)
+                try finish(path: path, name: name, inode: inode)
                 return FileReport(fileName: name, result: .alreadyDone)
             }
             let reader = InboxFileReader(settings: settings, sink: sink, onCommitted: onCommitted)
-            switch try reader.read(path: path, name: name, fileKey: key, modified: modified) {
+            switch try reader.read(handle: handle, name: name, fileKey: key, modified: modified, shouldStop: shouldStop) {
             case .interrupted:
                 return FileReport(fileName: name, result: .interrupted)
             case .done(let accepted, let duplicates, let rejected):
-                try finish(path: path, name: name)
+                try finish(path: path, name: name, inode: inode)
                 return FileReport(fileName: name, result: .done(accepted: accepted, duplicates: duplicates, rejected: rejected))
             }
         } catch let error as InboxFileReader.Unreadable {
@@ -132,7 +191,16 @@ public final class InboxWatcher: Service, Sendable {
     private var doneDirectory: String { (settings.directory as NSString).appendingPathComponent("done") }
     private var failedDirectory: String { (settings.directory as NSString).appendingPathComponent("failed") }
 
-    private func finish(path: String, name: String) throws {
+    /// Moves (or deletes) the file that was read, unless another file has been renamed over it meanwhile:
+    /// that one stays for the next scan.
+    private func finish(path: String, name: String, inode: UInt64) throws {
+        var status = stat()
+        guard stat(path, &status) == 0, UInt64(status.st_ino) == inode else {
+            logger.warning("a new file replaced the one just read; it will be read on the next scan", metadata: [
+                "inbox.source": "\(settings.name)", "file.name": "\(name)",
+            ])
+            return
+        }
         switch settings.onDone {
         case .delete: try FileManager.default.removeItem(atPath: path)
         case .move: try move(path, into: doneDirectory, name: name)
