@@ -41,11 +41,11 @@ struct EventsController: Sendable {
             return Self.replayResponse(webhookId)
         }
 
-        // The authenticated sender is the idempotency source of everything it sends: a `source` in the body
-        // cannot reach into another source's (source, id) space.
+        // Everything a sender sends is journaled in its own namespace: `sender`, or `sender/source` when
+        // the body names another source (see Event.journaled(under:)).
         let items = try Self.decode(bytes, format: format, headers: request.headers, source: sender.source).map { item in
             EventBatch.Item(line: item.line, index: item.index,
-                            result: item.result.map { $0.journaled(as: sender.source) }, raw: item.raw)
+                            result: item.result.map { $0.journaled(under: sender.source) }, raw: item.raw)
         }
         guard !items.isEmpty else { throw Problem.badRequest("the body holds no events; send at least one") }
         var events: [Event] = []

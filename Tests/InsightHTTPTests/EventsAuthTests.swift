@@ -157,14 +157,14 @@ struct WebhookSignatureTests {
         }
     }
 
-    @Test("events are journaled under the signing source, whatever source the envelope names")
+    @Test("events are journaled in the signing source's namespace, whatever source the envelope names")
     func sourceIsTheSigner() async throws {
         try await withClient { stack, client in
             let body = Array("[\(transaction("evt-src-1")),\(transaction("evt-src-2", source: "branch-42"))]".utf8)
             expectAccepted(try await client.post(headers: try signedHeaders(body, id: "msg_src"), body: body), accepted: 2)
             let sources = try stack.database.readJournal(after: 0, limit: 10).map(\.source)
-            // A body cannot reach into another source's (source, id) space.
-            #expect(sources == [Credentials.webhookSource, Credentials.webhookSource])
+            // A body cannot reach into another source's (source, id) space, and distinct sources stay distinct.
+            #expect(sources == [Credentials.webhookSource, "\(Credentials.webhookSource)/branch-42"])
         }
     }
 }

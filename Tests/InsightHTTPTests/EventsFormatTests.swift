@@ -55,7 +55,7 @@ struct ContentTypeTests {
             expectAccepted(reply, accepted: 1)
             let event = try #require(try stack.database.readJournal(after: 0, limit: 10).first)
             #expect(event.id == "ce-s-1")
-            #expect(event.source == "crm", "journaled under the authenticated sender, not the CloudEvent's source attribute")
+            #expect(event.source == "crm//core-banking", "the CloudEvent's source, in the authenticated sender's namespace")
             #expect(event.clientId == "C000777")
             #expect(event.data["amount"] == .string("10.00"))
         }

@@ -25,9 +25,12 @@ public struct Event: Sendable, Hashable {
         self.data = data
     }
 
-    /// The same event under another source name (the authenticated sender, or the inbox a file came from).
-    public func journaled(as source: String) -> Event {
-        Event(sequence: sequence, id: id, source: source, type: type, time: time, clientId: clientId, data: data)
+    /// The event as journaled for an authenticated sender (or the inbox a file came from): the sender's
+    /// name, or `sender/source` when the event names another source. Distinct sources stay distinct for
+    /// idempotency, and no body can write into another sender's `(source, id)` space.
+    public func journaled(under sender: String) -> Event {
+        let scoped = source == sender ? sender : sender + "/" + source
+        return Event(sequence: sequence, id: id, source: scoped, type: type, time: time, clientId: clientId, data: data)
     }
 
     /// The largest accepted `id`, in characters.

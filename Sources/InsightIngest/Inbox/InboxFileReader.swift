@@ -161,10 +161,10 @@ struct InboxFileReader {
             case .jsonLines:
                 let raw = String(decoding: slice.prefix(65_536), as: UTF8.self)
                 do throws(JSONParser.Failure) {
-                    // A file's events are journaled under the inbox source: that is their idempotency key, so
-                    // the same file dropped twice adds nothing, whatever `source` its lines carry.
+                    // A file's events are journaled in the inbox source's namespace, so the same file dropped
+                    // twice adds nothing.
                     let result = IngestDecoder().decodeEnvelope(try JSONParser.parse(slice), defaultSource: settings.name)
-                        .map { $0.journaled(as: settings.name) }
+                        .map { $0.journaled(under: settings.name) }
                     return (number, result, raw)
                 } catch {
                     return (number, .failure(EventRejection(eventId: nil, reason: "not valid JSON: \(error.message) at column \(error.column)")), raw)
