@@ -56,8 +56,12 @@ public struct Daemon: Sendable {
             DispatcherService(dispatcher: dispatcher, wake: wake, heartbeat: heartbeat,
                               pollInterval: configuration.config.dispatcher.pollInterval.duration,
                               logger: logger.component("dispatcher")),
-            SchedulerService(dispatcher: dispatcher, database: database, settings: settings, timeSource: timeSource,
-                             logger: logger.component("scheduler")),
+            {
+                var scheduler = SchedulerService(dispatcher: dispatcher, database: database, settings: settings,
+                                                 timeSource: timeSource, logger: logger.component("scheduler"))
+                scheduler.webhookIdRetention = TimeInterval(configuration.config.retention.webhookIdsDays) * 86_400
+                return scheduler
+            }(),
             ingestQueue,
         ] + inboxWatchers() + [
             HTTPService(server: httpServer(), listening: listening, health: health, logger: logger.component("http")),

@@ -326,12 +326,22 @@ struct UnreadableBodyTests {
         }
     }
 
-    @Test("the size limit applies before authentication: an unauthenticated oversized body is a 413 too")
-    func tooLargeUnauthenticated() async throws {
-        try await withClient(maximumBodyBytes: 4096) { _, client in
+    @Test("a request with neither signature nor token is refused before its body is read")
+    func unauthenticatedIsRefusedFirst() async throws {
+        try await withClient(maximumBodyBytes: 4096) { stack, client in
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
             let reply = try await client.post(headers: headers, body: [UInt8](repeating: 0x20, count: 10_240))
+            expectProblem(reply, .unauthorized)
+            #expect(try stack.database.journalCount() == 0)
+        }
+    }
+
+    @Test("a signed oversized body is a 413: the limit holds while the body streams in")
+    func tooLargeSigned() async throws {
+        try await withClient(maximumBodyBytes: 4096) { _, client in
+            let body = [UInt8](repeating: 0x20, count: 10_240)
+            let reply = try await client.post(headers: try signedHeaders(body, id: "msg_big"), body: body)
             expectProblem(reply, .contentTooLarge)
         }
     }

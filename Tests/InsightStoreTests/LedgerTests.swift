@@ -275,3 +275,17 @@ struct LedgerTests {
         #expect(item.payload.utf8.count <= 65_536)
     }
 }
+
+@Suite struct WebhookRetentionTests {
+    @Test func seenWebhookIdsOlderThanTheCutoffArePrunedAndNewerOnesStay() throws {
+        let directory = TemporaryDirectory()
+        let database = try AppDatabase.open(directory: directory.path)
+        let old = Date(timeIntervalSince1970: 1_700_000_000)
+        let recent = old.addingTimeInterval(8 * 86_400)
+        _ = try database.ingest([IngestSubmission(events: [], webhook: (source: "s", id: "old"))], receivedAt: old)
+        _ = try database.ingest([IngestSubmission(events: [], webhook: (source: "s", id: "new"))], receivedAt: recent)
+        #expect(try database.pruneWebhookIds(before: recent.addingTimeInterval(-7 * 86_400)) == 1)
+        #expect(try database.webhookSeen(source: "s", id: "old") == false)
+        #expect(try database.webhookSeen(source: "s", id: "new") == true)
+    }
+}

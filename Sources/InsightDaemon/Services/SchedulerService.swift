@@ -13,6 +13,8 @@ public struct SchedulerService: Service {
     let settings: SettingsBox
     let timeSource: any TimeSource
     let logger: Logger
+    /// How long seen webhook ids are kept (retention.webhook_ids_days, at least 7).
+    var webhookIdRetention: TimeInterval = 7 * 86_400
     /// The longest sleep, so a clock jump or a reload is noticed within a minute.
     var maximumSleep: Duration = .seconds(60)
 
@@ -32,6 +34,8 @@ public struct SchedulerService: Service {
             let now = timeSource.now()
             do {
                 try await runDueTicks(now: now)
+                let pruned = try database.pruneWebhookIds(before: now.addingTimeInterval(-webhookIdRetention))
+                if pruned > 0 { logger.info("pruned seen webhook ids", metadata: ["webhook.ids.pruned": "\(pruned)"]) }
             } catch {
                 logger.error("scheduled ticks failed; will retry", metadata: ["error": "\(error)"])
             }
