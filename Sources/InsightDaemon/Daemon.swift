@@ -56,12 +56,9 @@ public struct Daemon: Sendable {
             DispatcherService(dispatcher: dispatcher, wake: wake, heartbeat: heartbeat,
                               pollInterval: configuration.config.dispatcher.pollInterval.duration,
                               logger: logger.component("dispatcher")),
-            {
-                var scheduler = SchedulerService(dispatcher: dispatcher, database: database, settings: settings,
-                                                 timeSource: timeSource, logger: logger.component("scheduler"))
-                scheduler.webhookIdRetention = TimeInterval(configuration.config.retention.webhookIdsDays) * 86_400
-                return scheduler
-            }(),
+            SchedulerService(dispatcher: dispatcher, database: database, settings: settings, timeSource: timeSource,
+                             webhookIdRetention: TimeInterval(configuration.config.retention.webhookIdsDays) * 86_400,
+                             logger: logger.component("scheduler")),
             ingestQueue,
         ] + inboxWatchers() + [
             HTTPService(server: httpServer(), listening: listening, health: health, logger: logger.component("http")),

@@ -14,12 +14,13 @@ public struct SchedulerService: Service {
     let timeSource: any TimeSource
     let logger: Logger
     /// How long seen webhook ids are kept (retention.webhook_ids_days, at least 7).
-    var webhookIdRetention: TimeInterval = 7 * 86_400
+    let webhookIdRetention: TimeInterval
     /// The longest sleep, so a clock jump or a reload is noticed within a minute.
     var maximumSleep: Duration = .seconds(60)
 
     public init(dispatcher: Dispatcher, database: AppDatabase, settings: SettingsBox, timeSource: any TimeSource,
-                logger: Logger) {
+                webhookIdRetention: TimeInterval = 7 * 86_400, logger: Logger) {
+        self.webhookIdRetention = webhookIdRetention
         self.dispatcher = dispatcher
         self.database = database
         self.settings = settings
