@@ -29,21 +29,12 @@ public struct Ingestor: Sendable {
     public func ingest(_ bytes: [UInt8], origin: String, format: EventBatch.Format, source: String,
                        receivedAt: Date) throws -> Summary {
         let items = try EventBatch.decode(bytes, format: format, defaultSource: source, decoder: decoder)
-        var events: [Event] = []
-        var quarantined: [QuarantinedItem] = []
+        let split = EventBatch.split(items, source: source, origin: origin, receivedAt: receivedAt)
+        // Quarantine and events in one transaction: either both are stored or neither.
+        let outcome = try database.ingest([IngestSubmission(events: split.events, quarantine: split.quarantine)],
+                                          receivedAt: receivedAt)[0]
         var summary = Summary()
-        for item in items {
-            switch item.result {
-            case .success(let event):
-                events.append(event)
-            case .failure(let rejection):
-                summary.rejected.append(.init(index: item.index, line: item.line, rejection: rejection))
-                quarantined.append(QuarantinedItem(receivedAt: receivedAt, source: source, origin: "\(origin):\(item.line)",
-                                                   eventId: rejection.eventId, reason: rejection.reason, payload: item.raw))
-            }
-        }
-        try database.quarantine(quarantined)
-        let outcome = try database.append(events, receivedAt: receivedAt)
+        summary.rejected = split.rejected.map { .init(index: $0.item.index, line: $0.item.line, rejection: $0.rejection) }
         summary.accepted = outcome.acceptedCount
         summary.duplicates = outcome.duplicateCount
         return summary

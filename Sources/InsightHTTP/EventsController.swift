@@ -51,23 +51,11 @@ struct EventsController: Sendable {
                             result: item.result.map { $0.journaled(under: sender.source) }, raw: item.raw)
         }
         guard !items.isEmpty else { throw Problem.badRequest("the body holds no events; send at least one") }
-        var events: [Event] = []
-        var rejected: [(index: Int, line: Int, rejection: EventRejection, raw: String)] = []
-        for item in items {
-            switch item.result {
-            case .success(let event): events.append(event)
-            case .failure(let rejection): rejected.append((item.index, item.line, rejection, item.raw))
-            }
-        }
-        let origin = "webhook:\(sender.source)"
-        let quarantine = rejected.map {
-            QuarantinedItem(receivedAt: now, source: sender.source, origin: "\(origin):\($0.line)",
-                            eventId: $0.rejection.eventId, reason: $0.rejection.reason, payload: $0.raw)
-        }
+        let split = EventBatch.split(items, source: sender.source, origin: "webhook:\(sender.source)", receivedAt: now)
         let outcome: IngestOutcome
         do {
             outcome = try await queue.submit(IngestSubmission(
-                events: events, quarantine: quarantine,
+                events: split.events, quarantine: split.quarantine,
                 webhook: sender.webhookId.map { (source: sender.source, id: $0) }))
         } catch let refusal as IngestQueue.Refusal {
             var problem = Problem(.serviceUnavailable, "Service Unavailable",
@@ -78,13 +66,13 @@ struct EventsController: Sendable {
         }
         if outcome.replayedWebhook, let webhookId = sender.webhookId { return Self.replayResponse(webhookId) }
 
-        let rejectedJSON: [JSONValue] = rejected.map { item in
-            var entry: [String: JSONValue] = ["index": .number(String(item.index)), "error": .string(item.rejection.reason)]
-            if let id = item.rejection.eventId { entry["id"] = .string(id) }
+        let rejectedJSON: [JSONValue] = split.rejected.map { item, rejection in
+            var entry: [String: JSONValue] = ["index": .number(String(item.index)), "error": .string(rejection.reason)]
+            if let id = rejection.eventId { entry["id"] = .string(id) }
             if item.line > 1 || format.isLineOriented { entry["line"] = .number(String(item.line)) }
             return .object(entry)
         }
-        if events.isEmpty {
+        if split.events.isEmpty {
             var problem = Problem(.unprocessableContent, "Unprocessable Content",
                                   detail: "none of the \(items.count) item\(items.count == 1 ? " is" : "s are") a valid event; see rejected")
             problem.extra["rejected"] = .array(rejectedJSON)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Splits a request body or file into events: one JSON object, a JSON array of them, or NDJSON (one per
 /// line). A bad item is rejected on its own, with its position; the good items around it still go through.
 public enum EventBatch {
@@ -88,5 +90,33 @@ public enum EventBatch {
             items.append(Item(line: lineNumber, index: items.count, result: result, raw: raw))
         }
         return items
+    }
+}
+
+extension EventBatch {
+    /// Decoded items sorted into what is journaled and what is quarantined.
+    public struct Split: Sendable {
+        public var events: [Event] = []
+        /// The rejected items, in input order, with their rejection.
+        public var rejected: [(item: Item, rejection: EventRejection)] = []
+        /// One quarantine row per rejected item, its origin suffixed with the item's line.
+        public var quarantine: [QuarantinedItem] = []
+    }
+
+    /// Splits items; `origin` is where they came from (`webhook:crm`, `cli:events.ndjson`).
+    public static func split(_ items: [Item], source: String, origin: String, receivedAt: Date) -> Split {
+        var split = Split()
+        for item in items {
+            switch item.result {
+            case .success(let event):
+                split.events.append(event)
+            case .failure(let rejection):
+                split.rejected.append((item, rejection))
+                split.quarantine.append(QuarantinedItem(receivedAt: receivedAt, source: source,
+                                                        origin: "\(origin):\(item.line)", eventId: rejection.eventId,
+                                                        reason: rejection.reason, payload: item.raw))
+            }
+        }
+        return split
     }
 }
