@@ -20,13 +20,15 @@ let package = Package(
         .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
-        // Events, client state, leads, the plugin contract, the bus, the clock. No I/O.
+        // Events, client state, leads, the plugin contract, the bus, the clock, calendars, lead texts. No I/O.
         .target(
             name: "InsightCore",
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
         // Everything SQL: one DatabasePool, migrations, journal, state projection, ledger.

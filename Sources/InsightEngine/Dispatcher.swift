@@ -131,7 +131,8 @@ public actor Dispatcher {
         let now = clock.now(for: tick)
         if let plugin = current.enabledPlugins.first(where: { $0.id == pluginId && $0.schedule != nil }) {
             let context = PluginContext(now: now, timeZone: current.timeZone, locale: current.locale,
-                                        logger: logger.with(plugin: plugin.id), state: reader, client: nil)
+                                        logger: logger.with(plugin: plugin.id), state: reader, client: nil,
+                                        workingCalendar: current.workingCalendar)
             do {
                 for draft in try plugin.tick(tick, context: context) {
                     let client = try draft.clientId.flatMap { try clients[$0] ?? reader.client($0) }

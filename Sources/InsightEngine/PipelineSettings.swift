@@ -8,11 +8,14 @@ public struct PipelineSettings: Sendable {
     public var plugins: [LoadedPlugin]
     public var timeZone: TimeZone
     public var locale: String
+    public var workingCalendar: WorkingCalendar
 
-    public init(plugins: [LoadedPlugin], timeZone: TimeZone, locale: String) {
+    public init(plugins: [LoadedPlugin], timeZone: TimeZone, locale: String,
+                workingCalendar: WorkingCalendar = .weekendsOnly) {
         self.plugins = plugins
         self.timeZone = timeZone
         self.locale = locale
+        self.workingCalendar = workingCalendar
     }
 
     public var enabledPlugins: [LoadedPlugin] { plugins.filter(\.enabled) }

@@ -46,9 +46,22 @@ struct ShardWorker: Sendable {
             let now = clock.now(for: event)
             for (plugin, pluginLogger) in subscribed {
                 let context = PluginContext(now: now, timeZone: settings.timeZone, locale: settings.locale,
-                                            logger: pluginLogger, state: reader, client: client)
+                                            logger: pluginLogger, state: reader, client: client,
+                                            workingCalendar: settings.workingCalendar)
                 do {
-                    for draft in try plugin.handle(event, context: context) {
+                    let drafts: [LeadDraft]
+                    if plugin.usesMemory, let id = event.clientId {
+                        var memory = output.states[id]?.memory[plugin.id]
+                        let before = memory
+                        drafts = try plugin.handle(event, context: context, memory: &memory)
+                        if memory != before {
+                            output.states[id]?.memory[plugin.id] = memory
+                            output.changes[id, default: []].insert(.memory(plugin.id))
+                        }
+                    } else {
+                        drafts = try plugin.handle(event, context: context)
+                    }
+                    for draft in drafts {
                         var leadClient = client
                         if let other = draft.clientId, other != client?.id {
                             leadClient = try output.states[other] ?? reader.client(other)

@@ -28,17 +28,7 @@ extension AppDatabase {
 
     /// Every client, in id order.
     public func allClients() throws -> [ClientState] {
-        try pool.read { db in
-            let ids = try String.fetchAll(db, sql: "SELECT id FROM client ORDER BY id")
-            var result: [ClientState] = []
-            result.reserveCapacity(ids.count)
-            for chunk in stride(from: 0, to: ids.count, by: 2000) {
-                let slice = Array(ids[chunk..<min(chunk + 2000, ids.count)])
-                let loaded = try Self.loadClients(slice, db: db)
-                result.append(contentsOf: slice.compactMap { loaded[$0] })
-            }
-            return result
-        }
+        try clients(where: "SELECT id FROM client", arguments: [])
     }
 
     public func balanceHistory(client id: String, since: LocalDate) throws -> [BalanceSnapshot] {
@@ -79,6 +69,7 @@ extension AppDatabase {
             }
             state.lastEventAt = record.lastEventMs.map(Date.init(milliseconds:))
             state.lastInteractionAt = record.lastInteractionMs.map(Date.init(milliseconds:))
+            state.lastWealthPurchaseAt = record.lastWealthBuyMs.map(Date.init(milliseconds:))
             states[record.id] = state
         }
         let clientIds = Array(states.keys)
@@ -87,6 +78,7 @@ extension AppDatabase {
             var account = AccountState(id: record.id, currency: record.currency)
             account.balance = Decimal(stored: record.balance)
             account.lastTransactionAt = record.lastTransactionMs.map(Date.init(milliseconds:))
+            account.previousTransactionAt = record.previousTransactionMs.map(Date.init(milliseconds:))
             account.transactionCount = record.transactionCount
             states[record.clientId]?.accounts[record.id] = account
         }
@@ -124,6 +116,11 @@ extension AppDatabase {
                 totalLiabilities: Decimal(stored: record.totalLiabilities),
                 operatingCashFlow: Decimal(stored: record.operatingCashFlow), revenue: Decimal(stored: record.revenue))
         }
+        for record in try PluginMemoryRecord.filter(clientIds.contains(PluginMemoryRecord.Columns.clientId)).fetchAll(db) {
+            // A memory that does not parse is dropped: the plugin starts afresh for that client.
+            guard let value = try? JSONParser.parse(Array(record.data.utf8)) else { continue }
+            states[record.clientId]?.memory[record.plugin] = value
+        }
         return states
     }
 
@@ -149,27 +146,38 @@ extension AppDatabase {
         let profile: Statement
         let activity: Statement
         let account: Statement
+        let saveMemory: Statement
+        let deleteMemory: Statement
 
         init(_ db: Database) throws {
             profile = try db.cachedStatement(sql: """
-                INSERT INTO client (id, profile, manager_id, branch_id, segment, last_event_ms, last_interaction_ms)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO client (id, profile, manager_id, branch_id, segment, last_event_ms, last_interaction_ms,
+                                    birthday_key, last_wealth_buy_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET profile = excluded.profile, manager_id = excluded.manager_id,
                   branch_id = excluded.branch_id, segment = excluded.segment, last_event_ms = excluded.last_event_ms,
-                  last_interaction_ms = excluded.last_interaction_ms
+                  last_interaction_ms = excluded.last_interaction_ms, birthday_key = excluded.birthday_key,
+                  last_wealth_buy_ms = excluded.last_wealth_buy_ms
                 """)
             activity = try db.cachedStatement(sql: """
-                INSERT INTO client (id, last_event_ms, last_interaction_ms) VALUES (?, ?, ?)
+                INSERT INTO client (id, last_event_ms, last_interaction_ms, last_wealth_buy_ms) VALUES (?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET last_event_ms = excluded.last_event_ms,
-                  last_interaction_ms = excluded.last_interaction_ms
+                  last_interaction_ms = excluded.last_interaction_ms, last_wealth_buy_ms = excluded.last_wealth_buy_ms
                 """)
             account = try db.cachedStatement(sql: """
-                INSERT INTO account (id, client_id, currency, balance, last_transaction_ms, transaction_count)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO account (id, client_id, currency, balance, last_transaction_ms, transaction_count,
+                                     previous_transaction_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, currency = excluded.currency,
                   balance = excluded.balance, last_transaction_ms = excluded.last_transaction_ms,
-                  transaction_count = excluded.transaction_count
+                  transaction_count = excluded.transaction_count,
+                  previous_transaction_ms = excluded.previous_transaction_ms
                 """)
+            saveMemory = try db.cachedStatement(sql: """
+                INSERT INTO plugin_memory (client_id, plugin, data) VALUES (?, ?, ?)
+                ON CONFLICT (client_id, plugin) DO UPDATE SET data = excluded.data
+                """)
+            deleteMemory = try db.cachedStatement(sql: "DELETE FROM plugin_memory WHERE client_id = ? AND plugin = ?")
         }
     }
 
@@ -179,11 +187,13 @@ extension AppDatabase {
             let profile = String(decoding: try jsonEncoder.encode(state.profile), as: UTF8.self)
             try statements.profile.execute(arguments: [
                 state.id, profile, state.profile.managerId, state.profile.branchId, state.profile.segment,
-                state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds,
+                state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds, state.profile.birthdayKey,
+                state.lastWealthPurchaseAt?.milliseconds,
             ])
         } else if changes.contains(.activity) {
             try statements.activity.execute(arguments: [
                 state.id, state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds,
+                state.lastWealthPurchaseAt?.milliseconds,
             ])
         }
         for change in changes {
@@ -195,7 +205,14 @@ extension AppDatabase {
                 try statements.account.execute(arguments: [
                     id, state.id, account.currency, account.balance?.storedText,
                     account.lastTransactionAt?.milliseconds, account.transactionCount,
+                    account.previousTransactionAt?.milliseconds,
                 ])
+            case .memory(let plugin):
+                if let memory = state.memory[plugin] {
+                    try statements.saveMemory.execute(arguments: [state.id, plugin, JSONWriter.string(memory)])
+                } else {
+                    try statements.deleteMemory.execute(arguments: [state.id, plugin])
+                }
             case .balance:
                 guard let balance = state.balance else { continue }
                 try BalanceSnapshotRecord(clientId: state.id, asOf: balance.asOf.description, aum: balance.aum.storedText,

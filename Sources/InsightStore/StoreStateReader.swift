@@ -1,3 +1,4 @@
+import Foundation
 import InsightCore
 
 /// The store's read side as plugins see it: committed state, no SQL.
@@ -13,5 +14,21 @@ public struct StoreStateReader: StateReader {
     public func allClients() throws -> [ClientState] { try database.allClients() }
     public func balanceHistory(client id: String, since: LocalDate) throws -> [BalanceSnapshot] {
         try database.balanceHistory(client: id, since: since)
+    }
+    public func clients(birthdayKeys keys: Set<Int>) throws -> [ClientState] { try database.clients(birthdayKeys: keys) }
+    public func clients(loansMaturingFrom from: LocalDate, through: LocalDate) throws -> [ClientState] {
+        try database.clients(loansMaturingFrom: from, through: through)
+    }
+    public func clients(depositsMaturingFrom from: LocalDate, through: LocalDate) throws -> [ClientState] {
+        try database.clients(depositsMaturingFrom: from, through: through)
+    }
+    public func clients(inSegments segments: [String]) throws -> [ClientState] {
+        try database.clients(inSegments: segments)
+    }
+    public func clients(lastWealthPurchaseFrom from: Date, until: Date) throws -> [ClientState] {
+        try database.clients(lastWealthPurchaseFrom: from, until: until)
+    }
+    public func lastLead(plugin: String, client id: String) throws -> Date? {
+        try database.lastLead(plugin: plugin, client: id)
     }
 }

@@ -14,7 +14,11 @@ import Testing
         #expect(loaded.stateDirectory == repositoryRoot + "/deploy/var")
         #expect(loaded.pluginsDirectory == repositoryRoot + "/plugins-config")
         #expect(loaded.plugins.map(\.id) == BuiltinPlugins.all.map(\.id), "every built-in plugin has its file")
-        #expect(loaded.warnings.allSatisfy { $0.contains("literal secret") }, "only the demo secrets are flagged")
+        #expect(loaded.warnings.allSatisfy { $0.contains("literal secret") || $0.contains("calendar.yaml") },
+                "only the demo secrets and the provisional calendar year are flagged")
+        #expect(loaded.workingCalendar.covers(2026) && loaded.workingCalendar.covers(2027))
+        #expect(!loaded.workingCalendar.isWorkingDay(LocalDate("2026-10-05")!), "National Day week is off")
+        #expect(loaded.workingCalendar.isWorkingDay(LocalDate("2026-10-10")!), "a Saturday worked as a make-up day")
         #expect(loaded.secrets["sources[0].secret"]?.value.hasPrefix("whsec_") == true)
     }
 

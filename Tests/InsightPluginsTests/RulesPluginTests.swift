@@ -5,19 +5,12 @@ import InsightTesting
 import Logging
 import Testing
 
-/// Plugins read state through this; the rules plugin looks at the event only.
-private struct NoState: StateReader {
-    func client(_ id: String) throws -> ClientState? { nil }
-    func manager(_ id: String) throws -> ManagerState? { nil }
-    func allClients() throws -> [ClientState] { [] }
-    func balanceHistory(client id: String, since: LocalDate) throws -> [BalanceSnapshot] { [] }
-}
 
 private let shanghai = TimeZone(identifier: "Asia/Shanghai")!
 
 private func context(now: String = "2026-11-20T12:00:00+08:00") -> PluginContext {
     PluginContext(now: RFC3339.parse(now)!, timeZone: shanghai, locale: "zh-CN", logger: Logger(label: "test"),
-                  state: NoState(), client: nil)
+                  state: InMemoryState(), client: nil)
 }
 
 /// One rule as JSON. Condition literals are JSON strings: the rules schema reads every literal as text.
@@ -478,17 +471,10 @@ struct RulesPluginTests {
                           clientId: "C1", data: .object(["accountId": .string("6222020200112233"),
                                                           "counterparty": .string("王小明")]))
         let context = PluginContext(now: Date(timeIntervalSince1970: 0), timeZone: TimeZone(secondsFromGMT: 0) ?? .current,
-                                    locale: "zh-CN", logger: Logger(label: "test"), state: NoState(), client: nil)
+                                    locale: "zh-CN", logger: Logger(label: "test"), state: InMemoryState(), client: nil)
         let draft = try #require(try plugin.handle(event, context: context).first)
         let shown = Dictionary(uniqueKeysWithValues: draft.evidence.map { ($0.label, $0.value) })
         #expect(shown["data.accountId"] == "************2233")
         #expect(shown["data.counterparty"] == "王**")
-    }
-
-    private struct NoState: StateReader {
-        func client(_ id: String) throws -> ClientState? { nil }
-        func manager(_ id: String) throws -> ManagerState? { nil }
-        func allClients() throws -> [ClientState] { [] }
-        func balanceHistory(client id: String, since: LocalDate) throws -> [BalanceSnapshot] { [] }
     }
 }

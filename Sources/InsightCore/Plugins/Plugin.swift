@@ -5,6 +5,8 @@ import Foundation
 /// wall clock: everything it may read comes through ``PluginContext``.
 public protocol Plugin: Sendable {
     associatedtype Configuration: PluginConfiguration
+    /// What the plugin remembers per client between events (see ``PluginMemory``); none by default.
+    associatedtype Memory: PluginMemory = NoMemory
 
     /// The plugin id, also the name of its file in `plugins-config/` (`<id>.yaml`).
     static var id: String { get }
@@ -14,6 +16,10 @@ public protocol Plugin: Sendable {
     /// Builds the plugin from its decoded configuration. Validate and precompute here; do no I/O.
     init(configuration: Configuration) throws(PluginConfigurationError)
 
+    /// Builds the plugin when the host loads it; a plugin that needs an auxiliary file (a product catalog)
+    /// reads it from `resources`. By default, ``init(configuration:)``.
+    static func load(configuration: Configuration, resources: any PluginResources) throws -> Self
+
     /// The typed configuration the plugin was built from.
     var configuration: Configuration { get }
     /// Event type patterns such as `account.*`; empty when the plugin only runs on its schedule.
@@ -21,14 +27,26 @@ public protocol Plugin: Sendable {
     /// The local time of the daily tick, or nil for a plugin without a schedule.
     var schedule: LocalTime? { get }
 
+    /// Texts the plugin publishes in leads (templates, catalog names), for `insightd check`'s compliance review.
+    var publishedTexts: [PublishedText] { get }
+
     func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft]
+    /// Handles an event with the client's memory, which the plugin may change. By default, without it.
+    func handle(_ event: Event, context: PluginContext, memory: inout Memory) throws -> [LeadDraft]
     func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft]
 }
 
 extension Plugin {
+    public static func load(configuration: Configuration, resources: any PluginResources) throws -> Self {
+        try Self(configuration: configuration)
+    }
     public var subscriptions: [EventPattern] { [] }
     public var schedule: LocalTime? { nil }
+    public var publishedTexts: [PublishedText] { [] }
     public func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] { [] }
+    public func handle(_ event: Event, context: PluginContext, memory: inout Memory) throws -> [LeadDraft] {
+        try handle(event, context: context)
+    }
     public func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] { [] }
 }
 

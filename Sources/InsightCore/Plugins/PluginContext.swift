@@ -14,19 +14,29 @@ public struct PluginContext: Sendable {
     public let state: any StateReader
     /// For an event: its client's state with this event already applied.
     public let client: ClientState?
+    /// The bank's working days (statutory holidays and make-up days from `plugins-config/calendar.yaml`).
+    public let workingCalendar: WorkingCalendar
 
     public init(now: Date, timeZone: TimeZone, locale: String, logger: Logger, state: any StateReader,
-                client: ClientState?) {
+                client: ClientState?, workingCalendar: WorkingCalendar = .weekendsOnly) {
         self.now = now
         self.timeZone = timeZone
         self.locale = locale
         self.logger = logger
         self.state = state
         self.client = client
+        self.workingCalendar = workingCalendar
     }
 
     /// Today's date in the bank's time zone.
     public var today: LocalDate { LocalDate(now, in: timeZone) }
+
+    /// When a lead about `date` is due: the start of that day, moved to the previous working day when it is
+    /// a weekend or holiday, but never before today.
+    public func dueAt(_ date: LocalDate) -> Date {
+        let working = workingCalendar.workingDay(onOrBefore: date)
+        return max(working, min(today, date)).instant(in: timeZone)
+    }
 }
 
 /// Read-only access to projected state. Implemented by the store; plugins never see SQL.
@@ -37,4 +47,19 @@ public protocol StateReader: Sendable {
     func allClients() throws -> [ClientState]
     /// Balance snapshots of one client on or after a date, oldest first.
     func balanceHistory(client id: String, since: LocalDate) throws -> [BalanceSnapshot]
+
+    // Indexed queries for daily ticks: each returns only the clients that can match, in id order.
+
+    /// Clients whose birthday index key (``Birthdays/key(birthDate:calendar:)``) is one of `keys`.
+    func clients(birthdayKeys keys: Set<Int>) throws -> [ClientState]
+    /// Clients with a loan whose maturity date is in `from...through`.
+    func clients(loansMaturingFrom from: LocalDate, through: LocalDate) throws -> [ClientState]
+    /// Clients with a term deposit whose maturity date is in `from...through`.
+    func clients(depositsMaturingFrom from: LocalDate, through: LocalDate) throws -> [ClientState]
+    /// Clients in any of `segments`.
+    func clients(inSegments segments: [String]) throws -> [ClientState]
+    /// Clients whose last wealth purchase was in `from..<until`.
+    func clients(lastWealthPurchaseFrom from: Date, until: Date) throws -> [ClientState]
+    /// When `plugin` last made a lead for this client, from the committed ledger.
+    func lastLead(plugin: String, client id: String) throws -> Date?
 }

@@ -5,24 +5,25 @@ import Foundation
 public struct PluginRegistration: Sendable {
     public let id: String
     public let summary: String
-    private let build: @Sendable (any Decoder) throws -> LoadedPlugin
+    private let build: @Sendable (any Decoder, any PluginResources) throws -> LoadedPlugin
 
     public static func of<P: Plugin>(_ type: P.Type) -> PluginRegistration {
-        PluginRegistration(id: P.id, summary: P.summary) { decoder in
+        PluginRegistration(id: P.id, summary: P.summary) { decoder, resources in
             let configuration = try P.Configuration(from: decoder)
-            return LoadedPlugin(try P(configuration: configuration))
+            return LoadedPlugin(try P.load(configuration: configuration, resources: resources))
         }
     }
 
-    private init(id: String, summary: String, build: @escaping @Sendable (any Decoder) throws -> LoadedPlugin) {
+    private init(id: String, summary: String,
+                 build: @escaping @Sendable (any Decoder, any PluginResources) throws -> LoadedPlugin) {
         self.id = id
         self.summary = summary
         self.build = build
     }
 
     /// Decodes the plugin's configuration and builds it. Throws `DecodingError` or ``PluginConfigurationError``.
-    public func load(from decoder: any Decoder) throws -> LoadedPlugin {
-        try build(decoder)
+    public func load(from decoder: any Decoder, resources: any PluginResources = NoPluginResources()) throws -> LoadedPlugin {
+        try build(decoder, resources)
     }
 }
 
@@ -32,7 +33,10 @@ public struct LoadedPlugin: Sendable {
     public let enabled: Bool
     public let subscriptions: [EventPattern]
     public let schedule: LocalTime?
-    private let handleEvent: @Sendable (Event, PluginContext) throws -> [LeadDraft]
+    public let publishedTexts: [PublishedText]
+    /// False for a plugin without per-client memory: the host then skips the memory plumbing.
+    public let usesMemory: Bool
+    private let handleEvent: @Sendable (Event, PluginContext, inout JSONValue?) throws -> [LeadDraft]
     private let handleTick: @Sendable (ScheduleTick, PluginContext) throws -> [LeadDraft]
 
     public init<P: Plugin>(_ plugin: P) {
@@ -40,7 +44,16 @@ public struct LoadedPlugin: Sendable {
         enabled = plugin.configuration.enabled
         subscriptions = plugin.subscriptions
         schedule = plugin.schedule
-        handleEvent = { try plugin.handle($0, context: $1) }
+        publishedTexts = plugin.publishedTexts
+        usesMemory = P.Memory.self != NoMemory.self
+        handleEvent = { event, context, stored in
+            guard P.Memory.self != NoMemory.self else { return try plugin.handle(event, context: context) }
+            // A memory that no longer decodes (an older shape) is dropped rather than failing every event.
+            var memory = (try? stored.map(P.Memory.init(json:))) ?? P.Memory()
+            let drafts = try plugin.handle(event, context: context, memory: &memory)
+            stored = memory.isEmpty ? nil : memory.json
+            return drafts
+        }
         handleTick = { try plugin.tick($0, context: $1) }
     }
 
@@ -48,8 +61,15 @@ public struct LoadedPlugin: Sendable {
         subscriptions.contains { $0.matches(type) }
     }
 
+    /// Handles an event; `memory` is the plugin's stored memory for the event's client, updated in place
+    /// (nil: nothing stored).
+    public func handle(_ event: Event, context: PluginContext, memory: inout JSONValue?) throws -> [LeadDraft] {
+        try handleEvent(event, context, &memory)
+    }
+
     public func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] {
-        try handleEvent(event, context)
+        var memory: JSONValue?
+        return try handleEvent(event, context, &memory)
     }
 
     public func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] {

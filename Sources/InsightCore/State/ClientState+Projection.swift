@@ -33,7 +33,11 @@ extension ClientState {
             } else if let amount = decimal("amount"), let balance = account.balance {
                 account.balance = string("direction") == "debit" ? balance - amount : balance + amount
             }
-            account.lastTransactionAt = event.time
+            // A late transaction (older than the latest) does not move the latest one.
+            if account.lastTransactionAt.map({ event.time >= $0 }) ?? true {
+                account.previousTransactionAt = account.lastTransactionAt
+                account.lastTransactionAt = event.time
+            }
             account.transactionCount += 1
             accounts[accountId] = account
             changes.append(.account(accountId))
@@ -76,6 +80,10 @@ extension ClientState {
             holding.lastTradeAt = event.time
             holdings[productId] = holding
             changes.append(.holding(productId))
+            if string("action") != "redeem", lastWealthPurchaseAt.map({ event.time > $0 }) ?? true {
+                lastWealthPurchaseAt = event.time
+                if !changes.contains(.activity) { changes.append(.activity) }
+            }
 
         case EventType.corporateFinancials:
             guard let period = string("period") else { break }

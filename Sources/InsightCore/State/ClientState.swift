@@ -19,6 +19,11 @@ public struct ClientState: Sendable, Hashable, Codable {
     /// The latest event time. Exact while the client is cached; stored (and so reloaded) at day resolution.
     public var lastEventAt: Date?
     public var lastInteractionAt: Date?
+    /// The latest wealth-product purchase (`wealth.trade` with action `buy`).
+    public var lastWealthPurchaseAt: Date?
+    /// Each plugin's memory of this client, by plugin id (see ``PluginMemory``). Not projected from events:
+    /// plugins write it, and it is stored with the rest of the state.
+    public var memory: [String: JSONValue]
 
     public init(id: String) {
         self.id = id
@@ -28,6 +33,34 @@ public struct ClientState: Sendable, Hashable, Codable {
         loans = [:]
         holdings = [:]
         financials = [:]
+        memory = [:]
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, profile, accounts, balance, deposits, loans, holdings, financials, lastEventAt, lastInteractionAt
+        case lastWealthPurchaseAt
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        profile = try container.decode(ClientProfile.self, forKey: .profile)
+        accounts = try container.decode([String: AccountState].self, forKey: .accounts)
+        balance = try container.decodeIfPresent(BalanceSnapshot.self, forKey: .balance)
+        deposits = try container.decode([String: TermDeposit].self, forKey: .deposits)
+        loans = try container.decode([String: LoanState].self, forKey: .loans)
+        holdings = try container.decode([String: Holding].self, forKey: .holdings)
+        financials = try container.decode([String: Financials].self, forKey: .financials)
+        lastEventAt = try container.decodeIfPresent(Date.self, forKey: .lastEventAt)
+        lastInteractionAt = try container.decodeIfPresent(Date.self, forKey: .lastInteractionAt)
+        lastWealthPurchaseAt = try container.decodeIfPresent(Date.self, forKey: .lastWealthPurchaseAt)
+        memory = [:]
+    }
+
+    /// Total AUM from the latest snapshot, or the sum of account balances when there is none.
+    public var aum: Decimal {
+        if let balance { return balance.aum }
+        return accounts.values.reduce(Decimal(0)) { $0 + max(0, $1.balance ?? 0) }
     }
 }
 
@@ -61,6 +94,8 @@ public struct AccountState: Sendable, Hashable, Codable {
     public var currency: String
     public var balance: Decimal?
     public var lastTransactionAt: Date?
+    /// The transaction before the latest one: how long the account was quiet before it moved.
+    public var previousTransactionAt: Date?
     public var transactionCount: Int
 
     public init(id: String, currency: String) {
@@ -173,5 +208,12 @@ public struct ManagerState: Sendable, Hashable, Codable {
     public init(id: String) {
         self.id = id
         active = true
+    }
+}
+
+extension ClientProfile {
+    /// The birthday index key (``Birthdays/key(birthDate:calendar:)``), or nil without a birth date.
+    public var birthdayKey: Int? {
+        birthDate.map { Birthdays.key(birthDate: $0, calendar: birthCalendar) }
     }
 }

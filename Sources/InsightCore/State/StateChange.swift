@@ -8,4 +8,6 @@ public enum StateChange: Sendable, Hashable {
     case loan(String)
     case holding(String)
     case financials(String)
+    /// A plugin's per-client memory (by plugin id).
+    case memory(String)
 }

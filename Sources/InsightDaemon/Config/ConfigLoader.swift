@@ -8,10 +8,11 @@ import InsightPlugins
 /// secrets: `insightd check`, `insightd run` and SIGHUP reload all go through here.
 public struct ConfigLoader: Sendable {
     public var registry: [PluginRegistration]
-    /// Files in the plugins directory that are data, not plugins (the product catalog).
+    /// Files in the plugins directory that are data, not plugins (the product catalog, the working calendar).
     public var auxiliaryFiles: Set<String>
 
-    public init(registry: [PluginRegistration] = BuiltinPlugins.all, auxiliaryFiles: Set<String> = ["products"]) {
+    public init(registry: [PluginRegistration] = BuiltinPlugins.all,
+                auxiliaryFiles: Set<String> = ["products", "calendar"]) {
         self.registry = registry
         self.auxiliaryFiles = auxiliaryFiles
     }
@@ -125,14 +126,43 @@ public struct ConfigLoader: Sendable {
         let pluginsDirectory = absolute(config.pluginsDir ?? "plugins-config", relativeTo: baseDirectory)
         var plugins: [LoadedPlugin] = []
         loadPlugins(from: pluginsDirectory, pluginsDirKey: config.pluginsDir != nil, document: document,
-                    plugins: &plugins, errors: &errors, warnings: &warnings)
+                    compliance: config.compliance, plugins: &plugins, errors: &errors, warnings: &warnings)
+        let workingCalendar = loadWorkingCalendar(from: pluginsDirectory, errors: &errors, warnings: &warnings)
 
         guard errors.isEmpty else { throw ConfigErrors(errors) }
         return LoadedConfiguration(config: config, configPath: path, baseDirectory: baseDirectory, stateDirectory: stateDirectory,
-                                   pluginsDirectory: pluginsDirectory, plugins: plugins, secrets: secrets, warnings: warnings)
+                                   pluginsDirectory: pluginsDirectory, plugins: plugins, workingCalendar: workingCalendar,
+                                   secrets: secrets, warnings: warnings)
     }
 
-    private func loadPlugins(from directory: String, pluginsDirKey: Bool, document: YAMLDocument,
+    /// Reads `calendar.yaml` from the plugins directory; without it, weekends are the only days off.
+    private func loadWorkingCalendar(from directory: String, errors: inout [ConfigError],
+                                     warnings: inout [String]) -> WorkingCalendar {
+        let path = (directory as NSString).appendingPathComponent(WorkingCalendarFile.name + ".yaml")
+        guard FileManager.default.fileExists(atPath: path) else {
+            warnings.append("\(directory): no \(WorkingCalendarFile.name).yaml; only weekends count as days off")
+            return .weekendsOnly
+        }
+        do {
+            let document = try YAMLDocument(contentsOf: path)
+            let file = try document.decode(WorkingCalendarFile.self)
+            for problem in file.problems() { errors.append(document.error(at: problem.path, problem.message)) }
+            let calendar = file.calendar
+            let thisYear = LocalDate(Date(), in: .current).year
+            for year in [thisYear, thisYear + 1] where !calendar.covers(year) {
+                warnings.append("\(path): no schedule for \(year); add it when it is published (until then only weekends are days off)")
+            }
+            for (year, schedule) in file.years.sorted(by: { $0.key < $1.key }) where schedule.provisional {
+                warnings.append("\(path): the \(year) schedule is provisional; replace it with the official one when it is published")
+            }
+            return calendar
+        } catch {
+            errors.append(error)
+            return .weekendsOnly
+        }
+    }
+
+    private func loadPlugins(from directory: String, pluginsDirKey: Bool, document: YAMLDocument, compliance: ComplianceConfig,
                              plugins: inout [LoadedPlugin], errors: inout [ConfigError], warnings: inout [String]) {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
@@ -160,7 +190,20 @@ public struct ConfigLoader: Sendable {
             let path = (directory as NSString).appendingPathComponent(file)
             do {
                 let pluginDocument = try YAMLDocument(contentsOf: path)
-                plugins.append(try pluginDocument.decode { decoder in try registration.load(from: decoder) })
+                let resources = DirectoryResources(directory: directory)
+                let plugin = try pluginDocument.decode { decoder in try registration.load(from: decoder, resources: resources) }
+                for text in plugin.publishedTexts {
+                    guard let phrase = compliance.violation(in: text.text) else { continue }
+                    let message = "contains the forbidden promise wording \"\(phrase)\" (compliance.forbidden_phrases); reword it"
+                    if let auxiliary = text.file {
+                        let auxiliaryPath = (directory as NSString).appendingPathComponent(auxiliary + ".yaml")
+                        errors.append((try? YAMLDocument(contentsOf: auxiliaryPath))?.error(at: text.path, message)
+                                      ?? ConfigError(file: auxiliaryPath, message: message))
+                    } else {
+                        errors.append(pluginDocument.error(at: text.path, message))
+                    }
+                }
+                plugins.append(plugin)
             } catch {
                 errors.append(error)
             }
@@ -179,5 +222,18 @@ public struct ConfigLoader: Sendable {
         let expanded = (path as NSString).expandingTildeInPath
         let joined = expanded.hasPrefix("/") ? expanded : (base as NSString).appendingPathComponent(expanded)
         return (joined as NSString).standardizingPath
+    }
+}
+
+/// Auxiliary files next to the plugin files (`products.yaml`), decoded strictly with located errors.
+struct DirectoryResources: PluginResources {
+    let directory: String
+
+    func decode<T: Decodable>(_ type: T.Type, fromFile name: String) throws -> T {
+        let path = (directory as NSString).appendingPathComponent(name + ".yaml")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ConfigError(file: path, message: "missing: this plugin needs \(name).yaml next to its own file")
+        }
+        return try YAMLDocument(contentsOf: path).decode(T.self)
     }
 }

@@ -17,9 +17,11 @@ public struct DaemonConfig: Sendable, Decodable {
     public var dispatcher: DispatcherConfig
     public var logging: LoggingConfig
     public var http: HTTPConfig
+    public var compliance: ComplianceConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, timezone, locale, sources, receivers, routes, delivery, retention, dispatcher, logging, http
+        case compliance
         case stateDir = "state_dir"
         case pluginsDir = "plugins_dir"
         case apiTokens = "api_tokens"
@@ -45,6 +47,7 @@ public struct DaemonConfig: Sendable, Decodable {
         dispatcher = try c.decodeIfPresent(DispatcherConfig.self, forKey: .dispatcher) ?? DispatcherConfig()
         logging = try c.decodeIfPresent(LoggingConfig.self, forKey: .logging) ?? LoggingConfig()
         http = try c.decodeIfPresent(HTTPConfig.self, forKey: .http) ?? HTTPConfig()
+        compliance = try c.decodeIfPresent(ComplianceConfig.self, forKey: .compliance) ?? ComplianceConfig()
     }
 
     public var timeZone: TimeZone { TimeZone(identifier: timezone) ?? TimeZone(secondsFromGMT: 8 * 3600) ?? .current }
@@ -451,5 +454,38 @@ extension RawRepresentable where RawValue == String, Self: CaseIterable {
                 debugDescription: "\"\(text)\" is not allowed here; use one of \(Self.allCases.map(\.rawValue).joined(separator: ", "))"))
         }
         self = value
+    }
+}
+
+/// What compliance forbids in lead texts: `insightd check` refuses any plugin template, rule text or product
+/// name containing one of these phrases (case-insensitive).
+public struct ComplianceConfig: Sendable, Decodable {
+    /// Promise wording that must never reach a client conversation.
+    public var forbiddenPhrases: [String]
+
+    public static let defaultForbiddenPhrases = ["保本", "保收益", "稳赚", "无风险", "零风险", "guaranteed return"]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case forbiddenPhrases = "forbidden_phrases"
+    }
+
+    public init() {
+        forbiddenPhrases = Self.defaultForbiddenPhrases
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        forbiddenPhrases = try c.decodeIfPresent([String].self, forKey: .forbiddenPhrases) ?? forbiddenPhrases
+        if forbiddenPhrases.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw DecodingError.dataCorruptedError(forKey: .forbiddenPhrases, in: c,
+                                                   debugDescription: "an empty phrase would match every text; remove it")
+        }
+    }
+
+    /// The first forbidden phrase `text` contains, if any.
+    public func violation(in text: String) -> String? {
+        let folded = text.lowercased()
+        return forbiddenPhrases.first { folded.contains($0.lowercased()) }
     }
 }

@@ -13,6 +13,8 @@ public struct LoadedConfiguration: Sendable {
     public var pluginsDirectory: String
     /// Every built-in plugin whose file exists, enabled or not, in registry order.
     public var plugins: [LoadedPlugin]
+    /// Working days from `calendar.yaml` in the plugins directory.
+    public var workingCalendar: WorkingCalendar
     /// Resolved secrets by the key path that named them (e.g. `sources[0].secret`).
     public var secrets: [String: Secret]
     /// Things that work but deserve attention (literal secrets, missing plugin files).
@@ -26,6 +28,7 @@ public struct LoadedConfiguration: Sendable {
     }
 
     public var pipelineSettings: PipelineSettings {
-        PipelineSettings(plugins: plugins, timeZone: config.timeZone, locale: config.locale.rawValue)
+        PipelineSettings(plugins: plugins, timeZone: config.timeZone, locale: config.locale.rawValue,
+                         workingCalendar: workingCalendar)
     }
 }

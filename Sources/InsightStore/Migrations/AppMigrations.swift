@@ -1,4 +1,6 @@
+import Foundation
 import GRDB
+import InsightCore
 
 /// The schema, as an append-only list of migrations. A shipped migration is never edited: add a new one.
 enum AppMigrations {
@@ -158,6 +160,35 @@ enum AppMigrations {
                 );
                 CREATE INDEX webhook_seen_received ON webhook_seen (received_ms);
                 """)
+        }
+        migrator.registerMigration("v3-plugin-queries-memory") { db in
+            try db.execute(sql: """
+                ALTER TABLE client ADD COLUMN birthday_key INTEGER;
+                ALTER TABLE client ADD COLUMN last_wealth_buy_ms INTEGER;
+                ALTER TABLE account ADD COLUMN previous_transaction_ms INTEGER;
+                CREATE INDEX client_birthday ON client (birthday_key);
+                CREATE INDEX client_segment ON client (segment);
+                CREATE INDEX client_wealth_buy ON client (last_wealth_buy_ms);
+                CREATE INDEX loan_maturity ON loan (maturity_date);
+                CREATE INDEX term_deposit_maturity ON term_deposit (maturity_date);
+                CREATE INDEX lead_client_plugin ON lead (client_id, plugin, created_ms);
+                CREATE TABLE plugin_memory (
+                    client_id TEXT NOT NULL,
+                    plugin TEXT NOT NULL,
+                    data TEXT NOT NULL,
+                    PRIMARY KEY (client_id, plugin)
+                );
+                """)
+            // Index the birthdays of clients projected before this migration.
+            let rows = try Row.fetchAll(db, sql: "SELECT id, profile FROM client WHERE profile IS NOT NULL")
+            let decoder = JSONDecoder()
+            for row in rows {
+                let id: String = row["id"]
+                let text: String = row["profile"]
+                guard let profile = try? decoder.decode(ClientProfile.self, from: Data(text.utf8)),
+                      let key = profile.birthdayKey else { continue }
+                try db.execute(sql: "UPDATE client SET birthday_key = ? WHERE id = ?", arguments: [key, id])
+            }
         }
         return migrator
     }

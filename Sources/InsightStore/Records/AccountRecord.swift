@@ -10,6 +10,7 @@ struct AccountRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableR
     var balance: String?
     var lastTransactionMs: Int64?
     var transactionCount: Int
+    var previousTransactionMs: Int64?
 
     enum Columns {
         static let id = Column(CodingKeys.id)
@@ -18,6 +19,7 @@ struct AccountRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableR
         static let balance = Column(CodingKeys.balance)
         static let lastTransactionMs = Column(CodingKeys.lastTransactionMs)
         static let transactionCount = Column(CodingKeys.transactionCount)
+        static let previousTransactionMs = Column(CodingKeys.previousTransactionMs)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -27,5 +29,6 @@ struct AccountRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableR
         case balance = "balance"
         case lastTransactionMs = "last_transaction_ms"
         case transactionCount = "transaction_count"
+        case previousTransactionMs = "previous_transaction_ms"
     }
 }

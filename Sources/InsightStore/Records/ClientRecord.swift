@@ -11,6 +11,9 @@ struct ClientRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRe
     var segment: String?
     var lastEventMs: Int64?
     var lastInteractionMs: Int64?
+    /// ``Birthdays/key(birthDate:calendar:)``, indexed for the daily birthday query.
+    var birthdayKey: Int?
+    var lastWealthBuyMs: Int64?
 
     enum Columns {
         static let id = Column(CodingKeys.id)
@@ -20,6 +23,8 @@ struct ClientRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRe
         static let segment = Column(CodingKeys.segment)
         static let lastEventMs = Column(CodingKeys.lastEventMs)
         static let lastInteractionMs = Column(CodingKeys.lastInteractionMs)
+        static let birthdayKey = Column(CodingKeys.birthdayKey)
+        static let lastWealthBuyMs = Column(CodingKeys.lastWealthBuyMs)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -30,5 +35,7 @@ struct ClientRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRe
         case segment = "segment"
         case lastEventMs = "last_event_ms"
         case lastInteractionMs = "last_interaction_ms"
+        case birthdayKey = "birthday_key"
+        case lastWealthBuyMs = "last_wealth_buy_ms"
     }
 }
