@@ -4,6 +4,7 @@ import InsightCore
 /// `plugins-config/<id>.yaml`, and one line here. A test fails when those three disagree.
 public enum BuiltinPlugins {
     public static let all: [PluginRegistration] = [
+        .of(BirthdayCarePlugin.self),
         .of(RulesPlugin.self),
     ]
 
