@@ -5,6 +5,7 @@ import InsightCore
 public enum BuiltinPlugins {
     public static let all: [PluginRegistration] = [
         .of(BirthdayCarePlugin.self),
+        .of(LoanRenewalPlugin.self),
         .of(RulesPlugin.self),
     ]
 
