@@ -6,6 +6,7 @@ public enum BuiltinPlugins {
     public static let all: [PluginRegistration] = [
         .of(BirthdayCarePlugin.self),
         .of(LoanRenewalPlugin.self),
+        .of(ProductMatchPlugin.self),
         .of(RulesPlugin.self),
     ]
 

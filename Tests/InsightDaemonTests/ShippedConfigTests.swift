@@ -40,7 +40,8 @@ import Testing
     @Test func everySamplePluginConfigDecodes() throws {
         for registration in BuiltinPlugins.all {
             let document = try YAMLDocument(contentsOf: repositoryRoot + "/plugins-config/\(registration.id).yaml")
-            let plugin = try document.decode { try registration.load(from: $0) }
+            let resources = DirectoryResources(directory: repositoryRoot + "/plugins-config")
+            let plugin = try document.decode { try registration.load(from: $0, resources: resources) }
             #expect(plugin.id == registration.id)
         }
     }

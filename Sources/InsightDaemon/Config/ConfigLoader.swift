@@ -226,10 +226,14 @@ public struct ConfigLoader: Sendable {
 }
 
 /// Auxiliary files next to the plugin files (`products.yaml`), decoded strictly with located errors.
-struct DirectoryResources: PluginResources {
-    let directory: String
+public struct DirectoryResources: PluginResources {
+    public let directory: String
 
-    func decode<T: Decodable>(_ type: T.Type, fromFile name: String) throws -> T {
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    public func decode<T: Decodable>(_ type: T.Type, fromFile name: String) throws -> T {
         let path = (directory as NSString).appendingPathComponent(name + ".yaml")
         guard FileManager.default.fileExists(atPath: path) else {
             throw ConfigError(file: path, message: "missing: this plugin needs \(name).yaml next to its own file")
