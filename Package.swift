@@ -43,7 +43,7 @@ let package = Package(
         // Built-in plugins. They see only InsightCore: no SQL, no HTTP, no wall clock.
         .target(
             name: "InsightPlugins",
-            dependencies: ["InsightCore"]
+            dependencies: ["InsightCore", .product(name: "Mustache", package: "swift-mustache")]
         ),
         // The pipeline: dispatcher (journal → state → bus → plugins → ledger) and the daily scheduler.
         .target(

@@ -49,6 +49,6 @@ import Testing
     @Test func theShippedRulesFireOnTheExampleEvents() throws {
         let document = try YAMLDocument(contentsOf: repositoryRoot + "/plugins-config/rules.yaml")
         let configuration = try document.decode(RulesConfiguration.self)
-        #expect(configuration.rules.map(\.id) == ["large-inflow", "large-cash-withdrawal", "policy-lapse"])
+        #expect(configuration.rules.map(\.id) == ["large-inflow", "large-cash-withdrawal", "private-client-large-debit", "policy-lapse"])
     }
 }

@@ -29,6 +29,9 @@ public indirect enum RuleCondition: Sendable, Decodable {
 
     static let operators: [CodingKeys] = [.eq, .ne, .gt, .gte, .lt, .lte, .in, .exists]
     static let fieldRoots = ["id", "source", "type", "clientId", "time"]
+    /// Client state fields a condition may read, as `client.<name>`.
+    static let clientFields = ["segment", "riskLevel", "tags", "aum", "managerId", "branchId", "status", "marketingConsent",
+                               "birthCalendar"]
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -42,9 +45,10 @@ public indirect enum RuleCondition: Sendable, Decodable {
             return
         }
         let field = try container.decode(String.self, forKey: .field)
-        guard Self.fieldRoots.contains(field) || (field.hasPrefix("data.") && field.count > 5) else {
+        guard Self.fieldRoots.contains(field) || (field.hasPrefix("data.") && field.count > 5)
+                || (field.hasPrefix("client.") && Self.clientFields.contains(String(field.dropFirst(7)))) else {
             throw DecodingError.dataCorruptedError(forKey: .field, in: container,
-                debugDescription: "field must be data.<path>, or one of \(Self.fieldRoots.joined(separator: ", ")); got \"\(field)\"")
+                debugDescription: "field must be data.<path>, client.<\(Self.clientFields.joined(separator: "|"))>, or one of \(Self.fieldRoots.joined(separator: ", ")); got \"\(field)\"")
         }
         let present = Self.operators.filter { container.contains($0) }
         guard present.count == 1, let op = present.first else {
@@ -73,11 +77,31 @@ public indirect enum RuleCondition: Sendable, Decodable {
         }
     }
 
-    public func matches(_ event: Event) -> Bool {
+    public func matches(_ event: Event, client: ClientState? = nil) -> Bool {
         switch self {
-        case .all(let items): return items.allSatisfy { $0.matches(event) }
-        case .any(let items): return items.contains { $0.matches(event) }
-        case .field(let condition): return condition.matches(event.value(atPath: condition.field))
+        case .all(let items): return items.allSatisfy { $0.matches(event, client: client) }
+        case .any(let items): return items.contains { $0.matches(event, client: client) }
+        case .field(let condition): return condition.matches(Self.value(of: condition.field, event: event, client: client))
+        }
+    }
+
+    /// The value a field path names: an event field, or a `client.` field of the client's state (with this
+    /// event applied).
+    static func value(of field: String, event: Event, client: ClientState?) -> JSONValue? {
+        guard field.hasPrefix("client.") else { return event.value(atPath: field) }
+        guard let client else { return nil }
+        let profile = client.profile
+        switch field.dropFirst(7) {
+        case "segment": return profile.segment.map(JSONValue.string)
+        case "riskLevel": return profile.riskLevel.map { .number(String($0.value)) }
+        case "tags": return .array(profile.tags.map(JSONValue.string))
+        case "aum": return .number(client.aum.description)
+        case "managerId": return profile.managerId.map(JSONValue.string)
+        case "branchId": return profile.branchId.map(JSONValue.string)
+        case "status": return .string(profile.status ?? "active")
+        case "marketingConsent": return profile.marketingConsent.map(JSONValue.bool)
+        case "birthCalendar": return .string((profile.birthCalendar ?? .gregorian).rawValue)
+        default: return nil
         }
     }
 }
@@ -87,6 +111,14 @@ extension RuleCondition.FieldCondition {
         let present = value.map { $0 != .null } ?? false
         if case .exists(let expected) = comparison { return present == expected }
         guard let value, present else { return false }
+        // A list (such as client.tags) matches eq / in when any element does, and ne when none does.
+        if case .array(let items) = value {
+            switch comparison {
+            case .eq, .oneOf: return items.contains { matches($0) }
+            case .ne(let text): return !items.contains { Self.order($0, text) == .orderedSame }
+            default: return false
+            }
+        }
         switch comparison {
         case .eq(let text): return Self.order(value, text) == .orderedSame
         case .ne(let text): return Self.order(value, text) != .orderedSame

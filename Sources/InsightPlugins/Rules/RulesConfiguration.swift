@@ -30,9 +30,14 @@ public struct Rule: Sendable, Decodable {
     public var lead: RuleLead
     /// How often the rule may fire: once per event (default), or once per client per local day.
     public var once: RuleDedupe
+    /// A Mustache template for the dedupe key (after `<rule id>:`), e.g. `{{clientId}}:{{data.loanId}}`;
+    /// replaces `once`.
+    public var key: String?
+    /// After a lead for a client, the rule stays quiet for that client this long (`7d`, `12h`, `30m`).
+    public var cooldown: TimeInterval?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case id, description, when, lead, once
+        case id, description, when, lead, once, key, cooldown
     }
 
     public init(from decoder: any Decoder) throws {
@@ -46,18 +51,46 @@ public struct Rule: Sendable, Decodable {
         when = try container.decode(RuleTrigger.self, forKey: .when)
         lead = try container.decode(RuleLead.self, forKey: .lead)
         once = try container.decodeIfPresent(RuleDedupe.self, forKey: .once) ?? .perEvent
+        key = try container.decodeIfPresent(String.self, forKey: .key)
+        if key != nil, container.contains(.once) {
+            throw DecodingError.dataCorruptedError(forKey: .key, in: container,
+                                                   debugDescription: "set either key (a template) or once, not both")
+        }
+        if let text = try container.decodeIfPresent(String.self, forKey: .cooldown) {
+            guard let seconds = Self.duration(text), seconds > 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .cooldown, in: container,
+                    debugDescription: "expected a duration such as 7d, 12h or 30m, got \"\(text)\"")
+            }
+            cooldown = seconds
+        }
     }
 
-    func lead(for event: Event, context: PluginContext) -> LeadDraft {
+    /// `7d`, `12h`, `30m`, `45s` in seconds.
+    static func duration(_ text: String) -> TimeInterval? {
+        guard let unit = text.last, let amount = Double(text.dropLast()), amount.isFinite else { return nil }
+        switch unit {
+        case "d": return amount * 86_400
+        case "h": return amount * 3600
+        case "m": return amount * 60
+        case "s": return amount
+        default: return nil
+        }
+    }
+
+    func lead(for event: Event, context: PluginContext, keyTemplate: MustacheKey?) -> LeadDraft {
         let key: String
-        switch once {
-        case .perEvent: key = "\(id):\(event.source):\(event.id)"
-        case .perClientPerDay: key = "\(id):\(event.clientId ?? "-"):\(LocalDate(event.time, in: context.timeZone))"
+        if let keyTemplate {
+            key = "\(id):" + keyTemplate.render(event: event, client: context.client, timeZone: context.timeZone)
+        } else {
+            switch once {
+            case .perEvent: key = "\(id):\(event.source):\(event.id)"
+            case .perClientPerDay: key = "\(id):\(event.clientId ?? "-"):\(LocalDate(event.time, in: context.timeZone))"
+            }
         }
         var evidence = [Evidence(label: "rule", value: id), Evidence(label: "event", value: "\(event.type) \(event.id)")]
         for condition in when.conditions.flatMap(\.fieldConditions) {
-            let shown = event.value(atPath: condition.field).map { Masking.field(condition.field, value: Self.show($0)) }
-                ?? "(absent)"
+            let value = RuleCondition.value(of: condition.field, event: event, client: context.client)
+            let shown = value.map { Masking.field(condition.field, value: Self.show($0)) } ?? "(absent)"
             evidence.append(Evidence(label: condition.field, value: shown))
         }
         return LeadDraft(key: key, kind: lead.kind, priority: lead.priority, clientId: event.clientId, title: lead.title,
@@ -108,8 +141,8 @@ public struct RuleTrigger: Sendable, Decodable {
 
     var conditions: [RuleCondition] { all + any }
 
-    func matches(_ event: Event) -> Bool {
-        all.allSatisfy { $0.matches(event) } && (any.isEmpty || any.contains { $0.matches(event) })
+    func matches(_ event: Event, client: ClientState? = nil) -> Bool {
+        all.allSatisfy { $0.matches(event, client: client) } && (any.isEmpty || any.contains { $0.matches(event, client: client) })
     }
 }
 
