@@ -162,14 +162,32 @@ public struct ConfigLoader: Sendable {
         }
     }
 
-    private func loadPlugins(from directory: String, pluginsDirKey: Bool, document: YAMLDocument, compliance: ComplianceConfig,
+    /// Loads the plugin files and the working calendar of a plugins directory on their own, without a main
+    /// config (for benchmarks and tools).
+    public func loadPluginsDirectory(_ directory: String, compliance: ComplianceConfig = ComplianceConfig())
+        throws(ConfigErrors) -> (loaded: [LoadedPlugin], calendar: WorkingCalendar) {
+        var errors: [ConfigError] = []
+        var warnings: [String] = []
+        var plugins: [LoadedPlugin] = []
+        loadPlugins(from: directory, pluginsDirKey: false, document: nil, compliance: compliance, plugins: &plugins,
+                    errors: &errors, warnings: &warnings)
+        let calendar = loadWorkingCalendar(from: directory, errors: &errors, warnings: &warnings)
+        guard errors.isEmpty else { throw ConfigErrors(errors) }
+        return (plugins, calendar)
+    }
+
+    private func loadPlugins(from directory: String, pluginsDirKey: Bool, document: YAMLDocument?, compliance: ComplianceConfig,
                              plugins: inout [LoadedPlugin], errors: inout [ConfigError], warnings: inout [String]) {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         guard manager.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            errors.append(pluginsDirKey
-                ? document.error(at: ["plugins_dir"], "plugins directory \(directory) does not exist")
-                : ConfigError(file: document.file, message: "no plugins directory at \(directory); set plugins_dir"))
+            if let document {
+                errors.append(pluginsDirKey
+                    ? document.error(at: ["plugins_dir"], "plugins directory \(directory) does not exist")
+                    : ConfigError(file: document.file, message: "no plugins directory at \(directory); set plugins_dir"))
+            } else {
+                errors.append(ConfigError(file: directory, message: "no such plugins directory"))
+            }
             return
         }
         let files = ((try? manager.contentsOfDirectory(atPath: directory)) ?? []).sorted()

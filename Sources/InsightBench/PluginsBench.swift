@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import InsightCore
+import InsightDaemon
+import InsightEngine
+import InsightStore
+import Logging
+
+/// All built-in plugins (as configured in plugins-config/) on a synthetic bank, against a no-op baseline
+/// measured in the same run on the same events; then the birthday and loan daily ticks over a large book.
+struct PluginsBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plugins",
+        abstract: "Measure dispatch through every built-in plugin, and the daily ticks over a large client book.")
+
+    @Option(help: "Clients in the synthetic bank.") var clients = 100_000
+    @Option(help: "Events in total (opening snapshot plus activity).") var events = 1_000_000
+    @Option(help: "Clients for the daily-tick measurement (0 skips it).") var tickClients = 1_000_000
+    @Option(help: "The plugins-config directory.") var pluginsDir = "plugins-config"
+    @Option(help: "Bus shards.") var shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    @Option(help: "Directory for the temporary databases (removed afterwards).") var directory = NSTemporaryDirectory()
+
+    func run() async throws {
+        let root = (directory as NSString).appendingPathComponent("insightd-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let plugins = try loadPlugins()
+        let zone = TimeZone(identifier: "Asia/Shanghai") ?? .current
+        let calendar = plugins.calendar
+        let start = LocalDate(year: 2026, month: 8, day: 1)?.instant(in: zone) ?? Date()
+        let bank = SyntheticBank(clients: clients, start: start, days: 90, seed: 42)
+        print("insightd-bench plugins: \(clients) clients, \(events) events, \(shards) shards; plugins: \(plugins.loaded.filter(\.enabled).map(\.id).joined(separator: ", "))")
+
+        // The same journal twice: one drained by a no-op plugin (the baseline), one by every built-in plugin.
+        var results: [(String, Duration, Int, Int)] = []
+        for (label, set) in [("baseline: no-op plugin", [LoadedPlugin(NoOpPlugin())]), ("all built-in plugins", plugins.loaded)] {
+            let database = try AppDatabase.open(directory: root + "/\(results.count)")
+            let opening = bank.openingEvents()
+            try append(opening, to: database)
+            let activity = max(0, events - opening.count)
+            var index = 0
+            while index < activity {
+                let count = min(5000, activity - index)
+                try append((index..<(index + count)).map { bank.activityEvent($0, of: activity) }, to: database)
+                index += count
+            }
+            let settings = SettingsBox(PipelineSettings(plugins: set, timeZone: zone, locale: "zh-CN", workingCalendar: calendar))
+            let dispatcher = try Dispatcher(database: database, settings: settings, clock: .eventTime, shards: shards,
+                                            logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+            var handled = 0
+            let clock = ContinuousClock()
+            let elapsed = try await clock.measure { handled = try await dispatcher.drain() }
+            let leads = try database.leadCount()
+            results.append((label, elapsed, handled, leads))
+            report(label, count: handled, time: elapsed, extra: "\(leads) leads, peak RSS \(PeakRSS.megabytes()) MB")
+            try database.close()
+        }
+        if results.count == 2 {
+            let ratio = seconds(results[1].1) / max(0.000_001, seconds(results[0].1))
+            print(String(format: "plugins cost: %.2f× the baseline dispatch time", ratio))
+        }
+
+        guard tickClients > 0 else { return }
+        // The daily ticks over a large book: birthdays through the birthday index, loans through the maturity index.
+        let tickBank = SyntheticBank(clients: tickClients, start: start, days: 1, seed: 7)
+        let database = try AppDatabase.open(directory: root + "/ticks")
+        let opening = tickBank.openingEvents(loanShare: 0.5, depositShare: 0.3)
+        for chunk in stride(from: 0, to: opening.count, by: 5000) {
+            try append(Array(opening[chunk..<min(chunk + 5000, opening.count)]), to: database)
+        }
+        let settings = SettingsBox(PipelineSettings(plugins: plugins.loaded, timeZone: zone, locale: "zh-CN", workingCalendar: calendar))
+        // Project the book with no plugin (the ticks are what is measured here).
+        let projector = try Dispatcher(database: database,
+                                       settings: SettingsBox(PipelineSettings(plugins: [], timeZone: zone, locale: "zh-CN")),
+                                       clock: .eventTime, shards: shards, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let projectTime = try await ContinuousClock().measure { _ = try await projector.drain() }
+        report("project \(tickClients) clients (no plugins)", count: opening.count, time: projectTime,
+               extra: "peak RSS \(PeakRSS.megabytes()) MB")
+        let dispatcher = try Dispatcher(database: database, settings: settings, clock: .eventTime, shards: shards,
+                                        logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let day = LocalDate(start, in: zone).adding(days: 1)
+        for plugin in ["birthday-care", "loan-renewal"] {
+            guard let time = plugins.loaded.first(where: { $0.id == plugin })?.schedule else { continue }
+            let tick = ScheduleTick(scheduledAt: day.instant(at: time, in: zone), localDate: day)
+            let begin = ContinuousClock.now
+            let leads = try await dispatcher.runTick(tick, plugin: plugin)
+            let elapsed = ContinuousClock.now - begin
+            print(String(format: "%-46@ %9d clients in %7.2f s  (%d leads)", "daily tick: \(plugin)" as NSString, tickClients,
+                         seconds(elapsed), leads.count))
+        }
+        try database.close()
+    }
+
+    private func loadPlugins() throws -> (loaded: [LoadedPlugin], calendar: WorkingCalendar) {
+        try ConfigLoader().loadPluginsDirectory((pluginsDir as NSString).standardizingPath)
+    }
+
+    private func append(_ batch: [Event], to database: AppDatabase) throws {
+        _ = try database.append(batch, receivedAt: Date())
+    }
+
+    private func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    private func report(_ phase: String, count: Int, time: Duration, extra: String) {
+        print(String(format: "%-46@ %9d events in %7.2f s = %9.0f events/s  (%@)", phase as NSString, count, seconds(time),
+                     Double(count) / seconds(time), extra as NSString))
+    }
+}
