@@ -34,8 +34,7 @@ public struct PluginContext: Sendable {
     /// When a lead about `date` is due: the start of that day, moved to the previous working day when it is
     /// a weekend or holiday, but never before today.
     public func dueAt(_ date: LocalDate) -> Date {
-        let working = workingCalendar.workingDay(onOrBefore: date)
-        return max(working, min(today, date)).instant(in: timeZone)
+        max(workingCalendar.workingDay(onOrBefore: date), today).instant(in: timeZone)
     }
 }
 
