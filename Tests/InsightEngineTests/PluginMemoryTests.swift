@@ -92,7 +92,8 @@ struct PluginMemoryTests {
 
     @Test func theHostSeesThatThePluginUsesMemory() throws {
         #expect(plugin().usesMemory)
-        #expect(!(try rulesPlugin()).usesMemory)
+        #expect(!LoadedPlugin(RecordingPlugin(configuration: .init(recorder: PluginRecorder()))).usesMemory)
+        #expect(try rulesPlugin().usesMemory, "rules keeps per-client cooldowns")
     }
 
     @Test func memoryIsKeptAcrossBatches() async throws {
