@@ -148,8 +148,46 @@ extension AppDatabase {
         let account: Statement
         let saveMemory: Statement
         let deleteMemory: Statement
+        let balance: Statement
+        let deposit: Statement
+        let loan: Statement
+        let holding: Statement
+        let financials: Statement
 
         init(_ db: Database) throws {
+            balance = try db.cachedStatement(sql: """
+                INSERT INTO balance_snapshot (client_id, as_of, aum, deposits, wealth, loans) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (client_id, as_of) DO UPDATE SET aum = excluded.aum, deposits = excluded.deposits,
+                  wealth = excluded.wealth, loans = excluded.loans
+                """)
+            deposit = try db.cachedStatement(sql: """
+                INSERT INTO term_deposit (id, client_id, amount, currency, open_date, maturity_date, status)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, amount = excluded.amount,
+                  currency = excluded.currency, open_date = excluded.open_date, maturity_date = excluded.maturity_date,
+                  status = excluded.status
+                """)
+            loan = try db.cachedStatement(sql: """
+                INSERT INTO loan (id, client_id, product, principal, outstanding, currency, maturity_date, status,
+                                  overdue_days, last_overdue_ms, repaid_date)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, product = excluded.product,
+                  principal = excluded.principal, outstanding = excluded.outstanding, currency = excluded.currency,
+                  maturity_date = excluded.maturity_date, status = excluded.status, overdue_days = excluded.overdue_days,
+                  last_overdue_ms = excluded.last_overdue_ms, repaid_date = excluded.repaid_date
+                """)
+            holding = try db.cachedStatement(sql: """
+                INSERT INTO holding (client_id, product_id, amount, last_trade_ms) VALUES (?, ?, ?, ?)
+                ON CONFLICT (client_id, product_id) DO UPDATE SET amount = excluded.amount,
+                  last_trade_ms = excluded.last_trade_ms
+                """)
+            financials = try db.cachedStatement(sql: """
+                INSERT INTO financials (client_id, period, total_assets, total_liabilities, operating_cash_flow, revenue)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (client_id, period) DO UPDATE SET total_assets = excluded.total_assets,
+                  total_liabilities = excluded.total_liabilities, operating_cash_flow = excluded.operating_cash_flow,
+                  revenue = excluded.revenue
+                """)
             profile = try db.cachedStatement(sql: """
                 INSERT INTO client (id, profile, manager_id, branch_id, segment, last_event_ms, last_interaction_ms,
                                     birthday_key, last_wealth_buy_ms)
@@ -207,39 +245,42 @@ extension AppDatabase {
                     account.lastTransactionAt?.milliseconds, account.transactionCount,
                     account.previousTransactionAt?.milliseconds,
                 ])
+            case .balance:
+                guard let balance = state.balance else { continue }
+                try statements.balance.execute(arguments: [
+                    state.id, balance.asOf.description, balance.aum.storedText, balance.deposits?.storedText,
+                    balance.wealth?.storedText, balance.loans?.storedText,
+                ])
+            case .deposit(let id):
+                guard let deposit = state.deposits[id] else { continue }
+                try statements.deposit.execute(arguments: [
+                    id, state.id, deposit.amount.storedText, deposit.currency, deposit.openDate?.description,
+                    deposit.maturityDate.description, deposit.status,
+                ])
+            case .loan(let id):
+                guard let loan = state.loans[id] else { continue }
+                try statements.loan.execute(arguments: [
+                    id, state.id, loan.product, loan.principal?.storedText, loan.outstanding?.storedText, loan.currency,
+                    loan.maturityDate?.description, loan.status, loan.overdueDays, loan.lastOverdueAt?.milliseconds,
+                    loan.repaidDate?.description,
+                ])
+            case .holding(let productId):
+                guard let holding = state.holdings[productId] else { continue }
+                try statements.holding.execute(arguments: [
+                    state.id, productId, holding.amount.storedText, holding.lastTradeAt?.milliseconds,
+                ])
+            case .financials(let period):
+                guard let financials = state.financials[period] else { continue }
+                try statements.financials.execute(arguments: [
+                    state.id, period, financials.totalAssets?.storedText, financials.totalLiabilities?.storedText,
+                    financials.operatingCashFlow?.storedText, financials.revenue?.storedText,
+                ])
             case .memory(let plugin):
                 if let memory = state.memory[plugin] {
                     try statements.saveMemory.execute(arguments: [state.id, plugin, JSONWriter.string(memory)])
                 } else {
                     try statements.deleteMemory.execute(arguments: [state.id, plugin])
                 }
-            case .balance:
-                guard let balance = state.balance else { continue }
-                try BalanceSnapshotRecord(clientId: state.id, asOf: balance.asOf.description, aum: balance.aum.storedText,
-                                          deposits: balance.deposits?.storedText, wealth: balance.wealth?.storedText,
-                                          loans: balance.loans?.storedText).upsert(db)
-            case .deposit(let id):
-                guard let deposit = state.deposits[id] else { continue }
-                try TermDepositRecord(id: id, clientId: state.id, amount: deposit.amount.storedText, currency: deposit.currency,
-                                      openDate: deposit.openDate?.description, maturityDate: deposit.maturityDate.description,
-                                      status: deposit.status).upsert(db)
-            case .loan(let id):
-                guard let loan = state.loans[id] else { continue }
-                try LoanRecord(id: id, clientId: state.id, product: loan.product, principal: loan.principal?.storedText,
-                               outstanding: loan.outstanding?.storedText, currency: loan.currency,
-                               maturityDate: loan.maturityDate?.description, status: loan.status,
-                               overdueDays: loan.overdueDays, lastOverdueMs: loan.lastOverdueAt?.milliseconds,
-                               repaidDate: loan.repaidDate?.description).upsert(db)
-            case .holding(let productId):
-                guard let holding = state.holdings[productId] else { continue }
-                try HoldingRecord(clientId: state.id, productId: productId, amount: holding.amount.storedText,
-                                  lastTradeMs: holding.lastTradeAt?.milliseconds).upsert(db)
-            case .financials(let period):
-                guard let financials = state.financials[period] else { continue }
-                try FinancialsRecord(clientId: state.id, period: period, totalAssets: financials.totalAssets?.storedText,
-                                     totalLiabilities: financials.totalLiabilities?.storedText,
-                                     operatingCashFlow: financials.operatingCashFlow?.storedText,
-                                     revenue: financials.revenue?.storedText).upsert(db)
             }
         }
     }

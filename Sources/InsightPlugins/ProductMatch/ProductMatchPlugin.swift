@@ -131,12 +131,15 @@ public struct ProductMatchPlugin: Plugin {
         let total = balances.isEmpty ? (client.balance?.deposits ?? 0) : balances.reduce(0, +)
         guard total >= settings.minBalance else {
             memory.idleSince = nil
+            memory.idleOffered = false
             return nil
         }
         let since = memory.idleSince ?? event.time
         memory.idleSince = since
         let days = Int(event.time.timeIntervalSince(since) / 86_400)
-        guard days >= settings.days else { return nil }
+        // One offer per idle episode, whatever its outcome: the balance must dip below the threshold again.
+        guard days >= settings.days, !memory.idleOffered else { return nil }
+        memory.idleOffered = true
         let sinceDate = LocalDate(since, in: context.timeZone)
         return Trigger(kind: .idleBalance, amount: total, reference: "idle:\(sinceDate)", evidence: [
             Evidence(label: "idleBalance", value: "\(LeadFormat.amount(total, locale: "en")) ≥ \(LeadFormat.amount(settings.minBalance, locale: "en")) since \(sinceDate) (\(days) days ≥ \(settings.days))"),
@@ -171,8 +174,6 @@ public struct ProductMatchPlugin: Plugin {
     func propose(_ trigger: Trigger, for client: ClientState, context: PluginContext) throws -> LeadDraft? {
         let profile = client.profile
         guard !profile.isClosed, profile.marketingConsent != false else { return nil }
-        if let last = try context.state.lastLead(plugin: Self.id, client: client.id),
-           context.now.timeIntervalSince(last) < cooldown { return nil }
         let today = context.today
         var passed = suitability.suitable(catalog.products, for: client, amount: trigger.amount, today: today)
         if !trigger.productTags.isEmpty {
@@ -180,6 +181,9 @@ public struct ProductMatchPlugin: Plugin {
         }
         let chosen = rank(passed, for: trigger).prefix(configuration.topN)
         guard !chosen.isEmpty else { return nil }
+        // The ledger holds leads made by the daily tick too (the plugin's memory sees only its events).
+        if let last = try context.state.lastLead(plugin: Self.id, client: client.id),
+           context.now.timeIntervalSince(last) < cooldown { return nil }
         let assessment = suitability.assessment(of: profile, today: today)
         let locale = context.locale
         let flags: [String: Any] = [
@@ -243,6 +247,8 @@ public struct ProductMatchPlugin: Plugin {
 public struct ProductMatchMemory: PluginMemory {
     var lastLeadAt: Date?
     var idleSince: Date?
+    /// The current idle episode has been offered already.
+    var idleOffered = false
     /// Mapped client tags present at the last profile update.
     var lifeTags: [String] = []
     /// Mortgage loans already seen (a mortgage appearing is a life event once).
@@ -257,6 +263,7 @@ public struct ProductMatchMemory: PluginMemory {
         }
         lastLeadAt = date("lastLeadMs")
         idleSince = date("idleSinceMs")
+        idleOffered = fields["idleOffered"]?.boolValue ?? false
         lifeTags = fields["lifeTags"]?.arrayValue?.compactMap(\.stringValue) ?? []
         mortgages = fields["mortgages"]?.arrayValue?.compactMap(\.stringValue) ?? []
     }
@@ -266,10 +273,11 @@ public struct ProductMatchMemory: PluginMemory {
         func ms(_ date: Date) -> JSONValue { .number(String(Int64((date.timeIntervalSince1970 * 1000).rounded()))) }
         if let lastLeadAt { fields["lastLeadMs"] = ms(lastLeadAt) }
         if let idleSince { fields["idleSinceMs"] = ms(idleSince) }
+        if idleOffered { fields["idleOffered"] = .bool(true) }
         if !lifeTags.isEmpty { fields["lifeTags"] = .array(lifeTags.map(JSONValue.string)) }
         if !mortgages.isEmpty { fields["mortgages"] = .array(mortgages.map(JSONValue.string)) }
         return .object(fields)
     }
 
-    public var isEmpty: Bool { lastLeadAt == nil && idleSince == nil && lifeTags.isEmpty && mortgages.isEmpty }
+    public var isEmpty: Bool { lastLeadAt == nil && idleSince == nil && !idleOffered && lifeTags.isEmpty && mortgages.isEmpty }
 }
