@@ -5,6 +5,7 @@ import InsightCore
 public enum BuiltinPlugins {
     public static let all: [PluginRegistration] = [
         .of(RulesPlugin.self),
+        .of(RiskAlertsPlugin.self),
     ]
 
     public static func registration(id: String) -> PluginRegistration? {

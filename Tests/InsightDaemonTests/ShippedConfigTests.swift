@@ -50,4 +50,12 @@ import Testing
         let configuration = try document.decode(RulesConfiguration.self)
         #expect(configuration.rules.map(\.id) == ["large-inflow", "large-cash-withdrawal", "policy-lapse"])
     }
+
+    @Test func theShippedRiskAlertsFileShowsEveryDefault() throws {
+        let document = try YAMLDocument(contentsOf: repositoryRoot + "/plugins-config/risk-alerts.yaml")
+        let shipped = try document.decode(RiskAlertsConfiguration.self)
+        var defaults = RiskAlertsConfiguration()
+        defaults.templates = [:]
+        #expect(shipped == defaults, "risk-alerts.yaml and the code defaults agree")
+    }
 }
