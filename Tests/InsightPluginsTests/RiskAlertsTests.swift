@@ -479,25 +479,25 @@ struct RiskOverdueTests {
 struct RiskCorporateLeverageTests {
     @Test func aHighRisingRatioAndTwoNegativeCashFlowsLeadOncePerReason() throws {
         var harness = try Harness()
-        #expect(try harness.send(financials("F1", period: "2026Q2", assets: "1000000", liabilities: "550000", cashFlow: "-1000"))
+        #expect(try harness.send(financials("F1", period: "2025Q4", assets: "1000000", liabilities: "550000", cashFlow: "-1000"))
             .isEmpty)
-        // A half-year report is not the previous period of a quarter.
-        #expect(try harness.send(financials("F2", period: "2026H1", assets: "1000000", liabilities: "100000", cashFlow: "5"))
+        // An annual report is not the previous period of a quarter, though "2026" sorts between 2025Q4 and 2026Q1.
+        #expect(try harness.send(financials("F2", period: "2026", assets: "1000000", liabilities: "100000", cashFlow: "5"))
             .isEmpty)
 
-        let drafts = try harness.send(financials("F3", period: "2026Q3", assets: "1000000", liabilities: "720000",
+        let drafts = try harness.send(financials("F3", period: "2026Q1", assets: "1000000", liabilities: "720000",
                                                  cashFlow: "-20000"))
 
         #expect(drafts.map(\.key) == [
-            "corporate_leverage:C1:2026Q3:debt_ratio",
-            "corporate_leverage:C1:2026Q3:debt_ratio_rise",
-            "corporate_leverage:C1:2026Q3:negative_cash_flow",
+            "corporate_leverage:C1:2026Q1:debt_ratio",
+            "corporate_leverage:C1:2026Q1:debt_ratio_rise",
+            "corporate_leverage:C1:2026Q1:negative_cash_flow",
         ])
         #expect(drafts.allSatisfy { $0.kind == "risk_corporate_leverage" && $0.priority == .high && $0.sourceEvents == ["F3"] })
-        #expect(drafts.map(\.title) == ["资产负债率偏高：72%（2026Q3）", "资产负债率上升17个百分点（2026Q3）",
-                                        "经营现金流连续2期为负（2026Q3）"])
-        #expect(drafts[1].summary.contains("由2026Q2的55%升至2026Q3的72%"))
-        #expect(drafts[2].evidence.contains(Evidence(label: "operatingCashFlow", value: "2026Q2 ¥-1,000, 2026Q3 ¥-20,000")))
+        #expect(drafts.map(\.title) == ["资产负债率偏高：72%（2026Q1）", "资产负债率上升17个百分点（2026Q1）",
+                                        "经营现金流连续2期为负（2026Q1）"])
+        #expect(drafts[1].summary.contains("由2025Q4的55%升至2026Q1的72%"))
+        #expect(drafts[2].evidence.contains(Evidence(label: "operatingCashFlow", value: "2025Q4 ¥-1,000, 2026Q1 ¥-20,000")))
     }
 
     @Test func aSoundCompanyDoesNotLead() throws {
