@@ -539,11 +539,25 @@ struct RiskMemoryTests {
         #expect(try RiskMemory(json: RiskMemory().json).isEmpty)
     }
 
+    @Test(arguments: ["1234.50", "-0.01", "0", "1e3", "12345678901234567890.12", "9999999999999999999"])
+    func storedAmountsReadBackExactly(_ literal: String) throws {
+        let json = JSONValue.object(["debits": .array([.array([.number("1"), .number(literal), .string("E1"), .string("A1")])])])
+        let memory = try RiskMemory(json: json)
+        #expect(memory.debits.first?.amount == Decimal(string: literal))
+        #expect(memory.json == json, "the amount is written back as it was stored")
+    }
+
     @Test func aMemoryOfTheWrongShapeIsRejected() {
         #expect(throws: PluginMemoryError.self) { try RiskMemory(json: .array([])) }
         #expect(throws: PluginMemoryError.self) { try RiskMemory(json: .object(["debits": .object([:])])) }
         #expect(throws: PluginMemoryError.self) {
             try RiskMemory(json: .object(["debits": .array([.object(["t": .string("x")])])]))
+        }
+        #expect(throws: PluginMemoryError.self) {
+            try RiskMemory(json: .object(["debits": .array([.array([.number("1"), .string("12"), .string("E1"), .string("A")])])]))
+        }
+        #expect(throws: PluginMemoryError.self) {
+            try RiskMemory(json: .object(["debits": .array([.array([.number("1"), .number("1.2.3"), .string("E1"), .string("A")])])]))
         }
     }
 

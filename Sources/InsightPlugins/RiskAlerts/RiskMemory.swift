@@ -23,15 +23,25 @@ public struct RiskMemory: PluginMemory, Hashable {
         /// Event time, epoch milliseconds.
         public var at: Int64
         public var amount: Decimal
+        /// The amount as the event gave it (decimal text): stored as is, so writing the memory needs no formatting.
+        var amountText: String
         public var eventId: String
+        /// The event's source; kept for credits (their lead key), empty for debits.
         public var source: String
         public var accountId: String
         /// For a credit: a rapid in-out lead was made for it.
         public var alerted: Bool
 
         public init(at: Int64, amount: Decimal, eventId: String, source: String, accountId: String, alerted: Bool = false) {
+            self.init(at: at, amount: amount, amountText: amount.description, eventId: eventId, source: source,
+                      accountId: accountId, alerted: alerted)
+        }
+
+        init(at: Int64, amount: Decimal, amountText: String, eventId: String, source: String, accountId: String,
+             alerted: Bool = false) {
             self.at = at
             self.amount = amount
+            self.amountText = amountText
             self.eventId = eventId
             self.source = source
             self.accountId = accountId
@@ -89,7 +99,11 @@ public struct RiskMemory: PluginMemory, Hashable {
         if list.count > cap { list.removeFirst(list.count - cap) }
     }
 
-    mutating func record(debit: Movement) { Self.insert(debit, into: &debits, cap: Self.maximumDebits) }
+    mutating func record(debit: Movement) {
+        var debit = debit
+        debit.source = ""  // debits are named by event id only
+        Self.insert(debit, into: &debits, cap: Self.maximumDebits)
+    }
     mutating func record(credit: Movement) { Self.insert(credit, into: &credits, cap: Self.maximumCredits) }
 
     mutating func markAlerted(credit: Movement) {
@@ -146,39 +160,39 @@ public struct RiskMemory: PluginMemory, Hashable {
     }
 
     // MARK: - JSON
+    //
+    // {"debits": [[t, amount, eventId, accountId], ...],
+    //  "credits": [[t, amount, eventId, source, accountId, alerted], ...],
+    //  "velocityAlertAt": t, "aum": [[date, aum], ...], "aumAlertAsOf": date,
+    //  "overdueLoans": {"<loanId>": [days, since], ...}}
+    // Movements are arrays rather than objects: a full memory holds hundreds, read and written per event.
 
     private enum Key {
         static let debits = "debits", credits = "credits", velocityAlertAt = "velocityAlertAt"
         static let snapshots = "aum", aumAlertAsOf = "aumAlertAsOf", overdueLoans = "overdueLoans"
-        static let at = "t", amount = "a", eventId = "id", source = "src", account = "acct", alerted = "alerted"
-        static let asOf = "d", days = "days", since = "since"
     }
 
     public var json: JSONValue {
         var object: [String: JSONValue] = [:]
-        func movements(_ list: [Movement]) -> JSONValue {
-            .array(list.map { movement in
-                var fields: [String: JSONValue] = [
-                    Key.at: .number(String(movement.at)), Key.amount: .number(movement.amount.description),
-                    Key.eventId: .string(movement.eventId), Key.source: .string(movement.source),
-                    Key.account: .string(movement.accountId),
-                ]
-                if movement.alerted { fields[Key.alerted] = .bool(true) }
-                return .object(fields)
+        if !debits.isEmpty {
+            object[Key.debits] = .array(debits.map {
+                .array([.number(String($0.at)), .number($0.amountText), .string($0.eventId), .string($0.accountId)])
             })
         }
-        if !debits.isEmpty { object[Key.debits] = movements(debits) }
-        if !credits.isEmpty { object[Key.credits] = movements(credits) }
+        if !credits.isEmpty {
+            object[Key.credits] = .array(credits.map {
+                .array([.number(String($0.at)), .number($0.amountText), .string($0.eventId), .string($0.source),
+                        .string($0.accountId), .bool($0.alerted)])
+            })
+        }
         if let velocityAlertAt { object[Key.velocityAlertAt] = .number(String(velocityAlertAt)) }
         if !snapshots.isEmpty {
-            object[Key.snapshots] = .array(snapshots.map {
-                .object([Key.asOf: .string($0.asOf.description), Key.amount: .number($0.aum.description)])
-            })
+            object[Key.snapshots] = .array(snapshots.map { .array([.string($0.asOf.description), .number($0.aum.description)]) })
         }
         if let aumAlertAsOf { object[Key.aumAlertAsOf] = .string(aumAlertAsOf.description) }
         if !overdueLoans.isEmpty {
             object[Key.overdueLoans] = .object(overdueLoans.mapValues {
-                .object([Key.days: .number(String($0.days)), Key.since: .string($0.since.description)])
+                .array([.number(String($0.days)), .string($0.since.description)])
             })
         }
         return .object(object)
@@ -186,50 +200,79 @@ public struct RiskMemory: PluginMemory, Hashable {
 
     public init(json: JSONValue) throws {
         guard case .object(let object) = json else { throw PluginMemoryError("risk-alerts memory is not an object") }
-        func integer(_ value: JSONValue?, _ what: String) throws -> Int64 {
-            guard case .number(let text) = value, let number = Int64(text) else {
-                throw PluginMemoryError("risk-alerts memory: \(what) is not a whole number")
+        func fail(_ what: String) -> PluginMemoryError { PluginMemoryError("risk-alerts memory: \(what) has the wrong shape") }
+        func items(_ key: String, width: Int) throws -> [[JSONValue]] {
+            guard let value = object[key] else { return [] }
+            guard let list = value.arrayValue else { throw fail(key) }
+            return try list.map { item in
+                guard let fields = item.arrayValue, fields.count == width else { throw fail(key) }
+                return fields
             }
+        }
+        func integer(_ value: JSONValue, _ what: String) throws -> Int64 {
+            guard case .number(let text) = value, let number = Int64(text) else { throw fail(what) }
             return number
         }
-        func decimal(_ value: JSONValue?, _ what: String) throws -> Decimal {
-            guard let number = value?.decimalValue else { throw PluginMemoryError("risk-alerts memory: \(what) is not a number") }
-            return number
+        func amount(_ value: JSONValue, _ what: String) throws -> (Decimal, String) {
+            guard case .number(let text) = value, let number = Self.decimal(text) else { throw fail(what) }
+            return (number, text)
         }
-        func text(_ value: JSONValue?, _ what: String) throws -> String {
-            guard let string = value?.stringValue else { throw PluginMemoryError("risk-alerts memory: \(what) is not a string") }
+        func text(_ value: JSONValue, _ what: String) throws -> String {
+            guard case .string(let string) = value else { throw fail(what) }
             return string
         }
-        func date(_ value: JSONValue?, _ what: String) throws -> LocalDate {
-            guard let date = value?.stringValue.flatMap(LocalDate.init) else {
-                throw PluginMemoryError("risk-alerts memory: \(what) is not a date")
-            }
+        func date(_ value: JSONValue, _ what: String) throws -> LocalDate {
+            guard case .string(let string) = value, let date = LocalDate(string) else { throw fail(what) }
             return date
         }
-        func movements(_ key: String) throws -> [Movement] {
-            guard let value = object[key] else { return [] }
-            guard let items = value.arrayValue else { throw PluginMemoryError("risk-alerts memory: \(key) is not a list") }
-            return try items.map { item in
-                Movement(at: try integer(item[Key.at], "\(key).t"), amount: try decimal(item[Key.amount], "\(key).a"),
-                         eventId: try text(item[Key.eventId], "\(key).id"), source: try text(item[Key.source], "\(key).src"),
-                         accountId: try text(item[Key.account], "\(key).acct"), alerted: item[Key.alerted]?.boolValue ?? false)
-            }
+        debits = try items(Key.debits, width: 4).map { fields in
+            let (value, literal) = try amount(fields[1], Key.debits)
+            return Movement(at: try integer(fields[0], Key.debits), amount: value, amountText: literal,
+                            eventId: try text(fields[2], Key.debits), source: "", accountId: try text(fields[3], Key.debits))
         }
-        debits = try movements(Key.debits)
-        credits = try movements(Key.credits)
+        credits = try items(Key.credits, width: 6).map { fields in
+            let (value, literal) = try amount(fields[1], Key.credits)
+            guard let alerted = fields[5].boolValue else { throw fail(Key.credits) }
+            return Movement(at: try integer(fields[0], Key.credits), amount: value, amountText: literal,
+                            eventId: try text(fields[2], Key.credits), source: try text(fields[3], Key.credits),
+                            accountId: try text(fields[4], Key.credits), alerted: alerted)
+        }
         velocityAlertAt = try object[Key.velocityAlertAt].map { try integer($0, Key.velocityAlertAt) }
-        if let value = object[Key.snapshots] {
-            guard let items = value.arrayValue else { throw PluginMemoryError("risk-alerts memory: aum is not a list") }
-            snapshots = try items.map { Snapshot(asOf: try date($0[Key.asOf], "aum.d"), aum: try decimal($0[Key.amount], "aum.a")) }
+        snapshots = try items(Key.snapshots, width: 2).map { fields in
+            Snapshot(asOf: try date(fields[0], Key.snapshots), aum: try amount(fields[1], Key.snapshots).0)
         }
         aumAlertAsOf = try object[Key.aumAlertAsOf].map { try date($0, Key.aumAlertAsOf) }
         if let value = object[Key.overdueLoans] {
-            guard let loans = value.objectValue else { throw PluginMemoryError("risk-alerts memory: overdueLoans is not an object") }
+            guard let loans = value.objectValue else { throw fail(Key.overdueLoans) }
             for (id, loan) in loans {
-                overdueLoans[id] = OverdueLoan(days: Int(try integer(loan[Key.days], "overdueLoans.days")),
-                                               since: try date(loan[Key.since], "overdueLoans.since"))
+                guard let fields = loan.arrayValue, fields.count == 2 else { throw fail(Key.overdueLoans) }
+                overdueLoans[id] = OverdueLoan(days: Int(try integer(fields[0], Key.overdueLoans)),
+                                               since: try date(fields[1], Key.overdueLoans))
             }
         }
+    }
+
+    /// Parses decimal text exactly. Plain literals (`-1234.50`, up to 19 digits) take a fast path, as the
+    /// memory is read on every event; anything else goes through ``Decimal/init(exactly:)``.
+    static func decimal(_ text: String) -> Decimal? {
+        var mantissa: UInt64 = 0, digits = 0, scale = 0
+        var negative = false, fraction = false
+        for (index, byte) in text.utf8.enumerated() {
+            switch byte {
+            case 0x30...0x39 where digits < 19:
+                mantissa = mantissa * 10 + UInt64(byte - 0x30)
+                digits += 1
+                if fraction { scale += 1 }
+            case 0x2E where !fraction && digits > 0:
+                fraction = true
+            case 0x2D where index == 0:
+                negative = true
+            default:
+                return Decimal(exactly: text)
+            }
+        }
+        guard digits > 0, !fraction || scale > 0 else { return Decimal(exactly: text) }
+        return Decimal(sign: negative ? .minus : .plus, exponent: -scale, significand: Decimal(mantissa))
     }
 }
 
