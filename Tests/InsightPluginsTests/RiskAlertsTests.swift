@@ -201,6 +201,7 @@ struct RiskVelocityTests {
         #expect(try harness.send(debit("D2", "200000", at: time(plus: 60))).isEmpty, "500,000 is not above 500,000")
         let drafts = try harness.send(debit("D3", "0.01", at: time(plus: 120)))
         #expect(drafts.map(\.kind) == ["risk_velocity"])
+        #expect(drafts.first?.title == "短时大额支出：24小时内支出3笔，合计¥500,000.01")
         #expect(drafts.first?.summary.contains("金额超过¥500,000") == true)
         #expect(drafts.first?.summary.contains("笔数超过") == false)
     }
@@ -433,6 +434,7 @@ struct RiskOverdueTests {
         #expect(draft.priority == .high)
         #expect(draft.key == "overdue:C1:LN2026000123:2026-11-01:1")
         #expect(draft.title == "贷款逾期1天：********0123")
+        #expect(draft.summary.hasPrefix("经营贷款********0123（余额¥800,000）自11月1日起逾期，当前逾期1天"))
         #expect(draft.summary.contains("已达1天提示节点"))
         #expect(draft.dueAt == RFC3339.parse("2026-11-02T00:00:00+08:00"))
 
@@ -602,6 +604,27 @@ struct RiskMemoryTests {
         _ = try harness.send([debit("D1", "1", at: time()), debit("D3", "1", at: time(plus: 20)),
                               debit("D2", "1", at: time(plus: 10))])
         #expect(try harness.memory().debits.map(\.eventId) == ["D1", "D2", "D3"])
+    }
+
+    @Test func whatASwitchedOffRuleRememberedIsForgottenOnTheNextEvent() throws {
+        var before = try Harness()
+        _ = try before.send([
+            credit("IN", "600000", at: time()), debit("OUT", "10", at: time(plus: 1)),
+            balance("B1", asOf: "2026-11-19", aum: "100"), loan("L1", days: 3, status: "overdue", at: time(plus: 2)),
+        ])
+        let remembered = try before.memory()
+        #expect(!remembered.debits.isEmpty && !remembered.credits.isEmpty && !remembered.snapshots.isEmpty
+                && !remembered.overdueLoans.isEmpty)
+
+        // After a reload with every remembering rule off, the next event (of a type still watched) clears it.
+        var after = try Harness(json: """
+            {"velocity": {"enabled": false}, "rapid_in_out": {"enabled": false}, "aum_drop": {"enabled": false},
+             "overdue": {"enabled": false}}
+            """)
+        after.states = before.states
+        after.stored = before.stored
+        #expect(try after.send(credit("E9", "1", at: time(plus: 3))).isEmpty)
+        #expect(after.stored["C1"] == nil)
     }
 
     @Test func withTheWindowedRulesOffNothingIsRemembered() throws {

@@ -36,13 +36,23 @@ public struct RiskAlertsPlugin: Plugin {
     public var publishedTexts: [PublishedText] { texts.sources }
 
     public func handle(_ event: Event, context: PluginContext, memory: inout RiskMemory) throws -> [LeadDraft] {
-        switch event.type {
+        forgetSwitchedOffRules(&memory)
+        return switch event.type {
         case EventType.accountTransaction: transactionAlerts(event, context: context, memory: &memory)
         case EventType.accountBalance: aumDropAlerts(event, context: context, memory: &memory)
         case EventType.loanAccount: overdueAlerts(event, context: context, memory: &memory)
         case EventType.corporateFinancials: corporateLeverageAlerts(event, context: context)
         default: []
         }
+    }
+
+    /// What a rule switched off since the memory was written needs no longer (a reload can switch rules off).
+    private func forgetSwitchedOffRules(_ memory: inout RiskMemory) {
+        if !configuration.velocity.enabled && !configuration.rapidInOut.enabled && !memory.debits.isEmpty { memory.dropDebits() }
+        if !configuration.rapidInOut.enabled && !memory.credits.isEmpty { memory.dropCredits() }
+        if !configuration.velocity.enabled && memory.velocityAlertAt != nil { memory.setVelocityAlert(at: nil) }
+        if !configuration.aumDrop.enabled && !memory.snapshots.isEmpty { memory.dropSnapshots() }
+        if !configuration.overdue.enabled && !memory.overdueLoans.isEmpty { memory.dropOverdueLoans() }
     }
 
     public func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] {
@@ -99,6 +109,14 @@ enum RiskFormat {
         let names = ["cash": "现金", "transfer": "转账", "card": "银行卡", "atm": "ATM", "pos": "POS", "online": "网银",
                      "mobile": "手机银行", "counter": "柜面"]
         return names[channel] ?? channel
+    }
+
+    /// A loan product in words: `business` → `经营`, `working_capital` → `working capital`.
+    static func loanProduct(_ product: String, _ context: PluginContext) -> String {
+        guard context.locale != "en" else { return product.replacingOccurrences(of: "_", with: " ") }
+        let names = ["mortgage": "住房按揭", "consumer": "消费", "business": "经营", "working_capital": "流动资金",
+                     "car": "汽车", "auto": "汽车", "credit_card": "信用卡"]
+        return names[product] ?? product
     }
 
     /// Percentage points between two ratios, one decimal: 0.72 − 0.60 → `12`.

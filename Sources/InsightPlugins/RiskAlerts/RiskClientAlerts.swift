@@ -9,11 +9,7 @@ extension RiskAlertsPlugin {
     /// One lead per drop episode: after an alert, only snapshots from the alert's day on can be a new peak.
     func aumDropAlerts(_ event: Event, context: PluginContext, memory: inout RiskMemory) -> [LeadDraft] {
         let rule = configuration.aumDrop
-        guard rule.enabled else {
-            memory.dropSnapshots()
-            return []
-        }
-        guard let clientId = event.clientId, let asOf = event.data["asOf"]?.stringValue.flatMap(LocalDate.init),
+        guard rule.enabled, let clientId = event.clientId, let asOf = event.data["asOf"]?.stringValue.flatMap(LocalDate.init),
               let aum = event.data["aum"]?.decimalValue else { return [] }
         memory.record(snapshot: RiskMemory.Snapshot(asOf: asOf, aum: aum))
         if let newest = memory.snapshots.last?.asOf { memory.expireSnapshots(before: newest.adding(days: -rule.lookbackDays)) }
@@ -74,7 +70,7 @@ extension RiskAlertsPlugin {
         ]
         values["days"] = loan.overdueDays > 0 ? String(loan.overdueDays) : nil
         values["threshold"] = threshold > 0 ? String(threshold) : nil
-        values["product"] = loan.product
+        values["product"] = loan.product.map { RiskFormat.loanProduct($0, context) }
         values["outstanding"] = loan.outstanding.map { LeadFormat.amount($0, currency: loan.currency, locale: context.locale) }
         var evidence = [
             Evidence(label: "loanId", value: maskedLoan),

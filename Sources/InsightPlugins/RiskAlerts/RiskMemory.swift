@@ -114,7 +114,9 @@ public struct RiskMemory: PluginMemory, Hashable {
 
     mutating func setVelocityAlert(at time: Int64?) { velocityAlertAt = time }
 
+    mutating func dropDebits() { debits.removeAll() }
     mutating func dropCredits() { credits.removeAll() }
+    mutating func dropOverdueLoans() { overdueLoans.removeAll() }
 
     mutating func dropSnapshots() {
         snapshots.removeAll()

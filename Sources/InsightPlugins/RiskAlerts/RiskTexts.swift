@@ -31,9 +31,12 @@ enum RiskTexts {
                 """,
             suggestedAction: "按反洗钱流程核实交易背景、资金来源与用途，必要时提交大额或可疑交易报告。"),
         RiskLeadKind.velocity: LeadTextSource(
-            title: "交易频次异常：{{windowHours}}小时内支出{{count}}笔，合计{{total}}",
+            title: """
+                {{#byCount}}交易频次异常{{/byCount}}{{^byCount}}短时大额支出{{/byCount}}：\
+                {{windowHours}}小时内支出{{count}}笔，合计{{total}}
+                """,
             summary: """
-                {{from}}至{{to}}，客户在{{windowHours}}小时内支出{{count}}笔、合计{{total}}，\
+                {{from}}{{#to}}至{{to}}{{/to}}，客户在{{windowHours}}小时内支出{{count}}笔、合计{{total}}，\
                 {{#byCount}}笔数超过{{maxCount}}笔{{/byCount}}{{#both}}，且{{/both}}\
                 {{#byTotal}}金额超过{{maxTotal}}{{/byTotal}}。
                 """,
@@ -96,9 +99,13 @@ enum RiskTexts {
                 """,
             suggestedAction: "Review under AML procedure: verify the purpose and the source of funds; file a large or suspicious transaction report if required."),
         RiskLeadKind.velocity: LeadTextSource(
-            title: "Unusual activity: {{count}} debits totalling {{total}} within {{windowHours}} hours",
+            title: """
+                {{#byCount}}Unusual debit activity{{/byCount}}{{^byCount}}Large outflow{{/byCount}}: \
+                {{total}} in {{windowHours}} hours (debits: {{count}})
+                """,
             summary: """
-                From {{from}} to {{to}} the client made {{count}} debits totalling {{total}} within {{windowHours}} hours: \
+                {{#to}}From {{from}} to {{to}}{{/to}}{{^to}}On {{from}}{{/to}} the client's debits within {{windowHours}} hours \
+                numbered {{count}} and totalled {{total}}: \
                 {{#byCount}}more than {{maxCount}} debits{{/byCount}}{{#both}}, and {{/both}}\
                 {{#byTotal}}more than {{maxTotal}} in total{{/byTotal}}.
                 """,
@@ -106,8 +113,8 @@ enum RiskTexts {
         RiskLeadKind.rapidInOut: LeadTextSource(
             title: "Rapid in and out: {{ratio}} of {{creditAmount}} paid out within {{hours}} hours",
             summary: """
-                On {{creditTime}} account {{account}} received {{creditAmount}}; {{debitCount}} debits since total \
-                {{debitTotal}}, {{ratio}} of the credit (threshold: at least {{minRatio}} within {{windowHours}} hours).
+                On {{creditTime}} account {{account}} received {{creditAmount}}; the debits since (count: {{debitCount}}) \
+                total {{debitTotal}}, {{ratio}} of the credit (threshold: at least {{minRatio}} within {{windowHours}} hours).
                 """,
             suggestedAction: "Submit for suspicious transaction review under AML procedure: verify where the funds came from, where they went and why."),
         RiskLeadKind.dormantReactivation: LeadTextSource(

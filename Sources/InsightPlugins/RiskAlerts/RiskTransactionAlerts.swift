@@ -51,8 +51,6 @@ extension RiskAlertsPlugin {
         let windows = [velocity.enabled ? Int64(velocity.windowHours) : nil, rapid.enabled ? Int64(rapid.windowHours) : nil]
         let longest = (windows.compactMap { $0 }.max() ?? 0) * Self.hour
         memory.expireMovements(before: max(at, memory.latestMovement ?? at) - longest)
-        if !rapid.enabled { memory.dropCredits() }
-        if !velocity.enabled { memory.setVelocityAlert(at: nil) }
 
         guard !transaction.isCredit else { return drafts }
         if velocity.enabled, let draft = velocityAlert(event, at: at, clientId: clientId, context: context, memory: &memory) {
@@ -141,12 +139,13 @@ extension RiskAlertsPlugin {
         memory.setVelocityAlert(at: at)
 
         let from = RiskMemory.date(first.at), to = RiskMemory.date(last.at)
-        let values: [String: Any] = [
+        var values: [String: Any] = [
             "count": String(debits.count), "total": RiskFormat.amount(total, context), "windowHours": String(rule.windowHours),
-            "from": RiskFormat.time(from, context), "to": RiskFormat.time(to, context),
+            "from": RiskFormat.time(from, context),
             "maxCount": String(rule.maxDebitCount), "maxTotal": RiskFormat.amount(rule.maxDebitTotal, context),
             "byCount": byCount, "byTotal": byTotal, "both": byCount && byTotal,
         ]
+        if RiskFormat.time(to, context) != RiskFormat.time(from, context) { values["to"] = RiskFormat.time(to, context) }
         let accounts = Set(debits.map(\.accountId)).sorted().map { Masking.field("accountId", value: $0) }
         let evidence = [
             Evidence(label: "window", value: "\(rule.windowHours)h sliding, on event time"),
