@@ -7,6 +7,7 @@ public enum BuiltinPlugins {
         .of(BirthdayCarePlugin.self),
         .of(LoanRenewalPlugin.self),
         .of(ProductMatchPlugin.self),
+        .of(RiskAlertsPlugin.self),
         .of(RulesPlugin.self),
     ]
 

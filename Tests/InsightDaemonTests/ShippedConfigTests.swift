@@ -51,4 +51,12 @@ import Testing
         let configuration = try document.decode(RulesConfiguration.self)
         #expect(configuration.rules.map(\.id) == ["large-inflow", "large-cash-withdrawal", "private-client-large-debit", "policy-lapse"])
     }
+
+    @Test func theShippedRiskAlertsFileShowsEveryDefault() throws {
+        let document = try YAMLDocument(contentsOf: repositoryRoot + "/plugins-config/risk-alerts.yaml")
+        let shipped = try document.decode(RiskAlertsConfiguration.self)
+        var defaults = RiskAlertsConfiguration()
+        defaults.templates = [:]
+        #expect(shipped == defaults, "risk-alerts.yaml and the code defaults agree")
+    }
 }

@@ -1,0 +1,290 @@
+import Foundation
+import InsightCore
+
+/// What risk-alerts remembers about one client between events: the recent debits and large credits (for
+/// the velocity and rapid in-out windows), recent AUM snapshots (for the drop against the peak), the overdue
+/// state of each loan, and when the last velocity and AUM-drop alerts fired (one lead per episode).
+///
+/// Stored with the client's state as JSON, converted by hand (it runs on every event). Times are epoch
+/// milliseconds, money is decimal text in a JSON number. The plugin keeps it bounded: every write expires
+/// what has left the longest window, and each list is capped.
+public struct RiskMemory: PluginMemory, Hashable {
+    /// At most this many debits are kept (the newest).
+    public static let maximumDebits = 200
+    /// At most this many large credits are kept (the newest).
+    public static let maximumCredits = 50
+    /// At most this many daily AUM snapshots are kept (the newest).
+    public static let maximumSnapshots = 400
+    /// At most this many overdue loans are tracked (those overdue longest are kept).
+    public static let maximumOverdueLoans = 100
+
+    /// One debit or large credit.
+    public struct Movement: Sendable, Hashable {
+        /// Event time, epoch milliseconds.
+        public var at: Int64
+        public var amount: Decimal
+        /// The amount as the event gave it (decimal text): stored as is, so writing the memory needs no formatting.
+        var amountText: String
+        public var eventId: String
+        /// The event's source; kept for credits (their lead key), empty for debits.
+        public var source: String
+        public var accountId: String
+        /// For a credit: a rapid in-out lead was made for it.
+        public var alerted: Bool
+
+        public init(at: Int64, amount: Decimal, eventId: String, source: String, accountId: String, alerted: Bool = false) {
+            self.init(at: at, amount: amount, amountText: amount.description, eventId: eventId, source: source,
+                      accountId: accountId, alerted: alerted)
+        }
+
+        init(at: Int64, amount: Decimal, amountText: String, eventId: String, source: String, accountId: String,
+             alerted: Bool = false) {
+            self.at = at
+            self.amount = amount
+            self.amountText = amountText
+            self.eventId = eventId
+            self.source = source
+            self.accountId = accountId
+            self.alerted = alerted
+        }
+    }
+
+    public struct Snapshot: Sendable, Hashable {
+        public var asOf: LocalDate
+        public var aum: Decimal
+
+        public init(asOf: LocalDate, aum: Decimal) {
+            self.asOf = asOf
+            self.aum = aum
+        }
+    }
+
+    /// A loan in an overdue episode: the most overdue days seen, and the day the episode began.
+    public struct OverdueLoan: Sendable, Hashable {
+        public var days: Int
+        public var since: LocalDate
+
+        public init(days: Int, since: LocalDate) {
+            self.days = days
+            self.since = since
+        }
+    }
+
+    /// Debits in event-time order, oldest first.
+    public internal(set) var debits: [Movement] = []
+    /// Credits at or above the rapid in-out minimum, oldest first.
+    public internal(set) var credits: [Movement] = []
+    /// Event time (epoch ms) of the debit that raised the last velocity alert.
+    public internal(set) var velocityAlertAt: Int64?
+    /// AUM snapshots by date, oldest first.
+    public internal(set) var snapshots: [Snapshot] = []
+    /// The snapshot date of the last AUM-drop alert: a new episode needs a peak on or after it.
+    public internal(set) var aumAlertAsOf: LocalDate?
+    /// Loans currently overdue, by loan id.
+    public internal(set) var overdueLoans: [String: OverdueLoan] = [:]
+
+    public init() {}
+
+    public var isEmpty: Bool {
+        debits.isEmpty && credits.isEmpty && velocityAlertAt == nil && snapshots.isEmpty && aumAlertAsOf == nil
+            && overdueLoans.isEmpty
+    }
+
+    // MARK: - Changes
+
+    /// Inserts a movement in event-time order (a late event goes before newer ones) and keeps the newest `cap`.
+    static func insert(_ movement: Movement, into list: inout [Movement], cap: Int) {
+        let index = list.lastIndex { $0.at <= movement.at }.map { $0 + 1 } ?? 0
+        list.insert(movement, at: index)
+        if list.count > cap { list.removeFirst(list.count - cap) }
+    }
+
+    mutating func record(debit: Movement) {
+        var debit = debit
+        debit.source = ""  // debits are named by event id only
+        Self.insert(debit, into: &debits, cap: Self.maximumDebits)
+    }
+    mutating func record(credit: Movement) { Self.insert(credit, into: &credits, cap: Self.maximumCredits) }
+
+    mutating func markAlerted(credit: Movement) {
+        if let index = credits.firstIndex(where: { $0.eventId == credit.eventId && $0.source == credit.source }) {
+            credits[index].alerted = true
+        }
+    }
+
+    mutating func setVelocityAlert(at time: Int64?) { velocityAlertAt = time }
+
+    mutating func dropDebits() { debits.removeAll() }
+    mutating func dropCredits() { credits.removeAll() }
+    mutating func dropOverdueLoans() { overdueLoans.removeAll() }
+
+    mutating func dropSnapshots() {
+        snapshots.removeAll()
+        aumAlertAsOf = nil
+    }
+
+    /// Stores a snapshot, replacing one of the same date, and keeps the newest ``maximumSnapshots``.
+    mutating func record(snapshot: Snapshot) {
+        snapshots.removeAll { $0.asOf == snapshot.asOf }
+        let index = snapshots.lastIndex { $0.asOf < snapshot.asOf }.map { $0 + 1 } ?? 0
+        snapshots.insert(snapshot, at: index)
+        if snapshots.count > Self.maximumSnapshots { snapshots.removeFirst(snapshots.count - Self.maximumSnapshots) }
+    }
+
+    mutating func setAUMAlert(asOf date: LocalDate) { aumAlertAsOf = date }
+
+    mutating func setOverdue(_ loan: OverdueLoan?, for loanId: String) {
+        overdueLoans[loanId] = loan
+        if overdueLoans.count > Self.maximumOverdueLoans {
+            // Keep the longest-running episodes; ties by loan id, so the choice is deterministic.
+            let dropped = overdueLoans.sorted { ($0.value.since, $0.key) < ($1.value.since, $1.key) }
+                .dropFirst(Self.maximumOverdueLoans)
+            for (id, _) in dropped { overdueLoans[id] = nil }
+        }
+    }
+
+    /// Forgets debits, credits and the velocity alert older than `cutoff` (epoch ms).
+    mutating func expireMovements(before cutoff: Int64) {
+        debits.removeAll { $0.at < cutoff }
+        credits.removeAll { $0.at < cutoff }
+        if let alert = velocityAlertAt, alert < cutoff { velocityAlertAt = nil }
+    }
+
+    /// Forgets snapshots, and the AUM alert, dated before `date`.
+    mutating func expireSnapshots(before date: LocalDate) {
+        snapshots.removeAll { $0.asOf < date }
+        if let alert = aumAlertAsOf, alert < date { aumAlertAsOf = nil }
+    }
+
+    /// The newest time (epoch ms) among the remembered movements.
+    var latestMovement: Int64? {
+        [debits.last?.at, credits.last?.at, velocityAlertAt].compactMap { $0 }.max()
+    }
+
+    // MARK: - JSON
+    //
+    // {"debits": [[t, amount, eventId, accountId], ...],
+    //  "credits": [[t, amount, eventId, source, accountId, alerted], ...],
+    //  "velocityAlertAt": t, "aum": [[date, aum], ...], "aumAlertAsOf": date,
+    //  "overdueLoans": {"<loanId>": [days, since], ...}}
+    // Movements are arrays rather than objects: a full memory holds hundreds, read and written per event.
+
+    private enum Key {
+        static let debits = "debits", credits = "credits", velocityAlertAt = "velocityAlertAt"
+        static let snapshots = "aum", aumAlertAsOf = "aumAlertAsOf", overdueLoans = "overdueLoans"
+    }
+
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [:]
+        if !debits.isEmpty {
+            object[Key.debits] = .array(debits.map {
+                .array([.number(String($0.at)), .number($0.amountText), .string($0.eventId), .string($0.accountId)])
+            })
+        }
+        if !credits.isEmpty {
+            object[Key.credits] = .array(credits.map {
+                .array([.number(String($0.at)), .number($0.amountText), .string($0.eventId), .string($0.source),
+                        .string($0.accountId), .bool($0.alerted)])
+            })
+        }
+        if let velocityAlertAt { object[Key.velocityAlertAt] = .number(String(velocityAlertAt)) }
+        if !snapshots.isEmpty {
+            object[Key.snapshots] = .array(snapshots.map { .array([.string($0.asOf.description), .number($0.aum.description)]) })
+        }
+        if let aumAlertAsOf { object[Key.aumAlertAsOf] = .string(aumAlertAsOf.description) }
+        if !overdueLoans.isEmpty {
+            object[Key.overdueLoans] = .object(overdueLoans.mapValues {
+                .array([.number(String($0.days)), .string($0.since.description)])
+            })
+        }
+        return .object(object)
+    }
+
+    public init(json: JSONValue) throws {
+        guard case .object(let object) = json else { throw PluginMemoryError("risk-alerts memory is not an object") }
+        func fail(_ what: String) -> PluginMemoryError { PluginMemoryError("risk-alerts memory: \(what) has the wrong shape") }
+        func items(_ key: String, width: Int) throws -> [[JSONValue]] {
+            guard let value = object[key] else { return [] }
+            guard let list = value.arrayValue else { throw fail(key) }
+            return try list.map { item in
+                guard let fields = item.arrayValue, fields.count == width else { throw fail(key) }
+                return fields
+            }
+        }
+        func integer(_ value: JSONValue, _ what: String) throws -> Int64 {
+            guard case .number(let text) = value, let number = Int64(text) else { throw fail(what) }
+            return number
+        }
+        func amount(_ value: JSONValue, _ what: String) throws -> (Decimal, String) {
+            guard case .number(let text) = value, let number = Self.decimal(text) else { throw fail(what) }
+            return (number, text)
+        }
+        func text(_ value: JSONValue, _ what: String) throws -> String {
+            guard case .string(let string) = value else { throw fail(what) }
+            return string
+        }
+        func date(_ value: JSONValue, _ what: String) throws -> LocalDate {
+            guard case .string(let string) = value, let date = LocalDate(string) else { throw fail(what) }
+            return date
+        }
+        debits = try items(Key.debits, width: 4).map { fields in
+            let (value, literal) = try amount(fields[1], Key.debits)
+            return Movement(at: try integer(fields[0], Key.debits), amount: value, amountText: literal,
+                            eventId: try text(fields[2], Key.debits), source: "", accountId: try text(fields[3], Key.debits))
+        }
+        credits = try items(Key.credits, width: 6).map { fields in
+            let (value, literal) = try amount(fields[1], Key.credits)
+            guard let alerted = fields[5].boolValue else { throw fail(Key.credits) }
+            return Movement(at: try integer(fields[0], Key.credits), amount: value, amountText: literal,
+                            eventId: try text(fields[2], Key.credits), source: try text(fields[3], Key.credits),
+                            accountId: try text(fields[4], Key.credits), alerted: alerted)
+        }
+        velocityAlertAt = try object[Key.velocityAlertAt].map { try integer($0, Key.velocityAlertAt) }
+        snapshots = try items(Key.snapshots, width: 2).map { fields in
+            Snapshot(asOf: try date(fields[0], Key.snapshots), aum: try amount(fields[1], Key.snapshots).0)
+        }
+        aumAlertAsOf = try object[Key.aumAlertAsOf].map { try date($0, Key.aumAlertAsOf) }
+        if let value = object[Key.overdueLoans] {
+            guard let loans = value.objectValue else { throw fail(Key.overdueLoans) }
+            for (id, loan) in loans {
+                guard let fields = loan.arrayValue, fields.count == 2 else { throw fail(Key.overdueLoans) }
+                overdueLoans[id] = OverdueLoan(days: Int(try integer(fields[0], Key.overdueLoans)),
+                                               since: try date(fields[1], Key.overdueLoans))
+            }
+        }
+    }
+
+    /// Parses decimal text exactly. Plain literals (`-1234.50`, up to 19 digits) take a fast path, as the
+    /// memory is read on every event; anything else goes through ``Decimal/init(exactly:)``.
+    static func decimal(_ text: String) -> Decimal? {
+        var mantissa: UInt64 = 0, digits = 0, scale = 0
+        var negative = false, fraction = false
+        for (index, byte) in text.utf8.enumerated() {
+            switch byte {
+            case 0x30...0x39 where digits < 19:
+                mantissa = mantissa * 10 + UInt64(byte - 0x30)
+                digits += 1
+                if fraction { scale += 1 }
+            case 0x2E where !fraction && digits > 0:
+                fraction = true
+            case 0x2D where index == 0:
+                negative = true
+            default:
+                return Decimal(exactly: text)
+            }
+        }
+        guard digits > 0, !fraction || scale > 0 else { return Decimal(exactly: text) }
+        return Decimal(sign: negative ? .minus : .plus, exponent: -scale, significand: Decimal(mantissa))
+    }
+}
+
+extension RiskMemory {
+    /// Epoch milliseconds of an instant (rounded to the millisecond, so windows compare exactly).
+    static func milliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    static func date(_ milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+}

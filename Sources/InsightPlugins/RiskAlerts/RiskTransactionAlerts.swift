@@ -1,0 +1,208 @@
+import Foundation
+import InsightCore
+
+/// One `account.transaction`, as the AML rules read it.
+struct RiskTransaction {
+    let accountId: String
+    let amount: Decimal
+    let isCredit: Bool
+    let channel: String?
+    let counterparty: String?
+    let currency: String
+
+    init?(_ event: Event) {
+        guard let accountId = event.data["accountId"]?.stringValue, let amount = event.data["amount"]?.decimalValue,
+              let direction = event.data["direction"]?.stringValue, direction == "credit" || direction == "debit"
+        else { return nil }
+        self.accountId = accountId
+        self.amount = amount
+        isCredit = direction == "credit"
+        channel = event.data["channel"]?.stringValue
+        counterparty = event.data["counterparty"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        currency = event.data["currency"]?.stringValue ?? "CNY"
+    }
+
+    var maskedAccount: String { Masking.field("accountId", value: accountId) }
+    var maskedCounterparty: String? { counterparty.map { Masking.field("counterparty", value: $0) } }
+}
+
+extension RiskAlertsPlugin {
+    private static let hour: Int64 = 3_600_000
+
+    /// Large transaction, dormant reactivation, velocity and rapid in-out, in that order. Thresholds are in
+    /// CNY, so only CNY transactions are measured.
+    func transactionAlerts(_ event: Event, context: PluginContext, memory: inout RiskMemory) -> [LeadDraft] {
+        guard let transaction = RiskTransaction(event), transaction.currency == "CNY", let clientId = event.clientId
+        else { return [] }
+        var drafts: [LeadDraft] = []
+        if let draft = largeTransaction(event, transaction, clientId: clientId, context: context) { drafts.append(draft) }
+        if let draft = dormantReactivation(event, transaction, clientId: clientId, context: context) { drafts.append(draft) }
+
+        // Remember what the windows need, then forget what has left the longest one.
+        let at = RiskMemory.milliseconds(event.time)
+        let movement = RiskMemory.Movement(at: at, amount: transaction.amount, eventId: event.id, source: event.source,
+                                           accountId: transaction.accountId)
+        let velocity = configuration.velocity, rapid = configuration.rapidInOut
+        if transaction.isCredit {
+            if rapid.enabled, transaction.amount >= rapid.minCredit { memory.record(credit: movement) }
+        } else if velocity.enabled || rapid.enabled {
+            memory.record(debit: movement)
+        }
+        let windows = [velocity.enabled ? Int64(velocity.windowHours) : nil, rapid.enabled ? Int64(rapid.windowHours) : nil]
+        let longest = (windows.compactMap { $0 }.max() ?? 0) * Self.hour
+        memory.expireMovements(before: max(at, memory.latestMovement ?? at) - longest)
+
+        guard !transaction.isCredit else { return drafts }
+        if velocity.enabled, let draft = velocityAlert(event, at: at, clientId: clientId, context: context, memory: &memory) {
+            drafts.append(draft)
+        }
+        if rapid.enabled { drafts += rapidInOut(event, at: at, clientId: clientId, context: context, memory: &memory) }
+        return drafts
+    }
+
+    // MARK: - Large transaction
+
+    private func largeTransaction(_ event: Event, _ transaction: RiskTransaction, clientId: String,
+                                  context: PluginContext) -> LeadDraft? {
+        let rule = configuration.largeTransaction
+        guard rule.enabled else { return nil }
+        let cash = transaction.channel.map(rule.cashChannels.contains) ?? false
+        let threshold = cash ? rule.cashThreshold : rule.transferThreshold
+        guard transaction.amount >= threshold else { return nil }
+        var values: [String: Any] = [
+            "amount": RiskFormat.amount(transaction.amount, context), "threshold": RiskFormat.amount(threshold, context),
+            "cash": cash, "credit": transaction.isCredit, "account": transaction.maskedAccount,
+            "channel": RiskFormat.channel(transaction.channel, context), "time": RiskFormat.time(event.time, context),
+        ]
+        values["counterparty"] = transaction.maskedCounterparty
+        var evidence = [
+            Evidence(label: "amount", value: RiskFormat.amount(transaction.amount, context)),
+            Evidence(label: "direction", value: transaction.isCredit ? "credit" : "debit"),
+            Evidence(label: "channel", value: transaction.channel ?? "(absent)"),
+            Evidence(label: "threshold", value: "≥ " + RiskFormat.amount(threshold, context) + (cash ? " (cash)" : " (non-cash)")),
+            Evidence(label: "accountId", value: transaction.maskedAccount),
+        ]
+        if let counterparty = transaction.maskedCounterparty { evidence.append(Evidence(label: "counterparty", value: counterparty)) }
+        evidence.append(Evidence(label: "time", value: RiskFormat.instant(event.time, context)))
+        return draft(RiskLeadKind.largeTransaction, key: "large_transaction:\(event.source):\(event.id)", priority: .urgent,
+                     clientId: clientId, values: values, evidence: evidence, sourceEvents: [event.id], context: context)
+    }
+
+    // MARK: - Dormant reactivation
+
+    private func dormantReactivation(_ event: Event, _ transaction: RiskTransaction, clientId: String,
+                                     context: PluginContext) -> LeadDraft? {
+        let rule = configuration.dormantReactivation
+        // The projection already holds this event: it is the account's latest transaction (not a late one),
+        // and `previousTransactionAt` is when the account last moved before it.
+        guard rule.enabled, transaction.amount >= rule.minAmount,
+              let account = context.client?.accounts[transaction.accountId], let latest = account.lastTransactionAt,
+              RiskMemory.milliseconds(latest) == RiskMemory.milliseconds(event.time),
+              let previous = account.previousTransactionAt else { return nil }
+        let quietDays = Int((event.time.timeIntervalSince(previous) / 86_400).rounded(.down))
+        guard quietDays >= rule.dormantDays else { return nil }
+        let values: [String: Any] = [
+            "amount": RiskFormat.amount(transaction.amount, context), "credit": transaction.isCredit,
+            "account": transaction.maskedAccount, "dormantDays": String(quietDays), "minDays": String(rule.dormantDays),
+            "lastBefore": RiskFormat.date(LocalDate(previous, in: context.timeZone), context),
+            "time": RiskFormat.time(event.time, context),
+        ]
+        var evidence = [
+            Evidence(label: "accountId", value: transaction.maskedAccount),
+            Evidence(label: "previousTransactionAt", value: RiskFormat.instant(previous, context)),
+            Evidence(label: "quietDays", value: "\(quietDays) (dormant after \(rule.dormantDays))"),
+            Evidence(label: "amount", value: RiskFormat.amount(transaction.amount, context)
+                        + " (threshold ≥ " + RiskFormat.amount(rule.minAmount, context) + ")"),
+            Evidence(label: "direction", value: transaction.isCredit ? "credit" : "debit"),
+        ]
+        if let counterparty = transaction.maskedCounterparty { evidence.append(Evidence(label: "counterparty", value: counterparty)) }
+        evidence.append(Evidence(label: "time", value: RiskFormat.instant(event.time, context)))
+        return draft(RiskLeadKind.dormantReactivation, key: "dormant_reactivation:\(event.source):\(event.id)",
+                     priority: .urgent, clientId: clientId, values: values, evidence: evidence, sourceEvents: [event.id],
+                     context: context)
+    }
+
+    // MARK: - Velocity
+
+    /// More than `max_debit_count` debits, or a total above `max_debit_total`, with event times in
+    /// `[t − window, t]`. While an earlier alert lies within one window of this debit, the burst has already
+    /// been reported and nothing new is made.
+    private func velocityAlert(_ event: Event, at: Int64, clientId: String, context: PluginContext,
+                               memory: inout RiskMemory) -> LeadDraft? {
+        let rule = configuration.velocity
+        let window = Int64(rule.windowHours) * Self.hour
+        let debits = memory.debits.filter { $0.at >= at - window && $0.at <= at }
+        let total = debits.reduce(Decimal(0)) { $0 + $1.amount }
+        let byCount = debits.count > rule.maxDebitCount, byTotal = total > rule.maxDebitTotal
+        guard byCount || byTotal, let first = debits.first, let last = debits.last else { return nil }
+        if let previous = memory.velocityAlertAt, abs(at - previous) <= window { return nil }
+        memory.setVelocityAlert(at: at)
+
+        let from = RiskMemory.date(first.at), to = RiskMemory.date(last.at)
+        var values: [String: Any] = [
+            "count": String(debits.count), "total": RiskFormat.amount(total, context), "windowHours": String(rule.windowHours),
+            "from": RiskFormat.time(from, context),
+            "maxCount": String(rule.maxDebitCount), "maxTotal": RiskFormat.amount(rule.maxDebitTotal, context),
+            "byCount": byCount, "byTotal": byTotal, "both": byCount && byTotal,
+        ]
+        if RiskFormat.time(to, context) != RiskFormat.time(from, context) { values["to"] = RiskFormat.time(to, context) }
+        let accounts = Set(debits.map(\.accountId)).sorted().map { Masking.field("accountId", value: $0) }
+        let evidence = [
+            Evidence(label: "window", value: "\(rule.windowHours)h sliding, on event time"),
+            Evidence(label: "debitCount", value: "\(debits.count) (alert above \(rule.maxDebitCount))"),
+            Evidence(label: "debitTotal", value: RiskFormat.amount(total, context)
+                        + " (alert above " + RiskFormat.amount(rule.maxDebitTotal, context) + ")"),
+            Evidence(label: "firstDebitAt", value: RiskFormat.instant(from, context)),
+            Evidence(label: "lastDebitAt", value: RiskFormat.instant(to, context)),
+            Evidence(label: "accounts", value: accounts.joined(separator: ", ")),
+        ]
+        return draft(RiskLeadKind.velocity, key: "velocity:\(event.source):\(event.id)", priority: .urgent,
+                     clientId: clientId, values: values, evidence: evidence, sourceEvents: debits.map(\.eventId),
+                     context: context)
+    }
+
+    // MARK: - Rapid in-out
+
+    /// For each large credit not yet reported whose window still holds this debit: the debits since the
+    /// credit (within the window) add up to at least `out_ratio` of it.
+    private func rapidInOut(_ event: Event, at: Int64, clientId: String, context: PluginContext,
+                            memory: inout RiskMemory) -> [LeadDraft] {
+        let rule = configuration.rapidInOut
+        let window = Int64(rule.windowHours) * Self.hour
+        var drafts: [LeadDraft] = []
+        for credit in memory.credits where !credit.alerted && credit.at <= at && at - credit.at <= window {
+            let debits = memory.debits.filter { $0.at >= credit.at && $0.at <= credit.at + window }
+            let total = debits.reduce(Decimal(0)) { $0 + $1.amount }
+            guard credit.amount > 0, total >= credit.amount * rule.outRatio else { continue }
+            memory.markAlerted(credit: credit)
+
+            let share = total / credit.amount
+            let hours = max(1, (at - credit.at + Self.hour - 1) / Self.hour)
+            let creditTime = RiskMemory.date(credit.at)
+            let account = Masking.field("accountId", value: credit.accountId)
+            let values: [String: Any] = [
+                "creditAmount": RiskFormat.amount(credit.amount, context), "creditTime": RiskFormat.time(creditTime, context),
+                "account": account, "debitCount": String(debits.count), "debitTotal": RiskFormat.amount(total, context),
+                "ratio": LeadFormat.percent(share), "minRatio": LeadFormat.percent(rule.outRatio),
+                "windowHours": String(rule.windowHours), "hours": String(hours),
+            ]
+            var evidence = [
+                Evidence(label: "credit", value: RiskFormat.amount(credit.amount, context) + " into " + account + " at "
+                            + RiskFormat.instant(creditTime, context) + " (event " + credit.eventId + ")"),
+                Evidence(label: "debitTotal", value: RiskFormat.amount(total, context) + " in \(debits.count) debits, "
+                            + LeadFormat.percent(share) + " of the credit (alert at ≥ " + LeadFormat.percent(rule.outRatio) + ")"),
+                Evidence(label: "window", value: "\(rule.windowHours)h from the credit; last debit after \(hours)h"),
+            ]
+            for (index, debit) in debits.prefix(20).enumerated() {
+                evidence.append(Evidence(label: "debit\(index + 1)", value: RiskFormat.amount(debit.amount, context) + " from "
+                    + Masking.field("accountId", value: debit.accountId) + " at "
+                    + RiskFormat.instant(RiskMemory.date(debit.at), context) + " (event " + debit.eventId + ")"))
+            }
+            if debits.count > 20 { evidence.append(Evidence(label: "moreDebits", value: "\(debits.count - 20)")) }
+            drafts.append(draft(RiskLeadKind.rapidInOut, key: "rapid_in_out:\(credit.source):\(credit.eventId)",
+                                priority: .urgent, clientId: clientId, values: values, evidence: evidence,
+                                sourceEvents: [credit.eventId] + debits.map(\.eventId), context: context))
+        }
+        return drafts
+    }
+}
