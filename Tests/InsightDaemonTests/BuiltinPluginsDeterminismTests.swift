@@ -61,6 +61,6 @@ import Testing
         let plugins = Set(first.bodies.compactMap { body in
             (try? JSONParser.parse(body))?["plugin"]?.stringValue
         })
-        #expect(plugins.isSuperset(of: ["birthday-care", "loan-renewal", "product-match", "rules"]), "plugins seen: \(plugins.sorted())")
+        #expect(plugins.isSuperset(of: ["birthday-care", "loan-renewal", "product-match", "risk-alerts", "rules"]), "plugins seen: \(plugins.sorted())")
     }
 }
