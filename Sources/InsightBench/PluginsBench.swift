@@ -19,6 +19,7 @@ struct PluginsBench: AsyncParsableCommand {
     @Option(help: "The plugins-config directory.") var pluginsDir = "plugins-config"
     @Option(help: "Bus shards.") var shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Directory for the temporary databases (removed afterwards).") var directory = NSTemporaryDirectory()
+    @Flag(help: "Skip the no-op baseline (for profiling the plugins alone).") var skipBaseline = false
 
     func run() async throws {
         let root = (directory as NSString).appendingPathComponent("insightd-bench-\(UUID().uuidString)")
@@ -32,7 +33,8 @@ struct PluginsBench: AsyncParsableCommand {
 
         // The same journal twice: one drained by a no-op plugin (the baseline), one by every built-in plugin.
         var results: [(String, Duration, Int, Int)] = []
-        for (label, set) in [("baseline: no-op plugin", [LoadedPlugin(NoOpPlugin())]), ("all built-in plugins", plugins.loaded)] {
+        let runs = [("baseline: no-op plugin", [LoadedPlugin(NoOpPlugin())]), ("all built-in plugins", plugins.loaded)]
+        for (label, set) in runs.dropFirst(skipBaseline ? 1 : 0) {
             let database = try AppDatabase.open(directory: root + "/\(results.count)")
             let opening = bank.openingEvents()
             try append(opening, to: database)
@@ -52,6 +54,9 @@ struct PluginsBench: AsyncParsableCommand {
             let leads = try database.leadCount()
             results.append((label, elapsed, handled, leads))
             report(label, count: handled, time: elapsed, extra: "\(leads) leads, peak RSS \(PeakRSS.megabytes()) MB")
+            if leads > 0 {
+                print("  leads: " + (try database.leadCountsByKind()).map { "\($0.plugin)/\($0.kind) \($0.count)" }.joined(separator: ", "))
+            }
             try database.close()
         }
         if results.count == 2 {

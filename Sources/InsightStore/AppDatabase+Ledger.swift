@@ -49,6 +49,14 @@ extension AppDatabase {
         try pool.read { db in try LeadRecord.fetchCount(db) }
     }
 
+    /// Lead counts per plugin and kind, for summaries and benchmarks.
+    public func leadCountsByKind() throws -> [(plugin: String, kind: String, count: Int)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT plugin, kind, COUNT(*) AS n FROM lead GROUP BY plugin, kind ORDER BY plugin, kind")
+                .map { (plugin: $0["plugin"], kind: $0["kind"], count: $0["n"]) }
+        }
+    }
+
     static func lead(from record: LeadRecord) throws -> Lead {
         do {
             return try jsonDecoder.decodeLead(Data(record.body.utf8))

@@ -73,10 +73,41 @@ extension Decimal {
     /// Parses a plain decimal literal (`-12`, `1234.50`, `1e3`) without going through `Double`.
     /// The whole text must be one number: `"12abc"`, `"1.2.3"` and `"--1"` are nil.
     public init?(exactly text: String) {
-        guard Self.isDecimalLiteral(text.utf8),
-              let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")), !value.isNaN
+        if let value = Self.plainDecimal(text.utf8) {
+            self = value
+            return
+        }
+        guard Self.isDecimalLiteral(text.utf8), let value = Decimal(string: text, locale: Self.posix), !value.isNaN
         else { return nil }
         self = value
+    }
+
+    private static let posix = Locale(identifier: "en_US_POSIX")
+
+    /// The fast path for the common case, on every event: `-1234.50`, at most 19 digits, no exponent.
+    /// Anything else is nil here and goes through Foundation's parser.
+    static func plainDecimal(_ bytes: String.UTF8View) -> Decimal? {
+        var mantissa: UInt64 = 0, digits = 0, scale = 0
+        var negative = false, fraction = false, first = true
+        for byte in bytes {
+            defer { first = false }
+            switch byte {
+            case 0x30...0x39 where digits < 19:
+                mantissa = mantissa * 10 + UInt64(byte - 0x30)
+                digits += 1
+                if fraction { scale += 1 }
+            case 0x2E where !fraction && digits > 0:
+                fraction = true
+            case 0x2D where first:
+                negative = true
+            default:
+                return nil
+            }
+        }
+        guard digits > 0, !fraction || scale > 0 else { return nil }
+        // A negative zero would be NSDecimal's NaN encoding: zero is zero.
+        guard mantissa != 0 else { return Decimal(0) }
+        return Decimal(sign: negative ? .minus : .plus, exponent: -scale, significand: Decimal(mantissa))
     }
 
     /// `[+-]? digits ( . digits )? ( [eE] [+-]? digits )?`

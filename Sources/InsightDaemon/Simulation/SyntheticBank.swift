@@ -96,10 +96,11 @@ public struct SyntheticBank: Sendable {
                 "accountId": .string("6222020\(String(format: "%09d", clientIndex))"), "amount": .number("\(amount).\(random.int(0..<100))"),
                 "currency": "CNY", "direction": .string(random.unit() < 0.5 ? "credit" : "debit"), "channel": .string(channel),
                 "counterparty": .string(Self.surnames[random.int(0..<Self.surnames.count)] + "某"),
-                "balanceAfter": .number(String(random.int(0..<2_000_000))),
+                "balanceAfter": .number(String(baseBalance(clientIndex) * (95 + random.int(0..<11)) / 100)),
             ])
         } else if roll < 0.90 {
-            let aum = random.int(0..<5_000_000)
+            // AUM moves a few percent around the client's level; now and then a client moves money out.
+            let aum = baseBalance(clientIndex) * 2 * (random.unit() < 0.02 ? 40 + random.int(0..<30) : 95 + random.int(0..<11)) / 100
             return event("bal-\(index)", EventType.accountBalance, client: id, at: time, data: [
                 "asOf": .string(LocalDate(time, in: Self.zone).description), "aum": .number(String(aum)),
                 "deposits": .number(String(aum / 2)), "wealth": .number(String(aum / 3)), "loans": 0,
@@ -127,6 +128,15 @@ public struct SyntheticBank: Sendable {
                 "operatingCashFlow": .number(String(random.int(0..<2_000_000) - 600_000)), "revenue": .number(String(assets / 3)),
             ])
         }
+    }
+
+    /// A client's typical current-account balance: most hold little, a tenth hold ¥300,000 or more.
+    func baseBalance(_ clientIndex: Int) -> Int {
+        var random = Random(seed: seed ^ (UInt64(clientIndex) &* 0xD6E8_FEB8_6659_FD93))
+        let tier = random.unit()
+        if tier < 0.70 { return 1_000 + random.int(0..<49_000) }
+        if tier < 0.90 { return 50_000 + random.int(0..<250_000) }
+        return 300_000 + random.int(0..<2_700_000)
     }
 
     public func clientId(_ index: Int) -> String { "C" + String(format: "%07d", index) }

@@ -254,27 +254,9 @@ public struct RiskMemory: PluginMemory, Hashable {
         }
     }
 
-    /// Parses decimal text exactly. Plain literals (`-1234.50`, up to 19 digits) take a fast path, as the
-    /// memory is read on every event; anything else goes through ``Decimal/init(exactly:)``.
+    /// Parses decimal text exactly (``Decimal/init(exactly:)`` has a fast path for plain literals).
     static func decimal(_ text: String) -> Decimal? {
-        var mantissa: UInt64 = 0, digits = 0, scale = 0
-        var negative = false, fraction = false
-        for (index, byte) in text.utf8.enumerated() {
-            switch byte {
-            case 0x30...0x39 where digits < 19:
-                mantissa = mantissa * 10 + UInt64(byte - 0x30)
-                digits += 1
-                if fraction { scale += 1 }
-            case 0x2E where !fraction && digits > 0:
-                fraction = true
-            case 0x2D where index == 0:
-                negative = true
-            default:
-                return Decimal(exactly: text)
-            }
-        }
-        guard digits > 0, !fraction || scale > 0 else { return Decimal(exactly: text) }
-        return Decimal(sign: negative ? .minus : .plus, exponent: -scale, significand: Decimal(mantissa))
+        Decimal(exactly: text)
     }
 }
 

@@ -18,9 +18,20 @@ public indirect enum RuleCondition: Sendable, Decodable {
     }
 
     public enum Comparison: Sendable {
-        case eq(String), ne(String), gt(String), gte(String), lt(String), lte(String)
-        case oneOf([String])
+        case eq(Literal), ne(Literal), gt(Literal), gte(Literal), lt(Literal), lte(Literal)
+        case oneOf([Literal])
         case exists(Bool)
+    }
+
+    /// A rule's literal, with its exact decimal value worked out once when the rule is loaded.
+    public struct Literal: Sendable, Hashable {
+        public let text: String
+        public let decimal: Decimal?
+
+        public init(_ text: String) {
+            self.text = text
+            decimal = Decimal(exactly: text)
+        }
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -57,13 +68,13 @@ public indirect enum RuleCondition: Sendable, Decodable {
         }
         let comparison: Comparison
         switch op {
-        case .eq: comparison = .eq(try container.decode(String.self, forKey: op))
-        case .ne: comparison = .ne(try container.decode(String.self, forKey: op))
-        case .gt: comparison = .gt(try container.decode(String.self, forKey: op))
-        case .gte: comparison = .gte(try container.decode(String.self, forKey: op))
-        case .lt: comparison = .lt(try container.decode(String.self, forKey: op))
-        case .lte: comparison = .lte(try container.decode(String.self, forKey: op))
-        case .in: comparison = .oneOf(try container.decode([String].self, forKey: op))
+        case .eq: comparison = .eq(Literal(try container.decode(String.self, forKey: op)))
+        case .ne: comparison = .ne(Literal(try container.decode(String.self, forKey: op)))
+        case .gt: comparison = .gt(Literal(try container.decode(String.self, forKey: op)))
+        case .gte: comparison = .gte(Literal(try container.decode(String.self, forKey: op)))
+        case .lt: comparison = .lt(Literal(try container.decode(String.self, forKey: op)))
+        case .lte: comparison = .lte(Literal(try container.decode(String.self, forKey: op)))
+        case .in: comparison = .oneOf(try container.decode([String].self, forKey: op).map(Literal.init))
         default: comparison = .exists(try container.decode(Bool.self, forKey: op))
         }
         self = .field(FieldCondition(field: field, comparison: comparison))
@@ -115,34 +126,35 @@ extension RuleCondition.FieldCondition {
         if case .array(let items) = value {
             switch comparison {
             case .eq, .oneOf: return items.contains { matches($0) }
-            case .ne(let text): return !items.contains { Self.order($0, text) == .orderedSame }
+            case .ne(let literal): return !items.contains { Self.order($0, literal) == .orderedSame }
             default: return false
             }
         }
         switch comparison {
-        case .eq(let text): return Self.order(value, text) == .orderedSame
-        case .ne(let text): return Self.order(value, text) != .orderedSame
-        case .gt(let text): return Self.order(value, text) == .orderedDescending
-        case .gte(let text): return [.orderedDescending, .orderedSame].contains(Self.order(value, text))
-        case .lt(let text): return Self.order(value, text) == .orderedAscending
-        case .lte(let text): return [.orderedAscending, .orderedSame].contains(Self.order(value, text))
-        case .oneOf(let texts): return texts.contains { Self.order(value, $0) == .orderedSame }
+        case .eq(let literal): return Self.order(value, literal) == .orderedSame
+        case .ne(let literal): return Self.order(value, literal) != .orderedSame
+        case .gt(let literal): return Self.order(value, literal) == .orderedDescending
+        case .gte(let literal): return [.orderedDescending, .orderedSame].contains(Self.order(value, literal))
+        case .lt(let literal): return Self.order(value, literal) == .orderedAscending
+        case .lte(let literal): return [.orderedAscending, .orderedSame].contains(Self.order(value, literal))
+        case .oneOf(let literals): return literals.contains { Self.order(value, $0) == .orderedSame }
         case .exists: return false
         }
     }
 
     /// Orders an event value against a rule's literal; nil when they cannot be compared.
-    static func order(_ value: JSONValue, _ literal: String) -> ComparisonResult? {
+    static func order(_ value: JSONValue, _ literal: RuleCondition.Literal) -> ComparisonResult? {
         switch value {
         case .bool(let flag):
-            guard let other = Bool(literal.lowercased()) else { return nil }
+            guard let other = Bool(literal.text.lowercased()) else { return nil }
             return flag == other ? .orderedSame : nil
         case .number, .string:
-            if let left = value.decimalValue, let right = Decimal(exactly: literal) {
+            // A literal that is not a number never needs the value parsed as one.
+            if let right = literal.decimal, let left = value.decimalValue {
                 return left == right ? .orderedSame : (left < right ? .orderedAscending : .orderedDescending)
             }
             guard case .string(let text) = value else { return nil }
-            return text == literal ? .orderedSame : (text < literal ? .orderedAscending : .orderedDescending)
+            return text == literal.text ? .orderedSame : (text < literal.text ? .orderedAscending : .orderedDescending)
         default:
             return nil
         }

@@ -1,0 +1,35 @@
+import Foundation
+import InsightCore
+import Testing
+
+/// `Decimal(exactly:)` parses money exactly, on its fast path and through Foundation alike.
+@Suite struct DecimalLiteralTests {
+    @Test(arguments: [
+        ("1234.50", "1234.5"), ("-12", "-12"), ("0", "0"), ("-0", "0"), ("-0.00", "0"), ("007", "7"),
+        ("0.1", "0.1"), ("9999999999999999999", "9999999999999999999"),
+        // Beyond the fast path: 20 digits, exponents, a plus sign.
+        ("12345678901234567890.5", "12345678901234567890.5"), ("1e3", "1000"), ("+5", "5"), ("2.5E-2", "0.025"),
+    ])
+    func parsesExactly(text: String, expected: String) throws {
+        let value = try #require(Decimal(exactly: text))
+        #expect(value.description == expected)
+        #expect(!value.isNaN)
+    }
+
+    @Test(arguments: ["", "-", ".5", "1.", "1.2.3", "12abc", "--1", "1e", "NaN", " 1", "1 ", "0x10"])
+    func refusesWhatIsNotOneNumber(text: String) {
+        #expect(Decimal(exactly: text) == nil)
+    }
+
+    @Test func theFastPathAgreesWithFoundation() throws {
+        var seed: UInt64 = 12345
+        for _ in 0..<2000 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let whole = Int(seed >> 40) - (1 << 23)
+            let cents = Int((seed >> 8) % 100)
+            let text = "\(whole).\(cents < 10 ? "0" : "")\(cents)"
+            let foundation = try #require(Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")))
+            #expect(Decimal(exactly: text) == foundation, "\(text)")
+        }
+    }
+}
