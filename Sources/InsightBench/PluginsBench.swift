@@ -17,6 +17,7 @@ struct PluginsBench: AsyncParsableCommand {
     @Option(help: "Events in total (opening snapshot plus activity).") var events = 1_000_000
     @Option(help: "Clients for the daily-tick measurement (0 skips it).") var tickClients = 1_000_000
     @Option(help: "The plugins-config directory.") var pluginsDir = "plugins-config"
+    @Option(help: "Events per dispatcher batch (one commit, one fsync, each).") var dispatchBatch = 8192
     @Option(help: "Bus shards.") var shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Directory for the temporary databases (removed afterwards).") var directory = NSTemporaryDirectory()
     @Flag(help: "Skip the no-op baseline (for profiling the plugins alone).") var skipBaseline = false
@@ -47,7 +48,7 @@ struct PluginsBench: AsyncParsableCommand {
             }
             let settings = SettingsBox(PipelineSettings(plugins: set, timeZone: zone, locale: "zh-CN", workingCalendar: calendar))
             let dispatcher = try Dispatcher(database: database, settings: settings, clock: .eventTime, shards: shards,
-                                            logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+                                            batchSize: dispatchBatch, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
             var handled = 0
             let clock = ContinuousClock()
             let elapsed = try await clock.measure { handled = try await dispatcher.drain() }

@@ -104,7 +104,14 @@ public struct Authenticator: Sendable {
 }
 
 extension HTTPField.Name {
-    static let webhookId = HTTPField.Name("webhook-id")!
-    static let webhookTimestamp = HTTPField.Name("webhook-timestamp")!
-    static let webhookSignature = HTTPField.Name("webhook-signature")!
+    static let webhookId = constant("webhook-id")
+    static let webhookTimestamp = constant("webhook-timestamp")
+    static let webhookSignature = constant("webhook-signature")
+    static let ceSpecVersion = constant("ce-specversion")
+
+    /// A header name written in the source: a typo is a programming error, caught by the first test.
+    static func constant(_ name: String) -> HTTPField.Name {
+        guard let field = HTTPField.Name(name) else { preconditionFailure("\(name) is not a valid HTTP field name") }
+        return field
+    }
 }

@@ -105,7 +105,7 @@ struct EventsController: Sendable {
         let mediaType = contentType?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         // CloudEvents HTTP binding: a content type of application/cloudevents… is structured (or batch) mode
         // whatever ce-* headers come along; otherwise ce-specversion means binary mode.
-        if mediaType?.hasPrefix("application/cloudevents") != true, headers[HTTPField.Name("ce-specversion")!] != nil {
+        if mediaType?.hasPrefix("application/cloudevents") != true, headers[.ceSpecVersion] != nil {
             guard mediaType == nil || mediaType == "application/json" else { throw Problem.unsupportedType(contentType) }
             return .cloudEventBinary
         }

@@ -16,6 +16,12 @@ public struct ConfigDuration: Sendable, Hashable, Decodable, CustomStringConvert
         return nil
     }
 
+    /// A duration known at compile time, such as a default: `ConfigDuration(seconds: 15, text: "15s")`.
+    public init(seconds: Double, text: String) {
+        self.seconds = seconds
+        self.text = text
+    }
+
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let value = ConfigDuration(text) else {

@@ -300,7 +300,7 @@ public struct DeliveryConfig: Sendable, Decodable {
 
     public init() {
         retrySchedule = ["0s", "5s", "5m", "30m", "2h", "5h", "10h", "10h"].compactMap(ConfigDuration.init)
-        timeout = ConfigDuration("15s") ?? ConfigDuration("1s")!
+        timeout = ConfigDuration(seconds: 15, text: "15s")
     }
 
     public init(from decoder: any Decoder) throws {
@@ -371,9 +371,9 @@ public struct DispatcherConfig: Sendable, Decodable {
     }
 
     public init() {
-        batchSize = 2048
+        batchSize = 8192
         shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        pollInterval = ConfigDuration("200ms") ?? ConfigDuration("1s")!
+        pollInterval = ConfigDuration(seconds: 0.2, text: "200ms")
     }
 
     public init(from decoder: any Decoder) throws {
