@@ -21,6 +21,7 @@ struct PluginsBench: AsyncParsableCommand {
     @Option(help: "Bus shards.") var shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Directory for the temporary databases (removed afterwards).") var directory = NSTemporaryDirectory()
     @Flag(help: "Skip the no-op baseline (for profiling the plugins alone).") var skipBaseline = false
+    @Flag(help: "Skip the plugins run (for profiling the baseline alone).") var skipPlugins = false
 
     func run() async throws {
         let root = (directory as NSString).appendingPathComponent("insightd-bench-\(UUID().uuidString)")
@@ -35,7 +36,7 @@ struct PluginsBench: AsyncParsableCommand {
         // The same journal twice: one drained by a no-op plugin (the baseline), one by every built-in plugin.
         var results: [(String, Duration, Int, Int)] = []
         let runs = [("baseline: no-op plugin", [LoadedPlugin(NoOpPlugin())]), ("all built-in plugins", plugins.loaded)]
-        for (label, set) in runs.dropFirst(skipBaseline ? 1 : 0) {
+        for (label, set) in runs.dropFirst(skipBaseline ? 1 : 0).dropLast(skipPlugins ? 1 : 0) {
             let database = try AppDatabase.open(directory: root + "/\(results.count)")
             let opening = bank.openingEvents()
             try append(opening, to: database)

@@ -86,18 +86,19 @@ public actor Dispatcher {
         var pending: Prepared?
         var batches = 0
         while batches < maximumBatches {
-            let events = try database.readJournal(after: pending?.lastSequence ?? position, limit: batchSize)
-            guard !events.isEmpty else { break }
-            batches += 1
             guard let inFlight = pending else {
+                let events = try database.readJournal(after: position, limit: batchSize)
+                guard !events.isEmpty else { break }
+                batches += 1
                 pending = try await prepare(events)
                 continue
             }
-            // Commit the previous batch on the writer's thread while this one is handled here.
+            // Commit the previous batch on the writer's thread while the next one is read and handled here.
             async let committed = database.commitAsync(inFlight.commit, at: clock.commitTime(fallback: inFlight.lastTime))
-            let next: Prepared
+            let next: Prepared?
             do {
-                next = try await prepare(events)
+                let events = try database.readJournal(after: inFlight.lastSequence, limit: batchSize)
+                next = events.isEmpty ? nil : try await prepare(events)
             } catch {
                 // The previous batch may still have committed: account for it before giving up.
                 if let newLeads = try? await committed { finish(inFlight, newLeads: newLeads) }
@@ -114,6 +115,8 @@ public actor Dispatcher {
             finish(inFlight, newLeads: newLeads)
             total += inFlight.events
             pending = next
+            guard next != nil else { break }
+            batches += 1
         }
         if let last = pending {
             _ = try await commit(last)
@@ -134,10 +137,17 @@ public actor Dispatcher {
                                         logger: logger.with(plugin: plugin.id), state: reader, client: nil,
                                         workingCalendar: current.workingCalendar)
             do {
-                for draft in try plugin.tick(tick, context: context) {
-                    let client = try draft.clientId.flatMap { try clients[$0] ?? reader.client($0) }
-                    let managerId = draft.managerId ?? client?.profile.managerId
-                    let manager = try managerId.flatMap { try managers[$0] ?? reader.manager($0) }
+                let drafts = try plugin.tick(tick, context: context)
+                // Load the clients and managers the drafts name in one go: a tick can make thousands of leads.
+                let clientIds = Set(drafts.compactMap(\.clientId))
+                var tickClients = try database.loadClients(clientIds.filter { clients[$0] == nil })
+                for id in clientIds { if let cached = clients[id] { tickClients[id] = cached } }
+                let managerIds = Set(drafts.compactMap { $0.managerId ?? $0.clientId.flatMap { tickClients[$0]?.profile.managerId } })
+                var tickManagers = try database.loadManagers(managerIds.filter { managers[$0] == nil })
+                for id in managerIds { if let cached = managers[id] { tickManagers[id] = cached } }
+                for draft in drafts {
+                    let client = draft.clientId.flatMap { tickClients[$0] }
+                    let manager = (draft.managerId ?? client?.profile.managerId).flatMap { tickManagers[$0] }
                     commit.leads.append((draft.complete(plugin: plugin.id, client: client, manager: manager, now: now), nil))
                 }
             } catch {

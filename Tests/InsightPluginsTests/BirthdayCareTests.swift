@@ -18,19 +18,6 @@ private func instant(_ text: String) -> Date {
     return date
 }
 
-/// SplitMix64: a small seeded generator, so "random" cases are the same on every run.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 private func client(_ id: String, name: String? = "张三", birth: String? = nil, calendar: BirthCalendar? = nil,
                     segment: String? = "affluent", manager: String? = "M1", consent: Bool? = nil, status: String? = nil,
                     aum: String? = nil) -> ClientState {
@@ -294,7 +281,7 @@ struct BirthdayCareTests {
     }
 
     @Test func theSameInputGivesIdenticalDrafts() throws {
-        var generator = SeededGenerator(seed: 42)
+        var generator = SeededRandom(seed: 42)
         var clients: [ClientState] = []
         for index in 0..<500 {
             let birth = LocalDate(dayNumber: Int.random(in: date("1940-01-01").dayNumber...date("2005-12-31").dayNumber,
@@ -315,7 +302,7 @@ struct BirthdayCareTests {
     @Test func throughTheStoreTheTickFindsExactlyTheExpectedBirthdays() throws {
         let directory = TemporaryDirectory("insightd-birthday-test")
         let database = try AppDatabase.open(directory: directory.path)
-        var generator = SeededGenerator(seed: 2026)
+        var generator = SeededRandom(seed: 2026)
         var clients: [ClientState] = []
         for index in 0..<3_000 {
             let birth = LocalDate(dayNumber: Int.random(in: date("1940-01-01").dayNumber...date("2010-12-31").dayNumber,

@@ -241,7 +241,7 @@ private func credit(_ id: String, _ amount: String, client: String = "C1", at ti
 /// the client's valid assessment allows, and a client without one sees R1 only.
 @Suite struct SuitabilityPropertyTests {
     @Test func noSuggestedProductEverExceedsTheClientsRiskLevel() throws {
-        var random = SplitMix64(seed: 20261124)
+        var random = SeededRandom(seed: 20261124)
         var suggestions = 0
         for round in 0..<400 {
             let products = (0..<Int.random(in: 3...12, using: &random)).map { index in
@@ -278,18 +278,5 @@ private func credit(_ id: String, _ amount: String, client: String = "C1", at ti
             }
         }
         #expect(suggestions > 300, "the property was exercised on real suggestions")
-    }
-}
-
-/// A small deterministic generator for property tests.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

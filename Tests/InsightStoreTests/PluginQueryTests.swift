@@ -5,19 +5,6 @@ import InsightCore
 import InsightTesting
 import Testing
 
-/// SplitMix64: a small seeded generator, so "random" cases are the same on every run.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 private func event(_ id: String, _ type: String, client: String, at time: Date, _ data: [String: JSONValue]) -> Event {
     Event(id: id, source: "test", type: type, time: time, clientId: client, data: .object(data))
 }
@@ -35,7 +22,7 @@ private struct Population {
     static let segments: [String?] = ["mass", "affluent", "hnw", "private", "corporate", nil]
 
     /// Events for `count` clients, in time order per client.
-    static func events(count: Int, using generator: inout SeededGenerator) -> [Event] {
+    static func events(count: Int, using generator: inout SeededRandom) -> [Event] {
         var events: [Event] = []
         for index in 0..<count {
             let id = "C\(String(format: "%05d", index))"
@@ -125,7 +112,7 @@ struct PluginQueryTests {
 
     @Test func storeQueriesAgreeWithInMemoryState() throws {
         let store = try TestStore()
-        var generator = SeededGenerator(seed: 20_261_120)
+        var generator = SeededRandom(seed: 20_261_120)
         var population = Population()
         try population.project(Population.events(count: 400, using: &generator), batches: 7, into: store.database, at: now)
         let reader = StoreStateReader(database: store.database)
@@ -250,7 +237,7 @@ struct PluginQueryTests {
 
     @Test func lastLeadAgreesWithInMemoryState() throws {
         let store = try TestStore()
-        var generator = SeededGenerator(seed: 77)
+        var generator = SeededRandom(seed: 77)
         var memory = InMemoryState()
         var step = DispatchCommit()
         let plugins = ["birthday-care", "rules", "maturity"]

@@ -26,7 +26,7 @@ public struct SyntheticBank: Sendable {
     /// The opening snapshot: one `manager.profile` per manager, then per client a `client.profile`, and for
     /// some a loan and a term deposit. All stamped at `start`.
     public func openingEvents(loanShare: Double = 0.3, depositShare: Double = 0.3) -> [Event] {
-        var random = Random(seed: seed)
+        var random = SeededRandom(seed: seed)
         var events: [Event] = []
         events.reserveCapacity(managers + clients * 2)
         for index in 0..<managers {
@@ -82,7 +82,7 @@ public struct SyntheticBank: Sendable {
     /// The `index`-th activity event, in time order across the period: mostly transactions, then daily
     /// balances, wealth trades, loan updates, CRM interactions and corporate financials.
     public func activityEvent(_ index: Int, of total: Int) -> Event {
-        var random = Random(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
+        var random = SeededRandom(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
         let seconds = Double(days * 86_400) * Double(index) / Double(max(1, total))
         let time = start.addingTimeInterval(1 + seconds)
         let clientIndex = random.int(0..<clients)
@@ -132,7 +132,7 @@ public struct SyntheticBank: Sendable {
 
     /// A client's typical current-account balance: most hold little, a tenth hold ¥300,000 or more.
     func baseBalance(_ clientIndex: Int) -> Int {
-        var random = Random(seed: seed ^ (UInt64(clientIndex) &* 0xD6E8_FEB8_6659_FD93))
+        var random = SeededRandom(seed: seed ^ (UInt64(clientIndex) &* 0xD6E8_FEB8_6659_FD93))
         let tier = random.unit()
         if tier < 0.70 { return 1_000 + random.int(0..<49_000) }
         if tier < 0.90 { return 50_000 + random.int(0..<250_000) }
@@ -151,19 +151,4 @@ public struct SyntheticBank: Sendable {
     static let zone = TimeZone(identifier: "Asia/Shanghai") ?? TimeZone(secondsFromGMT: 8 * 3600) ?? .current
     static let surnames = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "罗", "高"]
     static let givenNames = ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"]
-
-    /// SplitMix64: small, fast and the same on every platform.
-    struct Random {
-        private var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-        mutating func int(_ range: Range<Int>) -> Int { range.lowerBound + Int(next() % UInt64(max(1, range.count))) }
-    }
 }
