@@ -203,17 +203,14 @@ public actor Dispatcher {
         let reader = self.reader
         let logger = self.logger
         let outputs = try await bus.publish(partitioned: partitions) { shard, shardEvents in
-            ShardWorker(states: shardStates[shard], managers: managerSnapshot, plugins: plugins, clock: clock,
+            try ShardWorker(states: shardStates[shard], managers: managerSnapshot, plugins: plugins, clock: clock,
                         settings: current, reader: reader, logger: logger).run(shardEvents)
         }
 
         var commit = DispatchCommit()
         for output in outputs {
             clients.merge(output.states) { _, new in new }
-            for (id, changes) in output.changes {
-                guard let state = output.states[id] else { continue }
-                commit.clients.append(.init(state: state, changes: changes))
-            }
+            commit.clients.append(contentsOf: output.updates)
             commit.leads.append(contentsOf: output.leads)
             commit.failures.append(contentsOf: output.failures)
         }

@@ -10,6 +10,8 @@ struct ShardWorker: Sendable {
     struct Output: Sendable {
         var states: [String: ClientState]
         var changes: [String: Set<StateChange>] = [:]
+        /// The changed clients, ready to write (their JSON already made, here, in parallel with other shards).
+        var updates: [DispatchCommit.ClientUpdate] = []
         var leads: [(lead: Lead, sequence: Int64?)] = []
         var failures: [DispatchCommit.Failure] = []
     }
@@ -23,7 +25,7 @@ struct ShardWorker: Sendable {
     let reader: StoreStateReader
     let logger: Logger
 
-    func run(_ events: [Event]) -> Output {
+    func run(_ events: [Event]) throws -> Output {
         var output = Output(states: states)
         var subscribersByType: [String: [(LoadedPlugin, Logger)]] = [:]
         let pluginLoggers = plugins.map { ($0, logger.with(plugin: $0.id)) }
@@ -76,6 +78,12 @@ struct ShardWorker: Sendable {
                                                  error: "\(error)"))
                 }
             }
+        }
+        for (id, changes) in output.changes {
+            guard let state = output.states[id] else { continue }
+            var update = DispatchCommit.ClientUpdate(state: state, changes: changes)
+            try update.encode()
+            output.updates.append(update)
         }
         return output
     }

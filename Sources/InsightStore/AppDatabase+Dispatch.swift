@@ -9,10 +9,24 @@ public struct DispatchCommit: Sendable {
     public struct ClientUpdate: Sendable {
         public var state: ClientState
         public var changes: Set<StateChange>
+        /// The JSON the write needs, made ahead by ``encode()`` so the single writer thread only binds text.
+        var profileText: String?
+        var memoryText: [String: String] = [:]
 
         public init(state: ClientState, changes: Set<StateChange>) {
             self.state = state
             self.changes = changes
+        }
+
+        /// Serializes the changed profile and plugin memories now, on the caller's thread (the dispatcher's
+        /// shards run this in parallel) rather than inside the write transaction.
+        public mutating func encode() throws {
+            if changes.contains(.profile) {
+                profileText = String(decoding: try AppDatabase.jsonEncoder.encode(state.profile), as: UTF8.self)
+            }
+            for case .memory(let plugin) in changes {
+                if let memory = state.memory[plugin] { memoryText[plugin] = JSONWriter.string(memory) }
+            }
         }
     }
 
@@ -74,7 +88,7 @@ extension AppDatabase {
         if !step.clients.isEmpty {
             let statements = try StateStatements(db)
             for update in step.clients {
-                try write(update.state, changes: update.changes, statements: statements, db: db)
+                try write(update, statements: statements, db: db)
             }
         }
         for manager in step.managers {

@@ -219,10 +219,12 @@ extension AppDatabase {
         }
     }
 
-    /// Writes the parts of a client's state that `changes` names. Runs inside the dispatch transaction.
-    static func write(_ state: ClientState, changes: Set<StateChange>, statements: StateStatements, db: Database) throws {
+    /// Writes the parts of a client's state that the update's changes name. Runs inside the dispatch transaction.
+    static func write(_ update: DispatchCommit.ClientUpdate, statements: StateStatements, db: Database) throws {
+        let state = update.state
+        let changes = update.changes
         if changes.contains(.profile) {
-            let profile = String(decoding: try jsonEncoder.encode(state.profile), as: UTF8.self)
+            let profile = try update.profileText ?? String(decoding: jsonEncoder.encode(state.profile), as: UTF8.self)
             try statements.profile.execute(arguments: [
                 state.id, profile, state.profile.managerId, state.profile.branchId, state.profile.segment,
                 state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds, state.profile.birthdayKey,
@@ -277,7 +279,7 @@ extension AppDatabase {
                 ])
             case .memory(let plugin):
                 if let memory = state.memory[plugin] {
-                    try statements.saveMemory.execute(arguments: [state.id, plugin, JSONWriter.string(memory)])
+                    try statements.saveMemory.execute(arguments: [state.id, plugin, update.memoryText[plugin] ?? JSONWriter.string(memory)])
                 } else {
                     try statements.deleteMemory.execute(arguments: [state.id, plugin])
                 }
