@@ -22,7 +22,7 @@ public struct DispatchCommit: Sendable {
         /// shards run this in parallel) rather than inside the write transaction.
         public mutating func encode() throws {
             if changes.contains(.profile) {
-                profileText = String(decoding: try AppDatabase.jsonEncoder.encode(state.profile), as: UTF8.self)
+                profileText = JSONWriter.string(state.profile.storedJSON)
             }
             for case .memory(let plugin) in changes {
                 if let memory = state.memory[plugin] { memoryText[plugin] = JSONWriter.string(memory) }
@@ -139,5 +139,27 @@ extension AppDatabase {
                 DispatchCommit.Failure(plugin: $0.plugin, journalSequence: $0.journalSeq, eventId: $0.eventId, error: $0.error)
             }
         }
+    }
+}
+
+extension ClientProfile {
+    /// The stored form of a profile, as `JSONEncoder` writes it for the `client.profile` column (absent
+    /// fields omitted, `riskLevel` as `{"value": n}`), built by hand: profiles are written on the hot path.
+    var storedJSON: JSONValue {
+        var fields: [String: JSONValue] = [:]
+        if let name { fields["name"] = .string(name) }
+        if let birthDate { fields["birthDate"] = .string(birthDate.description) }
+        if let birthCalendar { fields["birthCalendar"] = .string(birthCalendar.rawValue) }
+        if let segment { fields["segment"] = .string(segment) }
+        if let riskLevel { fields["riskLevel"] = .object(["value": .number(String(riskLevel.value))]) }
+        if let riskAssessedAt { fields["riskAssessedAt"] = .string(riskAssessedAt.description) }
+        if let managerId { fields["managerId"] = .string(managerId) }
+        if let branchId { fields["branchId"] = .string(branchId) }
+        fields["tags"] = .array(tags.map(JSONValue.string))
+        if let phone { fields["phone"] = .string(phone) }
+        if let idNumber { fields["idNumber"] = .string(idNumber) }
+        if let marketingConsent { fields["marketingConsent"] = .bool(marketingConsent) }
+        if let status { fields["status"] = .string(status) }
+        return .object(fields)
     }
 }

@@ -1,0 +1,35 @@
+import Foundation
+import InsightCore
+@testable import InsightStore
+import Testing
+
+/// Profiles are stored as JSON written by hand on the hot path; it must be exactly what `JSONEncoder` writes,
+/// so the decoder (and every row written before) agrees.
+@Suite struct ProfileEncodingTests {
+    @Test func handWrittenProfileJSONMatchesJSONEncoder() throws {
+        var random = SeededRandom(seed: 99)
+        let texts = ["张三", "O'Brien \"Bob\"", "a/b\\c", "tab\there", "emoji 🎉", "", "line\nbreak", "\u{1}"]
+        for _ in 0..<300 {
+            var profile = ClientProfile()
+            func maybe<T>(_ value: T) -> T? { random.unit() < 0.7 ? value : nil }
+            profile.name = maybe(texts[random.int(0..<texts.count)])
+            profile.birthDate = maybe(LocalDate(dayNumber: random.int(-20_000..<20_000)))
+            profile.birthCalendar = maybe(random.unit() < 0.5 ? .chinese : .gregorian)
+            profile.segment = maybe(["mass", "hnw", "private"][random.int(0..<3)])
+            profile.riskLevel = maybe(RiskLevel(1 + random.int(0..<5))) ?? nil
+            profile.riskAssessedAt = maybe(LocalDate(dayNumber: random.int(19_000..<21_000)))
+            profile.managerId = maybe("M\(random.int(0..<100))")
+            profile.branchId = maybe("B\(random.int(0..<10))")
+            profile.tags = random.unit() < 0.5 ? [] : [texts[random.int(0..<texts.count)], "vip"]
+            profile.phone = maybe("1381234\(random.int(1000..<9999))")
+            profile.idNumber = maybe("11010119900101\(random.int(1000..<9999))")
+            profile.marketingConsent = maybe(random.unit() < 0.5)
+            profile.status = maybe("active")
+
+            let expected = String(decoding: try AppDatabase.jsonEncoder.encode(profile), as: UTF8.self)
+            let written = JSONWriter.string(profile.storedJSON)
+            #expect(written == expected)
+            #expect(try JSONDecoder().decode(ClientProfile.self, from: Data(written.utf8)) == profile)
+        }
+    }
+}
