@@ -145,6 +145,7 @@ extension AppDatabase {
     struct StateStatements {
         let profile: Statement
         let activity: Statement
+        let wealthPurchase: Statement
         let account: Statement
         let saveMemory: Statement
         let deleteMemory: Statement
@@ -197,16 +198,22 @@ extension AppDatabase {
                   last_interaction_ms = excluded.last_interaction_ms, birthday_key = excluded.birthday_key,
                   last_wealth_buy_ms = excluded.last_wealth_buy_ms
                 """)
+            // Hot upserts set only the columns that change: setting an indexed column, even to its old value,
+            // rewrites its index entry.
             activity = try db.cachedStatement(sql: """
-                INSERT INTO client (id, last_event_ms, last_interaction_ms, last_wealth_buy_ms) VALUES (?, ?, ?, ?)
+                INSERT INTO client (id, last_event_ms, last_interaction_ms) VALUES (?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET last_event_ms = excluded.last_event_ms,
-                  last_interaction_ms = excluded.last_interaction_ms, last_wealth_buy_ms = excluded.last_wealth_buy_ms
+                  last_interaction_ms = excluded.last_interaction_ms
+                """)
+            wealthPurchase = try db.cachedStatement(sql: """
+                INSERT INTO client (id, last_wealth_buy_ms) VALUES (?, ?)
+                ON CONFLICT (id) DO UPDATE SET last_wealth_buy_ms = excluded.last_wealth_buy_ms
                 """)
             account = try db.cachedStatement(sql: """
                 INSERT INTO account (id, client_id, currency, balance, last_transaction_ms, transaction_count,
                                      previous_transaction_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, currency = excluded.currency,
+                ON CONFLICT (id) DO UPDATE SET currency = excluded.currency,
                   balance = excluded.balance, last_transaction_ms = excluded.last_transaction_ms,
                   transaction_count = excluded.transaction_count,
                   previous_transaction_ms = excluded.previous_transaction_ms
@@ -233,12 +240,14 @@ extension AppDatabase {
         } else if changes.contains(.activity) {
             try statements.activity.execute(arguments: [
                 state.id, state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds,
-                state.lastWealthPurchaseAt?.milliseconds,
             ])
+        }
+        if changes.contains(.wealthPurchase), !changes.contains(.profile) {
+            try statements.wealthPurchase.execute(arguments: [state.id, state.lastWealthPurchaseAt?.milliseconds])
         }
         for change in changes {
             switch change {
-            case .profile, .activity:
+            case .profile, .activity, .wealthPurchase:
                 break
             case .account(let id):
                 guard let account = state.accounts[id] else { continue }

@@ -246,8 +246,9 @@ struct ClientStateProjectionTests {
     @Test func wealthTradesNetAndNeverGoBelowZero() throws {
         var state = ClientState(id: "C1")
         let bought = state.apply(try event("wealth.trade", #"{"productId":"P1","action":"buy","amount":"1000"}"#))
-        #expect(bought == [.activity, .holding("P1")])
+        #expect(bought == [.activity, .holding("P1"), .wealthPurchase])
         #expect(state.holdings["P1"]?.amount == 1000)
+        #expect(state.lastWealthPurchaseAt == (try instant("2026-11-20T10:00:00+08:00")))
 
         state.apply(try event("wealth.trade", #"{"productId":"P1","action":"redeem","amount":"300"}"#))
         #expect(state.holdings["P1"]?.amount == 700)

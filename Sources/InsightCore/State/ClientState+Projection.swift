@@ -82,7 +82,7 @@ extension ClientState {
             changes.append(.holding(productId))
             if string("action") != "redeem", lastWealthPurchaseAt.map({ event.time > $0 }) ?? true {
                 lastWealthPurchaseAt = event.time
-                if !changes.contains(.activity) { changes.append(.activity) }
+                changes.append(.wealthPurchase)
             }
 
         case EventType.corporateFinancials:

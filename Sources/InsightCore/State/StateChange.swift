@@ -2,6 +2,8 @@
 public enum StateChange: Sendable, Hashable {
     case profile
     case activity
+    /// A wealth purchase moved `lastWealthPurchaseAt`.
+    case wealthPurchase
     case account(String)
     case balance
     case deposit(String)

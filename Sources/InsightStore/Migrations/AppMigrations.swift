@@ -190,6 +190,65 @@ enum AppMigrations {
                 try db.execute(sql: "UPDATE client SET birthday_key = ? WHERE id = ?", arguments: [key, id])
             }
         }
+        migrator.registerMigration("v4-state-without-rowid") { db in
+            // The projected state is written on every batch, one row per client touched, at random keys.
+            // WITHOUT ROWID keeps each table one b-tree (no rowid table beside the primary-key index), which
+            // halves the pages a commit dirties.
+            try rebuildWithoutRowid(db, table: "client", columns: """
+                id TEXT PRIMARY KEY, profile TEXT, manager_id TEXT, branch_id TEXT, segment TEXT, last_event_ms INTEGER,
+                last_interaction_ms INTEGER, birthday_key INTEGER, last_wealth_buy_ms INTEGER
+                """, indexes: [
+                "CREATE INDEX client_manager ON client (manager_id)",
+                "CREATE INDEX client_birthday ON client (birthday_key)",
+                "CREATE INDEX client_segment ON client (segment)",
+                "CREATE INDEX client_wealth_buy ON client (last_wealth_buy_ms)",
+            ])
+            try rebuildWithoutRowid(db, table: "account", columns: """
+                id TEXT PRIMARY KEY, client_id TEXT NOT NULL, currency TEXT NOT NULL, balance TEXT,
+                last_transaction_ms INTEGER, transaction_count INTEGER NOT NULL, previous_transaction_ms INTEGER
+                """, indexes: ["CREATE INDEX account_client ON account (client_id)"])
+            try rebuildWithoutRowid(db, table: "balance_snapshot", columns: """
+                client_id TEXT NOT NULL, as_of TEXT NOT NULL, aum TEXT NOT NULL, deposits TEXT, wealth TEXT, loans TEXT,
+                PRIMARY KEY (client_id, as_of)
+                """, indexes: [])
+            try rebuildWithoutRowid(db, table: "term_deposit", columns: """
+                id TEXT PRIMARY KEY, client_id TEXT NOT NULL, amount TEXT NOT NULL, currency TEXT NOT NULL, open_date TEXT,
+                maturity_date TEXT NOT NULL, status TEXT
+                """, indexes: [
+                "CREATE INDEX term_deposit_client ON term_deposit (client_id)",
+                "CREATE INDEX term_deposit_maturity ON term_deposit (maturity_date)",
+            ])
+            try rebuildWithoutRowid(db, table: "loan", columns: """
+                id TEXT PRIMARY KEY, client_id TEXT NOT NULL, product TEXT, principal TEXT, outstanding TEXT,
+                currency TEXT NOT NULL, maturity_date TEXT, status TEXT, overdue_days INTEGER NOT NULL,
+                last_overdue_ms INTEGER, repaid_date TEXT
+                """, indexes: [
+                "CREATE INDEX loan_client ON loan (client_id)",
+                "CREATE INDEX loan_maturity ON loan (maturity_date)",
+            ])
+            try rebuildWithoutRowid(db, table: "holding", columns: """
+                client_id TEXT NOT NULL, product_id TEXT NOT NULL, amount TEXT NOT NULL, last_trade_ms INTEGER,
+                PRIMARY KEY (client_id, product_id)
+                """, indexes: [])
+            try rebuildWithoutRowid(db, table: "financials", columns: """
+                client_id TEXT NOT NULL, period TEXT NOT NULL, total_assets TEXT, total_liabilities TEXT,
+                operating_cash_flow TEXT, revenue TEXT, PRIMARY KEY (client_id, period)
+                """, indexes: [])
+            try rebuildWithoutRowid(db, table: "plugin_memory", columns: """
+                client_id TEXT NOT NULL, plugin TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (client_id, plugin)
+                """, indexes: [])
+        }
         return migrator
+    }
+
+    /// Rebuilds a table with the same columns as WITHOUT ROWID, keeping its rows, then recreates its indexes.
+    private static func rebuildWithoutRowid(_ db: Database, table: String, columns: String, indexes: [String]) throws {
+        let names = try db.columns(in: table).map(\.name)
+        let list = names.map { "\"\($0)\"" }.joined(separator: ", ")
+        try db.execute(sql: "CREATE TABLE \(table)_rebuilt (\(columns)) WITHOUT ROWID")
+        try db.execute(sql: "INSERT INTO \(table)_rebuilt (\(list)) SELECT \(list) FROM \(table)")
+        try db.execute(sql: "DROP TABLE \(table)")
+        try db.execute(sql: "ALTER TABLE \(table)_rebuilt RENAME TO \(table)")
+        for index in indexes { try db.execute(sql: index) }
     }
 }
