@@ -53,10 +53,10 @@ struct ShardWorker: Sendable {
                 do {
                     let drafts: [LeadDraft]
                     if plugin.usesMemory, let id = event.clientId {
-                        var memory = output.states[id]?.memory[plugin.id]
-                        let before = memory
-                        drafts = try plugin.handle(event, context: context, memory: &memory)
-                        if memory != before {
+                        var memory = client?.memory[plugin.id]
+                        var changed = false
+                        drafts = try plugin.handle(event, context: context, memory: &memory, changed: &changed)
+                        if changed {
                             output.states[id]?.memory[plugin.id] = memory
                             output.changes[id, default: []].insert(.memory(plugin.id))
                         }

@@ -8,7 +8,7 @@ import Foundation
 /// it bounded by expiring old entries each time it writes; an empty memory is deleted.
 ///
 /// The stored form is JSON (``JSONValue``), converted by hand: cheap enough to run on every event.
-public protocol PluginMemory: Sendable {
+public protocol PluginMemory: Sendable, Equatable {
     /// An empty memory, for a client the plugin has not seen.
     init()
     /// Restores a stored memory. Throwing discards it (the plugin starts afresh for that client).

@@ -36,7 +36,7 @@ public struct LoadedPlugin: Sendable {
     public let publishedTexts: [PublishedText]
     /// False for a plugin without per-client memory: the host then skips the memory plumbing.
     public let usesMemory: Bool
-    private let handleEvent: @Sendable (Event, PluginContext, inout JSONValue?) throws -> [LeadDraft]
+    private let handleEvent: @Sendable (Event, PluginContext, inout JSONValue?) throws -> (drafts: [LeadDraft], memoryChanged: Bool)
     private let handleTick: @Sendable (ScheduleTick, PluginContext) throws -> [LeadDraft]
 
     public init<P: Plugin>(_ plugin: P) {
@@ -47,12 +47,15 @@ public struct LoadedPlugin: Sendable {
         publishedTexts = plugin.publishedTexts
         usesMemory = P.Memory.self != NoMemory.self
         handleEvent = { event, context, stored in
-            guard P.Memory.self != NoMemory.self else { return try plugin.handle(event, context: context) }
+            guard P.Memory.self != NoMemory.self else { return (try plugin.handle(event, context: context), false) }
             // A memory that no longer decodes (an older shape) is dropped rather than failing every event.
-            var memory = (try? stored.map(P.Memory.init(json:))) ?? P.Memory()
+            let before = (try? stored.map(P.Memory.init(json:))) ?? P.Memory()
+            var memory = before
             let drafts = try plugin.handle(event, context: context, memory: &memory)
+            // Most events leave the memory as it was: then nothing is converted back or written.
+            guard memory != before else { return (drafts, false) }
             stored = memory.isEmpty ? nil : memory.json
-            return drafts
+            return (drafts, true)
         }
         handleTick = { try plugin.tick($0, context: $1) }
     }
@@ -64,12 +67,20 @@ public struct LoadedPlugin: Sendable {
     /// Handles an event; `memory` is the plugin's stored memory for the event's client, updated in place
     /// (nil: nothing stored).
     public func handle(_ event: Event, context: PluginContext, memory: inout JSONValue?) throws -> [LeadDraft] {
-        try handleEvent(event, context, &memory)
+        try handleEvent(event, context, &memory).drafts
+    }
+
+    /// As ``handle(_:context:memory:)``, saying whether the memory changed (and so must be stored).
+    public func handle(_ event: Event, context: PluginContext, memory: inout JSONValue?,
+                       changed: inout Bool) throws -> [LeadDraft] {
+        let outcome = try handleEvent(event, context, &memory)
+        changed = outcome.memoryChanged
+        return outcome.drafts
     }
 
     public func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] {
         var memory: JSONValue?
-        return try handleEvent(event, context, &memory)
+        return try handleEvent(event, context, &memory).drafts
     }
 
     public func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] {

@@ -13,8 +13,16 @@ public indirect enum RuleCondition: Sendable, Decodable {
     case any([RuleCondition])
 
     public struct FieldCondition: Sendable {
-        public var field: String
-        public var comparison: Comparison
+        public let field: String
+        public let comparison: Comparison
+        /// `data.a.b` as `["a", "b"]`, split once when the rule is loaded.
+        let dataPath: [String]?
+
+        init(field: String, comparison: Comparison) {
+            self.field = field
+            self.comparison = comparison
+            dataPath = field.hasPrefix("data.") ? field.dropFirst(5).split(separator: ".").map(String.init) : nil
+        }
     }
 
     public enum Comparison: Sendable {
@@ -92,7 +100,13 @@ public indirect enum RuleCondition: Sendable, Decodable {
         switch self {
         case .all(let items): return items.allSatisfy { $0.matches(event, client: client) }
         case .any(let items): return items.contains { $0.matches(event, client: client) }
-        case .field(let condition): return condition.matches(Self.value(of: condition.field, event: event, client: client))
+        case .field(let condition):
+            if let path = condition.dataPath {
+                var value: JSONValue? = event.data
+                for key in path { value = value?[key] }
+                return condition.matches(value)
+            }
+            return condition.matches(Self.value(of: condition.field, event: event, client: client))
         }
     }
 

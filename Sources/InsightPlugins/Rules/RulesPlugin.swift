@@ -9,6 +9,8 @@ public struct RulesPlugin: Plugin {
     public let configuration: RulesConfiguration
     public let subscriptions: [EventPattern]
     private let keyTemplates: [String: MustacheKey]
+    /// Cooldowns by rule id.
+    private let cooldowns: [String: TimeInterval]
 
     public init(configuration: RulesConfiguration) throws(PluginConfigurationError) {
         var seen = Set<String>()
@@ -28,6 +30,8 @@ public struct RulesPlugin: Plugin {
         }
         self.configuration = configuration
         keyTemplates = templates
+        cooldowns = Dictionary(configuration.rules.compactMap { rule in rule.cooldown.map { (rule.id, $0) } },
+                               uniquingKeysWith: { first, _ in first })
         let patterns = Set(configuration.rules.map(\.when.type))
         self.subscriptions = patterns.sorted { $0.pattern < $1.pattern }
     }
@@ -55,10 +59,10 @@ public struct RulesPlugin: Plugin {
             drafts.append(rule.lead(for: event, context: context, keyTemplate: keyTemplates[rule.id]))
         }
         // Forget cooldowns that have run out, and rules that no longer exist: the memory stays bounded.
-        let cooldowns = Dictionary(configuration.rules.compactMap { rule in rule.cooldown.map { (rule.id, $0) } },
-                                   uniquingKeysWith: { first, _ in first })
-        memory.lastLeads = memory.lastLeads.filter { id, last in
-            cooldowns[id].map { context.now.timeIntervalSince(last) < $0 } ?? false
+        if !memory.lastLeads.isEmpty {
+            memory.lastLeads = memory.lastLeads.filter { id, last in
+                cooldowns[id].map { context.now.timeIntervalSince(last) < $0 } ?? false
+            }
         }
         return drafts
     }
