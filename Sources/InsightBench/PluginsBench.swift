@@ -17,7 +17,7 @@ struct PluginsBench: AsyncParsableCommand {
     @Option(help: "Events in total (opening snapshot plus activity).") var events = 1_000_000
     @Option(help: "Clients for the daily-tick measurement (0 skips it).") var tickClients = 1_000_000
     @Option(help: "The plugins-config directory.") var pluginsDir = "plugins-config"
-    @Option(help: "Events per dispatcher batch (one commit, one fsync, each).") var dispatchBatch = 8192
+    @Option(help: "Events per dispatcher batch (one commit, one fsync, each).") var dispatchBatch = 16_384
     @Option(help: "Bus shards.") var shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Directory for the temporary databases (removed afterwards).") var directory = NSTemporaryDirectory()
     @Flag(help: "Skip the no-op baseline (for profiling the plugins alone).") var skipBaseline = false

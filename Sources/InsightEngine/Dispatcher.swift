@@ -53,7 +53,7 @@ public actor Dispatcher {
     private let failuresCounter = Counter(label: "insightd_plugin_failures_total")
 
     public init(database: AppDatabase, settings: SettingsBox, clock: DispatchClock, shards: Int = 4,
-                batchSize: Int = 8192, cacheCapacity: Int = 200_000, logger: Logger,
+                batchSize: Int = 16_384, cacheCapacity: Int = 200_000, logger: Logger,
                 onNewLeads: @escaping @Sendable ([Lead]) -> Void = { _ in }) throws {
         self.database = database
         self.settings = settings

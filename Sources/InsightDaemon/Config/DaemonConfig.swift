@@ -371,7 +371,7 @@ public struct DispatcherConfig: Sendable, Decodable {
     }
 
     public init() {
-        batchSize = 8192
+        batchSize = 16_384
         shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
         pollInterval = ConfigDuration(seconds: 0.2, text: "200ms")
     }
