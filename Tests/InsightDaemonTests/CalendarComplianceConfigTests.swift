@@ -147,6 +147,42 @@ struct ComplianceConfigTests {
         ])
     }
 
+    @Test func aForbiddenPhraseInAProductNameIsALocatedErrorInTheCatalog() {
+        let catalog = """
+            products:
+              - {id: TD-1Y, name: 一年期定期存款, kind: deposit, risk_level: R1, min_amount: 50}
+              - {id: WM-X, name: 稳赚宝, kind: wealth, risk_level: R2, min_amount: 1000}
+              - {id: INS-HOME, name: 安居家财险, kind: insurance, risk_level: R1, tags: [home-insurance]}
+              - {id: INS-EDU, name: 教育金, kind: insurance, risk_level: R1, tags: [education-savings, pension]}
+            """
+        #expect(errors(fixture(["product-match.yaml": "enabled: true\n", "products.yaml": catalog])) == [
+            "plugins/products.yaml:3:22: products[1].name: contains the forbidden promise wording \"稳赚\" (compliance.forbidden_phrases); reword it",
+        ])
+    }
+
+    @Test func aForbiddenPhraseInARuleIsALocatedError() {
+        let rules = """
+            rules:
+              - id: promise
+                when: {type: account.transaction}
+                lead: {kind: k, title: "Guaranteed return on your deposit"}
+            """
+        #expect(errors(ConfigFixture(main: "plugins_dir: plugins\n", plugins: ["rules.yaml": rules])) == [
+            "plugins/rules.yaml:4:28: rules[0].lead.title: contains the forbidden promise wording \"guaranteed return\" (compliance.forbidden_phrases); reword it",
+        ])
+    }
+
+    @Test func aBrokenCatalogIsALocatedErrorInTheCatalog() {
+        let catalog = """
+            products:
+              - {id: WM-X, name: 理财, kind: wealth, risk_level: R7}
+            """
+        let found = errors(fixture(["product-match.yaml": "enabled: true\n", "products.yaml": catalog]))
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("plugins/products.yaml:2:") == true)
+        #expect(found.first?.contains("must be R1 to R5, got \"R7\"") == true)
+    }
+
     @Test func phrasesMatchRegardlessOfCase() {
         let file = """
             templates:
