@@ -112,7 +112,7 @@ public actor Dispatcher {
                 dropCaches()
                 throw error
             }
-            finish(inFlight, newLeads: newLeads)
+            finish(inFlight, newLeads: newLeads, pending: next)
             total += inFlight.events
             pending = next
             guard next != nil else { break }
@@ -232,7 +232,9 @@ public actor Dispatcher {
         return newLeads
     }
 
-    private func finish(_ prepared: Prepared, newLeads: [Lead]) {
+    /// Accounts for a committed batch. `pending` is a batch already prepared on top of it but not yet
+    /// committed: the caches hold its state, which the database does not have yet, so an eviction keeps it.
+    private func finish(_ prepared: Prepared, newLeads: [Lead], pending: Prepared? = nil) {
         position = prepared.lastSequence
         eventsCounter.increment(by: prepared.events)
         leadsCounter.increment(by: newLeads.count)
@@ -242,8 +244,14 @@ public actor Dispatcher {
                 "plugin.id": "\(failure.plugin)", "event.seq": "\(failure.journalSequence ?? 0)", "error": "\(failure.error)",
             ])
         }
-        if clients.count > cacheCapacity { clients.removeAll(keepingCapacity: false) }
-        if managers.count > cacheCapacity { managers.removeAll(keepingCapacity: false) }
+        if clients.count > cacheCapacity {
+            let uncommitted = Set(pending?.commit.clients.map(\.state.id) ?? [])
+            clients = uncommitted.isEmpty ? [:] : clients.filter { uncommitted.contains($0.key) }
+        }
+        if managers.count > cacheCapacity {
+            let uncommitted = Set(pending?.commit.managers.map(\.id) ?? [])
+            managers = uncommitted.isEmpty ? [:] : managers.filter { uncommitted.contains($0.key) }
+        }
         report(newLeads)
     }
 

@@ -175,6 +175,25 @@ struct PluginMemoryTests {
         #expect(try storedCount(pipeline.database, "C1") == 1)
     }
 
+    @Test func aCacheEvictionNeverLosesTheStateOfTheBatchWaitingToCommit() async throws {
+        // A cache of 3 clients over 7: evictions happen on almost every batch, while the next batch, prepared
+        // on top of cached state, has not committed yet; batches of 5 share clients with the batch before.
+        let events = interleaved(clients: 7, perClient: 9)
+        let small = try Pipeline(plugins: [plugin()], clock: .eventTime, shards: 2, batchSize: 5, cacheCapacity: 3)
+        let large = try Pipeline(plugins: [plugin()], clock: .eventTime, shards: 2, batchSize: 5)
+        for pipeline in [small, large] {
+            _ = try pipeline.database.append(events, receivedAt: Date(timeIntervalSince1970: 0))
+            try await pipeline.dispatcher.drain()
+        }
+        for index in 0..<7 {
+            #expect(try storedCount(small.database, "C\(index)") == 9, "client C\(index)")
+        }
+        #expect(try small.database.leadCount() == 21)
+        #expect(try small.database.leadBodies() == large.database.leadBodies())
+        let accounts = try small.database.loadClients((0..<7).map { "C\($0)" }).values.map { $0.accounts.values.first?.transactionCount }
+        #expect(accounts.allSatisfy { $0 == 9 }, "projected state survives evictions too")
+    }
+
     @Test func aReplayOnAFreshDatabaseGivesIdenticalLeads() async throws {
         let original = try Pipeline(plugins: [plugin(), try rulesPlugin()], clock: .eventTime, shards: 4, batchSize: 7)
         var events = interleaved(clients: 11, perClient: 9)
