@@ -332,7 +332,7 @@ struct BirthdayCareTests {
                       profile.marketingConsent != false,
                       let next = Birthdays.next(birthDate: birth, calendar: profile.birthCalendar, onOrAfter: start),
                       next.date <= start.adding(days: 3) else { return nil }
-                return "\(state.id):\(next.date.year)"
+                return "\(state.id):\(next.keyYear)"
             }
             #expect(found.map(\.key) == expected, "\(today)")
             #expect(try tick(plugin, today: today, state: InMemoryState(clients: clients)) == found, "\(today): same as in memory")
@@ -340,5 +340,40 @@ struct BirthdayCareTests {
         }
         #expect(total > 100, "\(total) birthdays")
         try database.close()
+    }
+}
+
+/// Review findings, each pinned by a test.
+@Suite struct BirthdayKeyTests {
+    @Test func aLunarBirthdayCelebratedTwiceInOneGregorianYearGetsTwoLeads() throws {
+        // 腊月初五 fell on 2024-01-15 (lunar year beginning 2023) and on 2025-01-04 (lunar year beginning 2024);
+        // 腊月初一 fell on both 2024-01-11 and 2024-12-31.
+        let birth = try #require(LunarCalendar.gregorian(LunarDate(year: 4660, month: 12, day: 1, isLeapMonth: false)))
+        let january = try #require(Birthdays.next(birthDate: birth, calendar: .chinese, onOrAfter: TestBank.date("2024-01-01")))
+        let december = try #require(Birthdays.next(birthDate: birth, calendar: .chinese, onOrAfter: TestBank.date("2024-02-01")))
+        #expect(january.date == TestBank.date("2024-01-11"))
+        #expect(december.date == TestBank.date("2024-12-31"))
+        #expect(january.keyYear == 2023)
+        #expect(december.keyYear == 2024)
+        let gregorian = try #require(Birthdays.next(birthDate: TestBank.date("1980-12-31"), calendar: .gregorian,
+                                                    onOrAfter: TestBank.date("2024-12-01")))
+        #expect(gregorian.keyYear == 2024)
+    }
+}
+
+@Suite struct BirthdayCareConfigurationTests {
+    @Test func aGregorianHolidayOnADayItsMonthLacksIsRefused() throws {
+        let bad = #"{"holidays": {"list": [{"id": "x", "calendar": "gregorian", "month": 2, "day": 30, "names": {"zh-CN": "x"}}]}}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(BirthdayCareConfiguration.self, from: Data(bad.utf8)) }
+        let leap = #"{"holidays": {"list": [{"id": "x", "calendar": "gregorian", "month": 2, "day": 29, "names": {"zh-CN": "x"}}]}}"#
+        #expect(try JSONDecoder().decode(BirthdayCareConfiguration.self, from: Data(leap.utf8)).holidays.list.first?.day == 29)
+    }
+
+    @Test func templatesForAnUnknownLocaleAreRefused() throws {
+        let configuration = try JSONDecoder().decode(BirthdayCareConfiguration.self, from: Data(
+            #"{"templates": {"zh_CN": {"birthday": {"title": "x"}}}}"#.utf8))
+        #expect { try BirthdayCarePlugin(configuration: configuration) } throws: { error in
+            (error as? PluginConfigurationError)?.path == ["templates", "zh_CN"] && "\(error)".contains("locales: en, zh-CN")
+        }
     }
 }

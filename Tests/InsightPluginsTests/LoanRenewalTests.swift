@@ -100,6 +100,21 @@ private func renewals(_ clients: [ClientState], on date: String, calendar: Worki
         #expect(holiday.first?.dueAt == TestBank.instant("2026-09-30T00:00:00+08:00"))
     }
 
+    @Test func aWorkingDayWindowReachesTheWeekendAfterItsLastDay() throws {
+        // Friday 2026-03-06, a 5-working-day window: the last working day is Friday 03-13, and a loan maturing
+        // on Saturday 03-14 also has 5 working days left.
+        let saturday = try renewals([borrower(maturity: "2026-03-14")], on: "2026-03-06") {
+            $0.windows = [5]
+            $0.windowUnit = .workingDays
+        }
+        #expect(saturday.map(\.key) == ["LN0001:2026-03-14:5"])
+        let monday = try renewals([borrower(maturity: "2026-03-16")], on: "2026-03-06") {
+            $0.windows = [5]
+            $0.windowUnit = .workingDays
+        }
+        #expect(monday.isEmpty, "6 working days left")
+    }
+
     @Test func productFilterLimitsRenewals() throws {
         let mortgage = borrower(maturity: "2026-12-01", product: "mortgage")
         #expect(try renewals([mortgage], on: "2026-11-20") { $0.products = ["business", "working_capital"] }.isEmpty)

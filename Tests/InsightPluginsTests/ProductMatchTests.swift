@@ -134,6 +134,28 @@ private func credit(_ id: String, _ amount: String, client: String = "C1", at ti
         #expect(try run(plugin(), client: "C1", customer() + [credit("T4", "500000")], state: state).isEmpty)
     }
 
+    @Test func aNewRiskLevelWithoutItsAssessmentDateFallsBackToR1() throws {
+        // Assessed C2 in March; a later profile update raises the level to C5 without a new assessment date.
+        let events = customer(riskLevel: 2) + [TestBank.profile("C1", ["riskLevel": "C5"], id: "P2", at: "2026-11-10T09:00:00+08:00")]
+        let draft = try #require(try run(plugin { $0.topN = 10 }, client: "C1", events + [credit("T1", "500000")]).first)
+        #expect(try #require(draft.products).allSatisfy { $0.riskLevel == "R1" })
+        // With the date, the new level counts.
+        let assessed = customer(riskLevel: 2) + [TestBank.profile("C1", ["riskLevel": "C5", "riskAssessedAt": "2026-11-10"],
+                                                                  id: "P2", at: "2026-11-10T09:00:00+08:00")]
+        let again = try #require(try run(plugin { $0.topN = 10 }, client: "C1", assessed + [credit("T1", "500000")]).first)
+        #expect(again.products?.contains { $0.riskLevel == "R4" } == true)
+        // The same level sent again keeps the assessment.
+        let same = customer(riskLevel: 3) + [TestBank.profile("C1", ["riskLevel": 3], id: "P2", at: "2026-11-10T09:00:00+08:00")]
+        let kept = try #require(try run(plugin(), client: "C1", same + [credit("T1", "500000")]).first)
+        #expect(kept.products?.contains { $0.riskLevel == "R3" } == true)
+    }
+
+    @Test func zeroOrNegativeTriggerAmountsAreRefused() {
+        for bad in [#"{"triggers": {"large_credit": {"min_amount": 0}}}"#, #"{"triggers": {"idle_balance": {"min_balance": "-5"}}}"#] {
+            #expect(throws: DecodingError.self) { try JSONDecoder().decode(ProductMatchConfiguration.self, from: Data(bad.utf8)) }
+        }
+    }
+
     @Test func closedClientsAndClientsWithoutMarketingConsentGetNothing() throws {
         #expect(try run(plugin(), client: "C1", customer(extra: ["marketingConsent": false]) + [credit("T1", "500000")]).isEmpty)
         #expect(try run(plugin(), client: "C1", customer(extra: ["status": "closed"]) + [credit("T1", "500000")]).isEmpty)
@@ -151,7 +173,8 @@ private func credit(_ id: String, _ amount: String, client: String = "C1", at ti
                                        context: TestBank.context(now: "2026-11-20T08:45:00+08:00", state: state))
         let draft = try #require(drafts.first)
         #expect(drafts.count == 1, "C2's deposit matures beyond 15 days")
-        #expect(draft.key == "C1:maturing_deposit:deposit:TD0001:2026-12-01")
+        #expect(draft.key == "C1:maturing_deposit:deposit:\(Masking.reference("TD0001")):2026-12-01")
+        #expect(!draft.key.contains("TD0001"), "the deposit number stays out of the key")
         #expect(draft.products?.first?.id == "TD-1Y", "deposits first for a maturing deposit")
         #expect(draft.summary.contains("12月1日"))
     }

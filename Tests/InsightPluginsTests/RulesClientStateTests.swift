@@ -109,6 +109,17 @@ private func run(_ plugin: RulesPlugin, client: ClientState, _ events: [Event]) 
         }
     }
 
+    @Test func aKeyTemplateNamingAMissingOrNestedFieldFallsBackToOneLeadPerEvent() throws {
+        let plugin = try rules("""
+            {"rules": [{"id": "w", "when": {"type": "loan.account"}, "lead": {"kind": "k", "title": "t"},
+               "key": "{{clientId}}:{{data.loanId}}"},
+              {"id": "o", "when": {"type": "loan.account"}, "lead": {"kind": "k", "title": "t"},
+               "key": "{{clientId}}:{{data.meta}}"}]}
+            """)
+        let missing = EventFixtures.event("L1", EventType.loanAccount, client: "C1", data: ["status": "active", "meta": ["a": 1, "b": 2]])
+        #expect(try run(plugin, client: vip, [missing]).map(\.key) == ["w:core-banking:L1", "o:core-banking:L1"])
+    }
+
     @Test func badCooldownsAreRefused() throws {
         for bad in ["7", "7w", "-1d", "d"] {
             #expect(throws: DecodingError.self) {

@@ -347,6 +347,13 @@ struct PluginQueryTests {
                 ])
                 try db.execute(sql: "INSERT INTO client (id, profile) VALUES (?, ?)", arguments: ["N", #"{"tags":[]}"#])
                 try db.execute(sql: "INSERT INTO client (id, profile) VALUES (?, NULL)", arguments: ["E"])
+                // Wealth trades: G bought (then redeemed later), N only holds a product traded before.
+                try db.execute(sql: """
+                    INSERT INTO journal (source, event_id, type, client_id, time_ms, received_ms, data) VALUES
+                      ('s', 'w1', 'wealth.trade', 'G', 1000, 0, '{"productId":"P","action":"buy","amount":"1"}'),
+                      ('s', 'w2', 'wealth.trade', 'G', 2000, 0, '{"productId":"P","action":"redeem","amount":"1"}');
+                    INSERT INTO holding (client_id, product_id, amount, last_trade_ms) VALUES ('N', 'P', '5', 500);
+                    """)
             }
             try queue.close()
         }
@@ -359,6 +366,14 @@ struct PluginQueryTests {
             }
         }
         #expect(keys == ["E:nil", "G:1125", "L:10815", "N:nil"])
+        let purchases = try database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, last_wealth_buy_ms FROM client ORDER BY id").map { row -> String in
+                let id: String = row["id"]
+                let ms: Int64? = row["last_wealth_buy_ms"]
+                return "\(id):\(ms.map(String.init) ?? "nil")"
+            }
+        }
+        #expect(purchases == ["E:nil", "G:1000", "L:nil", "N:500"], "the last buy, not the later redemption")
         let reader = StoreStateReader(database: database)
         #expect(try reader.clients(birthdayKeys: Birthdays.keys(celebratedOn: [day("2026-09-25")])).map(\.id) == ["L"])
         #expect(try reader.clients(birthdayKeys: [1125]).map(\.id) == ["G"])

@@ -14,12 +14,7 @@ public struct EventBus: Sendable {
     /// The shard of a client: a stable hash, the same on every run. Events with no client go to shard 0.
     public func shard(for clientId: String?) -> Int {
         guard let clientId, shardCount > 1 else { return 0 }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in clientId.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
-        }
-        return Int(hash % UInt64(shardCount))
+        return Int(StableHash.fnv1a(clientId) % UInt64(shardCount))
     }
 
     /// Splits a batch into per-shard lists, each keeping the batch's order.

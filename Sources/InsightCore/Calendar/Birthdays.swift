@@ -14,6 +14,13 @@ public enum Birthdays {
         public let age: Int
         /// The lunar month/day celebrated, for a lunar birthday.
         public let lunar: LunarDate?
+
+        /// The year a lead key names, one per celebration: the Gregorian year, or for a lunar birthday the
+        /// Gregorian year its lunar year begins in (a lunar 腊月 birthday can fall twice in one Gregorian year).
+        public var keyYear: Int {
+            guard let lunar else { return date.year }
+            return lunar.year - LunarCalendar.gregorianYearOffset
+        }
     }
 
     /// The key a client is indexed under: the Gregorian `MMDD`, or `10000 + MMDD` of the lunar birth date.

@@ -26,6 +26,9 @@ public struct LunarDate: Sendable, Hashable, CustomStringConvertible {
 ///
 /// Dates are converted at noon UTC so no time zone can move them across a day boundary.
 public enum LunarCalendar {
+    /// A running lunar year minus this is the Gregorian year in which that lunar year begins (4723 → 2026).
+    public static let gregorianYearOffset = 2697
+
     private static let utc = TimeZone(identifier: "UTC") ?? TimeZone(secondsFromGMT: 0) ?? .current
 
     private static let chinese: Calendar = {

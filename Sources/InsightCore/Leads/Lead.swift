@@ -45,13 +45,7 @@ public struct Lead: Sendable, Hashable, Codable {
     /// The lead id for a dedupe key: `ld_` and 16 hex digits of a stable 64-bit FNV-1a hash, so the same
     /// key gives the same id on every run and every machine.
     public static func id(forKey key: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
-        }
-        let hex = String(hash, radix: 16)
-        return "ld_" + String(repeating: "0", count: 16 - hex.count) + hex
+        "ld_" + StableHash.hex(key)
     }
 }
 

@@ -50,6 +50,10 @@ public struct LeadTexts: Sendable {
     public init(builtIn: [String: [String: LeadTextSource]],
                 overrides: [String: [String: LeadTextSource]]?) throws(PluginConfigurationError) {
         var merged = builtIn
+        for locale in (overrides ?? [:]).keys.sorted() where builtIn[locale] == nil {
+            throw PluginConfigurationError(path: ["templates", locale],
+                                           message: "no locale \(locale); locales: \(builtIn.keys.sorted().joined(separator: ", "))")
+        }
         for (locale, kinds) in overrides ?? [:] {
             for (kind, fields) in kinds {
                 guard builtIn.values.contains(where: { $0[kind] != nil }) else {

@@ -35,6 +35,12 @@ public enum Masking {
         }
     }
 
+    /// A stable stand-in for an account-like identifier in a lead key, where even the last 4 digits are not
+    /// needed: `#` and 16 hex digits of its hash. The evidence shows the masked number.
+    public static func reference(_ id: String) -> String {
+        "#" + StableHash.hex(id)
+    }
+
     private static func keep(_ value: String, head: Int, tail: Int) -> String {
         let characters = Array(value)
         guard characters.count > head + tail else { return String(repeating: "*", count: characters.count) }

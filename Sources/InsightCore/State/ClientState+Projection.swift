@@ -117,7 +117,13 @@ extension ClientProfile {
         if let value = text("birthDate") { birthDate = value.flatMap(LocalDate.init) }
         if let value = text("birthCalendar") { birthCalendar = value.flatMap(BirthCalendar.init(rawValue:)) }
         if let value = text("segment") { segment = value }
-        if let value = data["riskLevel"] { riskLevel = RiskLevel(value) }
+        if let value = data["riskLevel"] {
+            let level = RiskLevel(value)
+            // A new level without its assessment date is not a valid assessment: suitability then fails
+            // closed (R1 only) until the date arrives.
+            if level != riskLevel, data["riskAssessedAt"] == nil { riskAssessedAt = nil }
+            riskLevel = level
+        }
         if let value = text("riskAssessedAt") {
             riskAssessedAt = value.flatMap { LocalDate($0) ?? LocalDate(String($0.prefix(10))) }
         }

@@ -136,9 +136,11 @@ public struct Holiday: Sendable, Decodable, Hashable {
             throw DecodingError.dataCorruptedError(forKey: .month, in: c, debugDescription: "must be 1 to 12")
         }
         day = try c.decode(Int.self, forKey: .day)
-        guard (1...(calendar == .chinese ? 30 : 31)).contains(day) else {
-            throw DecodingError.dataCorruptedError(forKey: .day, in: c,
-                                                   debugDescription: calendar == .chinese ? "must be 1 to 30" : "must be 1 to 31")
+        // A Gregorian day must exist in its month (in a leap year, so Feb 29 is allowed).
+        let valid = calendar == .chinese ? (1...30).contains(day) : LocalDate(year: 2000, month: month, day: day) != nil
+        guard valid else {
+            throw DecodingError.dataCorruptedError(forKey: .day, in: c, debugDescription: calendar == .chinese
+                ? "must be 1 to 30" : "month \(month) has no day \(day)")
         }
         names = try c.decodeIfPresent([String: String].self, forKey: .names) ?? [:]
         guard names[LeadTexts.defaultLocale] != nil else {

@@ -85,7 +85,7 @@ public struct BirthdayCarePlugin: Plugin {
             Evidence(label: "age", value: "\(occurrence.age)" + (milestone ? " (milestone)" : "")),
         ]
         if let segment = profile.segment { evidence.append(Evidence(label: "segment", value: segment)) }
-        return LeadDraft(key: "\(client.id):\(occurrence.date.year)", kind: "birthday", priority: priority,
+        return LeadDraft(key: "\(client.id):\(occurrence.keyYear)", kind: "birthday", priority: priority,
                          clientId: client.id, title: text.title, summary: text.summary,
                          suggestedAction: text.suggestedAction, evidence: evidence,
                          dueAt: context.dueAt(occurrence.date))

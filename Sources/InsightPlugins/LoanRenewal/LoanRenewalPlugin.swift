@@ -31,8 +31,10 @@ public struct LoanRenewalPlugin: Plugin {
         let today = tick.localDate
         let calendar = context.workingCalendar
         let widest = windows.last ?? 0
+        // In working days, the window reaches up to (not including) the working day after its last one, so
+        // a loan maturing on the weekend or holiday right after it is still in.
         let through = configuration.windowUnit == .workingDays
-            ? calendar.adding(workingDays: widest, to: today) : today.adding(days: widest)
+            ? calendar.adding(workingDays: widest + 1, to: today).adding(days: -1) : today.adding(days: widest)
         var drafts: [LeadDraft] = []
         for client in try context.state.clients(loansMaturingFrom: today, through: through) {
             for loan in client.loans.values.sorted(by: { $0.id < $1.id }) {

@@ -98,6 +98,9 @@ public struct ProductMatchConfiguration: PluginConfiguration {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
             minAmount = try c.decodeIfPresent(ConfigDecimal.self, forKey: .minAmount)?.value ?? minAmount
+            guard minAmount > 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .minAmount, in: c, debugDescription: "must be above 0")
+            }
         }
     }
 
@@ -140,6 +143,9 @@ public struct ProductMatchConfiguration: PluginConfiguration {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
             minBalance = try c.decodeIfPresent(ConfigDecimal.self, forKey: .minBalance)?.value ?? minBalance
+            guard minBalance > 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .minBalance, in: c, debugDescription: "must be above 0")
+            }
             days = try c.decodeIfPresent(Int.self, forKey: .days) ?? days
             guard days >= 1 else {
                 throw DecodingError.dataCorruptedError(forKey: .days, in: c, debugDescription: "must be at least 1")

@@ -158,7 +158,7 @@ public struct ProductMatchPlugin: Plugin {
                 .sorted { ($0.maturityDate, $0.id) < ($1.maturityDate, $1.id) }
             guard let deposit = maturing.first else { continue }
             let trigger = Trigger(kind: .maturingDeposit, amount: deposit.amount,
-                                  reference: "deposit:\(deposit.id):\(deposit.maturityDate)", evidence: [
+                                  reference: "deposit:\(Masking.reference(deposit.id)):\(deposit.maturityDate)", evidence: [
                 Evidence(label: "termDeposit", value: "\(Masking.accountNumber(deposit.id)) \(LeadFormat.amount(deposit.amount, currency: deposit.currency, locale: "en")) matures \(deposit.maturityDate) (within \(settings.daysAhead) days)"),
             ], date: deposit.maturityDate)
             if let draft = try propose(trigger, for: client, context: context) { drafts.append(draft) }

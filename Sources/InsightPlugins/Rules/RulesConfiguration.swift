@@ -80,7 +80,9 @@ public struct Rule: Sendable, Decodable {
     func lead(for event: Event, context: PluginContext, keyTemplate: MustacheKey?) -> LeadDraft {
         let key: String
         if let keyTemplate {
-            key = "\(id):" + keyTemplate.render(event: event, client: context.client, timeZone: context.timeZone)
+            // A template naming a field the event lacks falls back to one lead per event.
+            let rendered = keyTemplate.render(event: event, client: context.client, timeZone: context.timeZone)
+            key = "\(id):" + (rendered ?? "\(event.source):\(event.id)")
         } else {
             switch once {
             case .perEvent: key = "\(id):\(event.source):\(event.id)"

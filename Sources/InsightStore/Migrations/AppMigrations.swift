@@ -189,6 +189,17 @@ enum AppMigrations {
                       let key = profile.birthdayKey else { continue }
                 try db.execute(sql: "UPDATE client SET birthday_key = ? WHERE id = ?", arguments: [key, id])
             }
+            // And their last wealth purchase: from the journal's buys, else the latest trade on a holding.
+            try db.execute(sql: """
+                UPDATE client SET last_wealth_buy_ms = (
+                    SELECT MAX(time_ms) FROM journal
+                    WHERE journal.client_id = client.id AND type = 'wealth.trade'
+                      AND COALESCE(json_extract(data, '$.action'), 'buy') != 'redeem')
+                WHERE last_wealth_buy_ms IS NULL;
+                UPDATE client SET last_wealth_buy_ms = (
+                    SELECT MAX(last_trade_ms) FROM holding WHERE holding.client_id = client.id)
+                WHERE last_wealth_buy_ms IS NULL;
+                """)
         }
         migrator.registerMigration("v4-state-without-rowid") { db in
             // The projected state is written on every batch, one row per client touched, at random keys.
