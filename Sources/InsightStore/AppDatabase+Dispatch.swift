@@ -11,7 +11,8 @@ public struct DispatchCommit: Sendable {
         public var changes: Set<StateChange>
         /// The JSON the write needs, made ahead by ``encode()`` so the single writer thread only binds text.
         var profileText: String?
-        var memoryText: [String: String] = [:]
+        /// Every plugin's memory of the client as one JSON object (nil: none), for the client row.
+        var memoryText: String?
 
         public init(state: ClientState, changes: Set<StateChange>) {
             self.state = state
@@ -24,9 +25,14 @@ public struct DispatchCommit: Sendable {
             if changes.contains(.profile) {
                 profileText = JSONWriter.string(state.profile.storedJSON)
             }
-            for case .memory(let plugin) in changes {
-                if let memory = state.memory[plugin] { memoryText[plugin] = JSONWriter.string(memory) }
+            if changes.contains(where: { if case .memory = $0 { true } else { false } }) || changes.contains(.profile) {
+                memoryText = Self.memoryText(state)
             }
+        }
+
+        /// The `client.memory` column: every plugin's memory as one object, or nil when there is none.
+        static func memoryText(_ state: ClientState) -> String? {
+            state.memory.isEmpty ? nil : JSONWriter.string(.object(state.memory))
         }
     }
 

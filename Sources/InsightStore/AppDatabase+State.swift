@@ -70,6 +70,10 @@ extension AppDatabase {
             state.lastEventAt = record.lastEventMs.map(Date.init(milliseconds:))
             state.lastInteractionAt = record.lastInteractionMs.map(Date.init(milliseconds:))
             state.lastWealthPurchaseAt = record.lastWealthBuyMs.map(Date.init(milliseconds:))
+            // A memory that does not parse is dropped: the plugins start afresh for that client.
+            if let text = record.memory, case .object(let memories)? = try? JSONParser.parse(Array(text.utf8)) {
+                state.memory = memories
+            }
             states[record.id] = state
         }
         let clientIds = Array(states.keys)
@@ -116,11 +120,7 @@ extension AppDatabase {
                 totalLiabilities: Decimal(stored: record.totalLiabilities),
                 operatingCashFlow: Decimal(stored: record.operatingCashFlow), revenue: Decimal(stored: record.revenue))
         }
-        for record in try PluginMemoryRecord.filter(clientIds.contains(PluginMemoryRecord.Columns.clientId)).fetchAll(db) {
-            // A memory that does not parse is dropped: the plugin starts afresh for that client.
-            guard let value = try? JSONParser.parse(Array(record.data.utf8)) else { continue }
-            states[record.clientId]?.memory[record.plugin] = value
-        }
+
         return states
     }
 
@@ -147,8 +147,7 @@ extension AppDatabase {
         let activity: Statement
         let wealthPurchase: Statement
         let account: Statement
-        let saveMemory: Statement
-        let deleteMemory: Statement
+        let activityAndMemory: Statement
         let balance: Statement
         let deposit: Statement
         let loan: Statement
@@ -191,12 +190,12 @@ extension AppDatabase {
                 """)
             profile = try db.cachedStatement(sql: """
                 INSERT INTO client (id, profile, manager_id, branch_id, segment, last_event_ms, last_interaction_ms,
-                                    birthday_key, last_wealth_buy_ms)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    birthday_key, last_wealth_buy_ms, memory)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET profile = excluded.profile, manager_id = excluded.manager_id,
                   branch_id = excluded.branch_id, segment = excluded.segment, last_event_ms = excluded.last_event_ms,
                   last_interaction_ms = excluded.last_interaction_ms, birthday_key = excluded.birthday_key,
-                  last_wealth_buy_ms = excluded.last_wealth_buy_ms
+                  last_wealth_buy_ms = excluded.last_wealth_buy_ms, memory = excluded.memory
                 """)
             // Hot upserts set only the columns that change: setting an indexed column, even to its old value,
             // rewrites its index entry.
@@ -218,11 +217,12 @@ extension AppDatabase {
                   transaction_count = excluded.transaction_count,
                   previous_transaction_ms = excluded.previous_transaction_ms
                 """)
-            saveMemory = try db.cachedStatement(sql: """
-                INSERT INTO plugin_memory (client_id, plugin, data) VALUES (?, ?, ?)
-                ON CONFLICT (client_id, plugin) DO UPDATE SET data = excluded.data
+            // Plugin memory lives in the client row: the row a busy client's event writes anyway (activity).
+            activityAndMemory = try db.cachedStatement(sql: """
+                INSERT INTO client (id, last_event_ms, last_interaction_ms, memory) VALUES (?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET last_event_ms = excluded.last_event_ms,
+                  last_interaction_ms = excluded.last_interaction_ms, memory = excluded.memory
                 """)
-            deleteMemory = try db.cachedStatement(sql: "DELETE FROM plugin_memory WHERE client_id = ? AND plugin = ?")
         }
     }
 
@@ -230,12 +230,18 @@ extension AppDatabase {
     static func write(_ update: DispatchCommit.ClientUpdate, statements: StateStatements, db: Database) throws {
         let state = update.state
         let changes = update.changes
+        let memoryChanged = changes.contains { if case .memory = $0 { true } else { false } }
         if changes.contains(.profile) {
             let profile = try update.profileText ?? String(decoding: jsonEncoder.encode(state.profile), as: UTF8.self)
             try statements.profile.execute(arguments: [
                 state.id, profile, state.profile.managerId, state.profile.branchId, state.profile.segment,
                 state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds, state.profile.birthdayKey,
-                state.lastWealthPurchaseAt?.milliseconds,
+                state.lastWealthPurchaseAt?.milliseconds, update.memoryText ?? DispatchCommit.ClientUpdate.memoryText(state),
+            ])
+        } else if memoryChanged {
+            try statements.activityAndMemory.execute(arguments: [
+                state.id, state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds,
+                update.memoryText ?? DispatchCommit.ClientUpdate.memoryText(state),
             ])
         } else if changes.contains(.activity) {
             try statements.activity.execute(arguments: [
@@ -286,12 +292,8 @@ extension AppDatabase {
                     state.id, period, financials.totalAssets?.storedText, financials.totalLiabilities?.storedText,
                     financials.operatingCashFlow?.storedText, financials.revenue?.storedText,
                 ])
-            case .memory(let plugin):
-                if let memory = state.memory[plugin] {
-                    try statements.saveMemory.execute(arguments: [state.id, plugin, update.memoryText[plugin] ?? JSONWriter.string(memory)])
-                } else {
-                    try statements.deleteMemory.execute(arguments: [state.id, plugin])
-                }
+            case .memory:
+                break  // written with the client row above
             }
         }
     }

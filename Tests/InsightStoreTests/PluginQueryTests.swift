@@ -267,7 +267,7 @@ struct PluginQueryTests {
         #expect(try reader.lastLead(plugin: "rules", client: "C999") == nil)
     }
 
-    @Test func pluginMemoryRoundTripsAndANilMemoryDeletesTheRow() throws {
+    @Test func pluginMemoryRoundTripsInTheClientRow() throws {
         let store = try TestStore()
         var state = ClientState(id: "C1")
         state.profile.name = "张三"
@@ -283,22 +283,29 @@ struct PluginQueryTests {
         #expect(loaded.memory == ["counter": counter, "other": .object(["x": .number("1.50")])])
         #expect(loaded == state)
 
-        // Clearing one plugin's memory deletes its row; the other plugin's memory stays.
+        // Clearing one plugin's memory removes it from the client row; the other plugin's memory stays.
         state.memory["counter"] = nil
         step.clients = [.init(state: state, changes: [.memory("counter")])]
         try store.database.commit(step, at: now)
         let after = try #require(try store.database.loadClients(["C1"])["C1"])
         #expect(after.memory == ["other": .object(["x": .number("1.50")])])
-        let rows = try store.database.pool.read { db in
-            try String.fetchAll(db, sql: "SELECT plugin FROM plugin_memory WHERE client_id = 'C1' ORDER BY plugin")
+        let stored = try store.database.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT memory FROM client WHERE id = 'C1'")
         }
-        #expect(rows == ["other"])
+        #expect(stored == #"{"other":{"x":1.50}}"#)
 
-        // A change that does not name the memory leaves it as stored.
+        // An activity-only change leaves the stored memory alone; a profile write stores the state's memory.
         state.memory["other"] = .object(["x": .number("9")])
-        step.clients = [.init(state: state, changes: [.profile])]
+        state.lastEventAt = now
+        step.clients = [.init(state: state, changes: [.activity])]
         try store.database.commit(step, at: now)
         #expect(try store.database.loadClients(["C1"])["C1"]?.memory["other"] == .object(["x": .number("1.50")]))
+        step.clients = [.init(state: state, changes: [.profile])]
+        try store.database.commit(step, at: now)
+        #expect(try store.database.loadClients(["C1"])["C1"]?.memory["other"] == .object(["x": .number("9")]))
+        state.memory["other"] = .object(["x": .number("1.50")])
+        step.clients = [.init(state: state, changes: [.memory("other")])]
+        try store.database.commit(step, at: now)
         // The memory comes with the indexed queries too.
         #expect(try store.database.allClients().first?.memory["other"] == .object(["x": .number("1.50")]))
     }
@@ -328,6 +335,36 @@ struct PluginQueryTests {
         #expect(loaded.accounts["AC1"]?.previousTransactionAt == instant("2026-11-15T09:00:00+08:00"))
         #expect(loaded.accounts["AC1"]?.lastTransactionAt == instant("2026-11-20T09:00:00+08:00"))
         #expect(loaded.lastWealthPurchaseAt == instant("2026-11-18T14:00:00+08:00"))
+    }
+
+    @Test func theV4MigrationMovesPluginMemoryIntoTheClientRow() throws {
+        let directory = TemporaryDirectory("insightd-store-test")
+        let path = directory.file(AppDatabase.fileName)
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try AppMigrations.migrator.migrate(queue, upTo: "v3-plugin-queries-memory")
+            try queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO client (id, profile, segment) VALUES ('C1', '{"tags":[]}', 'hnw'), ('C2', NULL, NULL);
+                    INSERT INTO plugin_memory (client_id, plugin, data) VALUES
+                      ('C1', 'risk-alerts', '{"d":[[1,"2.50"]]}'), ('C1', 'rules', '{"r":5}');
+                    INSERT INTO account (id, client_id, currency, balance, transaction_count) VALUES ('A1', 'C1', 'CNY', '10', 3);
+                    """)
+            }
+            try queue.close()
+        }
+        let database = try AppDatabase.open(directory: directory.path)
+        let clients = try database.loadClients(["C1", "C2"])
+        #expect(clients["C1"]?.memory == ["risk-alerts": .object(["d": .array([.array([.number("1"), .string("2.50")])])]),
+                                          "rules": .object(["r": .number("5")])])
+        #expect(clients["C2"]?.memory.isEmpty == true)
+        #expect(clients["C1"]?.accounts["A1"]?.transactionCount == 3, "rows survive the WITHOUT ROWID rebuild")
+        #expect(try database.clients(inSegments: ["hnw"]).map(\.id) == ["C1"], "indexes are rebuilt")
+        let withoutRowid = try database.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'client'")
+        }
+        #expect(withoutRowid?.hasSuffix("WITHOUT ROWID") == true)
+        try database.close()
     }
 
     @Test func theV3MigrationIndexesBirthdaysOfClientsWrittenBeforeIt() throws {

@@ -201,13 +201,13 @@ enum AppMigrations {
                 WHERE last_wealth_buy_ms IS NULL;
                 """)
         }
-        migrator.registerMigration("v4-state-without-rowid") { db in
+        migrator.registerMigration("v4-state-without-rowid-memory-in-client") { db in
             // The projected state is written on every batch, one row per client touched, at random keys.
             // WITHOUT ROWID keeps each table one b-tree (no rowid table beside the primary-key index), which
             // halves the pages a commit dirties.
             try rebuildWithoutRowid(db, table: "client", columns: """
                 id TEXT PRIMARY KEY, profile TEXT, manager_id TEXT, branch_id TEXT, segment TEXT, last_event_ms INTEGER,
-                last_interaction_ms INTEGER, birthday_key INTEGER, last_wealth_buy_ms INTEGER
+                last_interaction_ms INTEGER, birthday_key INTEGER, last_wealth_buy_ms INTEGER, memory TEXT
                 """, indexes: [
                 "CREATE INDEX client_manager ON client (manager_id)",
                 "CREATE INDEX client_birthday ON client (birthday_key)",
@@ -245,9 +245,14 @@ enum AppMigrations {
                 client_id TEXT NOT NULL, period TEXT NOT NULL, total_assets TEXT, total_liabilities TEXT,
                 operating_cash_flow TEXT, revenue TEXT, PRIMARY KEY (client_id, period)
                 """, indexes: [])
-            try rebuildWithoutRowid(db, table: "plugin_memory", columns: """
-                client_id TEXT NOT NULL, plugin TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (client_id, plugin)
-                """, indexes: [])
+            // Plugin memory moves into the client row, which a client's events write anyway: one row per
+            // client per batch instead of one more per plugin.
+            try db.execute(sql: """
+                UPDATE client SET memory = (
+                    SELECT json_group_object(plugin, json(data)) FROM plugin_memory WHERE plugin_memory.client_id = client.id)
+                WHERE id IN (SELECT client_id FROM plugin_memory);
+                DROP TABLE plugin_memory;
+                """)
         }
         return migrator
     }

@@ -14,6 +14,8 @@ struct ClientRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRe
     /// ``Birthdays/key(birthDate:calendar:)``, indexed for the daily birthday query.
     var birthdayKey: Int?
     var lastWealthBuyMs: Int64?
+    /// Each plugin's memory of the client, as a JSON object by plugin id.
+    var memory: String?
 
     enum Columns {
         static let id = Column(CodingKeys.id)
@@ -25,6 +27,7 @@ struct ClientRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRe
         static let lastInteractionMs = Column(CodingKeys.lastInteractionMs)
         static let birthdayKey = Column(CodingKeys.birthdayKey)
         static let lastWealthBuyMs = Column(CodingKeys.lastWealthBuyMs)
+        static let memory = Column(CodingKeys.memory)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -37,5 +40,6 @@ struct ClientRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRe
         case lastInteractionMs = "last_interaction_ms"
         case birthdayKey = "birthday_key"
         case lastWealthBuyMs = "last_wealth_buy_ms"
+        case memory = "memory"
     }
 }
