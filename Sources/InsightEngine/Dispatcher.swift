@@ -212,6 +212,7 @@ public actor Dispatcher {
             clients.merge(output.states) { _, new in new }
             commit.clients.append(contentsOf: output.updates)
             commit.leads.append(contentsOf: output.leads)
+            commit.leadBodies.merge(output.leadBodies) { first, _ in first }
             commit.failures.append(contentsOf: output.failures)
         }
         commit.managers = changedManagers.keys.sorted().compactMap { changedManagers[$0] }

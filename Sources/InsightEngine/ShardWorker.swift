@@ -13,6 +13,7 @@ struct ShardWorker: Sendable {
         /// The changed clients, ready to write (their JSON already made, here, in parallel with other shards).
         var updates: [DispatchCommit.ClientUpdate] = []
         var leads: [(lead: Lead, sequence: Int64?)] = []
+        var leadBodies: [String: String] = [:]
         var failures: [DispatchCommit.Failure] = []
     }
 
@@ -72,6 +73,8 @@ struct ShardWorker: Sendable {
                         let manager = try managerId.flatMap { try managers[$0] ?? reader.manager($0) }
                         let lead = draft.complete(plugin: plugin.id, client: leadClient, manager: manager, now: now)
                         output.leads.append((lead, event.sequence))
+                        let bodyKey = DispatchCommit.leadBodyKey(id: lead.id, sequence: event.sequence)
+                        if output.leadBodies[bodyKey] == nil { output.leadBodies[bodyKey] = try AppDatabase.encodeLeadBody(lead) }
                     }
                 } catch {
                     output.failures.append(.init(plugin: plugin.id, journalSequence: event.sequence, eventId: event.id,

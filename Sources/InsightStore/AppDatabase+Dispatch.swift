@@ -64,6 +64,14 @@ public struct DispatchCommit: Sendable {
     public var managers: [ManagerState] = []
     /// Leads with the journal sequence of the event that produced them (nil for ticks).
     public var leads: [(lead: Lead, sequence: Int64?)] = []
+    /// Lead bodies already encoded, by ``leadBodyKey(id:sequence:)`` (see ``AppDatabase/encodeLeadBody(_:)``);
+    /// the rest are encoded in the write. Keyed by event too: two events may make leads with the same key, and
+    /// the body stored must be the one of the lead inserted (the first).
+    public var leadBodies: [String: String] = [:]
+
+    public static func leadBodyKey(id: String, sequence: Int64?) -> String {
+        "\(id)@\(sequence ?? -1)"
+    }
     public var failures: [Failure] = []
     public var scheduleRuns: [ScheduleRun] = []
     /// The consumer's new position; nil leaves it unchanged (a tick-only commit).
@@ -106,7 +114,7 @@ extension AppDatabase {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING
             """)
         for (lead, sequence) in step.leads {
-            let body = String(decoding: try jsonEncoder.encode(lead), as: UTF8.self)
+            let body = try step.leadBodies[DispatchCommit.leadBodyKey(id: lead.id, sequence: sequence)] ?? encodeLeadBody(lead)
             try insertLead.execute(arguments: [
                 lead.id, lead.key, lead.plugin, lead.kind, lead.priority.rawValue, lead.client?.id, lead.manager?.id,
                 lead.status.rawValue, lead.createdAt.milliseconds, sequence, body,
@@ -145,6 +153,14 @@ extension AppDatabase {
                 DispatchCommit.Failure(plugin: $0.plugin, journalSequence: $0.journalSeq, eventId: $0.eventId, error: $0.error)
             }
         }
+    }
+}
+
+extension AppDatabase {
+    /// A lead's stored JSON body. The dispatcher's shards call this in parallel, so the single writer thread
+    /// only binds text.
+    public static func encodeLeadBody(_ lead: Lead) throws -> String {
+        String(decoding: try jsonEncoder.encode(lead), as: UTF8.self)
     }
 }
 
