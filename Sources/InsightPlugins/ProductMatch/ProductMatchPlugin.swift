@@ -80,13 +80,14 @@ public struct ProductMatchPlugin: Plugin {
         guard let client = context.client else { return [] }
         let triggers = configuration.triggers
         var trigger: Trigger?
-        let locale = "en"
+        // Evidence is for compliance and audit: one neutral format (CNY 1,000), whatever the message locale.
+        let evidenceLocale = "en"
         switch event.type {
         case EventType.accountTransaction:
             if triggers.largeCredit.enabled, event.data["direction"]?.stringValue == "credit",
                let amount = event.data["amount"]?.decimalValue, amount >= triggers.largeCredit.minAmount {
                 trigger = Trigger(kind: .largeCredit, amount: amount, reference: "\(event.source):\(event.id)", evidence: [
-                    Evidence(label: "credit", value: "\(LeadFormat.amount(amount, locale: locale)) ≥ \(LeadFormat.amount(triggers.largeCredit.minAmount, locale: locale))"),
+                    Evidence(label: "credit", value: "\(LeadFormat.amount(amount, locale: evidenceLocale)) ≥ \(LeadFormat.amount(triggers.largeCredit.minAmount, locale: evidenceLocale))"),
                     Evidence(label: "account", value: event.data["accountId"]?.stringValue.map(Masking.accountNumber) ?? "-"),
                 ], sourceEvents: [event.id])
             }
@@ -100,7 +101,7 @@ public struct ProductMatchPlugin: Plugin {
             guard loan.status != "repaid", !triggers.lifeEvents.mortgageOpened.isEmpty else { break }
             trigger = Trigger(kind: .lifeEvent, amount: client.aum, reference: "mortgage:\(loanId)", evidence: [
                 Evidence(label: "lifeEvent", value: "mortgage opened (\(Masking.accountNumber(loanId)))"),
-                Evidence(label: "aum", value: LeadFormat.amount(client.aum, locale: locale)),
+                Evidence(label: "aum", value: LeadFormat.amount(client.aum, locale: evidenceLocale)),
             ], productTags: triggers.lifeEvents.mortgageOpened, lifeEvent: "mortgage", sourceEvents: [event.id])
         case EventType.clientProfile:
             guard triggers.lifeEvents.enabled else { break }
@@ -111,7 +112,7 @@ public struct ProductMatchPlugin: Plugin {
             guard let tag = new.sorted().first, let productTags = triggers.lifeEvents.tags[tag] else { break }
             trigger = Trigger(kind: .lifeEvent, amount: client.aum, reference: "tag:\(tag)", evidence: [
                 Evidence(label: "lifeEvent", value: "client tag \(tag)"),
-                Evidence(label: "aum", value: LeadFormat.amount(client.aum, locale: locale)),
+                Evidence(label: "aum", value: LeadFormat.amount(client.aum, locale: evidenceLocale)),
             ], productTags: productTags, lifeEvent: tag, sourceEvents: [event.id])
         default:
             break
