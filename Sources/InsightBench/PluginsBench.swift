@@ -15,6 +15,7 @@ struct PluginsBench: AsyncParsableCommand {
 
     @Option(help: "Clients in the synthetic bank.") var clients = 100_000
     @Option(help: "Events in total (opening snapshot plus activity).") var events = 1_000_000
+    @Option(help: "Days the activity spreads over (90: each event mostly touches a client quiet for days).") var days = 90
     @Option(help: "Clients for the daily-tick measurement (0 skips it).") var tickClients = 1_000_000
     @Option(help: "The plugins-config directory.") var pluginsDir = "plugins-config"
     @Option(help: "Events per dispatcher batch (one commit, one fsync, each).") var dispatchBatch = 16_384
@@ -30,8 +31,8 @@ struct PluginsBench: AsyncParsableCommand {
         let zone = TimeZone(identifier: "Asia/Shanghai") ?? .current
         let calendar = plugins.calendar
         let start = LocalDate(year: 2026, month: 8, day: 1)?.instant(in: zone) ?? Date()
-        let bank = SyntheticBank(clients: clients, start: start, days: 90, seed: 42)
-        print("insightd-bench plugins: \(clients) clients, \(events) events, \(shards) shards; plugins: \(plugins.loaded.filter(\.enabled).map(\.id).joined(separator: ", "))")
+        let bank = SyntheticBank(clients: clients, start: start, days: days, seed: 42)
+        print("insightd-bench plugins: \(clients) clients, \(events) events over \(days) days, \(shards) shards; plugins: \(plugins.loaded.filter(\.enabled).map(\.id).joined(separator: ", "))")
 
         // The same journal twice: one drained by a no-op plugin (the baseline), one by every built-in plugin.
         var results: [(String, Duration, Int, Int)] = []
