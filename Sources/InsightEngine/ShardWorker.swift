@@ -46,11 +46,13 @@ struct ShardWorker: Sendable {
             }
             let subscribed = subscribers(of: event.type)
             guard !subscribed.isEmpty else { continue }
-            let now = clock.now(for: event)
+            // One context per event, handed to each plugin with its own logger: copying the client's state
+            // into a fresh context for every plugin would retain each of its collections again.
+            var context = PluginContext(now: clock.now(for: event), timeZone: settings.timeZone, locale: settings.locale,
+                                        logger: logger, state: reader, client: client,
+                                        workingCalendar: settings.workingCalendar)
             for (plugin, pluginLogger) in subscribed {
-                let context = PluginContext(now: now, timeZone: settings.timeZone, locale: settings.locale,
-                                            logger: pluginLogger, state: reader, client: client,
-                                            workingCalendar: settings.workingCalendar)
+                context.logger = pluginLogger
                 do {
                     let drafts: [LeadDraft]
                     if plugin.usesMemory, let id = event.clientId {
@@ -71,7 +73,7 @@ struct ShardWorker: Sendable {
                         }
                         let managerId = draft.managerId ?? leadClient?.profile.managerId
                         let manager = try managerId.flatMap { try managers[$0] ?? reader.manager($0) }
-                        let lead = draft.complete(plugin: plugin.id, client: leadClient, manager: manager, now: now)
+                        let lead = draft.complete(plugin: plugin.id, client: leadClient, manager: manager, now: context.now)
                         output.leads.append((lead, event.sequence))
                         let bodyKey = DispatchCommit.leadBodyKey(id: lead.id, sequence: event.sequence)
                         if output.leadBodies[bodyKey] == nil { output.leadBodies[bodyKey] = try AppDatabase.encodeLeadBody(lead) }

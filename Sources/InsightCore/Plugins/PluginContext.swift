@@ -9,7 +9,8 @@ public struct PluginContext: Sendable {
     public let timeZone: TimeZone
     /// The message locale, `zh-CN` by default.
     public let locale: String
-    public let logger: Logger
+    /// The plugin's logger (its metadata names the plugin).
+    public var logger: Logger
     /// Read access to every client and manager.
     public let state: any StateReader
     /// For an event: its client's state with this event already applied.
