@@ -445,17 +445,6 @@ public struct LoggingConfig: Sendable, Decodable {
     }
 }
 
-extension RawRepresentable where RawValue == String, Self: CaseIterable {
-    /// Decodes one of the cases, or says which values are allowed.
-    init(decodingOneOf decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let value = Self(rawValue: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                debugDescription: "\"\(text)\" is not allowed here; use one of \(Self.allCases.map(\.rawValue).joined(separator: ", "))"))
-        }
-        self = value
-    }
-}
 
 /// What compliance forbids in lead texts: `insightd check` refuses any plugin template, rule text or product
 /// name containing one of these phrases (case-insensitive).

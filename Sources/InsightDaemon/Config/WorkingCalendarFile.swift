@@ -33,6 +33,11 @@ struct WorkingCalendarFile: Decodable {
             case name, from, to
         }
 
+        /// Every day from `from` to `to`.
+        var days: [LocalDate] {
+            (0...from.days(until: to)).map { from.adding(days: $0) }
+        }
+
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             name = try c.decode(String.self, forKey: .name)
@@ -71,8 +76,7 @@ struct WorkingCalendarFile: Decodable {
                 if holiday.from.year != number && holiday.to.year != number {
                     problems.append((["years", yearText, "holidays", "\(index)", "from"], "\(holiday.from) is not in \(number)"))
                 }
-                var day = holiday.from
-                while day <= holiday.to { off.insert(day); day = day.adding(days: 1) }
+                off.formUnion(holiday.days)
             }
             for (index, day) in year.workingDays.enumerated() {
                 let path = ["years", yearText, "working_days", "\(index)"]
@@ -94,10 +98,7 @@ struct WorkingCalendarFile: Decodable {
             guard let number = Int(yearText) else { continue }
             covered.insert(number)
             for holiday in year.holidays {
-                var days: [LocalDate] = []
-                var day = holiday.from
-                while day <= holiday.to { days.append(day); day = day.adding(days: 1) }
-                holidays.append(.init(name: holiday.name, days: days))
+                holidays.append(.init(name: holiday.name, days: holiday.days))
             }
             makeUp.formUnion(year.workingDays)
         }

@@ -8,12 +8,7 @@ public struct LoanRenewalConfiguration: PluginConfiguration {
         case workingDays = "working_days"
 
         public init(from decoder: any Decoder) throws {
-            let text = try decoder.singleValueContainer().decode(String.self)
-            guard let value = WindowUnit(rawValue: text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                        debugDescription: "must be calendar_days or working_days, got \"\(text)\""))
-            }
-            self = value
+            try self.init(decodingOneOf: decoder)
         }
     }
 

@@ -216,7 +216,7 @@ public struct RiskMemory: PluginMemory, Hashable {
             return number
         }
         func amount(_ value: JSONValue, _ what: String) throws -> (Decimal, String) {
-            guard case .number(let text) = value, let number = Self.decimal(text) else { throw fail(what) }
+            guard case .number(let text) = value, let number = Decimal(exactly: text) else { throw fail(what) }
             return (number, text)
         }
         func text(_ value: JSONValue, _ what: String) throws -> String {
@@ -254,10 +254,6 @@ public struct RiskMemory: PluginMemory, Hashable {
         }
     }
 
-    /// Parses decimal text exactly (``Decimal/init(exactly:)`` has a fast path for plain literals).
-    static func decimal(_ text: String) -> Decimal? {
-        Decimal(exactly: text)
-    }
 }
 
 extension RiskMemory {
