@@ -177,3 +177,29 @@ enum PeakRSS {
         return 0
     }
 }
+
+/// CPU time this process used (user + system), and the machine's stolen time: on a shared VM a run whose
+/// neighbours stole CPU shows it here, next to its figure.
+struct CPUSample {
+    var process: Double
+    var steal: Double
+
+    static func now() -> CPUSample {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return CPUSample(process: Double(time.tv_sec) + Double(time.tv_nsec) / 1e9, steal: stolenSeconds())
+    }
+
+    /// The `steal` column of /proc/stat's cpu line, in seconds (0 where /proc is absent).
+    private static func stolenSeconds() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return 0 }
+        let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return fields.count > 7 && ticks > 0 ? fields[7] / ticks : 0
+    }
+
+    static func - (lhs: CPUSample, rhs: CPUSample) -> CPUSample {
+        CPUSample(process: lhs.process - rhs.process, steal: lhs.steal - rhs.steal)
+    }
+}

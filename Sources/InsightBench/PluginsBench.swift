@@ -18,15 +18,16 @@ struct PluginsBench: AsyncParsableCommand {
     @Option(help: "Days the activity spreads over (90: each event mostly touches a client quiet for days).") var days = 90
     @Option(help: "Clients for the daily-tick measurement (0 skips it).") var tickClients = 1_000_000
     @Option(help: "The plugins-config directory.") var pluginsDir = "plugins-config"
-    @Option(help: "Events per dispatcher batch (one commit, one fsync, each).") var dispatchBatch = 16_384
+    @Option(help: "Events per dispatcher batch (one commit, one fsync, each).") var dispatchBatch = Dispatcher.defaultBatchSize
     @Option(help: "Bus shards.") var shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Directory for the temporary databases (removed afterwards).") var directory = NSTemporaryDirectory()
     @Flag(help: "Skip the no-op baseline (for profiling the plugins alone).") var skipBaseline = false
     @Flag(help: "Skip the plugins run (for profiling the baseline alone).") var skipPlugins = false
+    @Flag(help: "Keep the databases afterwards, and print where they are.") var keep = false
 
     func run() async throws {
         let root = (directory as NSString).appendingPathComponent("insightd-bench-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { if keep { print("databases kept in \(root)") } else { try? FileManager.default.removeItem(atPath: root) } }
         let plugins = try loadPlugins()
         let zone = TimeZone(identifier: "Asia/Shanghai") ?? .current
         let calendar = plugins.calendar
@@ -53,10 +54,13 @@ struct PluginsBench: AsyncParsableCommand {
                                             batchSize: dispatchBatch, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
             var handled = 0
             let clock = ContinuousClock()
+            let cpuBefore = CPUSample.now()
             let elapsed = try await clock.measure { handled = try await dispatcher.drain() }
+            let cpu = CPUSample.now() - cpuBefore
             let leads = try database.leadCount()
             results.append((label, elapsed, handled, leads))
-            report(label, count: handled, time: elapsed, extra: "\(leads) leads, peak RSS \(PeakRSS.megabytes()) MB")
+            report(label, count: handled, time: elapsed, extra: String(format: "%d leads, CPU %.1f s, stolen %.1f s, peak RSS %d MB",
+                                                                leads, cpu.process, cpu.steal, PeakRSS.megabytes()))
             if leads > 0 {
                 print("  leads: " + (try database.leadCountsByKind()).map { "\($0.plugin)/\($0.kind) \($0.count)" }.joined(separator: ", "))
             }

@@ -52,8 +52,12 @@ public actor Dispatcher {
     private let leadsCounter = Counter(label: "insightd_dispatch_leads_total")
     private let failuresCounter = Counter(label: "insightd_plugin_failures_total")
 
+    /// Events per batch at most. Catching up on a backlog, a larger batch dirties each state page once for
+    /// more events (a bank's book is touched at random); live, a batch is what has arrived since the last.
+    public static let defaultBatchSize = 65_536
+
     public init(database: AppDatabase, settings: SettingsBox, clock: DispatchClock, shards: Int = 4,
-                batchSize: Int = 16_384, cacheCapacity: Int = 200_000, logger: Logger,
+                batchSize: Int = Dispatcher.defaultBatchSize, cacheCapacity: Int = 200_000, logger: Logger,
                 onNewLeads: @escaping @Sendable ([Lead]) -> Void = { _ in }) throws {
         self.database = database
         self.settings = settings
@@ -78,51 +82,72 @@ public actor Dispatcher {
         return Step(events: prepared.events, newLeads: newLeads, position: position)
     }
 
-    /// Handles the journal up to its head (or `maximumBatches` batches), committing each batch while the
-    /// next is prepared. Returns the number of events handled.
+    /// Handles the journal up to its head (or `maximumBatches` batches). Three stages overlap: batch N
+    /// commits on the writer's thread while N+1 is handled here and N+2 is read from the journal. Returns the
+    /// number of events handled.
     @discardableResult
     public func drain(maximumBatches: Int = .max) async throws -> Int {
         var total = 0
-        var pending: Prepared?
         var batches = 0
-        while batches < maximumBatches {
-            guard let inFlight = pending else {
-                let events = try database.readJournal(after: position, limit: batchSize)
-                guard !events.isEmpty else { break }
-                batches += 1
-                pending = try await prepare(events)
-                continue
-            }
-            // Commit the previous batch on the writer's thread while the next one is read and handled here.
-            async let committed = database.commitAsync(inFlight.commit, at: clock.commitTime(fallback: inFlight.lastTime))
-            let next: Prepared?
+        var inFlight: (prepared: Prepared, commit: Task<[Lead], any Error>)?
+        var reading: Task<[Event], any Error>? = maximumBatches > 0 ? readAhead(after: position) : nil
+        defer { reading?.cancel() }
+        while let read = reading {
+            let events: [Event]
+            let next: Prepared
             do {
-                let events = try database.readJournal(after: inFlight.lastSequence, limit: batchSize)
-                next = events.isEmpty ? nil : try await prepare(events)
+                events = try await read.value
+                guard let last = events.last else { reading = nil; break }
+                batches += 1
+                reading = batches < maximumBatches ? readAhead(after: last.sequence) : nil
+                next = try await prepare(events)
             } catch {
-                // The previous batch may still have committed: account for it before giving up.
-                if let newLeads = try? await committed { finish(inFlight, newLeads: newLeads) }
+                // The batch in flight may still have committed: account for it before giving up.
+                if let (prepared, commit) = inFlight, let newLeads = try? await commit.value {
+                    finish(prepared, newLeads: newLeads)
+                }
                 dropCaches()
                 throw error
             }
+            if let (prepared, commit) = inFlight {
+                let newLeads: [Lead]
+                do {
+                    newLeads = try await commit.value
+                } catch {
+                    dropCaches()
+                    throw error
+                }
+                finish(prepared, newLeads: newLeads, pending: next)
+                total += prepared.events
+            }
+            inFlight = (next, startCommit(next))
+        }
+        if let (prepared, commit) = inFlight {
             let newLeads: [Lead]
             do {
-                newLeads = try await committed
+                newLeads = try await commit.value
             } catch {
                 dropCaches()
                 throw error
             }
-            finish(inFlight, newLeads: newLeads, pending: next)
-            total += inFlight.events
-            pending = next
-            guard next != nil else { break }
-            batches += 1
-        }
-        if let last = pending {
-            _ = try await commit(last)
-            total += last.events
+            finish(prepared, newLeads: newLeads)
+            total += prepared.events
         }
         return total
+    }
+
+    /// Reads (and parses) the next batch off the actor, so it overlaps the handling of the current one.
+    private func readAhead(after sequence: Int64) -> Task<[Event], any Error> {
+        let database = self.database
+        let limit = batchSize
+        return Task.detached { try database.readJournal(after: sequence, limit: limit) }
+    }
+
+    /// Commits a handled batch on the database writer's thread.
+    private func startCommit(_ prepared: Prepared) -> Task<[Lead], any Error> {
+        let database = self.database
+        let at = clock.commitTime(fallback: prepared.lastTime)
+        return Task.detached { try await database.commitAsync(prepared.commit, at: at) }
     }
 
     /// Runs one plugin's daily tick and records that it ran. Returns the leads that were new.
@@ -303,3 +328,4 @@ extension Logger {
         return copy
     }
 }
+

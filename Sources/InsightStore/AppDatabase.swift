@@ -74,8 +74,10 @@ public final class AppDatabase: Sendable {
         do {
             // GRDB sets synchronous = NORMAL when it opens a pool in WAL mode; a bank's journal wants FULL, so
             // that an acknowledged event survives a power cut. It is per connection: set it on the writer.
+            // The writer also gets a 128 MB page cache: a dispatcher batch dirties thousands of state pages, and
+            // with a small cache SQLite spills them to the WAL mid-transaction and reads them back.
             try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = FULL")
+                try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -131072")
             }
             let superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
             if superseded {

@@ -11,7 +11,7 @@ extension Date {
 
 extension Decimal {
     /// Exact decimal text for money columns (never through Double).
-    var storedText: String { description }
+    var storedText: String { plainText }
 
     init?(stored text: String?) {
         guard let text else { return nil }

@@ -32,4 +32,26 @@ import Testing
             #expect(Decimal(exactly: text) == foundation, "\(text)")
         }
     }
+
+    @Test(arguments: [
+        "0", "-0.001", "1e5", "-12.50", "0.0000000000000000000000000001", "-1e-30", "5e60", "9999999999999999999",
+        "10000000000000000000", "18446744073709551615", "123456789012345678901234567890", "-7", "100.25",
+    ])
+    func plainTextIsFoundationsDescription(text: String) throws {
+        let value = try #require(Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")))
+        #expect(value.plainText == value.description, "\(text)")
+    }
+
+    @Test func plainTextAgreesWithFoundationOnArithmetic() throws {
+        var random = SeededRandom(seed: 7)
+        for _ in 0..<2000 {
+            // Sums, products and quotients give significands and exponents that parsing never does.
+            let a = Decimal(sign: random.int(0..<2) == 0 ? .plus : .minus, exponent: -random.int(0..<6),
+                            significand: Decimal(random.int(0..<100_000_000)))
+            let b = Decimal(sign: .plus, exponent: random.int(-3..<4), significand: Decimal(random.int(1..<100_000)))
+            for value in [a, a + b, a * b, a / b, a - a] {
+                #expect(value.plainText == value.description, "\(value)")
+            }
+        }
+    }
 }

@@ -46,7 +46,7 @@ public enum LeadFormat {
         var rounded = Decimal()
         NSDecimalRound(&rounded, &input, scale, .plain)
         let negative = rounded < 0
-        let text = (negative ? -rounded : rounded).description
+        let text = (negative ? -rounded : rounded).plainText
         let parts = text.split(separator: ".", maxSplits: 1)
         let whole = String(parts.first ?? "0")
         var fraction = parts.count > 1 ? String(parts[1]) : ""

@@ -1,5 +1,6 @@
 import Foundation
 import InsightCore
+import InsightEngine
 
 /// `deploy/insightd.yaml`: the main configuration (DESIGN §6). Keys are snake_case; unknown keys are errors.
 public struct DaemonConfig: Sendable, Decodable {
@@ -371,7 +372,7 @@ public struct DispatcherConfig: Sendable, Decodable {
     }
 
     public init() {
-        batchSize = 16_384
+        batchSize = Dispatcher.defaultBatchSize
         shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
         pollInterval = ConfigDuration(seconds: 0.2, text: "200ms")
     }

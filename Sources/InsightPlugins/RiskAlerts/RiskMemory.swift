@@ -33,7 +33,7 @@ public struct RiskMemory: PluginMemory, Hashable {
         public var alerted: Bool
 
         public init(at: Int64, amount: Decimal, eventId: String, source: String, accountId: String, alerted: Bool = false) {
-            self.init(at: at, amount: amount, amountText: amount.description, eventId: eventId, source: source,
+            self.init(at: at, amount: amount, amountText: amount.plainText, eventId: eventId, source: source,
                       accountId: accountId, alerted: alerted)
         }
 
@@ -189,7 +189,7 @@ public struct RiskMemory: PluginMemory, Hashable {
         }
         if let velocityAlertAt { object[Key.velocityAlertAt] = .number(String(velocityAlertAt)) }
         if !snapshots.isEmpty {
-            object[Key.snapshots] = .array(snapshots.map { .array([.string($0.asOf.description), .number($0.aum.description)]) })
+            object[Key.snapshots] = .array(snapshots.map { .array([.string($0.asOf.description), .number($0.aum.plainText)]) })
         }
         if let aumAlertAsOf { object[Key.aumAlertAsOf] = .string(aumAlertAsOf.description) }
         if !overdueLoans.isEmpty {

@@ -120,7 +120,7 @@ public indirect enum RuleCondition: Sendable, Decodable {
         case "segment": return profile.segment.map(JSONValue.string)
         case "riskLevel": return profile.riskLevel.map { .number(String($0.value)) }
         case "tags": return .array(profile.tags.map(JSONValue.string))
-        case "aum": return .number(client.aum.description)
+        case "aum": return .number(client.aum.plainText)
         case "managerId": return profile.managerId.map(JSONValue.string)
         case "branchId": return profile.branchId.map(JSONValue.string)
         case "status": return .string(profile.status ?? "active")
