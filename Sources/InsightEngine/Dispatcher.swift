@@ -43,7 +43,7 @@ public actor Dispatcher {
     /// The last committed journal position.
     private var position: Int64
     /// Projected state of recently seen clients, possibly ahead of the database by one in-flight batch.
-    private var clients: [String: ClientState] = [:]
+    private var clients: ClientCache
     private var managers: [String: ManagerState] = [:]
     /// Called with the leads each commit made new, after the commit.
     private let onNewLeads: @Sendable ([Lead]) -> Void
@@ -63,6 +63,7 @@ public actor Dispatcher {
         self.settings = settings
         self.clock = clock
         self.bus = EventBus(shardCount: shards)
+        self.clients = ClientCache(bus: bus)
         self.batchSize = max(1, batchSize)
         self.cacheCapacity = cacheCapacity
         self.logger = logger
@@ -210,31 +211,37 @@ public actor Dispatcher {
             changedManagers[id] = manager
         }
 
-        // Hand each shard its clients' states, taking them out of the cache so the shard owns the only copy
-        // and mutates in place; they come back with the shard's output.
+        // Hand each shard its part of the cache, moved out so the worker owns the only copy and mutates in
+        // place; it comes back with the shard's output.
         let partitions = bus.partition(events)
-        let shardStates = partitions.map { shardEvents in
-            var states: [String: ClientState] = [:]
-            for event in shardEvents {
-                if let id = event.clientId, states[id] == nil {
-                    states[id] = clients.removeValue(forKey: id) ?? ClientState(id: id)
-                }
-            }
-            return states
-        }
+        let handoffs = (0..<bus.shardCount).map { StatesHandoff(clients.take(shard: $0)) }
         let plugins = current.enabledPlugins
         let managerSnapshot = managers
         let clock = self.clock
         let reader = self.reader
         let logger = self.logger
-        let outputs = try await bus.publish(partitioned: partitions) { shard, shardEvents in
-            try ShardWorker(states: shardStates[shard], managers: managerSnapshot, plugins: plugins, clock: clock,
-                        settings: current, reader: reader, logger: logger).run(shardEvents)
+        let outputs: [ShardWorker.Output]
+        do {
+            outputs = try await bus.publish(partitioned: partitions) { shard, shardEvents in
+                try ShardWorker(managers: managerSnapshot, plugins: plugins, clock: clock, settings: current,
+                                reader: reader, logger: logger).run(shardEvents, shard: shard, states: handoffs[shard].take())
+            }
+        } catch {
+            // A shard failed (its store reads did): what it had taken is gone, so start again from the database.
+            dropCaches()
+            throw error
+        }
+        var returned = Set<Int>()
+        for output in outputs {
+            clients.restore(output.states, shard: output.shard)
+            returned.insert(output.shard)
+        }
+        for shard in 0..<bus.shardCount where !returned.contains(shard) {
+            clients.restore(handoffs[shard].take(), shard: shard)  // no events for it in this batch
         }
 
         var commit = DispatchCommit()
         for output in outputs {
-            clients.merge(output.states) { _, new in new }
             commit.clients.append(contentsOf: output.updates)
             commit.leads.append(contentsOf: output.leads)
             commit.leadBodies.merge(output.leadBodies) { first, _ in first }
@@ -271,8 +278,7 @@ public actor Dispatcher {
             ])
         }
         if clients.count > cacheCapacity {
-            let uncommitted = Set(pending?.commit.clients.map(\.state.id) ?? [])
-            clients = uncommitted.isEmpty ? [:] : clients.filter { uncommitted.contains($0.key) }
+            clients.retain(only: Set(pending?.commit.clients.map(\.state.id) ?? []))
         }
         if managers.count > cacheCapacity {
             let uncommitted = Set(pending?.commit.managers.map(\.id) ?? [])
@@ -283,7 +289,7 @@ public actor Dispatcher {
 
     /// After a failed commit the caches may hold state that never reached the database: forget it all.
     private func dropCaches() {
-        clients.removeAll(keepingCapacity: false)
+        clients = ClientCache(bus: bus)
         managers.removeAll(keepingCapacity: false)
     }
 

@@ -8,6 +8,8 @@ import Logging
 /// other shards.
 struct ShardWorker: Sendable {
     struct Output: Sendable {
+        var shard: Int
+        /// The shard's part of the cache, with this batch's events applied.
         var states: [String: ClientState]
         var changes: [String: Set<StateChange>] = [:]
         /// The changed clients, ready to write (their JSON already made, here, in parallel with other shards).
@@ -17,7 +19,6 @@ struct ShardWorker: Sendable {
         var failures: [DispatchCommit.Failure] = []
     }
 
-    var states: [String: ClientState]
     /// The manager directory as of this batch (its updates are applied before the shards run).
     let managers: [String: ManagerState]
     let plugins: [LoadedPlugin]
@@ -26,8 +27,10 @@ struct ShardWorker: Sendable {
     let reader: StoreStateReader
     let logger: Logger
 
-    func run(_ events: [Event]) throws -> Output {
-        var output = Output(states: states)
+    /// `states` is consumed: the worker must hold the only reference to the shard's dictionary, or its first
+    /// write would copy all of it.
+    func run(_ events: [Event], shard: Int, states: consuming [String: ClientState]) throws -> Output {
+        var output = Output(shard: shard, states: consume states)
         var subscribersByType: [String: [(LoadedPlugin, Logger)]] = [:]
         let pluginLoggers = plugins.map { ($0, logger.with(plugin: $0.id)) }
         func subscribers(of type: String) -> [(LoadedPlugin, Logger)] {
@@ -84,7 +87,7 @@ struct ShardWorker: Sendable {
                 }
             }
         }
-        for (id, changes) in output.changes {
+        for (id, changes) in output.changes {  // only this batch's clients are written
             guard let state = output.states[id] else { continue }
             var update = DispatchCommit.ClientUpdate(state: state, changes: changes)
             try update.encode()
