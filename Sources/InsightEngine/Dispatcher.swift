@@ -159,15 +159,20 @@ public actor Dispatcher {
         commit.scheduleRuns = [.init(plugin: pluginId, tick: tick)]
         let now = clock.now(for: tick)
         if let plugin = current.enabledPlugins.first(where: { $0.id == pluginId && $0.schedule != nil }) {
+            let recorder = RecordingStateReader(reader)
             let context = PluginContext(now: now, timeZone: current.timeZone, locale: current.locale,
-                                        logger: logger.with(plugin: plugin.id), state: reader, client: nil,
+                                        logger: logger.with(plugin: plugin.id), state: recorder, client: nil,
                                         workingCalendar: current.workingCalendar)
             do {
                 let drafts = try plugin.tick(tick, context: context)
-                // Load the clients and managers the drafts name in one go: a tick can make thousands of leads.
+                // The clients the drafts name: cached, or read by the tick's own query, or else loaded in one go
+                // (a tick can make thousands of leads).
                 let clientIds = Set(drafts.compactMap(\.clientId))
-                var tickClients = try database.loadClients(clientIds.filter { clients[$0] == nil })
-                for id in clientIds { if let cached = clients[id] { tickClients[id] = cached } }
+                let read = recorder.clients
+                var tickClients = try database.loadClients(clientIds.filter { clients[$0] == nil && read[$0] == nil })
+                for id in clientIds {
+                    if let cached = clients[id] ?? read[id] { tickClients[id] = cached }
+                }
                 let managerIds = Set(drafts.compactMap { $0.managerId ?? $0.clientId.flatMap { tickClients[$0]?.profile.managerId } })
                 var tickManagers = try database.loadManagers(managerIds.filter { managers[$0] == nil })
                 for id in managerIds { if let cached = managers[id] { tickManagers[id] = cached } }
@@ -186,6 +191,12 @@ public actor Dispatcher {
             }
         }
         commit.leads.sort { $0.lead.key < $1.lead.key }
+        // Serialize the leads on every core, not on the writer's thread.
+        let leads = commit.leads
+        let bodies = try ParallelMap.tryMap(count: leads.count) { try AppDatabase.encodeLeadBody(leads[$0].lead) }
+        for (index, body) in bodies.enumerated() {
+            commit.leadBodies[DispatchCommit.leadBodyKey(id: leads[index].lead.id, sequence: nil)] = body
+        }
         let newLeads = try database.commit(commit, at: clock.commitTime(fallback: tick.scheduledAt))
         leadsCounter.increment(by: newLeads.count)
         report(newLeads)

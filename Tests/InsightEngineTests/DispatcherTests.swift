@@ -164,4 +164,40 @@ import Testing
         #expect(again.isEmpty, "a repeated tick adds no lead")
         #expect(recorder.tickLog.count == 2)
     }
+
+    /// A tick names the clients its own query read, and sometimes others. On a dispatcher with nothing cached
+    /// (after a restart), both kinds of lead still show the masked client and the manager.
+    @Test func tickLeadsNameClientsAndManagersFromAColdStart() async throws {
+        let directory = TemporaryDirectory()
+        let setup = try Pipeline(directory: directory, plugins: [], clock: .live(clock))
+        _ = try setup.database.append([
+            EventFixtures.event("m1", EventType.managerProfile, client: nil, data: ["managerId": "M1", "name": "李经理", "branchId": "B1"]),
+            EventFixtures.event("p1", EventType.clientProfile, client: "C1", data: ["name": "张三", "managerId": "M1", "segment": "hnw"]),
+            EventFixtures.event("p2", EventType.clientProfile, client: "C2", data: ["name": "王芳", "managerId": "M1"]),
+        ], receivedAt: clock.now())
+        try await setup.dispatcher.drain()
+
+        struct OneQueryPlugin: Plugin {
+            struct Configuration: PluginConfiguration { var enabled = true }
+            static let id = "one-query"
+            static let summary = "reads C1 through a query, and names C2 without reading it"
+            let configuration: Configuration
+            var subscriptions: [EventPattern] { [] }
+            var schedule: LocalTime? { LocalTime(hour: 9, minute: 0) }
+            func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] { [] }
+            func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] {
+                let read = try context.state.clients(inSegments: ["hnw"]).map(\.id)
+                return (read + ["C2"]).map { LeadDraft(key: "q:\($0)", kind: "daily", clientId: $0, title: "t", dueAt: tick.scheduledAt) }
+            }
+        }
+        let cold = try Pipeline(directory: directory, plugins: [LoadedPlugin(OneQueryPlugin(configuration: .init()))], clock: .live(clock))
+        let day = try #require(LocalDate("2026-11-20"))
+        let tick = ScheduleTick(scheduledAt: day.instant(at: LocalTime(hour: 9, minute: 0), in: shanghai), localDate: day)
+        let leads = try await cold.dispatcher.runTick(tick, plugin: "one-query")
+        #expect(leads.map(\.key) == ["one-query:q:C1", "one-query:q:C2"])
+        #expect(leads.map { $0.client?.name } == ["张*", "王*"])
+        #expect(leads.map { $0.client?.segment } == ["hnw", nil])
+        #expect(leads.map { $0.manager?.id } == ["M1", "M1"])
+        #expect(leads.allSatisfy { $0.manager?.name == "李**" })
+    }
 }
