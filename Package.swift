@@ -55,6 +55,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // Ways out: routing (pure), and later the outbox, retries and receivers.
+        .target(name: "InsightDelivery", dependencies: ["InsightCore"]),
         // Ways in: Standard Webhooks verification, CloudEvents, and the file inbox (JSONL and mapped CSV).
         .target(
             name: "InsightIngest",
@@ -137,6 +139,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore", "InsightTesting"]),
+        .testTarget(name: "InsightDeliveryTests", dependencies: ["InsightDelivery", "InsightCore"]),
         .testTarget(
             name: "InsightStoreTests",
             dependencies: ["InsightStore", "InsightTesting", .product(name: "GRDB", package: "GRDB.swift")]
