@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Events, client state, leads, the plugin contract, the bus, the clock, calendars, lead texts. No I/O.
@@ -55,8 +56,23 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        // Ways out: routing (pure), and later the outbox, retries and receivers.
-        .target(name: "InsightDelivery", dependencies: ["InsightCore"]),
+        // Ways out: routing (pure), retry policy (pure), message templates, receivers, and the outbox worker
+        // that drives the store's delivery rows through them.
+        .target(
+            name: "InsightDelivery",
+            dependencies: [
+                "InsightCore",
+                "InsightStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // Ways in: Standard Webhooks verification, CloudEvents, and the file inbox (JSONL and mapped CSV).
         .target(
             name: "InsightIngest",
@@ -94,7 +110,9 @@ let package = Package(
                 "InsightPlugins",
                 "InsightIngest",
                 "InsightHTTP",
+                "InsightDelivery",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -139,7 +157,17 @@ let package = Package(
             ]
         ),
         .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore", "InsightTesting"]),
-        .testTarget(name: "InsightDeliveryTests", dependencies: ["InsightDelivery", "InsightCore"]),
+        .testTarget(
+            name: "InsightDeliveryTests",
+            dependencies: [
+                "InsightDelivery", "InsightCore", "InsightStore", "InsightIngest", "InsightTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(
             name: "InsightStoreTests",
             dependencies: ["InsightStore", "InsightTesting", .product(name: "GRDB", package: "GRDB.swift")]

@@ -85,7 +85,7 @@ public struct Route: Sendable, Hashable {
 
 /// Where and when one lead goes to one receiver.
 public struct RoutedDelivery: Sendable, Hashable {
-    public enum Timing: Sendable, Hashable {
+    public enum Timing: String, Sendable, Hashable {
         /// Now.
         case immediate
         /// Held by the route's quiet hours until they end.

@@ -259,6 +259,12 @@ public actor Dispatcher {
             commit.failures.append(contentsOf: output.failures)
         }
         commit.managers = changedManagers.keys.sorted().compactMap { changedManagers[$0] }
+        for event in events where event.type == EventType.crmInteraction {
+            commit.interactions.append(DispatchCommit.Interaction(
+                journalSequence: event.sequence, clientId: event.clientId, managerId: event.data["managerId"]?.stringValue,
+                channel: event.data["channel"]?.stringValue, outcome: event.data["outcome"]?.stringValue,
+                leadId: event.data["leadId"]?.stringValue, at: event.time))
+        }
         commit.leads.sort { ($0.sequence ?? 0, $0.lead.key) < ($1.sequence ?? 0, $1.lead.key) }
         commit.position = last.sequence
         return Prepared(commit: commit, events: events.count, lastSequence: last.sequence, lastTime: last.time)

@@ -60,6 +60,27 @@ public struct DispatchCommit: Sendable {
         }
     }
 
+    public struct Interaction: Sendable, Hashable {
+        public var journalSequence: Int64
+        public var clientId: String?
+        public var managerId: String?
+        public var channel: String?
+        public var outcome: String?
+        public var leadId: String?
+        public var at: Date
+
+        public init(journalSequence: Int64, clientId: String?, managerId: String?, channel: String?, outcome: String?,
+                    leadId: String?, at: Date) {
+            self.journalSequence = journalSequence
+            self.clientId = clientId
+            self.managerId = managerId
+            self.channel = channel
+            self.outcome = outcome
+            self.leadId = leadId
+            self.at = at
+        }
+    }
+
     public var clients: [ClientUpdate] = []
     public var managers: [ManagerState] = []
     /// Leads with the journal sequence of the event that produced them (nil for ticks).
@@ -73,6 +94,8 @@ public struct DispatchCommit: Sendable {
         "\(id)@\(sequence ?? -1)"
     }
     public var failures: [Failure] = []
+    /// `crm.interaction` events of the batch; one that names a `leadId` marks that lead contacted.
+    public var interactions: [Interaction] = []
     public var scheduleRuns: [ScheduleRun] = []
     /// The consumer's new position; nil leaves it unchanged (a tick-only commit).
     public var position: Int64?
@@ -127,6 +150,9 @@ extension AppDatabase {
                                              atMs: nowMs)
             try record.insert(db)
         }
+        for interaction in step.interactions {
+            try write(interaction, nowMs: nowMs, db: db)
+        }
         for run in step.scheduleRuns {
             let count = step.leads.count { $0.lead.plugin == run.plugin && $0.sequence == nil }
             try ScheduleRunRecord(plugin: run.plugin, localDate: run.tick.localDate.description,
@@ -136,6 +162,27 @@ extension AppDatabase {
             try ConsumerRecord(name: consumer, position: position, updatedMs: nowMs).upsert(db)
         }
         return inserted
+    }
+
+    /// Records a CRM interaction once (a replayed batch adds nothing). One that names a lead marks it
+    /// contacted, unless it is already further along, and goes in the lead's history.
+    private static func write(_ interaction: DispatchCommit.Interaction, nowMs: Int64, db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO interaction (journal_seq, client_id, manager_id, channel, outcome, lead_id, at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            """, arguments: [interaction.journalSequence, interaction.clientId, interaction.managerId, interaction.channel,
+                             interaction.outcome, interaction.leadId, interaction.at.milliseconds])
+        guard db.changesCount == 1, let leadId = interaction.leadId else { return }
+        try db.execute(sql: """
+            UPDATE lead SET status = 'contacted', status_ms = ? WHERE id = ? AND status IN ('new', 'notified')
+            """, arguments: [interaction.at.milliseconds, leadId])
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM lead WHERE id = ?", arguments: [leadId]) == true else { return }
+        let note = [interaction.channel.map { "channel \($0)" }, interaction.outcome.map { "outcome \($0)" }]
+            .compactMap { $0 }.joined(separator: ", ")
+        try db.execute(sql: """
+            INSERT INTO lead_activity (lead_id, at_ms, kind, outcome, note, actor) VALUES (?, ?, 'interaction', 'contacted', ?, ?)
+            """, arguments: [leadId, interaction.at.milliseconds, note.isEmpty ? nil : note,
+                             interaction.managerId.map { "manager:\($0)" } ?? "crm"])
     }
 
     /// The local dates on which a plugin's daily tick already ran, on or after `since`.

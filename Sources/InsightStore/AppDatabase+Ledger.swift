@@ -59,17 +59,11 @@ extension AppDatabase {
 
     static func lead(from record: LeadRecord) throws -> Lead {
         do {
-            return try jsonDecoder.decodeLead(Data(record.body.utf8))
+            var lead = try jsonDecoder.decodeStoredLead(Data(record.body.utf8))
+            if let status = LeadStatus(rawValue: record.status) { lead.status = status }
+            return lead
         } catch {
             throw StoreError.corruptRow(table: "lead", key: record.key, reason: "\(error)")
         }
-    }
-}
-
-extension JSONDecoder {
-    fileprivate func decodeLead(_ data: Data) throws -> Lead {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .millisecondsSince1970
-        return try decoder.decode(Lead.self, from: data)
     }
 }

@@ -4,7 +4,7 @@ import Testing
 @Suite("Masking")
 struct MaskingTests {
     @Test(arguments: [
-        ("张三", "张*"), ("欧阳娜娜", "欧***"), ("Alice", "A****"), ("A", "A*"), ("李", "李*"), ("  李四 ", "李*"), ("", ""),
+        ("张三", "张*"), ("欧阳娜娜", "欧阳**"), ("Alice", "A****"), ("A", "A*"), ("李", "李*"), ("  李四 ", "李*"), ("", ""),
         ("   ", ""),
     ])
     func name(_ input: String, _ expected: String) {

@@ -68,6 +68,8 @@ public enum LeadPriority: String, Sendable, Hashable, Codable, CaseIterable, Com
 
 public enum LeadStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case new, notified, contacted, converted, dismissed, expired
+    /// Held back by a snooze: recorded, never sent.
+    case suppressed
 }
 
 /// The client as a lead shows it: the name is already masked.

@@ -1,11 +1,21 @@
 /// Masks personal data before it leaves the process: in leads, notifications and logs.
 public enum Masking {
-    /// `张三` → `张*`, `欧阳娜娜` → `欧***`, `Alice` → `A****`.
+    /// The surname shows, the given name is starred: `张三` → `张*`, `王小明` → `王**`, `欧阳娜娜` → `欧阳**`
+    /// (compound surnames stay whole), `Alice` → `A****`, `李` → `李*`.
     public static func name(_ name: String) -> String {
-        let trimmed = name.trimmingCharacters(in: .whitespaces)
-        guard let first = trimmed.first else { return "" }
-        return String(first) + String(repeating: "*", count: max(1, trimmed.count - 1))
+        let characters = Array(name.trimmingCharacters(in: .whitespaces))
+        guard characters.count > 1 else { return characters.isEmpty ? "" : String(characters) + "*" }
+        let surname = characters.count >= 3 && compoundSurnames.contains(String(characters.prefix(2))) ? 2 : 1
+        return String(characters.prefix(surname)) + String(repeating: "*", count: characters.count - surname)
     }
+
+    /// Two-character Chinese surnames (复姓) common enough to meet in a client book.
+    static let compoundSurnames: Set<String> = [
+        "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "令狐", "夏侯",
+        "轩辕", "端木", "独孤", "南宫", "西门", "百里", "呼延", "赫连", "澹台", "公冶", "太史", "申屠", "钟离", "闻人",
+        "万俟", "濮阳", "淳于", "单于", "拓跋", "第五", "司空", "亓官", "司寇", "仉督", "子车", "颛孙", "巫马", "公西",
+        "漆雕", "乐正", "壤驷", "公良", "宰父", "谷梁", "段干", "东郭", "南门", "羊舌", "梁丘", "左丘", "东门", "公羊",
+    ]
 
     /// `13812345678` → `138****5678`. Short values are masked entirely.
     public static func phone(_ phone: String) -> String {
@@ -33,6 +43,40 @@ public enum Masking {
         case "accountid", "accountno", "account", "cardno", "cardnumber", "counterpartyaccount": return accountNumber(value)
         default: return value
         }
+    }
+
+    /// Masks personal data inside free text: mainland mobile numbers (`138****5678`), 18-digit ID numbers
+    /// (`110***********1234`) and 12–19 digit account or card numbers (last 4 digits). A last line of defence
+    /// for messages and logs; leads are masked where they are made.
+    public static func scrub(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 >= 0x30 && $0 <= 0x39 }) else { return text }
+        var output = ""
+        var run = ""
+        // Tokens are runs of ASCII letters and digits, so an identifier such as `ld_3f20155500931122` or
+        // `C000123` is never mistaken for a number.
+        func flush() {
+            let allDigits = run.allSatisfy(\.isNumber)
+            if run.count == 11, allDigits, run.hasPrefix("1") {
+                output += phone(run)
+            } else if run.count == 18, run.dropLast().allSatisfy(\.isNumber), run.last?.isNumber == true || run.last == "X" || run.last == "x" {
+                output += idNumber(run)
+            } else if allDigits, (12...19).contains(run.count) {
+                output += accountNumber(run)
+            } else {
+                output += run
+            }
+            run = ""
+        }
+        for character in text {
+            if character.isASCII && (character.isNumber || character.isLetter) {
+                run.append(character)
+            } else {
+                flush()
+                output.append(character)
+            }
+        }
+        flush()
+        return output
     }
 
     /// A stable stand-in for an account-like identifier in a lead key, where even the last 4 digits are not

@@ -1,3 +1,4 @@
+import InsightCore
 import InsightEngine
 import Logging
 import ServiceLifecycle

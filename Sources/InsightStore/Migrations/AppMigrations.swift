@@ -254,6 +254,128 @@ enum AppMigrations {
                 DROP TABLE plugin_memory;
                 """)
         }
+        migrator.registerMigration("v5-delivery") { db in
+            // Leads get an explicit sequence: the router's position and the API's cursors need an order that
+            // VACUUM cannot renumber (it may renumber implicit rowids).
+            try db.execute(sql: """
+                CREATE TABLE lead_rebuilt (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    key TEXT NOT NULL UNIQUE,
+                    plugin TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    priority TEXT NOT NULL,
+                    client_id TEXT,
+                    manager_id TEXT,
+                    status TEXT NOT NULL,
+                    created_ms INTEGER NOT NULL,
+                    journal_seq INTEGER,
+                    body TEXT NOT NULL,
+                    status_ms INTEGER
+                );
+                INSERT INTO lead_rebuilt (id, key, plugin, kind, priority, client_id, manager_id, status, created_ms, journal_seq, body)
+                    SELECT id, key, plugin, kind, priority, client_id, manager_id, status, created_ms, journal_seq, body
+                    FROM lead ORDER BY rowid;
+                DROP TABLE lead;
+                ALTER TABLE lead_rebuilt RENAME TO lead;
+                CREATE INDEX lead_client ON lead (client_id);
+                CREATE INDEX lead_manager ON lead (manager_id, created_ms);
+                CREATE INDEX lead_created ON lead (created_ms);
+                CREATE INDEX lead_client_plugin ON lead (client_id, plugin, created_ms);
+                CREATE INDEX lead_status ON lead (status);
+
+                -- Leads made before delivery existed are not sent now.
+                INSERT OR REPLACE INTO consumer (name, position, updated_ms)
+                    SELECT 'router', COALESCE(MAX(seq), 0), CAST(strftime('%s','now') AS INTEGER) * 1000 FROM lead;
+
+                -- The outbox: one row per message to one receiver. `id` is the delivery id (the webhook-id),
+                -- stable across retries.
+                CREATE TABLE delivery (
+                    id TEXT PRIMARY KEY,
+                    lead_id TEXT,
+                    receiver TEXT NOT NULL,
+                    manager_id TEXT NOT NULL,
+                    route INTEGER NOT NULL,
+                    purpose TEXT NOT NULL,
+                    timing TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    parent_id TEXT,
+                    members TEXT,
+                    fallback TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    not_before_ms INTEGER NOT NULL,
+                    next_attempt_ms INTEGER NOT NULL,
+                    created_ms INTEGER NOT NULL,
+                    updated_ms INTEGER NOT NULL,
+                    sent_ms INTEGER,
+                    last_error TEXT
+                );
+                CREATE INDEX delivery_due ON delivery (status, receiver, next_attempt_ms);
+                CREATE INDEX delivery_lead ON delivery (lead_id);
+                CREATE INDEX delivery_parent ON delivery (parent_id);
+                CREATE TABLE delivery_attempt (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    delivery_id TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    at_ms INTEGER NOT NULL,
+                    duration_ms INTEGER NOT NULL,
+                    http_status INTEGER,
+                    outcome TEXT NOT NULL,
+                    error TEXT
+                );
+                CREATE INDEX delivery_attempt_delivery ON delivery_attempt (delivery_id, id);
+                -- A receiver target that answered 410 Gone: nothing more goes to it until an operator re-enables it.
+                CREATE TABLE disabled_target (
+                    receiver TEXT NOT NULL,
+                    manager_id TEXT NOT NULL,
+                    disabled_ms INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    PRIMARY KEY (receiver, manager_id)
+                ) WITHOUT ROWID;
+                -- Leads a route sent alone per manager and local day, for max_per_manager_per_day.
+                CREATE TABLE route_count (
+                    manager_id TEXT NOT NULL,
+                    route INTEGER NOT NULL,
+                    local_date TEXT NOT NULL,
+                    sent INTEGER NOT NULL,
+                    PRIMARY KEY (manager_id, route, local_date)
+                ) WITHOUT ROWID;
+                -- A lead's history: feedback, CRM interactions, suppression, routing notes. Compliance reads it.
+                CREATE TABLE lead_activity (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    lead_id TEXT NOT NULL,
+                    at_ms INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    outcome TEXT,
+                    note TEXT,
+                    actor TEXT
+                );
+                CREATE INDEX lead_activity_lead ON lead_activity (lead_id, id);
+                CREATE TABLE snooze (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    client_id TEXT,
+                    plugin TEXT,
+                    kind TEXT,
+                    until_ms INTEGER NOT NULL,
+                    created_ms INTEGER NOT NULL,
+                    note TEXT,
+                    lead_id TEXT,
+                    actor TEXT
+                );
+                CREATE INDEX snooze_until ON snooze (until_ms);
+                -- CRM interactions (crm.interaction events), for the client view.
+                CREATE TABLE interaction (
+                    journal_seq INTEGER PRIMARY KEY,
+                    client_id TEXT,
+                    manager_id TEXT,
+                    channel TEXT,
+                    outcome TEXT,
+                    lead_id TEXT,
+                    at_ms INTEGER NOT NULL
+                );
+                CREATE INDEX interaction_client ON interaction (client_id, at_ms);
+                """)
+        }
         return migrator
     }
 

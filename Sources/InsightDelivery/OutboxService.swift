@@ -1,0 +1,247 @@
+import Foundation
+import InsightCore
+import InsightStore
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Turns the router's decisions into outbox rows (pure planning; the store writes them in one transaction
+/// with the router's position).
+public struct DeliveryPlanner: Sendable {
+    public let router: Router
+
+    public init(router: Router) {
+        self.router = router
+    }
+
+    public func plans(for lead: Lead, at now: Date, sentToday: [Int: Int]) -> [DeliveryPlan] {
+        let routed = router.route(lead, at: now, sentToday: sentToday)
+        var plans = routed.map { delivery in
+            DeliveryPlan(receiver: delivery.receiver, route: delivery.route, purpose: .lead,
+                         timing: delivery.route < 0 ? "unassigned" : delivery.timing.rawValue,
+                         notBefore: delivery.notBefore, inDigest: delivery.inDigest,
+                         countsAgainstCap: delivery.route >= 0 && !delivery.inDigest, fallback: delivery.fallback)
+        }
+        var escalations = Set<String>()
+        for delivery in routed {
+            guard let at = delivery.escalateAt else { continue }
+            for receiver in delivery.escalation where escalations.insert("\(delivery.route)|\(receiver)").inserted {
+                plans.append(DeliveryPlan(receiver: receiver, route: delivery.route, purpose: .escalation, timing: "escalation",
+                                          notBefore: at))
+            }
+        }
+        return plans
+    }
+}
+
+/// The outbox worker: routes new leads from the ledger into the outbox, then runs one lane per receiver that
+/// sends its due deliveries (at most `concurrency` at once), records every attempt and schedules retries.
+/// A slow or dead receiver fills only its own lane. Everything it knows is in the database: after a crash it
+/// picks up exactly where the rows say (a send that was in flight is sent again, with the same webhook-id).
+public final class OutboxService: Service, Sendable {
+    public struct Settings: Sendable {
+        public var policy: RetryPolicy
+        /// How often an idle lane or the router looks at the database.
+        public var pollInterval: Duration
+        /// Leads routed per transaction.
+        public var routingBatch: Int
+        /// Deliveries a lane takes per round, per unit of its concurrency.
+        public var roundPerSlot: Int
+
+        public init(policy: RetryPolicy = RetryPolicy(), pollInterval: Duration = .milliseconds(500), routingBatch: Int = 2000,
+                    roundPerSlot: Int = 8) {
+            self.policy = policy
+            self.pollInterval = pollInterval
+            self.routingBatch = routingBatch
+            self.roundPerSlot = roundPerSlot
+        }
+    }
+
+    let database: AppDatabase
+    let planner: DeliveryPlanner
+    let receivers: [String: any Receiver]
+    let settings: Settings
+    let timeSource: any TimeSource
+    let logger: Logger
+    /// New leads in the ledger (the dispatcher or a tick made some).
+    public let newLeads = WakeSignal()
+    let lanes: [String: WakeSignal]
+    let heartbeat: (@Sendable () -> Void)?
+
+    public init(database: AppDatabase, planner: DeliveryPlanner, receivers: [any Receiver], settings: Settings = Settings(),
+                timeSource: any TimeSource = SystemTimeSource(), logger: Logger, heartbeat: (@Sendable () -> Void)? = nil) {
+        self.database = database
+        self.planner = planner
+        self.receivers = Dictionary(receivers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.settings = settings
+        self.timeSource = timeSource
+        self.logger = logger
+        self.heartbeat = heartbeat
+        lanes = Dictionary(receivers.map { ($0.name, WakeSignal()) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Makes the lanes look at the outbox now (after an operator retried or re-enabled something).
+    public func wakeLanes() {
+        for lane in lanes.values { lane.wake() }
+    }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.routeLoop() }
+            for receiver in self.receivers.values {
+                group.addTask { await self.lane(receiver) }
+            }
+        }
+        logger.info("outbox stopped")
+    }
+
+    // MARK: - Routing
+
+    /// Routes new leads until there are none, then waits for more.
+    func routeLoop() async {
+        var failures = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let pass = try await routeOnce()
+                failures = 0
+                heartbeat?()
+                if pass.leads < settings.routingBatch {
+                    await cancelWhenGracefulShutdown { await self.newLeads.wait(timeout: self.settings.pollInterval) }
+                }
+            } catch {
+                failures += 1
+                logger.error("routing leads failed; retrying", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                let backoff = Duration.milliseconds(min(30_000, 250 << min(failures, 7)))
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: backoff) }
+            }
+        }
+    }
+
+    /// One routing transaction; wakes the lanes that got rows.
+    @discardableResult
+    public func routeOnce() async throws -> RoutingPass {
+        let planner = self.planner
+        let timeZone = planner.router.timeZone
+        let now = timeSource.now()
+        let pass = try await database.routeNewLeads(
+            limit: settings.routingBatch, now: now, localDate: { LocalDate($0, in: timeZone).description },
+            decide: { lead, sentToday in planner.plans(for: lead, at: now, sentToday: sentToday) })
+        if pass.leads > 0 {
+            logger.debug("leads routed", metadata: [
+                "leads": "\(pass.leads)", "deliveries": "\(pass.deliveries)", "suppressed": "\(pass.suppressed)",
+            ])
+            Counter(label: "insightd_leads_routed_total").increment(by: pass.leads)
+            Counter(label: "insightd_leads_suppressed_total").increment(by: pass.suppressed)
+        }
+        for receiver in pass.receivers { lanes[receiver]?.wake() }
+        return pass
+    }
+
+    // MARK: - Lanes
+
+    func lane(_ receiver: any Receiver) async {
+        var failures = 0
+        let wake = lanes[receiver.name] ?? WakeSignal()
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let sent = try await sendDue(receiver)
+                failures = 0
+                if sent == 0 {
+                    let now = timeSource.now()
+                    var timeout = settings.pollInterval
+                    if let next = try database.nextDue(receiver: receiver.name), next > now {
+                        timeout = min(timeout, .milliseconds(Int64(next.timeIntervalSince(now) * 1000) + 1))
+                    }
+                    let wait = timeout
+                    await cancelWhenGracefulShutdown { await wake.wait(timeout: wait) }
+                }
+            } catch {
+                failures += 1
+                logger.error("outbox lane failed; retrying", metadata: [
+                    "receiver": "\(receiver.name)", "error": "\(error)", "failures": "\(failures)",
+                ])
+                let backoff = Duration.milliseconds(min(30_000, 250 << min(failures, 7)))
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: backoff) }
+            }
+        }
+    }
+
+    /// Sends one round of the receiver's due deliveries and records the attempts. Returns how many it tried.
+    @discardableResult
+    public func sendDue(_ receiver: any Receiver) async throws -> Int {
+        let due = try await database.claimDue(receiver: receiver.name, now: timeSource.now(),
+                                              limit: receiver.concurrency * settings.roundPerSlot)
+        guard !due.deliveries.isEmpty else { return 0 }
+        let results = await withTaskGroup(of: DeliveryResult.self, returning: [DeliveryResult].self) { group in
+            var results: [DeliveryResult] = []
+            var pending = due.deliveries[...]
+            for _ in 0..<min(receiver.concurrency, pending.count) {
+                guard let delivery = pending.popFirst() else { break }
+                group.addTask { await self.attempt(delivery, due: due, receiver: receiver) }
+            }
+            while let result = await group.next() {
+                results.append(result)
+                if let delivery = pending.popFirst() {
+                    group.addTask { await self.attempt(delivery, due: due, receiver: receiver) }
+                }
+            }
+            return results
+        }
+        let woken = try await database.recordResults(results)
+        for name in woken { lanes[name]?.wake() }
+        return results.count
+    }
+
+    private func attempt(_ delivery: OutboxDelivery, due: DueDeliveries, receiver: any Receiver) async -> DeliveryResult {
+        let now = timeSource.now()
+        let leads = delivery.leadIds.compactMap { due.leads[$0] }
+        guard !leads.isEmpty else {
+            return DeliveryResult(delivery: delivery, at: now, durationMs: 0, httpStatus: nil, outcome: .cancelled,
+                                  error: "its lead is no longer in the ledger")
+        }
+        if delivery.purpose == .escalation, leads.allSatisfy({ due.acknowledged.contains($0.id) }) {
+            return DeliveryResult(delivery: delivery, at: now, durationMs: 0, httpStatus: nil, outcome: .cancelled,
+                                  error: "acknowledged before the escalation was due")
+        }
+        let started = ContinuousClock.now
+        let outcome = await receiver.send(OutboundMessage(delivery: delivery, leads: leads, manager: due.managers[delivery.managerId]),
+                                          at: now)
+        let elapsed = ContinuousClock.now - started
+        let durationMs = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let finished = timeSource.now()
+        let dimensions = [("receiver", receiver.name)]
+        Timer(label: "insightd_delivery_duration_seconds", dimensions: dimensions).recordNanoseconds(Int64(durationMs) * 1_000_000)
+        let attempt = delivery.attempts + 1
+        var metadata: Logger.Metadata = [
+            "receiver": "\(receiver.name)", "delivery.id": "\(delivery.id)", "delivery.attempt": "\(attempt)",
+            "delivery.purpose": "\(delivery.purpose.rawValue)",
+        ]
+        switch outcome {
+        case .delivered(let status):
+            Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "sent")]).increment()
+            return DeliveryResult(delivery: delivery, at: finished, durationMs: durationMs, httpStatus: status, outcome: .sent, error: nil)
+        case .failed(let status, let error, let retryAfter):
+            let next = settings.policy.nextAttempt(afterFailedAttempts: attempt, at: finished, retryAfter: retryAfter)
+            metadata["error"] = "\(error)"
+            if let next {
+                Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "failed")]).increment()
+                metadata["retry.at"] = "\(RFC3339.format(next, timeZone: planner.router.timeZone))"
+                logger.warning("delivery failed; will retry", metadata: metadata)
+            } else {
+                Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "dead")]).increment()
+                metadata["fallback"] = "\(delivery.fallback ?? "none")"
+                logger.error("delivery dead: retries exhausted; see GET /v1/deliveries?status=dead", metadata: metadata)
+            }
+            return DeliveryResult(delivery: delivery, at: finished, durationMs: durationMs, httpStatus: status,
+                                  outcome: .failed(next: next), error: error)
+        case .gone(let error):
+            Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "gone")]).increment()
+            metadata["manager.id"] = "\(delivery.managerId)"
+            metadata["error"] = "\(error)"
+            logger.error("receiver target answered 410 Gone: disabled until re-enabled (POST /v1/receivers/{name}/enable)",
+                         metadata: metadata)
+            return DeliveryResult(delivery: delivery, at: finished, durationMs: durationMs, httpStatus: 410, outcome: .gone,
+                                  error: error)
+        }
+    }
+}
