@@ -1,5 +1,6 @@
 import Foundation
 import InsightCore
+import InsightDelivery
 import InsightEngine
 import InsightHTTP
 import InsightIngest
@@ -18,6 +19,8 @@ public struct Daemon: Sendable {
     public let heartbeat: Heartbeat
     public let health: HealthBoard
     public let ingestQueue: IngestQueue
+    /// Routes new leads into the outbox and sends them.
+    public let outbox: OutboxService
     /// Opened when the HTTP listener is bound; systemd hears READY=1 only then.
     let listening: ReadyGate
     let lock: StateLock
@@ -42,8 +45,15 @@ public struct Daemon: Sendable {
                                         logger: logger.component("dispatcher"))
         let wake = WakeSignal()
         let queue = IngestQueue(database: database, logger: logger.component("ingest"), onCommitted: { wake.wake() })
+        let config = configuration.config
+        let outbox = OutboxService(
+            database: database, planner: DeliveryPlanner(router: configuration.router),
+            receivers: try configuration.receivers(client: OutboundHTTP.client, templates: configuration.messageTemplates()),
+            settings: OutboxService.Settings(policy: configuration.retryPolicy, pollInterval: config.delivery.pollInterval.duration),
+            timeSource: timeSource, logger: logger.component("outbox"))
         return Daemon(configuration: configuration, database: database, settings: settings, dispatcher: dispatcher,
-                      wake: wake, heartbeat: Heartbeat(), health: HealthBoard(), ingestQueue: queue, listening: ReadyGate(),
+                      wake: wake, heartbeat: Heartbeat(), health: HealthBoard(), ingestQueue: queue, outbox: outbox,
+                      listening: ReadyGate(),
                       lock: lock, timeSource: timeSource, logger: logger, environment: environment)
     }
 
@@ -55,7 +65,8 @@ public struct Daemon: Sendable {
         return [
             DispatcherService(dispatcher: dispatcher, wake: wake, heartbeat: heartbeat,
                               pollInterval: configuration.config.dispatcher.pollInterval.duration,
-                              logger: logger.component("dispatcher")),
+                              logger: logger.component("dispatcher"), onProgress: { [outbox] in outbox.newLeads.wake() }),
+            outbox,
             SchedulerService(dispatcher: dispatcher, database: database, settings: settings, timeSource: timeSource,
                              webhookIdRetention: TimeInterval(configuration.config.retention.webhookIdsDays) * 86_400,
                              logger: logger.component("scheduler")),
@@ -106,7 +117,8 @@ public struct Daemon: Sendable {
             settings: .init(host: config.listen.host, port: config.listen.port, maximumBodyBytes: config.http.maxBodyBytes),
             authenticator: Authenticator(webhookSecrets: webhookSecrets, sourceTokens: sourceTokens, apiTokens: apiTokens),
             database: database, queue: ingestQueue, dispatcher: dispatcher, pipeline: settings, health: health,
-            timeSource: timeSource, logger: logger.component("http"))
+            timeSource: timeSource, logger: logger.component("http"), timeZone: config.timeZone,
+            outboxChanged: { [outbox] in outbox.wakeLanes() })
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully: the dispatcher finishes and commits its

@@ -70,7 +70,7 @@ public struct MessageTemplates: Sendable {
         for style in Style.allCases {
             for (name, source) in sources {
                 do {
-                    compiled[style, default: [:]][name] = try MustacheTemplate(string: Self.pragma(style) + source)
+                    compiled[style, default: [:]][name] = try MustacheTemplate(string: Self.pragma(style) + Self.markup(source, style: style))
                 } catch {
                     let file = directory.map { ($0 as NSString).appendingPathComponent("\(name).\(locale).mustache") }
                     throw TemplateError(file: file ?? "built-in \(name).\(locale)", message: "not a valid Mustache template: \(error)")
@@ -105,17 +105,17 @@ public struct MessageTemplates: Sendable {
             title = zh ? "线索" : "Lead"
             body = title
         }
-        return RenderedMessage(title: Masking.scrub(Self.finish(title, style: .text)),
-                               body: Masking.scrub(Self.finish(body, style: style)))
+        return RenderedMessage(title: Masking.scrub(title),
+                               body: Masking.scrub(body.trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 
-    /// Template markup is Markdown (`**bold**`); other styles get it translated.
-    private static func finish(_ text: String, style: Style) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    /// Template markup is Markdown (`**bold**`); other styles get the template's own markup translated
+    /// (never the values: a masked name keeps its stars).
+    private static func markup(_ source: String, style: Style) -> String {
         switch style {
-        case .markdown: return trimmed
-        case .slack: return trimmed.replacingOccurrences(of: "**", with: "*")
-        case .text: return trimmed.replacingOccurrences(of: "**", with: "")
+        case .markdown: source
+        case .slack: source.replacingOccurrences(of: "**", with: "*")
+        case .text: source.replacingOccurrences(of: "**", with: "")
         }
     }
 

@@ -263,8 +263,7 @@ public struct ConsoleReceiver: Receiver {
         let rendered = templates.render(message, style: .text)
         let manager = message.delivery.managerId.isEmpty ? "unassigned" : "manager \(message.delivery.managerId)"
         let rule = String(repeating: "─", count: 60)
-        write("\(rule)\n▶ \(rendered.title)  → \(manager) [\(message.delivery.purpose.rawValue) \(message.delivery.id)]\n"
-              + "\(rendered.body)\n")
+        write("\(rule)\n▶ \(manager) · \(message.delivery.purpose.rawValue) \(message.delivery.id)\n\(rendered.body)\n")
         return .delivered(status: nil)
     }
 }

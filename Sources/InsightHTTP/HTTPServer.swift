@@ -29,10 +29,14 @@ public struct HTTPServer: Sendable {
     let health: HealthBoard
     let timeSource: any TimeSource
     let logger: Logger
+    let timeZone: TimeZone
+    let outboxChanged: @Sendable () -> Void
 
     public init(settings: Settings, authenticator: Authenticator, database: AppDatabase, queue: IngestQueue,
                 dispatcher: Dispatcher, pipeline: SettingsBox, health: HealthBoard,
-                timeSource: any TimeSource = SystemTimeSource(), logger: Logger) {
+                timeSource: any TimeSource = SystemTimeSource(), logger: Logger,
+                timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai") ?? .current,
+                outboxChanged: @escaping @Sendable () -> Void = {}) {
         self.settings = settings
         self.authenticator = authenticator
         self.database = database
@@ -42,6 +46,8 @@ public struct HTTPServer: Sendable {
         self.health = health
         self.timeSource = timeSource
         self.logger = logger
+        self.timeZone = timeZone
+        self.outboxChanged = outboxChanged
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -50,6 +56,8 @@ public struct HTTPServer: Sendable {
         EventsController(authenticator: authenticator, database: database, queue: queue,
                          maximumBodyBytes: settings.maximumBodyBytes, timeSource: timeSource).register(on: router)
         AdminController(authenticator: authenticator, dispatcher: dispatcher, settings: pipeline).register(on: router)
+        LeadsController(authenticator: authenticator, database: database, timeZone: timeZone, timeSource: timeSource,
+                        outboxChanged: outboxChanged).register(on: router)
         HealthController(database: database, health: health).register(on: router)
         OpenAPIDocument.register(on: router)
         return router

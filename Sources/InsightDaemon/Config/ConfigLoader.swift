@@ -1,4 +1,5 @@
 import Foundation
+import InsightDelivery
 import InsightCore
 import InsightEngine
 import InsightIngest
@@ -100,6 +101,20 @@ public struct ConfigLoader: Sendable {
                 break
             }
             resolve(receiver.secret, path + ["secret"])
+            if let concurrency = receiver.concurrency {
+                check((1...256).contains(concurrency), path + ["concurrency"], "must be 1 to 256, got \(concurrency)")
+            }
+            if receiver.kind == .webhook, let secret = secrets[YAMLDocument.keyPath(path + ["secret"])] {
+                check((try? StandardWebhookSignature.key(secret: secret.value)) != nil, path + ["secret"],
+                      "a webhook receiver's secret is whsec_ followed by base64 (Standard Webhooks)")
+            }
+            if [.console, .file, .wecom, .slack].contains(receiver.kind) {
+                check(receiver.secret == nil, path + ["secret"], "a \(receiver.kind.rawValue) receiver takes no secret")
+            }
+        }
+        for (offset, name) in config.delivery.unassigned.enumerated() {
+            check(receiverNames.contains(name), ["delivery", "unassigned", "\(offset)"],
+                  "no receiver is named \(name); define it under receivers")
         }
 
         let pluginIds = Set(registry.map(\.id))
@@ -128,10 +143,18 @@ public struct ConfigLoader: Sendable {
         loadPlugins(from: pluginsDirectory, pluginsDirKey: config.pluginsDir != nil, document: document,
                     compliance: config.compliance, plugins: &plugins, errors: &errors, warnings: &warnings)
         let workingCalendar = loadWorkingCalendar(from: pluginsDirectory, errors: &errors, warnings: &warnings)
+        let templatesDirectory = absolute(config.delivery.templatesDir ?? "templates",
+                                          relativeTo: config.delivery.templatesDir == nil ? pluginsDirectory : baseDirectory)
+        do {
+            _ = try MessageTemplates(locale: config.locale.rawValue, timeZone: config.timeZone, directory: templatesDirectory)
+        } catch {
+            errors.append(document.error(at: ["delivery", "templates_dir"], "\(error)"))
+        }
 
         guard errors.isEmpty else { throw ConfigErrors(errors) }
         return LoadedConfiguration(config: config, configPath: path, baseDirectory: baseDirectory, stateDirectory: stateDirectory,
-                                   pluginsDirectory: pluginsDirectory, plugins: plugins, workingCalendar: workingCalendar,
+                                   pluginsDirectory: pluginsDirectory, templatesDirectory: templatesDirectory, plugins: plugins,
+                                   workingCalendar: workingCalendar,
                                    secrets: secrets, warnings: warnings)
     }
 

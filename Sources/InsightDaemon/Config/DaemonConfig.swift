@@ -293,15 +293,28 @@ public struct QuietHours: Sendable, Hashable, Decodable, CustomStringConvertible
 public struct DeliveryConfig: Sendable, Decodable {
     public var retrySchedule: [ConfigDuration]
     public var timeout: ConfigDuration
+    /// Receivers for leads whose client has no manager (e.g. the branch queue).
+    public var unassigned: [String]
+    /// Attempts in flight per receiver, unless the receiver sets its own.
+    public var concurrency: Int
+    /// How often idle outbox lanes look for due deliveries.
+    public var pollInterval: ConfigDuration
+    /// Message template overrides (`<name>.<locale>.mustache`); default: `templates/` in plugins_dir.
+    public var templatesDir: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case timeout
+        case timeout, unassigned, concurrency
         case retrySchedule = "retry_schedule"
+        case pollInterval = "poll_interval"
+        case templatesDir = "templates_dir"
     }
 
     public init() {
         retrySchedule = ["0s", "5s", "5m", "30m", "2h", "5h", "10h", "10h"].compactMap(ConfigDuration.init)
         timeout = ConfigDuration(seconds: 15, text: "15s")
+        unassigned = []
+        concurrency = 4
+        pollInterval = ConfigDuration(seconds: 0.5, text: "500ms")
     }
 
     public init(from decoder: any Decoder) throws {
@@ -314,6 +327,13 @@ public struct DeliveryConfig: Sendable, Decodable {
             retrySchedule = schedule
         }
         timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout) ?? timeout
+        unassigned = try c.decodeIfPresent([String].self, forKey: .unassigned) ?? []
+        concurrency = try c.decodeIfPresent(Int.self, forKey: .concurrency) ?? concurrency
+        guard (1...256).contains(concurrency) else {
+            throw DecodingError.dataCorruptedError(forKey: .concurrency, in: c, debugDescription: "must be 1 to 256, got \(concurrency)")
+        }
+        pollInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .pollInterval) ?? pollInterval
+        templatesDir = try c.decodeIfPresent(String.self, forKey: .templatesDir)
     }
 }
 

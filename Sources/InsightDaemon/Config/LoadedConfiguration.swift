@@ -11,6 +11,8 @@ public struct LoadedConfiguration: Sendable {
     public var baseDirectory: String
     public var stateDirectory: String
     public var pluginsDirectory: String
+    /// Message template overrides (`delivery.templates_dir`, default `templates/` in the plugins directory).
+    public var templatesDirectory: String
     /// Every built-in plugin whose file exists, enabled or not, in registry order.
     public var plugins: [LoadedPlugin]
     /// Working days from `calendar.yaml` in the plugins directory.

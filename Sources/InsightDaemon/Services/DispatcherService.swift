@@ -11,6 +11,8 @@ public struct DispatcherService: Service {
     let heartbeat: Heartbeat
     let pollInterval: Duration
     let logger: Logger
+    /// Called after a drain that handled events (the outbox routes the leads they made).
+    var onProgress: @Sendable () -> Void = {}
 
     public func run() async throws {
         var failures = 0
@@ -20,6 +22,7 @@ public struct DispatcherService: Service {
                 let handled = try await dispatcher.drain(maximumBatches: 8)
                 failures = 0
                 heartbeat.beat()
+                if handled > 0 { onProgress() }
                 if handled == 0 {
                     await cancelWhenGracefulShutdown { await wake.wait(timeout: pollInterval) }
                 }

@@ -1,0 +1,70 @@
+import AsyncHTTPClient
+import Foundation
+import InsightCore
+import InsightDelivery
+import NIOCore
+
+/// The delivery side of a configuration: routes, retry policy, templates and receivers.
+extension LoadedConfiguration {
+    /// `routes:` as the router reads them, plus `delivery.unassigned` for leads without a manager.
+    public var router: Router {
+        let routes = config.routes.enumerated().map { index, route in
+            Route(index: index,
+                  match: Route.Match(plugins: route.match.plugin.map(Set.init), kinds: route.match.kind.map(Set.init),
+                                     priorities: route.match.priority.map(Set.init), branches: route.match.branch.map(Set.init),
+                                     segments: route.match.segment.map(Set.init)),
+                  receivers: route.receivers, mode: route.mode == .digest ? .digest : .immediate, digestAt: route.digestAt,
+                  quietHours: route.quietHours.map { Route.Window(start: $0.start, end: $0.end) },
+                  maxPerManagerPerDay: route.maxPerManagerPerDay, continue: route.continue, fallback: route.fallback,
+                  escalateAfter: route.escalateAfter?.seconds, escalation: route.escalation ?? [])
+        }
+        return Router(routes: routes, timeZone: config.timeZone, unassigned: config.delivery.unassigned)
+    }
+
+    public var retryPolicy: RetryPolicy {
+        RetryPolicy(schedule: config.delivery.retrySchedule.map(\.seconds))
+    }
+
+    public func messageTemplates() throws -> MessageTemplates {
+        try MessageTemplates(locale: config.locale.rawValue, timeZone: config.timeZone, directory: templatesDirectory)
+    }
+
+    /// One receiver per `receivers:` entry. HTTP receivers share `client`.
+    public func receivers(client: HTTPClient, templates: MessageTemplates,
+                          console: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) })
+        throws -> [any Receiver] {
+        try config.receivers.enumerated().map { index, receiver -> any Receiver in
+            let secret = secrets["receivers[\(index)].secret"]?.value
+            let timeout = TimeAmount.milliseconds(Int64((receiver.timeout ?? config.delivery.timeout).seconds * 1000))
+            let concurrency = receiver.concurrency ?? config.delivery.concurrency
+            switch receiver.kind {
+            case .console:
+                return ConsoleReceiver(name: receiver.name, templates: templates, write: console)
+            case .file:
+                return FileReceiver(name: receiver.name, path: absolutePath(receiver.path ?? "\(receiver.name).jsonl"),
+                                    timeZone: config.timeZone)
+            case .webhook, .wecom, .dingtalk, .feishu, .slack:
+                let kind: HTTPReceiver.Kind = switch receiver.kind {
+                case .wecom: .wecom
+                case .dingtalk: .dingtalk
+                case .feishu: .feishu
+                case .slack: .slack
+                default: .webhook
+                }
+                return try HTTPReceiver(name: receiver.name, kind: kind, url: receiver.url ?? "", secret: secret, timeout: timeout,
+                                        concurrency: concurrency, client: client, templates: templates)
+            }
+        }
+    }
+}
+
+/// The process's one outbound HTTP client (connection pooling for every receiver). It lives as long as the
+/// process, so it never needs a shutdown; each request carries its own deadline (`delivery.timeout`).
+public enum OutboundHTTP {
+    public static let client = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: HTTPClient.Configuration(
+            timeout: .init(connect: .seconds(15), read: .seconds(60)),
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64),
+            decompression: .disabled))
+}

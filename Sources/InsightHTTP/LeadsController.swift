@@ -1,0 +1,362 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import InsightCore
+import InsightStore
+
+/// The API a bank's CRM and its managers use (DESIGN §4): leads, feedback, snoozes, the client view, and
+/// the outbox's dead letters and disabled receiver targets. Times are RFC 3339 in the bank's time zone;
+/// personal data is masked.
+struct LeadsController: Sendable {
+    let authenticator: Authenticator
+    let database: AppDatabase
+    let timeZone: TimeZone
+    let timeSource: any TimeSource
+    /// Tells the outbox that rows changed (a retry or a re-enabled target).
+    let outboxChanged: @Sendable () -> Void
+
+    static let maximumPage = 500
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/v1/leads") { request, context in try self.list(request, context: context) }
+        router.get("/v1/leads/{id}") { request, context in try self.show(request, context: context) }
+        router.post("/v1/leads/{id}/feedback") { request, context in try await self.feedback(request, context: context) }
+        router.get("/v1/clients/{id}") { request, context in try self.client(request, context: context) }
+        router.get("/v1/snoozes") { request, context in try self.snoozes(request, context: context) }
+        router.post("/v1/snoozes") { request, context in try await self.addSnooze(request, context: context) }
+        router.delete("/v1/snoozes/{id}") { request, context in try self.removeSnooze(request, context: context) }
+        router.get("/v1/deliveries") { request, context in try self.deliveries(request, context: context) }
+        router.post("/v1/deliveries/{id}/retry") { request, context in try self.retry(request, context: context) }
+        router.get("/v1/receivers") { request, context in try self.receivers(request, context: context) }
+        router.post("/v1/receivers/{name}/enable") { request, context in try await self.enable(request, context: context) }
+        router.get("/v1/stats/conversions") { request, context in try self.conversions(request, context: context) }
+    }
+
+    // MARK: - Leads
+
+    func list(_ request: Request, context: BasicRequestContext) throws -> Response {
+        _ = try authenticator.require(.read, headers: request.headers)
+        let query = request.uri.queryParameters
+        var page = LeadPageQuery()
+        page.plugin = query["plugin"].map(String.init)
+        page.clientId = query["client"].map(String.init)
+        page.managerId = query["manager"].map(String.init)
+        if let status = query["status"] {
+            guard let value = LeadStatus(rawValue: String(status)) else {
+                throw Self.invalid("status must be one of \(LeadStatus.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(status)\"")
+            }
+            page.status = value
+        }
+        if let since = query["since"] {
+            guard let date = RFC3339.parse(String(since)) ?? LocalDate(String(since))?.instant(in: timeZone) else {
+                throw Self.invalid("since must be an RFC 3339 time or a date (YYYY-MM-DD), got \"\(since)\"")
+            }
+            page.since = date
+        }
+        if let limit = query["limit"] {
+            guard let value = Int(String(limit)), (1...Self.maximumPage).contains(value) else {
+                throw Self.invalid("limit must be 1 to \(Self.maximumPage), got \"\(limit)\"")
+            }
+            page.limit = value
+        }
+        if let cursor = query["cursor"] {
+            guard let value = Self.decodeCursor(String(cursor)) else {
+                throw Self.invalid("cursor is not one this API gave out; start again without it")
+            }
+            page.after = value
+        }
+        let result = try database.leadPage(page)
+        var body: [String: JSONValue] = ["leads": .array(try result.leads.map { try LeadJSON.value($0.lead, timeZone: timeZone) })]
+        body["nextCursor"] = result.next.map { .string(Self.encodeCursor($0)) } ?? .null
+        return EventsController.json(.object(body), status: .ok)
+    }
+
+    func show(_ request: Request, context: BasicRequestContext) throws -> Response {
+        _ = try authenticator.require(.read, headers: request.headers)
+        let id = try context.parameters.require("id")
+        guard let lead = try database.lead(id: id) else { throw Problem.notFound("no lead has id \(id)") }
+        guard case .object(var body) = try LeadJSON.value(lead, timeZone: timeZone) else { throw Problem.notFound(id) }
+        body["deliveries"] = .array(try database.deliveries(forLead: id).map { entry in
+            guard case .object(var delivery) = deliveryJSON(entry.delivery) else { return .null }
+            delivery["attempts"] = .array(entry.attempts.map(attemptJSON))
+            return .object(delivery)
+        })
+        body["activity"] = .array(try database.activity(leadId: id).map { activity in
+            var entry: [String: JSONValue] = ["at": time(activity.at), "kind": .string(activity.kind)]
+            entry["outcome"] = activity.outcome.map(JSONValue.string)
+            entry["note"] = activity.note.map(JSONValue.string)
+            entry["actor"] = activity.actor.map(JSONValue.string)
+            return .object(entry)
+        })
+        return EventsController.json(.object(body), status: .ok)
+    }
+
+    func feedback(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let token = try authenticator.require(.feedback, headers: request.headers)
+        let id = try context.parameters.require("id")
+        let document = try await Self.body(request)
+        guard let text = document["outcome"]?.stringValue else {
+            throw Self.invalid("outcome is required: one of \(FeedbackOutcome.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let outcome = FeedbackOutcome(rawValue: text) else {
+            throw Self.invalid("outcome must be one of \(FeedbackOutcome.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+        }
+        let note = try Self.optionalString(document, "note", maximum: 2000)
+        var until: Date?
+        if let value = document["until"] {
+            guard let text = value.stringValue, let date = RFC3339.parse(text) else {
+                throw Self.invalid("until must be an RFC 3339 time such as \"2026-12-01T09:00:00+08:00\"")
+            }
+            until = date
+        }
+        if outcome == .snoozed && until == nil {
+            throw Self.invalid("outcome snoozed needs until: the RFC 3339 time to snooze this client's \(id) leads until")
+        }
+        guard let lead = try database.recordFeedback(leadId: id, outcome: outcome, note: note, until: until,
+                                                     actor: "api:\(token.name)", now: timeSource.now())
+        else { throw Problem.notFound("no lead has id \(id)") }
+        return EventsController.json(try LeadJSON.value(lead, timeZone: timeZone), status: .ok)
+    }
+
+    // MARK: - Clients
+
+    func client(_ request: Request, context: BasicRequestContext) throws -> Response {
+        _ = try authenticator.require(.read, headers: request.headers)
+        let id = try context.parameters.require("id")
+        guard let state = try database.loadClients([id])[id] else { throw Problem.notFound("no client has id \(id)") }
+        let profile = state.profile
+        var client: [String: JSONValue] = ["id": .string(state.id), "tags": .array(profile.tags.map(JSONValue.string))]
+        client["name"] = profile.name.map { .string(Masking.name($0)) }
+        client["phone"] = profile.phone.map { .string(Masking.phone($0)) }
+        client["idNumber"] = profile.idNumber.map { .string(Masking.idNumber($0)) }
+        // The birthday a manager needs, without the year that completes an identity.
+        client["birthday"] = profile.birthDate.map { .string(String(format: "%02d-%02d", $0.month, $0.day)) }
+        client["birthCalendar"] = profile.birthCalendar.map { .string($0.rawValue) }
+        client["segment"] = profile.segment.map(JSONValue.string)
+        client["riskLevel"] = profile.riskLevel.map { .string($0.description) }
+        client["riskAssessedAt"] = profile.riskAssessedAt.map { .string($0.description) }
+        client["managerId"] = profile.managerId.map(JSONValue.string)
+        client["branchId"] = profile.branchId.map(JSONValue.string)
+        client["marketingConsent"] = profile.marketingConsent.map(JSONValue.bool)
+        client["status"] = profile.status.map(JSONValue.string)
+        client["lastEventAt"] = state.lastEventAt.map(time)
+        client["lastInteractionAt"] = state.lastInteractionAt.map(time)
+        if let balance = state.balance {
+            var entry: [String: JSONValue] = ["asOf": .string(balance.asOf.description), "aum": .string(balance.aum.plainText)]
+            entry["deposits"] = balance.deposits.map { .string($0.plainText) }
+            entry["wealth"] = balance.wealth.map { .string($0.plainText) }
+            entry["loans"] = balance.loans.map { .string($0.plainText) }
+            client["balance"] = .object(entry)
+        }
+        client["accounts"] = .array(state.accounts.values.sorted { $0.id < $1.id }.map { account in
+            var entry: [String: JSONValue] = ["id": .string(Masking.accountNumber(account.id)), "currency": .string(account.currency)]
+            entry["balance"] = account.balance.map { .string($0.plainText) }
+            entry["lastTransactionAt"] = account.lastTransactionAt.map(time)
+            return .object(entry)
+        })
+        client["deposits"] = .array(state.deposits.values.sorted { $0.id < $1.id }.map { deposit in
+            .object(["amount": .string(deposit.amount.plainText), "currency": .string(deposit.currency),
+                     "maturityDate": .string(deposit.maturityDate.description), "status": deposit.status.map(JSONValue.string) ?? .null])
+        })
+        client["loans"] = .array(state.loans.values.sorted { $0.id < $1.id }.map { loan in
+            .object(["id": .string(Masking.reference(loan.id)), "product": loan.product.map(JSONValue.string) ?? .null,
+                     "outstanding": loan.outstanding.map { .string($0.plainText) } ?? .null,
+                     "maturityDate": loan.maturityDate.map { .string($0.description) } ?? .null,
+                     "status": loan.status.map(JSONValue.string) ?? .null, "overdueDays": .number("\(loan.overdueDays)")])
+        })
+        client["holdings"] = .array(state.holdings.values.sorted { $0.productId < $1.productId }.map { holding in
+            .object(["productId": .string(holding.productId), "amount": .string(holding.amount.plainText)])
+        })
+        let interactions = try database.interactions(clientId: id).map { interaction -> JSONValue in
+            var entry: [String: JSONValue] = ["at": time(interaction.at)]
+            entry["managerId"] = interaction.managerId.map(JSONValue.string)
+            entry["channel"] = interaction.channel.map(JSONValue.string)
+            entry["outcome"] = interaction.outcome.map(JSONValue.string)
+            entry["leadId"] = interaction.leadId.map(JSONValue.string)
+            return .object(entry)
+        }
+        return EventsController.json(.object([
+            "client": .object(client),
+            "openLeads": .array(try database.openLeads(clientId: id).map { try LeadJSON.value($0, timeZone: timeZone) }),
+            "recentInteractions": .array(interactions),
+        ]), status: .ok)
+    }
+
+    // MARK: - Snoozes
+
+    func snoozes(_ request: Request, context: BasicRequestContext) throws -> Response {
+        _ = try authenticator.require(.read, headers: request.headers)
+        return EventsController.json(.object(["snoozes": .array(try database.snoozes(activeAt: timeSource.now()).map(snoozeJSON))]),
+                                     status: .ok)
+    }
+
+    func addSnooze(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let token = try authenticator.require(.feedback, headers: request.headers)
+        let document = try await Self.body(request)
+        let clientId = try Self.optionalString(document, "clientId", maximum: 128)
+        let plugin = try Self.optionalString(document, "plugin", maximum: 128)
+        let kind = try Self.optionalString(document, "kind", maximum: 128)
+        guard clientId != nil || plugin != nil || kind != nil else {
+            throw Self.invalid("name what to snooze: clientId, plugin or kind (any combination)")
+        }
+        guard let text = document["until"]?.stringValue, let until = RFC3339.parse(text) else {
+            throw Self.invalid("until is required, as an RFC 3339 time such as \"2026-12-01T09:00:00+08:00\"")
+        }
+        let now = timeSource.now()
+        guard until > now else { throw Self.invalid("until must be in the future") }
+        let snooze = try database.addSnooze(clientId: clientId, plugin: plugin, kind: kind, until: until,
+                                            note: try Self.optionalString(document, "note", maximum: 2000),
+                                            actor: "api:\(token.name)", now: now)
+        return EventsController.json(snoozeJSON(snooze), status: .created)
+    }
+
+    func removeSnooze(_ request: Request, context: BasicRequestContext) throws -> Response {
+        _ = try authenticator.require(.feedback, headers: request.headers)
+        let text = try context.parameters.require("id")
+        guard let id = Int64(text), try database.removeSnooze(id: id) else { throw Problem.notFound("no snooze has id \(text)") }
+        return Response(status: .noContent)
+    }
+
+    // MARK: - Outbox
+
+    func deliveries(_ request: Request, context: BasicRequestContext) throws -> Response {
+        _ = try authenticator.require(.read, headers: request.headers)
+        let query = request.uri.queryParameters
+        var status: DeliveryStatus?
+        if let text = query["status"] {
+            guard let value = DeliveryStatus(rawValue: String(text)) else {
+                throw Self.invalid("status must be one of \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+            }
+            status = value
+        }
+        var limit = 100
+        if let text = query["limit"] {
+            guard let value = Int(String(text)), (1...Self.maximumPage).contains(value) else {
+                throw Self.invalid("limit must be 1 to \(Self.maximumPage), got \"\(text)\"")
+            }
+            limit = value
+        }
+        let rows = try database.deliveries(status: status, receiver: query["receiver"].map(String.init), limit: limit)
+        return EventsController.json(.object(["deliveries": .array(rows.map(deliveryJSON))]), status: .ok)
+    }
+
+    func retry(_ request: Request, context: BasicRequestContext) throws -> Response {
+        _ = try authenticator.require(.admin, headers: request.headers)
+        let id = try context.parameters.require("id")
+        guard let delivery = try database.retryDelivery(id: id, now: timeSource.now()) else {
+            throw Problem.notFound("no delivery has id \(id)")
+        }
+        guard delivery.status == .pending else {
+            throw Problem(.conflict, "Conflict", detail: "delivery \(id) is \(delivery.status.rawValue); only dead, held or cancelled deliveries are retried")
+        }
+        outboxChanged()
+        return EventsController.json(deliveryJSON(delivery), status: .accepted)
+    }
+
+    func receivers(_ request: Request, context: BasicRequestContext) throws -> Response {
+        _ = try authenticator.require(.read, headers: request.headers)
+        var byReceiver: [String: [String: JSONValue]] = [:]
+        for row in try database.outboxDepth() {
+            byReceiver[row.receiver, default: [:]][row.status.rawValue] = .number("\(row.count)")
+        }
+        let disabled = try database.disabledTargets().map { target -> JSONValue in
+            .object(["receiver": .string(target.receiver), "managerId": .string(target.managerId),
+                     "disabledAt": time(target.disabledAt), "reason": .string(target.reason)])
+        }
+        return EventsController.json(.object([
+            "deliveries": .object(byReceiver.mapValues { .object($0) }),
+            "disabledTargets": .array(disabled),
+        ]), status: .ok)
+    }
+
+    func enable(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        _ = try authenticator.require(.admin, headers: request.headers)
+        let name = try context.parameters.require("name")
+        let document = try await Self.body(request, allowEmpty: true)
+        let managerId = try Self.optionalString(document, "managerId", maximum: 128)
+        let released = try database.enableTarget(receiver: name, managerId: managerId, now: timeSource.now())
+        outboxChanged()
+        return EventsController.json(.object(["receiver": .string(name), "released": .number("\(released)")]), status: .ok)
+    }
+
+    func conversions(_ request: Request, context: BasicRequestContext) throws -> Response {
+        _ = try authenticator.require(.read, headers: request.headers)
+        let rows = try database.conversionCounts().map { counts -> JSONValue in
+            .object(["plugin": .string(counts.plugin), "leads": .number("\(counts.leads)"), "notified": .number("\(counts.notified)"),
+                     "contacted": .number("\(counts.contacted)"), "converted": .number("\(counts.converted)"),
+                     "dismissed": .number("\(counts.dismissed)"), "suppressed": .number("\(counts.suppressed)")])
+        }
+        return EventsController.json(.object(["plugins": .array(rows)]), status: .ok)
+    }
+
+    // MARK: - JSON
+
+    private func time(_ date: Date) -> JSONValue { .string(RFC3339.format(date, timeZone: timeZone)) }
+
+    private func deliveryJSON(_ delivery: OutboxDelivery) -> JSONValue {
+        var entry: [String: JSONValue] = [
+            "id": .string(delivery.id), "receiver": .string(delivery.receiver), "purpose": .string(delivery.purpose.rawValue),
+            "timing": .string(delivery.timing), "status": .string(delivery.status.rawValue),
+            "attempts": .number("\(delivery.attempts)"), "notBefore": time(delivery.notBefore),
+            "nextAttemptAt": time(delivery.nextAttempt), "createdAt": time(delivery.createdAt), "updatedAt": time(delivery.updatedAt),
+        ]
+        entry["leadId"] = delivery.leadId.map(JSONValue.string)
+        entry["managerId"] = delivery.managerId.isEmpty ? nil : .string(delivery.managerId)
+        entry["digestId"] = delivery.parentId.map(JSONValue.string)
+        entry["leads"] = delivery.purpose == .digest ? .array(delivery.members.map(JSONValue.string)) : nil
+        entry["sentAt"] = delivery.sentAt.map(time)
+        entry["lastError"] = delivery.lastError.map(JSONValue.string)
+        return .object(entry)
+    }
+
+    private func attemptJSON(_ attempt: DeliveryAttempt) -> JSONValue {
+        var entry: [String: JSONValue] = ["attempt": .number("\(attempt.attempt)"), "at": time(attempt.at),
+                                          "durationMs": .number("\(attempt.durationMs)"), "outcome": .string(attempt.outcome)]
+        entry["httpStatus"] = attempt.httpStatus.map { .number("\($0)") }
+        entry["error"] = attempt.error.map(JSONValue.string)
+        return .object(entry)
+    }
+
+    private func snoozeJSON(_ snooze: SnoozeEntry) -> JSONValue {
+        var entry: [String: JSONValue] = ["id": .number("\(snooze.id)"), "until": time(snooze.until), "createdAt": time(snooze.createdAt)]
+        entry["clientId"] = snooze.clientId.map(JSONValue.string)
+        entry["plugin"] = snooze.plugin.map(JSONValue.string)
+        entry["kind"] = snooze.kind.map(JSONValue.string)
+        entry["note"] = snooze.note.map(JSONValue.string)
+        entry["leadId"] = snooze.leadId.map(JSONValue.string)
+        entry["actor"] = snooze.actor.map(JSONValue.string)
+        return .object(entry)
+    }
+
+    // MARK: - Requests
+
+    static func invalid(_ detail: String) -> Problem { Problem(.unprocessableContent, "Unprocessable Content", detail: detail) }
+
+    static func body(_ request: Request, allowEmpty: Bool = false) async throws -> JSONValue {
+        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        if allowEmpty && buffer.readableBytes == 0 { return .object([:]) }
+        let document: JSONValue
+        do {
+            document = try JSONParser.parse(Array(buffer.readableBytesView))
+        } catch {
+            throw Problem.badRequest("the body must be a JSON object: \(error)")
+        }
+        guard case .object = document else { throw Problem.badRequest("the body must be a JSON object, got \(document.typeName)") }
+        return document
+    }
+
+    static func optionalString(_ document: JSONValue, _ key: String, maximum: Int) throws -> String? {
+        guard let value = document[key], value != .null else { return nil }
+        guard let text = value.stringValue else { throw invalid("\(key) must be a string, got \(value.typeName)") }
+        guard text.count <= maximum else { throw invalid("\(key) is longer than \(maximum) characters") }
+        return text
+    }
+
+    /// Cursors are opaque: `c` and the last lead's sequence in base 36.
+    static func encodeCursor(_ sequence: Int64) -> String { "c" + String(sequence, radix: 36) }
+
+    static func decodeCursor(_ text: String) -> Int64? {
+        guard text.hasPrefix("c") else { return nil }
+        return Int64(text.dropFirst(), radix: 36)
+    }
+}
