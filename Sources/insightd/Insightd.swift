@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import InsightDaemon
 
@@ -6,7 +7,7 @@ struct Insightd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "insightd",
         abstract: "Turns core-banking events into explained leads for relationship managers.",
-        subcommands: [Run.self, Check.self, Plugins.self, Ingest.self],
+        subcommands: [Run.self, Check.self, Plugins.self, Ingest.self, Leads.self, Routes.self],
         defaultSubcommand: nil)
 }
 
@@ -66,5 +67,108 @@ struct Ingest: ParsableCommand {
     func run() throws {
         let status = Commands.ingest(files: files, configPath: options.config, source: source)
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Routes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inspect routing.", subcommands: [RoutesTest.self])
+}
+
+struct RoutesTest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Print which routes and receivers a lead would go to, and when (like amtool config routes test).")
+
+    @OptionGroup var options: ConfigOption
+
+    @Option(name: .long, help: "A lead as JSON: the API's form, or just plugin, kind, priority, client {id, segment}, manager {id, branchId}.")
+    var lead: String
+
+    @Option(name: .long, help: "Route as of this RFC 3339 time (default: now), e.g. to see quiet hours and digests.")
+    var at: String?
+
+    @Option(name: .long, help: "Leads each route already sent alone to this manager today (to see max_per_manager_per_day).")
+    var sentToday: Int = 0
+
+    func run() throws {
+        let (status, output) = Commands.routesTest(configPath: options.config, leadPath: lead, at: at, sentToday: sentToday)
+        if !output.isEmpty { print(output) }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct APIOptions: ParsableArguments {
+    @Option(name: .long, help: "The running daemon's base URL.")
+    var url: String = "http://127.0.0.1:8080"
+
+    @Flag(name: .long, help: "Print the API's JSON instead of a table.")
+    var json = false
+
+    /// The bearer token comes from the environment, never from the command line (where `ps` shows it).
+    var client: Commands.APIClient {
+        Commands.APIClient(baseURL: url, token: ProcessInfo.processInfo.environment["INSIGHTD_TOKEN"])
+    }
+}
+
+struct Leads: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read leads and report outcomes through a running daemon's API (token from $INSIGHTD_TOKEN).",
+        subcommands: [LeadsList.self, LeadsShow.self, LeadsFeedback.self])
+}
+
+struct LeadsList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List leads, oldest first, a page at a time.")
+
+    @OptionGroup var api: APIOptions
+    @Option(help: "Only this manager's leads.") var manager: String?
+    @Option(help: "Only this client's leads.") var client: String?
+    @Option(help: "Only this plugin's leads.") var plugin: String?
+    @Option(help: "Only leads in this status (new, notified, contacted, converted, dismissed, expired, suppressed).") var status: String?
+    @Option(help: "Only leads created since this RFC 3339 time or date.") var since: String?
+    @Option(help: "Leads per page (1-500).") var limit: Int?
+    @Option(help: "The cursor of the next page, from the previous page.") var cursor: String?
+
+    func run() async throws {
+        let filters = Commands.LeadFilters(manager: manager, client: client, plugin: plugin, status: status, since: since,
+                                           limit: limit, cursor: cursor)
+        let (status, output) = await Commands.leadsList(api.client, filters: filters, json: api.json)
+        try finish(status, output)
+    }
+}
+
+struct LeadsShow: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one lead with its deliveries and history.")
+
+    @OptionGroup var api: APIOptions
+    @Argument(help: "The lead id (ld_…).") var id: String
+
+    func run() async throws {
+        let (status, output) = await Commands.leadsShow(api.client, id: id, json: api.json)
+        try finish(status, output)
+    }
+}
+
+struct LeadsFeedback: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "feedback", abstract: "Report what was done with a lead.")
+
+    @OptionGroup var api: APIOptions
+    @Argument(help: "The lead id (ld_…).") var id: String
+    @Option(help: "contacted, converted, dismissed, unreachable or snoozed.") var outcome: String
+    @Option(help: "A note for the record.") var note: String?
+    @Option(help: "With snoozed: RFC 3339 time until which this client's leads from the plugin are held back.") var until: String?
+
+    func run() async throws {
+        let (status, output) = await Commands.leadsFeedback(api.client, id: id, outcome: outcome, note: note, until: until)
+        try finish(status, output)
+    }
+}
+
+private func finish(_ status: Int32, _ output: String) throws {
+    if status == 0 {
+        print(output)
+    } else {
+        FileHandle.standardError.write(Data((output + "\n").utf8))
+        throw ExitCode(status)
     }
 }
