@@ -3,7 +3,6 @@ import InsightCore
 import InsightDelivery
 import Testing
 
-private let shanghai = TimeZone(identifier: "Asia/Shanghai") ?? TimeZone(secondsFromGMT: 8 * 3600)!
 
 private func at(_ text: String) -> Date {
     guard let date = RFC3339.parse(text) else { preconditionFailure("bad instant \(text)") }
