@@ -86,7 +86,7 @@ public struct HTTPReceiver: Receiver {
                     ? RetryPolicy.retryAfter(response.headers.first(name: "Retry-After"), now: now) : nil
                 return .failed(status: status, error: "HTTP \(status)" + Self.excerpt(text), retryAfter: retryAfter)
             }
-            if let error = robotError(text) {
+            if let error = robotErrorText(text) {
                 return .failed(status: status, error: error, retryAfter: nil)
             }
             return .delivered(status: status)
@@ -96,7 +96,7 @@ public struct HTTPReceiver: Receiver {
     }
 
     /// The robots answer 200 with an error code in the body (WeCom and DingTalk `errcode`, Feishu `code`).
-    func robotError(_ text: String) -> String? {
+    public func robotErrorText(_ text: String) -> String? {
         guard [.wecom, .dingtalk, .feishu].contains(kind), let json = try? JSONParser.parse(Array(text.utf8)) else { return nil }
         let code = json["errcode"] ?? json["code"] ?? json["StatusCode"]
         guard let code, case .number(let value) = code, value != "0" else { return nil }

@@ -80,6 +80,29 @@ public struct OutboxDelivery: Sendable, Hashable {
     public var sentAt: Date?
     public var lastError: String?
 
+    public init(id: String, leadId: String?, receiver: String, managerId: String, route: Int, purpose: DeliveryPurpose,
+                timing: String, status: DeliveryStatus, parentId: String?, members: [String], fallback: String?, attempts: Int,
+                notBefore: Date, nextAttempt: Date, createdAt: Date, updatedAt: Date, sentAt: Date?, lastError: String?) {
+        self.id = id
+        self.leadId = leadId
+        self.receiver = receiver
+        self.managerId = managerId
+        self.route = route
+        self.purpose = purpose
+        self.timing = timing
+        self.status = status
+        self.parentId = parentId
+        self.members = members
+        self.fallback = fallback
+        self.attempts = attempts
+        self.notBefore = notBefore
+        self.nextAttempt = nextAttempt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.sentAt = sentAt
+        self.lastError = lastError
+    }
+
     /// The lead ids this delivery carries.
     public var leadIds: [String] { purpose == .digest ? members : leadId.map { [$0] } ?? [] }
 }
