@@ -44,7 +44,7 @@ enum OpenAPIDocument {
             "version": .string("1"),
             "description": .string("Events in, explained leads out. Errors are RFC 9457 application/problem+json."),
         ]),
-        "paths": .object([
+        "paths": .object(leadPaths.merging([
             "/v1/events": .object(["post": .object([
                 "summary": .string("Ingest events: native JSON (object or array), NDJSON, CloudEvents structured, batch or binary"),
                 "security": .array([.object(["standardWebhooks": .array([])]), .object(["bearer": .array([.string("ingest")])])]),
@@ -90,7 +90,7 @@ enum OpenAPIDocument {
             "/openapi.json": .object(["get": .object([
                 "summary": .string("This document"), "responses": .object(["200": jsonResponse("OpenAPI 3.1", .object([:]))]),
             ])]),
-        ]),
+        ]) { first, _ in first }),
         "components": .object([
             "securitySchemes": .object([
                 "bearer": .object(["type": .string("http"), "scheme": .string("bearer")]),

@@ -4,8 +4,10 @@ import Testing
 @Suite("Masking")
 struct MaskingTests {
     @Test(arguments: [
-        ("张三", "张*"), ("欧阳娜娜", "欧阳**"), ("Alice", "A****"), ("A", "A*"), ("李", "李*"), ("  李四 ", "李*"), ("", ""),
-        ("   ", ""),
+        // 1 to 4 characters; compound surnames (复姓) stay whole, only from 3 characters on.
+        ("李", "李*"), ("张三", "张*"), ("王小明", "王**"), ("王小明明", "王***"), ("欧阳娜娜", "欧阳**"), ("司马光", "司马*"),
+        ("诸葛亮", "诸葛*"), ("上官婉儿", "上官**"), ("欧阳", "欧*"), ("Alice", "A****"), ("A", "A*"), ("  李四 ", "李*"),
+        ("", ""), ("   ", ""),
     ])
     func name(_ input: String, _ expected: String) {
         #expect(Masking.name(input) == expected)
@@ -65,5 +67,17 @@ struct MaskingTests {
     ])
     func fieldsAreMaskedByWhatTheyHold(field: String, value: String, shown: String) {
         #expect(Masking.field(field, value: value) == shown)
+    }
+
+    @Test(arguments: [
+        ("请致电13812345678确认", "请致电138****5678确认"),
+        ("身份证110101199001011234，卡号6222020200112233", "身份证110***********1234，卡号************2233"),
+        ("ID 11010119900101123X.", "ID 110***********123X."),
+        ("金额 1200000.00 元，线索 ld_3f20155500931122，客户 C000123", "金额 1200000.00 元，线索 ld_3f20155500931122，客户 C000123"),
+        ("线索 ld_0123456789012345", "线索 ld_0123456789012345"),
+        ("2026-11-25 08:30", "2026-11-25 08:30"),
+    ])
+    func scrubMasksNumbersInFreeText(_ input: String, _ expected: String) {
+        #expect(Masking.scrub(input) == expected)
     }
 }

@@ -52,8 +52,8 @@ public enum Masking {
         guard text.utf8.contains(where: { $0 >= 0x30 && $0 <= 0x39 }) else { return text }
         var output = ""
         var run = ""
-        // Tokens are runs of ASCII letters and digits, so an identifier such as `ld_3f20155500931122` or
-        // `C000123` is never mistaken for a number.
+        // Tokens are runs of ASCII letters, digits, `_` and `-`, so an identifier such as `ld_3f20155500931122`,
+        // `ld_0123456789012345` or `C000123` is never mistaken for a number.
         func flush() {
             let allDigits = run.allSatisfy(\.isNumber)
             if run.count == 11, allDigits, run.hasPrefix("1") {
@@ -68,7 +68,7 @@ public enum Masking {
             run = ""
         }
         for character in text {
-            if character.isASCII && (character.isNumber || character.isLetter) {
+            if character.isASCII && (character.isNumber || character.isLetter || character == "_" || character == "-") {
                 run.append(character)
             } else {
                 flush()
