@@ -243,10 +243,10 @@ struct LeadsController: Sendable {
     func retry(_ request: Request, context: BasicRequestContext) throws -> Response {
         _ = try authenticator.require(.admin, headers: request.headers)
         let id = try context.parameters.require("id")
-        guard let delivery = try database.retryDelivery(id: id, now: timeSource.now()) else {
+        guard let (delivery, retried) = try database.retryDelivery(id: id, now: timeSource.now()) else {
             throw Problem.notFound("no delivery has id \(id)")
         }
-        guard delivery.status == .pending else {
+        guard retried else {
             throw Problem(.conflict, "Conflict", detail: "delivery \(id) is \(delivery.status.rawValue); only dead, held or cancelled deliveries are retried")
         }
         outboxChanged()

@@ -433,15 +433,18 @@ extension AppDatabase {
     // MARK: - Operators
 
     /// Sends a dead, held or cancelled delivery again, from the start of the retry schedule. Returns the
-    /// delivery, or nil when there is none with that id.
-    public func retryDelivery(id: String, now: Date) throws -> OutboxDelivery? {
+    /// delivery and whether it was queued again (false: it is pending or sent), or nil when there is none
+    /// with that id.
+    public func retryDelivery(id: String, now: Date) throws -> (delivery: OutboxDelivery, retried: Bool)? {
         let nowMs = now.milliseconds
         return try pool.write { db in
             try db.execute(sql: """
                 UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = ?, updated_ms = ?
                 WHERE id = ? AND status IN ('dead', 'held', 'cancelled')
                 """, arguments: [nowMs, nowMs, id])
-            return try Row.fetchOne(db, sql: "SELECT * FROM delivery WHERE id = ?", arguments: [id]).map(Self.delivery(row:))
+            let retried = db.changesCount == 1
+            return try Row.fetchOne(db, sql: "SELECT * FROM delivery WHERE id = ?", arguments: [id])
+                .map { (try Self.delivery(row: $0), retried) }
         }
     }
 

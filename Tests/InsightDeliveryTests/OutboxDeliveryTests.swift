@@ -86,7 +86,7 @@ import Testing
             #expect(try harness.database.lead(id: lead.id)?.status == .new)
 
             let id = try #require(dead.first?.id)
-            #expect(try harness.database.retryDelivery(id: id, now: Date())?.status == .pending)
+            #expect(try harness.database.retryDelivery(id: id, now: Date())?.retried == true)
             try await harness.sendUntil(receiver) { try harness.database.lead(id: lead.id)?.status == .notified }
             #expect(server.requests.count == 5)
             #expect(server.requests.last?.headers["webhook-id"] == id, "a retried dead letter keeps its webhook-id")

@@ -1,0 +1,60 @@
+import Foundation
+import InsightCore
+import InsightDaemon
+import InsightTesting
+import Testing
+
+/// `insightd routes test`: what a lead would do, from the real config loader and router.
+@Suite struct RoutesCommandTests {
+    static let config = """
+        plugins_dir: plugins
+        timezone: Asia/Shanghai
+        receivers:
+          - {name: gateway, kind: webhook, url: "https://gw.example/leads"}
+          - {name: wecom, kind: wecom, url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K"}
+          - {name: team-lead, kind: console}
+          - {name: branch-queue, kind: console}
+        routes:
+          - {match: {priority: [urgent]}, receivers: [gateway], fallback: branch-queue, escalate_after: 30m, escalation: [team-lead]}
+          - {match: {plugin: [birthday-care]}, receivers: [wecom], mode: digest, digest_at: "08:30"}
+          - {match: {}, receivers: [gateway], quiet_hours: "21:00-08:00", max_per_manager_per_day: 5}
+        delivery: {unassigned: [branch-queue]}
+        """
+
+    func run(_ lead: String, at: String, sentToday: Int = 0) throws -> (Int32, String) {
+        let fixture = ConfigFixture(main: Self.config)
+        let path = fixture.directory.write("lead.json", lead)
+        return Commands.routesTest(configPath: fixture.mainPath, leadPath: path, at: at, sentToday: sentToday)
+    }
+
+    @Test func urgentLeadsGoAtOnceWithFallbackAndEscalation() throws {
+        let (status, output) = try run(#"{"plugin":"risk-alerts","kind":"risk_large_transaction","priority":"urgent","manager":{"id":"M017"}}"#,
+                                       at: "2026-11-20T23:00:00+08:00")
+        #expect(status == 0)
+        #expect(output.contains("route 0 matches {priority: [urgent]}"))
+        #expect(output.contains("→ gateway: lead, at once; fallback branch-queue when retries run out"))
+        #expect(output.contains("→ team-lead: escalation, if nobody acknowledges it by 2026-11-20T23:30:00+08:00"))
+    }
+
+    @Test func quietHoursDigestsAndTheCapShowWhen() throws {
+        let late = try run(#"{"plugin":"loan-renewal","kind":"loan_renewal","manager":{"id":"M017"}}"#, at: "2026-11-20T22:00:00+08:00")
+        #expect(late.1.contains("→ gateway: lead, held by quiet hours until 2026-11-21T08:00:00+08:00"))
+        let birthday = try run(#"{"plugin":"birthday-care","kind":"birthday","manager":{"id":"M017"}}"#, at: "2026-11-20T10:00:00+08:00")
+        #expect(birthday.1.contains("route 1 matches {plugin: [birthday-care]}"))
+        #expect(birthday.1.contains("→ wecom: lead, in the manager's digest at 2026-11-21T08:30:00+08:00"))
+        let capped = try run(#"{"plugin":"loan-renewal","kind":"loan_renewal","manager":{"id":"M017"}}"#, at: "2026-11-20T10:00:00+08:00",
+                             sentToday: 5)
+        #expect(capped.1.contains("over max_per_manager_per_day: in the digest at 2026-11-21T08:30:00+08:00"))
+    }
+
+    @Test func noManagerGoesToTheUnassignedQueueAndBadInputIsExplained() throws {
+        let orphan = try run(#"{"plugin":"rules","kind":"large_inflow"}"#, at: "2026-11-20T10:00:00+08:00")
+        #expect(orphan.1.contains("no manager: goes to delivery.unassigned"))
+        #expect(orphan.1.contains("→ branch-queue: lead, at once"))
+        let bad = try run(#"{"plugin":"rules","kind":"x","priority":"asap"}"#, at: "2026-11-20T10:00:00+08:00")
+        #expect(bad.0 == 1)
+        #expect(bad.1.hasSuffix("priority must be low, normal, high or urgent, got \"asap\""))
+        let notJSON = try run("{", at: "2026-11-20T10:00:00+08:00")
+        #expect(notJSON.0 == 1 && notJSON.1.contains("not valid JSON"))
+    }
+}
