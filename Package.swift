@@ -135,6 +135,12 @@ let package = Package(
             name: "InsightBench",
             dependencies: [
                 "InsightDaemon",
+                "InsightDelivery",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
                 "InsightEngine",
                 "InsightIngest",
                 "InsightStore",

@@ -48,7 +48,11 @@ public struct Daemon: Sendable {
         let config = configuration.config
         let outbox = OutboxService(
             database: database, planner: DeliveryPlanner(router: configuration.router),
-            receivers: try configuration.receivers(client: OutboundHTTP.client, templates: configuration.messageTemplates()),
+            receivers: try configuration.receivers(
+                client: OutboundHTTP.client(connectionsPerHost: config.receivers.reduce(0) {
+                    $0 + ($1.concurrency ?? config.delivery.concurrency)
+                }),
+                templates: configuration.messageTemplates()),
             settings: OutboxService.Settings(policy: configuration.retryPolicy, pollInterval: config.delivery.pollInterval.duration),
             timeSource: timeSource, logger: logger.component("outbox"))
         return Daemon(configuration: configuration, database: database, settings: settings, dispatcher: dispatcher,

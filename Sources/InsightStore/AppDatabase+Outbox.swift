@@ -538,6 +538,15 @@ extension AppDatabase {
         }
     }
 
+    /// Every attempt's duration in milliseconds for one receiver (benchmarks and operators' percentiles).
+    public func attemptDurations(receiver: String) throws -> [Int] {
+        try pool.read { db in
+            try Int.fetchAll(db, sql: """
+                SELECT a.duration_ms FROM delivery_attempt a JOIN delivery d ON d.id = a.delivery_id WHERE d.receiver = ?
+                """, arguments: [receiver])
+        }
+    }
+
     // MARK: - Rows
 
     private static func attempts(_ db: Database, deliveryId: String) throws -> [DeliveryAttempt] {

@@ -59,8 +59,13 @@ struct ScriptedResponse: Sendable {
 /// A small Hummingbird server on loopback that records what it receives and answers from a script (then 200).
 final class TestReceiverServer: Sendable {
     private let state = Mutex<(requests: [ReceivedRequest], script: [ScriptedResponse])>(([], []))
+    /// Requests to this path hang for `hangFor`, then get 200; the script does not apply to them.
+    let hangPath: String?
+    let hangFor: Duration
 
-    init(script: [ScriptedResponse] = []) {
+    init(script: [ScriptedResponse] = [], hangPath: String? = nil, hangFor: Duration = .seconds(3)) {
+        self.hangPath = hangPath
+        self.hangFor = hangFor
         state.withLock { $0.script = script }
     }
 
@@ -73,8 +78,10 @@ final class TestReceiverServer: Sendable {
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
             let received = ReceivedRequest(path: request.uri.path, headers: headers, body: Array(body.readableBytesView), at: Date())
+            let hangs = received.path == self.hangPath
             let response = self.state.withLock { state -> ScriptedResponse in
                 state.requests.append(received)
+                if hangs { return ScriptedResponse(status: .ok, delay: self.hangFor) }
                 return state.script.isEmpty ? ScriptedResponse(status: .ok) : state.script.removeFirst()
             }
             if response.delay > .zero { try await Task.sleep(for: response.delay) }
@@ -151,5 +158,5 @@ func templates(_ locale: String = "zh-CN") throws -> MessageTemplates {
 func webhookReceiver(_ url: String, name: String = "gateway", secret: String? = webhookSecret, concurrency: Int = 4,
                      timeout: TimeAmount = .seconds(5)) throws -> HTTPReceiver {
     try HTTPReceiver(name: name, kind: .webhook, url: url, secret: secret, timeout: timeout, concurrency: concurrency,
-                     client: HTTPClient.shared, templates: templates())
+                     client: OutboundHTTP.client(), templates: templates())
 }

@@ -182,31 +182,35 @@ import Testing
     }
 
     @Test func aHangingReceiverDoesNotHoldUpTheOthers() async throws {
-        let hanging = TestReceiverServer(script: Array(repeating: ScriptedResponse(status: .ok, delay: .seconds(3)), count: 4))
-        let fast = TestReceiverServer()
-        try await hanging.run { slowBase in
-            try await fast.run { fastBase in
-                let slow = try webhookReceiver(slowBase + "/hook", name: "slow", timeout: .seconds(1))
-                let quick = try webhookReceiver(fastBase + "/hook", name: "quick")
-                let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["slow", "quick"])], receivers: [slow, quick])
-                try commitLeads((0..<4).map { makeLead("C\($0):2026", client: "C\($0)") }, to: harness.database)
-                try await harness.outbox.routeOnce()
-                let service = harness.outbox
-                let slowFinished = Mutex(false)
-                async let slowRound: Int = {
-                    let sent = try await service.sendDue(slow)
-                    slowFinished.withLock { $0 = true }
-                    return sent
-                }()
-                let quickSent = try await service.sendDue(quick)
-                let quickFinishedFirst = slowFinished.withLock { !$0 }
-                _ = try await slowRound
-                #expect(quickSent == 4)
-                #expect(quickFinishedFirst, "the quick receiver delivered everything while the slow one still hung")
-                let timedOut = try harness.database.deliveries(status: .pending, receiver: "slow", limit: 10)
-                #expect(timedOut.count == 4, "the hanging receiver's sends time out and wait for their retry")
-                #expect(timedOut.allSatisfy { $0.attempts == 1 && $0.lastError != nil })
+        // One server, two paths: both receivers are on the same host and port, so they share the outbound
+        // client's connection pool for it; the hanging one asks for more connections than a default pool has.
+        let server = TestReceiverServer(hangPath: "/slow", hangFor: .seconds(3))
+        try await server.run { base in
+            let slow = try webhookReceiver(base + "/slow", name: "slow", concurrency: 16, timeout: .seconds(1))
+            let quick = try webhookReceiver(base + "/quick", name: "quick")
+            let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["slow", "quick"])], receivers: [slow, quick])
+            try commitLeads((0..<16).map { makeLead("C\($0):2026", client: "C\($0)") }, to: harness.database)
+            try await harness.outbox.routeOnce()
+            let service = harness.outbox
+            let slowFinished = Mutex(false)
+            async let slowRound: Int = {
+                let sent = try await service.sendDue(slow)
+                slowFinished.withLock { $0 = true }
+                return sent
+            }()
+            // Give the slow lane time to take its connections first.
+            try await Task.sleep(for: .milliseconds(100))
+            var quickSent = 0
+            while quickSent < 16, slowFinished.withLock({ !$0 }) {
+                quickSent += try await service.sendDue(quick)
             }
+            let quickFinishedFirst = slowFinished.withLock { !$0 }
+            _ = try await slowRound
+            #expect(quickSent == 16)
+            #expect(quickFinishedFirst, "the quick receiver delivered everything while the slow one still hung")
+            let timedOut = try harness.database.deliveries(status: .pending, receiver: "slow", limit: 20)
+            #expect(timedOut.count == 16, "the hanging receiver's sends time out and wait for their retry")
+            #expect(timedOut.allSatisfy { $0.attempts == 1 && $0.lastError != nil })
         }
     }
 }

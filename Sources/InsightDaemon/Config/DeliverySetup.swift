@@ -57,14 +57,3 @@ extension LoadedConfiguration {
         }
     }
 }
-
-/// The process's one outbound HTTP client (connection pooling for every receiver). It lives as long as the
-/// process, so it never needs a shutdown; each request carries its own deadline (`delivery.timeout`).
-public enum OutboundHTTP {
-    public static let client = HTTPClient(
-        eventLoopGroupProvider: .singleton,
-        configuration: HTTPClient.Configuration(
-            timeout: .init(connect: .seconds(15), read: .seconds(60)),
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64),
-            decompression: .disabled))
-}
