@@ -67,9 +67,13 @@ public final class OutboxService: Service, Sendable {
     public let newLeads = WakeSignal()
     let lanes: [String: WakeSignal]
     let heartbeat: (@Sendable () -> Void)?
+    let metrics: any MetricsFactory
+    /// How often the conversion and outbox-depth gauges are refreshed.
+    static let gaugeInterval: TimeInterval = 10
 
     public init(database: AppDatabase, planner: DeliveryPlanner, receivers: [any Receiver], settings: Settings = Settings(),
-                timeSource: any TimeSource = SystemTimeSource(), logger: Logger, heartbeat: (@Sendable () -> Void)? = nil) {
+                timeSource: any TimeSource = SystemTimeSource(), logger: Logger, heartbeat: (@Sendable () -> Void)? = nil,
+                metrics: any MetricsFactory = MetricsSystem.factory) {
         self.database = database
         self.planner = planner
         self.receivers = Dictionary(receivers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -77,6 +81,7 @@ public final class OutboxService: Service, Sendable {
         self.timeSource = timeSource
         self.logger = logger
         self.heartbeat = heartbeat
+        self.metrics = metrics
         lanes = Dictionary(receivers.map { ($0.name, WakeSignal()) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -100,11 +105,16 @@ public final class OutboxService: Service, Sendable {
     /// Routes new leads until there are none, then waits for more.
     func routeLoop() async {
         var failures = 0
+        var gaugesAt = Date.distantPast
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let pass = try await routeOnce()
                 failures = 0
                 heartbeat?()
+                if Date().timeIntervalSince(gaugesAt) >= Self.gaugeInterval {
+                    gaugesAt = Date()
+                    try publishGauges()
+                }
                 if pass.leads < settings.routingBatch {
                     await cancelWhenGracefulShutdown { await self.newLeads.wait(timeout: self.settings.pollInterval) }
                 }
@@ -130,11 +140,36 @@ public final class OutboxService: Service, Sendable {
             logger.debug("leads routed", metadata: [
                 "leads": "\(pass.leads)", "deliveries": "\(pass.deliveries)", "suppressed": "\(pass.suppressed)",
             ])
-            Counter(label: "insightd_leads_routed_total").increment(by: pass.leads)
-            Counter(label: "insightd_leads_suppressed_total").increment(by: pass.suppressed)
+            Counter(label: "insightd_leads_routed_total", factory: metrics).increment(by: pass.leads)
+            Counter(label: "insightd_leads_suppressed_total", factory: metrics).increment(by: pass.suppressed)
         }
         for receiver in pass.receivers { lanes[receiver]?.wake() }
         return pass
+    }
+
+    /// Per-plugin conversion counts (`insightd_plugin_leads{plugin, stage}`: leads, notified, contacted,
+    /// converted, dismissed, suppressed), and the outbox's depth per receiver and status with the oldest
+    /// pending delivery's age.
+    public func publishGauges() throws {
+        for counts in try database.conversionCounts() {
+            let stages = [("leads", counts.leads), ("notified", counts.notified), ("contacted", counts.contacted),
+                          ("converted", counts.converted), ("dismissed", counts.dismissed), ("suppressed", counts.suppressed)]
+            for (stage, value) in stages {
+                Gauge(label: "insightd_plugin_leads", dimensions: [("plugin", counts.plugin), ("stage", stage)], factory: metrics)
+                    .record(value)
+            }
+        }
+        let now = timeSource.now()
+        var oldest: [String: Int64] = [:]
+        for row in try database.outboxDepth() {
+            Gauge(label: "insightd_outbox_deliveries", dimensions: [("receiver", row.receiver), ("status", row.status.rawValue)],
+                  factory: metrics).record(row.count)
+            if row.status == .pending, let due = row.oldestMs { oldest[row.receiver] = due }
+        }
+        for receiver in receivers.keys {
+            let age = oldest[receiver].map { max(0, now.timeIntervalSince(Date(timeIntervalSince1970: Double($0) / 1000))) } ?? 0
+            Gauge(label: "insightd_outbox_oldest_pending_seconds", dimensions: [("receiver", receiver)], factory: metrics).record(age)
+        }
     }
 
     // MARK: - Lanes
@@ -210,7 +245,7 @@ public final class OutboxService: Service, Sendable {
         let durationMs = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
         let finished = timeSource.now()
         let dimensions = [("receiver", receiver.name)]
-        Timer(label: "insightd_delivery_duration_seconds", dimensions: dimensions).recordNanoseconds(Int64(durationMs) * 1_000_000)
+        Timer(label: "insightd_delivery_duration_seconds", dimensions: dimensions, factory: metrics).recordNanoseconds(Int64(durationMs) * 1_000_000)
         let attempt = delivery.attempts + 1
         var metadata: Logger.Metadata = [
             "receiver": "\(receiver.name)", "delivery.id": "\(delivery.id)", "delivery.attempt": "\(attempt)",
@@ -218,24 +253,24 @@ public final class OutboxService: Service, Sendable {
         ]
         switch outcome {
         case .delivered(let status):
-            Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "sent")]).increment()
+            Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "sent")], factory: metrics).increment()
             return DeliveryResult(delivery: delivery, at: finished, durationMs: durationMs, httpStatus: status, outcome: .sent, error: nil)
         case .failed(let status, let error, let retryAfter):
             let next = settings.policy.nextAttempt(afterFailedAttempts: attempt, at: finished, retryAfter: retryAfter)
             metadata["error"] = "\(error)"
             if let next {
-                Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "failed")]).increment()
+                Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "failed")], factory: metrics).increment()
                 metadata["retry.at"] = "\(RFC3339.format(next, timeZone: planner.router.timeZone))"
                 logger.warning("delivery failed; will retry", metadata: metadata)
             } else {
-                Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "dead")]).increment()
+                Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "dead")], factory: metrics).increment()
                 metadata["fallback"] = "\(delivery.fallback ?? "none")"
                 logger.error("delivery dead: retries exhausted; see GET /v1/deliveries?status=dead", metadata: metadata)
             }
             return DeliveryResult(delivery: delivery, at: finished, durationMs: durationMs, httpStatus: status,
                                   outcome: .failed(next: next), error: error)
         case .gone(let error):
-            Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "gone")]).increment()
+            Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "gone")], factory: metrics).increment()
             metadata["manager.id"] = "\(delivery.managerId)"
             metadata["error"] = "\(error)"
             logger.error("receiver target answered 410 Gone: disabled until re-enabled (POST /v1/receivers/{name}/enable)",

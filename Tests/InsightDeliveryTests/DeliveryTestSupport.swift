@@ -7,6 +7,7 @@ import InsightDelivery
 import InsightStore
 import InsightTesting
 import Logging
+import CoreMetrics
 import NIOCore
 import ServiceLifecycle
 import Synchronization
@@ -133,12 +134,13 @@ struct OutboxHarness {
 
     init(directory: TemporaryDirectory = TemporaryDirectory("insightd-outbox"), routes: [Route], receivers: [any Receiver],
          unassigned: [String] = [], policy: RetryPolicy = RetryPolicy(schedule: [0, 0.05, 0.05, 0.05], jitter: 0),
-         timeSource: any TimeSource = SystemTimeSource()) throws {
+         timeSource: any TimeSource = SystemTimeSource(), metrics: any MetricsFactory = MetricsSystem.factory) throws {
         self.directory = directory
         database = try AppDatabase.open(directory: directory.path)
         outbox = OutboxService(database: database,
                                planner: DeliveryPlanner(router: InsightDelivery.Router(routes: routes, timeZone: shanghai, unassigned: unassigned)),
-                               receivers: receivers, settings: .init(policy: policy), timeSource: timeSource, logger: quietLogger)
+                               receivers: receivers, settings: .init(policy: policy), timeSource: timeSource, logger: quietLogger,
+                               metrics: metrics)
     }
 
     /// Sends due deliveries until `done` holds or `timeout` passes.

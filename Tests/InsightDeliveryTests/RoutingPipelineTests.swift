@@ -3,6 +3,7 @@ import InsightCore
 import InsightDelivery
 import InsightStore
 import InsightTesting
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -208,5 +209,31 @@ final class RecordingReceiver: Receiver {
         let late = try harness.database.recordFeedback(leadId: lead.id, outcome: .contacted, note: nil, until: nil, actor: "t", now: Date())
         #expect(late?.status == .converted)
         #expect(try harness.database.conversionCounts().first { $0.plugin == "birthday-care" }?.converted == 1)
+    }
+
+    @Test func conversionCountersAndOutboxDepthAreExposedAsMetrics() async throws {
+        let metrics = TestMetrics()
+        let clock = FixedTimeSource("2026-11-20T10:00:00+08:00")
+        let console = RecordingReceiver("console")
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["console"])], receivers: [console], timeSource: clock,
+                                        metrics: metrics)
+        let leads = (1...3).map { makeLead("C\($0):2026", client: "C\($0)") }
+        try commitLeads(leads, to: harness.database)
+        try await harness.outbox.routeOnce()
+        _ = try await harness.outbox.sendDue(console)
+        _ = try harness.database.recordFeedback(leadId: leads[0].id, outcome: .converted, note: nil, until: nil, actor: "t", now: clock.now())
+        _ = try harness.database.recordFeedback(leadId: leads[1].id, outcome: .contacted, note: nil, until: nil, actor: "t", now: clock.now())
+        try harness.outbox.publishGauges()
+
+        func stage(_ name: String) throws -> Double? {
+            try metrics.expectGauge("insightd_plugin_leads", [("plugin", "birthday-care"), ("stage", name)]).lastValue
+        }
+        #expect(try stage("leads") == 3)
+        #expect(try stage("notified") == 3)
+        #expect(try stage("contacted") == 2)
+        #expect(try stage("converted") == 1)
+        #expect(try metrics.expectGauge("insightd_outbox_deliveries", [("receiver", "console"), ("status", "sent")]).lastValue == 3)
+        #expect(try metrics.expectCounter("insightd_deliveries_total", [("receiver", "console"), ("outcome", "sent")]).totalValue == 3)
+        #expect(try metrics.expectCounter("insightd_leads_routed_total").totalValue == 3)
     }
 }
