@@ -122,7 +122,7 @@ public struct Daemon: Sendable {
             authenticator: Authenticator(webhookSecrets: webhookSecrets, sourceTokens: sourceTokens, apiTokens: apiTokens),
             database: database, queue: ingestQueue, dispatcher: dispatcher, pipeline: settings, health: health,
             timeSource: timeSource, logger: logger.component("http"), timeZone: config.timeZone,
-            outboxChanged: { [outbox] in outbox.wakeLanes() })
+            outboxChanged: { [outbox] in outbox.wakeLanes() }, receiverNames: Set(config.receivers.map(\.name)))
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully: the dispatcher finishes and commits its

@@ -15,7 +15,8 @@ public struct OutboundMessage: Sendable {
         self.manager = manager
     }
 
-    public var isDigest: Bool { delivery.purpose == .digest }
+    /// A digest, or a digest's fallback: it lists several leads.
+    public var isDigest: Bool { delivery.purpose == .digest || !delivery.members.isEmpty }
     public var isEscalation: Bool { delivery.purpose == .escalation }
 }
 
@@ -168,7 +169,7 @@ public struct MessageTemplates: Sendable {
 
     private static func pragma(_ style: Style) -> String {
         switch style {
-        case .text: "{{% CONTENT_TYPE: TEXT}}"
+        case .text: "{{% CONTENT_TYPE: INSIGHTD_TEXT}}"
         case .markdown: "{{% CONTENT_TYPE: INSIGHTD_MARKDOWN}}"
         case .slack: "{{% CONTENT_TYPE: INSIGHTD_SLACK}}"
         }
@@ -177,19 +178,25 @@ public struct MessageTemplates: Sendable {
     /// Values are escaped for the markup: a masked name's `*` must not pair with bold markers, so it becomes
     /// the full-width `＊`, which reads the same on a phone.
     private static let registerContentTypes: Void = {
+        MustacheContentTypes.register(TextValues(), named: "INSIGHTD_TEXT")
         MustacheContentTypes.register(MarkdownValues(), named: "INSIGHTD_MARKDOWN")
         MustacheContentTypes.register(SlackValues(), named: "INSIGHTD_SLACK")
     }()
 
+    /// Every value is scrubbed of personal numbers before it is escaped, so the masks' stars are escaped too.
+    struct TextValues: MustacheContentType {
+        func escapeText(_ text: String) -> String { Masking.scrub(text) }
+    }
+
     struct MarkdownValues: MustacheContentType {
         func escapeText(_ text: String) -> String {
-            text.replacingOccurrences(of: "*", with: "＊").replacingOccurrences(of: "`", with: "'")
+            Masking.scrub(text).replacingOccurrences(of: "*", with: "＊").replacingOccurrences(of: "`", with: "'")
         }
     }
 
     struct SlackValues: MustacheContentType {
         func escapeText(_ text: String) -> String {
-            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            Masking.scrub(text).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
                 .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "*", with: "＊")
                 .replacingOccurrences(of: "_", with: "＿").replacingOccurrences(of: "~", with: "～")
         }

@@ -18,6 +18,9 @@ public enum OutboundHTTP {
             let created = HTTPClient(
                 eventLoopGroupProvider: .singleton,
                 configuration: HTTPClient.Configuration(
+                    // A redirect would turn the POST into a GET without its body, and a 200 to that GET would
+                    // count as delivered: a receiver that moved answers 3xx, which is a failure to look at.
+                    redirectConfiguration: .disallow,
                     timeout: .init(connect: .seconds(15), read: .seconds(60)),
                     connectionPool: .init(idleTimeout: .seconds(60),
                                           concurrentHTTP1ConnectionsPerHostSoftLimit: max(64, connectionsPerHost)),

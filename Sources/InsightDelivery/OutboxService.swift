@@ -69,7 +69,7 @@ public final class OutboxService: Service, Sendable {
     let heartbeat: (@Sendable () -> Void)?
     let metrics: any MetricsFactory
     /// How often the conversion and outbox-depth gauges are refreshed.
-    static let gaugeInterval: TimeInterval = 10
+    static let gaugeInterval: TimeInterval = 30
 
     public init(database: AppDatabase, planner: DeliveryPlanner, receivers: [any Receiver], settings: Settings = Settings(),
                 timeSource: any TimeSource = SystemTimeSource(), logger: Logger, heartbeat: (@Sendable () -> Void)? = nil,
@@ -204,8 +204,10 @@ public final class OutboxService: Service, Sendable {
     /// Sends one round of the receiver's due deliveries and records the attempts. Returns how many it tried.
     @discardableResult
     public func sendDue(_ receiver: any Receiver) async throws -> Int {
-        let due = try await database.claimDue(receiver: receiver.name, now: timeSource.now(),
-                                              limit: receiver.concurrency * settings.roundPerSlot)
+        let now = timeSource.now()
+        // A read first: an idle lane must not take the writer away from the dispatcher.
+        guard let next = try database.nextDue(receiver: receiver.name), next <= now else { return 0 }
+        let due = try await database.claimDue(receiver: receiver.name, now: now, limit: receiver.concurrency * settings.roundPerSlot)
         guard !due.deliveries.isEmpty else { return 0 }
         let results = await withTaskGroup(of: DeliveryResult.self, returning: [DeliveryResult].self) { group in
             var results: [DeliveryResult] = []
@@ -227,9 +229,12 @@ public final class OutboxService: Service, Sendable {
         return results.count
     }
 
+    /// Statuses that make a waiting message pointless.
+    static let settledStatuses: Set<LeadStatus> = [.contacted, .converted, .dismissed, .expired, .suppressed]
+
     private func attempt(_ delivery: OutboxDelivery, due: DueDeliveries, receiver: any Receiver) async -> DeliveryResult {
         let now = timeSource.now()
-        let leads = delivery.leadIds.compactMap { due.leads[$0] }
+        var leads = delivery.leadIds.compactMap { due.leads[$0] }
         guard !leads.isEmpty else {
             return DeliveryResult(delivery: delivery, at: now, durationMs: 0, httpStatus: nil, outcome: .cancelled,
                                   error: "its lead is no longer in the ledger")
@@ -237,6 +242,16 @@ public final class OutboxService: Service, Sendable {
         if delivery.purpose == .escalation, leads.allSatisfy({ due.acknowledged.contains($0.id) }) {
             return DeliveryResult(delivery: delivery, at: now, durationMs: 0, httpStatus: nil, outcome: .cancelled,
                                   error: "acknowledged before the escalation was due")
+        }
+        // A lead the manager already acted on while its message waited (quiet hours, a digest, retries) is not
+        // sent any more; a digest goes with the rest.
+        let settled = leads.filter { Self.settledStatuses.contains($0.status) }
+        if !settled.isEmpty {
+            leads.removeAll { Self.settledStatuses.contains($0.status) }
+            if leads.isEmpty {
+                return DeliveryResult(delivery: delivery, at: now, durationMs: 0, httpStatus: nil, outcome: .cancelled,
+                                      error: "already \(settled.map(\.status.rawValue).joined(separator: ", ")) before it went out")
+            }
         }
         let started = ContinuousClock.now
         let outcome = await receiver.send(OutboundMessage(delivery: delivery, leads: leads, manager: due.managers[delivery.managerId]),

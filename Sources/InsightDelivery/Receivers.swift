@@ -75,9 +75,16 @@ public struct HTTPReceiver: Receiver {
         request.body = .bytes(ByteBuffer(bytes: outbound.body))
         do {
             let response = try await client.execute(request, timeout: timeout)
-            let body = try await response.body.collect(upTo: 64 * 1024)
             let status = Int(response.status.code)
-            let text = String(buffer: body)
+            // Only the start of the answer matters (a robot's error code, an excerpt for the log); a large body
+            // after a 2xx must not turn a delivered message into a failure.
+            var head = ByteBuffer()
+            for try await chunk in response.body {
+                var chunk = chunk
+                head.writeBuffer(&chunk)
+                if head.readableBytes >= 16 * 1024 { break }
+            }
+            let text = String(buffer: head)
             if response.status == .gone {
                 return .gone(error: "410 Gone" + Self.excerpt(text))
             }
@@ -166,8 +173,9 @@ public enum ChatPayloads {
     /// mobile, a text message with `mentioned_mobile_list` (markdown cannot mention by mobile).
     public static func wecom(_ markdown: RenderedMessage, plain: RenderedMessage, manager: ManagerState?) -> JSONValue {
         if let userId = manager?.wecomUserId, !userId.isEmpty {
+            let mention = "\n<@\(userId)>"
             return .object(["msgtype": .string("markdown"),
-                            "markdown": .object(["content": .string(truncate(markdown.body + "\n<@\(userId)>", bytes: 4096))])])
+                            "markdown": .object(["content": .string(truncate(markdown.body, bytes: 4096 - mention.utf8.count) + mention)])])
         }
         if let mobile = manager?.mobile, !mobile.isEmpty {
             return .object(["msgtype": .string("text"),
@@ -180,20 +188,22 @@ public enum ChatPayloads {
 
     /// DingTalk custom robot: markdown; a mention needs the `@mobile` in the text as well as in `at`.
     public static func dingtalk(_ message: RenderedMessage, manager: ManagerState?) -> JSONValue {
-        var text = message.body
+        var mentions = ""
         var mobiles: [JSONValue] = []
         var userIds: [JSONValue] = []
         if let mobile = manager?.mobile, !mobile.isEmpty {
             mobiles.append(.string(mobile))
-            text += "\n\n@\(mobile)"
+            mentions += "\n\n@\(mobile)"
         }
         if let userId = manager?.dingtalkUserId, !userId.isEmpty {
             userIds.append(.string(userId))
-            text += mobiles.isEmpty ? "\n\n@\(userId)" : " @\(userId)"
+            mentions += mobiles.isEmpty ? "\n\n@\(userId)" : " @\(userId)"
         }
+        // Truncate the body, never the mentions: DingTalk highlights a mention only when the text has it.
+        let text = truncate(message.body, bytes: 18_000 - mentions.utf8.count) + mentions
         return .object([
             "msgtype": .string("markdown"),
-            "markdown": .object(["title": .string(message.title), "text": .string(truncate(text, bytes: 18_000))]),
+            "markdown": .object(["title": .string(message.title), "text": .string(text)]),
             "at": .object(["atMobiles": .array(mobiles), "atUserIds": .array(userIds), "isAtAll": .bool(false)]),
         ])
     }

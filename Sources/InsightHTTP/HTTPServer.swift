@@ -31,12 +31,13 @@ public struct HTTPServer: Sendable {
     let logger: Logger
     let timeZone: TimeZone
     let outboxChanged: @Sendable () -> Void
+    let receiverNames: Set<String>
 
     public init(settings: Settings, authenticator: Authenticator, database: AppDatabase, queue: IngestQueue,
                 dispatcher: Dispatcher, pipeline: SettingsBox, health: HealthBoard,
                 timeSource: any TimeSource = SystemTimeSource(), logger: Logger,
                 timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai") ?? .current,
-                outboxChanged: @escaping @Sendable () -> Void = {}) {
+                outboxChanged: @escaping @Sendable () -> Void = {}, receiverNames: Set<String> = []) {
         self.settings = settings
         self.authenticator = authenticator
         self.database = database
@@ -48,6 +49,7 @@ public struct HTTPServer: Sendable {
         self.logger = logger
         self.timeZone = timeZone
         self.outboxChanged = outboxChanged
+        self.receiverNames = receiverNames
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -57,7 +59,7 @@ public struct HTTPServer: Sendable {
                          maximumBodyBytes: settings.maximumBodyBytes, timeSource: timeSource).register(on: router)
         AdminController(authenticator: authenticator, dispatcher: dispatcher, settings: pipeline).register(on: router)
         LeadsController(authenticator: authenticator, database: database, timeZone: timeZone, timeSource: timeSource,
-                        outboxChanged: outboxChanged).register(on: router)
+                        outboxChanged: outboxChanged, receiverNames: receiverNames).register(on: router)
         HealthController(database: database, health: health).register(on: router)
         OpenAPIDocument.register(on: router)
         return router

@@ -14,6 +14,8 @@ struct LeadsController: Sendable {
     let timeSource: any TimeSource
     /// Tells the outbox that rows changed (a retry or a re-enabled target).
     let outboxChanged: @Sendable () -> Void
+    /// The configured receivers' names.
+    let receiverNames: Set<String>
 
     static let maximumPage = 500
 
@@ -101,7 +103,8 @@ struct LeadsController: Sendable {
         guard let outcome = FeedbackOutcome(rawValue: text) else {
             throw Self.invalid("outcome must be one of \(FeedbackOutcome.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
         }
-        let note = try Self.optionalString(document, "note", maximum: 2000)
+        // Notes are free text from a phone: personal numbers in them are masked before they are kept.
+        let note = try Self.optionalString(document, "note", maximum: 2000).map(Masking.scrub)
         var until: Date?
         if let value = document["until"] {
             guard let text = value.stringValue, let date = RFC3339.parse(text) else {
@@ -109,8 +112,15 @@ struct LeadsController: Sendable {
             }
             until = date
         }
-        if outcome == .snoozed && until == nil {
-            throw Self.invalid("outcome snoozed needs until: the RFC 3339 time to snooze this client's \(id) leads until")
+        if outcome == .snoozed {
+            guard let until else {
+                throw Self.invalid("outcome snoozed needs until: the RFC 3339 time until which this client's leads from the plugin wait")
+            }
+            guard until > timeSource.now() else { throw Self.invalid("until must be in the future") }
+            guard try database.lead(id: id)?.client != nil else {
+                if try database.lead(id: id) == nil { throw Problem.notFound("no lead has id \(id)") }
+                throw Self.invalid("lead \(id) has no client to snooze; use POST /v1/snoozes for a plugin or kind")
+            }
         }
         guard let lead = try database.recordFeedback(leadId: id, outcome: outcome, note: note, until: until,
                                                      actor: "api:\(token.name)", now: timeSource.now())
@@ -199,13 +209,17 @@ struct LeadsController: Sendable {
         guard clientId != nil || plugin != nil || kind != nil else {
             throw Self.invalid("name what to snooze: clientId, plugin or kind (any combination)")
         }
+        // One client's leads are a manager's call; a plugin or kind for every client is an operator's.
+        if clientId == nil, !token.scopes.contains(.admin) {
+            throw Problem.forbidden("a snooze without clientId holds back leads for every client; it needs scope admin")
+        }
         guard let text = document["until"]?.stringValue, let until = RFC3339.parse(text) else {
             throw Self.invalid("until is required, as an RFC 3339 time such as \"2026-12-01T09:00:00+08:00\"")
         }
         let now = timeSource.now()
         guard until > now else { throw Self.invalid("until must be in the future") }
         let snooze = try database.addSnooze(clientId: clientId, plugin: plugin, kind: kind, until: until,
-                                            note: try Self.optionalString(document, "note", maximum: 2000),
+                                            note: try Self.optionalString(document, "note", maximum: 2000).map(Masking.scrub),
                                             actor: "api:\(token.name)", now: now)
         return EventsController.json(snoozeJSON(snooze), status: .created)
     }
@@ -274,6 +288,10 @@ struct LeadsController: Sendable {
         let name = try context.parameters.require("name")
         let document = try await Self.body(request, allowEmpty: true)
         let managerId = try Self.optionalString(document, "managerId", maximum: 128)
+        let disabled = try database.disabledTargets()
+        guard receiverNames.contains(name) || disabled.contains(where: { $0.receiver == name }) else {
+            throw Problem.notFound("no receiver is named \(name)")
+        }
         let released = try database.enableTarget(receiver: name, managerId: managerId, now: timeSource.now())
         outboxChanged()
         return EventsController.json(.object(["receiver": .string(name), "released": .number("\(released)")]), status: .ok)

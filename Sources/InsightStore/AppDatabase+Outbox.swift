@@ -103,8 +103,9 @@ public struct OutboxDelivery: Sendable, Hashable {
         self.lastError = lastError
     }
 
-    /// The lead ids this delivery carries.
-    public var leadIds: [String] { purpose == .digest ? members : leadId.map { [$0] } ?? [] }
+    /// The lead ids this delivery carries: a digest's members (also when a digest's fallback carries them),
+    /// else its lead.
+    public var leadIds: [String] { !members.isEmpty || purpose == .digest ? members : leadId.map { [$0] } ?? [] }
 }
 
 public struct DeliveryAttempt: Sendable, Hashable {
@@ -201,7 +202,18 @@ extension AppDatabase {
                 """, arguments: [position, limit])
             guard let last = rows.last else { return RoutingPass() }
             var pass = RoutingPass()
-            let leads = try rows.map(Self.lead(row:))
+            var leads: [Lead] = []
+            for row in rows {
+                do {
+                    leads.append(try Self.lead(row: row))
+                } catch {
+                    // A body that no longer decodes is recorded and skipped; it must not stop the other leads.
+                    if let id = try String.fetchOne(db, sql: "SELECT id FROM lead WHERE seq = ?", arguments: [row["seq"] as Int64]) {
+                        try Self.addActivity(db, lead: id, atMs: nowMs, kind: "unrouted", outcome: nil,
+                                             note: "the stored lead does not decode: \(error)", actor: "router")
+                    }
+                }
+            }
             let snoozes = try Snooze.fetchActive(db, afterMs: leads.map(\.createdAt.milliseconds).min() ?? 0)
             let disabled = Set(try Row.fetchAll(db, sql: "SELECT receiver, manager_id FROM disabled_target")
                 .map { "\($0["receiver"] as String)|\($0["manager_id"] as String)" })
@@ -287,9 +299,9 @@ extension AppDatabase {
             due.deliveries = try rows.map(Self.delivery(row:)).filter { !excluding.contains($0.id) }.prefix(limit).map { $0 }
             let leadIds = Set(due.deliveries.flatMap(\.leadIds))
             for id in leadIds {
-                guard let row = try Row.fetchOne(db, sql: "SELECT key, status, body FROM lead WHERE id = ?", arguments: [id])
-                else { continue }
-                let lead = try Self.lead(row: row)
+                guard let row = try Row.fetchOne(db, sql: "SELECT key, status, body FROM lead WHERE id = ?", arguments: [id]),
+                      let lead = try? Self.lead(row: row)
+                else { continue }  // gone or undecodable: its delivery is cancelled, the lane goes on
                 due.leads[id] = lead
                 let acknowledged = try Bool.fetchOne(db, sql: """
                     SELECT 1 FROM lead_activity WHERE lead_id = ? AND kind IN ('feedback', 'interaction') LIMIT 1
@@ -398,7 +410,10 @@ extension AppDatabase {
                         try db.execute(sql: """
                             INSERT INTO delivery (id, lead_id, receiver, manager_id, route, purpose, timing, status, members,
                                                   attempts, not_before_ms, next_attempt_ms, created_ms, updated_ms)
-                            VALUES (?, ?, ?, ?, ?, 'fallback', 'fallback', 'pending', ?, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                            VALUES (?, ?, ?, ?, ?, 'fallback', 'fallback',
+                                    CASE WHEN EXISTS (SELECT 1 FROM disabled_target WHERE receiver = ?3 AND manager_id = ?4)
+                                         THEN 'held' ELSE 'pending' END,
+                                    ?, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                             """, arguments: [id, delivery.leadId, fallback, delivery.managerId, delivery.route,
                                              delivery.purpose == .digest ? JSONWriter.string(.array(delivery.members.map(JSONValue.string))) : nil,
                                              atMs, atMs, atMs, atMs])
@@ -439,7 +454,7 @@ extension AppDatabase {
         let nowMs = now.milliseconds
         return try pool.write { db in
             try db.execute(sql: """
-                UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = ?, updated_ms = ?
+                UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = MAX(not_before_ms, ?), updated_ms = ?
                 WHERE id = ? AND status IN ('dead', 'held', 'cancelled')
                 """, arguments: [nowMs, nowMs, id])
             let retried = db.changesCount == 1
@@ -457,13 +472,13 @@ extension AppDatabase {
                 try db.execute(sql: "DELETE FROM disabled_target WHERE receiver = ? AND manager_id = ?",
                                arguments: [receiver, managerId])
                 try db.execute(sql: """
-                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = ?, updated_ms = ?
+                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = MAX(not_before_ms, ?), updated_ms = ?
                     WHERE receiver = ? AND manager_id = ? AND status = 'held'
                     """, arguments: [nowMs, nowMs, receiver, managerId])
             } else {
                 try db.execute(sql: "DELETE FROM disabled_target WHERE receiver = ?", arguments: [receiver])
                 try db.execute(sql: """
-                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = ?, updated_ms = ?
+                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = MAX(not_before_ms, ?), updated_ms = ?
                     WHERE receiver = ? AND status = 'held'
                     """, arguments: [nowMs, nowMs, receiver])
             }

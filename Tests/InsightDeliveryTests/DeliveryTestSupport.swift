@@ -55,6 +55,7 @@ struct ScriptedResponse: Sendable {
     var headers: [String: String] = [:]
     /// Answer only after this long (a hanging receiver).
     var delay: Duration = .zero
+    var body: String = "ok"
 }
 
 /// A small Hummingbird server on loopback that records what it receives and answers from a script (then 200).
@@ -87,10 +88,12 @@ final class TestReceiverServer: Sendable {
             }
             if response.delay > .zero { try await Task.sleep(for: response.delay) }
             var fields = HTTPFields()
+            // No keep-alive: the server can stop at once at the end of a test, whatever the client's pool holds.
+            fields[.connection] = "close"
             for (name, value) in response.headers {
                 if let field = HTTPField.Name(name) { fields[field] = value }
             }
-            return Response(status: response.status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok")))
+            return Response(status: response.status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: response.body)))
         }
         return router
     }

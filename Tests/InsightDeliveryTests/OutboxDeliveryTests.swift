@@ -213,4 +213,23 @@ import Testing
             #expect(timedOut.allSatisfy { $0.attempts == 1 && $0.lastError != nil })
         }
     }
+
+    @Test func aRedirectIsAFailureAndALargeAnswerAfter2xxIsStillDelivered() async throws {
+        let server = TestReceiverServer(script: [
+            ScriptedResponse(status: .found, headers: ["Location": "/elsewhere"]),
+            ScriptedResponse(status: .ok, body: String(repeating: "x", count: 200_000)),
+        ])
+        try await server.run { base in
+            let receiver = try webhookReceiver(base + "/hook")
+            let harness = try OutboxHarness(routes: Self.catchAll, receivers: [receiver])
+            let lead = makeLead("C1:2026")
+            try commitLeads([lead], to: harness.database)
+            try await harness.outbox.routeOnce()
+            try await harness.sendUntil(receiver) { try harness.database.lead(id: lead.id)?.status == .notified }
+            let attempts = try harness.database.deliveries(forLead: lead.id).first?.attempts ?? []
+            #expect(attempts.map(\.httpStatus) == [302, 200], "a redirect is not followed (it would turn the POST into a GET)")
+            #expect(attempts.map(\.outcome) == ["failed", "sent"])
+            #expect(server.requests.map(\.path) == ["/hook", "/hook"])
+        }
+    }
 }

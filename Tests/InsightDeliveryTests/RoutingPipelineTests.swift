@@ -236,4 +236,53 @@ final class RecordingReceiver: Receiver {
         #expect(try metrics.expectCounter("insightd_deliveries_total", [("receiver", "console"), ("outcome", "sent")]).totalValue == 3)
         #expect(try metrics.expectCounter("insightd_leads_routed_total").totalValue == 3)
     }
+
+    @Test func aLeadActedOnWhileItsMessageWaitedIsNotSent() async throws {
+        let clock = FixedTimeSource("2026-11-20T22:15:00+08:00")
+        let console = RecordingReceiver("console")
+        let quiet = Route.Window(start: LocalTime(hour: 21, minute: 0), end: LocalTime(hour: 8, minute: 0))
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["console"], quietHours: quiet)], receivers: [console],
+                                        timeSource: clock)
+        let handled = makeLead("C1:2026")
+        let waiting = makeLead("C2:2026", client: "C2")
+        try commitLeads([handled, waiting], to: harness.database)
+        try await harness.outbox.routeOnce()
+        _ = try harness.database.recordFeedback(leadId: handled.id, outcome: .dismissed, note: "client declined by phone", until: nil,
+                                                actor: "t", now: instant("2026-11-20T23:00:00+08:00"))
+        clock.set(instant("2026-11-21T08:00:00+08:00"))
+        _ = try await harness.outbox.sendDue(console)
+        #expect(console.messages.flatMap(\.leads).map(\.id) == [waiting.id])
+        let cancelled = try harness.database.deliveries(status: .cancelled, receiver: "console", limit: 5)
+        #expect(cancelled.map(\.leadId) == [handled.id])
+        #expect(cancelled.first?.lastError == "already dismissed before it went out")
+    }
+
+    @Test func reenablingATargetKeepsQuietHoursTimes() async throws {
+        let clock = FixedTimeSource("2026-11-20T20:00:00+08:00")
+        let gateway = RecordingReceiver("gateway")
+        let quiet = Route.Window(start: LocalTime(hour: 21, minute: 0), end: LocalTime(hour: 8, minute: 0))
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["gateway"], quietHours: quiet)], receivers: [gateway],
+                                        timeSource: clock)
+        let first = makeLead("C1:2026")
+        try commitLeads([first], to: harness.database)
+        try await harness.outbox.routeOnce()
+        // The target answers 410 Gone.
+        let due = try await harness.database.claimDue(receiver: "gateway", now: clock.now(), limit: 5)
+        let delivery = try #require(due.deliveries.first)
+        try await harness.database.recordResults([DeliveryResult(delivery: delivery, at: clock.now(), durationMs: 1, httpStatus: 410,
+                                                                 outcome: .gone, error: "410 Gone")])
+        clock.set(instant("2026-11-20T22:15:00+08:00"))
+        let second = makeLead("C2:2026", client: "C2")
+        try commitLeads([second], to: harness.database)
+        try await harness.outbox.routeOnce()
+        #expect(try harness.database.deliveries(status: .held, receiver: "gateway", limit: 5).count == 2, "held while disabled")
+
+        clock.set(instant("2026-11-20T22:30:00+08:00"))
+        #expect(try harness.database.enableTarget(receiver: "gateway", managerId: "M017", now: clock.now()) == 2)
+        _ = try await harness.outbox.sendDue(gateway)
+        #expect(gateway.messages.flatMap(\.leads).map(\.id) == [first.id], "the quiet-hours lead still waits for 08:00")
+        clock.set(instant("2026-11-21T08:00:00+08:00"))
+        _ = try await harness.outbox.sendDue(gateway)
+        #expect(gateway.messages.flatMap(\.leads).map(\.id) == [first.id, second.id])
+    }
 }

@@ -63,8 +63,8 @@ struct LeadsAPITests {
         try await withClient { stack, client in
             let item = lead("C1:2026")
             try commit([item], to: stack.database)
-            let ok = try await client.execute(uri: "/v1/leads/\(item.id)/feedback", method: .post, headers: read(),
-                                              body: ByteBuffer(string: #"{"outcome":"contacted","note":"called, will visit"}"#)) { Reply($0) }
+            let ok = try await client.execute(uri: "/v1/leads/\(item.id)/feedback", method: .post, headers: read(), body: ByteBuffer(
+                string: #"{"outcome":"contacted","note":"called, will visit; new mobile 13912345678"}"#)) { Reply($0) }
             #expect(ok.status == .ok)
             #expect(ok["status"]?.stringValue == "contacted")
             let missing = try await client.execute(uri: "/v1/leads/ld_0000000000000000/feedback", method: .post, headers: read(),
@@ -76,6 +76,9 @@ struct LeadsAPITests {
             let noUntil = try await client.execute(uri: "/v1/leads/\(item.id)/feedback", method: .post, headers: read(),
                                                    body: ByteBuffer(string: #"{"outcome":"snoozed"}"#)) { Reply($0) }
             #expect(noUntil.status == .unprocessableContent)
+            let pastUntil = try await client.execute(uri: "/v1/leads/\(item.id)/feedback", method: .post, headers: read(), body: ByteBuffer(
+                string: #"{"outcome":"snoozed","until":"2026-01-01T00:00:00+08:00"}"#)) { Reply($0) }
+            #expect(pastUntil.status == .unprocessableContent)
             let notJSON = try await client.execute(uri: "/v1/leads/\(item.id)/feedback", method: .post, headers: read(),
                                                    body: ByteBuffer(string: "outcome=contacted")) { Reply($0) }
             #expect(notJSON.status == .badRequest)
@@ -88,7 +91,7 @@ struct LeadsAPITests {
             let activity = shown["activity"]?.arrayValue ?? []
             #expect(activity.map { $0["outcome"]?.stringValue } == ["contacted"], "recorded with a timestamp")
             #expect(activity.first?["at"]?.stringValue == "2026-11-20T10:05:00+08:00")
-            #expect(activity.first?["note"]?.stringValue == "called, will visit")
+            #expect(activity.first?["note"]?.stringValue == "called, will visit; new mobile 139****5678", "numbers in notes are masked")
         }
     }
 
@@ -132,6 +135,9 @@ struct LeadsAPITests {
             let past = try await client.execute(uri: "/v1/snoozes", method: .post, headers: read(),
                                                 body: ByteBuffer(string: #"{"clientId":"C1","until":"2026-01-01T00:00:00+08:00"}"#)) { Reply($0) }
             #expect(past.status == .unprocessableContent)
+            let everyone = try await client.execute(uri: "/v1/snoozes", method: .post, headers: read(),
+                                                    body: ByteBuffer(string: #"{"plugin":"product-match","until":"2026-12-20T00:00:00+08:00"}"#)) { Reply($0) }
+            #expect(everyone.status == .forbidden, "a snooze for every client needs admin")
             let listed = try await client.execute(uri: "/v1/snoozes", method: .get, headers: read()) { Reply($0) }
             #expect(listed["snoozes"]?.arrayValue?.compactMap { $0["clientId"]?.stringValue } == ["C1"])
             let ended = try await client.execute(uri: "/v1/snoozes/\(id)", method: .delete, headers: read()) { Reply($0) }
@@ -164,6 +170,8 @@ struct LeadsAPITests {
             #expect(twice.status == .conflict)
             let unknown = try await client.execute(uri: "/v1/deliveries/dl_nope/retry", method: .post, headers: admin()) { Reply($0) }
             #expect(unknown.status == .notFound)
+            let noReceiver = try await client.execute(uri: "/v1/receivers/nope/enable", method: .post, headers: admin()) { Reply($0) }
+            #expect(noReceiver.status == .notFound)
             let shown = try await client.execute(uri: "/v1/leads/\(item.id)", method: .get, headers: read()) { Reply($0) }
             let attempts = shown["deliveries"]?.arrayValue?.first?["attempts"]?.arrayValue ?? []
             #expect(attempts.map { $0["httpStatus"]?.intValue } == [500], "a lead shows its delivery attempts")

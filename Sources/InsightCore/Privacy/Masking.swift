@@ -45,31 +45,22 @@ public enum Masking {
         }
     }
 
-    /// Masks personal data inside free text: mainland mobile numbers (`138****5678`), 18-digit ID numbers
-    /// (`110***********1234`) and 12–19 digit account or card numbers (last 4 digits). A last line of defence
-    /// for messages and logs; leads are masked where they are made.
+    /// Masks personal data inside free text: mainland mobile numbers (`138****5678`, also written `138-1234-5678`
+    /// or after letters as in `Tel13812345678`), 18-digit ID numbers (`110***********1234`) and 12–19 digit
+    /// account or card numbers (last 4 digits; also in groups of four). A last line of defence for messages,
+    /// notes and logs; leads are masked where they are made. insightd's own ids (`ld_…`, `dl_…`) stay whole.
     public static func scrub(_ text: String) -> String {
         guard text.utf8.contains(where: { $0 >= 0x30 && $0 <= 0x39 }) else { return text }
+        let grouped = maskGroupedNumbers(text)
         var output = ""
-        var run = ""
-        // Tokens are runs of ASCII letters, digits, `_` and `-`, so an identifier such as `ld_3f20155500931122`,
-        // `ld_0123456789012345` or `C000123` is never mistaken for a number.
+        var token = ""
         func flush() {
-            let allDigits = run.allSatisfy(\.isNumber)
-            if run.count == 11, allDigits, run.hasPrefix("1") {
-                output += phone(run)
-            } else if run.count == 18, run.dropLast().allSatisfy(\.isNumber), run.last?.isNumber == true || run.last == "X" || run.last == "x" {
-                output += idNumber(run)
-            } else if allDigits, (12...19).contains(run.count) {
-                output += accountNumber(run)
-            } else {
-                output += run
-            }
-            run = ""
+            output += token.hasPrefix("ld_") || token.hasPrefix("dl_") ? token : maskDigitRuns(token)
+            token = ""
         }
-        for character in text {
-            if character.isASCII && (character.isNumber || character.isLetter || character == "_" || character == "-") {
-                run.append(character)
+        for character in grouped {
+            if character.isASCII && (character.isNumber || character.isLetter || character == "_") {
+                token.append(character)
             } else {
                 flush()
                 output.append(character)
@@ -77,6 +68,55 @@ public enum Masking {
         }
         flush()
         return output
+    }
+
+    /// Each maximal run of digits in a token (17 digits and an `X` for an ID number), masked by its length.
+    static func maskDigitRuns(_ token: String) -> String {
+        guard token.contains(where: \.isNumber) else { return token }
+        var output = ""
+        var run = ""
+        for character in token {
+            if character.isNumber {
+                run.append(character)
+            } else if (character == "X" || character == "x") && run.count == 17 {
+                run.append(character)
+                output += maskNumber(run)
+                run = ""
+            } else {
+                output += maskNumber(run)
+                run = ""
+                output.append(character)
+            }
+        }
+        return output + maskNumber(run)
+    }
+
+    static func maskNumber(_ run: String) -> String {
+        guard run.count >= 11 else { return run }
+        let allDigits = run.allSatisfy(\.isNumber)
+        if run.count == 11, allDigits, run.hasPrefix("1") { return phone(run) }
+        if run.count == 18 { return idNumber(run) }
+        if allDigits, (12...19).contains(run.count) { return accountNumber(run) }
+        return run
+    }
+
+    /// Phones written `138-1234-5678` or `138 1234 5678`, and card numbers in groups of four.
+    private static let groupedNumbers: [NSRegularExpression] = [
+        #"(?<![0-9])1[3-9][0-9][- ][0-9]{4}[- ][0-9]{4}(?![0-9])"#,
+        #"(?<![0-9])[0-9]{4}(?:[- ][0-9]{4}){2,3}(?:[- ][0-9]{1,3})?(?![0-9])"#,
+    ].compactMap { try? NSRegularExpression(pattern: $0) }
+
+    static func maskGroupedNumbers(_ text: String) -> String {
+        var result = text
+        for expression in groupedNumbers {
+            let matches = expression.matches(in: result, range: NSRange(result.startIndex..., in: result))
+            for match in matches.reversed() {
+                guard let range = Range(match.range, in: result) else { continue }
+                let digits = result[range].filter(\.isNumber)
+                result.replaceSubrange(range, with: digits.count == 11 ? phone(String(digits)) : accountNumber(String(digits)))
+            }
+        }
+        return result
     }
 
     /// A stable stand-in for an account-like identifier in a lead key, where even the last 4 digits are not

@@ -124,6 +124,16 @@ extension Commands {
             self.token = token
         }
 
+        /// A daemon that is not running should say so at once: no connection retries, a short connect timeout.
+        static let client: HTTPClient = {
+            var pool = HTTPClient.Configuration.ConnectionPool()
+            pool.retryConnectionEstablishment = false
+            return HTTPClient(eventLoopGroupProvider: .singleton,
+                              configuration: HTTPClient.Configuration(redirectConfiguration: .disallow,
+                                                                      timeout: .init(connect: .seconds(5), read: .seconds(30)),
+                                                                      connectionPool: pool))
+        }()
+
         public struct Failure: Error, CustomStringConvertible {
             public var description: String
         }
@@ -139,7 +149,7 @@ extension Commands {
             }
             let response: HTTPClientResponse
             do {
-                response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                response = try await Self.client.execute(request, timeout: .seconds(30))
             } catch {
                 throw Failure(description: "cannot reach insightd at \(baseURL): \(error)")
             }

@@ -283,6 +283,7 @@ enum AppMigrations {
                 CREATE INDEX lead_created ON lead (created_ms);
                 CREATE INDEX lead_client_plugin ON lead (client_id, plugin, created_ms);
                 CREATE INDEX lead_status ON lead (status);
+                CREATE INDEX lead_plugin_status ON lead (plugin, status);
 
                 -- Leads made before delivery existed are not sent now.
                 INSERT OR REPLACE INTO consumer (name, position, updated_ms)

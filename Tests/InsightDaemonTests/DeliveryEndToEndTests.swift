@@ -1,0 +1,116 @@
+import Foundation
+import InsightCore
+import InsightStore
+import InsightTesting
+import Testing
+
+/// The real `insightd` binary delivering leads: events over HTTP, leads to a file receiver, then the `leads`
+/// CLI against the running daemon's API.
+@Suite(.serialized) struct DeliveryEndToEndTests {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: LifecycleTests.binary)
+        process.arguments = arguments
+        var env = ["PATH": "/usr/bin:/bin"]
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func leadsAreDeliveredAndTheCLIReadsAndAcknowledgesThem() throws {
+        let port = try #require(LifecycleTests.freePort())
+        let fixture = ConfigFixture(main: """
+            plugins_dir: plugins
+            state_dir: state
+            listen: 127.0.0.1:\(port)
+            dispatcher: {poll_interval: 50ms}
+            sources:
+              - {name: crm, kind: webhook, token: "test-crm-token"}
+            api_tokens:
+              - {name: crm-app, token: "test-api-token", scopes: [read, feedback]}
+            receivers:
+              - {name: audit, kind: file, path: state/deliveries.jsonl}
+            routes:
+              - {match: {}, receivers: [audit]}
+            delivery: {poll_interval: 50ms}
+            """)
+        let daemon = try LifecycleTests.Run(["run", "--config", fixture.mainPath])
+        defer { if daemon.process.isRunning { daemon.process.terminate() } }
+
+        let events = try #require(Bundle.module.path(forResource: "sample-events", ofType: "ndjson", inDirectory: "Fixtures"))
+        var code = ""
+        for _ in 0..<100 where code != "202" {
+            usleep(50_000)
+            let post = Process()
+            post.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            post.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)/v1/events",
+                              "-H", "Authorization: Bearer test-crm-token", "-H", "Content-Type: application/x-ndjson",
+                              "--data-binary", "@\(events)"]
+            let output = Pipe()
+            post.standardOutput = output
+            try post.run()
+            post.waitUntilExit()
+            code = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+        #expect(code == "202")
+
+        // The file receiver gets one line per lead, masked.
+        let deliveries = fixture.directory.file("state/deliveries.jsonl")
+        var lines: [String] = []
+        let deadline = Date().addingTimeInterval(15)
+        while lines.count < 3 && Date() < deadline {
+            usleep(100_000)
+            lines = ((try? String(contentsOfFile: deliveries, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        #expect(lines.count == 3)
+        let text = lines.joined(separator: "\n")
+        #expect(text.contains("\"name\":\"张*\"") && !text.contains("张三") && !text.contains("13812345678"))
+
+        let api = ["--url", "http://127.0.0.1:\(port)"]
+        let token = ["INSIGHTD_TOKEN": "test-api-token"]
+        // The file line is written just before the attempt is recorded: wait for the three to read notified.
+        var notified = 0
+        let recorded = Date().addingTimeInterval(10)
+        while notified < 3 && Date() < recorded {
+            let page = try JSONParser.parse(try Self.run(["leads", "list", "--json", "--status", "notified"] + api, environment: token).stdout)
+            notified = page["leads"]?.arrayValue?.count ?? 0
+            if notified < 3 { usleep(100_000) }
+        }
+        #expect(notified == 3, "a lead is notified once its first delivery succeeded")
+        let list = try Self.run(["leads", "list"] + api, environment: token)
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(list.stdout.contains("large_inflow") && list.stdout.contains("notified"))
+        let json = try JSONParser.parse(try Self.run(["leads", "list", "--json", "--plugin", "rules", "--limit", "1"] + api, environment: token).stdout)
+        let id = try #require(json["leads"]?.arrayValue?.first?["id"]?.stringValue)
+        #expect(json["nextCursor"]?.stringValue != nil, "three rules leads, one per page")
+
+        let feedback = try Self.run(["leads", "feedback", id, "--outcome", "converted", "--note", "bought the 1-year product"] + api,
+                                    environment: token)
+        #expect(feedback.status == 0)
+        #expect(feedback.stdout.contains("status converted"))
+        let show = try Self.run(["leads", "show", id] + api, environment: token)
+        #expect(show.stdout.contains("status converted"))
+        #expect(show.stdout.contains("→ audit lead sent"))
+        #expect(show.stdout.contains("feedback converted bought the 1-year product"))
+
+        let wrong = try Self.run(["leads", "feedback", id, "--outcome", "won"] + api, environment: token)
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("422") && wrong.stderr.contains("outcome must be one of"))
+        let noToken = try Self.run(["leads", "list"] + api)
+        #expect(noToken.status == 1 && noToken.stderr.contains("401"))
+        let down = try Self.run(["leads", "list", "--url", "http://127.0.0.1:1"], environment: token)
+        #expect(down.status == 1 && down.stderr.contains("cannot reach insightd at http://127.0.0.1:1"))
+
+        kill(daemon.process.processIdentifier, SIGTERM)
+        let result = daemon.finish()
+        #expect(result.status == 0, "\(result.stderr.suffix(600))")
+    }
+}
