@@ -8,21 +8,7 @@ import Testing
 /// CLI against the running daemon's API.
 @Suite(.serialized) struct DeliveryEndToEndTests {
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: LifecycleTests.binary)
-        process.arguments = arguments
-        var env = ["PATH": "/usr/bin:/bin"]
-        env.merge(environment) { _, new in new }
-        process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        try LifecycleTests.Run.command(arguments, environment: environment)
     }
 
     @Test func leadsAreDeliveredAndTheCLIReadsAndAcknowledgesThem() throws {

@@ -42,16 +42,27 @@ import Glibc
     struct Run {
         let process = Process()
         let stderr = Pipe()
+        /// Standard output, when asked for; else it goes nowhere.
+        let stdout: Pipe?
 
-        init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        init(_ arguments: [String], environment: [String: String] = [:], captureOutput: Bool = false) throws {
+            stdout = captureOutput ? Pipe() : nil
             process.executableURL = URL(fileURLWithPath: LifecycleTests.binary)
             process.arguments = arguments
             var env = ["PATH": "/usr/bin:/bin"]
             env.merge(environment) { _, new in new }
             process.environment = env
             process.standardError = stderr
-            process.standardOutput = FileHandle.nullDevice
+            process.standardOutput = stdout ?? FileHandle.nullDevice
             try process.run()
+        }
+
+        /// Runs a short command to its end: status, standard output and standard error.
+        static func command(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+            let run = try Run(arguments, environment: environment, captureOutput: true)
+            let output = run.stdout?.fileHandleForReading.readDataToEndOfFile() ?? Data()
+            let result = run.finish()
+            return (result.status, String(decoding: output, as: UTF8.self), result.stderr)
         }
 
         /// Waits for exit (killing the process after `timeout`), then returns status and stderr.

@@ -11,14 +11,23 @@ import Testing
 @Suite struct OutboxDeliveryTests {
     static let catchAll = [Route(index: 0, receivers: ["gateway"])]
 
-    @Test func webhookDeliveriesAreSignedWithStandardWebhooks() async throws {
-        let server = TestReceiverServer()
+    /// A loopback receiver answering from `script`, a webhook receiver "gateway" pointing at it, an outbox
+    /// routing everything there, and one lead committed and routed.
+    func withOneLead(script: [ScriptedResponse] = [],
+                     _ body: @Sendable (TestReceiverServer, HTTPReceiver, OutboxHarness, Lead) async throws -> Void) async throws {
+        let server = TestReceiverServer(script: script)
         try await server.run { base in
             let receiver = try webhookReceiver(base + "/hook")
             let harness = try OutboxHarness(routes: Self.catchAll, receivers: [receiver])
             let lead = makeLead("C1:2026")
             try commitLeads([lead], to: harness.database)
             try await harness.outbox.routeOnce()
+            try await body(server, receiver, harness, lead)
+        }
+    }
+
+    @Test func webhookDeliveriesAreSignedWithStandardWebhooks() async throws {
+        try await withOneLead { server, receiver, harness, lead in
             try await harness.sendUntil(receiver) { server.requests.count == 1 }
 
             let request = try #require(server.requests.first)
@@ -44,15 +53,8 @@ import Testing
     }
 
     @Test func threeFailuresThenSuccessDeliverOnceWithOneWebhookId() async throws {
-        let server = TestReceiverServer(script: [ScriptedResponse(status: .internalServerError),
-                                                 ScriptedResponse(status: .badGateway),
-                                                 ScriptedResponse(status: .serviceUnavailable)])
-        try await server.run { base in
-            let receiver = try webhookReceiver(base + "/hook")
-            let harness = try OutboxHarness(routes: Self.catchAll, receivers: [receiver])
-            let lead = makeLead("C1:2026")
-            try commitLeads([lead], to: harness.database)
-            try await harness.outbox.routeOnce()
+        try await withOneLead(script: [ScriptedResponse(status: .internalServerError), ScriptedResponse(status: .badGateway),
+                                       ScriptedResponse(status: .serviceUnavailable)]) { server, receiver, harness, lead in
             try await harness.sendUntil(receiver) { try harness.database.lead(id: lead.id)?.status == .notified }
             // Nothing more goes out once it is sent.
             try await Task.sleep(for: .milliseconds(200))
@@ -72,13 +74,7 @@ import Testing
 
     @Test func exhaustedRetriesMakeADeadLetterThatAnOperatorRetries() async throws {
         let failures = Array(repeating: ScriptedResponse(status: .internalServerError), count: 4)
-        let server = TestReceiverServer(script: failures)
-        try await server.run { base in
-            let receiver = try webhookReceiver(base + "/hook")
-            let harness = try OutboxHarness(routes: Self.catchAll, receivers: [receiver])
-            let lead = makeLead("C1:2026")
-            try commitLeads([lead], to: harness.database)
-            try await harness.outbox.routeOnce()
+        try await withOneLead(script: failures) { server, receiver, harness, lead in
             try await harness.sendUntil(receiver) { try !harness.database.deliveries(status: .dead, receiver: nil, limit: 10).isEmpty }
             let dead = try harness.database.deliveries(status: .dead, receiver: nil, limit: 10)
             #expect(dead.count == 1, "four attempts on a four-step schedule, then dead")
@@ -94,13 +90,7 @@ import Testing
     }
 
     @Test func a410DisablesTheTargetUntilAnOperatorReenablesIt() async throws {
-        let server = TestReceiverServer(script: [ScriptedResponse(status: .gone)])
-        try await server.run { base in
-            let receiver = try webhookReceiver(base + "/hook")
-            let harness = try OutboxHarness(routes: Self.catchAll, receivers: [receiver])
-            let first = makeLead("C1:2026")
-            try commitLeads([first], to: harness.database)
-            try await harness.outbox.routeOnce()
+        try await withOneLead(script: [ScriptedResponse(status: .gone)]) { server, receiver, harness, first in
             try await harness.sendUntil(receiver) { server.requests.count == 1 }
             _ = try await harness.outbox.sendDue(receiver)
 
@@ -124,14 +114,9 @@ import Testing
     }
 
     @Test func retryAfterIsRespected() async throws {
-        let server = TestReceiverServer(script: [ScriptedResponse(status: .tooManyRequests, headers: ["Retry-After": "1"])])
-        try await server.run { base in
-            let receiver = try webhookReceiver(base + "/hook")
+        let tooMany = ScriptedResponse(status: .tooManyRequests, headers: ["Retry-After": "1"])
+        try await withOneLead(script: [tooMany]) { server, receiver, harness, lead in
             // The schedule alone would retry after 50 ms.
-            let harness = try OutboxHarness(routes: Self.catchAll, receivers: [receiver])
-            let lead = makeLead("C1:2026")
-            try commitLeads([lead], to: harness.database)
-            try await harness.outbox.routeOnce()
             try await harness.sendUntil(receiver) { try harness.database.lead(id: lead.id)?.status == .notified }
             let requests = server.requests
             #expect(requests.count == 2)
@@ -215,16 +200,10 @@ import Testing
     }
 
     @Test func aRedirectIsAFailureAndALargeAnswerAfter2xxIsStillDelivered() async throws {
-        let server = TestReceiverServer(script: [
+        try await withOneLead(script: [
             ScriptedResponse(status: .found, headers: ["Location": "/elsewhere"]),
             ScriptedResponse(status: .ok, body: String(repeating: "x", count: 200_000)),
-        ])
-        try await server.run { base in
-            let receiver = try webhookReceiver(base + "/hook")
-            let harness = try OutboxHarness(routes: Self.catchAll, receivers: [receiver])
-            let lead = makeLead("C1:2026")
-            try commitLeads([lead], to: harness.database)
-            try await harness.outbox.routeOnce()
+        ]) { server, receiver, harness, lead in
             try await harness.sendUntil(receiver) { try harness.database.lead(id: lead.id)?.status == .notified }
             let attempts = try harness.database.deliveries(forLead: lead.id).first?.attempts ?? []
             #expect(attempts.map(\.httpStatus) == [302, 200], "a redirect is not followed (it would turn the POST into a GET)")

@@ -241,8 +241,10 @@ extension Commands {
             }
             lines.append("deliveries")
             for delivery in lead["deliveries"]?.arrayValue ?? [] {
+                let when = delivery["sentAt"]?.stringValue.map { "sent \($0)" }
+                    ?? (delivery["status"]?.stringValue == "pending" ? "next \(text(delivery["nextAttemptAt"]))" : "updated \(text(delivery["updatedAt"]))")
                 lines.append("  \(text(delivery["id"])) → \(text(delivery["receiver"])) \(text(delivery["purpose"])) \(text(delivery["status"]))"
-                             + " (\(text(delivery["timing"])), next \(text(delivery["nextAttemptAt"])))")
+                             + " (\(text(delivery["timing"])), \(when))")
                 for attempt in delivery["attempts"]?.arrayValue ?? [] {
                     let status = attempt["httpStatus"].map { JSONWriter.string($0) } ?? "-"
                     lines.append("    #\(JSONWriter.string(attempt["attempt"] ?? .null)) \(text(attempt["at"])) \(text(attempt["outcome"])) HTTP \(status)"
