@@ -78,7 +78,10 @@ public struct Daemon: Sendable {
         ] + inboxWatchers() + [
             HTTPService(server: httpServer(), listening: listening, health: health, logger: logger.component("http")),
             ReloadService(configPath: configuration.configPath, loader: loader, settings: settings, running: configuration,
-                          notifier: notifier, logger: logger.component("reload"), environment: { environment }),
+                          notifier: notifier, logger: logger.component("reload"), environment: { environment },
+                          onReload: { [outbox] loaded in
+                              outbox.replaceRouting(planner: DeliveryPlanner(router: loaded.router), policy: loaded.retryPolicy)
+                          }),
             SystemdService(notifier: notifier, heartbeat: heartbeat, listening: listening, logger: logger.component("systemd")),
         ]
     }

@@ -4,6 +4,7 @@ import InsightStore
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 /// Turns the router's decisions into outbox rows (pure planning; the store writes them in one transaction
 /// with the router's position).
@@ -58,7 +59,8 @@ public final class OutboxService: Service, Sendable {
     }
 
     let database: AppDatabase
-    let planner: DeliveryPlanner
+    /// Routes and the retry policy: replaced on SIGHUP (``replaceRouting(planner:policy:)``).
+    private let routing: Mutex<(planner: DeliveryPlanner, policy: RetryPolicy)>
     let receivers: [String: any Receiver]
     let settings: Settings
     let timeSource: any TimeSource
@@ -75,7 +77,7 @@ public final class OutboxService: Service, Sendable {
                 timeSource: any TimeSource = SystemTimeSource(), logger: Logger, heartbeat: (@Sendable () -> Void)? = nil,
                 metrics: any MetricsFactory = MetricsSystem.factory) {
         self.database = database
-        self.planner = planner
+        routing = Mutex((planner, settings.policy))
         self.receivers = Dictionary(receivers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.settings = settings
         self.timeSource = timeSource
@@ -83,6 +85,16 @@ public final class OutboxService: Service, Sendable {
         self.heartbeat = heartbeat
         self.metrics = metrics
         lanes = Dictionary(receivers.map { ($0.name, WakeSignal()) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The routes and retry policy new decisions use; a reload swaps them (rows already in the outbox keep the
+    /// decision they were made with).
+    public var planner: DeliveryPlanner { routing.withLock { $0.planner } }
+    public var policy: RetryPolicy { routing.withLock { $0.policy } }
+
+    public func replaceRouting(planner: DeliveryPlanner, policy: RetryPolicy) {
+        routing.withLock { $0 = (planner, policy) }
+        newLeads.wake()
     }
 
     /// Makes the lanes look at the outbox now (after an operator retried or re-enabled something).
@@ -271,7 +283,7 @@ public final class OutboxService: Service, Sendable {
             Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "sent")], factory: metrics).increment()
             return DeliveryResult(delivery: delivery, at: finished, durationMs: durationMs, httpStatus: status, outcome: .sent, error: nil)
         case .failed(let status, let error, let retryAfter):
-            let next = settings.policy.nextAttempt(afterFailedAttempts: attempt, at: finished, retryAfter: retryAfter)
+            let next = policy.nextAttempt(afterFailedAttempts: attempt, at: finished, retryAfter: retryAfter)
             metadata["error"] = "\(error)"
             if let next {
                 Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "failed")], factory: metrics).increment()

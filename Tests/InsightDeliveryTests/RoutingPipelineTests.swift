@@ -282,4 +282,21 @@ final class RecordingReceiver: Receiver {
         _ = try await harness.outbox.sendDue(gateway)
         #expect(gateway.messages.flatMap(\.leads).map(\.id) == [first.id, second.id])
     }
+
+    @Test func replacedRoutesApplyToTheNextLeads() async throws {
+        let console = RecordingReceiver("console")
+        let queue = RecordingReceiver("queue")
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["console"])], receivers: [console, queue])
+        try commitLeads([makeLead("C1:2026")], to: harness.database)
+        try await harness.outbox.routeOnce()
+        harness.outbox.replaceRouting(planner: DeliveryPlanner(router: Router(routes: [Route(index: 0, receivers: ["queue"])],
+                                                                              timeZone: shanghai)),
+                                      policy: RetryPolicy())
+        try commitLeads([makeLead("C2:2026", client: "C2")], to: harness.database)
+        try await harness.outbox.routeOnce()
+        _ = try await harness.outbox.sendDue(console)
+        _ = try await harness.outbox.sendDue(queue)
+        #expect(console.messages.flatMap(\.leads).map(\.client?.id) == ["C1"])
+        #expect(queue.messages.flatMap(\.leads).map(\.client?.id) == ["C2"])
+    }
 }

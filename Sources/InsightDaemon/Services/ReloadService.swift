@@ -14,9 +14,12 @@ public struct ReloadService: Service {
     let notifier: SystemdNotifier
     let logger: Logger
     let environment: @Sendable () -> [String: String]
+    /// Applies what else a good new configuration changes (the outbox's routes and retry policy).
+    let onReload: @Sendable (LoadedConfiguration) -> Void
 
     public init(configPath: String, loader: ConfigLoader, settings: SettingsBox, running: LoadedConfiguration,
-                notifier: SystemdNotifier, logger: Logger, environment: @escaping @Sendable () -> [String: String]) {
+                notifier: SystemdNotifier, logger: Logger, environment: @escaping @Sendable () -> [String: String],
+                onReload: @escaping @Sendable (LoadedConfiguration) -> Void = { _ in }) {
         self.configPath = configPath
         self.loader = loader
         self.settings = settings
@@ -24,6 +27,7 @@ public struct ReloadService: Service {
         self.notifier = notifier
         self.logger = logger
         self.environment = environment
+        self.onReload = onReload
     }
 
     public func run() async throws {
@@ -41,11 +45,15 @@ public struct ReloadService: Service {
         do {
             let loaded = try loader.load(path: configPath, environment: environment())
             settings.replace(with: loaded.pipelineSettings)
+            onReload(loaded)
             for warning in loaded.warnings { logger.warning("\(warning)") }
             let restartNeeded = [
                 loaded.stateDirectory != running.stateDirectory ? "state_dir" : nil,
                 loaded.config.listen != running.config.listen ? "listen" : nil,
                 loaded.config.dispatcher.shards != running.config.dispatcher.shards ? "dispatcher.shards" : nil,
+                "\(loaded.config.receivers)" != "\(running.config.receivers)" ? "receivers" : nil,
+                loaded.config.delivery.templatesDir != running.config.delivery.templatesDir ? "delivery.templates_dir" : nil,
+                loaded.config.delivery.concurrency != running.config.delivery.concurrency ? "delivery.concurrency" : nil,
             ].compactMap { $0 }
             if !restartNeeded.isEmpty {
                 logger.warning("reloaded, but these settings take effect only after a restart", metadata: [
