@@ -68,6 +68,8 @@ public final class OutboxService: Service, Sendable {
     /// New leads in the ledger (the dispatcher or a tick made some).
     public let newLeads = WakeSignal()
     let lanes: [String: WakeSignal]
+    /// Each rate-limited receiver's recent attempt times.
+    let rates: [String: RateWindow]
     let heartbeat: (@Sendable () -> Void)?
     let metrics: any MetricsFactory
     /// How often the conversion and outbox-depth gauges are refreshed.
@@ -85,6 +87,8 @@ public final class OutboxService: Service, Sendable {
         self.heartbeat = heartbeat
         self.metrics = metrics
         lanes = Dictionary(receivers.map { ($0.name, WakeSignal()) }, uniquingKeysWith: { first, _ in first })
+        rates = Dictionary(receivers.compactMap { receiver in receiver.maxPerMinute.map { (receiver.name, RateWindow(perMinute: $0)) } },
+                           uniquingKeysWith: { first, _ in first })
     }
 
     /// The routes and retry policy new decisions use; a reload swaps them (rows already in the outbox keep the
@@ -196,8 +200,12 @@ public final class OutboxService: Service, Sendable {
                 if sent == 0 {
                     let now = timeSource.now()
                     var timeout = settings.pollInterval
-                    if let next = try database.nextDue(receiver: receiver.name), next > now {
-                        timeout = min(timeout, .milliseconds(Int64(next.timeIntervalSince(now) * 1000) + 1))
+                    if let next = try database.nextDue(receiver: receiver.name) {
+                        // Not due yet, or due but over the receiver's rate: wait until it may go.
+                        let wake = next > now ? next : rates[receiver.name]?.nextFree(at: now)
+                        if let wake {
+                            timeout = min(timeout, .milliseconds(Int64(wake.timeIntervalSince(now) * 1000) + 1))
+                        }
                     }
                     let wait = timeout
                     await cancelWhenGracefulShutdown { await wake.wait(timeout: wait) }
@@ -219,7 +227,13 @@ public final class OutboxService: Service, Sendable {
         let now = timeSource.now()
         // A read first: an idle lane must not take the writer away from the dispatcher.
         guard let next = try database.nextDue(receiver: receiver.name), next <= now else { return 0 }
-        let due = try await database.claimDue(receiver: receiver.name, now: now, limit: receiver.concurrency * settings.roundPerSlot)
+        var limit = receiver.concurrency * settings.roundPerSlot
+        if let rate = rates[receiver.name] {
+            limit = min(limit, rate.available(at: now))
+            guard limit > 0 else { return 0 }
+        }
+        let due = try await database.claimDue(receiver: receiver.name, now: now, limit: limit)
+        rates[receiver.name]?.record(due.deliveries.count, at: now)
         guard !due.deliveries.isEmpty else { return 0 }
         let results = await withTaskGroup(of: DeliveryResult.self, returning: [DeliveryResult].self) { group in
             var results: [DeliveryResult] = []
@@ -304,6 +318,38 @@ public final class OutboxService: Service, Sendable {
                          metadata: metadata)
             return DeliveryResult(delivery: delivery, at: finished, durationMs: durationMs, httpStatus: 410, outcome: .gone,
                                   error: error)
+        }
+    }
+}
+
+/// A sliding one-minute window of attempt times, for a receiver's `max_per_minute`: a chat robot that allows
+/// 20 messages a minute gets 20, and the rest wait their turn (no attempt is spent on a refusal).
+final class RateWindow: Sendable {
+    let perMinute: Int
+    private let sent = Mutex<[Date]>([])
+
+    init(perMinute: Int) {
+        self.perMinute = max(1, perMinute)
+    }
+
+    func available(at now: Date) -> Int {
+        sent.withLock { times in
+            times.removeAll { now.timeIntervalSince($0) >= 60 }
+            return max(0, perMinute - times.count)
+        }
+    }
+
+    func record(_ count: Int, at now: Date) {
+        guard count > 0 else { return }
+        sent.withLock { $0.append(contentsOf: repeatElement(now, count: count)) }
+    }
+
+    /// When the next attempt may go; nil when one may go now.
+    func nextFree(at now: Date) -> Date? {
+        sent.withLock { times in
+            times.removeAll { now.timeIntervalSince($0) >= 60 }
+            guard times.count >= perMinute, let oldest = times.min() else { return nil }
+            return oldest.addingTimeInterval(60)
         }
     }
 }

@@ -20,7 +20,13 @@ public protocol Receiver: Sendable {
     var name: String { get }
     /// Attempts in flight at once, at most.
     var concurrency: Int { get }
+    /// Attempts a minute at most (a chat robot's rate limit); nil: no limit.
+    var maxPerMinute: Int? { get }
     func send(_ message: OutboundMessage, at now: Date) async -> SendOutcome
+}
+
+extension Receiver {
+    public var maxPerMinute: Int? { nil }
 }
 
 /// An HTTP request a receiver makes, built purely from the message (tests compare it with fixtures).
@@ -44,19 +50,21 @@ public struct HTTPReceiver: Receiver {
     public let secret: String?
     public let timeout: TimeAmount
     public let concurrency: Int
+    public let maxPerMinute: Int?
     let client: HTTPClient
     let templates: MessageTemplates
     /// The webhook secret's key bytes (SymmetricKey itself is not Sendable).
     let webhookKey: [UInt8]?
 
     public init(name: String, kind: Kind, url: String, secret: String?, timeout: TimeAmount, concurrency: Int,
-                client: HTTPClient, templates: MessageTemplates) throws {
+                maxPerMinute: Int? = nil, client: HTTPClient, templates: MessageTemplates) throws {
         self.name = name
         self.kind = kind
         self.url = url
         self.secret = secret
         self.timeout = timeout
         self.concurrency = max(1, concurrency)
+        self.maxPerMinute = maxPerMinute.map { max(1, $0) }
         self.client = client
         self.templates = templates
         webhookKey = try kind == .webhook ? secret.map { try StandardWebhookSignature.key(secret: $0).withUnsafeBytes { Array($0) } } : nil

@@ -11,11 +11,14 @@ import Testing
 final class RecordingReceiver: Receiver {
     let name: String
     let concurrency = 2
+    let maxPerMinute: Int?
     private let sent = Mutex<[OutboundMessage]>([])
     private let outcome: @Sendable (OutboundMessage) -> SendOutcome
 
-    init(_ name: String, outcome: @escaping @Sendable (OutboundMessage) -> SendOutcome = { _ in .delivered(status: 200) }) {
+    init(_ name: String, maxPerMinute: Int? = nil,
+         outcome: @escaping @Sendable (OutboundMessage) -> SendOutcome = { _ in .delivered(status: 200) }) {
         self.name = name
+        self.maxPerMinute = maxPerMinute
         self.outcome = outcome
     }
 
@@ -298,5 +301,24 @@ final class RecordingReceiver: Receiver {
         _ = try await harness.outbox.sendDue(queue)
         #expect(console.messages.flatMap(\.leads).map(\.client?.id) == ["C1"])
         #expect(queue.messages.flatMap(\.leads).map(\.client?.id) == ["C2"])
+    }
+
+    @Test func aRobotsRateLimitSpreadsItsMessagesWithoutSpendingAttempts() async throws {
+        let clock = FixedTimeSource("2026-11-20T10:00:00+08:00")
+        let robot = RecordingReceiver("wecom", maxPerMinute: 2)
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["wecom"])], receivers: [robot], timeSource: clock)
+        try commitLeads((1...5).map { makeLead("C\($0):2026", client: "C\($0)") }, to: harness.database)
+        try await harness.outbox.routeOnce()
+        #expect(try await harness.outbox.sendDue(robot) == 2)
+        #expect(try await harness.outbox.sendDue(robot) == 0, "the third waits for the window")
+        clock.set(instant("2026-11-20T10:00:59+08:00"))
+        #expect(try await harness.outbox.sendDue(robot) == 0)
+        clock.set(instant("2026-11-20T10:01:00+08:00"))
+        #expect(try await harness.outbox.sendDue(robot) == 2)
+        clock.set(instant("2026-11-20T10:02:00+08:00"))
+        #expect(try await harness.outbox.sendDue(robot) == 1)
+        #expect(robot.messages.count == 5)
+        let rows = try harness.database.deliveries(status: .sent, receiver: "wecom", limit: 10)
+        #expect(rows.count == 5 && rows.allSatisfy { $0.attempts == 1 }, "waiting for the window spends no attempt")
     }
 }

@@ -104,6 +104,9 @@ public struct ConfigLoader: Sendable {
             if let concurrency = receiver.concurrency {
                 check((1...256).contains(concurrency), path + ["concurrency"], "must be 1 to 256, got \(concurrency)")
             }
+            if let rate = receiver.maxPerMinute {
+                check(rate >= 0, path + ["max_per_minute"], "must be 0 (no limit) or more, got \(rate)")
+            }
             if receiver.kind == .webhook, let secret = secrets[YAMLDocument.keyPath(path + ["secret"])] {
                 check((try? StandardWebhookSignature.key(secret: secret.value)) != nil, path + ["secret"],
                       "a webhook receiver's secret is whsec_ followed by base64 (Standard Webhooks)")

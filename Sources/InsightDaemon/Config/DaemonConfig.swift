@@ -195,9 +195,23 @@ public struct ReceiverConfig: Sendable, Decodable {
     public var path: String?
     public var timeout: ConfigDuration?
     public var concurrency: Int?
+    /// Messages a minute at most (the robots' own limits by default: WeCom and DingTalk 20, Feishu 100,
+    /// Slack 60); 0 means no limit.
+    public var maxPerMinute: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, kind, url, secret, path, timeout, concurrency
+        case maxPerMinute = "max_per_minute"
+    }
+
+    /// The platform's documented rate for a group robot, where it has one.
+    public var defaultMaxPerMinute: Int? {
+        switch kind {
+        case .wecom, .dingtalk: 20
+        case .feishu: 100
+        case .slack: 60
+        case .webhook, .console, .file: nil
+        }
     }
 }
 

@@ -37,6 +37,7 @@ extension LoadedConfiguration {
             let secret = secrets["receivers[\(index)].secret"]?.value
             let timeout = TimeAmount.milliseconds(Int64((receiver.timeout ?? config.delivery.timeout).seconds * 1000))
             let concurrency = receiver.concurrency ?? config.delivery.concurrency
+            let rate = (receiver.maxPerMinute ?? receiver.defaultMaxPerMinute).flatMap { $0 > 0 ? $0 : nil }
             switch receiver.kind {
             case .console:
                 return ConsoleReceiver(name: receiver.name, templates: templates, write: console)
@@ -52,7 +53,7 @@ extension LoadedConfiguration {
                 default: .webhook
                 }
                 return try HTTPReceiver(name: receiver.name, kind: kind, url: receiver.url ?? "", secret: secret, timeout: timeout,
-                                        concurrency: concurrency, client: client, templates: templates)
+                                        concurrency: concurrency, maxPerMinute: rate, client: client, templates: templates)
             }
         }
     }
