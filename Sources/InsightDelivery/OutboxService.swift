@@ -15,8 +15,9 @@ public struct DeliveryPlanner: Sendable {
         self.router = router
     }
 
-    public func plans(for lead: Lead, at now: Date, sentToday: [Int: Int]) -> [DeliveryPlan] {
-        let routed = router.route(lead, at: now, sentToday: sentToday)
+    /// - Parameter sent: leads a route (by index) sends alone to this lead's manager on a local day.
+    public func plans(for lead: Lead, at now: Date, sent: (Int, LocalDate) -> Int) -> [DeliveryPlan] {
+        let routed = router.route(lead, at: now, sent: sent)
         var plans = routed.map { delivery in
             DeliveryPlan(receiver: delivery.receiver, route: delivery.route, purpose: .lead,
                          timing: delivery.route < 0 ? "unassigned" : delivery.timing.rawValue,
@@ -151,7 +152,7 @@ public final class OutboxService: Service, Sendable {
         let now = timeSource.now()
         let pass = try await database.routeNewLeads(
             limit: settings.routingBatch, now: now, localDate: { LocalDate($0, in: timeZone).description },
-            decide: { lead, sentToday in planner.plans(for: lead, at: now, sentToday: sentToday) })
+            decide: { lead, sent in planner.plans(for: lead, at: now, sent: { route, day in sent(route, day.description) }) })
         if pass.leads > 0 {
             logger.debug("leads routed", metadata: [
                 "leads": "\(pass.leads)", "deliveries": "\(pass.deliveries)", "suppressed": "\(pass.suppressed)",

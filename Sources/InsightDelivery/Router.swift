@@ -138,8 +138,14 @@ public struct Router: Sendable {
     }
 
     /// - Parameter sentToday: how many leads of this lead's manager each route (by index) already sent alone
-    ///   today, for the per-manager cap.
+    ///   on the day the lead would go, for the per-manager cap.
     public func route(_ lead: Lead, at now: Date, sentToday: [Int: Int] = [:]) -> [RoutedDelivery] {
+        route(lead, at: now, sent: { route, _ in sentToday[route] ?? 0 })
+    }
+
+    /// - Parameter sent: how many leads of this lead's manager a route (by index) sends alone on a local day:
+    ///   the cap counts the day a lead goes out (after quiet hours), not the day it was routed.
+    public func route(_ lead: Lead, at now: Date, sent: (Int, LocalDate) -> Int) -> [RoutedDelivery] {
         guard lead.manager != nil else {
             return unassigned.map {
                 RoutedDelivery(route: -1, receiver: $0, timing: .immediate, notBefore: now, fallback: nil,
@@ -148,7 +154,7 @@ public struct Router: Sendable {
         }
         var deliveries: [RoutedDelivery] = []
         for route in matchingRoutes(lead) {
-            let (timing, notBefore) = schedule(lead, on: route, at: now, sentToday: sentToday[route.index] ?? 0)
+            let (timing, notBefore) = schedule(lead, on: route, at: now, sent: sent)
             let escalates = lead.priority >= .high && route.escalateAfter != nil && !route.escalation.isEmpty
             let escalateAt = escalates ? route.escalateAfter.map { notBefore.addingTimeInterval($0) } : nil
             for receiver in route.receivers {
@@ -160,17 +166,20 @@ public struct Router: Sendable {
         return deliveries
     }
 
-    private func schedule(_ lead: Lead, on route: Route, at now: Date, sentToday: Int) -> (RoutedDelivery.Timing, Date) {
+    private func schedule(_ lead: Lead, on route: Route, at now: Date, sent: (Int, LocalDate) -> Int) -> (RoutedDelivery.Timing, Date) {
         // Urgent leads go at once, whatever the route's quiet hours, digest or cap say.
         if lead.priority == .urgent { return (.immediate, now) }
         if route.mode == .digest, let digestAt = route.digestAt { return (.digest, next(digestAt, after: now)) }
-        if let cap = route.maxPerManagerPerDay, sentToday >= cap {
-            return (.overCap, next(route.digestAt ?? Self.defaultOverflowDigest, after: now, notToday: route.digestAt == nil))
-        }
+        var timing = RoutedDelivery.Timing.immediate
+        var goes = now
         if let quiet = route.quietHours, quiet.contains(localTime(of: now)) {
-            return (.afterQuietHours, next(quiet.end, after: now))
+            timing = .afterQuietHours
+            goes = next(quiet.end, after: now)
         }
-        return (.immediate, now)
+        if let cap = route.maxPerManagerPerDay, sent(route.index, LocalDate(goes, in: timeZone)) >= cap {
+            return (.overCap, next(route.digestAt ?? Self.defaultOverflowDigest, after: goes, notToday: route.digestAt == nil))
+        }
+        return (timing, goes)
     }
 
     private func localTime(of date: Date) -> LocalTime {

@@ -188,12 +188,11 @@ extension AppDatabase {
     ///
     /// - Parameters:
     ///   - localDate: the bank's local date of an instant, for the per-manager daily counts.
-    ///   - decide: the routing decision for a lead, given how many leads each route (by index) already sent
-    ///     alone to its manager today.
+    ///   - decide: the routing decision for a lead, given how many leads a route (by index) sends alone to its
+    ///     manager on a local date (`YYYY-MM-DD`); a lead counts on the day it goes out.
     public func routeNewLeads(limit: Int, now: Date, localDate: @Sendable (Date) -> String,
-                              decide: @Sendable (Lead, [Int: Int]) -> [DeliveryPlan]) async throws -> RoutingPass {
+                              decide: @Sendable (Lead, (Int, String) -> Int) -> [DeliveryPlan]) async throws -> RoutingPass {
         let nowMs = now.milliseconds
-        let today = localDate(now)
         return try await pool.write { db in
             let position = try Int64.fetchOne(db, sql: "SELECT position FROM consumer WHERE name = ?",
                                               arguments: [Self.routerConsumer]) ?? 0
@@ -233,15 +232,20 @@ extension AppDatabase {
                     continue
                 }
                 let managerId = lead.manager?.id ?? ""
-                var sentToday: [Int: Int] = [:]
-                if !managerId.isEmpty {
-                    for count in try Row.fetchAll(db, sql: """
-                        SELECT route, sent FROM route_count WHERE manager_id = ? AND local_date = ?
-                        """, arguments: [managerId, today]) {
-                        sentToday[count["route"]] = count["sent"]
+                let counts = try db.cachedStatement(sql: """
+                    SELECT sent FROM route_count WHERE manager_id = ? AND route = ? AND local_date = ?
+                    """)
+                var readFailure: (any Error)?
+                let plans = decide(lead) { route, day in
+                    guard !managerId.isEmpty else { return 0 }
+                    do {
+                        return try Int.fetchOne(counts, arguments: [managerId, route, day]) ?? 0
+                    } catch {
+                        readFailure = error
+                        return 0
                     }
                 }
-                let plans = decide(lead, sentToday)
+                if let readFailure { throw readFailure }
                 for plan in plans {
                     let id = Self.deliveryId(lead.id, plan.receiver, "\(plan.route)", plan.purpose.rawValue)
                     let status: DeliveryStatus = disabled.contains("\(plan.receiver)|\(managerId)") ? .held : .pending
@@ -254,11 +258,12 @@ extension AppDatabase {
                     pass.deliveries += db.changesCount
                     pass.receivers.insert(plan.receiver)
                 }
-                for route in Set(plans.filter(\.countsAgainstCap).map(\.route)) where !managerId.isEmpty {
+                var counted = Set<Int>()
+                for plan in plans where plan.countsAgainstCap && !managerId.isEmpty && counted.insert(plan.route).inserted {
                     try db.execute(sql: """
                         INSERT INTO route_count (manager_id, route, local_date, sent) VALUES (?, ?, ?, 1)
                         ON CONFLICT DO UPDATE SET sent = sent + 1
-                        """, arguments: [managerId, route, today])
+                        """, arguments: [managerId, plan.route, localDate(plan.notBefore)])
                 }
                 if plans.isEmpty {
                     try Self.addActivity(db, lead: lead.id, atMs: nowMs, kind: "unrouted", outcome: nil,

@@ -61,14 +61,18 @@ struct ScriptedResponse: Sendable {
 /// A small Hummingbird server on loopback that records what it receives and answers from a script (then 200).
 final class TestReceiverServer: Sendable {
     private let state = Mutex<(requests: [ReceivedRequest], script: [ScriptedResponse])>(([], []))
-    /// Requests to this path hang for `hangFor`, then get 200; the script does not apply to them.
+    /// Requests to this path hang until ``release()``, then get 200; the script does not apply to them.
     let hangPath: String?
-    let hangFor: Duration
+    private let released = Mutex(false)
 
-    init(script: [ScriptedResponse] = [], hangPath: String? = nil, hangFor: Duration = .seconds(3)) {
+    init(script: [ScriptedResponse] = [], hangPath: String? = nil) {
         self.hangPath = hangPath
-        self.hangFor = hangFor
         state.withLock { $0.script = script }
+    }
+
+    /// Lets the requests hanging on `hangPath` (and later ones) answer.
+    func release() {
+        released.withLock { $0 = true }
     }
 
     var requests: [ReceivedRequest] { state.withLock { $0.requests } }
@@ -83,9 +87,10 @@ final class TestReceiverServer: Sendable {
             let hangs = received.path == self.hangPath
             let response = self.state.withLock { state -> ScriptedResponse in
                 state.requests.append(received)
-                if hangs { return ScriptedResponse(status: .ok, delay: self.hangFor) }
+                if hangs { return ScriptedResponse(status: .ok) }
                 return state.script.isEmpty ? ScriptedResponse(status: .ok) : state.script.removeFirst()
             }
+            while hangs && !self.released.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
             if response.delay > .zero { try await Task.sleep(for: response.delay) }
             var fields = HTTPFields()
             // No keep-alive: the server can stop at once at the end of a test, whatever the client's pool holds.

@@ -107,4 +107,18 @@ private func window(_ start: String, _ end: String) -> Route.Window {
         let router = Router(routes: [Route(index: 0, receivers: ["gateway", "wecom"])], timeZone: shanghai)
         #expect(router.route(lead(), at: at("2026-11-20T10:00:00+08:00")).map(\.receiver) == ["gateway", "wecom"])
     }
+
+    @Test func theCapCountsTheDayALeadGoesOutNotTheDayItWasRouted() {
+        let route = Route(index: 0, receivers: ["wecom"], quietHours: window("21:00", "08:00"), maxPerManagerPerDay: 1)
+        let router = Router(routes: [route], timeZone: shanghai)
+        let evening = at("2026-11-20T22:30:00+08:00")
+        // The evening's quota is used up, but the lead goes tomorrow morning, whose quota is free.
+        let held = router.route(lead(), at: evening, sent: { _, day in day.description == "2026-11-20" ? 1 : 0 })
+        #expect(held.map(\.timing) == [.afterQuietHours])
+        #expect(held.map(\.notBefore) == [at("2026-11-21T08:00:00+08:00")])
+        // Tomorrow's quota is used up: the lead waits for the digest after it.
+        let over = router.route(lead(), at: evening, sent: { _, day in day.description == "2026-11-21" ? 1 : 0 })
+        #expect(over.map(\.timing) == [.overCap])
+        #expect(over.map(\.notBefore) == [at("2026-11-22T08:30:00+08:00")])
+    }
 }

@@ -29,13 +29,12 @@ extension Commands {
         }
         let router = configuration.router
         let planner = DeliveryPlanner(router: router)
-        let counts = Dictionary(uniqueKeysWithValues: router.routes.map { ($0.index, sentToday) })
-        let plans = planner.plans(for: lead, at: now, sentToday: counts)
+        let plans = planner.plans(for: lead, at: now, sent: { _, _ in sentToday })
         func time(_ date: Date) -> String { RFC3339.format(date, timeZone: timeZone) }
         var lines = [
             "lead \(lead.id): plugin \(lead.plugin), kind \(lead.kind), priority \(lead.priority.rawValue), "
                 + "manager \(lead.manager?.id ?? "none"), branch \(lead.manager?.branchId ?? "none"), segment \(lead.client?.segment ?? "none")",
-            "routed at \(time(now))" + (sentToday > 0 ? " with \(sentToday) already sent alone today per route" : ""),
+            "routed at \(time(now))" + (sentToday > 0 ? " with \(sentToday) already sent alone per route on the day it would go" : ""),
         ]
         if lead.manager == nil {
             lines.append(router.unassigned.isEmpty
