@@ -303,10 +303,18 @@ extension AppDatabase {
                 """, arguments: [receiver, nowMs, limit + excluding.count])
             due.deliveries = try rows.map(Self.delivery(row:)).filter { !excluding.contains($0.id) }.prefix(limit).map { $0 }
             let leadIds = Set(due.deliveries.flatMap(\.leadIds))
+            let snoozes = leadIds.isEmpty ? [] : try Snooze.fetchActive(db, afterMs: nowMs)
             for id in leadIds {
                 guard let row = try Row.fetchOne(db, sql: "SELECT key, status, body FROM lead WHERE id = ?", arguments: [id]),
-                      let lead = try? Self.lead(row: row)
+                      var lead = try? Self.lead(row: row)
                 else { continue }  // gone or undecodable: its delivery is cancelled, the lane goes on
+                // A snooze that came after the lead was routed still holds back a lead nobody was told of yet.
+                if lead.status == .new, let snooze = snoozes.first(where: { $0.suppresses(lead) }) {
+                    try db.execute(sql: "UPDATE lead SET status = 'suppressed', status_ms = ? WHERE id = ?", arguments: [nowMs, id])
+                    try Self.addActivity(db, lead: id, atMs: nowMs, kind: "suppressed", outcome: nil,
+                                         note: "snooze #\(snooze.id) until \(Date(milliseconds: snooze.untilMs))", actor: "outbox")
+                    lead.status = .suppressed
+                }
                 due.leads[id] = lead
                 let acknowledged = try Bool.fetchOne(db, sql: """
                     SELECT 1 FROM lead_activity WHERE lead_id = ? AND kind IN ('feedback', 'interaction') LIMIT 1

@@ -121,6 +121,24 @@ final class RecordingReceiver: Receiver {
         #expect(try harness.database.activity(leadId: snoozed.id).map(\.kind) == ["suppressed"])
     }
 
+    @Test func aSnoozeAddedWhileALeadWaitsHoldsItBack() async throws {
+        let clock = FixedTimeSource("2026-11-20T22:15:00+08:00")
+        let console = RecordingReceiver("console")
+        let quiet = Route.Window(start: LocalTime(hour: 21, minute: 0), end: LocalTime(hour: 8, minute: 0))
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["console"], quietHours: quiet)], receivers: [console],
+                                        timeSource: clock)
+        let waiting = makeLead("C1:2026")
+        try commitLeads([waiting], to: harness.database)
+        try await harness.outbox.routeOnce()
+        try harness.database.addSnooze(clientId: "C1", plugin: nil, kind: nil, until: instant("2026-11-25T00:00:00+08:00"),
+                                       note: "in hospital", actor: "test", now: instant("2026-11-20T23:00:00+08:00"))
+        clock.set(instant("2026-11-21T08:00:00+08:00"))
+        _ = try await harness.outbox.sendDue(console)
+        #expect(console.messages.isEmpty)
+        #expect(try harness.database.lead(id: waiting.id)?.status == .suppressed)
+        #expect(try harness.database.deliveries(status: .cancelled, receiver: "console", limit: 5).map(\.leadId) == [waiting.id])
+    }
+
     @Test func feedbackSnoozedSuppressesTheClientsNextLeadsFromThatPlugin() async throws {
         let clock = FixedTimeSource("2026-11-20T10:00:00+08:00")
         let console = RecordingReceiver("console")
