@@ -111,30 +111,28 @@ public actor Dispatcher {
                 throw error
             }
             if let (prepared, commit) = inFlight {
-                let newLeads: [Lead]
-                do {
-                    newLeads = try await commit.value
-                } catch {
-                    dropCaches()
-                    throw error
-                }
-                finish(prepared, newLeads: newLeads, pending: next)
-                total += prepared.events
+                total += try await settle(prepared, commit, pending: next)
             }
             inFlight = (next, startCommit(next))
         }
         if let (prepared, commit) = inFlight {
-            let newLeads: [Lead]
-            do {
-                newLeads = try await commit.value
-            } catch {
-                dropCaches()
-                throw error
-            }
-            finish(prepared, newLeads: newLeads)
-            total += prepared.events
+            total += try await settle(prepared, commit)
         }
         return total
+    }
+
+    /// Waits for a batch's commit and accounts for it; returns its event count. A failed commit drops the
+    /// caches (they hold state the database does not have) and rethrows.
+    private func settle(_ prepared: Prepared, _ commit: Task<[Lead], any Error>, pending: Prepared? = nil) async throws -> Int {
+        let newLeads: [Lead]
+        do {
+            newLeads = try await commit.value
+        } catch {
+            dropCaches()
+            throw error
+        }
+        finish(prepared, newLeads: newLeads, pending: pending)
+        return prepared.events
     }
 
     /// Reads (and parses) the next batch off the actor, so it overlaps the handling of the current one.

@@ -34,6 +34,7 @@ final class RecordingReceiver: Receiver {
 /// fixed clock.
 @Suite struct RoutingPipelineTests {
     static let morning = LocalTime(hour: 8, minute: 30)
+    static let night = Route.Window(start: LocalTime(hour: 21, minute: 0), end: LocalTime(hour: 8, minute: 0))
 
     @Test func digestLeadsWaitForTheDigestAndGoAsOneMessage() async throws {
         let clock = FixedTimeSource("2026-11-20T10:00:00+08:00")
@@ -59,8 +60,7 @@ final class RecordingReceiver: Receiver {
     @Test func quietHoursHoldNormalLeadsButNotUrgentOnes() async throws {
         let clock = FixedTimeSource("2026-11-20T22:15:00+08:00")
         let console = RecordingReceiver("console")
-        let quiet = Route.Window(start: LocalTime(hour: 21, minute: 0), end: LocalTime(hour: 8, minute: 0))
-        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["console"], quietHours: quiet)], receivers: [console],
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["console"], quietHours: Self.night)], receivers: [console],
                                         timeSource: clock)
         let normal = makeLead("C1:2026")
         let urgent = makeLead("C2:cash", plugin: "risk-alerts", kind: "risk_large_transaction", priority: .urgent, client: "C2")
@@ -124,8 +124,7 @@ final class RecordingReceiver: Receiver {
     @Test func aSnoozeAddedWhileALeadWaitsHoldsItBack() async throws {
         let clock = FixedTimeSource("2026-11-20T22:15:00+08:00")
         let console = RecordingReceiver("console")
-        let quiet = Route.Window(start: LocalTime(hour: 21, minute: 0), end: LocalTime(hour: 8, minute: 0))
-        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["console"], quietHours: quiet)], receivers: [console],
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["console"], quietHours: Self.night)], receivers: [console],
                                         timeSource: clock)
         let waiting = makeLead("C1:2026")
         try commitLeads([waiting], to: harness.database)
@@ -258,8 +257,7 @@ final class RecordingReceiver: Receiver {
     @Test func aLeadActedOnWhileItsMessageWaitedIsNotSent() async throws {
         let clock = FixedTimeSource("2026-11-20T22:15:00+08:00")
         let console = RecordingReceiver("console")
-        let quiet = Route.Window(start: LocalTime(hour: 21, minute: 0), end: LocalTime(hour: 8, minute: 0))
-        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["console"], quietHours: quiet)], receivers: [console],
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["console"], quietHours: Self.night)], receivers: [console],
                                         timeSource: clock)
         let handled = makeLead("C1:2026")
         let waiting = makeLead("C2:2026", client: "C2")
@@ -278,8 +276,7 @@ final class RecordingReceiver: Receiver {
     @Test func reenablingATargetKeepsQuietHoursTimes() async throws {
         let clock = FixedTimeSource("2026-11-20T20:00:00+08:00")
         let gateway = RecordingReceiver("gateway")
-        let quiet = Route.Window(start: LocalTime(hour: 21, minute: 0), end: LocalTime(hour: 8, minute: 0))
-        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["gateway"], quietHours: quiet)], receivers: [gateway],
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["gateway"], quietHours: Self.night)], receivers: [gateway],
                                         timeSource: clock)
         let first = makeLead("C1:2026")
         try commitLeads([first], to: harness.database)
