@@ -125,7 +125,10 @@ public struct Daemon: Sendable {
             authenticator: Authenticator(webhookSecrets: webhookSecrets, sourceTokens: sourceTokens, apiTokens: apiTokens),
             database: database, queue: ingestQueue, dispatcher: dispatcher, pipeline: settings, health: health,
             timeSource: timeSource, logger: logger.component("http"), timeZone: config.timeZone,
-            outboxChanged: { [outbox] in outbox.wakeLanes() }, receiverNames: Set(config.receivers.map(\.name)))
+            outboxChanged: { [outbox] in outbox.wakeLanes() }, receiverNames: Set(config.receivers.map(\.name)),
+            metrics: .init(registry: DaemonMetrics.registry, refresh: { [database, dispatcher, outbox] in
+                DaemonMetrics.refresh(database: database, position: await dispatcher.currentPosition, outbox: outbox)
+            }))
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully: the dispatcher finishes and commits its

@@ -178,10 +178,17 @@ public final class OutboxService: Service, Sendable {
         }
         let now = timeSource.now()
         var oldest: [String: Int64] = [:]
+        var depth: [String: [DeliveryStatus: Int]] = [:]
         for row in try database.outboxDepth() {
-            Gauge(label: "insightd_outbox_deliveries", dimensions: [("receiver", row.receiver), ("status", row.status.rawValue)],
-                  factory: metrics).record(row.count)
+            depth[row.receiver, default: [:]][row.status] = row.count
             if row.status == .pending, let due = row.oldestMs { oldest[row.receiver] = due }
+        }
+        // Every status of every receiver, zeros included: a queue that drained must read 0, not its last depth.
+        for receiver in Set(receivers.keys).union(depth.keys) {
+            for status in DeliveryStatus.allCases {
+                Gauge(label: "insightd_outbox_deliveries", dimensions: [("receiver", receiver), ("status", status.rawValue)],
+                      factory: metrics).record(depth[receiver]?[status] ?? 0)
+            }
         }
         for receiver in receivers.keys {
             let age = oldest[receiver].map { max(0, now.timeIntervalSince(Date(timeIntervalSince1970: Double($0) / 1000))) } ?? 0

@@ -331,6 +331,7 @@ public actor Dispatcher {
 
     private func report(_ leads: [Lead]) {
         for lead in leads {
+            Counter(label: "insightd_leads_total", dimensions: [("plugin", lead.plugin), ("kind", lead.kind)]).increment()
             logger.info("lead created", metadata: [
                 "lead.id": "\(lead.id)", "lead.key": "\(lead.key)", "lead.kind": "\(lead.kind)",
                 "lead.priority": "\(lead.priority.rawValue)", "plugin.id": "\(lead.plugin)",

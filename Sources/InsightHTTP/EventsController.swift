@@ -65,6 +65,8 @@ struct EventsController: Sendable {
             throw problem
         }
         if outcome.replayedWebhook, let webhookId = sender.webhookId { return Self.replayResponse(webhookId) }
+        IngestMetrics.count(source: sender.source, received: items.count, accepted: outcome.acceptedCount,
+                            duplicates: outcome.duplicateCount, rejected: split.rejected.count)
 
         let rejectedJSON: [JSONValue] = split.rejected.map { item, rejection in
             var entry: [String: JSONValue] = ["index": .number(String(item.index)), "error": .string(rejection.reason)]

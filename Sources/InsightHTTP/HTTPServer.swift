@@ -4,6 +4,7 @@ import InsightCore
 import InsightEngine
 import InsightStore
 import Logging
+import Prometheus
 
 /// Builds the Hummingbird application from its parts. The daemon runs it as a Service; tests drive the same
 /// router with `app.test(.router)` or over loopback.
@@ -32,12 +33,25 @@ public struct HTTPServer: Sendable {
     let timeZone: TimeZone
     let outboxChanged: @Sendable () -> Void
     let receiverNames: Set<String>
+    let metrics: MetricsEndpoint
+
+    /// What `GET /metrics` exposes, and the gauges it refreshes first.
+    public struct MetricsEndpoint: Sendable {
+        public var registry: PrometheusCollectorRegistry
+        public var refresh: @Sendable () async -> Void
+
+        public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), refresh: @escaping @Sendable () async -> Void = {}) {
+            self.registry = registry
+            self.refresh = refresh
+        }
+    }
 
     public init(settings: Settings, authenticator: Authenticator, database: AppDatabase, queue: IngestQueue,
                 dispatcher: Dispatcher, pipeline: SettingsBox, health: HealthBoard,
                 timeSource: any TimeSource = SystemTimeSource(), logger: Logger,
                 timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai") ?? .current,
-                outboxChanged: @escaping @Sendable () -> Void = {}, receiverNames: Set<String> = []) {
+                outboxChanged: @escaping @Sendable () -> Void = {}, receiverNames: Set<String> = [],
+                metrics: MetricsEndpoint = MetricsEndpoint()) {
         self.settings = settings
         self.authenticator = authenticator
         self.database = database
@@ -50,10 +64,13 @@ public struct HTTPServer: Sendable {
         self.timeZone = timeZone
         self.outboxChanged = outboxChanged
         self.receiverNames = receiverNames
+        self.metrics = metrics
     }
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        // Request counts and durations by route template (`http.route`), never by raw path.
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         EventsController(authenticator: authenticator, database: database, queue: queue,
                          maximumBodyBytes: settings.maximumBodyBytes, timeSource: timeSource).register(on: router)
@@ -61,6 +78,7 @@ public struct HTTPServer: Sendable {
         LeadsController(authenticator: authenticator, database: database, timeZone: timeZone, timeSource: timeSource,
                         outboxChanged: outboxChanged, receiverNames: receiverNames).register(on: router)
         HealthController(database: database, health: health).register(on: router)
+        MetricsController(registry: metrics.registry, refresh: metrics.refresh).register(on: router)
         OpenAPIDocument.register(on: router)
         return router
     }

@@ -87,6 +87,11 @@ enum OpenAPIDocument {
                     "503": jsonResponse("Not ready; problems lists why", .object(["type": .string("object")])),
                 ]),
             ])]),
+            "/metrics": .object(["get": .object([
+                "summary": .string("Prometheus text: events, journal lag, dispatch, leads, deliveries, outbox depth, HTTP durations, RSS"),
+                "responses": .object(["200": .object(["description": .string("Prometheus exposition format 0.0.4"),
+                                                      "content": .object(["text/plain": .object(["schema": .object(["type": .string("string")])])])])]),
+            ])]),
             "/openapi.json": .object(["get": .object([
                 "summary": .string("This document"), "responses": .object(["200": jsonResponse("OpenAPI 3.1", .object([:]))]),
             ])]),

@@ -95,6 +95,39 @@ import Testing
         let down = try Self.run(["leads", "list", "--url", "http://127.0.0.1:1"], environment: token)
         #expect(down.status == 1 && down.stderr.contains("cannot reach insightd at http://127.0.0.1:1"))
 
+        // Every metric family, with its labels, after this scenario.
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "http://127.0.0.1:\(port)/metrics"]
+        let output = Pipe()
+        curl.standardOutput = output
+        try curl.run()
+        let metrics = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        let samples = metrics.split(separator: "\n").filter { !$0.hasPrefix("#") }.map(String.init)
+        func sample(_ family: String, _ labels: [String] = []) -> String? {
+            samples.first { line in line.hasPrefix(family) && labels.allSatisfy { line.contains($0) } }
+        }
+        let expected: [(String, [String])] = [
+            ("insightd_events_total", [#"source="crm""#, #"outcome="accepted""#]),
+            ("insightd_events_total", [#"source="crm""#, #"outcome="rejected""#]),
+            ("insightd_journal_lag_events", []),
+            ("insightd_dispatch_events_total", []),
+            ("insightd_leads_total", [#"plugin="rules""#, #"kind="large_inflow""#]),
+            ("insightd_plugin_leads", [#"plugin="rules""#, #"stage="converted""#]),
+            ("insightd_deliveries_total", [#"receiver="audit""#, #"outcome="sent""#]),
+            ("insightd_outbox_deliveries", [#"receiver="audit""#, #"status="sent""#]),
+            ("insightd_outbox_oldest_pending_seconds", [#"receiver="audit""#]),
+            ("insightd_delivery_duration_seconds_bucket", [#"receiver="audit""#]),
+            ("http_server_request_duration_bucket", [#"http_route="/v1/leads/{id}/feedback""#]),
+            ("insightd_process_resident_memory_bytes", []),
+        ]
+        for (family, labels) in expected {
+            #expect(sample(family, labels) != nil, "\(family) \(labels) in /metrics")
+        }
+        #expect(sample("insightd_events_total", [#"outcome="accepted""#])?.hasSuffix(" 6") == true, "six good events accepted")
+        #expect(!samples.contains { $0.contains("/v1/leads/ld_") }, "routes are labelled by template, never by raw path")
+
         kill(daemon.process.processIdentifier, SIGTERM)
         let result = daemon.finish()
         #expect(result.status == 0, "\(result.stderr.suffix(600))")

@@ -21,6 +21,7 @@ public enum Commands {
             return 1
         }
         LoggingSetup.bootstrap(configuration.config.logging)
+        DaemonMetrics.bootstrap()
         let logger = Logger(label: "insightd")
         for warning in configuration.warnings { logger.warning("\(warning)") }
         do {

@@ -237,6 +237,8 @@ public final class InboxWatcher: Service, Sendable {
     private func log(_ report: FileReport) {
         switch report.result {
         case .done(let accepted, let duplicates, let rejected):
+            IngestMetrics.count(source: settings.name, received: accepted + duplicates + rejected, accepted: accepted,
+                                duplicates: duplicates, rejected: rejected)
             logger.info("inbox file ingested", metadata: [
                 "inbox.source": "\(settings.name)", "file.name": "\(report.fileName)", "events.accepted": "\(accepted)",
                 "events.duplicates": "\(duplicates)", "events.rejected": "\(rejected)",
