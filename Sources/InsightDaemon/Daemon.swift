@@ -72,8 +72,9 @@ public struct Daemon: Sendable {
                               logger: logger.component("dispatcher"), onProgress: { [outbox] in outbox.newLeads.wake() }),
             outbox,
             SchedulerService(dispatcher: dispatcher, database: database, settings: settings, timeSource: timeSource,
-                             webhookIdRetention: TimeInterval(configuration.config.retention.webhookIdsDays) * 86_400,
                              logger: logger.component("scheduler")),
+            RetentionService(database: database, retention: configuration.config.retention,
+                             timeZone: configuration.config.timeZone, timeSource: timeSource, logger: logger.component("retention")),
             ingestQueue,
         ] + inboxWatchers() + [
             HTTPService(server: httpServer(), listening: listening, health: health, logger: logger.component("http")),

@@ -13,14 +13,10 @@ public struct SchedulerService: Service {
     let settings: SettingsBox
     let timeSource: any TimeSource
     let logger: Logger
-    /// How long seen webhook ids are kept (retention.webhook_ids_days, at least 7).
-    let webhookIdRetention: TimeInterval
     /// The longest sleep, so a clock jump or a reload is noticed within a minute.
     var maximumSleep: Duration = .seconds(60)
 
-    public init(dispatcher: Dispatcher, database: AppDatabase, settings: SettingsBox, timeSource: any TimeSource,
-                webhookIdRetention: TimeInterval = 7 * 86_400, logger: Logger) {
-        self.webhookIdRetention = webhookIdRetention
+    public init(dispatcher: Dispatcher, database: AppDatabase, settings: SettingsBox, timeSource: any TimeSource, logger: Logger) {
         self.dispatcher = dispatcher
         self.database = database
         self.settings = settings
@@ -35,8 +31,6 @@ public struct SchedulerService: Service {
             let now = timeSource.now()
             do {
                 try await runDueTicks(now: now)
-                let pruned = try database.pruneWebhookIds(before: now.addingTimeInterval(-webhookIdRetention))
-                if pruned > 0 { logger.info("pruned seen webhook ids", metadata: ["webhook.ids.pruned": "\(pruned)"]) }
             } catch {
                 logger.error("scheduled ticks failed; will retry", metadata: ["error": "\(error)"])
             }

@@ -1,0 +1,64 @@
+import Foundation
+import GRDB
+import InsightCore
+import InsightStore
+import InsightTesting
+import Testing
+
+@Suite struct RetentionTests {
+    @Test func pruningKeepsWhatIsUnhandledPendingOrRecent() async throws {
+        let store = try TestStore()
+        let database = store.database
+        let old = instant("2026-01-01T10:00:00+08:00")
+        let recent = instant("2026-11-20T10:00:00+08:00")
+        let now = instant("2026-11-24T10:00:00+08:00")
+
+        // Journal: three old events, two handled by the dispatcher; one recent.
+        _ = try database.append((1...3).map { EventFixtures.transaction("old-\($0)", client: "C1", amount: "1") }, receivedAt: old)
+        _ = try database.append([EventFixtures.transaction("new-1", client: "C1", amount: "1")], receivedAt: recent)
+        try database.setConsumerPosition(AppDatabase.dispatcherConsumer, to: 2, at: now)
+        try database.quarantine([
+            QuarantinedItem(receivedAt: old, source: "crm", origin: "webhook:crm", eventId: "bad-1", reason: "r", payload: "{}"),
+            QuarantinedItem(receivedAt: recent, source: "crm", origin: "webhook:crm", eventId: "bad-2", reason: "r", payload: "{}"),
+        ])
+
+        // Leads: an ancient one, and recent ones with a sent, a dead and a pending delivery.
+        let ancient = LedgerTests.lead(plugin: "rules", key: "ancient", client: "C1", manager: "M1", createdAt: "2026-01-01T10:00:00+08:00")
+        var step = DispatchCommit()
+        step.leads = [(lead: ancient, sequence: nil)]
+        try database.commit(step, at: old)
+        let fresh = ["sent", "dead", "pending"].map { LedgerTests.lead(plugin: "rules", key: $0, client: "C1", manager: "M1") }
+        step.leads = fresh.map { (lead: $0, sequence: nil) }
+        try database.commit(step, at: recent)
+        _ = try await database.routeNewLeads(limit: 10, now: old, localDate: { _ in "2026-01-01" }) { _, _ in
+            [DeliveryPlan(receiver: "gateway", route: 0, timing: "immediate", notBefore: old)]
+        }
+        let due = try await database.claimDue(receiver: "gateway", now: old, limit: 10)
+        let byLead = Dictionary(uniqueKeysWithValues: due.deliveries.map { ($0.leadId ?? "", $0) })
+        try await database.recordResults([
+            DeliveryResult(delivery: try #require(byLead[fresh[0].id]), at: old, durationMs: 1, httpStatus: 200, outcome: .sent, error: nil),
+            DeliveryResult(delivery: try #require(byLead[fresh[1].id]), at: old, durationMs: 1, httpStatus: 500,
+                           outcome: .failed(next: nil), error: "HTTP 500"),
+        ])
+
+        let day: TimeInterval = 86_400
+        let report = try database.prune(RetentionCutoffs(journal: now - 90 * day, quarantine: now - 90 * day, leads: now - 300 * day,
+                                                         delivered: now - 30 * day, webhookIds: now - 7 * day),
+                                        now: now, batch: 1)
+        #expect(report.journal == 2, "only handled events go")
+        #expect(try database.journalCount() == 2, "the unhandled old event and the recent one stay")
+        #expect(report.quarantine == 1)
+        #expect(report.leads == 1)
+        #expect(try database.lead(id: ancient.id) == nil)
+        #expect(try fresh.allSatisfy { try database.lead(id: $0.id) != nil }, "leads inside leads_days stay")
+        #expect(report.deliveries >= 1)
+        #expect(try database.deliveries(forLead: fresh[0].id).isEmpty, "the old sent delivery and its attempts go")
+        #expect(try database.deliveries(forLead: fresh[1].id).map(\.delivery.status) == [.dead], "dead letters wait for an operator")
+        #expect(try database.deliveries(forLead: fresh[2].id).map(\.delivery.status) == [.pending], "pending rows are never pruned")
+
+        #expect(try database.compact() == false, "a small file is checkpointed, not vacuumed")
+        let again = try database.prune(RetentionCutoffs(journal: now - 90 * day, quarantine: now - 90 * day, leads: now - 300 * day,
+                                                        delivered: now - 30 * day, webhookIds: now - 7 * day), now: now)
+        #expect(again.journal + again.quarantine + again.leads + again.deliveries == 0, "a second pass finds nothing more")
+    }
+}
