@@ -17,6 +17,8 @@ public struct Daemon: Sendable {
     public let dispatcher: Dispatcher
     public let wake: WakeSignal
     public let heartbeat: Heartbeat
+    /// The outbox's sign of life: its routing loop beats on every pass, busy or idle.
+    public let outboxHeartbeat: Heartbeat
     public let health: HealthBoard
     public let ingestQueue: IngestQueue
     /// Routes new leads into the outbox and sends them.
@@ -46,6 +48,7 @@ public struct Daemon: Sendable {
         let wake = WakeSignal()
         let queue = IngestQueue(database: database, logger: logger.component("ingest"), onCommitted: { wake.wake() })
         let config = configuration.config
+        let outboxHeartbeat = Heartbeat()
         let outbox = OutboxService(
             database: database, planner: DeliveryPlanner(router: configuration.router),
             receivers: try configuration.receivers(
@@ -54,9 +57,10 @@ public struct Daemon: Sendable {
                 }),
                 templates: configuration.messageTemplates()),
             settings: OutboxService.Settings(policy: configuration.retryPolicy, pollInterval: config.delivery.pollInterval.duration),
-            timeSource: timeSource, logger: logger.component("outbox"))
+            timeSource: timeSource, logger: logger.component("outbox"), heartbeat: { outboxHeartbeat.beat() })
         return Daemon(configuration: configuration, database: database, settings: settings, dispatcher: dispatcher,
-                      wake: wake, heartbeat: Heartbeat(), health: HealthBoard(), ingestQueue: queue, outbox: outbox,
+                      wake: wake, heartbeat: Heartbeat(), outboxHeartbeat: outboxHeartbeat, health: HealthBoard(),
+                      ingestQueue: queue, outbox: outbox,
                       listening: ReadyGate(),
                       lock: lock, timeSource: timeSource, logger: logger, environment: environment)
     }
@@ -83,7 +87,8 @@ public struct Daemon: Sendable {
                           onReload: { [outbox] loaded in
                               outbox.replaceRouting(planner: DeliveryPlanner(router: loaded.router), policy: loaded.retryPolicy)
                           }),
-            SystemdService(notifier: notifier, heartbeat: heartbeat, listening: listening, logger: logger.component("systemd")),
+            SystemdService(notifier: notifier, heartbeats: [("dispatcher", heartbeat), ("outbox", outboxHeartbeat)],
+                           listening: listening, logger: logger.component("systemd")),
         ]
     }
 
