@@ -7,7 +7,7 @@ struct Insightd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "insightd",
         abstract: "Turns core-banking events into explained leads for relationship managers.",
-        subcommands: [Run.self, Check.self, Plugins.self, Ingest.self, Leads.self, Routes.self],
+        subcommands: [Run.self, Check.self, Plugins.self, Ingest.self, Leads.self, Routes.self, Simulate.self],
         defaultSubcommand: nil)
 }
 
@@ -170,5 +170,25 @@ private func finish(_ status: Int32, _ output: String) throws {
     } else {
         FileHandle.standardError.write(Data((output + "\n").utf8))
         throw ExitCode(status)
+    }
+}
+
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a synthetic bank's events as NDJSON to stdout (for the demo, benchmarks and replay).")
+
+    @Option(help: "Clients in the bank.") var clients = 1_000
+    @Option(help: "Days of activity.") var days = 30
+    @Option(help: "Random seed: the same seed gives the same events.") var seed: UInt64 = 1
+    @Option(help: "Activity events (default: clients × days / 3 + clients).") var events: Int?
+    @Option(help: "First day (YYYY-MM-DD, bank time zone; default 2026-09-01).") var start: String?
+
+    func run() throws {
+        let output = FileHandle.standardOutput
+        let (status, message) = Commands.simulate(clients: clients, days: days, seed: seed, events: events, start: start) { text in
+            output.write(Data(text.utf8))
+        }
+        if let message { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+        if status != 0 { throw ExitCode(status) }
     }
 }
