@@ -13,13 +13,7 @@ import Testing
 
     @Test func leadsAreDeliveredAndTheCLIReadsAndAcknowledgesThem() throws {
         let port = try #require(LifecycleTests.freePort())
-        let fixture = ConfigFixture(main: """
-            plugins_dir: plugins
-            state_dir: state
-            listen: 127.0.0.1:\(port)
-            dispatcher: {poll_interval: 50ms}
-            sources:
-              - {name: crm, kind: webhook, token: "test-crm-token"}
+        let fixture = ConfigFixture.daemon(port: port, """
             api_tokens:
               - {name: crm-app, token: "test-api-token", scopes: [read, feedback]}
             receivers:
@@ -35,16 +29,9 @@ import Testing
         var code = ""
         for _ in 0..<100 where code != "202" {
             usleep(50_000)
-            let post = Process()
-            post.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            post.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)/v1/events",
-                              "-H", "Authorization: Bearer test-crm-token", "-H", "Content-Type: application/x-ndjson",
-                              "--data-binary", "@\(events)"]
-            let output = Pipe()
-            post.standardOutput = output
-            try post.run()
-            post.waitUntilExit()
-            code = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            code = try curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)/v1/events",
+                             "-H", "Authorization: Bearer test-crm-token", "-H", "Content-Type: application/x-ndjson",
+                             "--data-binary", "@\(events)"])
         }
         #expect(code == "202")
 
@@ -96,14 +83,7 @@ import Testing
         #expect(down.status == 1 && down.stderr.contains("cannot reach insightd at http://127.0.0.1:1"))
 
         // Every metric family, with its labels, after this scenario.
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-s", "http://127.0.0.1:\(port)/metrics"]
-        let output = Pipe()
-        curl.standardOutput = output
-        try curl.run()
-        let metrics = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        curl.waitUntilExit()
+        let metrics = try curl(["http://127.0.0.1:\(port)/metrics"])
         let samples = metrics.split(separator: "\n").filter { !$0.hasPrefix("#") }.map(String.init)
         func sample(_ family: String, _ labels: [String] = []) -> String? {
             samples.first { line in line.hasPrefix(family) && labels.allSatisfy { line.contains($0) } }

@@ -108,13 +108,7 @@ import Testing
         guard probe.status == 0 else { return }  // a kernel without PR_SET_MDWE: nothing to check here
 
         let port = try #require(LifecycleTests.freePort())
-        let fixture = ConfigFixture(main: """
-            plugins_dir: plugins
-            state_dir: state
-            listen: 127.0.0.1:\(port)
-            dispatcher: {poll_interval: 50ms}
-            sources:
-              - {name: crm, kind: webhook, token: "test-crm-token"}
+        let fixture = ConfigFixture.daemon(port: port, """
             receivers: [{name: audit, kind: file, path: state/deliveries.jsonl}]
             routes: [{receivers: [audit]}]
             """)
@@ -137,9 +131,9 @@ import Testing
         var code = ""
         for _ in 0..<200 where code != "202" {
             usleep(50_000)
-            code = try Self.execute("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
-                                                      "http://127.0.0.1:\(port)/v1/events", "-H", "Authorization: Bearer test-crm-token",
-                                                      "-H", "Content-Type: application/x-ndjson", "--data-binary", "@\(events)"]).output
+            code = try curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)/v1/events",
+                             "-H", "Authorization: Bearer test-crm-token", "-H", "Content-Type: application/x-ndjson",
+                             "--data-binary", "@\(events)"])
             if !process.isRunning { break }
         }
         #expect(code == "202")

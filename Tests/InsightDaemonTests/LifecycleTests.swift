@@ -78,14 +78,7 @@ import Glibc
     @Test func runsUnderSystemdNotifyReloadsOnHupAndStopsCleanlyOnTerm() throws {
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "built insightd at \(Self.binary)")
         let port = try #require(Self.freePort())
-        let fixture = ConfigFixture(main: """
-            plugins_dir: plugins
-            state_dir: state
-            listen: 127.0.0.1:\(port)
-            dispatcher: {poll_interval: 50ms}
-            sources:
-              - {name: crm, kind: webhook, token: "test-crm-token"}
-            """)
+        let fixture = ConfigFixture.daemon(port: port)
         let notify = try #require(NotifySocket(directory: fixture.directory.path))
         let daemon = try Run(["run", "--config", fixture.mainPath],
                              environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])

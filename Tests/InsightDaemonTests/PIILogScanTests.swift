@@ -54,28 +54,10 @@ import Testing
         #expect(Self.leaks(in: "138****5678 110***********1234 ************1111 at 1732000000000 ms, amount 800000.00").isEmpty)
     }
 
-    static func curl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-
     @Test func noPersonalDataReachesTheLogsOrTheReceivers() throws {
         let port = try #require(LifecycleTests.freePort())
-        let fixture = ConfigFixture(main: """
-            plugins_dir: plugins
-            state_dir: state
-            listen: 127.0.0.1:\(port)
-            dispatcher: {poll_interval: 50ms}
+        let fixture = ConfigFixture.daemon(port: port, """
             logging: {level: debug}
-            sources:
-              - {name: crm, kind: webhook, token: "test-crm-token"}
             api_tokens:
               - {name: ops, token: "test-ops-token", scopes: [read, feedback, admin]}
             receivers:
@@ -92,26 +74,26 @@ import Testing
         var answer = ""
         for _ in 0..<200 where !answer.contains("accepted") {
             usleep(50_000)
-            answer = try Self.curl(["-X", "POST", base + "/v1/events", "-H", "Authorization: Bearer test-crm-token",
+            answer = try curl(["-X", "POST", base + "/v1/events", "-H", "Authorization: Bearer test-crm-token",
                                     "-H", "Content-Type: application/x-ndjson", "--data-binary", "@\(events)"])
         }
         #expect(answer.contains("\"accepted\":6"))
         // A rejected event full of personal data: it is quarantined, and its error names fields, not values.
         let bad = #"{"id":"evt-bad","type":"client.profile","time":"2026-11-20T09:00:00+08:00","clientId":"C000999","data":{"name":"欧阳娜娜","phone":"13712345678","idNumber":"110101199001011234","riskLevel":"C9"}}"#
-        _ = try Self.curl(["-X", "POST", base + "/v1/events", "-H", "Authorization: Bearer test-crm-token",
+        _ = try curl(["-X", "POST", base + "/v1/events", "-H", "Authorization: Bearer test-crm-token",
                            "-H", "Content-Type: application/json", "--data-binary", bad])
-        _ = try Self.curl(["-X", "POST", base + "/v1/admin/tick", "-H", "Authorization: Bearer test-ops-token",
+        _ = try curl(["-X", "POST", base + "/v1/admin/tick", "-H", "Authorization: Bearer test-ops-token",
                            "-H", "Content-Type: application/json", "-d", #"{"at":"2026-11-20T09:30:00+08:00"}"#])
         var leads: [JSONValue] = []
         for _ in 0..<100 where leads.isEmpty {
             usleep(50_000)
-            leads = (try? JSONParser.parse(Self.curl([base + "/v1/leads", "-H", "Authorization: Bearer test-ops-token"])))?["leads"]?.arrayValue ?? []
+            leads = (try? JSONParser.parse(curl([base + "/v1/leads", "-H", "Authorization: Bearer test-ops-token"])))?["leads"]?.arrayValue ?? []
         }
         let lead = try #require(leads.first?["id"]?.stringValue)
-        let feedback = try Self.curl(["-X", "POST", base + "/v1/leads/\(lead)/feedback", "-H", "Authorization: Bearer test-ops-token",
+        let feedback = try curl(["-X", "POST", base + "/v1/leads/\(lead)/feedback", "-H", "Authorization: Bearer test-ops-token",
                                       "-H", "Content-Type: application/json", "-d", #"{"outcome":"contacted","note":"new mobile 13698765432"}"#])
-        let client = try Self.curl([base + "/v1/clients/C000123", "-H", "Authorization: Bearer test-ops-token"])
-        let shown = try Self.curl([base + "/v1/leads/\(lead)", "-H", "Authorization: Bearer test-ops-token"])
+        let client = try curl([base + "/v1/clients/C000123", "-H", "Authorization: Bearer test-ops-token"])
+        let shown = try curl([base + "/v1/leads/\(lead)", "-H", "Authorization: Bearer test-ops-token"])
         usleep(500_000)  // let the outbox deliver what the tick made
         kill(daemon.process.processIdentifier, SIGTERM)
         let stdout = String(decoding: daemon.stdout?.fileHandleForReading.readDataToEndOfFile() ?? Data(), as: UTF8.self)

@@ -35,3 +35,32 @@ struct ConfigFixture {
         }
     }
 }
+
+extension ConfigFixture {
+    /// A configuration for running the real daemon on loopback `port`: state under `state/`, a fast
+    /// dispatcher, the `crm` webhook source with the bearer token `test-crm-token`, then `extra` YAML.
+    static func daemon(port: Int, _ extra: String = "") -> ConfigFixture {
+        ConfigFixture(main: """
+            plugins_dir: plugins
+            state_dir: state
+            listen: 127.0.0.1:\(port)
+            dispatcher: {poll_interval: 50ms}
+            sources:
+              - {name: crm, kind: webhook, token: "test-crm-token"}
+
+            """ + extra)
+    }
+}
+
+/// `curl -s ARGUMENTS`: what it printed.
+func curl(_ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    process.arguments = ["-s"] + arguments
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
