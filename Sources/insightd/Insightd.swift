@@ -7,7 +7,7 @@ struct Insightd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "insightd",
         abstract: "Turns core-banking events into explained leads for relationship managers.",
-        subcommands: [Run.self, Check.self, Plugins.self, Ingest.self, Leads.self, Routes.self, Simulate.self],
+        subcommands: [Run.self, Check.self, Plugins.self, Ingest.self, Leads.self, Routes.self, Simulate.self, ReplayCommand.self],
         defaultSubcommand: nil)
 }
 
@@ -189,6 +189,28 @@ struct Simulate: ParsableCommand {
             output.write(Data(text.utf8))
         }
         if let message { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+extension Replay.Format: ExpressibleByArgument {}
+
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Backtest: run the configured plugins over historical events on event time, delivering nothing.")
+
+    @Argument(help: "Event files: JSON, NDJSON or CloudEvents, as POST /v1/events takes them.") var files: [String]
+    @OptionGroup var options: ConfigOption
+    @Option(help: "Run the daily ticks until this date (YYYY-MM-DD), past the last event.") var until: String?
+    @Option(help: "table (a summary) or json (the leads, machine-readable).") var format: Replay.Format = .table
+    @Option(help: "Also write a self-contained HTML report with charts to this path.") var report: String?
+
+    func run() async throws {
+        let output = FileHandle.standardOutput
+        let status = await Commands.replay(files: files, configPath: options.config, until: until, format: format, report: report) {
+            output.write(Data($0.utf8))
+        }
         if status != 0 { throw ExitCode(status) }
     }
 }

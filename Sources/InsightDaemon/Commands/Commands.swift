@@ -127,7 +127,7 @@ public enum Commands {
         return rows.map { row in
             row.enumerated().map { column, cell in
                 column == columns - 1 ? cell : cell.padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0)
-            }.joined()
+            }.joined(separator: "")
         }.joined(separator: "\n")
     }
 }

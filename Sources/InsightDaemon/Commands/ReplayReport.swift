@@ -1,0 +1,116 @@
+import Foundation
+import InsightCore
+
+/// A self-contained HTML page for a replay: a stacked bar chart of leads per day per plugin (inline SVG, no
+/// scripts, no external files), and the summary tables. A branch head opens it in any browser.
+enum ReplayReport {
+    static let palette = ["#2f6fde", "#e0731f", "#2a9d5c", "#c23b3b", "#7a4fc4", "#8c6d1f", "#1f8ca3", "#b5487f"]
+
+    static func html(_ result: Replay.Result, title: String) -> String {
+        let plugins = result.perPlugin.map(\.0).sorted()
+        let color = Dictionary(uniqueKeysWithValues: plugins.enumerated().map { ($1, palette[$0 % palette.count]) })
+        let perDay = result.perDay
+        let maximum = max(1, perDay.map { $0.plugins.values.reduce(0, +) }.max() ?? 1)
+        let barWidth = max(4.0, min(24.0, 900.0 / Double(max(1, perDay.count))))
+        let chartHeight = 260.0
+        let width = Double(perDay.count) * barWidth + 60
+        var svg = #"<svg id="leads-per-day" xmlns="http://www.w3.org/2000/svg" width="\#(Int(width))" height="\#(Int(chartHeight + 50))" role="img" aria-label="Leads per day per plugin">"#
+        svg += ##"<line x1="40" y1="10" x2="40" y2="\##(Int(chartHeight + 10))" stroke="#888"/>"##
+        svg += #"<text x="36" y="18" font-size="11" text-anchor="end">\#(maximum)</text><text x="36" y="\#(Int(chartHeight + 10))" font-size="11" text-anchor="end">0</text>"#
+        for (index, day) in perDay.enumerated() {
+            var y = chartHeight + 10
+            let x = 42 + Double(index) * barWidth
+            for plugin in plugins {
+                let count = day.plugins[plugin] ?? 0
+                guard count > 0 else { continue }
+                let height = chartHeight * Double(count) / Double(maximum)
+                y -= height
+                svg += String(format: #"<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%@"><title>%@ %@: %d</title></rect>"#,
+                              x, y, barWidth - 1, height, color[plugin] ?? "#999", day.day.description, escape(plugin), count)
+            }
+            if index % max(1, perDay.count / 8) == 0 {
+                svg += String(format: #"<text x="%.1f" y="%d" font-size="10">%@</text>"#, x, Int(chartHeight + 26), String(day.day.description.suffix(5)))
+            }
+        }
+        svg += "</svg>"
+        let legend: String = plugins.map { (plugin: String) -> String in
+            let swatch = color[plugin] ?? "#999"
+            return "<span class=\"key\"><i style=\"background:\(swatch)\"></i>\(escape(plugin))</span>"
+        }.joined(separator: "")
+        func table(_ caption: String, _ rows: [(String, Int)]) -> String {
+            guard !rows.isEmpty else { return "" }
+            return "<h2>\(escape(caption))</h2><table><tr><th></th><th>leads</th></tr>"
+                + rows.map { (row: (String, Int)) -> String in "<tr><td>\(escape(row.0))</td><td>\(row.1)</td></tr>" }.joined(separator: "")
+                + "</table>"
+        }
+        return """
+            <!doctype html>
+            <html lang="zh-CN"><head><meta charset="utf-8"><title>\(escape(title))</title>
+            <style>
+            body{font-family:system-ui,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:24px;color:#222}
+            table{border-collapse:collapse;margin-bottom:16px}td,th{border:1px solid #ddd;padding:3px 10px;text-align:left}
+            .key{margin-right:14px;font-size:13px}.key i{display:inline-block;width:10px;height:10px;margin-right:4px}
+            </style></head><body>
+            <h1>\(escape(title))</h1>
+            <p>\(result.events) events over \(result.days.count) days (\(result.days.first?.description ?? "-") to \(result.days.last?.description ?? "-")), \(result.leads.count) leads\(result.rejected > 0 ? ", \(result.rejected) events rejected" : "").</p>
+            <h2>Leads per day per plugin</h2>
+            <div>\(legend)</div>
+            \(svg)
+            \(table("Per plugin", result.perPlugin))
+            \(table("Per kind", result.perKind))
+            \(table("Per rule (rules plugin)", result.perRule))
+            \(table("Top clients", result.topClients))
+            </body></html>
+            """
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
+
+extension Commands {
+    /// `insightd replay FILE... --config PATH [--until DATE] [--format table|json] [--report PATH]`.
+    public static func replay(files: [String], configPath: String, until: String?, format: Replay.Format, report: String?,
+                              write: (String) -> Void) async -> ExitCode {
+        guard let configuration = loadOrReport(configPath) else { return 1 }
+        var untilDay: LocalDate?
+        if let until {
+            guard let day = LocalDate(until) else {
+                printError("--until must be a date (YYYY-MM-DD), got \"\(until)\"")
+                return 1
+            }
+            untilDay = day
+        }
+        let terminal = isatty(STDERR_FILENO) == 1
+        let started = ContinuousClock.now
+        do {
+            let result = try await Replay(configuration: configuration).run(
+                files: files, until: untilDay, rejection: { printError($0) },
+                progress: { day, days, events, leads in
+                    guard terminal else { return }
+                    let elapsed = ContinuousClock.now - started
+                    let seconds = max(0.001, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                    let filled = days > 0 ? day * 30 / days : 30
+                    let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled)
+                    FileHandle.standardError.write(Data(String(format: "\r%@ day %d/%d  %d events  %d leads  %.0f events/s ",
+                                                               bar, day, days, events, leads, Double(events) / seconds).utf8))
+                    if day == days { FileHandle.standardError.write(Data("\n".utf8)) }
+                })
+            switch format {
+            case .table: write(result.table() + "\n")
+            case .json: write(try result.json() + "\n")
+            }
+            if let report {
+                try ReplayReport.html(result, title: "insightd replay: \(files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))")
+                    .write(toFile: report, atomically: true, encoding: .utf8)
+                printError("report written to \(report)")
+            }
+            return 0
+        } catch {
+            printError("replay failed: \(error)")
+            return 1
+        }
+    }
+}

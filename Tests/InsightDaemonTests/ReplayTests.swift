@@ -1,0 +1,94 @@
+import Foundation
+import InsightCore
+import InsightDaemon
+import InsightTesting
+import Testing
+
+/// `insightd replay`: the shipped plugins over a simulated bank, on event time, with daily ticks.
+@Suite(.serialized) struct ReplayTests {
+    static func bank(_ directory: TemporaryDirectory) -> String {
+        var text = ""
+        _ = Commands.simulate(clients: 300, days: 20, seed: 9, events: nil, start: "2026-09-01") { text += $0 }
+        return directory.write("bank.ndjson", text)
+    }
+
+    static func shippedConfig(_ directory: TemporaryDirectory) throws -> LoadedConfiguration {
+        let main = try String(contentsOfFile: repositoryRoot + "/deploy/insightd.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "plugins_dir: ../plugins-config", with: "plugins_dir: \(repositoryRoot)/plugins-config")
+        return try ConfigLoader().load(path: directory.write("insightd.yaml", main), environment: [:])
+    }
+
+    @Test func replayIsDeterministicFiresTicksAndExtendsToUntil() async throws {
+        let directory = TemporaryDirectory("insightd-replay")
+        let file = Self.bank(directory)
+        let configuration = try Self.shippedConfig(directory)
+        let first = try await Replay(configuration: configuration).run(files: [file], until: LocalDate("2026-10-10"))
+        let again = try await Replay(configuration: configuration).run(files: [file], until: LocalDate("2026-10-10"))
+        #expect(try first.json() == again.json(), "the same input gives identical output")
+        #expect(first.table() == again.table())
+        #expect(first.rejected == 0)
+        #expect(first.days.first?.description == "2026-09-01" && first.days.last?.description == "2026-10-10",
+                "--until extends the simulated clock past the last event")
+        let plugins = Set(first.leads.map(\.plugin))
+        #expect(plugins.isSuperset(of: ["birthday-care", "risk-alerts", "rules"]), "event and tick plugins both fire: \(plugins)")
+        // Ticks run on simulated days after the last event: leads are created on those days too.
+        let lastEventDay = try #require(LocalDate("2026-09-21"))
+        #expect(first.leads.contains { LocalDate($0.createdAt, in: first.timeZone) > lastEventDay })
+        // context.now is event time: nothing is stamped with the wall clock.
+        #expect(first.leads.allSatisfy { $0.createdAt < Date(timeIntervalSince1970: 1_800_000_000) })
+        #expect(first.table().contains("per day") && first.table().contains("per rule (rules plugin)"))
+    }
+
+    @Test func theCommandWritesJSONAndAReportAndDeliversNothing() async throws {
+        let directory = TemporaryDirectory("insightd-replay-cli")
+        let file = Self.bank(directory)
+        let main = try String(contentsOfFile: repositoryRoot + "/deploy/insightd.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "plugins_dir: ../plugins-config", with: "plugins_dir: \(repositoryRoot)/plugins-config")
+            .replacingOccurrences(of: "state_dir: ./var", with: "state_dir: ./state")
+        let config = directory.write("insightd.yaml", main)
+        let report = directory.file("report.html")
+        let result = try LifecycleTests.Run.command(["replay", file, "--config", config, "--format", "json", "--report", report])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSONParser.parse(result.stdout)
+        #expect((json["leads"]?.arrayValue?.count ?? 0) > 0)
+        #expect(json["leads"]?.arrayValue?.first?["createdAt"]?.stringValue?.hasSuffix("+08:00") == true)
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(html.contains("<svg id=\"leads-per-day\"") && html.contains("class=\"bar\""))
+        #expect(!html.contains("<script") && !html.contains("src=") && !html.contains("<link"), "self-contained: no scripts, no external files")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("state")), "a replay touches no daemon state")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("state/deliveries.jsonl")), "and delivers nothing")
+    }
+
+    static var chromium: String? { DeployTests.which("chromium") }
+
+    /// The HTML report opens in headless Chromium (Debian's package) and its chart is on the page: the
+    /// screenshot shows the first plugin's bar colour, and the rendered DOM holds the bars and the legend.
+    @Test(.enabled(if: chromium != nil, "needs chromium (apt-get install chromium)"))
+    func theReportRendersItsChartsInHeadlessChromium() async throws {
+        let browser = try #require(Self.chromium)
+        let python = try #require(DeployTests.which("python3"))
+        let directory = TemporaryDirectory("insightd-report")
+        let file = Self.bank(directory)
+        let main = try String(contentsOfFile: repositoryRoot + "/deploy/insightd.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "plugins_dir: ../plugins-config", with: "plugins_dir: \(repositoryRoot)/plugins-config")
+        let config = directory.write("insightd.yaml", main)
+        let report = directory.file("report.html")
+        let replay = try LifecycleTests.Run.command(["replay", file, "--config", config, "--until", "2026-10-10", "--report", report])
+        #expect(replay.status == 0, "\(replay.stderr)")
+
+        let screenshot = directory.file("report.png")
+        let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,800",
+                     "--user-data-dir=\(directory.file("profile"))"]
+        let shot = try DeployTests.execute(browser, flags + ["--screenshot=\(screenshot)", "file://\(report)"])
+        #expect(shot.status == 0, "\(shot.output.suffix(400))")
+        let counted = try DeployTests.execute(python, [try #require(Bundle.module.path(forResource: "png_color_count", ofType: "py",
+                                                                                        inDirectory: "Fixtures")),
+                                                       screenshot, "2f6fde"])
+        let bluePixels = Int(counted.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(bluePixels > 2_000, "the chart's bars are painted (\(bluePixels) pixels of the first plugin's colour)")
+
+        let dom = try DeployTests.execute(browser, flags + ["--dump-dom", "file://\(report)"]).output
+        #expect(dom.components(separatedBy: "class=\"bar\"").count > 20, "the rendered page holds the chart's bars")
+        #expect(dom.contains("birthday-care</span>") && !dom.contains("GRDB"), "the legend names the plugins")
+    }
+}
