@@ -54,6 +54,8 @@ import Testing
         Case(name: "webhook receiver secret that is not whsec_",
              yaml: "plugins_dir: plugins\nreceivers:\n  - {name: gw, kind: webhook, url: \"https://gw.example/leads\", secret: \"hunter2\"}\n",
              message: "insightd.yaml:3:72: receivers[0].secret: a webhook receiver's secret is whsec_ followed by base64 (Standard Webhooks)"),
+        Case(name: "retention run time out of range", yaml: "plugins_dir: plugins\nretention: {run_at: \"25:00\"}\n",
+             message: "insightd.yaml:2:21: retention.run_at: expected a time of day as HH:MM (24-hour), got \"25:00\""),
         Case(name: "negative rate limit",
              yaml: "plugins_dir: plugins\nreceivers:\n  - {name: c, kind: console, max_per_minute: -1}\n",
              message: "insightd.yaml:3:46: receivers[0].max_per_minute: must be 0 (no limit) or more, got -1"),

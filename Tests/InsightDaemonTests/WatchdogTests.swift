@@ -6,7 +6,8 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 
-/// The watchdog is fed only while every loop (the dispatcher and the outbox) makes progress.
+/// The watchdog is fed only while every loop (the dispatcher and the outbox) makes progress. The waits are
+/// long because other suites' blocking tests can hold the machine's two cooperative threads for seconds.
 @Suite struct WatchdogTests {
     @Test func aStalledOutboxWithholdsTheWatchdogUntilItMovesAgain() async throws {
         let directory = TemporaryDirectory("insightd-watchdog")
@@ -30,8 +31,8 @@ import Testing
                     try await Task.sleep(for: .milliseconds(20))
                 }
             }
-            #expect(await wait(socket, "READY=1", timeout: 10) != nil)
-            #expect(await wait(socket, "WATCHDOG=1", timeout: 10) != nil, "fed while both loops move")
+            #expect(await wait(socket, "READY=1", timeout: 60) != nil)
+            #expect(await wait(socket, "WATCHDOG=1", timeout: 60) != nil, "fed while both loops move")
 
             outboxMoves.value = false
             try await Task.sleep(for: .milliseconds(600))
@@ -39,7 +40,7 @@ import Testing
             #expect(await wait(socket, "WATCHDOG=1", timeout: 1) == nil, "withheld while the outbox is stalled")
 
             outboxMoves.value = true
-            #expect(await wait(socket, "WATCHDOG=1", timeout: 10) != nil, "fed again once it moves")
+            #expect(await wait(socket, "WATCHDOG=1", timeout: 60) != nil, "fed again once it moves")
             await group.triggerGracefulShutdown()
             tasks.cancelAll()
         }

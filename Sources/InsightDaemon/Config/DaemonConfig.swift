@@ -357,6 +357,8 @@ public struct RetentionConfig: Sendable, Decodable {
     public var leadsDays: Int
     public var deliveredDays: Int
     public var webhookIdsDays: Int
+    /// The local time of the daily retention run.
+    public var runAt: LocalTime
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case journalDays = "journal_days"
@@ -364,6 +366,7 @@ public struct RetentionConfig: Sendable, Decodable {
         case leadsDays = "leads_days"
         case deliveredDays = "delivered_days"
         case webhookIdsDays = "webhook_ids_days"
+        case runAt = "run_at"
     }
 
     public init() {
@@ -372,6 +375,7 @@ public struct RetentionConfig: Sendable, Decodable {
         leadsDays = 400
         deliveredDays = 30
         webhookIdsDays = 7
+        runAt = LocalTime(hour: 3, minute: 30)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -382,9 +386,11 @@ public struct RetentionConfig: Sendable, Decodable {
         leadsDays = try c.decodeIfPresent(Int.self, forKey: .leadsDays) ?? leadsDays
         deliveredDays = try c.decodeIfPresent(Int.self, forKey: .deliveredDays) ?? deliveredDays
         webhookIdsDays = try c.decodeIfPresent(Int.self, forKey: .webhookIdsDays) ?? webhookIdsDays
-        for key in CodingKeys.allCases {
-            let value = [journalDays, quarantineDays, leadsDays, deliveredDays, webhookIdsDays][CodingKeys.allCases.firstIndex(of: key) ?? 0]
-            if value < 1 { throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be at least 1 day") }
+        runAt = try c.decodeIfPresent(LocalTime.self, forKey: .runAt) ?? runAt
+        let days: [(CodingKeys, Int)] = [(.journalDays, journalDays), (.quarantineDays, quarantineDays), (.leadsDays, leadsDays),
+                                         (.deliveredDays, deliveredDays), (.webhookIdsDays, webhookIdsDays)]
+        for (key, value) in days where value < 1 {
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be at least 1 day")
         }
         if webhookIdsDays < 7 {
             throw DecodingError.dataCorruptedError(forKey: .webhookIdsDays, in: c,

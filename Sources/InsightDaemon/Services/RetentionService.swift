@@ -4,7 +4,8 @@ import InsightStore
 import Logging
 import ServiceLifecycle
 
-/// Applies `retention:` once a day (a minute after start, then at 03:30 in the bank's time zone): prunes the
+/// Applies `retention:` once a day (a minute after start, then at `run_at`, 03:30 by default, in the bank's
+/// time zone): prunes the
 /// journal (only what the dispatcher handled), quarantine, seen webhook ids, finished outbox rows and old
 /// leads, then checkpoints the WAL and vacuums when much of the file is free.
 public struct RetentionService: Service {
@@ -13,7 +14,6 @@ public struct RetentionService: Service {
     let timeZone: TimeZone
     let timeSource: any TimeSource
     let logger: Logger
-    static let runAt = LocalTime(hour: 3, minute: 30)
 
     public init(database: AppDatabase, retention: RetentionConfig, timeZone: TimeZone, timeSource: any TimeSource, logger: Logger) {
         self.database = database
@@ -58,8 +58,8 @@ public struct RetentionService: Service {
             }
             let now = timeSource.now()
             let today = LocalDate(now, in: timeZone)
-            var next = today.instant(at: Self.runAt, in: timeZone)
-            if next <= now { next = today.adding(days: 1).instant(at: Self.runAt, in: timeZone) }
+            var next = today.instant(at: retention.runAt, in: timeZone)
+            if next <= now { next = today.adding(days: 1).instant(at: retention.runAt, in: timeZone) }
             wait = .seconds(max(60, Int64(next.timeIntervalSince(now))))
         }
     }
