@@ -277,21 +277,12 @@ extension AppDatabase {
         }
     }
 
-    /// Leads the router has not handled yet.
-    public func unroutedLeadCount() throws -> Int {
-        try pool.read { db in
-            let position = try Int64.fetchOne(db, sql: "SELECT position FROM consumer WHERE name = ?",
-                                              arguments: [Self.routerConsumer]) ?? 0
-            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM lead WHERE seq > ?", arguments: [position]) ?? 0
-        }
-    }
-
     // MARK: - Sending
 
-    /// The receiver's deliveries due at `now` (at most `limit`, skipping `excluding`, which are in flight), with
+    /// The receiver's deliveries due at `now` (at most `limit`), with
     /// their leads and managers. Digest members that are due are first gathered into one digest delivery per
     /// manager, in the same transaction, so a digest's id (its webhook-id) is fixed before its first attempt.
-    public func claimDue(receiver: String, now: Date, limit: Int, excluding: Set<String> = []) async throws -> DueDeliveries {
+    public func claimDue(receiver: String, now: Date, limit: Int) async throws -> DueDeliveries {
         let nowMs = now.milliseconds
         return try await pool.write { db in
             try Self.formDigests(db, receiver: receiver, nowMs: nowMs)
@@ -300,8 +291,8 @@ extension AppDatabase {
                 SELECT * FROM delivery
                 WHERE status = 'pending' AND receiver = ? AND next_attempt_ms <= ? AND timing NOT LIKE 'digest:%'
                 ORDER BY next_attempt_ms, id LIMIT ?
-                """, arguments: [receiver, nowMs, limit + excluding.count])
-            due.deliveries = try rows.map(Self.delivery(row:)).filter { !excluding.contains($0.id) }.prefix(limit).map { $0 }
+                """, arguments: [receiver, nowMs, limit])
+            due.deliveries = try rows.map(Self.delivery(row:))
             let leadIds = Set(due.deliveries.flatMap(\.leadIds))
             let snoozes = leadIds.isEmpty ? [] : try Snooze.fetchActive(db, afterMs: nowMs)
             for id in leadIds {
@@ -549,10 +540,6 @@ extension AppDatabase {
         }
     }
 
-    public func attempts(deliveryId: String) throws -> [DeliveryAttempt] {
-        try pool.read { db in try Self.attempts(db, deliveryId: deliveryId) }
-    }
-
     /// Outbox rows per receiver and status, and the oldest pending row's due time: depth for operators.
     public func outboxDepth() throws -> [(receiver: String, status: DeliveryStatus, count: Int, oldestMs: Int64?)] {
         try pool.read { db in
@@ -630,7 +617,6 @@ struct Snooze {
     var plugin: String?
     var kind: String?
     var untilMs: Int64
-    var createdMs: Int64
 
     func suppresses(_ lead: Lead) -> Bool {
         let at = lead.createdAt.milliseconds
@@ -643,8 +629,7 @@ struct Snooze {
 
     static func fetchActive(_ db: Database, afterMs: Int64) throws -> [Snooze] {
         try Row.fetchAll(db, sql: "SELECT * FROM snooze WHERE until_ms > ? ORDER BY id", arguments: [afterMs]).map {
-            Snooze(id: $0["id"], clientId: $0["client_id"], plugin: $0["plugin"], kind: $0["kind"], untilMs: $0["until_ms"],
-                   createdMs: $0["created_ms"])
+            Snooze(id: $0["id"], clientId: $0["client_id"], plugin: $0["plugin"], kind: $0["kind"], untilMs: $0["until_ms"])
         }
     }
 }

@@ -25,24 +25,12 @@ import Testing
         let daemon = try LifecycleTests.Run(["run", "--config", fixture.mainPath])
         defer { if daemon.process.isRunning { daemon.process.terminate() } }
 
-        let events = try #require(Bundle.module.path(forResource: "sample-events", ofType: "ndjson", inDirectory: "Fixtures"))
-        var code = ""
-        for _ in 0..<100 where code != "202" {
-            usleep(50_000)
-            code = try curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)/v1/events",
-                             "-H", "Authorization: Bearer test-crm-token", "-H", "Content-Type: application/x-ndjson",
-                             "--data-binary", "@\(events)"])
-        }
+        let code = try postSampleEvents(port: port)
         #expect(code == "202")
 
         // The file receiver gets one line per lead, masked.
         let deliveries = fixture.directory.file("state/deliveries.jsonl")
-        var lines: [String] = []
-        let deadline = Date().addingTimeInterval(15)
-        while lines.count < 3 && Date() < deadline {
-            usleep(100_000)
-            lines = ((try? String(contentsOfFile: deliveries, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-        }
+        let lines = waitForLines(deliveries, count: 3)
         #expect(lines.count == 3)
         let text = lines.joined(separator: "\n")
         #expect(text.contains("\"name\":\"张*\"") && !text.contains("张三") && !text.contains("13812345678"))

@@ -127,23 +127,10 @@ import Testing
         try process.run()
         defer { if process.isRunning { process.terminate() } }
 
-        let events = try #require(Bundle.module.path(forResource: "sample-events", ofType: "ndjson", inDirectory: "Fixtures"))
-        var code = ""
-        for _ in 0..<200 where code != "202" {
-            usleep(50_000)
-            code = try curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)/v1/events",
-                             "-H", "Authorization: Bearer test-crm-token", "-H", "Content-Type: application/x-ndjson",
-                             "--data-binary", "@\(events)"])
-            if !process.isRunning { break }
-        }
+        let code = try postSampleEvents(port: port, while: { process.isRunning })
         #expect(code == "202")
         let deliveries = fixture.directory.file("state/deliveries.jsonl")
-        let deadline = Date().addingTimeInterval(15)
-        var lines = 0
-        while lines < 3 && Date() < deadline && process.isRunning {
-            usleep(100_000)
-            lines = ((try? String(contentsOfFile: deliveries, encoding: .utf8)) ?? "").split(separator: "\n").count
-        }
+        let lines = waitForLines(deliveries, count: 3, while: { process.isRunning }).count
         #expect(lines == 3, "leads made and delivered under MemoryDenyWriteExecute")
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()

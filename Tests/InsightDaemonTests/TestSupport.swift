@@ -64,3 +64,28 @@ func curl(_ arguments: [String]) throws -> String {
     process.waitUntilExit()
     return String(decoding: data, as: UTF8.self)
 }
+
+/// Posts the sample events (NDJSON, as the `crm` source) to a daemon on `port` until it answers 202, for at
+/// most 10 s or while `running` holds; returns the last status code.
+func postSampleEvents(port: Int, while running: () -> Bool = { true }) throws -> String {
+    let events = Bundle.module.path(forResource: "sample-events", ofType: "ndjson", inDirectory: "Fixtures") ?? ""
+    var code = ""
+    for _ in 0..<200 where code != "202" && running() {
+        usleep(50_000)
+        code = try curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)/v1/events",
+                         "-H", "Authorization: Bearer test-crm-token", "-H", "Content-Type: application/x-ndjson",
+                         "--data-binary", "@\(events)"])
+    }
+    return code
+}
+
+/// The lines of a JSONL file once it has `count` of them (or after 15 s, or once `running` stops holding).
+func waitForLines(_ path: String, count: Int, while running: () -> Bool = { true }) -> [String] {
+    var lines: [String] = []
+    let deadline = Date().addingTimeInterval(15)
+    while lines.count < count && Date() < deadline && running() {
+        usleep(100_000)
+        lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+    return lines
+}
