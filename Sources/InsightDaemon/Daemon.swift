@@ -50,7 +50,7 @@ public struct Daemon: Sendable {
         let config = configuration.config
         let outboxHeartbeat = Heartbeat()
         let outbox = OutboxService(
-            database: database, planner: DeliveryPlanner(router: configuration.router),
+            database: database, planner: configuration.deliveryPlanner,
             receivers: try configuration.receivers(
                 client: OutboundHTTP.client(connectionsPerHost: config.receivers.reduce(0) {
                     $0 + ($1.concurrency ?? config.delivery.concurrency)
@@ -85,7 +85,7 @@ public struct Daemon: Sendable {
             ReloadService(configPath: configuration.configPath, loader: loader, settings: settings, running: configuration,
                           notifier: notifier, logger: logger.component("reload"), environment: { environment },
                           onReload: { [outbox] loaded in
-                              outbox.replaceRouting(planner: DeliveryPlanner(router: loaded.router), policy: loaded.retryPolicy)
+                              outbox.replaceRouting(planner: loaded.deliveryPlanner, policy: loaded.retryPolicy)
                           }),
             SystemdService(notifier: notifier, heartbeats: [("dispatcher", heartbeat), ("outbox", outboxHeartbeat)],
                            listening: listening, logger: logger.component("systemd")),
@@ -127,7 +127,8 @@ public struct Daemon: Sendable {
                                           scopes: Set(token.scopes.compactMap { Authenticator.Scope(rawValue: $0.rawValue) }))
         }
         return HTTPServer(
-            settings: .init(host: config.listen.host, port: config.listen.port, maximumBodyBytes: config.http.maxBodyBytes),
+            settings: .init(host: config.listen.host, port: config.listen.port, maximumBodyBytes: config.http.maxBodyBytes,
+                            amlKinds: Set(config.delivery.amlKinds), snoozeMaxDays: config.snooze.maxDays),
             authenticator: Authenticator(webhookSecrets: webhookSecrets, sourceTokens: sourceTokens, apiTokens: apiTokens),
             database: database, queue: ingestQueue, dispatcher: dispatcher, pipeline: settings, health: health,
             timeSource: timeSource, logger: logger.component("http"), timeZone: config.timeZone,

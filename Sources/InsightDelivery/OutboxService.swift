@@ -10,15 +10,43 @@ import Synchronization
 /// with the router's position).
 public struct DeliveryPlanner: Sendable {
     public let router: Router
+    public let compliance: CompliancePolicy
+    /// `delivery.group_window` in seconds: a client's leads due for one receiver within it go as one message.
+    public let groupWindow: TimeInterval
 
-    public init(router: Router) {
+    /// The route index of deliveries to the compliance queue (`delivery.compliance`).
+    public static let complianceRoute = -2
+
+    public init(router: Router, compliance: CompliancePolicy = CompliancePolicy(), groupWindow: TimeInterval = 0) {
         self.router = router
+        self.compliance = compliance
+        self.groupWindow = groupWindow
+    }
+
+    /// The compliance policy as the store applies it: inhibit rules, and the AML kinds a manager's snooze
+    /// never holds back.
+    public var complianceHooks: ComplianceHooks {
+        let policy = compliance
+        return ComplianceHooks(
+            protectedKinds: policy.amlKinds, mayInhibit: { policy.mayInhibit($0) },
+            inhibition: { lead, candidates, now in
+                policy.inhibition(of: lead, among: candidates, at: now).map {
+                    InhibitDecision(sourceId: $0.sourceId, note: "inhibit[\($0.rule)]: open \($0.sourceKind) lead")
+                }
+            })
     }
 
     /// - Parameter sent: leads a route (by index) sends alone to this lead's manager on a local day.
     public func plans(for lead: Lead, at now: Date, sent: (Int, LocalDate) -> Int) -> [DeliveryPlan] {
+        // An AML lead goes to the compliance queue in full, at once; the manager's routes carry a neutral task
+        // (rendered at send time), or nothing with `aml_manager_notice: none`.
+        let aml = compliance.isAML(lead)
+        let queue = aml ? compliance.receivers.map {
+            DeliveryPlan(receiver: $0, route: Self.complianceRoute, purpose: .lead, timing: "compliance", notBefore: now)
+        } : []
+        if aml, compliance.managerNotice == .none { return queue }
         let routed = router.route(lead, at: now, sent: sent)
-        var plans = routed.map { delivery in
+        var plans = queue + routed.map { delivery in
             DeliveryPlan(receiver: delivery.receiver, route: delivery.route, purpose: .lead,
                          timing: delivery.route < 0 ? "unassigned" : delivery.timing.rawValue,
                          notBefore: delivery.notBefore, inDigest: delivery.inDigest,
@@ -152,13 +180,15 @@ public final class OutboxService: Service, Sendable {
         let now = timeSource.now()
         let pass = try await database.routeNewLeads(
             limit: settings.routingBatch, now: now, localDate: { LocalDate($0, in: timeZone).description },
-            decide: { lead, sent in planner.plans(for: lead, at: now, sent: { route, day in sent(route, day.description) }) })
+            compliance: planner.complianceHooks, groupWindowMs: Int64(planner.groupWindow * 1000), decide: { lead, sent in planner.plans(for: lead, at: now, sent: { route, day in sent(route, day.description) }) })
         if pass.leads > 0 {
             logger.debug("leads routed", metadata: [
                 "leads": "\(pass.leads)", "deliveries": "\(pass.deliveries)", "suppressed": "\(pass.suppressed)",
+                "inhibited": "\(pass.inhibited)",
             ])
             Counter(label: "insightd_leads_routed_total", factory: metrics).increment(by: pass.leads)
             Counter(label: "insightd_leads_suppressed_total", factory: metrics).increment(by: pass.suppressed)
+            Counter(label: "insightd_leads_inhibited_total", factory: metrics).increment(by: pass.inhibited)
         }
         for receiver in pass.receivers { lanes[receiver]?.wake() }
         return pass
@@ -170,7 +200,8 @@ public final class OutboxService: Service, Sendable {
     public func publishGauges() throws {
         for counts in try database.conversionCounts() {
             let stages = [("leads", counts.leads), ("notified", counts.notified), ("contacted", counts.contacted),
-                          ("converted", counts.converted), ("dismissed", counts.dismissed), ("suppressed", counts.suppressed)]
+                          ("converted", counts.converted), ("dismissed", counts.dismissed), ("suppressed", counts.suppressed),
+                          ("inhibited", counts.inhibited)]
             for (stage, value) in stages {
                 Gauge(label: "insightd_plugin_leads", dimensions: [("plugin", counts.plugin), ("stage", stage)], factory: metrics)
                     .record(value)
@@ -240,7 +271,7 @@ public final class OutboxService: Service, Sendable {
             limit = min(limit, rate.available(at: now))
             guard limit > 0 else { return 0 }
         }
-        let due = try await database.claimDue(receiver: receiver.name, now: now, limit: limit)
+        let due = try await database.claimDue(receiver: receiver.name, now: now, limit: limit, compliance: planner.complianceHooks)
         rates[receiver.name]?.record(due.deliveries.count, at: now)
         guard !due.deliveries.isEmpty else { return 0 }
         let results = await withTaskGroup(of: DeliveryResult.self, returning: [DeliveryResult].self) { group in
@@ -287,6 +318,8 @@ public final class OutboxService: Service, Sendable {
                                       error: "already \(settled.map(\.status.rawValue).joined(separator: ", ")) before it went out")
             }
         }
+        // AML leads in full to the compliance queue only; every other receiver shows the neutral task.
+        leads = planner.compliance.shown(leads, to: receiver.name)
         let started = ContinuousClock.now
         let outcome = await receiver.send(OutboundMessage(delivery: delivery, leads: leads, manager: due.managers[delivery.managerId]),
                                           at: now)

@@ -15,11 +15,10 @@ public enum DispatchClock: Sendable {
         }
     }
 
+    /// A tick runs as of its instant, live or not: a catch-up tick or `POST /v1/admin/tick {"at": …}` computes
+    /// `createdAt`, due dates, days left and ages from `at`, never from the wall clock.
     func now(for tick: ScheduleTick) -> Date {
-        switch self {
-        case .live(let source): source.now()
-        case .eventTime: tick.scheduledAt
-        }
+        tick.scheduledAt
     }
 
     func commitTime(fallback: Date) -> Date {

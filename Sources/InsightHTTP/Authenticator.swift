@@ -8,6 +8,8 @@ import InsightIngest
 public struct Authenticator: Sendable {
     public enum Scope: String, Sendable, CaseIterable {
         case ingest, read, feedback, admin
+        /// AML decisions, and snoozes that may hold back AML leads.
+        case compliance
     }
 
     public struct APIToken: Sendable {

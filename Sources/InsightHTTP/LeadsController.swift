@@ -16,6 +16,10 @@ struct LeadsController: Sendable {
     let outboxChanged: @Sendable () -> Void
     /// The configured receivers' names.
     let receiverNames: Set<String>
+    /// Lead kinds handled as AML: only scope compliance snoozes, dismisses or decides them.
+    let amlKinds: Set<String>
+    /// The furthest ahead a snooze may reach, in days.
+    let snoozeMaxDays: Int
 
     static let maximumPage = 500
 
@@ -23,6 +27,7 @@ struct LeadsController: Sendable {
         router.get("/v1/leads") { request, context in try self.list(request, context: context) }
         router.get("/v1/leads/{id}") { request, context in try self.show(request, context: context) }
         router.post("/v1/leads/{id}/feedback") { request, context in try await self.feedback(request, context: context) }
+        router.post("/v1/leads/{id}/decision") { request, context in try await self.decide(request, context: context) }
         router.get("/v1/clients/{id}") { request, context in try self.client(request, context: context) }
         router.get("/v1/snoozes") { request, context in try self.snoozes(request, context: context) }
         router.post("/v1/snoozes") { request, context in try await self.addSnooze(request, context: context) }
@@ -90,7 +95,42 @@ struct LeadsController: Sendable {
             entry["actor"] = activity.actor.map(JSONValue.string)
             return .object(entry)
         })
+        if let source = try database.inhibitedBy(leadId: id) { body["inhibitedBy"] = .string(source) }
+        if let decision = try database.decision(leadId: id) { body["decision"] = decisionJSON(decision) }
         return EventsController.json(.object(body), status: .ok)
+    }
+
+    /// `POST /v1/leads/{id}/decision` (scope compliance): `{"decision": "cleared" | "reported", "reference": "…",
+    /// "note": "…"}` on an AML lead, recorded with who decided and when. It ends the inhibitions the lead caused.
+    func decide(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let token = try authenticator.require(.compliance, headers: request.headers)
+        let id = try context.parameters.require("id")
+        let document = try await Self.body(request)
+        let choices = ComplianceDecision.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let text = document["decision"]?.stringValue else { throw Self.invalid("decision is required: one of \(choices)") }
+        guard let decision = ComplianceDecision(rawValue: text) else {
+            throw Self.invalid("decision must be one of \(choices), got \"\(text.prefix(40))\"")
+        }
+        let reference = try Self.optionalString(document, "reference", maximum: 128)
+        if decision == .reported, reference == nil {
+            throw Self.invalid("decision reported needs reference: the suspicious-transaction report's number")
+        }
+        let note = try Self.optionalString(document, "note", maximum: 2000).map(Masking.scrub)
+        guard let lead = try database.lead(id: id) else { throw Problem.notFound("no lead has id \(id)") }
+        guard amlKinds.contains(lead.kind) else {
+            throw Self.invalid("lead \(id) is a \(lead.kind) lead; decisions are for AML leads (\(amlKinds.sorted().joined(separator: ", ")))")
+        }
+        switch try database.recordDecision(leadId: id, decision: decision, reference: reference, note: note,
+                                           actor: "api:\(token.name)", now: timeSource.now()) {
+        case .notFound:
+            throw Problem.notFound("no lead has id \(id)")
+        case .alreadyDecided(let existing):
+            throw Problem(.conflict, "Conflict", detail: "lead \(id) was already decided \(existing.decision.rawValue) by \(existing.actor) at "
+                            + RFC3339.format(existing.at, timeZone: timeZone) + "; a decision is final")
+        case .recorded(let entry):
+            outboxChanged()
+            return EventsController.json(decisionJSON(entry), status: .ok)
+        }
     }
 
     func feedback(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -112,11 +152,16 @@ struct LeadsController: Sendable {
             }
             until = date
         }
+        if [.dismissed, .snoozed].contains(outcome), !token.scopes.contains(.compliance),
+           let lead = try database.lead(id: id), amlKinds.contains(lead.kind) {
+            throw Problem.forbidden("lead \(id) is an AML lead (\(lead.kind)): it cannot be \(outcome.rawValue) with feedback; "
+                                    + "compliance decides it (POST /v1/leads/\(id)/decision)")
+        }
         if outcome == .snoozed {
             guard let until else {
                 throw Self.invalid("outcome snoozed needs until: the RFC 3339 time until which this client's leads from the plugin wait")
             }
-            guard until > timeSource.now() else { throw Self.invalid("until must be in the future") }
+            try checkUntil(until)
             guard try database.lead(id: id)?.client != nil else {
                 if try database.lead(id: id) == nil { throw Problem.notFound("no lead has id \(id)") }
                 throw Self.invalid("lead \(id) has no client to snooze; use POST /v1/snoozes for a plugin or kind")
@@ -209,26 +254,47 @@ struct LeadsController: Sendable {
         guard clientId != nil || plugin != nil || kind != nil else {
             throw Self.invalid("name what to snooze: clientId, plugin or kind (any combination)")
         }
-        // One client's leads are a manager's call; a plugin or kind for every client is an operator's.
+        // One client's leads are a manager's call; a plugin or kind for every client is an operator's; AML leads
+        // are compliance's alone.
         if clientId == nil, !token.scopes.contains(.admin) {
             throw Problem.forbidden("a snooze without clientId holds back leads for every client; it needs scope admin")
+        }
+        if let kind, amlKinds.contains(kind), !token.scopes.contains(.compliance) {
+            throw Problem.forbidden("\(kind) is an AML kind: only scope compliance may snooze it")
         }
         guard let text = document["until"]?.stringValue, let until = RFC3339.parse(text) else {
             throw Self.invalid("until is required, as an RFC 3339 time such as \"2026-12-01T09:00:00+08:00\"")
         }
-        let now = timeSource.now()
-        guard until > now else { throw Self.invalid("until must be in the future") }
+        try checkUntil(until)
+        // The scope it is made with: removing it needs the same; only a compliance snooze covers AML kinds.
+        let scope: Authenticator.Scope = token.scopes.contains(.compliance) ? .compliance : clientId == nil ? .admin : .feedback
         let snooze = try database.addSnooze(clientId: clientId, plugin: plugin, kind: kind, until: until,
                                             note: try Self.optionalString(document, "note", maximum: 2000).map(Masking.scrub),
-                                            actor: "api:\(token.name)", now: now)
+                                            actor: "api:\(token.name)", scope: scope.rawValue, now: timeSource.now())
         return EventsController.json(snoozeJSON(snooze), status: .created)
     }
 
     func removeSnooze(_ request: Request, context: BasicRequestContext) throws -> Response {
-        _ = try authenticator.require(.feedback, headers: request.headers)
+        let token = try authenticator.require(.feedback, headers: request.headers)
         let text = try context.parameters.require("id")
-        guard let id = Int64(text), try database.removeSnooze(id: id) else { throw Problem.notFound("no snooze has id \(text)") }
-        return Response(status: .noContent)
+        guard let id = Int64(text) else { throw Problem.notFound("no snooze has id \(text.prefix(40))") }
+        switch try database.removeSnooze(id: id, callerScopes: Set(token.scopes.map(\.rawValue))) {
+        case .removed: return Response(status: .noContent)
+        case .notFound: throw Problem.notFound("no snooze has id \(id)")
+        case .needsScope(let scope):
+            throw Problem.forbidden("snooze \(id) was made with scope \(scope); removing it needs the same scope")
+        }
+    }
+
+    /// A snooze ends in the future and at most `snooze.max_days` ahead: nobody silences a client for years.
+    private func checkUntil(_ until: Date) throws {
+        let now = timeSource.now()
+        guard until > now else { throw Self.invalid("until must be in the future") }
+        let limit = now.addingTimeInterval(Double(snoozeMaxDays) * 86_400)
+        guard until <= limit else {
+            throw Self.invalid("until may be at most \(snoozeMaxDays) days ahead (snooze.max_days), that is "
+                               + RFC3339.format(limit, timeZone: timeZone))
+        }
     }
 
     // MARK: - Outbox
@@ -302,7 +368,8 @@ struct LeadsController: Sendable {
         let rows = try database.conversionCounts().map { counts -> JSONValue in
             .object(["plugin": .string(counts.plugin), "leads": .number("\(counts.leads)"), "notified": .number("\(counts.notified)"),
                      "contacted": .number("\(counts.contacted)"), "converted": .number("\(counts.converted)"),
-                     "dismissed": .number("\(counts.dismissed)"), "suppressed": .number("\(counts.suppressed)")])
+                     "dismissed": .number("\(counts.dismissed)"), "suppressed": .number("\(counts.suppressed)"),
+                     "inhibited": .number("\(counts.inhibited)")])
         }
         return EventsController.json(.object(["plugins": .array(rows)]), status: .ok)
     }
@@ -335,6 +402,14 @@ struct LeadsController: Sendable {
         return .object(entry)
     }
 
+    private func decisionJSON(_ decision: LeadDecisionEntry) -> JSONValue {
+        var entry: [String: JSONValue] = ["leadId": .string(decision.leadId), "decision": .string(decision.decision.rawValue),
+                                          "actor": .string(decision.actor), "at": time(decision.at)]
+        entry["reference"] = decision.reference.map(JSONValue.string)
+        entry["note"] = decision.note.map(JSONValue.string)
+        return .object(entry)
+    }
+
     private func snoozeJSON(_ snooze: SnoozeEntry) -> JSONValue {
         var entry: [String: JSONValue] = ["id": .number("\(snooze.id)"), "until": time(snooze.until), "createdAt": time(snooze.createdAt)]
         entry["clientId"] = snooze.clientId.map(JSONValue.string)
@@ -343,6 +418,7 @@ struct LeadsController: Sendable {
         entry["note"] = snooze.note.map(JSONValue.string)
         entry["leadId"] = snooze.leadId.map(JSONValue.string)
         entry["actor"] = snooze.actor.map(JSONValue.string)
+        entry["scope"] = .string(snooze.scope)
         return .object(entry)
     }
 

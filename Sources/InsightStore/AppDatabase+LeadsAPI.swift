@@ -66,6 +66,16 @@ public struct SnoozeEntry: Sendable, Hashable {
     public var note: String?
     public var leadId: String?
     public var actor: String?
+    /// The scope it was made with (`feedback`, `admin` or `compliance`): removing it needs the same scope, and
+    /// only a `compliance` snooze holds back AML leads.
+    public var scope: String = "feedback"
+}
+
+public enum SnoozeRemoval: Sendable, Equatable {
+    case removed
+    case notFound
+    /// It was made with a scope the caller lacks.
+    case needsScope(String)
 }
 
 public struct ClientInteraction: Sendable, Hashable {
@@ -84,7 +94,10 @@ public struct ConversionCounts: Sendable, Hashable {
     public var contacted: Int
     public var converted: Int
     public var dismissed: Int
+    /// Held back by a snooze.
     public var suppressed: Int
+    /// Held back by an inhibit rule while the client had an open AML lead (counted apart from snoozes).
+    public var inhibited: Int = 0
 }
 
 extension AppDatabase {
@@ -163,14 +176,14 @@ extension AppDatabase {
 
     @discardableResult
     public func addSnooze(clientId: String?, plugin: String?, kind: String?, until: Date, note: String?, actor: String,
-                          now: Date) throws -> SnoozeEntry {
+                          scope: String = "feedback", now: Date) throws -> SnoozeEntry {
         try pool.write { db in
             try db.execute(sql: """
-                INSERT INTO snooze (client_id, plugin, kind, until_ms, created_ms, note, lead_id, actor)
-                VALUES (?, ?, ?, ?, ?, ?, NULL, ?)
-                """, arguments: [clientId, plugin, kind, until.milliseconds, now.milliseconds, note, actor])
+                INSERT INTO snooze (client_id, plugin, kind, until_ms, created_ms, note, lead_id, actor, scope)
+                VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)
+                """, arguments: [clientId, plugin, kind, until.milliseconds, now.milliseconds, note, actor, scope])
             return SnoozeEntry(id: db.lastInsertedRowID, clientId: clientId, plugin: plugin, kind: kind, until: until,
-                               createdAt: now, note: note, leadId: nil, actor: actor)
+                               createdAt: now, note: note, leadId: nil, actor: actor, scope: scope)
         }
     }
 
@@ -180,16 +193,20 @@ extension AppDatabase {
             try Row.fetchAll(db, sql: "SELECT * FROM snooze WHERE until_ms > ? ORDER BY id", arguments: [now.milliseconds]).map {
                 SnoozeEntry(id: $0["id"], clientId: $0["client_id"], plugin: $0["plugin"], kind: $0["kind"],
                             until: Date(milliseconds: $0["until_ms"]), createdAt: Date(milliseconds: $0["created_ms"]),
-                            note: $0["note"], leadId: $0["lead_id"], actor: $0["actor"])
+                            note: $0["note"], leadId: $0["lead_id"], actor: $0["actor"], scope: $0["scope"])
             }
         }
     }
 
-    /// Ends a snooze now. Returns false when there is none with that id.
-    public func removeSnooze(id: Int64) throws -> Bool {
+    /// Ends a snooze now, when the caller holds the scope it was made with.
+    public func removeSnooze(id: Int64, callerScopes: Set<String>) throws -> SnoozeRemoval {
         try pool.write { db in
+            guard let scope = try String.fetchOne(db, sql: "SELECT scope FROM snooze WHERE id = ?", arguments: [id]) else {
+                return .notFound
+            }
+            guard callerScopes.contains(scope) else { return .needsScope(scope) }
             try db.execute(sql: "DELETE FROM snooze WHERE id = ?", arguments: [id])
-            return db.changesCount == 1
+            return .removed
         }
     }
 
@@ -220,7 +237,11 @@ extension AppDatabase {
     public func conversionCounts() throws -> [ConversionCounts] {
         try pool.read { db in
             var byPlugin: [String: ConversionCounts] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT plugin, status, COUNT(*) AS n FROM lead GROUP BY plugin, status") {
+            for row in try Row.fetchAll(db, sql: """
+                SELECT plugin, CASE WHEN inhibited_by IS NOT NULL AND status = 'suppressed' THEN 'inhibited' ELSE status END AS status,
+                       COUNT(*) AS n
+                FROM lead GROUP BY 1, 2
+                """) {
                 let plugin: String = row["plugin"]
                 let count: Int = row["n"]
                 var counts = byPlugin[plugin] ?? ConversionCounts(plugin: plugin, leads: 0, notified: 0, contacted: 0,
@@ -232,7 +253,7 @@ extension AppDatabase {
                 case .converted: counts.notified += count; counts.contacted += count; counts.converted += count
                 case .dismissed: counts.dismissed += count
                 case .suppressed: counts.suppressed += count
-                default: break
+                default: if row["status"] as String == "inhibited" { counts.inhibited += count }
                 }
                 byPlugin[plugin] = counts
             }

@@ -26,6 +26,8 @@ public enum DeliveryPurpose: String, Sendable, Hashable, Codable, CaseIterable {
     case escalation
     /// A lead whose primary delivery died, to the route's fallback receiver.
     case fallback
+    /// One message listing a client's leads that fell due for a receiver together (`delivery.group_window`).
+    case group
 }
 
 /// What routing decided for one lead and one receiver, as the outbox stores it.
@@ -105,7 +107,9 @@ public struct OutboxDelivery: Sendable, Hashable {
 
     /// The lead ids this delivery carries: a digest's members (also when a digest's fallback carries them),
     /// else its lead.
-    public var leadIds: [String] { !members.isEmpty || purpose == .digest ? members : leadId.map { [$0] } ?? [] }
+    public var leadIds: [String] {
+        !members.isEmpty || purpose == .digest || purpose == .group ? members : leadId.map { [$0] } ?? []
+    }
 }
 
 public struct DeliveryAttempt: Sendable, Hashable {
@@ -149,7 +153,10 @@ public struct DeliveryResult: Sendable {
 /// What one routing pass did.
 public struct RoutingPass: Sendable {
     public var leads = 0
+    /// Held back by a snooze.
     public var suppressed = 0
+    /// Held back by an inhibit rule (an open AML lead for the client).
+    public var inhibited = 0
     public var deliveries = 0
     /// Receivers with new rows, to wake.
     public var receivers: Set<String> = []
@@ -190,7 +197,11 @@ extension AppDatabase {
     ///   - localDate: the bank's local date of an instant, for the per-manager daily counts.
     ///   - decide: the routing decision for a lead, given how many leads a route (by index) sends alone to its
     ///     manager on a local date (`YYYY-MM-DD`); a lead counts on the day it goes out.
-    public func routeNewLeads(limit: Int, now: Date, localDate: @Sendable (Date) -> String,
+    ///   - compliance: inhibit rules (checked first) and the kinds a manager's snooze never holds back.
+    ///   - groupWindowMs: a lead that goes at once to a receiver which got (or is about to get) a message about the
+    ///     same client within this window waits for it, so they go as one message.
+    public func routeNewLeads(limit: Int, now: Date, localDate: @Sendable (Date) -> String, compliance: ComplianceHooks = .none,
+                              groupWindowMs: Int64 = 0,
                               decide: @Sendable (Lead, (Int, String) -> Int) -> [DeliveryPlan]) async throws -> RoutingPass {
         let nowMs = now.milliseconds
         return try await pool.write { db in
@@ -223,7 +234,11 @@ extension AppDatabase {
                 """)
             for lead in leads {
                 pass.leads += 1
-                if let snooze = snoozes.first(where: { $0.suppresses(lead) }) {
+                if lead.status == .new, try Self.applyInhibition(db, lead: lead, hooks: compliance, now: now, actor: "router") {
+                    pass.inhibited += 1
+                    continue
+                }
+                if let snooze = snoozes.first(where: { $0.suppresses(lead, protectedKinds: compliance.protectedKinds) }) {
                     try db.execute(sql: "UPDATE lead SET status = 'suppressed', status_ms = ? WHERE id = ?",
                                    arguments: [nowMs, lead.id])
                     try Self.addActivity(db, lead: lead.id, atMs: nowMs, kind: "suppressed", outcome: nil,
@@ -249,7 +264,11 @@ extension AppDatabase {
                 for plan in plans {
                     let id = Self.deliveryId(lead.id, plan.receiver, "\(plan.route)", plan.purpose.rawValue)
                     let status: DeliveryStatus = disabled.contains("\(plan.receiver)|\(managerId)") ? .held : .pending
-                    let dueMs = plan.notBefore.milliseconds
+                    var dueMs = plan.notBefore.milliseconds
+                    if groupWindowMs > 0, plan.purpose == .lead, !plan.inDigest, dueMs <= nowMs, let client = lead.client?.id {
+                        dueMs = try Self.groupedDue(db, receiver: plan.receiver, managerId: managerId, clientId: client,
+                                                    urgent: lead.priority == .urgent, nowMs: nowMs, windowMs: groupWindowMs)
+                    }
                     try insert.execute(arguments: [
                         id, lead.id, plan.receiver, managerId, plan.route, plan.purpose.rawValue,
                         plan.inDigest ? "digest:" + plan.timing : plan.timing, status.rawValue, plan.fallback,
@@ -277,12 +296,39 @@ extension AppDatabase {
         }
     }
 
+    /// When a lead due now for `receiver` should go so that a client's leads go together: with a pending
+    /// message about the client that is due within the window; after the window when one went out within it
+    /// (so a burst becomes two messages, not one a second); now otherwise. An urgent lead goes now and takes
+    /// the client's waiting messages with it.
+    static func groupedDue(_ db: Database, receiver: String, managerId: String, clientId: String, urgent: Bool, nowMs: Int64,
+                           windowMs: Int64) throws -> Int64 {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT d.id, d.status, d.next_attempt_ms, d.sent_ms FROM delivery d JOIN lead l ON l.id = d.lead_id
+            WHERE l.client_id = ? AND d.receiver = ? AND d.manager_id = ? AND d.purpose = 'lead' AND d.timing NOT LIKE 'digest:%'
+              AND d.created_ms >= ? AND d.status IN ('pending', 'sent', 'batched')
+            """, arguments: [clientId, receiver, managerId, nowMs - windowMs])
+        if urgent {
+            let waiting = rows.filter { ($0["status"] as String) == "pending" && ($0["next_attempt_ms"] as Int64) > nowMs }
+            for row in waiting {
+                try db.execute(sql: "UPDATE delivery SET next_attempt_ms = ?, not_before_ms = ? WHERE id = ? AND attempts = 0",
+                               arguments: [nowMs, nowMs, row["id"] as String])
+            }
+            return nowMs
+        }
+        let pending = rows.filter { ($0["status"] as String) == "pending" }.map { $0["next_attempt_ms"] as Int64 }
+            .filter { $0 <= nowMs + windowMs }
+        if let due = pending.max() { return max(nowMs, due) }
+        let lastSent = rows.compactMap { $0["sent_ms"] as Int64? }.max()
+        if let lastSent, lastSent > nowMs - windowMs { return lastSent + windowMs }
+        return nowMs
+    }
+
     // MARK: - Sending
 
     /// The receiver's deliveries due at `now` (at most `limit`), with
     /// their leads and managers. Digest members that are due are first gathered into one digest delivery per
     /// manager, in the same transaction, so a digest's id (its webhook-id) is fixed before its first attempt.
-    public func claimDue(receiver: String, now: Date, limit: Int) async throws -> DueDeliveries {
+    public func claimDue(receiver: String, now: Date, limit: Int, compliance: ComplianceHooks = .none) async throws -> DueDeliveries {
         let nowMs = now.milliseconds
         return try await pool.write { db in
             try Self.formDigests(db, receiver: receiver, nowMs: nowMs)
@@ -292,15 +338,20 @@ extension AppDatabase {
                 WHERE status = 'pending' AND receiver = ? AND next_attempt_ms <= ? AND timing NOT LIKE 'digest:%'
                 ORDER BY next_attempt_ms, id LIMIT ?
                 """, arguments: [receiver, nowMs, limit])
-            due.deliveries = try rows.map(Self.delivery(row:))
+            due.deliveries = try Self.formGroups(db, receiver: receiver, deliveries: rows.map(Self.delivery(row:)), nowMs: nowMs)
             let leadIds = Set(due.deliveries.flatMap(\.leadIds))
             let snoozes = leadIds.isEmpty ? [] : try Snooze.fetchActive(db, afterMs: nowMs)
             for id in leadIds {
                 guard let row = try Row.fetchOne(db, sql: "SELECT key, status, body FROM lead WHERE id = ?", arguments: [id]),
                       var lead = try? Self.lead(row: row)
                 else { continue }  // gone or undecodable: its delivery is cancelled, the lane goes on
+                // An AML lead that came after this lead was routed holds it back while nobody was told of it yet.
+                if lead.status == .new, try Self.applyInhibition(db, lead: lead, hooks: compliance, now: now, actor: "outbox") {
+                    lead.status = .suppressed
+                }
                 // A snooze that came after the lead was routed still holds back a lead nobody was told of yet.
-                if lead.status == .new, let snooze = snoozes.first(where: { $0.suppresses(lead) }) {
+                if lead.status == .new,
+                   let snooze = snoozes.first(where: { $0.suppresses(lead, protectedKinds: compliance.protectedKinds) }) {
                     try db.execute(sql: "UPDATE lead SET status = 'suppressed', status_ms = ? WHERE id = ?", arguments: [nowMs, id])
                     try Self.addActivity(db, lead: id, atMs: nowMs, kind: "suppressed", outcome: nil,
                                          note: "snooze #\(snooze.id) until \(Date(milliseconds: snooze.untilMs))", actor: "outbox")
@@ -308,7 +359,7 @@ extension AppDatabase {
                 }
                 due.leads[id] = lead
                 let acknowledged = try Bool.fetchOne(db, sql: """
-                    SELECT 1 FROM lead_activity WHERE lead_id = ? AND kind IN ('feedback', 'interaction') LIMIT 1
+                    SELECT 1 FROM lead_activity WHERE lead_id = ? AND kind IN ('feedback', 'interaction', 'decision') LIMIT 1
                     """, arguments: [id]) ?? false
                 if acknowledged || [.contacted, .converted, .dismissed, .expired].contains(lead.status) {
                     due.acknowledged.insert(id)
@@ -320,6 +371,51 @@ extension AppDatabase {
                 }
             }
             return due
+        }
+    }
+
+    /// Due single-lead messages about the same client (same manager) become one group message listing the
+    /// leads, its members marked batched, in the same transaction, so the group's id is fixed before it is sent.
+    private static func formGroups(_ db: Database, receiver: String, deliveries: [OutboxDelivery], nowMs: Int64) throws -> [OutboxDelivery] {
+        let candidates = deliveries.filter { $0.purpose == .lead && $0.attempts == 0 && $0.leadId != nil && $0.members.isEmpty }
+        guard candidates.count > 1 else { return deliveries }
+        var clientOf: [String: String] = [:]
+        for delivery in candidates {
+            if let leadId = delivery.leadId,
+               let client = try String.fetchOne(db, sql: "SELECT client_id FROM lead WHERE id = ?", arguments: [leadId]) {
+                clientOf[delivery.id] = client
+            }
+        }
+        var groups: [String: [OutboxDelivery]] = [:]
+        for delivery in candidates {
+            guard let client = clientOf[delivery.id] else { continue }
+            groups["\(delivery.managerId)|\(client)", default: []].append(delivery)
+        }
+        var replaced: [String: OutboxDelivery] = [:]
+        var absorbed = Set<String>()
+        for (_, members) in groups.sorted(by: { $0.key < $1.key }) where members.count > 1 {
+            let first = members[0]
+            let leadIds = members.compactMap(\.leadId)
+            let id = deliveryId("group", receiver, first.managerId, members.map(\.id).joined(separator: ","))
+            try db.execute(sql: """
+                INSERT INTO delivery (id, lead_id, receiver, manager_id, route, purpose, timing, status, members, fallback,
+                                      attempts, not_before_ms, next_attempt_ms, created_ms, updated_ms)
+                VALUES (?, NULL, ?, ?, ?, 'group', ?, 'pending', ?, ?, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """, arguments: [id, receiver, first.managerId, first.route, first.timing,
+                                 JSONWriter.string(.array(leadIds.map(JSONValue.string))), first.fallback,
+                                 nowMs, nowMs, nowMs, nowMs])
+            for member in members {
+                try db.execute(sql: "UPDATE delivery SET status = 'batched', parent_id = ?, updated_ms = ? WHERE id = ?",
+                               arguments: [id, nowMs, member.id])
+                absorbed.insert(member.id)
+            }
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM delivery WHERE id = ?", arguments: [id]) {
+                replaced[first.id] = try delivery(row: row)
+            }
+        }
+        return deliveries.compactMap { delivery in
+            if let group = replaced[delivery.id] { return group }
+            return absorbed.contains(delivery.id) ? nil : delivery
         }
     }
 
@@ -419,7 +515,7 @@ extension AppDatabase {
                                          THEN 'held' ELSE 'pending' END,
                                     ?, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                             """, arguments: [id, delivery.leadId, fallback, delivery.managerId, delivery.route,
-                                             delivery.purpose == .digest ? JSONWriter.string(.array(delivery.members.map(JSONValue.string))) : nil,
+                                             delivery.members.isEmpty ? nil : JSONWriter.string(.array(delivery.members.map(JSONValue.string))),
                                              atMs, atMs, atMs, atMs])
                         woken.insert(fallback)
                     }
@@ -617,10 +713,13 @@ struct Snooze {
     var plugin: String?
     var kind: String?
     var untilMs: Int64
+    /// The scope it was made with: only a `compliance` snooze holds back the protected (AML) kinds.
+    var scope: String
 
-    func suppresses(_ lead: Lead) -> Bool {
+    func suppresses(_ lead: Lead, protectedKinds: Set<String>) -> Bool {
         let at = lead.createdAt.milliseconds
         guard at < untilMs else { return false }
+        if protectedKinds.contains(lead.kind), scope != "compliance" { return false }
         if let clientId, clientId != lead.client?.id { return false }
         if let plugin, plugin != lead.plugin { return false }
         if let kind, kind != lead.kind { return false }
@@ -629,7 +728,8 @@ struct Snooze {
 
     static func fetchActive(_ db: Database, afterMs: Int64) throws -> [Snooze] {
         try Row.fetchAll(db, sql: "SELECT * FROM snooze WHERE until_ms > ? ORDER BY id", arguments: [afterMs]).map {
-            Snooze(id: $0["id"], clientId: $0["client_id"], plugin: $0["plugin"], kind: $0["kind"], untilMs: $0["until_ms"])
+            Snooze(id: $0["id"], clientId: $0["client_id"], plugin: $0["plugin"], kind: $0["kind"], untilMs: $0["until_ms"],
+                   scope: $0["scope"])
         }
     }
 }

@@ -91,8 +91,12 @@ struct RoutesTest: ParsableCommand {
     @Option(name: .long, help: "Leads each route already sent alone to this manager today (to see max_per_manager_per_day).")
     var sentToday: Int = 0
 
+    @Option(name: .long, help: "A lead the client already has open (JSON, as for --lead; repeatable), to see inhibit rules.")
+    var open: [String] = []
+
     func run() throws {
-        let (status, output) = Commands.routesTest(configPath: options.config, leadPath: lead, at: at, sentToday: sentToday)
+        let (status, output) = Commands.routesTest(configPath: options.config, leadPath: lead, at: at, sentToday: sentToday,
+                                                   openPaths: open)
         if !output.isEmpty { print(output) }
         if status != 0 { throw ExitCode(status) }
     }
@@ -114,7 +118,7 @@ struct APIOptions: ParsableArguments {
 struct Leads: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read leads and report outcomes through a running daemon's API (token from $INSIGHTD_TOKEN).",
-        subcommands: [LeadsList.self, LeadsShow.self, LeadsFeedback.self])
+        subcommands: [LeadsList.self, LeadsShow.self, LeadsFeedback.self, LeadsDecide.self])
 }
 
 struct LeadsList: AsyncParsableCommand {
@@ -160,6 +164,23 @@ struct LeadsFeedback: AsyncParsableCommand {
 
     func run() async throws {
         let (status, output) = await Commands.leadsFeedback(api.client, id: id, outcome: outcome, note: note, until: until)
+        try finish(status, output)
+    }
+}
+
+struct LeadsDecide: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decide",
+        abstract: "Record a compliance decision on an AML lead (token with scope compliance); it ends the inhibitions it caused.")
+
+    @OptionGroup var api: APIOptions
+    @Argument(help: "The AML lead's id (ld_…).") var id: String
+    @Option(help: "cleared (reviewed, nothing to report) or reported (a suspicious-transaction report was filed).") var decision: String
+    @Option(help: "The report's or case's reference (required with reported).") var reference: String?
+    @Option(help: "A note for the record.") var note: String?
+
+    func run() async throws {
+        let (status, output) = await Commands.leadsDecide(api.client, id: id, decision: decision, reference: reference, note: note)
         try finish(status, output)
     }
 }

@@ -19,11 +19,13 @@ public struct Lead: Sendable, Hashable, Codable {
     public let createdAt: Date
     public var sourceEvents: [String]
     public var status: LeadStatus
+    /// Labels a rule gives its leads (`marketing`), for routes and inhibit rules; nil when there are none.
+    public var tags: [String]?
 
     public init(id: String, key: String, plugin: String, kind: String, priority: LeadPriority, client: ClientReference?,
                 manager: ManagerReference?, title: String, summary: String, suggestedAction: String,
                 evidence: [Evidence], products: [ProductSuggestion]?, dueAt: Date?, createdAt: Date,
-                sourceEvents: [String], status: LeadStatus) {
+                sourceEvents: [String], status: LeadStatus, tags: [String]? = nil) {
         self.id = id
         self.key = key
         self.plugin = plugin
@@ -40,6 +42,7 @@ public struct Lead: Sendable, Hashable, Codable {
         self.createdAt = createdAt
         self.sourceEvents = sourceEvents
         self.status = status
+        self.tags = tags
     }
 
     /// The lead id for a dedupe key: `ld_` and 16 hex digits of a stable 64-bit FNV-1a hash, so the same
@@ -68,7 +71,7 @@ public enum LeadPriority: String, Sendable, Hashable, Codable, CaseIterable, Com
 
 public enum LeadStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case new, notified, contacted, converted, dismissed, expired
-    /// Held back by a snooze: recorded, never sent.
+    /// Held back by a snooze, or by an inhibit rule while the client has an open AML lead: recorded, never sent.
     case suppressed
 }
 

@@ -18,10 +18,12 @@ public struct LeadDraft: Sendable, Hashable {
     public var products: [ProductSuggestion]?
     public var dueAt: Date?
     public var sourceEvents: [String]
+    /// Labels for routes and inhibit rules (a rule's `tags: [marketing]`); nil when there are none.
+    public var tags: [String]?
 
     public init(key: String, kind: String, priority: LeadPriority = .normal, clientId: String?, managerId: String? = nil,
                 title: String, summary: String = "", suggestedAction: String = "", evidence: [Evidence] = [],
-                products: [ProductSuggestion]? = nil, dueAt: Date? = nil, sourceEvents: [String] = []) {
+                products: [ProductSuggestion]? = nil, dueAt: Date? = nil, sourceEvents: [String] = [], tags: [String]? = nil) {
         self.key = key
         self.kind = kind
         self.priority = priority
@@ -34,6 +36,7 @@ public struct LeadDraft: Sendable, Hashable {
         self.products = products
         self.dueAt = dueAt
         self.sourceEvents = sourceEvents
+        self.tags = tags
     }
 
     /// Completes the draft into a lead for `plugin`, as of `now`.
@@ -49,6 +52,7 @@ public struct LeadDraft: Sendable, Hashable {
                                  branchId: manager?.branchId ?? client?.profile.branchId)
             },
             title: title, summary: summary, suggestedAction: suggestedAction, evidence: evidence, products: products,
-            dueAt: dueAt, createdAt: now, sourceEvents: sourceEvents, status: .new)
+            dueAt: dueAt, createdAt: now, sourceEvents: sourceEvents, status: .new,
+            tags: tags.flatMap { $0.isEmpty ? nil : $0 })
     }
 }

@@ -11,7 +11,8 @@ extension Commands {
     /// `insightd routes test --config PATH --lead lead.json [--at TIME] [--sent-today N]`: which routes and
     /// receivers a lead would go to, and when (as `amtool config routes test` does for Alertmanager).
     /// Returns the exit status and the report.
-    public static func routesTest(configPath: String, leadPath: String, at: String?, sentToday: Int) -> (ExitCode, String) {
+    public static func routesTest(configPath: String, leadPath: String, at: String?, sentToday: Int,
+                                  openPaths: [String] = []) -> (ExitCode, String) {
         guard let configuration = loadOrReport(configPath) else { return (1, "") }
         let timeZone = configuration.config.timeZone
         let now: Date
@@ -27,20 +28,51 @@ extension Commands {
         } catch {
             return (1, "\(leadPath): \(error)")
         }
+        var open: [LeadHeader] = []
+        for path in openPaths {
+            do {
+                // An open lead was made before the one routed: a minute earlier unless its file says when.
+                open.append(LeadHeader(try leadForRouting(contentsOf: path, now: now.addingTimeInterval(-60))))
+            } catch {
+                return (1, "\(path): \(error)")
+            }
+        }
         let router = configuration.router
-        let planner = DeliveryPlanner(router: router)
-        let plans = planner.plans(for: lead, at: now, sent: { _, _ in sentToday })
+        let planner = configuration.deliveryPlanner
+        let compliance = planner.compliance
         func time(_ date: Date) -> String { RFC3339.format(date, timeZone: timeZone) }
         var lines = [
             "lead \(lead.id): plugin \(lead.plugin), kind \(lead.kind), priority \(lead.priority.rawValue), "
-                + "manager \(lead.manager?.id ?? "none"), branch \(lead.manager?.branchId ?? "none"), segment \(lead.client?.segment ?? "none")",
+                + "manager \(lead.manager?.id ?? "none"), branch \(lead.manager?.branchId ?? "none"), segment \(lead.client?.segment ?? "none")"
+                + (lead.tags.map { ", tags [\($0.joined(separator: ", "))]" } ?? ""),
             "routed at \(time(now))" + (sentToday > 0 ? " with \(sentToday) already sent alone per route on the day it would go" : ""),
         ]
-        if lead.manager == nil {
+        if let inhibition = compliance.inhibition(of: lead, among: open, at: now) {
+            let rule = configuration.config.inhibit[inhibition.rule]
+            lines.append("inhibited by \(inhibition.sourceId) (\(inhibition.sourceKind)), inhibit rule \(inhibition.rule)"
+                         + (rule.duration.map { " for \($0) after it" } ?? "") + " or until compliance decides it: "
+                         + "stored as suppressed, sent nowhere")
+            return (0, lines.joined(separator: "\n"))
+        }
+        if compliance.mayInhibit(lead) {
+            lines.append("an inhibit rule targets this lead: it is held back while the client has an open matching lead"
+                         + (open.isEmpty ? " (give one with --open)" : " (none of the --open leads matches)"))
+        }
+        if compliance.isAML(lead) {
+            lines.append(compliance.receivers.isEmpty
+                ? "AML kind: delivery.compliance names no receiver, so no compliance queue gets it in full"
+                : "AML kind: in full to the compliance queue (\(compliance.receivers.joined(separator: ", ")))")
+            lines.append(compliance.managerNotice == .none
+                ? "aml_manager_notice none: the manager's routes get nothing"
+                : "aml_manager_notice neutral: the manager's routes below get a neutral task, without evidence or report wording")
+        }
+        let plans = planner.plans(for: lead, at: now, sent: { _, _ in sentToday })
+        let managerGetsNothing = compliance.isAML(lead) && compliance.managerNotice == .none
+        if lead.manager == nil, !managerGetsNothing {
             lines.append(router.unassigned.isEmpty
                 ? "no manager, and delivery.unassigned names no receiver: the lead is kept in the ledger, sent nowhere"
                 : "no manager: goes to delivery.unassigned")
-        } else {
+        } else if !managerGetsNothing {
             let matched = router.matchingRoutes(lead)
             if matched.isEmpty { lines.append("no route matches: the lead is kept in the ledger, sent nowhere") }
             for route in matched {
@@ -57,6 +89,7 @@ extension Commands {
             case "digest": line += "in the manager's digest at \(time(plan.notBefore))"
             case "overCap": line += "over max_per_manager_per_day: in the digest at \(time(plan.notBefore))"
             case "escalation": line += "if nobody acknowledges it by \(time(plan.notBefore))"
+            case "compliance": line += "at once, in full (compliance queue)"
             default: line += "\(plan.timing) at \(time(plan.notBefore))"
             }
             if let fallback = plan.fallback { line += "; fallback \(fallback) when retries run out" }
@@ -105,10 +138,13 @@ extension Commands {
         let manager = json["manager"].flatMap { value -> ManagerReference? in
             value["id"]?.stringValue.map { ManagerReference(id: $0, name: value["name"]?.stringValue, branchId: value["branchId"]?.stringValue) }
         }
-        let key = json["key"]?.stringValue ?? "\(plugin):routes-test"
+        let key = json["key"]?.stringValue ?? "\(plugin):routes-test:\(kind)"
+        let tags = json["tags"]?.arrayValue?.compactMap(\.stringValue)
         return Lead(id: json["id"]?.stringValue ?? Lead.id(forKey: key), key: key, plugin: plugin, kind: kind, priority: priority,
                     client: client, manager: manager, title: json["title"]?.stringValue ?? kind, summary: "", suggestedAction: "",
-                    evidence: [], products: nil, dueAt: nil, createdAt: now, sourceEvents: [], status: .new)
+                    evidence: [], products: nil, dueAt: nil,
+                    createdAt: json["createdAt"]?.stringValue.flatMap(RFC3339.parse) ?? now, sourceEvents: [], status: .new,
+                    tags: tags?.isEmpty == false ? tags : nil)
     }
 
     // MARK: - insightd leads
@@ -268,6 +304,20 @@ extension Commands {
         do {
             let lead = try await api.call("POST", "/v1/leads/\(pathSegment(id))/feedback", body: .object(body))
             return (0, "\(lead["id"]?.stringValue ?? id): \(outcome) recorded; status \(lead["status"]?.stringValue ?? "?")")
+        } catch {
+            return (1, "\(error)")
+        }
+    }
+
+    /// `insightd leads decide ID --decision cleared|reported [--reference R] [--note N]`.
+    public static func leadsDecide(_ api: APIClient, id: String, decision: String, reference: String?, note: String?) async -> (ExitCode, String) {
+        var body: [String: JSONValue] = ["decision": .string(decision)]
+        if let reference { body["reference"] = .string(reference) }
+        if let note { body["note"] = .string(note) }
+        do {
+            let entry = try await api.call("POST", "/v1/leads/\(pathSegment(id))/decision", body: .object(body))
+            return (0, "\(id): \(entry["decision"]?.stringValue ?? decision) recorded by \(entry["actor"]?.stringValue ?? "?") at "
+                       + (entry["at"]?.stringValue ?? "?") + (entry["reference"]?.stringValue.map { ", reference \($0)" } ?? ""))
         } catch {
             return (1, "\(error)")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import InsightCore
+import InsightDelivery
 import InsightEngine
 import InsightStore
 import Logging
@@ -13,6 +14,8 @@ public struct Replay: Sendable {
 
     public struct Result: Sendable {
         public var leads: [Lead]
+        /// Leads an inhibit rule held back (lead id → the open lead that did), as the outbox would have.
+        public var inhibited: [String: String] = [:]
         public var events: Int
         public var rejected: Int
         public var days: [LocalDate]
@@ -79,9 +82,28 @@ public struct Replay: Sendable {
             try await feed(until: day.adding(days: 1).instant(in: timeZone))
             progress(index + 1, days.count, handled, try database.leadCount())
         }
-        let leads = try database.leads(LeadQuery(limit: Int.max))
+        var leads = try database.leads(LeadQuery(limit: Int.max))
         try database.close()
-        return Result(leads: leads, events: events.count, rejected: rejected, days: days, timeZone: timeZone)
+        let inhibited = Self.inhibitions(leads, policy: configuration.compliancePolicy)
+        for index in leads.indices where inhibited[leads[index].id] != nil { leads[index].status = .suppressed }
+        return Result(leads: leads, inhibited: inhibited, events: events.count, rejected: rejected, days: days, timeZone: timeZone)
+    }
+
+    /// The leads the inhibit rules hold back, each as of its own creation: a source counts when it was made at
+    /// or before the target (replay has no compliance decisions, so a source stays open for its `for`).
+    static func inhibitions(_ leads: [Lead], policy: CompliancePolicy) -> [String: String] {
+        guard !policy.inhibitRules.isEmpty else { return [:] }
+        var held: [String: String] = [:]
+        let byClient = Dictionary(grouping: leads.filter { $0.client != nil }, by: { $0.client?.id ?? "" })
+        let byManager = Dictionary(grouping: leads.filter { $0.client == nil && $0.manager != nil }, by: { $0.manager?.id ?? "" })
+        for lead in leads where policy.mayInhibit(lead) {
+            let peers = lead.client.map { byClient[$0.id] ?? [] } ?? lead.manager.map { byManager[$0.id] ?? [] } ?? []
+            let candidates = peers.filter { $0.createdAt <= lead.createdAt }.map { LeadHeader($0) }
+            if let inhibition = policy.inhibition(of: lead, among: candidates, at: lead.createdAt) {
+                held[lead.id] = inhibition.sourceId
+            }
+        }
+        return held
     }
 }
 
@@ -113,9 +135,15 @@ extension Replay.Result {
         return days.map { ($0, counts[$0] ?? [:]) }
     }
 
+    /// Inhibited leads per plugin and kind, most first.
+    var perInhibited: [(String, Int)] {
+        Self.ranked(Dictionary(grouping: leads.filter { inhibited[$0.id] != nil }, by: { "\($0.plugin)/\($0.kind)" }).mapValues(\.count))
+    }
+
     public func table() -> String {
         var lines = ["replayed \(events) events over \(days.count) days (\(days.first?.description ?? "-") to \(days.last?.description ?? "-"))"
-                     + (rejected > 0 ? ", \(rejected) rejected" : "") + ": \(leads.count) leads", ""]
+                     + (rejected > 0 ? ", \(rejected) rejected" : "") + ": \(leads.count) leads"
+                     + (inhibited.isEmpty ? "" : ", \(inhibited.count) of them inhibited (held back by an open AML lead, never sent)"), ""]
         func section(_ title: String, _ rows: [(String, Int)]) {
             guard !rows.isEmpty else { return }
             lines.append(title)
@@ -126,6 +154,7 @@ extension Replay.Result {
         section("per kind", perKind)
         section("per rule (rules plugin)", perRule)
         section("top clients", topClients)
+        section("inhibited (counted in the totals above, never delivered)", perInhibited)
         let plugins = perPlugin.map(\.0).sorted()
         lines.append("per day")
         lines.append(Commands.table([["DAY"] + plugins + ["TOTAL"]] + perDay.map { day in
@@ -142,8 +171,13 @@ extension Replay.Result {
             "events": .number("\(events)"), "rejected": .number("\(rejected)"),
             "days": .array(days.map { .string($0.description) }),
             "summary": .object(["perPlugin": pairs(perPlugin), "perKind": pairs(perKind), "perRule": pairs(perRule),
-                                "topClients": pairs(topClients)]),
-            "leads": .array(try leads.map { try LeadJSON.value($0, timeZone: timeZone) }),
+                                "topClients": pairs(topClients), "inhibited": .number("\(inhibited.count)"),
+                                "perInhibited": pairs(perInhibited)]),
+            "leads": .array(try leads.map { lead in
+                guard case .object(var fields) = try LeadJSON.value(lead, timeZone: timeZone) else { return .null }
+                if let source = inhibited[lead.id] { fields["inhibitedBy"] = .string(source) }
+                return .object(fields)
+            }),
         ]))
     }
 }

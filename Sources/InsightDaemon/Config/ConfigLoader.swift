@@ -78,7 +78,7 @@ public struct ConfigLoader: Sendable {
 
         checkUnique(config.apiTokens.map(\.name), "api_tokens", "API token", document: document, errors: &errors)
         for (index, token) in config.apiTokens.enumerated() {
-            check(!token.scopes.isEmpty, ["api_tokens", "\(index)", "scopes"], "give the token at least one scope: ingest, read, feedback, admin")
+            check(!token.scopes.isEmpty, ["api_tokens", "\(index)", "scopes"], "give the token at least one scope: ingest, read, feedback, admin, compliance")
             resolve(token.token, ["api_tokens", "\(index)", "token"])
         }
 
@@ -120,7 +120,21 @@ public struct ConfigLoader: Sendable {
                   "no receiver is named \(name); define it under receivers")
         }
 
+        for (offset, name) in config.delivery.compliance.enumerated() {
+            check(receiverNames.contains(name), ["delivery", "compliance", "\(offset)"],
+                  "no receiver is named \(name); define it under receivers (the AML team's queue)")
+        }
         let pluginIds = Set(registry.map(\.id))
+        for (index, rule) in config.inhibit.enumerated() {
+            for (side, match) in [("source", rule.source), ("target", rule.target)] {
+                for (offset, plugin) in (match.plugin ?? []).enumerated() {
+                    check(pluginIds.contains(plugin), ["inhibit", "\(index)", side, "plugin", "\(offset)"],
+                          "unknown plugin id \(plugin); known plugins: \(pluginIds.sorted().joined(separator: ", "))")
+                }
+                check(match.plugin != nil || match.kind != nil || match.priority != nil || match.tags != nil,
+                      ["inhibit", "\(index)", side], "an empty match names every lead; give plugin, kind, priority or tags")
+            }
+        }
         for (index, route) in config.routes.enumerated() {
             let path = ["routes", "\(index)"]
             check(!route.receivers.isEmpty, path + ["receivers"], "name at least one receiver")

@@ -19,10 +19,13 @@ public struct DaemonConfig: Sendable, Decodable {
     public var logging: LoggingConfig
     public var http: HTTPConfig
     public var compliance: ComplianceConfig
+    /// `inhibit:`: leads held back while a matching source lead is open (Alertmanager's inhibit_rules).
+    public var inhibit: [InhibitConfig]
+    public var snooze: SnoozeConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, timezone, locale, sources, receivers, routes, delivery, retention, dispatcher, logging, http
-        case compliance
+        case compliance, inhibit, snooze
         case stateDir = "state_dir"
         case pluginsDir = "plugins_dir"
         case apiTokens = "api_tokens"
@@ -49,6 +52,8 @@ public struct DaemonConfig: Sendable, Decodable {
         logging = try c.decodeIfPresent(LoggingConfig.self, forKey: .logging) ?? LoggingConfig()
         http = try c.decodeIfPresent(HTTPConfig.self, forKey: .http) ?? HTTPConfig()
         compliance = try c.decodeIfPresent(ComplianceConfig.self, forKey: .compliance) ?? ComplianceConfig()
+        inhibit = try c.decodeIfPresent([InhibitConfig].self, forKey: .inhibit) ?? []
+        snooze = try c.decodeIfPresent(SnoozeConfig.self, forKey: .snooze) ?? SnoozeConfig()
     }
 
     public var timeZone: TimeZone { TimeZone(identifier: timezone) ?? TimeZone(secondsFromGMT: 8 * 3600) ?? .current }
@@ -170,6 +175,8 @@ public struct CSVMappingConfig: Sendable, Decodable {
 public struct APITokenConfig: Sendable, Decodable {
     public enum Scope: String, Sendable, Decodable, CaseIterable {
         case ingest, read, feedback, admin
+        /// AML decisions (`POST /v1/leads/{id}/decision`), and snoozes that may hold back AML leads.
+        case compliance
         public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
     }
 
@@ -315,12 +322,28 @@ public struct DeliveryConfig: Sendable, Decodable {
     public var pollInterval: ConfigDuration
     /// Message template overrides (`<name>.<locale>.mustache`); default: `templates/` in plugins_dir.
     public var templatesDir: String?
+    /// The compliance queue: receivers that get AML leads in full (e.g. the AML team's robot).
+    public var compliance: [String]
+    /// What the client's own manager gets of an AML lead: a neutral task (default) or nothing.
+    public var amlManagerNotice: AMLManagerNotice
+    /// The lead kinds handled as AML: compliance queue, neutral notice, no snooze or dismissal by a manager.
+    public var amlKinds: [String]
+    /// Leads for one client that become due for one receiver within this window go as one message.
+    public var groupWindow: ConfigDuration
+
+    public enum AMLManagerNotice: String, Sendable, Decodable, CaseIterable {
+        case none, neutral
+        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case timeout, unassigned, concurrency
+        case timeout, unassigned, concurrency, compliance
         case retrySchedule = "retry_schedule"
         case pollInterval = "poll_interval"
         case templatesDir = "templates_dir"
+        case amlManagerNotice = "aml_manager_notice"
+        case amlKinds = "aml_kinds"
+        case groupWindow = "group_window"
     }
 
     public init() {
@@ -329,6 +352,10 @@ public struct DeliveryConfig: Sendable, Decodable {
         unassigned = []
         concurrency = 4
         pollInterval = ConfigDuration(seconds: 0.5, text: "500ms")
+        compliance = []
+        amlManagerNotice = .neutral
+        amlKinds = ["risk_large_transaction", "risk_velocity", "risk_rapid_in_out", "risk_dormant_reactivation"]
+        groupWindow = ConfigDuration(seconds: 60, text: "60s")
     }
 
     public init(from decoder: any Decoder) throws {
@@ -348,6 +375,83 @@ public struct DeliveryConfig: Sendable, Decodable {
         }
         pollInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .pollInterval) ?? pollInterval
         templatesDir = try c.decodeIfPresent(String.self, forKey: .templatesDir)
+        compliance = try c.decodeIfPresent([String].self, forKey: .compliance) ?? []
+        amlManagerNotice = try c.decodeIfPresent(AMLManagerNotice.self, forKey: .amlManagerNotice) ?? amlManagerNotice
+        amlKinds = try c.decodeIfPresent([String].self, forKey: .amlKinds) ?? amlKinds
+        groupWindow = try c.decodeIfPresent(ConfigDuration.self, forKey: .groupWindow) ?? groupWindow
+        guard groupWindow.seconds <= 3600 else {
+            throw DecodingError.dataCorruptedError(forKey: .groupWindow, in: c,
+                debugDescription: "must be at most 1h (0s sends every lead on its own), got \(groupWindow)")
+        }
+    }
+}
+
+/// One entry of `inhibit:`: while a lead matching `source` is open (made within `for`, not yet decided by
+/// compliance), new leads matching `target` that share the `equal` fields are held back, never sent.
+public struct InhibitConfig: Sendable, Decodable {
+    public struct Match: Sendable, Decodable {
+        public var plugin: [String]?
+        public var kind: [String]?
+        public var priority: [LeadPriority]?
+        public var tags: [String]?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case plugin, kind, priority, tags
+        }
+    }
+
+    public enum Field: String, Sendable, Decodable, CaseIterable {
+        case client, manager
+        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
+    }
+
+    public var source: Match
+    public var target: Match
+    public var equal: [Field]
+    /// How long a source lead stays open after it was made; absent: until compliance decides on it.
+    public var duration: ConfigDuration?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case source, target, equal
+        case duration = "for"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        source = try c.decode(Match.self, forKey: .source)
+        target = try c.decode(Match.self, forKey: .target)
+        equal = try c.decodeIfPresent([Field].self, forKey: .equal) ?? [.client]
+        duration = try c.decodeIfPresent(ConfigDuration.self, forKey: .duration)
+        guard !equal.isEmpty else {
+            throw DecodingError.dataCorruptedError(forKey: .equal, in: c,
+                debugDescription: "name what source and target share: [client] (or [manager]); an empty list would hold back every client's leads")
+        }
+        if let duration, duration.seconds <= 0 {
+            throw DecodingError.dataCorruptedError(forKey: .duration, in: c, debugDescription: "must be longer than 0s, such as 30d")
+        }
+    }
+}
+
+/// `snooze:`: limits on what managers and operators may hold back.
+public struct SnoozeConfig: Sendable, Decodable {
+    /// The furthest ahead a snooze's `until` may be.
+    public var maxDays: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case maxDays = "max_days"
+    }
+
+    public init() {
+        maxDays = 90
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        maxDays = try c.decodeIfPresent(Int.self, forKey: .maxDays) ?? maxDays
+        guard (1...366).contains(maxDays) else {
+            throw DecodingError.dataCorruptedError(forKey: .maxDays, in: c, debugDescription: "must be 1 to 366 days, got \(maxDays)")
+        }
     }
 }
 

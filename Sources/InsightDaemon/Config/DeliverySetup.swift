@@ -21,6 +21,27 @@ extension LoadedConfiguration {
         return Router(routes: routes, timeZone: config.timeZone, unassigned: config.delivery.unassigned)
     }
 
+    /// `inhibit:`, `delivery.compliance`, `delivery.aml_manager_notice` and `delivery.aml_kinds`.
+    public var compliancePolicy: CompliancePolicy {
+        func matcher(_ match: InhibitConfig.Match) -> LeadMatcher {
+            LeadMatcher(plugins: match.plugin.map(Set.init), kinds: match.kind.map(Set.init),
+                        priorities: match.priority.map(Set.init), tags: match.tags.map(Set.init))
+        }
+        let rules = config.inhibit.enumerated().map { index, rule in
+            InhibitRule(index: index, source: matcher(rule.source), target: matcher(rule.target),
+                        equal: rule.equal.map { $0 == .client ? InhibitRule.Field.client : .manager },
+                        duration: rule.duration?.seconds)
+        }
+        return CompliancePolicy(inhibitRules: rules, amlKinds: Set(config.delivery.amlKinds), receivers: config.delivery.compliance,
+                                managerNotice: config.delivery.amlManagerNotice == .none ? .none : .neutral,
+                                locale: config.locale.rawValue)
+    }
+
+    /// The router and the compliance policy together, as the outbox plans deliveries.
+    public var deliveryPlanner: DeliveryPlanner {
+        DeliveryPlanner(router: router, compliance: compliancePolicy, groupWindow: config.delivery.groupWindow.seconds)
+    }
+
     public var retryPolicy: RetryPolicy {
         RetryPolicy(schedule: config.delivery.retrySchedule.map(\.seconds))
     }

@@ -35,9 +35,11 @@ public struct Rule: Sendable, Decodable {
     public var key: String?
     /// After a lead for a client, the rule stays quiet for that client this long (`7d`, `12h`, `30m`).
     public var cooldown: TimeInterval?
+    /// Labels the rule's leads carry (`marketing`), for routes and `inhibit:` rules in the main config.
+    public var tags: [String]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case id, description, when, lead, once, key, cooldown
+        case id, description, when, lead, once, key, cooldown, tags
     }
 
     public init(from decoder: any Decoder) throws {
@@ -51,6 +53,11 @@ public struct Rule: Sendable, Decodable {
         when = try container.decode(RuleTrigger.self, forKey: .when)
         lead = try container.decode(RuleLead.self, forKey: .lead)
         once = try container.decodeIfPresent(RuleDedupe.self, forKey: .once) ?? .perEvent
+        tags = try container.decodeIfPresent([String].self, forKey: .tags) ?? []
+        for tag in tags where tag.isEmpty || !tag.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) {
+            throw DecodingError.dataCorruptedError(forKey: .tags, in: container,
+                debugDescription: "a tag is letters, digits, - or _ (such as marketing), got \"\(tag)\"")
+        }
         key = try container.decodeIfPresent(String.self, forKey: .key)
         if key != nil, container.contains(.once) {
             throw DecodingError.dataCorruptedError(forKey: .key, in: container,
@@ -97,7 +104,7 @@ public struct Rule: Sendable, Decodable {
         }
         return LeadDraft(key: key, kind: lead.kind, priority: lead.priority, clientId: event.clientId, title: lead.title,
                          summary: lead.summary ?? description ?? "", suggestedAction: lead.suggestedAction ?? "",
-                         evidence: evidence, sourceEvents: [event.id])
+                         evidence: evidence, sourceEvents: [event.id], tags: tags.isEmpty ? nil : tags)
     }
 
     private static func show(_ value: JSONValue) -> String {

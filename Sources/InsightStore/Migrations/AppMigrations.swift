@@ -377,6 +377,25 @@ enum AppMigrations {
                 CREATE INDEX interaction_client ON interaction (client_id, at_ms);
                 """)
         }
+        migrator.registerMigration("v6-compliance") { db in
+            try db.execute(sql: """
+                -- The lead whose open AML review held this lead back (an inhibit rule), or NULL.
+                ALTER TABLE lead ADD COLUMN inhibited_by TEXT;
+                -- A compliance officer's decision on an AML lead: cleared or reported. It ends the inhibitions the
+                -- lead caused. One per lead; the history (lead_activity) keeps who and when as well.
+                CREATE TABLE lead_decision (
+                    lead_id TEXT PRIMARY KEY,
+                    decision TEXT NOT NULL,
+                    reference TEXT,
+                    note TEXT,
+                    actor TEXT NOT NULL,
+                    at_ms INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                -- The scope a snooze was created with: deleting it needs the same scope.
+                ALTER TABLE snooze ADD COLUMN scope TEXT NOT NULL DEFAULT 'feedback';
+                UPDATE snooze SET scope = 'admin' WHERE client_id IS NULL;
+                """)
+        }
         return migrator
     }
 

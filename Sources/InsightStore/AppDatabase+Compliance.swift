@@ -1,0 +1,176 @@
+import Foundation
+import GRDB
+import InsightCore
+
+/// What inhibit rules read of a lead in the ledger: who it is about, what it is, when it was made and whether
+/// compliance decided on it.
+public struct LeadHeader: Sendable, Hashable {
+    public var id: String
+    public var plugin: String
+    public var kind: String
+    public var priority: LeadPriority
+    public var clientId: String?
+    public var managerId: String?
+    public var tags: [String]
+    public var createdAt: Date
+    public var decidedAt: Date?
+
+    public init(id: String, plugin: String, kind: String, priority: LeadPriority, clientId: String?, managerId: String?,
+                tags: [String] = [], createdAt: Date, decidedAt: Date? = nil) {
+        self.id = id
+        self.plugin = plugin
+        self.kind = kind
+        self.priority = priority
+        self.clientId = clientId
+        self.managerId = managerId
+        self.tags = tags
+        self.createdAt = createdAt
+        self.decidedAt = decidedAt
+    }
+
+    public init(_ lead: Lead, decidedAt: Date? = nil) {
+        self.init(id: lead.id, plugin: lead.plugin, kind: lead.kind, priority: lead.priority, clientId: lead.client?.id,
+                  managerId: lead.manager?.id, tags: lead.tags ?? [], createdAt: lead.createdAt, decidedAt: decidedAt)
+    }
+}
+
+/// Why a lead is held back by an inhibit rule, as the ledger records it.
+public struct InhibitDecision: Sendable, Hashable {
+    /// The open lead that holds it back.
+    public var sourceId: String
+    /// For the lead's history: the rule and the source's kind.
+    public var note: String
+
+    public init(sourceId: String, note: String) {
+        self.sourceId = sourceId
+        self.note = note
+    }
+}
+
+/// The compliance policy as the store applies it while routing and sending; the policy itself (which rules,
+/// which kinds) lives in `InsightDelivery`.
+public struct ComplianceHooks: Sendable {
+    /// Kinds a snooze made without scope compliance never holds back (the AML kinds).
+    public var protectedKinds: Set<String>
+    /// Whether any inhibit rule names this lead as a target (only then are candidates read).
+    public var mayInhibit: @Sendable (Lead) -> Bool
+    /// The client's or manager's open leads → the lead holding this one back at `now`, if any.
+    public var inhibition: @Sendable (Lead, [LeadHeader], Date) -> InhibitDecision?
+
+    public init(protectedKinds: Set<String>, mayInhibit: @escaping @Sendable (Lead) -> Bool,
+                inhibition: @escaping @Sendable (Lead, [LeadHeader], Date) -> InhibitDecision?) {
+        self.protectedKinds = protectedKinds
+        self.mayInhibit = mayInhibit
+        self.inhibition = inhibition
+    }
+
+    public static let none = ComplianceHooks(protectedKinds: [], mayInhibit: { _ in false }, inhibition: { _, _, _ in nil })
+}
+
+/// A compliance officer's decision on an AML lead.
+public enum ComplianceDecision: String, Sendable, Hashable, CaseIterable {
+    /// Reviewed; nothing to report.
+    case cleared
+    /// A suspicious-transaction report was filed (its reference is kept).
+    case reported
+}
+
+public struct LeadDecisionEntry: Sendable, Hashable {
+    public var leadId: String
+    public var decision: ComplianceDecision
+    public var reference: String?
+    public var note: String?
+    public var actor: String
+    public var at: Date
+}
+
+public enum DecisionOutcome: Sendable {
+    case recorded(LeadDecisionEntry)
+    /// The lead already has a decision (decisions are final; the first one stands).
+    case alreadyDecided(LeadDecisionEntry)
+    case notFound
+}
+
+extension AppDatabase {
+    /// The leads that could hold `lead` back: the same client's (or, without a client, the same manager's)
+    /// leads made since `sinceMs`, with their decisions.
+    static func inhibitCandidates(_ db: Database, for lead: Lead, sinceMs: Int64) throws -> [LeadHeader] {
+        let rows: [Row]
+        let sql = """
+            SELECT l.id, l.plugin, l.kind, l.priority, l.client_id, l.manager_id, l.created_ms,
+                   json_extract(l.body, '$.tags') AS tags, d.at_ms AS decided_ms
+            FROM lead l LEFT JOIN lead_decision d ON d.lead_id = l.id
+            """
+        if let client = lead.client?.id {
+            rows = try Row.fetchAll(db, sql: sql + " WHERE l.client_id = ? AND l.created_ms >= ? AND l.id != ? LIMIT 1000",
+                                    arguments: [client, sinceMs, lead.id])
+        } else if let manager = lead.manager?.id {
+            rows = try Row.fetchAll(db, sql: sql + " WHERE l.manager_id = ? AND l.created_ms >= ? AND l.id != ? LIMIT 1000",
+                                    arguments: [manager, sinceMs, lead.id])
+        } else {
+            return []
+        }
+        return rows.map { row in
+            var tags: [String] = []
+            if let text = row["tags"] as String? {
+                tags = (try? JSONParser.parse(Array(text.utf8)))?.arrayValue?.compactMap(\.stringValue) ?? []
+            }
+            return LeadHeader(id: row["id"], plugin: row["plugin"], kind: row["kind"],
+                              priority: LeadPriority(rawValue: row["priority"]) ?? .normal, clientId: row["client_id"],
+                              managerId: row["manager_id"], tags: tags, createdAt: Date(milliseconds: row["created_ms"]),
+                              decidedAt: (row["decided_ms"] as Int64?).map(Date.init(milliseconds:)))
+        }
+    }
+
+    /// Holds `lead` back when an inhibit rule says so: status suppressed, `inhibited_by` set, and the
+    /// history says by which lead. Returns whether it did.
+    static func applyInhibition(_ db: Database, lead: Lead, hooks: ComplianceHooks, now: Date, actor: String) throws -> Bool {
+        guard hooks.mayInhibit(lead) else { return false }
+        // A source older than a year is not open under any sane rule; the bound keeps the read small.
+        let candidates = try inhibitCandidates(db, for: lead, sinceMs: now.milliseconds - 400 * 86_400_000)
+        guard let decision = hooks.inhibition(lead, candidates, now) else { return false }
+        let nowMs = now.milliseconds
+        try db.execute(sql: "UPDATE lead SET status = 'suppressed', status_ms = ?, inhibited_by = ? WHERE id = ?",
+                       arguments: [nowMs, decision.sourceId, lead.id])
+        try addActivity(db, lead: lead.id, atMs: nowMs, kind: "inhibited", outcome: nil,
+                        note: "inhibitedBy: \(decision.sourceId) (\(decision.note))", actor: actor)
+        return true
+    }
+
+    /// Records a compliance decision on a lead, with who and when, in its history. The first decision stands.
+    public func recordDecision(leadId: String, decision: ComplianceDecision, reference: String?, note: String?, actor: String,
+                               now: Date) throws -> DecisionOutcome {
+        try pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM lead WHERE id = ?", arguments: [leadId]) ?? false else { return .notFound }
+            if let existing = try Self.decision(db, leadId: leadId) { return .alreadyDecided(existing) }
+            let nowMs = now.milliseconds
+            try db.execute(sql: """
+                INSERT INTO lead_decision (lead_id, decision, reference, note, actor, at_ms) VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [leadId, decision.rawValue, reference, note, actor, nowMs])
+            let text = [reference.map { "reference \($0)" }, note].compactMap { $0 }.joined(separator: "; ")
+            try Self.addActivity(db, lead: leadId, atMs: nowMs, kind: "decision", outcome: decision.rawValue,
+                                 note: text.isEmpty ? nil : text, actor: actor)
+            return .recorded(LeadDecisionEntry(leadId: leadId, decision: decision, reference: reference, note: note, actor: actor,
+                                               at: now))
+        }
+    }
+
+    public func decision(leadId: String) throws -> LeadDecisionEntry? {
+        try pool.read { db in try Self.decision(db, leadId: leadId) }
+    }
+
+    /// The lead that held this one back, if an inhibit rule did.
+    public func inhibitedBy(leadId: String) throws -> String? {
+        try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT inhibited_by FROM lead WHERE id = ?", arguments: [leadId])
+        }
+    }
+
+    static func decision(_ db: Database, leadId: String) throws -> LeadDecisionEntry? {
+        try Row.fetchOne(db, sql: "SELECT * FROM lead_decision WHERE lead_id = ?", arguments: [leadId]).flatMap { row in
+            guard let decision = ComplianceDecision(rawValue: row["decision"]) else { return nil }
+            return LeadDecisionEntry(leadId: row["lead_id"], decision: decision, reference: row["reference"], note: row["note"],
+                                     actor: row["actor"], at: Date(milliseconds: row["at_ms"]))
+        }
+    }
+}
