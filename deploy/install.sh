@@ -100,6 +100,7 @@ sed -e 's|^state_dir: .*|state_dir: /var/lib/insightd            # StateDirector
     -e 's#secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"#secret: "credential:core-banking-whsec"#' \
     -e 's#token: "demo-crm-token"#token: "credential:crm-token"#' \
     -e 's#token: "demo-ops-token"#token: "credential:ops-token"#' \
+    -e 's#token: "demo-compliance-token"#token: "credential:compliance-token"#' \
     "$repo/deploy/insightd.yaml" > "$production"
 install_config "$production" "$confdir/insightd.yaml" 0640
 for file in "$repo"/plugins-config/*.yaml; do
@@ -128,7 +129,8 @@ if [ -z "$prefix" ]; then
 insightd is installed. Next:
   1. edit /etc/insightd/insightd.yaml (receivers, routes, sources)
   2. put each secret in /etc/insightd/credentials/<name> (0600 root), as named by LoadCredential= in
-     /etc/systemd/system/insightd.service (core-banking-whsec, crm-token, ops-token, gateway-whsec)
+     /etc/systemd/system/insightd.service (core-banking-whsec, crm-token, ops-token, compliance-token,
+     gateway-whsec)
   3. check it: CREDENTIALS_DIRECTORY=/etc/insightd/credentials insightd check --config /etc/insightd/insightd.yaml
   4. systemctl enable --now insightd; journalctl -u insightd -f
 NEXT

@@ -271,7 +271,8 @@ public final class OutboxService: Service, Sendable {
             limit = min(limit, rate.available(at: now))
             guard limit > 0 else { return 0 }
         }
-        let due = try await database.claimDue(receiver: receiver.name, now: now, limit: limit, compliance: planner.complianceHooks)
+        let due = try await database.claimDue(receiver: receiver.name, now: now, limit: limit, compliance: planner.complianceHooks,
+                                              group: planner.groupWindow > 0)
         rates[receiver.name]?.record(due.deliveries.count, at: now)
         guard !due.deliveries.isEmpty else { return 0 }
         let results = await withTaskGroup(of: DeliveryResult.self, returning: [DeliveryResult].self) { group in

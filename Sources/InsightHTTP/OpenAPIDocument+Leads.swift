@@ -88,6 +88,21 @@ extension OpenAPIDocument {
                 "404": problemResponse("No such lead"), "422": problemResponse("Invalid outcome, or snoozed without until"),
             ].merging(auth("feedback")) { first, _ in first }),
         ])]),
+        "/v1/leads/{id}/decision": .object(["post": .object([
+            "summary": .string("A compliance officer's decision on an AML lead (cleared, or reported with the report's reference); "
+                               + "recorded with who and when, final, and it ends the inhibitions the lead caused"),
+            "security": scope("compliance"), "parameters": .array([path("id", "Lead id (ld_…) of an AML lead")]),
+            "requestBody": body(["decision"], [
+                "decision": .object(["type": .string("string"), "enum": .array(ComplianceDecision.allCases.map { .string($0.rawValue) })]),
+                "reference": string, "note": string,
+            ]),
+            "responses": .object([
+                "200": jsonResponse("The decision: leadId, decision, reference, note, actor, at", object),
+                "400": problemResponse("The body is not a JSON object"), "404": problemResponse("No such lead"),
+                "409": problemResponse("The lead was already decided"),
+                "422": problemResponse("Invalid decision, reported without reference, or not an AML lead"),
+            ].merging(auth("compliance")) { first, _ in first }),
+        ])]),
         "/v1/clients/{id}": .object(["get": .object([
             "summary": .string("The client's current state (masked), open leads and recent CRM interactions"),
             "security": scope("read"), "parameters": .array([path("id", "Client id")]),
@@ -106,7 +121,8 @@ extension OpenAPIDocument {
                 "requestBody": body(["until"], ["clientId": string, "plugin": string, "kind": string, "until": dateTime, "note": string]),
                 "responses": .object([
                     "201": jsonResponse("The snooze", object), "400": problemResponse("The body is not a JSON object"),
-                    "422": problemResponse("Nothing to snooze, or until missing or past"),
+                    "403": problemResponse("Without clientId it needs scope admin; an AML kind needs scope compliance"),
+                    "422": problemResponse("Nothing to snooze, or until missing, past or beyond snooze.max_days"),
                 ].merging(auth("feedback")) { first, _ in first }),
             ]),
         ]),
@@ -114,6 +130,7 @@ extension OpenAPIDocument {
             "summary": .string("End a snooze"), "security": scope("feedback"), "parameters": .array([path("id", "Snooze id")]),
             "responses": .object([
                 "204": .object(["description": .string("Ended")]), "404": problemResponse("No such snooze"),
+                "403": problemResponse("The snooze was made with a scope the token lacks"),
             ].merging(auth("feedback")) { first, _ in first }),
         ])]),
         "/v1/deliveries": .object(["get": .object([

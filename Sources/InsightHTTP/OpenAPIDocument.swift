@@ -65,7 +65,8 @@ enum OpenAPIDocument {
                 ]),
             ])]),
             "/v1/admin/tick": .object(["post": .object([
-                "summary": .string("Run the scheduled plugins as of an instant"),
+                "summary": .string("Run the scheduled plugins as of an instant (createdAt, due dates and texts use it), after the "
+                                   + "dispatcher has handled every event journaled before the request"),
                 "security": .array([.object(["bearer": .array([.string("admin")])])]),
                 "requestBody": .object(["required": .bool(true), "content": .object(["application/json": .object(["schema": .object([
                     "type": .string("object"), "required": .array([.string("at")]),
@@ -75,6 +76,7 @@ enum OpenAPIDocument {
                     "200": jsonResponse("Ticks ran", .object(["type": .string("object")])),
                     "401": problemResponse("Bad or missing token"), "403": problemResponse("Token lacks scope admin"),
                     "422": problemResponse("No valid at"),
+                    "503": problemResponse("The dispatcher did not catch up in time; nothing ran; retry after Retry-After"),
                 ]),
             ])]),
             "/healthz": .object(["get": .object([

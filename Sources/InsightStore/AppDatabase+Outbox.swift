@@ -302,8 +302,10 @@ extension AppDatabase {
     /// the client's waiting messages with it.
     static func groupedDue(_ db: Database, receiver: String, managerId: String, clientId: String, urgent: Bool, nowMs: Int64,
                            windowMs: Int64) throws -> Int64 {
+        // A lead that went inside a group message is `batched`: its group (the parent) says when it went.
         let rows = try Row.fetchAll(db, sql: """
-            SELECT d.id, d.status, d.next_attempt_ms, d.sent_ms FROM delivery d JOIN lead l ON l.id = d.lead_id
+            SELECT d.id, d.status, d.next_attempt_ms, COALESCE(d.sent_ms, p.sent_ms) AS sent_ms
+            FROM delivery d JOIN lead l ON l.id = d.lead_id LEFT JOIN delivery p ON p.id = d.parent_id
             WHERE l.client_id = ? AND d.receiver = ? AND d.manager_id = ? AND d.purpose = 'lead' AND d.timing NOT LIKE 'digest:%'
               AND d.created_ms >= ? AND d.status IN ('pending', 'sent', 'batched')
             """, arguments: [clientId, receiver, managerId, nowMs - windowMs])
@@ -328,7 +330,9 @@ extension AppDatabase {
     /// The receiver's deliveries due at `now` (at most `limit`), with
     /// their leads and managers. Digest members that are due are first gathered into one digest delivery per
     /// manager, in the same transaction, so a digest's id (its webhook-id) is fixed before its first attempt.
-    public func claimDue(receiver: String, now: Date, limit: Int, compliance: ComplianceHooks = .none) async throws -> DueDeliveries {
+    ///   - group: a client's due single-lead messages go as one group message (`delivery.group_window` > 0).
+    public func claimDue(receiver: String, now: Date, limit: Int, compliance: ComplianceHooks = .none,
+                         group: Bool = false) async throws -> DueDeliveries {
         let nowMs = now.milliseconds
         return try await pool.write { db in
             try Self.formDigests(db, receiver: receiver, nowMs: nowMs)
@@ -338,7 +342,8 @@ extension AppDatabase {
                 WHERE status = 'pending' AND receiver = ? AND next_attempt_ms <= ? AND timing NOT LIKE 'digest:%'
                 ORDER BY next_attempt_ms, id LIMIT ?
                 """, arguments: [receiver, nowMs, limit])
-            due.deliveries = try Self.formGroups(db, receiver: receiver, deliveries: rows.map(Self.delivery(row:)), nowMs: nowMs)
+            due.deliveries = try rows.map(Self.delivery(row:))
+            if group { due.deliveries = try Self.formGroups(db, receiver: receiver, deliveries: due.deliveries, nowMs: nowMs) }
             let leadIds = Set(due.deliveries.flatMap(\.leadIds))
             let snoozes = leadIds.isEmpty ? [] : try Snooze.fetchActive(db, afterMs: nowMs)
             for id in leadIds {

@@ -20,7 +20,7 @@ import Testing
               - {name: audit, kind: file, path: state/deliveries.jsonl}
             routes:
               - {match: {}, receivers: [audit]}
-            delivery: {poll_interval: 50ms}
+            delivery: {poll_interval: 50ms, group_window: 0s}
             """)
         let daemon = try LifecycleTests.Run(["run", "--config", fixture.mainPath])
         defer { if daemon.process.isRunning { daemon.process.terminate() } }

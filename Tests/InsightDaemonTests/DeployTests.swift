@@ -90,6 +90,7 @@ import Testing
         root.write("credentials/core-banking-whsec", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
         root.write("credentials/crm-token", "crm-token-0123456789")
         root.write("credentials/ops-token", "ops-token-0123456789")
+        root.write("credentials/compliance-token", "compliance-token-0123456789")
         let local = root.write("check/insightd.yaml", installed
             .replacingOccurrences(of: "/etc/insightd/plugins.d", with: prefix + "/etc/insightd/plugins.d")
             .replacingOccurrences(of: "/var/lib/insightd", with: root.file("state")))
@@ -111,6 +112,7 @@ import Testing
         let fixture = ConfigFixture.daemon(port: port, """
             receivers: [{name: audit, kind: file, path: state/deliveries.jsonl}]
             routes: [{receivers: [audit]}]
+            delivery: {group_window: 0s}
             """)
         let wrapper = """
             import ctypes, os, sys

@@ -142,11 +142,13 @@ struct OutboxHarness {
 
     init(directory: TemporaryDirectory = TemporaryDirectory("insightd-outbox"), routes: [Route], receivers: [any Receiver],
          unassigned: [String] = [], policy: RetryPolicy = RetryPolicy(schedule: [0, 0.05, 0.05, 0.05], jitter: 0),
-         timeSource: any TimeSource = SystemTimeSource(), metrics: any MetricsFactory = MetricsSystem.factory) throws {
+         timeSource: any TimeSource = SystemTimeSource(), metrics: any MetricsFactory = MetricsSystem.factory,
+         compliance: CompliancePolicy = CompliancePolicy(), groupWindow: TimeInterval = 0) throws {
         self.directory = directory
         database = try AppDatabase.open(directory: directory.path)
         outbox = OutboxService(database: database,
-                               planner: DeliveryPlanner(router: InsightDelivery.Router(routes: routes, timeZone: shanghai, unassigned: unassigned)),
+                               planner: DeliveryPlanner(router: InsightDelivery.Router(routes: routes, timeZone: shanghai, unassigned: unassigned),
+                                                        compliance: compliance, groupWindow: groupWindow),
                                receivers: receivers, settings: .init(policy: policy), timeSource: timeSource, logger: quietLogger,
                                metrics: metrics)
     }
