@@ -81,6 +81,15 @@ public struct Authenticator: Sendable {
         return caller
     }
 
+    /// A caller holding at least one of `scopes`.
+    public func requireAny(_ scopes: Set<Scope>, headers: HTTPFields) throws(Problem) -> APIToken {
+        let caller = try apiToken(try bearer(headers))
+        guard !caller.scopes.isDisjoint(with: scopes) else {
+            throw Problem.forbidden("token \(caller.name) lacks scope \(scopes.map(\.rawValue).sorted().joined(separator: " or "))")
+        }
+        return caller
+    }
+
     private func bearer(_ headers: HTTPFields) throws(Problem) -> String {
         guard let value = headers[.authorization] else {
             throw Problem.unauthorized("send Authorization: Bearer <token>, or sign the request with Standard Webhooks")

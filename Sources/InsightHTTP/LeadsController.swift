@@ -245,8 +245,12 @@ struct LeadsController: Sendable {
                                      status: .ok)
     }
 
+    /// Who may make and end snoozes: managers (one client's leads), operators (every client's), compliance
+    /// (AML leads too).
+    static let snoozeScopes: Set<Authenticator.Scope> = [.feedback, .admin, .compliance]
+
     func addSnooze(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let token = try authenticator.require(.feedback, headers: request.headers)
+        let token = try authenticator.requireAny(Self.snoozeScopes, headers: request.headers)
         let document = try await Self.body(request)
         let clientId = try Self.optionalString(document, "clientId", maximum: 128)
         let plugin = try Self.optionalString(document, "plugin", maximum: 128)
@@ -275,7 +279,7 @@ struct LeadsController: Sendable {
     }
 
     func removeSnooze(_ request: Request, context: BasicRequestContext) throws -> Response {
-        let token = try authenticator.require(.feedback, headers: request.headers)
+        let token = try authenticator.requireAny(Self.snoozeScopes, headers: request.headers)
         let text = try context.parameters.require("id")
         guard let id = Int64(text) else { throw Problem.notFound("no snooze has id \(text.prefix(40))") }
         switch try database.removeSnooze(id: id, callerScopes: Set(token.scopes.map(\.rawValue))) {

@@ -116,8 +116,10 @@ extension OpenAPIDocument {
                 "responses": .object(["200": jsonResponse("snoozes[]", object)].merging(auth("read")) { first, _ in first }),
             ]),
             "post": .object([
-                "summary": .string("Suppress new leads for a client, plugin or kind (any combination) until a time; suppressed leads are recorded"),
-                "security": scope("feedback"),
+                "summary": .string("Suppress new leads for a client, plugin or kind (any combination) until a time, at most snooze.max_days "
+                                   + "ahead; suppressed leads are recorded. Without clientId it needs admin; only a compliance "
+                                   + "snooze holds back AML kinds"),
+                "security": .array(["feedback", "admin", "compliance"].map { .object(["bearer": .array([.string($0)])]) }),
                 "requestBody": body(["until"], ["clientId": string, "plugin": string, "kind": string, "until": dateTime, "note": string]),
                 "responses": .object([
                     "201": jsonResponse("The snooze", object), "400": problemResponse("The body is not a JSON object"),
@@ -127,7 +129,9 @@ extension OpenAPIDocument {
             ]),
         ]),
         "/v1/snoozes/{id}": .object(["delete": .object([
-            "summary": .string("End a snooze"), "security": scope("feedback"), "parameters": .array([path("id", "Snooze id")]),
+            "summary": .string("End a snooze; it needs the scope the snooze was made with"),
+            "security": .array(["feedback", "admin", "compliance"].map { .object(["bearer": .array([.string($0)])]) }),
+            "parameters": .array([path("id", "Snooze id")]),
             "responses": .object([
                 "204": .object(["description": .string("Ended")]), "404": problemResponse("No such snooze"),
                 "403": problemResponse("The snooze was made with a scope the token lacks"),

@@ -27,6 +27,7 @@ enum Credentials {
     static let ingestToken = "api-ingest-token-0123456789"
     static let readToken = "api-read-token-0123456789"
     static let adminToken = "api-admin-token-0123456789"
+    static let complianceToken = "api-compliance-token-0123456789"
 
     static let authenticator = Authenticator(
         webhookSecrets: [webhookSource: secret],
@@ -35,6 +36,7 @@ enum Credentials {
             .init(name: "etl-loader", token: ingestToken, scopes: [.ingest]),
             .init(name: "dashboard", token: readToken, scopes: [.read, .feedback]),
             .init(name: "operator", token: adminToken, scopes: [.admin, .read]),
+            .init(name: "aml-officer", token: complianceToken, scopes: [.compliance, .read, .feedback]),
         ])
 
     /// The server's clock.
