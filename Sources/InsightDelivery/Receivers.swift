@@ -159,14 +159,16 @@ public struct HTTPReceiver: Receiver {
         }
     }
 
-    /// DESIGN §5: one lead is the lead JSON; a digest is `{"type": "digest", "manager": …, "leads": […]}`.
+    /// DESIGN §5: one lead is the lead JSON; a digest is `{"type": "digest", "manager": …, "leads": […]}`; a
+    /// client's leads sent together (`delivery.group_window`) are the same shape with `"type": "group"`.
     func webhookBody(_ message: OutboundMessage) throws -> String {
         if message.isDigest {
             var manager: [String: JSONValue] = ["id": .string(message.delivery.managerId)]
             if let name = message.manager?.name { manager["name"] = .string(Masking.name(name)) }
             if let branch = message.manager?.branchId { manager["branchId"] = .string(branch) }
             return JSONWriter.string(.object([
-                "type": .string("digest"), "deliveryId": .string(message.delivery.id), "manager": .object(manager),
+                "type": .string(message.delivery.purpose == .group ? "group" : "digest"), "deliveryId": .string(message.delivery.id),
+                "manager": .object(manager),
                 "leads": .array(try message.leads.map { try LeadJSON.value($0, timeZone: templates.timeZone) }),
             ]))
         }

@@ -43,4 +43,7 @@ final class RecordingStateReader: StateReader, @unchecked Sendable {
         record(try base.clients(lastWealthPurchaseFrom: from, until: until))
     }
     func lastLead(plugin: String, client id: String) throws -> Date? { try base.lastLead(plugin: plugin, client: id) }
+    func leadWasInhibited(plugin: String, client id: String, at: Date) throws -> Bool {
+        try base.leadWasInhibited(plugin: plugin, client: id, at: at)
+    }
 }

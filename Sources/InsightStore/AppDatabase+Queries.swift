@@ -34,8 +34,17 @@ extension AppDatabase {
 
     public func lastLead(plugin: String, client id: String) throws -> Date? {
         try pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT MAX(created_ms) FROM lead WHERE client_id = ? AND plugin = ?",
-                               arguments: [id, plugin]).map(Date.init(milliseconds:))
+            try Int64.fetchOne(db, sql: """
+                SELECT MAX(created_ms) FROM lead WHERE client_id = ? AND plugin = ? AND inhibited_by IS NULL
+                """, arguments: [id, plugin]).map(Date.init(milliseconds:))
+        }
+    }
+
+    public func leadWasInhibited(plugin: String, client id: String, at: Date) throws -> Bool {
+        try pool.read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT 1 FROM lead WHERE client_id = ? AND plugin = ? AND created_ms = ? AND inhibited_by IS NOT NULL LIMIT 1
+                """, arguments: [id, plugin, at.milliseconds]) ?? false
         }
     }
 

@@ -31,4 +31,8 @@ public struct StoreStateReader: StateReader {
     public func lastLead(plugin: String, client id: String) throws -> Date? {
         try database.lastLead(plugin: plugin, client: id)
     }
+
+    public func leadWasInhibited(plugin: String, client id: String, at: Date) throws -> Bool {
+        try database.leadWasInhibited(plugin: plugin, client: id, at: at)
+    }
 }

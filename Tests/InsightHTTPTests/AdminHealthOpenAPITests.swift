@@ -68,6 +68,22 @@ struct AdminTickTests {
         #expect(recorder.tickLog.isEmpty)
     }
 
+    @Test("events journaled before the tick that the dispatcher cannot handle in time: 503, and nothing ran")
+    func dispatcherBehind() async throws {
+        let recorder = PluginRecorder()
+        try await withClient(plugins: [recordingPlugin(recorder)], tickCatchUp: .milliseconds(300)) { stack, client in
+            // Journaled (acknowledged) but never dispatched: this stack runs no dispatcher.
+            let event = EventFixtures.event("e1", "client.profile", client: "C1", source: "crm", data: ["name": .string("张三")])
+            _ = try stack.database.append([event], receivedAt: Credentials.now)
+            let reply = try await client.post("/v1/admin/tick", headers: tickHeaders(Credentials.adminToken), body: Self.body)
+            expectProblem(reply, .serviceUnavailable, detailContains: "has not yet handled the events journaled before this tick",
+                          instance: "/v1/admin/tick")
+            #expect(reply.headers[.retryAfter] == "5")
+            #expect(reply.detail.contains("1 waiting"))
+        }
+        #expect(recorder.tickLog.isEmpty, "no plugin ticked on stale state")
+    }
+
     @Test("a body that is not JSON: 400", arguments: ["", "at=2026-11-24T17:30:00Z", "{\"at\": "])
     func notJSON(body: String) async throws {
         try await withClient { _, client in

@@ -60,6 +60,14 @@ public protocol StateReader: Sendable {
     func clients(inSegments segments: [String]) throws -> [ClientState]
     /// Clients whose last wealth purchase was in `from..<until`.
     func clients(lastWealthPurchaseFrom from: Date, until: Date) throws -> [ClientState]
-    /// When `plugin` last made a lead for this client, from the committed ledger.
+    /// When `plugin` last made a lead for this client, from the committed ledger. Leads an inhibit rule held
+    /// back (never sent, while the client had an open AML lead) do not count.
     func lastLead(plugin: String, client id: String) throws -> Date?
+    /// Whether `plugin`'s lead for this client made at `at` was held back by an inhibit rule: a lead nobody
+    /// received does not start a cooldown.
+    func leadWasInhibited(plugin: String, client id: String, at: Date) throws -> Bool
+}
+
+extension StateReader {
+    public func leadWasInhibited(plugin: String, client id: String, at: Date) throws -> Bool { false }
 }

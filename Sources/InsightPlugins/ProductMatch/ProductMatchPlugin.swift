@@ -118,7 +118,9 @@ public struct ProductMatchPlugin: Plugin {
             break
         }
         guard let trigger else { return [] }
-        if let last = memory.lastLeadAt, context.now.timeIntervalSince(last) < cooldown { return [] }
+        // A lead an inhibit rule held back (the client's money was under AML review) reached nobody: it starts no cooldown.
+        if let last = memory.lastLeadAt, context.now.timeIntervalSince(last) < cooldown,
+           try !context.state.leadWasInhibited(plugin: Self.id, client: client.id, at: last) { return [] }
         guard let draft = try propose(trigger, for: client, context: context) else { return [] }
         memory.lastLeadAt = context.now
         return [draft]
