@@ -39,6 +39,36 @@ import Testing
         #expect(first.table().contains("per day") && first.table().contains("per rule (rules plugin)"))
     }
 
+    @Test func inhibitedLeadsAreCountedApartAsTheOutboxWouldHoldThemBack() async throws {
+        let directory = TemporaryDirectory("insightd-replay-inhibit")
+        let sample = try String(contentsOfFile: repositoryRoot + "/deploy/examples/sample-events.ndjson", encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        // The manager and 张三's profile, then a ¥60,000 cash withdrawal (an AML lead) an hour before a ¥800,000 inflow.
+        let events = [sample[0], sample[1],
+                      #"{"id":"x1","type":"account.transaction","time":"2026-11-20T09:00:00+08:00","clientId":"C000123","source":"core-banking","data":{"accountId":"6222020200112233","amount":"60000","direction":"debit","channel":"cash"}}"#,
+                      sample[2]]
+        let file = directory.write("aml-first.ndjson", events.joined(separator: "\n") + "\n")
+        let result = try await Replay(configuration: try Self.shippedConfig(directory)).run(files: [file], until: nil)
+        let held = result.leads.filter { result.inhibited[$0.id] != nil }
+        #expect(Set(held.map(\.plugin)) == ["product-match", "rules"], "the sale and the marketing rule, not the AML lead")
+        #expect(held.allSatisfy { $0.status == .suppressed })
+        let source = try #require(result.leads.first { $0.kind == "risk_large_transaction" })
+        #expect(Set(result.inhibited.values) == [source.id])
+        #expect(result.table().contains("2 of them inhibited"))
+        #expect(result.table().contains("product-match/product_match"))
+        let json = try JSONParser.parse(try result.json())
+        #expect(json["summary"]?["inhibited"]?.decimalValue == 2)
+        let inhibitedBy = json["leads"]?.arrayValue?.compactMap { $0["inhibitedBy"]?.stringValue } ?? []
+        #expect(inhibitedBy == [source.id, source.id])
+
+        // The same inflow before the withdrawal: the sale went out before anyone knew; nothing is held back.
+        let before = directory.write("sale-first.ndjson", [sample[0], sample[1], sample[2],
+            #"{"id":"x1","type":"account.transaction","time":"2026-11-20T11:00:00+08:00","clientId":"C000123","source":"core-banking","data":{"accountId":"6222020200112233","amount":"60000","direction":"debit","channel":"cash"}}"#,
+        ].joined(separator: "\n") + "\n")
+        let earlier = try await Replay(configuration: try Self.shippedConfig(directory)).run(files: [before], until: nil)
+        #expect(earlier.inhibited.isEmpty)
+    }
+
     @Test func theCommandWritesJSONAndAReportAndDeliversNothing() async throws {
         let directory = TemporaryDirectory("insightd-replay-cli")
         let file = Self.bank(directory)

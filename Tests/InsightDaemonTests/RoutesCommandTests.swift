@@ -21,10 +21,45 @@ import Testing
         delivery: {unassigned: [branch-queue]}
         """
 
-    func run(_ lead: String, at: String, sentToday: Int = 0) throws -> (Int32, String) {
-        let fixture = ConfigFixture(main: Self.config)
+    func run(_ lead: String, at: String, sentToday: Int = 0, open: [String] = [], config: String = Self.config) throws -> (Int32, String) {
+        let fixture = ConfigFixture(main: config)
         let path = fixture.directory.write("lead.json", lead)
-        return Commands.routesTest(configPath: fixture.mainPath, leadPath: path, at: at, sentToday: sentToday)
+        let openPaths = open.enumerated().map { fixture.directory.write("open-\($0.offset).json", $0.element) }
+        return Commands.routesTest(configPath: fixture.mainPath, leadPath: path, at: at, sentToday: sentToday, openPaths: openPaths)
+    }
+
+    @Test func inhibitionAndTheComplianceQueueAreExplained() throws {
+        let config = Self.config.replacingOccurrences(of: "delivery: {unassigned: [branch-queue]}", with: """
+            delivery: {unassigned: [branch-queue], compliance: [team-lead]}
+            inhibit:
+              - {source: {kind: [risk_rapid_in_out]}, target: {plugin: [product-match]}, equal: [client], for: 30d}
+              - {source: {kind: [risk_rapid_in_out]}, target: {plugin: [rules], tags: [marketing]}}
+            """)
+        let aml = #"{"id":"ld_aml","plugin":"risk-alerts","kind":"risk_rapid_in_out","priority":"urgent","client":{"id":"C000789"},"manager":{"id":"M017"}}"#
+        let sale = #"{"plugin":"product-match","kind":"product_match","client":{"id":"C000789"},"manager":{"id":"M017"}}"#
+        let held = try run(sale, at: "2026-11-20T12:00:00+08:00", open: [aml], config: config)
+        #expect(held.0 == 0)
+        #expect(held.1.contains("inhibited by ld_aml (risk_rapid_in_out), inhibit rule 0 for 30d after it or until compliance decides it"))
+        #expect(!held.1.contains("→ "), "an inhibited lead goes nowhere")
+        let free = try run(sale, at: "2026-11-20T12:00:00+08:00", config: config)
+        #expect(free.1.contains("an inhibit rule targets this lead") && free.1.contains("(give one with --open)"))
+        #expect(free.1.contains("→ gateway"))
+        let otherClient = try run(sale.replacingOccurrences(of: "C000789", with: "C1"), at: "2026-11-20T12:00:00+08:00",
+                                  open: [aml], config: config)
+        #expect(otherClient.1.contains("→ gateway") && !otherClient.1.contains("inhibited by"))
+        let marketing = try run(#"{"plugin":"rules","kind":"large_inflow","tags":["marketing"],"client":{"id":"C000789"},"manager":{"id":"M017"}}"#,
+                                at: "2026-11-20T12:00:00+08:00", open: [aml], config: config)
+        #expect(marketing.1.contains("inhibit rule 1 or until compliance decides it"))
+
+        let alert = try run(aml, at: "2026-11-20T12:00:00+08:00", config: config)
+        #expect(alert.1.contains("AML kind: in full to the compliance queue (team-lead)"))
+        #expect(alert.1.contains("→ team-lead: lead, at once, in full (compliance queue)"))
+        #expect(alert.1.contains("aml_manager_notice neutral"))
+        #expect(alert.1.contains("→ gateway: lead, at once"))
+        let silent = try run(aml, at: "2026-11-20T12:00:00+08:00",
+                             config: config.replacingOccurrences(of: "compliance: [team-lead]}", with: "compliance: [team-lead], aml_manager_notice: none}"))
+        #expect(silent.1.contains("aml_manager_notice none: the manager's routes get nothing"))
+        #expect(!silent.1.contains("→ gateway"))
     }
 
     @Test func urgentLeadsGoAtOnceWithFallbackAndEscalation() throws {
