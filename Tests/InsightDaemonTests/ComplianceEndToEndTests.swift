@@ -37,12 +37,7 @@ import Testing
         defer { if daemon.process.isRunning { daemon.process.terminate() } }
         let base = "http://127.0.0.1:\(port)"
         let events = repositoryRoot + "/deploy/examples/sample-events.ndjson"
-        var answer = ""
-        for _ in 0..<200 where !answer.contains("accepted") {
-            usleep(50_000)
-            answer = try curl(["-X", "POST", base + "/v1/events", "-H", "Authorization: Bearer demo-crm-token",
-                               "-H", "Content-Type: application/x-ndjson", "--data-binary", "@\(events)"])
-        }
+        let answer = try postEvents(base: base, file: events, token: "demo-crm-token")
         #expect(answer.contains("\"accepted\":12"))
 
         // The compliance queue: every AML lead, in full.
@@ -147,12 +142,7 @@ import Testing
             {"id":"c2","type":"client.profile","time":"2026-11-19T08:00:00+08:00","clientId":"C2","source":"crm","data":{"name":"王芳","birthDate":"1990-11-02","managerId":"M1","segment":"mass"}}
             """
         let body = fixture.directory.write("events.ndjson", events)
-        var answer = ""
-        for _ in 0..<200 where !answer.contains("accepted") {
-            usleep(50_000)
-            answer = try curl(["-X", "POST", base + "/v1/events", "-H", "Authorization: Bearer test-crm-token",
-                               "-H", "Content-Type: application/x-ndjson", "--data-binary", "@\(body)"])
-        }
+        let answer = try postEvents(base: base, file: body, token: "test-crm-token")
         #expect(answer.contains("\"accepted\":20003"))
         // At once: the dispatcher polls every 2 s, so without waiting for it the tick would not see the profiles.
         let first = try JSONParser.parse(try curl(["-X", "POST", base + "/v1/admin/tick", "-H", "Authorization: Bearer test-ops-token",

@@ -71,12 +71,7 @@ import Testing
         defer { if daemon.process.isRunning { daemon.process.terminate() } }
         let base = "http://127.0.0.1:\(port)"
         let events = try #require(Bundle.module.path(forResource: "sample-events", ofType: "ndjson", inDirectory: "Fixtures"))
-        var answer = ""
-        for _ in 0..<200 where !answer.contains("accepted") {
-            usleep(50_000)
-            answer = try curl(["-X", "POST", base + "/v1/events", "-H", "Authorization: Bearer test-crm-token",
-                                    "-H", "Content-Type: application/x-ndjson", "--data-binary", "@\(events)"])
-        }
+        let answer = try postEvents(base: base, file: events, token: "test-crm-token")
         #expect(answer.contains("\"accepted\":6"))
         // A rejected event full of personal data: it is quarantined, and its error names fields, not values.
         let bad = #"{"id":"evt-bad","type":"client.profile","time":"2026-11-20T09:00:00+08:00","clientId":"C000999","data":{"name":"欧阳娜娜","phone":"13712345678","idNumber":"110101199001011234","riskLevel":"C9"}}"#

@@ -79,6 +79,18 @@ func postSampleEvents(port: Int, while running: () -> Bool = { true }) throws ->
     return code
 }
 
+/// Posts an NDJSON file to a starting daemon's `/v1/events` with a bearer token until it answers (for at most
+/// 10 s); returns the answer's body.
+func postEvents(base: String, file: String, token: String) throws -> String {
+    var answer = ""
+    for _ in 0..<200 where !answer.contains("accepted") {
+        usleep(50_000)
+        answer = try curl(["-X", "POST", base + "/v1/events", "-H", "Authorization: Bearer \(token)",
+                           "-H", "Content-Type: application/x-ndjson", "--data-binary", "@\(file)"])
+    }
+    return answer
+}
+
 /// The lines of a JSONL file once it has `count` of them (or after 15 s, or once `running` stops holding).
 func waitForLines(_ path: String, count: Int, while running: () -> Bool = { true }) -> [String] {
     var lines: [String] = []

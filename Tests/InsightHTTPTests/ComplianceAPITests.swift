@@ -15,12 +15,6 @@ private func lead(_ key: String, plugin: String, kind: String, client: String = 
                 status: .new)
 }
 
-private func commit(_ leads: [Lead], to database: AppDatabase) throws {
-    var step = DispatchCommit()
-    step.leads = leads.map { (lead: $0, sequence: nil) }
-    try database.commit(step, at: Credentials.now)
-}
-
 private func read() -> HTTPFields { bearerHeaders(Credentials.readToken) }
 private func admin() -> HTTPFields { bearerHeaders(Credentials.adminToken) }
 private func compliance() -> HTTPFields { bearerHeaders(Credentials.complianceToken) }
@@ -31,7 +25,7 @@ struct ComplianceAPITests {
         try await withClient { stack, client in
             let aml = lead("C000789:rapid", plugin: "risk-alerts", kind: "risk_rapid_in_out")
             let sale = lead("C000789:inflow", plugin: "product-match", kind: "large_inflow")
-            try commit([aml, sale], to: stack.database)
+            try commitLeads([aml, sale], to: stack.database)
             let uri = "/v1/leads/\(aml.id)/decision"
             let cleared = ByteBuffer(string: #"{"decision":"cleared","note":"salary of the company, call 13912345678 to confirm"}"#)
             for (headers, status) in [(read(), HTTPResponse.Status.forbidden), (admin(), .forbidden)] {
@@ -74,7 +68,7 @@ struct ComplianceAPITests {
         try await withClient { stack, client in
             let aml = lead("C000789:rapid", plugin: "risk-alerts", kind: "risk_rapid_in_out")
             let overdue = lead("C000789:overdue", plugin: "risk-alerts", kind: "risk_overdue")
-            try commit([aml, overdue], to: stack.database)
+            try commitLeads([aml, overdue], to: stack.database)
             for body in [#"{"outcome":"dismissed"}"#, #"{"outcome":"snoozed","until":"2026-12-01T00:00:00+08:00"}"#] {
                 let refused = try await client.execute(uri: "/v1/leads/\(aml.id)/feedback", method: .post, headers: read(),
                                                        body: ByteBuffer(string: body)) { Reply($0) }

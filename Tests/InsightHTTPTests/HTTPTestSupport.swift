@@ -214,3 +214,10 @@ func expectProblem(_ reply: Reply, _ status: HTTPResponse.Status, detailContains
         #expect(reply.detail.contains(fragment), "detail: \(reply.detail)", sourceLocation: sourceLocation)
     }
 }
+
+/// Commits leads to the ledger as the dispatcher would, at the server's clock.
+func commitLeads(_ leads: [Lead], to database: AppDatabase) throws {
+    var step = DispatchCommit()
+    step.leads = leads.map { (lead: $0, sequence: nil) }
+    try database.commit(step, at: Credentials.now)
+}

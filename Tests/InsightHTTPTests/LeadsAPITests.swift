@@ -15,11 +15,6 @@ private func lead(_ key: String, client: String = "C000123", manager: String = "
                 dueAt: RFC3339.parse("2026-11-25T00:00:00+08:00"), createdAt: Credentials.now, sourceEvents: ["evt-1"], status: .new)
 }
 
-private func commit(_ leads: [Lead], to database: AppDatabase) throws {
-    var step = DispatchCommit()
-    step.leads = leads.map { (lead: $0, sequence: nil) }
-    try database.commit(step, at: Credentials.now)
-}
 
 private func read() -> HTTPFields { bearerHeaders(Credentials.readToken) }
 private func admin() -> HTTPFields { bearerHeaders(Credentials.adminToken) }
@@ -28,14 +23,14 @@ private func admin() -> HTTPFields { bearerHeaders(Credentials.adminToken) }
 struct LeadsAPITests {
     @Test func listingPagesWithACursorThatIsStableUnderInserts() async throws {
         try await withClient { stack, client in
-            try commit((1...5).map { lead("C\($0):2026", client: "C\($0)") }, to: stack.database)
+            try commitLeads((1...5).map { lead("C\($0):2026", client: "C\($0)") }, to: stack.database)
             let first = try await client.execute(uri: "/v1/leads?limit=2", method: .get, headers: read()) { Reply($0) }
             #expect(first.status == .ok)
             let firstIds = first["leads"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
             #expect(firstIds.count == 2)
             let cursor = try #require(first["nextCursor"]?.stringValue)
             // New leads arrive between pages: the next page neither repeats nor skips.
-            try commit([lead("C9:2026")], to: stack.database)
+            try commitLeads([lead("C9:2026")], to: stack.database)
             var seen = firstIds
             var next: String? = cursor
             while let page = next {
@@ -62,7 +57,7 @@ struct LeadsAPITests {
     @Test func feedbackUpdatesTheStatusAndAnswers404And422() async throws {
         try await withClient { stack, client in
             let item = lead("C1:2026")
-            try commit([item], to: stack.database)
+            try commitLeads([item], to: stack.database)
             let ok = try await client.execute(uri: "/v1/leads/\(item.id)/feedback", method: .post, headers: read(), body: ByteBuffer(
                 string: #"{"outcome":"contacted","note":"called, will visit; new mobile 13912345678"}"#)) { Reply($0) }
             #expect(ok.status == .ok)
@@ -108,7 +103,7 @@ struct LeadsAPITests {
             var step = DispatchCommit()
             step.clients = [DispatchCommit.ClientUpdate(state: state, changes: [.profile])]
             try stack.database.commit(step, at: Credentials.now)
-            try commit([lead("C000123:2026")], to: stack.database)
+            try commitLeads([lead("C000123:2026")], to: stack.database)
 
             let reply = try await client.execute(uri: "/v1/clients/C000123", method: .get, headers: read()) { Reply($0) }
             #expect(reply.status == .ok)
@@ -150,7 +145,7 @@ struct LeadsAPITests {
     @Test func deadLettersAreListedAndRetried() async throws {
         try await withClient { stack, client in
             let item = lead("C1:2026")
-            try commit([item], to: stack.database)
+            try commitLeads([item], to: stack.database)
             _ = try await stack.database.routeNewLeads(limit: 10, now: Credentials.now, localDate: { _ in "2026-11-20" }) { _, _ in
                 [DeliveryPlan(receiver: "gateway", route: 0, timing: "immediate", notBefore: Credentials.now)]
             }
