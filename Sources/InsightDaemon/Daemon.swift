@@ -128,7 +128,8 @@ public struct Daemon: Sendable {
         }
         return HTTPServer(
             settings: .init(host: config.listen.host, port: config.listen.port, maximumBodyBytes: config.http.maxBodyBytes,
-                            amlKinds: Set(config.delivery.amlKinds), snoozeMaxDays: config.snooze.maxDays),
+                            amlKinds: Set(config.delivery.amlKinds), snoozeMaxDays: config.snooze.maxDays,
+                            locale: config.locale.rawValue),
             authenticator: Authenticator(webhookSecrets: webhookSecrets, sourceTokens: sourceTokens, apiTokens: apiTokens),
             database: database, queue: ingestQueue, dispatcher: dispatcher, pipeline: settings, health: health,
             timeSource: timeSource, logger: logger.component("http"), timeZone: config.timeZone,

@@ -142,24 +142,8 @@ public struct CompliancePolicy: Sendable {
         inhibitRules.contains { $0.duration == nil } ? nil : inhibitRules.compactMap(\.duration).max()
     }
 
-    /// What a receiver outside the compliance queue shows of an AML lead: a neutral task with the client and
-    /// the account's masked reference, no title, summary, evidence or action that names a suspicion or a report.
-    public func neutral(_ lead: Lead) -> Lead {
-        var copy = lead
-        let english = locale == "en"
-        copy.title = english ? "Verify the background of a recent transaction" : "核实客户近期交易背景"
-        copy.summary = english
-            ? "A recent transaction of this client needs its background verified under the bank's AML procedure."
-            : "该客户近期有交易需按本行反洗钱工作程序核实背景。"
-        copy.suggestedAction = english
-            ? "Per the AML procedure, confirm the source and purpose of the funds with the client as part of routine "
-                + "due diligence and record it; do not mention any monitoring or review to the client."
-            : "按反洗钱工作程序，以常规尽职调查方式向客户了解资金来源与用途并做好记录；请勿向客户提及任何监测或复核情况。"
-        copy.evidence = []
-        copy.products = nil
-        copy.tags = nil
-        return copy
-    }
+    /// What a receiver outside the compliance queue shows of an AML lead (``AMLNotice``).
+    public func neutral(_ lead: Lead) -> Lead { AMLNotice.neutral(lead, locale: locale) }
 
     /// The leads of a message as `receiver` may show them: AML leads in full to the compliance queue, neutral
     /// elsewhere.

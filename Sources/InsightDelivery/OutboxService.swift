@@ -31,7 +31,8 @@ public struct DeliveryPlanner: Sendable {
             protectedKinds: policy.amlKinds, mayInhibit: { policy.mayInhibit($0) },
             inhibition: { lead, candidates, now in
                 policy.inhibition(of: lead, among: candidates, at: now).map {
-                    InhibitDecision(sourceId: $0.sourceId, note: "inhibit[\($0.rule)]: open \($0.sourceKind) lead")
+                    // The note names the rule, not the AML kind: a lead's history is read outside compliance too.
+                    InhibitDecision(sourceId: $0.sourceId, note: "inhibit[\($0.rule)]")
                 }
             })
     }

@@ -19,16 +19,19 @@ public struct HTTPServer: Sendable {
         public var snoozeMaxDays: Int
         /// How long `POST /v1/admin/tick` waits for the dispatcher to handle the events journaled before it.
         public var tickCatchUp: Duration
+        /// The message locale, for the neutral form of AML leads shown to tokens without scope compliance.
+        public var locale: String
 
         public init(host: String = "127.0.0.1", port: Int = 8080, maximumBodyBytes: Int = 10 * 1024 * 1024,
                     amlKinds: Set<String> = ["risk_large_transaction", "risk_velocity", "risk_rapid_in_out", "risk_dormant_reactivation"],
-                    snoozeMaxDays: Int = 90, tickCatchUp: Duration = .seconds(30)) {
+                    snoozeMaxDays: Int = 90, tickCatchUp: Duration = .seconds(30), locale: String = "zh-CN") {
             self.host = host
             self.port = port
             self.maximumBodyBytes = maximumBodyBytes
             self.amlKinds = amlKinds
             self.snoozeMaxDays = snoozeMaxDays
             self.tickCatchUp = tickCatchUp
+            self.locale = locale
         }
     }
 
@@ -89,7 +92,7 @@ public struct HTTPServer: Sendable {
                         catchUp: settings.tickCatchUp).register(on: router)
         LeadsController(authenticator: authenticator, database: database, timeZone: timeZone, timeSource: timeSource,
                         outboxChanged: outboxChanged, receiverNames: receiverNames, amlKinds: settings.amlKinds,
-                        snoozeMaxDays: settings.snoozeMaxDays).register(on: router)
+                        snoozeMaxDays: settings.snoozeMaxDays, locale: settings.locale).register(on: router)
         HealthController(database: database, health: health).register(on: router)
         MetricsController(registry: metrics.registry, refresh: metrics.refresh).register(on: router)
         OpenAPIDocument.register(on: router)

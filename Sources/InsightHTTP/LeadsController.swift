@@ -20,6 +20,14 @@ struct LeadsController: Sendable {
     let amlKinds: Set<String>
     /// The furthest ahead a snooze may reach, in days.
     let snoozeMaxDays: Int
+    /// The message locale, for the neutral form of AML leads.
+    let locale: String
+
+    /// A lead as `token` may read it: AML leads in full to scope compliance, in their neutral form to everyone
+    /// else (a manager's app or the bank's CRM must not show the suspicion or the report wording).
+    private func shown(_ lead: Lead, to token: Authenticator.APIToken) -> Lead {
+        amlKinds.contains(lead.kind) && !token.scopes.contains(.compliance) ? AMLNotice.neutral(lead, locale: locale) : lead
+    }
 
     static let maximumPage = 500
 
@@ -42,7 +50,7 @@ struct LeadsController: Sendable {
     // MARK: - Leads
 
     func list(_ request: Request, context: BasicRequestContext) throws -> Response {
-        _ = try authenticator.require(.read, headers: request.headers)
+        let token = try authenticator.require(.read, headers: request.headers)
         let query = request.uri.queryParameters
         var page = LeadPageQuery()
         page.plugin = query["plugin"].map(String.init)
@@ -73,22 +81,24 @@ struct LeadsController: Sendable {
             page.after = value
         }
         let result = try database.leadPage(page)
-        var body: [String: JSONValue] = ["leads": .array(try result.leads.map { try LeadJSON.value($0.lead, timeZone: timeZone) })]
+        var body: [String: JSONValue] = ["leads": .array(try result.leads.map { try LeadJSON.value(shown($0.lead, to: token), timeZone: timeZone) })]
         body["nextCursor"] = result.next.map { .string(Self.encodeCursor($0)) } ?? .null
         return EventsController.json(.object(body), status: .ok)
     }
 
     func show(_ request: Request, context: BasicRequestContext) throws -> Response {
-        _ = try authenticator.require(.read, headers: request.headers)
+        let token = try authenticator.require(.read, headers: request.headers)
         let id = try context.parameters.require("id")
         guard let lead = try database.lead(id: id) else { throw Problem.notFound("no lead has id \(id)") }
-        guard case .object(var body) = try LeadJSON.value(lead, timeZone: timeZone) else { throw Problem.notFound(id) }
+        guard case .object(var body) = try LeadJSON.value(shown(lead, to: token), timeZone: timeZone) else { throw Problem.notFound(id) }
         body["deliveries"] = .array(try database.deliveries(forLead: id).map { entry in
             guard case .object(var delivery) = deliveryJSON(entry.delivery) else { return .null }
             delivery["attempts"] = .array(entry.attempts.map(attemptJSON))
             return .object(delivery)
         })
-        body["activity"] = .array(try database.activity(leadId: id).map { activity in
+        // Whether a report was filed (and its reference) is compliance's alone: no tipping-off through the API.
+        let seesDecisions = token.scopes.contains(.compliance)
+        body["activity"] = .array(try database.activity(leadId: id).filter { seesDecisions || $0.kind != "decision" }.map { activity in
             var entry: [String: JSONValue] = ["at": time(activity.at), "kind": .string(activity.kind)]
             entry["outcome"] = activity.outcome.map(JSONValue.string)
             entry["note"] = activity.note.map(JSONValue.string)
@@ -96,7 +106,7 @@ struct LeadsController: Sendable {
             return .object(entry)
         })
         if let source = try database.inhibitedBy(leadId: id) { body["inhibitedBy"] = .string(source) }
-        if let decision = try database.decision(leadId: id) { body["decision"] = decisionJSON(decision) }
+        if seesDecisions, let decision = try database.decision(leadId: id) { body["decision"] = decisionJSON(decision) }
         return EventsController.json(.object(body), status: .ok)
     }
 
@@ -170,13 +180,13 @@ struct LeadsController: Sendable {
         guard let lead = try database.recordFeedback(leadId: id, outcome: outcome, note: note, until: until,
                                                      actor: "api:\(token.name)", now: timeSource.now())
         else { throw Problem.notFound("no lead has id \(id)") }
-        return EventsController.json(try LeadJSON.value(lead, timeZone: timeZone), status: .ok)
+        return EventsController.json(try LeadJSON.value(shown(lead, to: token), timeZone: timeZone), status: .ok)
     }
 
     // MARK: - Clients
 
     func client(_ request: Request, context: BasicRequestContext) throws -> Response {
-        _ = try authenticator.require(.read, headers: request.headers)
+        let token = try authenticator.require(.read, headers: request.headers)
         let id = try context.parameters.require("id")
         guard let state = try database.loadClients([id])[id] else { throw Problem.notFound("no client has id \(id)") }
         let profile = state.profile
@@ -232,7 +242,7 @@ struct LeadsController: Sendable {
         }
         return EventsController.json(.object([
             "client": .object(client),
-            "openLeads": .array(try database.openLeads(clientId: id).map { try LeadJSON.value($0, timeZone: timeZone) }),
+            "openLeads": .array(try database.openLeads(clientId: id).map { try LeadJSON.value(shown($0, to: token), timeZone: timeZone) }),
             "recentInteractions": .array(interactions),
         ]), status: .ok)
     }

@@ -56,11 +56,37 @@ struct ComplianceAPITests {
                                                  body: ByteBuffer(string: #"{"decision":"reported","reference":"STR-2026-001"}"#)) { Reply($0) }
             #expect(again.status == .conflict && again.detail.contains("already decided cleared"))
 
-            let shown = try await client.execute(uri: "/v1/leads/\(aml.id)", method: .get, headers: read()) { Reply($0) }
+            let shown = try await client.execute(uri: "/v1/leads/\(aml.id)", method: .get, headers: compliance()) { Reply($0) }
             #expect(shown["decision"]?["decision"]?.stringValue == "cleared")
             let history = shown["activity"]?.arrayValue ?? []
             #expect(history.contains { $0["kind"]?.stringValue == "decision" && $0["outcome"]?.stringValue == "cleared"
                 && $0["actor"]?.stringValue == "api:aml-officer" })
+            let managerView = try await client.execute(uri: "/v1/leads/\(aml.id)", method: .get, headers: read()) { Reply($0) }
+            #expect(managerView["decision"] == nil, "whether a report was filed is compliance's alone")
+            #expect(!(managerView["activity"]?.arrayValue ?? []).contains { $0["kind"]?.stringValue == "decision" })
+        }
+    }
+
+    @Test func anAMLLeadReadsNeutralOutsideCompliance() async throws {
+        try await withClient { stack, client in
+            var aml = lead("C000789:rapid", plugin: "risk-alerts", kind: "risk_rapid_in_out")
+            aml.title = "快进快出：¥1,200,000入账后3小时内转出83.3%"
+            aml.suggestedAction = "按反洗钱流程提交可疑交易复核，必要时提交可疑交易报告。"
+            aml.evidence = [Evidence(label: "credit", value: "¥1,200,000")]
+            var state = ClientState(id: "C000789")
+            state.profile.managerId = "M017"
+            var step = DispatchCommit()
+            step.clients = [DispatchCommit.ClientUpdate(state: state, changes: [.profile])]
+            try stack.database.commit(step, at: Credentials.now)
+            try commitLeads([aml], to: stack.database)
+            for uri in ["/v1/leads/\(aml.id)", "/v1/leads?client=C000789", "/v1/clients/C000789"] {
+                let manager = try await client.execute(uri: uri, method: .get, headers: read()) { Reply($0) }
+                #expect(manager.status == .ok && manager.text.contains(aml.id), "\(uri)")
+                #expect(!manager.text.contains("可疑") && !manager.text.contains("快进快出") && !manager.text.contains("1,200,000"),
+                        "\(uri): \(manager.text)")
+            }
+            let officer = try await client.execute(uri: "/v1/leads/\(aml.id)", method: .get, headers: compliance()) { Reply($0) }
+            #expect(officer["title"]?.stringValue == aml.title && officer.text.contains("可疑交易报告"))
         }
     }
 

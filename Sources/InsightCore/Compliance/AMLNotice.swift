@@ -1,0 +1,24 @@
+import Foundation
+
+/// What anyone outside the compliance queue sees of an AML lead: a neutral task to verify the transaction
+/// background per the AML procedure. No evidence, no products, and no title, summary or action that names a
+/// suspicion, a monitoring rule or a report (反洗钱法: the client must not be tipped off, and a manager who
+/// does not know cannot tip anyone off).
+public enum AMLNotice {
+    public static func neutral(_ lead: Lead, locale: String) -> Lead {
+        var copy = lead
+        let english = locale == "en"
+        copy.title = english ? "Verify the background of a recent transaction" : "核实客户近期交易背景"
+        copy.summary = english
+            ? "A recent transaction of this client needs its background verified under the bank's AML procedure."
+            : "该客户近期有交易需按本行反洗钱工作程序核实背景。"
+        copy.suggestedAction = english
+            ? "Per the AML procedure, confirm the source and purpose of the funds with the client as part of routine "
+                + "due diligence and record it; do not mention any monitoring or review to the client."
+            : "按反洗钱工作程序，以常规尽职调查方式向客户了解资金来源与用途并做好记录；请勿向客户提及任何监测或复核情况。"
+        copy.evidence = []
+        copy.products = nil
+        copy.tags = nil
+        return copy
+    }
+}
