@@ -127,9 +127,7 @@ public struct Daemon: Sendable {
                                           scopes: Set(token.scopes.compactMap { Authenticator.Scope(rawValue: $0.rawValue) }))
         }
         return HTTPServer(
-            settings: .init(host: config.listen.host, port: config.listen.port, maximumBodyBytes: config.http.maxBodyBytes,
-                            amlKinds: Set(config.delivery.amlKinds), snoozeMaxDays: config.snooze.maxDays,
-                            locale: config.locale.rawValue),
+            settings: .init(host: config.listen.host, port: config.listen.port, maximumBodyBytes: config.http.maxBodyBytes),
             authenticator: Authenticator(webhookSecrets: webhookSecrets, sourceTokens: sourceTokens, apiTokens: apiTokens),
             database: database, queue: ingestQueue, dispatcher: dispatcher, pipeline: settings, health: health,
             timeSource: timeSource, logger: logger.component("http"), timeZone: config.timeZone,

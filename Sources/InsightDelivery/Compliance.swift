@@ -119,8 +119,10 @@ public struct CompliancePolicy: Sendable {
     public func isAML(_ lead: Lead) -> Bool { amlKinds.contains(lead.kind) }
     public func isAML(kind: String) -> Bool { amlKinds.contains(kind) }
 
-    /// The first open source lead that holds `lead` back at `now`, by rule order then by the source's age.
+    /// The first open source lead that holds `lead` back at `now`, by rule order then by the source's age. An
+    /// AML lead is never held back, whatever a rule's target says: it must reach the compliance queue.
     public func inhibition(of lead: Lead, among candidates: [LeadHeader], at now: Date) -> Inhibition? {
+        guard !isAML(lead) else { return nil }
         for rule in inhibitRules where rule.target.matches(lead) {
             let sources = candidates.filter { rule.inhibits(lead, with: $0, at: now) }
                 .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
@@ -132,14 +134,17 @@ public struct CompliancePolicy: Sendable {
     }
 
     /// Whether any rule could hold `lead` back (so the ledger is asked for candidates only then).
-    public func mayInhibit(_ lead: Lead) -> Bool { inhibitRules.contains { $0.target.matches(lead) } }
+    public func mayInhibit(_ lead: Lead) -> Bool { !isAML(lead) && inhibitRules.contains { $0.target.matches(lead) } }
 
-    /// The kinds and plugins any rule's source names, to narrow the candidates read from the ledger.
-    public var sourceMatchers: [LeadMatcher] { inhibitRules.map(\.source) }
-
-    /// The longest a source stays open (nil: until decided).
-    public var longestDuration: TimeInterval? {
-        inhibitRules.contains { $0.duration == nil } ? nil : inhibitRules.compactMap(\.duration).max()
+    /// What the ledger is asked for: the kinds and plugins the rules' sources name, the longest window, and
+    /// whether a rule pairs by manager.
+    public var sources: ComplianceHooks.Sources {
+        let matchers = inhibitRules.map(\.source)
+        let kinds = matchers.contains { $0.kinds == nil } ? nil : Set(matchers.flatMap { $0.kinds ?? [] })
+        let plugins = matchers.contains { $0.plugins == nil } ? nil : Set(matchers.flatMap { $0.plugins ?? [] })
+        let lookback = inhibitRules.contains { $0.duration == nil } ? nil : inhibitRules.compactMap(\.duration).max()
+        return ComplianceHooks.Sources(kinds: kinds, plugins: plugins, lookback: lookback,
+                                       byManager: inhibitRules.contains { !$0.equal.contains(.client) })
     }
 
     /// What a receiver outside the compliance queue shows of an AML lead (``AMLNotice``).

@@ -28,7 +28,7 @@ public struct DeliveryPlanner: Sendable {
     public var complianceHooks: ComplianceHooks {
         let policy = compliance
         return ComplianceHooks(
-            protectedKinds: policy.amlKinds, mayInhibit: { policy.mayInhibit($0) },
+            protectedKinds: policy.amlKinds, sources: policy.sources, mayInhibit: { policy.mayInhibit($0) },
             inhibition: { lead, candidates, now in
                 policy.inhibition(of: lead, among: candidates, at: now).map {
                     // The note names the rule, not the AML kind: a lead's history is read outside compliance too.
@@ -311,15 +311,23 @@ public final class OutboxService: Service, Sendable {
                                   error: "acknowledged before the escalation was due")
         }
         // A lead the manager already acted on while its message waited (quiet hours, a digest, retries) is not
-        // sent any more; a digest goes with the rest.
-        let settled = leads.filter { Self.settledStatuses.contains($0.status) }
-        if !settled.isEmpty {
-            leads.removeAll { Self.settledStatuses.contains($0.status) }
+        // sent any more; a digest goes with the rest. The compliance queue gets an AML lead whatever the manager
+        // did with the neutral task; only a compliance snooze holds it back there.
+        let toCompliance = delivery.route == DeliveryPlanner.complianceRoute
+        func settled(_ lead: Lead) -> Bool {
+            toCompliance ? lead.status == .suppressed : Self.settledStatuses.contains(lead.status)
+        }
+        let dropped = leads.filter(settled)
+        let withheld = leads.filter { due.withheld[$0.id] != nil }
+        if !dropped.isEmpty || !withheld.isEmpty {
+            leads.removeAll { settled($0) || due.withheld[$0.id] != nil }
             if leads.isEmpty {
+                let reasons = dropped.map(\.status.rawValue) + withheld.compactMap { due.withheld[$0.id].map { "inhibitedBy \($0)" } }
                 return DeliveryResult(delivery: delivery, at: now, durationMs: 0, httpStatus: nil, outcome: .cancelled,
-                                      error: "already \(settled.map(\.status.rawValue).joined(separator: ", ")) before it went out")
+                                      error: "already \(reasons.joined(separator: ", ")) before it went out")
             }
         }
+        let sentLeadIds = dropped.isEmpty && withheld.isEmpty ? nil : leads.map(\.id)
         // AML leads in full to the compliance queue only; every other receiver shows the neutral task.
         leads = planner.compliance.shown(leads, to: receiver.name)
         let started = ContinuousClock.now
@@ -338,7 +346,8 @@ public final class OutboxService: Service, Sendable {
         switch outcome {
         case .delivered(let status):
             Counter(label: "insightd_deliveries_total", dimensions: dimensions + [("outcome", "sent")], factory: metrics).increment()
-            return DeliveryResult(delivery: delivery, at: finished, durationMs: durationMs, httpStatus: status, outcome: .sent, error: nil)
+            return DeliveryResult(delivery: delivery, at: finished, durationMs: durationMs, httpStatus: status, outcome: .sent, error: nil,
+                                  sentLeadIds: sentLeadIds)
         case .failed(let status, let error, let retryAfter):
             let next = policy.nextAttempt(afterFailedAttempts: attempt, at: finished, retryAfter: retryAfter)
             metadata["error"] = "\(error)"

@@ -336,7 +336,6 @@ public actor Dispatcher {
                 "lead.id": "\(lead.id)", "lead.key": "\(lead.key)", "lead.kind": "\(lead.kind)",
                 "lead.priority": "\(lead.priority.rawValue)", "plugin.id": "\(lead.plugin)",
                 "client.id": "\(lead.client?.id ?? "-")", "manager.id": "\(lead.manager?.id ?? "-")",
-                "lead.title": "\(lead.title)",
             ])
         }
         if !leads.isEmpty { onNewLeads(leads) }

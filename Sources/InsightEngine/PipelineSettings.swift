@@ -2,20 +2,30 @@ import Foundation
 import InsightCore
 import Synchronization
 
-/// The part of the configuration the pipeline reads. The daemon swaps it atomically on reload; the
-/// dispatcher picks up the new value at its next batch.
+/// The part of the configuration the pipeline and the API read. The daemon swaps it atomically on reload; the
+/// dispatcher picks up the new value at its next batch, the API at its next request.
 public struct PipelineSettings: Sendable {
     public var plugins: [LoadedPlugin]
     public var timeZone: TimeZone
     public var locale: String
     public var workingCalendar: WorkingCalendar
+    /// `delivery.aml_kinds`: only scope compliance snoozes, dismisses, decides or reads them in full.
+    public var amlKinds: Set<String>
+    /// `snooze.max_days`: the furthest ahead a snooze may reach.
+    public var snoozeMaxDays: Int
+
+    public static let defaultAMLKinds: Set<String> = ["risk_large_transaction", "risk_velocity", "risk_rapid_in_out",
+                                                      "risk_dormant_reactivation"]
 
     public init(plugins: [LoadedPlugin], timeZone: TimeZone, locale: String,
-                workingCalendar: WorkingCalendar = .weekendsOnly) {
+                workingCalendar: WorkingCalendar = .weekendsOnly, amlKinds: Set<String> = Self.defaultAMLKinds,
+                snoozeMaxDays: Int = 90) {
         self.plugins = plugins
         self.timeZone = timeZone
         self.locale = locale
         self.workingCalendar = workingCalendar
+        self.amlKinds = amlKinds
+        self.snoozeMaxDays = snoozeMaxDays
     }
 
     public var enabledPlugins: [LoadedPlugin] { plugins.filter(\.enabled) }

@@ -13,25 +13,15 @@ public struct HTTPServer: Sendable {
         public var host: String
         public var port: Int
         public var maximumBodyBytes: Int
-        /// Lead kinds handled as AML: a token without scope compliance can neither snooze nor dismiss them.
-        public var amlKinds: Set<String>
-        /// The furthest ahead a snooze may reach (`snooze.max_days`).
-        public var snoozeMaxDays: Int
         /// How long `POST /v1/admin/tick` waits for the dispatcher to handle the events journaled before it.
         public var tickCatchUp: Duration
-        /// The message locale, for the neutral form of AML leads shown to tokens without scope compliance.
-        public var locale: String
 
         public init(host: String = "127.0.0.1", port: Int = 8080, maximumBodyBytes: Int = 10 * 1024 * 1024,
-                    amlKinds: Set<String> = ["risk_large_transaction", "risk_velocity", "risk_rapid_in_out", "risk_dormant_reactivation"],
-                    snoozeMaxDays: Int = 90, tickCatchUp: Duration = .seconds(30), locale: String = "zh-CN") {
+                    tickCatchUp: Duration = .seconds(30)) {
             self.host = host
             self.port = port
             self.maximumBodyBytes = maximumBodyBytes
-            self.amlKinds = amlKinds
-            self.snoozeMaxDays = snoozeMaxDays
             self.tickCatchUp = tickCatchUp
-            self.locale = locale
         }
     }
 
@@ -91,8 +81,7 @@ public struct HTTPServer: Sendable {
         AdminController(authenticator: authenticator, dispatcher: dispatcher, database: database, settings: pipeline,
                         catchUp: settings.tickCatchUp).register(on: router)
         LeadsController(authenticator: authenticator, database: database, timeZone: timeZone, timeSource: timeSource,
-                        outboxChanged: outboxChanged, receiverNames: receiverNames, amlKinds: settings.amlKinds,
-                        snoozeMaxDays: settings.snoozeMaxDays, locale: settings.locale).register(on: router)
+                        outboxChanged: outboxChanged, receiverNames: receiverNames, settings: pipeline).register(on: router)
         HealthController(database: database, health: health).register(on: router)
         MetricsController(registry: metrics.registry, refresh: metrics.refresh).register(on: router)
         OpenAPIDocument.register(on: router)

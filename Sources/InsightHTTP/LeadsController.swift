@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import InsightCore
+import InsightEngine
 import InsightStore
 
 /// The API a bank's CRM and its managers use (DESIGN §4): leads, feedback, snoozes, the client view, and
@@ -16,12 +17,13 @@ struct LeadsController: Sendable {
     let outboxChanged: @Sendable () -> Void
     /// The configured receivers' names.
     let receiverNames: Set<String>
-    /// Lead kinds handled as AML: only scope compliance snoozes, dismisses or decides them.
-    let amlKinds: Set<String>
-    /// The furthest ahead a snooze may reach, in days.
-    let snoozeMaxDays: Int
-    /// The message locale, for the neutral form of AML leads.
-    let locale: String
+    /// The reloadable settings: the AML kinds (only scope compliance snoozes, dismisses, decides or reads
+    /// them in full), `snooze.max_days` and the locale of the neutral AML notice.
+    let settings: SettingsBox
+
+    private var amlKinds: Set<String> { settings.current.amlKinds }
+    private var snoozeMaxDays: Int { settings.current.snoozeMaxDays }
+    private var locale: String { settings.current.locale }
 
     /// A lead as `token` may read it: AML leads in full to scope compliance, in their neutral form to everyone
     /// else (a manager's app or the bank's CRM must not show the suspicion or the report wording).
@@ -30,6 +32,8 @@ struct LeadsController: Sendable {
     }
 
     static let maximumPage = 500
+    /// The route index of compliance-queue deliveries (`DeliveryPlanner.complianceRoute`).
+    static let complianceRoute = -2
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/v1/leads") { request, context in try self.list(request, context: context) }
@@ -91,7 +95,11 @@ struct LeadsController: Sendable {
         let id = try context.parameters.require("id")
         guard let lead = try database.lead(id: id) else { throw Problem.notFound("no lead has id \(id)") }
         guard case .object(var body) = try LeadJSON.value(shown(lead, to: token), timeZone: timeZone) else { throw Problem.notFound(id) }
-        body["deliveries"] = .array(try database.deliveries(forLead: id).map { entry in
+        // That an AML lead went to the compliance queue is compliance's to see.
+        let deliveries = try database.deliveries(forLead: id).filter {
+            token.scopes.contains(.compliance) || $0.delivery.route != Self.complianceRoute
+        }
+        body["deliveries"] = .array(deliveries.map { entry in
             guard case .object(var delivery) = deliveryJSON(entry.delivery) else { return .null }
             delivery["attempts"] = .array(entry.attempts.map(attemptJSON))
             return .object(delivery)
@@ -121,7 +129,7 @@ struct LeadsController: Sendable {
         guard let decision = ComplianceDecision(rawValue: text) else {
             throw Self.invalid("decision must be one of \(choices), got \"\(text.prefix(40))\"")
         }
-        let reference = try Self.optionalString(document, "reference", maximum: 128)
+        let reference = try Self.optionalString(document, "reference", maximum: 128).map(Masking.scrub)
         if decision == .reported, reference == nil {
             throw Self.invalid("decision reported needs reference: the suspicious-transaction report's number")
         }
@@ -178,7 +186,9 @@ struct LeadsController: Sendable {
             }
         }
         guard let lead = try database.recordFeedback(leadId: id, outcome: outcome, note: note, until: until,
-                                                     actor: "api:\(token.name)", now: timeSource.now())
+                                                     actor: "api:\(token.name)",
+                                                     snoozeScope: token.scopes.contains(.compliance) ? "compliance" : "feedback",
+                                                     now: timeSource.now())
         else { throw Problem.notFound("no lead has id \(id)") }
         return EventsController.json(try LeadJSON.value(shown(lead, to: token), timeZone: timeZone), status: .ok)
     }

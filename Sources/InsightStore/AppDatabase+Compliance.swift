@@ -50,16 +50,38 @@ public struct InhibitDecision: Sendable, Hashable {
 /// The compliance policy as the store applies it while routing and sending; the policy itself (which rules,
 /// which kinds) lives in `InsightDelivery`.
 public struct ComplianceHooks: Sendable {
+    /// What the ledger is asked for when a lead may be held back: only leads that some rule's source could
+    /// match, newest first, no older than the longest window.
+    public struct Sources: Sendable, Hashable {
+        /// The kinds any source names; nil when a source matches every kind.
+        public var kinds: Set<String>?
+        /// The plugins any source names; nil when a source matches every plugin.
+        public var plugins: Set<String>?
+        /// The longest a source stays open; nil: until decided.
+        public var lookback: TimeInterval?
+        /// Some rule pairs source and target by manager (not client).
+        public var byManager: Bool
+
+        public init(kinds: Set<String>? = nil, plugins: Set<String>? = nil, lookback: TimeInterval? = nil, byManager: Bool = false) {
+            self.kinds = kinds
+            self.plugins = plugins
+            self.lookback = lookback
+            self.byManager = byManager
+        }
+    }
+
     /// Kinds a snooze made without scope compliance never holds back (the AML kinds).
     public var protectedKinds: Set<String>
+    public var sources: Sources
     /// Whether any inhibit rule names this lead as a target (only then are candidates read).
     public var mayInhibit: @Sendable (Lead) -> Bool
     /// The client's or manager's open leads → the lead holding this one back at `now`, if any.
     public var inhibition: @Sendable (Lead, [LeadHeader], Date) -> InhibitDecision?
 
-    public init(protectedKinds: Set<String>, mayInhibit: @escaping @Sendable (Lead) -> Bool,
+    public init(protectedKinds: Set<String>, sources: Sources = Sources(), mayInhibit: @escaping @Sendable (Lead) -> Bool,
                 inhibition: @escaping @Sendable (Lead, [LeadHeader], Date) -> InhibitDecision?) {
         self.protectedKinds = protectedKinds
+        self.sources = sources
         self.mayInhibit = mayInhibit
         self.inhibition = inhibition
     }
@@ -92,49 +114,63 @@ public enum DecisionOutcome: Sendable {
 }
 
 extension AppDatabase {
-    /// The leads that could hold `lead` back: the same client's (or, without a client, the same manager's)
-    /// leads made since `sinceMs`, with their decisions.
-    static func inhibitCandidates(_ db: Database, for lead: Lead, sinceMs: Int64) throws -> [LeadHeader] {
-        let rows: [Row]
-        let sql = """
-            SELECT l.id, l.plugin, l.kind, l.priority, l.client_id, l.manager_id, l.created_ms,
-                   json_extract(l.body, '$.tags') AS tags, d.at_ms AS decided_ms
-            FROM lead l LEFT JOIN lead_decision d ON d.lead_id = l.id
-            """
-        if let client = lead.client?.id {
-            rows = try Row.fetchAll(db, sql: sql + " WHERE l.client_id = ? AND l.created_ms >= ? AND l.id != ? LIMIT 1000",
-                                    arguments: [client, sinceMs, lead.id])
-        } else if let manager = lead.manager?.id {
-            rows = try Row.fetchAll(db, sql: sql + " WHERE l.manager_id = ? AND l.created_ms >= ? AND l.id != ? LIMIT 1000",
-                                    arguments: [manager, sinceMs, lead.id])
-        } else {
-            return []
+    /// The leads that could hold `lead` back: the same client's (and, when a rule pairs by manager, the same
+    /// manager's) leads of the sources' kinds and plugins, made within the longest window, newest first, with
+    /// their decisions.
+    static func inhibitCandidates(_ db: Database, for lead: Lead, sources: ComplianceHooks.Sources, now: Date) throws -> [LeadHeader] {
+        var filters = ["l.created_ms >= ?", "l.id != ?"]
+        var arguments: StatementArguments = [sources.lookback.map { now.milliseconds - Int64($0 * 1000) } ?? 0, lead.id]
+        if let kinds = sources.kinds {
+            filters.append("l.kind IN (\(databaseQuestionMarks(count: kinds.count)))")
+            _ = arguments.append(contentsOf: StatementArguments(kinds.sorted()))
         }
-        return rows.map { row in
-            var tags: [String] = []
-            if let text = row["tags"] as String? {
-                tags = (try? JSONParser.parse(Array(text.utf8)))?.arrayValue?.compactMap(\.stringValue) ?? []
+        if let plugins = sources.plugins {
+            filters.append("l.plugin IN (\(databaseQuestionMarks(count: plugins.count)))")
+            _ = arguments.append(contentsOf: StatementArguments(plugins.sorted()))
+        }
+        var pairs: [(column: String, value: String)] = []
+        if let client = lead.client?.id { pairs.append(("l.client_id", client)) }
+        if sources.byManager, let manager = lead.manager?.id { pairs.append(("l.manager_id", manager)) }
+        var headers: [String: LeadHeader] = [:]
+        for pair in pairs {
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT l.id, l.plugin, l.kind, l.priority, l.client_id, l.manager_id, l.created_ms,
+                       json_extract(l.body, '$.tags') AS tags, d.at_ms AS decided_ms
+                FROM lead l LEFT JOIN lead_decision d ON d.lead_id = l.id
+                WHERE \(pair.column) = ? AND \(filters.joined(separator: " AND "))
+                ORDER BY l.created_ms DESC LIMIT 200
+                """, arguments: [pair.value] + arguments)
+            for row in rows {
+                var tags: [String] = []
+                if let text = row["tags"] as String? {
+                    tags = (try? JSONParser.parse(Array(text.utf8)))?.arrayValue?.compactMap(\.stringValue) ?? []
+                }
+                let header = LeadHeader(id: row["id"], plugin: row["plugin"], kind: row["kind"],
+                                        priority: LeadPriority(rawValue: row["priority"]) ?? .normal, clientId: row["client_id"],
+                                        managerId: row["manager_id"], tags: tags, createdAt: Date(milliseconds: row["created_ms"]),
+                                        decidedAt: (row["decided_ms"] as Int64?).map(Date.init(milliseconds:)))
+                headers[header.id] = header
             }
-            return LeadHeader(id: row["id"], plugin: row["plugin"], kind: row["kind"],
-                              priority: LeadPriority(rawValue: row["priority"]) ?? .normal, clientId: row["client_id"],
-                              managerId: row["manager_id"], tags: tags, createdAt: Date(milliseconds: row["created_ms"]),
-                              decidedAt: (row["decided_ms"] as Int64?).map(Date.init(milliseconds:)))
         }
+        return headers.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
     /// Holds `lead` back when an inhibit rule says so: status suppressed, `inhibited_by` set, and the
     /// history says by which lead. Returns whether it did.
     static func applyInhibition(_ db: Database, lead: Lead, hooks: ComplianceHooks, now: Date, actor: String) throws -> Bool {
-        guard hooks.mayInhibit(lead) else { return false }
-        // A source older than a year is not open under any sane rule; the bound keeps the read small.
-        let candidates = try inhibitCandidates(db, for: lead, sinceMs: now.milliseconds - 400 * 86_400_000)
-        guard let decision = hooks.inhibition(lead, candidates, now) else { return false }
+        guard let decision = try inhibition(db, of: lead, hooks: hooks, now: now) else { return false }
         let nowMs = now.milliseconds
         try db.execute(sql: "UPDATE lead SET status = 'suppressed', status_ms = ?, inhibited_by = ? WHERE id = ?",
                        arguments: [nowMs, decision.sourceId, lead.id])
         try addActivity(db, lead: lead.id, atMs: nowMs, kind: "inhibited", outcome: nil,
                         note: "inhibitedBy: \(decision.sourceId) (\(decision.note))", actor: actor)
         return true
+    }
+
+    /// The open lead that holds `lead` back at `now`, if an inhibit rule says one does.
+    static func inhibition(_ db: Database, of lead: Lead, hooks: ComplianceHooks, now: Date) throws -> InhibitDecision? {
+        guard hooks.mayInhibit(lead) else { return nil }
+        return hooks.inhibition(lead, try inhibitCandidates(db, for: lead, sources: hooks.sources, now: now), now)
     }
 
     /// Records a compliance decision on a lead, with who and when, in its history. The first decision stands.

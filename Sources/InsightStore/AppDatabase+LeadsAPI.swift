@@ -143,7 +143,7 @@ extension AppDatabase {
     /// contacted stays converted). `snoozed` with `until` also snoozes the lead's client for its plugin.
     /// Returns the lead as it now stands, or nil when no lead has that id.
     public func recordFeedback(leadId: String, outcome: FeedbackOutcome, note: String?, until: Date?, actor: String,
-                               now: Date) throws -> Lead? {
+                               snoozeScope: String = "feedback", now: Date) throws -> Lead? {
         let nowMs = now.milliseconds
         return try pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT key, status, body FROM lead WHERE id = ?", arguments: [leadId])
@@ -158,9 +158,9 @@ extension AppDatabase {
                                  actor: actor)
             if outcome == .snoozed, let until {
                 try db.execute(sql: """
-                    INSERT INTO snooze (client_id, plugin, kind, until_ms, created_ms, note, lead_id, actor)
-                    VALUES (?, ?, NULL, ?, ?, ?, ?, ?)
-                    """, arguments: [lead.client?.id, lead.plugin, until.milliseconds, nowMs, note, leadId, actor])
+                    INSERT INTO snooze (client_id, plugin, kind, until_ms, created_ms, note, lead_id, actor, scope)
+                    VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [lead.client?.id, lead.plugin, until.milliseconds, nowMs, note, leadId, actor, snoozeScope])
             }
             return try Row.fetchOne(db, sql: "SELECT key, status, body FROM lead WHERE id = ?", arguments: [leadId])
                 .map(Self.lead(row:))

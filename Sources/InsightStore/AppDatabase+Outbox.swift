@@ -139,14 +139,19 @@ public struct DeliveryResult: Sendable {
     public var httpStatus: Int?
     public var outcome: Outcome
     public var error: String?
+    /// The leads the message actually carried, when it left some of its leads out (acted on, snoozed or held
+    /// back while it waited); nil: all of `delivery.leadIds`.
+    public var sentLeadIds: [String]?
 
-    public init(delivery: OutboxDelivery, at: Date, durationMs: Int, httpStatus: Int?, outcome: Outcome, error: String?) {
+    public init(delivery: OutboxDelivery, at: Date, durationMs: Int, httpStatus: Int?, outcome: Outcome, error: String?,
+                sentLeadIds: [String]? = nil) {
         self.delivery = delivery
         self.at = at
         self.durationMs = durationMs
         self.httpStatus = httpStatus
         self.outcome = outcome
         self.error = error
+        self.sentLeadIds = sentLeadIds
     }
 }
 
@@ -169,6 +174,9 @@ public struct DueDeliveries: Sendable {
     public var leads: [String: Lead] = [:]
     /// Leads someone already acknowledged (feedback, an interaction, or a status past notified).
     public var acknowledged: Set<String> = []
+    /// Leads already sent elsewhere that an inhibit rule now holds back (lead id → the open lead): their
+    /// waiting messages leave them out.
+    public var withheld: [String: String] = [:]
     public var managers: [String: ManagerState] = [:]
 }
 
@@ -303,16 +311,24 @@ extension AppDatabase {
     static func groupedDue(_ db: Database, receiver: String, managerId: String, clientId: String, urgent: Bool, nowMs: Int64,
                            windowMs: Int64) throws -> Int64 {
         // A lead that went inside a group message is `batched`: its group (the parent) says when it went.
+        // From the client's leads (few) to their deliveries (CROSS JOIN keeps that order), never across the
+        // receiver's whole history.
         let rows = try Row.fetchAll(db, sql: """
-            SELECT d.id, d.status, d.next_attempt_ms, COALESCE(d.sent_ms, p.sent_ms) AS sent_ms
-            FROM delivery d JOIN lead l ON l.id = d.lead_id LEFT JOIN delivery p ON p.id = d.parent_id
+            SELECT d.id, d.status, d.timing, d.attempts, d.next_attempt_ms, COALESCE(d.sent_ms, p.sent_ms) AS sent_ms
+            FROM lead l CROSS JOIN delivery d ON d.lead_id = l.id LEFT JOIN delivery p ON p.id = d.parent_id
             WHERE l.client_id = ? AND d.receiver = ? AND d.manager_id = ? AND d.purpose = 'lead' AND d.timing NOT LIKE 'digest:%'
               AND d.created_ms >= ? AND d.status IN ('pending', 'sent', 'batched')
             """, arguments: [clientId, receiver, managerId, nowMs - windowMs])
         if urgent {
-            let waiting = rows.filter { ($0["status"] as String) == "pending" && ($0["next_attempt_ms"] as Int64) > nowMs }
+            // Only messages the window itself holds (due within it, sent as soon as possible otherwise), never ones
+            // held by quiet hours or waiting for a retry.
+            let waiting = rows.filter {
+                ($0["status"] as String) == "pending" && ($0["next_attempt_ms"] as Int64) > nowMs
+                    && ($0["next_attempt_ms"] as Int64) <= nowMs + windowMs && ($0["attempts"] as Int) == 0
+                    && ["immediate", "unassigned", "compliance"].contains($0["timing"] as String)
+            }
             for row in waiting {
-                try db.execute(sql: "UPDATE delivery SET next_attempt_ms = ?, not_before_ms = ? WHERE id = ? AND attempts = 0",
+                try db.execute(sql: "UPDATE delivery SET next_attempt_ms = ?, not_before_ms = ? WHERE id = ?",
                                arguments: [nowMs, nowMs, row["id"] as String])
             }
             return nowMs
@@ -350,9 +366,13 @@ extension AppDatabase {
                 guard let row = try Row.fetchOne(db, sql: "SELECT key, status, body FROM lead WHERE id = ?", arguments: [id]),
                       var lead = try? Self.lead(row: row)
                 else { continue }  // gone or undecodable: its delivery is cancelled, the lane goes on
-                // An AML lead that came after this lead was routed holds it back while nobody was told of it yet.
+                // An AML lead that came after this lead was routed holds it back: a lead nobody was told of yet is
+                // suppressed; one already sent elsewhere is left out of its messages still waiting.
                 if lead.status == .new, try Self.applyInhibition(db, lead: lead, hooks: compliance, now: now, actor: "outbox") {
                     lead.status = .suppressed
+                } else if [.notified, .contacted].contains(lead.status),
+                          let inhibition = try Self.inhibition(db, of: lead, hooks: compliance, now: now) {
+                    due.withheld[id] = inhibition.sourceId
                 }
                 // A snooze that came after the lead was routed still holds back a lead nobody was told of yet.
                 if lead.status == .new,
@@ -394,7 +414,8 @@ extension AppDatabase {
         var groups: [String: [OutboxDelivery]] = [:]
         for delivery in candidates {
             guard let client = clientOf[delivery.id] else { continue }
-            groups["\(delivery.managerId)|\(client)", default: []].append(delivery)
+            // Members share the group's fallback: rows with different fallbacks go as different groups.
+            groups["\(delivery.managerId)|\(client)|\(delivery.fallback ?? "")", default: []].append(delivery)
         }
         var replaced: [String: OutboxDelivery] = [:]
         var absorbed = Set<String>()
@@ -495,7 +516,7 @@ extension AppDatabase {
                         UPDATE delivery SET status = 'sent', attempts = ?, sent_ms = ?, updated_ms = ?, last_error = NULL
                         WHERE id = ?
                         """, arguments: [number, atMs, atMs, delivery.id])
-                    for leadId in delivery.leadIds {
+                    for leadId in result.sentLeadIds ?? delivery.leadIds {
                         try db.execute(sql: "UPDATE lead SET status = 'notified', status_ms = ? WHERE id = ? AND status = 'new'",
                                        arguments: [atMs, leadId])
                         try Self.addActivity(db, lead: leadId, atMs: atMs, kind: "delivered", outcome: nil,

@@ -75,6 +75,7 @@ extension AppDatabase {
                                           arguments: [cutoffs.leads.milliseconds, batch])
             for id in ids {
                 try db.execute(sql: "DELETE FROM lead_activity WHERE lead_id = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM lead_decision WHERE lead_id = ?", arguments: [id])
                 try Self.deleteDeliveries(try String.fetchAll(db, sql: "SELECT id FROM delivery WHERE lead_id = ?", arguments: [id]),
                                           db: db)
                 try db.execute(sql: "DELETE FROM lead WHERE id = ?", arguments: [id])

@@ -60,7 +60,16 @@ import Testing
         }
         let auditText = (try? String(contentsOfFile: auditPath, encoding: .utf8)) ?? ""
         #expect(!auditText.contains("可疑") && !auditText.contains("快进快出"), "no word of a suspicion reaches the manager")
-        usleep(1_500_000)  // anything else the outbox would send has gone by now
+        // Until the outbox has nothing left to send (and everything routed): then the audit file is complete.
+        let idleBy = Date().addingTimeInterval(15)
+        var pending = -1
+        while pending != 0 && Date() < idleBy {
+            usleep(100_000)
+            let outbox = try JSONParser.parse(try curl([base + "/v1/deliveries?status=pending", "-H", "Authorization: Bearer demo-ops-token"]))
+            let routed = try JSONParser.parse(try curl([base + "/v1/leads?status=new", "-H", "Authorization: Bearer demo-ops-token"]))
+            pending = (outbox["deliveries"]?.arrayValue?.count ?? 1) + (routed["leads"]?.arrayValue?.count ?? 1)
+        }
+        #expect(pending == 0, "the outbox went idle")
         let sales = Self.leads(in: auditPath).filter { lead in
             ["C000789", "C000123"].contains(lead["client"]?["id"]?.stringValue ?? "")
                 && (lead["plugin"]?.stringValue == "product-match" || lead["kind"]?.stringValue == "large_inflow")

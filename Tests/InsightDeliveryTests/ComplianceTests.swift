@@ -245,4 +245,85 @@ import Testing
         try commitLeads([Self.aml()], to: other.database)
         #expect(try await other.outbox.routeOnce().suppressed == 1, "a compliance snooze may hold an AML lead back")
     }
+
+    // MARK: - Review findings
+
+    @Test func noRuleHoldsAnAMLLeadBackWhateverItsTargetSays() {
+        let broad = CompliancePolicy(inhibitRules: [InhibitRule(index: 0, source: LeadMatcher(kinds: ["risk_velocity"]),
+                                                                target: LeadMatcher(priorities: [.urgent]))])
+        let source = LeadHeader(Self.aml(kind: "risk_velocity"))
+        let now = instant("2026-11-20T10:00:01+08:00")
+        #expect(!broad.mayInhibit(Self.aml()))
+        #expect(broad.inhibition(of: Self.aml(), among: [source], at: now) == nil, "an urgent AML lead still reaches compliance")
+        let overdue = Self.aml(kind: "risk_overdue")
+        #expect(broad.inhibition(of: overdue, among: [source], at: now)?.sourceId == source.id, "other urgent leads may be held back")
+    }
+
+    @Test func aManagersFeedbackNeverCancelsTheComplianceQueuesCopy() async throws {
+        let clock = FixedTimeSource("2026-11-20T10:00:00+08:00")
+        let wecom = RecordingReceiver("wecom")
+        let queue = RecordingReceiver("aml")
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["wecom"], quietHours: nil)], receivers: [wecom, queue],
+                                        timeSource: clock, compliance: Self.policy())
+        let aml = Self.aml()
+        try commitLeads([aml], to: harness.database)
+        _ = try await harness.outbox.routeOnce()
+        // The manager reports the verification call before the queue's message went (say its receiver was down).
+        _ = try harness.database.recordFeedback(leadId: aml.id, outcome: .contacted, note: nil, until: nil, actor: "api:rm",
+                                                now: instant("2026-11-20T10:00:00+08:00"))
+        _ = try await harness.outbox.sendDue(queue)
+        #expect(queue.messages.flatMap(\.leads).map(\.id) == [aml.id], "the AML team still gets the alert")
+        _ = try await harness.outbox.sendDue(wecom)
+        #expect(wecom.messages.isEmpty, "the manager's copy is pointless once the manager acted")
+    }
+
+    @Test func anUrgentLeadTakesOnlyWindowHeldMessagesAlong() async throws {
+        let clock = FixedTimeSource("2026-11-20T22:15:00+08:00")
+        let wecom = RecordingReceiver("wecom")
+        let night = Route.Window(start: LocalTime(hour: 21, minute: 0), end: LocalTime(hour: 8, minute: 0))
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["wecom"], quietHours: night)], receivers: [wecom],
+                                        timeSource: clock, groupWindow: 60)
+        let held = makeLead("C1:birthday", client: "C1", createdAt: instant("2026-11-20T22:15:00+08:00"))
+        try commitLeads([held], to: harness.database)
+        _ = try await harness.outbox.routeOnce()
+        clock.set(instant("2026-11-20T22:15:20+08:00"))
+        let urgent = makeLead("C1:overdue", plugin: "risk-alerts", kind: "risk_overdue", priority: .urgent, client: "C1",
+                              createdAt: instant("2026-11-20T22:15:20+08:00"))
+        try commitLeads([urgent], to: harness.database)
+        _ = try await harness.outbox.routeOnce()
+        _ = try await harness.outbox.sendDue(wecom)
+        #expect(wecom.messages.flatMap(\.leads).map(\.id) == [urgent.id], "the quiet-hours lead keeps waiting for the morning")
+        clock.set(instant("2026-11-21T08:00:00+08:00"))
+        _ = try await harness.outbox.sendDue(wecom)
+        #expect(wecom.messages.last?.leads.map(\.id) == [held.id])
+    }
+
+    @Test func aSaleAlreadySentElsewhereIsLeftOutOfItsWaitingDigest() async throws {
+        let clock = FixedTimeSource("2026-11-20T10:00:00+08:00")
+        let wecom = RecordingReceiver("wecom")
+        let digest = RecordingReceiver("digest")
+        let harness = try OutboxHarness(
+            routes: [Route(index: 0, receivers: ["wecom"], continue: true),
+                     Route(index: 1, receivers: ["digest"], mode: .digest, digestAt: LocalTime(hour: 17, minute: 30))],
+            receivers: [wecom, digest], timeSource: clock, compliance: Self.policy(receivers: []))
+        let sale = Self.sale()
+        let birthday = makeLead("C9:2026", client: "C9")
+        try commitLeads([sale, birthday], to: harness.database)
+        _ = try await harness.outbox.routeOnce()
+        _ = try await harness.outbox.sendDue(wecom)
+        #expect(try harness.database.lead(id: sale.id)?.status == .notified)
+
+        clock.set(instant("2026-11-20T12:00:00+08:00"))
+        try commitLeads([Self.aml(at: instant("2026-11-20T12:00:00+08:00"))], to: harness.database)
+        _ = try await harness.outbox.routeOnce()
+        _ = try await harness.outbox.sendDue(digest)  // the urgent AML lead's neutral task goes at once
+        let before = digest.messages.count
+        clock.set(instant("2026-11-20T17:30:00+08:00"))
+        _ = try await harness.outbox.sendDue(digest)
+        let sent = digest.messages.dropFirst(before).flatMap(\.leads).map(\.id)
+        #expect(sent == [birthday.id], "the sale is left out of the evening digest once the client is under AML review")
+        let history = try harness.database.activity(leadId: sale.id)
+        #expect(history.filter { $0.kind == "delivered" }.count == 1, "the history names only the message that carried it")
+        #expect(try harness.database.activity(leadId: birthday.id).filter { $0.kind == "delivered" }.count == 2)
+    }
 }

@@ -134,6 +134,20 @@ public struct ConfigLoader: Sendable {
                 check(match.plugin != nil || match.kind != nil || match.priority != nil || match.tags != nil,
                       ["inhibit", "\(index)", side], "an empty match names every lead; give plugin, kind, priority or tags")
             }
+            for (offset, kind) in (rule.target.kind ?? []).enumerated() {
+                check(!config.delivery.amlKinds.contains(kind), ["inhibit", "\(index)", "target", "kind", "\(offset)"],
+                      "\(kind) is an AML kind (delivery.aml_kinds): AML leads are never held back, they must reach compliance")
+            }
+        }
+        if config.delivery.compliance.isEmpty, !config.delivery.amlKinds.isEmpty {
+            if config.delivery.amlManagerNotice == .none {
+                check(false, ["delivery", "aml_manager_notice"],
+                      "none sends AML leads to nobody while delivery.compliance names no receiver; name the AML team's receivers there")
+            } else {
+                warnings.append(document.error(at: ["delivery"], "delivery.compliance names no receiver: AML leads ("
+                    + config.delivery.amlKinds.joined(separator: ", ") + ") reach managers only as a neutral task and no one "
+                    + "gets them in full; name the AML team's receivers there").description)
+            }
         }
         for (index, route) in config.routes.enumerated() {
             let path = ["routes", "\(index)"]

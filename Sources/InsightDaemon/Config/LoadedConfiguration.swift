@@ -31,6 +31,7 @@ public struct LoadedConfiguration: Sendable {
 
     public var pipelineSettings: PipelineSettings {
         PipelineSettings(plugins: plugins, timeZone: config.timeZone, locale: config.locale.rawValue,
-                         workingCalendar: workingCalendar)
+                         workingCalendar: workingCalendar, amlKinds: Set(config.delivery.amlKinds),
+                         snoozeMaxDays: config.snooze.maxDays)
     }
 }

@@ -394,6 +394,11 @@ enum AppMigrations {
                 -- The scope a snooze was created with: deleting it needs the same scope.
                 ALTER TABLE snooze ADD COLUMN scope TEXT NOT NULL DEFAULT 'feedback';
                 UPDATE snooze SET scope = 'admin' WHERE client_id IS NULL;
+                -- Snoozes reach at most 90 days (snooze.max_days' default) from when they were made: one made
+                -- "until 9999" before this limit existed no longer silences a client for ever.
+                UPDATE snooze SET until_ms = MIN(until_ms, created_ms + 90 * 86400000);
+                -- Inhibit rules look up a client's open leads by kind, newest first.
+                CREATE INDEX lead_client_kind ON lead (client_id, kind, created_ms);
                 """)
         }
         return migrator
