@@ -128,13 +128,17 @@ public struct MessageTemplates: Sendable {
             "title": lead.title, "summary": lead.summary, "suggestedAction": lead.suggestedAction,
             "escalation": escalation, "status": lead.status.rawValue,
             "createdAt": RFC3339.format(lead.createdAt, timeZone: timeZone),
-            "evidence": lead.evidence.map { ["label": $0.label, "value": $0.value] },
+            "evidence": lead.evidence.map { ["key": $0.key, "label": $0.label, "value": $0.value] },
             "products": (lead.products ?? []).map { ["id": $0.id, "name": $0.name, "riskLevel": $0.riskLevel, "reason": $0.reason] },
         ]
         if let client = lead.client {
             var entry: [String: Any] = ["id": client.id]
             if let name = client.name { entry["name"] = name }
-            if let segment = client.segment { entry["segment"] = segment }
+            // `segment` is the display text in the message locale; `segmentCode` the code (`hnw`).
+            if let segment = client.segment {
+                entry["segment"] = LeadFormat.segment(segment, locale: locale)
+                entry["segmentCode"] = segment
+            }
             values["client"] = entry
         }
         if let manager = lead.manager {
@@ -209,7 +213,9 @@ public struct MessageTemplates: Sendable {
                 **【升级】此线索超时无人确认，请跟进**
                 {{/escalation}}
                 **【{{priorityLabel}}】{{title}}**
+                {{#client}}
                 客户：{{client.name}}（{{client.id}}）{{#client.segment}} · {{client.segment}}{{/client.segment}}
+                {{/client}}
                 {{summary}}
                 **建议**：{{suggestedAction}}
                 {{#evidence}}
@@ -227,7 +233,7 @@ public struct MessageTemplates: Sendable {
                 **{{title}}**
                 {{#leads}}
                 {{index}}. 【{{priorityLabel}}】{{title}}
-                   客户：{{client.name}}（{{client.id}}） 建议：{{suggestedAction}}{{#due}} 截止：{{due}}{{/due}}
+                   {{#client}}客户：{{client.name}}（{{client.id}}） {{/client}}建议：{{suggestedAction}}{{#due}} 截止：{{due}}{{/due}}
                 {{/leads}}
                 """,
         ],
@@ -237,7 +243,9 @@ public struct MessageTemplates: Sendable {
                 **[Escalated] nobody acknowledged this lead in time; please follow up**
                 {{/escalation}}
                 **[{{priorityLabel}}] {{title}}**
+                {{#client}}
                 Client: {{client.name}} ({{client.id}}){{#client.segment}} · {{client.segment}}{{/client.segment}}
+                {{/client}}
                 {{summary}}
                 **Suggested**: {{suggestedAction}}
                 {{#evidence}}
@@ -255,7 +263,7 @@ public struct MessageTemplates: Sendable {
                 **{{title}}**
                 {{#leads}}
                 {{index}}. [{{priorityLabel}}] {{title}}
-                   Client: {{client.name}} ({{client.id}}) Suggested: {{suggestedAction}}{{#due}} Due: {{due}}{{/due}}
+                   {{#client}}Client: {{client.name}} ({{client.id}}) {{/client}}Suggested: {{suggestedAction}}{{#due}} Due: {{due}}{{/due}}
                 {{/leads}}
                 """,
         ],

@@ -208,17 +208,18 @@ import Testing
 
     /// What may stay ASCII in Chinese texts: ids and codes of the test data, masked numbers, amounts.
     static func strippingIdentifiers(_ text: String) -> String {
+        // ASCII boundaries: Chinese characters are word characters to \b, so an id between them has none.
         let patterns = [
             #"ld_[0-9a-f]{16}"#,                        // lead ids
-            #"\bevt-[a-z0-9]+\b"#,                      // event ids
-            #"\b[CMB]\d{3,6}\b"#,                       // client, manager, branch ids
-            #"\bLN\d+\b"#, #"\bTD\d+\b"#,               // loan and deposit ids (masked or not)
-            #"\b[A-Z]{2,3}(-[A-Z0-9]+)+\b"#,            // product codes: WM-FIXED-90D, INS-HOME-01
-            #"\b20\d\dQ\d\b"#,                          // reporting periods: 2026Q3
-            #"\binsurance\.policy\b"#,                  // an event type the bank defines (no built-in name)
-            #"\b(large-inflow|large-cash-withdrawal|private-client-large-debit|policy-lapse)\b"#,  // rule ids
-            #"\bAUM\b"#,                                // the banking term, as Chinese bankers write it
-        ]
+            #"evt-[a-z0-9]+"#,                          // event ids
+            #"[CMB]\d{3,6}"#,                           // client, manager, branch ids
+            #"LN\d+"#, #"TD\d+"#,                       // loan and deposit ids (masked or not)
+            #"[A-Z]{2,3}(-[A-Z0-9]+)+"#,                // product codes: WM-FIXED-90D, INS-HOME-01
+            #"20\d\dQ\d"#,                              // reporting periods: 2026Q3
+            #"insurance\.policy"#,                      // an event type the bank defines (no built-in name)
+            #"large-inflow|large-cash-withdrawal|private-client-large-debit|policy-lapse"#,  // rule ids
+            #"AUM"#,                                    // the banking term, as Chinese bankers write it
+        ].map { "(?<![A-Za-z0-9_-])(" + $0 + ")(?![A-Za-z0-9_-])" }
         var result = text
         for pattern in patterns {
             result = result.replacingOccurrences(of: pattern, with: " ", options: .regularExpression)
@@ -266,5 +267,18 @@ import Testing
                 #expect(!Self.hasChinese(text), "\(lead.plugin)/\(lead.kind): Chinese in \"\(text)\"")
             }
         }
+    }
+
+    @Test func evidenceKeysAreTheSameInEveryLocale() async throws {
+        let chinese = try await Self.leads(locale: "zh-CN")
+        let english = Dictionary(uniqueKeysWithValues: try await Self.leads(locale: "en").map { ($0.id, $0) })
+        #expect(chinese.count == english.count)
+        for lead in chinese {
+            let other = try #require(english[lead.id], "the same lead in English: \(lead.key)")
+            #expect(lead.evidence.map(\.key) == other.evidence.map(\.key), "\(lead.key)")
+            #expect(lead.evidence.allSatisfy { $0.key.unicodeScalars.allSatisfy(\.isASCII) }, "keys are machine names: \(lead.key)")
+        }
+        let velocity = try #require(chinese.first { $0.kind == "risk_velocity" })
+        #expect(velocity.evidence.contains { $0.key == "debitTotal" && $0.label == "支出合计" && $0.value.hasPrefix("¥1,000,000") })
     }
 }
