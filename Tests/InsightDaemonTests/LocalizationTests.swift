@@ -278,6 +278,9 @@ import Testing
             #expect(lead.evidence.map(\.key) == other.evidence.map(\.key), "\(lead.key)")
             #expect(lead.evidence.allSatisfy { $0.key.unicodeScalars.allSatisfy(\.isASCII) }, "keys are machine names: \(lead.key)")
         }
+        let inflow = try #require(chinese.first { $0.kind == "large_inflow" })
+        #expect(inflow.evidence.contains { $0.key == "data.amount" && $0.label == "金额" && $0.value.hasPrefix("¥") },
+                "a rule shows the money it compared as an amount")
         let velocity = try #require(chinese.first { $0.kind == "risk_velocity" })
         #expect(velocity.evidence.contains { $0.key == "debitTotal" && $0.label == "支出合计" && $0.value.hasPrefix("¥1,000,000") })
     }

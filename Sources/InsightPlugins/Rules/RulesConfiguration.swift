@@ -180,7 +180,14 @@ enum RuleFields {
         return locale == "en" ? entry.en : entry.zh
     }
 
+    /// Money fields: shown as amounts (`¥1,200,000`), whether the event sent a number or a decimal string.
+    static let amountFields: Set<String> = ["data.amount", "data.balanceAfter", "data.principal", "data.outstanding",
+                                            "client.aum"]
+
     static func show(_ value: JSONValue, field: String, locale: String) -> String {
+        if amountFields.contains(field), let amount = value.decimalValue {
+            return LeadFormat.amount(amount, locale: locale)
+        }
         switch value {
         case .string(let text):
             switch field {
@@ -193,10 +200,7 @@ enum RuleFields {
             case "type": return LeadFormat.eventType(text, locale: locale)
             default: return text
             }
-        case .number(let literal):
-            guard ["data.amount", "data.balanceAfter", "data.principal", "data.outstanding", "client.aum"].contains(field),
-                  let amount = Decimal(string: literal, locale: Locale(identifier: "en_US_POSIX")) else { return literal }
-            return LeadFormat.amount(amount, locale: locale)
+        case .number(let literal): return literal
         case .bool(let flag): return LeadFormat.yesNo(flag, locale: locale)
         case .array(let items): return LeadFormat.list(items.map { show($0, field: field, locale: locale) }, locale: locale)
         default: return JSONWriter.string(value)
