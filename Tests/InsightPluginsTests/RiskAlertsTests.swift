@@ -173,8 +173,8 @@ struct RiskVelocityTests {
         #expect(draft.summary.contains("笔数超过10笔"))
         #expect(!draft.summary.contains("金额超过"))
         #expect(draft.evidence.contains(Evidence(key: "debitCount", label: "支出笔数", value: "11笔（超过10笔预警）")))
-        #expect(draft.evidence.contains(Evidence(key: "firstDebitAt", label: "首笔支出时间", value: "2026-11-20T08:00:00+08:00")))
-        #expect(draft.evidence.contains(Evidence(key: "lastDebitAt", label: "末笔支出时间", value: "2026-11-21T07:59:00+08:00")))
+        #expect(draft.evidence.contains(Evidence(key: "firstDebitAt", label: "首笔支出时间", value: "2026-11-20 08:00:00")))
+        #expect(draft.evidence.contains(Evidence(key: "lastDebitAt", label: "末笔支出时间", value: "2026-11-21 07:59:00")))
     }
 
     @Test func elevenDebitsSpanning24hAnd1mDoNotLead() throws {
@@ -246,7 +246,7 @@ struct RiskRapidInOutTests {
         #expect(draft.key == "rapid_in_out:core-banking:IN")
         #expect(draft.sourceEvents == ["IN", "OUT1", "OUT2"])
         #expect(draft.title == "快进快出：¥600,000入账后5小时内转出80%")
-        #expect(draft.evidence.contains { $0.key == "credit" && $0.label == "入账" && $0.value.hasPrefix("¥600,000于") && $0.value.contains("转入************0001（事件IN）") })
+        #expect(draft.evidence.contains { $0.key == "credit" && $0.label == "入账" && $0.value == "¥600,000于2026-11-20 08:00:00转入************0001（事件IN）" })
         #expect(draft.evidence.contains { $0.key == "debit1" && $0.label == "第1笔支出" && $0.value.contains("从************0001转出") })
         #expect(draft.evidence.contains { $0.key == "debit2" && $0.value.hasPrefix("¥180,000于") && $0.value.contains("从************9999转出") })
         #expect(draft.evidence.contains { $0.key == "debitTotal" && $0.label == "支出合计" && $0.value.contains("占入账金额80%") })
@@ -292,7 +292,7 @@ struct RiskDormantTests {
         #expect(draft.priority == .urgent)
         #expect(draft.key == "dormant_reactivation:core-banking:E2")
         #expect(draft.title == "休眠账户异动：沉寂180天后支出¥60,000")
-        #expect(draft.evidence.contains(Evidence(key: "previousTransactionAt", label: "上次交易时间", value: "2026-05-01T10:00:00+08:00")))
+        #expect(draft.evidence.contains(Evidence(key: "previousTransactionAt", label: "上次交易时间", value: "2026-05-01 10:00:00")))
         #expect(draft.evidence.contains(Evidence(key: "quietDays", label: "无交易天数", value: "180天（休眠标准180天）")))
     }
 

@@ -106,9 +106,12 @@ enum RiskFormat {
         LeadFormat.amount(value, locale: context.locale)
     }
 
-    /// A full instant for evidence: `2026-11-20T10:00:00+08:00` in the bank's time zone.
+    /// A full instant for evidence, in the bank's time zone: `2026-11-20 10:00:00` in Chinese (as a bank's
+    /// systems print it), RFC 3339 `2026-11-20T10:00:00+08:00` in English.
     static func instant(_ date: Date, _ context: PluginContext) -> String {
-        RFC3339.format(date, timeZone: context.timeZone)
+        let text = RFC3339.format(date, timeZone: context.timeZone)
+        guard context.locale != "en" else { return text }
+        return String(text.prefix(19)).replacingOccurrences(of: "T", with: " ")
     }
 
     /// A date for texts, with the year when it is not this year: `11月20日`, `2025年5月3日`, `3 May 2025`.
