@@ -84,7 +84,7 @@ struct DeliveryBench: AsyncParsableCommand {
                 id: Lead.id(forKey: key), key: key, plugin: "rules", kind: "large_inflow", priority: .normal,
                 client: ClientReference(id: "C\(index)", name: "张*", segment: "affluent"),
                 manager: ManagerReference(id: "M\(index % 200)", name: "李*", branchId: "B03"), title: "大额资金入账",
-                summary: "单笔入账¥500,000", suggestedAction: "两日内致电", evidence: [Evidence(label: "amount", value: "¥500,000")],
+                summary: "单笔入账¥500,000", suggestedAction: "两日内致电", evidence: [Evidence(key: "amount", label: "金额", value: "¥500,000")],
                 products: nil, dueAt: nil, createdAt: created, sourceEvents: ["evt-\(index)"], status: .new), sequence: nil))
             if step.leads.count == 5_000 {
                 try database.commit(step, at: created)

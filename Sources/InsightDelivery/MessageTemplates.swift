@@ -87,7 +87,13 @@ public struct MessageTemplates: Sendable {
         let title: String
         let body: String
         if message.isDigest {
-            title = zh ? "线索摘要：\(message.leads.count) 条待跟进" : "Lead digest: \(message.leads.count) to follow up"
+            if message.delivery.purpose == .group, let client = message.leads.first?.client {
+                // One client's leads that fell due together (delivery.group_window).
+                let name = client.name ?? client.id
+                title = zh ? "客户\(name)：\(message.leads.count) 条线索" : "\(name): \(message.leads.count) leads"
+            } else {
+                title = zh ? "线索摘要：\(message.leads.count) 条待跟进" : "Lead digest: \(message.leads.count) to follow up"
+            }
             let values: [String: Any] = [
                 "title": title, "count": message.leads.count, "manager": Self.manager(message.manager),
                 "leads": message.leads.enumerated().map { index, lead in
@@ -128,13 +134,17 @@ public struct MessageTemplates: Sendable {
             "title": lead.title, "summary": lead.summary, "suggestedAction": lead.suggestedAction,
             "escalation": escalation, "status": lead.status.rawValue,
             "createdAt": RFC3339.format(lead.createdAt, timeZone: timeZone),
-            "evidence": lead.evidence.map { ["label": $0.label, "value": $0.value] },
+            "evidence": lead.evidence.map { ["key": $0.key, "label": $0.label, "value": $0.value] },
             "products": (lead.products ?? []).map { ["id": $0.id, "name": $0.name, "riskLevel": $0.riskLevel, "reason": $0.reason] },
         ]
         if let client = lead.client {
             var entry: [String: Any] = ["id": client.id]
             if let name = client.name { entry["name"] = name }
-            if let segment = client.segment { entry["segment"] = segment }
+            // `segment` is the display text in the message locale; `segmentCode` the code (`hnw`).
+            if let segment = client.segment {
+                entry["segment"] = LeadFormat.segment(segment, locale: locale)
+                entry["segmentCode"] = segment
+            }
             values["client"] = entry
         }
         if let manager = lead.manager {
@@ -209,7 +219,9 @@ public struct MessageTemplates: Sendable {
                 **【升级】此线索超时无人确认，请跟进**
                 {{/escalation}}
                 **【{{priorityLabel}}】{{title}}**
+                {{#client}}
                 客户：{{client.name}}（{{client.id}}）{{#client.segment}} · {{client.segment}}{{/client.segment}}
+                {{/client}}
                 {{summary}}
                 **建议**：{{suggestedAction}}
                 {{#evidence}}
@@ -227,7 +239,7 @@ public struct MessageTemplates: Sendable {
                 **{{title}}**
                 {{#leads}}
                 {{index}}. 【{{priorityLabel}}】{{title}}
-                   客户：{{client.name}}（{{client.id}}） 建议：{{suggestedAction}}{{#due}} 截止：{{due}}{{/due}}
+                   {{#client}}客户：{{client.name}}（{{client.id}}） {{/client}}建议：{{suggestedAction}}{{#due}} 截止：{{due}}{{/due}}
                 {{/leads}}
                 """,
         ],
@@ -237,7 +249,9 @@ public struct MessageTemplates: Sendable {
                 **[Escalated] nobody acknowledged this lead in time; please follow up**
                 {{/escalation}}
                 **[{{priorityLabel}}] {{title}}**
+                {{#client}}
                 Client: {{client.name}} ({{client.id}}){{#client.segment}} · {{client.segment}}{{/client.segment}}
+                {{/client}}
                 {{summary}}
                 **Suggested**: {{suggestedAction}}
                 {{#evidence}}
@@ -255,7 +269,7 @@ public struct MessageTemplates: Sendable {
                 **{{title}}**
                 {{#leads}}
                 {{index}}. [{{priorityLabel}}] {{title}}
-                   Client: {{client.name}} ({{client.id}}) Suggested: {{suggestedAction}}{{#due}} Due: {{due}}{{/due}}
+                   {{#client}}Client: {{client.name}} ({{client.id}}) {{/client}}Suggested: {{suggestedAction}}{{#due}} Due: {{due}}{{/due}}
                 {{/leads}}
                 """,
         ],

@@ -41,7 +41,12 @@ extension OpenAPIDocument {
             "priority": .object(["type": .string("string"), "enum": .array(LeadPriority.allCases.map { .string($0.rawValue) })]),
             "status": .object(["type": .string("string"), "enum": .array(LeadStatus.allCases.map { .string($0.rawValue) })]),
             "client": object, "manager": object, "title": string, "summary": string, "suggestedAction": string,
-            "evidence": .object(["type": .string("array"), "items": object]),
+            "evidence": .object(["type": .string("array"), "items": .object([
+                "type": .string("object"),
+                "description": .string("One fact: key is stable for integrations, label and value are in the bank's locale"),
+                "properties": .object(["key": string, "label": string, "value": string]),
+            ])]),
+            "tags": .object(["type": .string("array"), "items": string, "description": .string("Labels from the rule (e.g. marketing)")]),
             "products": .object(["type": .string("array"), "items": object]),
             "dueAt": dateTime, "createdAt": dateTime,
             "sourceEvents": .object(["type": .string("array"), "items": string]),

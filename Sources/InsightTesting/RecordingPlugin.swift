@@ -55,7 +55,7 @@ public struct RecordingPlugin: Plugin {
         if event.data["fail"]?.boolValue == true { throw Failure() }
         guard event.data["lead"]?.boolValue == true else { return [] }
         return [LeadDraft(key: "\(event.clientId ?? "-"):\(event.id)", kind: "recorded", clientId: event.clientId,
-                          title: "Recorded \(event.id)", evidence: [Evidence(label: "now", value: "\(context.now.timeIntervalSince1970)")],
+                          title: "Recorded \(event.id)", evidence: [Evidence(key: "now", label: "now", value: "\(context.now.timeIntervalSince1970)")],
                           sourceEvents: [event.id])]
     }
 

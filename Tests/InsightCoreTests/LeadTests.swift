@@ -44,7 +44,7 @@ struct LeadTests {
     @Test func completeFillsTheHostFields() {
         let draft = LeadDraft(key: "C000123:2026", kind: "birthday", priority: .high, clientId: "C000123",
                               title: "生日关怀", summary: "客户生日", suggestedAction: "致电问候",
-                              evidence: [Evidence(label: "生日", value: "11-25")], sourceEvents: ["evt-1"])
+                              evidence: [Evidence(key: "birthDate", label: "生日", value: "11-25")], sourceEvents: ["evt-1"])
         let lead = draft.complete(plugin: "birthday-care", client: client(), manager: nil, now: now)
         #expect(lead.key == "birthday-care:C000123:2026")
         #expect(lead.id == Lead.id(forKey: "birthday-care:C000123:2026"))
@@ -58,10 +58,22 @@ struct LeadTests {
         #expect(lead.title == "生日关怀")
         #expect(lead.summary == "客户生日")
         #expect(lead.suggestedAction == "致电问候")
-        #expect(lead.evidence == [Evidence(label: "生日", value: "11-25")])
+        #expect(lead.evidence == [Evidence(key: "birthDate", label: "生日", value: "11-25")])
         #expect(lead.sourceEvents == ["evt-1"])
         #expect(lead.products == nil)
         #expect(lead.dueAt == nil)
+    }
+
+    @Test func evidenceCarriesAStableKeyAndStoredEvidenceWithoutOneStillDecodes() throws {
+        let evidence = Evidence(key: "debitTotal", label: "支出合计", value: "¥1,000,000")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        #expect(String(decoding: try encoder.encode(evidence), as: UTF8.self)
+                == #"{"key":"debitTotal","label":"支出合计","value":"¥1,000,000"}"#)
+        #expect(try JSONDecoder().decode(Evidence.self, from: Data(#"{"key":"debitTotal","label":"支出合计","value":"¥1,000,000"}"#.utf8)) == evidence)
+        // A lead stored before evidence had keys: the label is the key.
+        let old = try JSONDecoder().decode(Evidence.self, from: Data(#"{"label":"debitTotal","value":"¥1,000,000"}"#.utf8))
+        #expect(old == Evidence(key: "debitTotal", label: "debitTotal", value: "¥1,000,000"))
     }
 
     @Test func completeMasksTheManagerName() {

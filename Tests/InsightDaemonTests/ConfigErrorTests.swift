@@ -105,6 +105,9 @@ import Testing
              message: "plugins/rules.yaml:3:29: rules[0].when.all[0]: a field condition needs exactly one operator of eq, ne, gt, gte, lt, lte, in, exists; found gt, lt"),
         Case(name: "wrong type for enabled", yaml: "enabled: sometimes\n",
              message: "plugins/rules.yaml:1:10: enabled: expected true or false, found the value \"sometimes\""),
+        Case(name: "a rule text in an unknown locale",
+             yaml: "rules:\n  - id: a\n    when: {type: \"*\"}\n    lead:\n      kind: k\n      title: {zh-CN: 大额取现, fr: Retrait}\n",
+             message: "plugins/rules.yaml:6:32: rules[0].lead.title.fr: unknown locale fr; locales: zh-CN, en"),
     ]
 
     @Test(arguments: pluginFileCases)

@@ -39,9 +39,34 @@ import Glibc
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// Reads a pipe to its end on a thread of its own, so a chatty child never blocks on a full pipe while
+    /// the test reads its other output.
+    final class Drain: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ pipe: Pipe) {
+            let handle = pipe.fileHandleForReading
+            Thread.detachNewThread { [self] in
+                let all = handle.readDataToEndOfFile()
+                lock.withLock { data = all }
+                done.signal()
+            }
+        }
+
+        /// Everything the child wrote, once it has closed the pipe.
+        func wait() -> Data {
+            done.wait()
+            done.signal()
+            return lock.withLock { data }
+        }
+    }
+
     struct Run {
         let process = Process()
         let stderr = Pipe()
+        let stderrDrain: Drain
         /// Standard output, when asked for; else it goes nowhere.
         let stdout: Pipe?
 
@@ -54,6 +79,7 @@ import Glibc
             process.environment = env
             process.standardError = stderr
             process.standardOutput = stdout ?? FileHandle.nullDevice
+            stderrDrain = Drain(stderr)
             try process.run()
         }
 
@@ -70,7 +96,7 @@ import Glibc
             let deadline = Date().addingTimeInterval(timeout)
             while process.isRunning && Date() < deadline { usleep(20_000) }
             if process.isRunning { process.terminate(); process.waitUntilExit() }
-            let output = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let output = String(decoding: stderrDrain.wait(), as: UTF8.self)
             return (process.terminationStatus, output)
         }
     }

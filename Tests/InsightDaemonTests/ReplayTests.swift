@@ -36,7 +36,12 @@ import Testing
         #expect(first.leads.contains { LocalDate($0.createdAt, in: first.timeZone) > lastEventDay })
         // context.now is event time: nothing is stamped with the wall clock.
         #expect(first.leads.allSatisfy { $0.createdAt < Date(timeIntervalSince1970: 1_800_000_000) })
-        #expect(first.table().contains("per day") && first.table().contains("per rule (rules plugin)"))
+        #expect(first.locale == "zh-CN", "the shipped configuration's locale")
+        #expect(first.table().contains("按天") && first.table().contains("按规则（自定义规则插件）"))
+        #expect(first.table().contains("生日关怀（birthday-care）"))
+        var english = first
+        english.locale = "en"
+        #expect(english.table().contains("per day") && english.table().contains("per rule (rules plugin)"))
     }
 
     @Test func inhibitedLeadsAreCountedApartAsTheOutboxWouldHoldThemBack() async throws {
@@ -54,7 +59,8 @@ import Testing
         #expect(held.allSatisfy { $0.status == .suppressed })
         let source = try #require(result.leads.first { $0.kind == "risk_large_transaction" })
         #expect(Set(result.inhibited.values) == [source.id])
-        #expect(result.table().contains("2 of them inhibited"))
+        #expect(result.table().contains("其中2条因客户有未结反洗钱线索被抑制"), "the table speaks the configured locale")
+        #expect(result.html(title: "t").contains("其中2条因客户有未结反洗钱线索被抑制"), "and so does the HTML report")
         #expect(result.table().contains("product-match/product_match"))
         let json = try JSONParser.parse(try result.json())
         #expect(json["summary"]?["inhibited"]?.decimalValue == 2)
@@ -84,6 +90,8 @@ import Testing
         #expect(json["leads"]?.arrayValue?.first?["createdAt"]?.stringValue?.hasSuffix("+08:00") == true)
         let html = try String(contentsOfFile: report, encoding: .utf8)
         #expect(html.contains("<svg id=\"leads-per-day\"") && html.contains("class=\"bar\""))
+        #expect(html.contains("<h2>每日各插件线索数</h2>") && html.contains("<th>线索数</th>") && !html.contains("Per plugin"),
+                "the report speaks the configured locale")
         #expect(!html.contains("<script") && !html.contains("src=") && !html.contains("<link"), "self-contained: no scripts, no external files")
         #expect(!FileManager.default.fileExists(atPath: directory.file("state")), "a replay touches no daemon state")
         #expect(!FileManager.default.fileExists(atPath: directory.file("state/deliveries.jsonl")), "and delivers nothing")
@@ -119,6 +127,6 @@ import Testing
 
         let dom = try DeployTests.execute(browser, flags + ["--dump-dom", "file://\(report)"]).output
         #expect(dom.components(separatedBy: "class=\"bar\"").count > 20, "the rendered page holds the chart's bars")
-        #expect(dom.contains("birthday-care</span>") && !dom.contains("GRDB"), "the legend names the plugins")
+        #expect(dom.contains("生日关怀</span>") && !dom.contains("GRDB"), "the legend names the plugins")
     }
 }

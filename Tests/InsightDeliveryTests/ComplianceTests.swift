@@ -194,6 +194,9 @@ import Testing
         let grouped = try #require(wecom.messages.first { $0.leads.count == 2 })
         #expect(Set(grouped.leads.map(\.id)) == [first.id, second.id])
         #expect(grouped.delivery.purpose == .group && grouped.isDigest)
+        let rendered = try templates().render(grouped, style: .text)
+        #expect(rendered.title == "客户张*：2 条线索", "a group names its client")
+        #expect(rendered.body.contains(first.title) && rendered.body.contains(second.title))
         for lead in [first, second, other] { #expect(try harness.database.lead(id: lead.id)?.status == .notified) }
 
         // A third lead for C1 ten seconds later waits for the window, and goes with a fourth as one message.

@@ -29,7 +29,7 @@ func makeLead(_ key: String, plugin: String = "birthday-care", kind: String = "b
                 client: ClientReference(id: client, name: "张*", segment: "affluent"),
                 manager: manager.map { ManagerReference(id: $0, name: "李*", branchId: "B03") },
                 title: "客户张*生日提醒", summary: "张* 11月25日生日", suggestedAction: "致电问候",
-                evidence: [Evidence(label: "birthDate", value: "11-25")], products: nil,
+                evidence: [Evidence(key: "birthDate", label: "生日", value: "11-25")], products: nil,
                 dueAt: instant("2026-11-25T00:00:00+08:00"), createdAt: createdAt, sourceEvents: ["evt-1"], status: .new)
 }
 

@@ -59,7 +59,7 @@ struct CountingPlugin: Plugin {
         defer { memory.pending = [] }
         return [LeadDraft(key: "\(client):\(memory.count)", kind: "third_transaction", clientId: client,
                           title: "Transaction number \(memory.count)",
-                          evidence: [Evidence(label: "count", value: "\(memory.count)")], sourceEvents: memory.pending)]
+                          evidence: [Evidence(key: "count", label: "count", value: "\(memory.count)")], sourceEvents: memory.pending)]
     }
 }
 

@@ -72,7 +72,7 @@ struct ComplianceAPITests {
             var aml = lead("C000789:rapid", plugin: "risk-alerts", kind: "risk_rapid_in_out")
             aml.title = "快进快出：¥1,200,000入账后3小时内转出83.3%"
             aml.suggestedAction = "按反洗钱流程提交可疑交易复核，必要时提交可疑交易报告。"
-            aml.evidence = [Evidence(label: "credit", value: "¥1,200,000")]
+            aml.evidence = [Evidence(key: "creditAmount", label: "入账金额", value: "¥1,200,000")]
             var state = ClientState(id: "C000789")
             state.profile.managerId = "M017"
             var step = DispatchCommit()

@@ -11,7 +11,7 @@ private func lead(_ key: String, client: String = "C000123", manager: String = "
     return Lead(id: Lead.id(forKey: full), key: full, plugin: plugin, kind: "birthday", priority: .normal,
                 client: ClientReference(id: client, name: "张*", segment: "affluent"),
                 manager: ManagerReference(id: manager, name: "李*", branchId: "B03"), title: "客户张*生日提醒", summary: "s",
-                suggestedAction: "a", evidence: [Evidence(label: "birthDate", value: "11-25")], products: nil,
+                suggestedAction: "a", evidence: [Evidence(key: "birthDate", label: "生日", value: "11-25")], products: nil,
                 dueAt: RFC3339.parse("2026-11-25T00:00:00+08:00"), createdAt: Credentials.now, sourceEvents: ["evt-1"], status: .new)
 }
 

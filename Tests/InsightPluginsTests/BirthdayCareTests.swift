@@ -74,9 +74,9 @@ struct BirthdayCareTests {
         #expect(lead.title == "张*生日：11月22日")
         #expect(lead.summary == "客户张*将于11月22日迎来46岁生日，还有2天。")
         #expect(lead.suggestedAction == "生日当天致电或微信送上祝福；以关怀为主，不做产品推介。")
-        #expect(lead.evidence.contains(Evidence(label: "birthDate", value: "11-22 → 2026-11-22")))
-        #expect(lead.evidence.contains(Evidence(label: "calendar", value: "gregorian")))
-        #expect(lead.evidence.contains(Evidence(label: "age", value: "46")))
+        #expect(lead.evidence.contains(Evidence(key: "birthDate", label: "生日", value: "11-22 → 2026-11-22")))
+        #expect(lead.evidence.contains(Evidence(key: "calendar", label: "历法", value: "公历")))
+        #expect(lead.evidence.contains(Evidence(key: "age", label: "年龄", value: "46")))
         #expect(!"\(lead)".contains("张三"), "the full name never appears")
         // The window's last day is included; the day after it is not.
         #expect(try tick(plugin(), today: "2026-11-21", state: state).map(\.key) == ["C1:2026", "C2:2026"])
@@ -104,8 +104,8 @@ struct BirthdayCareTests {
         let lead = try #require(drafts.first)
         #expect(lead.title == "张*60岁整寿：9月25日（农历八月十五）")
         #expect(lead.priority == .high, "a milestone")
-        #expect(lead.evidence.contains(Evidence(label: "calendar", value: "chinese")))
-        #expect(lead.evidence.contains(Evidence(label: "birthDate", value: "09-29 (lunar 08-15) → 2026-09-25 (lunar 08-15)")))
+        #expect(lead.evidence.contains(Evidence(key: "calendar", label: "历法", value: "农历")))
+        #expect(lead.evidence.contains(Evidence(key: "birthDate", label: "生日", value: "09-29（农历八月十五） → 2026-09-25（农历八月十五）")))
         #expect(lead.dueAt == instant("2026-09-25T00:00:00+08:00"), "a Friday, with weekends-only working days")
         // Six days later the Gregorian one is due and the lunar one has passed.
         #expect(try tick(plugin, today: "2026-09-27", state: state).map(\.key) == ["G1:2026"])
@@ -137,7 +137,7 @@ struct BirthdayCareTests {
         let priorities = Dictionary(uniqueKeysWithValues: drafts.map { ($0.clientId ?? "", $0.priority) })
         #expect(priorities == ["A60": .high, "A61": .normal, "A70": .high, "HNW": .high, "PRV": .high, "AFF": .normal])
         #expect(drafts.first { $0.clientId == "A60" }?.title == "张*60岁整寿：11月21日")
-        #expect(drafts.first { $0.clientId == "A60" }?.evidence.contains(Evidence(label: "age", value: "60 (milestone)")) == true)
+        #expect(drafts.first { $0.clientId == "A60" }?.evidence.contains(Evidence(key: "age", label: "年龄", value: "60（整寿）")) == true)
         // Configured priorities replace the defaults.
         let custom = try plugin(#"{"milestone_ages": [61], "milestone_priority": "urgent", "segment_priority": {"mass": "low"}}"#)
         let customPriorities = Dictionary(uniqueKeysWithValues: try tick(custom, today: "2026-11-20", state: state)
@@ -181,10 +181,10 @@ struct BirthdayCareTests {
         #expect(m1.clientId == nil)
         #expect(m1.priority == .normal)
         #expect(m1.title == "中秋节客户问候：3位客户")
-        #expect(m1.summary == "中秋节（9月25日）将至。您名下hnw、private客户共3位，按资产从高到低：李*、张*、钱*。")
-        #expect(m1.evidence.filter { $0.label.hasPrefix("client ") }.map(\.label) == ["client P1", "client H1", "client H2"])
-        #expect(m1.evidence.contains(Evidence(label: "client P1", value: "李* private AUM CNY 8,000,000")))
-        #expect(m1.evidence.contains(Evidence(label: "holiday", value: "mid-autumn 2026-09-25 (lunar 8/15)")))
+        #expect(m1.summary == "中秋节（9月25日）将至。您名下高净值客户、私人银行客户共3位，按资产从高到低：李*、张*、钱*。")
+        #expect(m1.evidence.filter { $0.key.hasPrefix("client ") }.map(\.key) == ["client P1", "client H1", "client H2"])
+        #expect(m1.evidence.contains(Evidence(key: "client P1", label: "客户 P1", value: "李*，私人银行客户，金融资产¥8,000,000")))
+        #expect(m1.evidence.contains(Evidence(key: "holiday", label: "节日", value: "中秋节 2026-09-25（农历八月十五）")))
         #expect(m1.dueAt == instant("2026-09-24T00:00:00+08:00"), "the day before the holiday")
         for name in ["张三", "李四", "钱七", "王五", "赵六"] {
             #expect(!"\(list)".contains(name), "no full name: \(name)")
@@ -200,11 +200,11 @@ struct BirthdayCareTests {
         ])
         let english = try #require(greetings(try tick(plugin(), today: "2026-09-20", state: state, locale: "en")).first)
         #expect(english.title == "Mid-Autumn Festival greetings: 3 clients")
-        #expect(english.summary == "Mid-Autumn Festival is on 25 Sep. Your 3 clients in hnw, private, largest AUM first: C****, B**, A****.")
+        #expect(english.summary == "Mid-Autumn Festival is on 25 Sep. Your 3 clients in high net worth, private banking, largest AUM first: C****, B**, A****.")
         let short = try plugin(#"{"holidays": {"max_clients_listed": 2}}"#)
         let listed = try #require(greetings(try tick(short, today: "2026-09-20", state: state)).first)
         #expect(listed.summary.hasSuffix("按资产从高到低：C****、B**等（另有1位）。"))
-        #expect(listed.evidence.filter { $0.label.hasPrefix("client ") }.count == 2)
+        #expect(listed.evidence.filter { $0.key.hasPrefix("client ") }.count == 2)
     }
 
     @Test func holidaysOnBothCalendarsAndTheirWindow() throws {

@@ -94,7 +94,7 @@ private func renewals(_ clients: [ClientState], on date: String, calendar: Worki
             $0.windowUnit = .workingDays
         }
         #expect(workingDays.map(\.key) == ["LN0001:2026-10-09:5"])
-        #expect(workingDays.first?.evidence.contains { $0.value == "4 working days left ≤ 5 working days" } == true)
+        #expect(workingDays.first?.evidence.contains { $0.key == "window" && $0.value == "剩余4个工作日，在5个工作日提醒范围内" } == true)
         // Maturing on a holiday (2026-10-05): due on the last working day before it, 2026-09-30.
         let holiday = try renewals([borrower(maturity: "2026-10-05")], on: "2026-09-20", calendar: calendar)
         #expect(holiday.first?.dueAt == TestBank.instant("2026-09-30T00:00:00+08:00"))
@@ -150,10 +150,11 @@ private func renewals(_ clients: [ClientState], on date: String, calendar: Worki
         #expect(draft.title == "李*经营贷款¥800,000将于12月18日到期")
         #expect(draft.summary.contains("还有28个自然日"))
         #expect(!draft.suggestedAction.isEmpty)
-        let evidence = Dictionary(uniqueKeysWithValues: draft.evidence.map { ($0.label, $0.value) })
-        #expect(evidence["loan"] == "**0001 business")
-        #expect(evidence["window"] == "28 days left ≤ 30 days")
-        #expect(evidence["goodStanding"]?.contains("0 overdue days") == true)
+        let evidence = Dictionary(uniqueKeysWithValues: draft.evidence.map { ($0.key, $0.value) })
+        #expect(evidence["loan"] == "**0001 经营贷款")
+        #expect(evidence["window"] == "剩余28天，在30天提醒范围内")
+        #expect(evidence["goodStanding"] == "贷款状态正常，当前无逾期，近180天无逾期")
+        #expect(draft.evidence.map(\.label) == ["贷款", "贷款余额", "到期日", "提醒范围", "还款记录"])
         #expect(draft.dueAt == TestBank.instant("2026-12-18T00:00:00+08:00"))
         let english = try LoanRenewalPlugin(configuration: LoanRenewalConfiguration()).tick(
             TestBank.tick("2026-11-20"), context: TestBank.context(now: "2026-11-20T08:00:00+08:00",

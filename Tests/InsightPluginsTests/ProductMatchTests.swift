@@ -73,11 +73,12 @@ private func credit(_ id: String, _ amount: String, client: String = "C1", at ti
         #expect(products.map(\.id) == ["WM-R2", "WM-CASH", "FD-R3"])
         #expect(products.allSatisfy { (ProductRisk($0.riskLevel)?.value ?? 9) <= 3 })
         for product in products {
-            let check = try #require(draft.evidence.first { $0.label == "suitability \(product.id)" })
-            #expect(check.value.contains("≤ client C3 (assessed 2026-03-01, valid until 2027-03-01)"))
+            let check = try #require(draft.evidence.first { $0.key == "suitability \(product.id)" })
+            #expect(check.label == "适当性 \(product.id)")
+            #expect(check.value.contains("≤ 客户C3（2026-03-01测评，有效期至2027-03-01）"))
             #expect(!product.reason.isEmpty)
         }
-        #expect(draft.evidence.contains { $0.label == "credit" && $0.value.hasPrefix("CNY 500,000 ≥") })
+        #expect(draft.evidence.contains { $0.key == "credit" && $0.label == "入账金额" && $0.value == "¥500,000（标准：≥¥200,000）" })
         #expect(draft.title.contains("张*") && !draft.title.contains("张三丰"))
         #expect(draft.sourceEvents == ["T1"])
     }
@@ -96,7 +97,7 @@ private func credit(_ id: String, _ amount: String, client: String = "C1", at ti
             #expect(!products.isEmpty)
             #expect(products.allSatisfy { $0.riskLevel == "R1" })
             #expect(draft.suggestedAction.contains("风险测评"))
-            #expect(draft.evidence.contains { $0.label == "riskAssessment" && $0.value.contains("R1 products only") })
+            #expect(draft.evidence.contains { $0.key == "riskAssessment" && $0.value.contains("仅可推荐R1级产品") })
         }
         // 365 days old is still valid.
         let valid = try #require(try run(plugin(), client: "C1", customer(assessed: "2025-11-20") + [credit("T1", "500000")]).first)

@@ -111,8 +111,8 @@ struct RiskLargeTransactionTests {
         #expect(draft.summary.contains("支出¥50,000"))
         #expect(draft.summary.contains("渠道：现金"))
         #expect(draft.suggestedAction.contains("反洗钱"))
-        #expect(draft.evidence.contains(Evidence(label: "threshold", value: "≥ ¥50,000 (cash)")))
-        #expect(draft.evidence.contains(Evidence(label: "accountId", value: "************2233")))
+        #expect(draft.evidence.contains(Evidence(key: "threshold", label: "预警标准", value: "≥¥50,000（现金）")))
+        #expect(draft.evidence.contains(Evidence(key: "accountId", label: "账户", value: "************2233")))
     }
 
     @Test func belowTheThresholdsNothingIsMade() throws {
@@ -172,9 +172,9 @@ struct RiskVelocityTests {
         #expect(draft.title == "交易频次异常：24小时内支出11笔，合计¥11,000")
         #expect(draft.summary.contains("笔数超过10笔"))
         #expect(!draft.summary.contains("金额超过"))
-        #expect(draft.evidence.contains(Evidence(label: "debitCount", value: "11 (alert above 10)")))
-        #expect(draft.evidence.contains(Evidence(label: "firstDebitAt", value: "2026-11-20T08:00:00+08:00")))
-        #expect(draft.evidence.contains(Evidence(label: "lastDebitAt", value: "2026-11-21T07:59:00+08:00")))
+        #expect(draft.evidence.contains(Evidence(key: "debitCount", label: "支出笔数", value: "11笔（超过10笔预警）")))
+        #expect(draft.evidence.contains(Evidence(key: "firstDebitAt", label: "首笔支出时间", value: "2026-11-20 08:00:00")))
+        #expect(draft.evidence.contains(Evidence(key: "lastDebitAt", label: "末笔支出时间", value: "2026-11-21 07:59:00")))
     }
 
     @Test func elevenDebitsSpanning24hAnd1mDoNotLead() throws {
@@ -246,10 +246,10 @@ struct RiskRapidInOutTests {
         #expect(draft.key == "rapid_in_out:core-banking:IN")
         #expect(draft.sourceEvents == ["IN", "OUT1", "OUT2"])
         #expect(draft.title == "快进快出：¥600,000入账后5小时内转出80%")
-        #expect(draft.evidence.contains { $0.label == "credit" && $0.value.hasPrefix("¥600,000 into ************0001") })
-        #expect(draft.evidence.contains { $0.label == "debit1" && $0.value.hasPrefix("¥300,000 from ************0001") })
-        #expect(draft.evidence.contains { $0.label == "debit2" && $0.value.hasPrefix("¥180,000 from ************9999") })
-        #expect(draft.evidence.contains { $0.label == "debitTotal" && $0.value.contains("80% of the credit") })
+        #expect(draft.evidence.contains { $0.key == "credit" && $0.label == "入账" && $0.value == "¥600,000于2026-11-20 08:00:00转入************0001（事件IN）" })
+        #expect(draft.evidence.contains { $0.key == "debit1" && $0.label == "第1笔支出" && $0.value.contains("从************0001转出") })
+        #expect(draft.evidence.contains { $0.key == "debit2" && $0.value.hasPrefix("¥180,000于") && $0.value.contains("从************9999转出") })
+        #expect(draft.evidence.contains { $0.key == "debitTotal" && $0.label == "支出合计" && $0.value.contains("占入账金额80%") })
 
         // Further debits do not report the same credit again.
         #expect(try harness.send(debit("OUT3", "10000", at: time(plus: 6 * 60))).isEmpty)
@@ -292,8 +292,8 @@ struct RiskDormantTests {
         #expect(draft.priority == .urgent)
         #expect(draft.key == "dormant_reactivation:core-banking:E2")
         #expect(draft.title == "休眠账户异动：沉寂180天后支出¥60,000")
-        #expect(draft.evidence.contains(Evidence(label: "previousTransactionAt", value: "2026-05-01T10:00:00+08:00")))
-        #expect(draft.evidence.contains(Evidence(label: "quietDays", value: "180 (dormant after 180)")))
+        #expect(draft.evidence.contains(Evidence(key: "previousTransactionAt", label: "上次交易时间", value: "2026-05-01 10:00:00")))
+        #expect(draft.evidence.contains(Evidence(key: "quietDays", label: "无交易天数", value: "180天（休眠标准180天）")))
     }
 
     @Test func aShorterQuietOrASmallerAmountDoesNotLead() throws {
@@ -332,7 +332,7 @@ struct RiskAUMDropTests {
         #expect(draft.key == "aum_drop:C1:2026-11-01")
         #expect(draft.title == "资产流失预警：AUM较近期高点下降31%")
         #expect(draft.dueAt == LocalDate("2026-11-20")?.instant(in: shanghai), "churn leads are due today")
-        #expect(draft.evidence.contains(Evidence(label: "peakAum", value: "¥1,000,000 on 2026-11-01")))
+        #expect(draft.evidence.contains(Evidence(key: "peakAum", label: "近期资产高点", value: "¥1,000,000（2026-11-01）")))
 
         // The slide goes on: the same episode makes nothing new.
         #expect(try harness.send(balance("B4", asOf: "2026-11-21", aum: "650000")).isEmpty)
@@ -396,7 +396,7 @@ struct RiskNoPurchaseTests {
         #expect(draft.clientId == "C1")
         #expect(draft.title == "93天未购买理财产品")
         #expect(draft.dueAt == RFC3339.parse("2026-11-20T00:00:00+08:00"))
-        #expect(draft.evidence.contains(Evidence(label: "wealthHoldings", value: "¥200,000")))
+        #expect(draft.evidence.contains(Evidence(key: "wealthHoldings", label: "理财持仓", value: "¥200,000")))
         #expect(plugin.schedule == LocalTime(hour: 9, minute: 0))
     }
 
@@ -499,7 +499,7 @@ struct RiskCorporateLeverageTests {
         #expect(drafts.map(\.title) == ["资产负债率偏高：72%（2026Q1）", "资产负债率上升17个百分点（2026Q1）",
                                         "经营现金流连续2期为负（2026Q1）"])
         #expect(drafts[1].summary.contains("由2025Q4的55%升至2026Q1的72%"))
-        #expect(drafts[2].evidence.contains(Evidence(label: "operatingCashFlow", value: "2025Q4 ¥-1,000, 2026Q1 ¥-20,000")))
+        #expect(drafts[2].evidence.contains(Evidence(key: "operatingCashFlow", label: "经营活动现金流", value: "2025Q4 ¥-1,000、2026Q1 ¥-20,000")))
     }
 
     @Test func aSoundCompanyDoesNotLead() throws {
@@ -768,7 +768,7 @@ struct RiskAlertsPluginTests {
             #expect(!shown.contains { $0.contains(account) || $0.contains("王小明") || $0.contains("小明") }, "\(draft.kind)")
         }
         let large = try #require(drafts.first { $0.kind == "risk_large_transaction" })
-        #expect(large.evidence.contains(Evidence(label: "counterparty", value: "王**")))
+        #expect(large.evidence.contains(Evidence(key: "counterparty", label: "交易对手", value: "王**")))
         #expect(large.summary.contains("交易对手：王**"))
     }
 

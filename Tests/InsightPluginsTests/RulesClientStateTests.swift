@@ -19,12 +19,12 @@ private func debit(_ id: String, client: String, amount: String = "1500000", at 
 }
 
 /// Handles events in order for one client state, threading the rules memory as the host does.
-private func run(_ plugin: RulesPlugin, client: ClientState, _ events: [Event]) throws -> [LeadDraft] {
+private func run(_ plugin: RulesPlugin, client: ClientState, _ events: [Event], locale: String = "zh-CN") throws -> [LeadDraft] {
     var memory = RulesMemory()
     var state = client
     return try events.flatMap { event in
         state.apply(event)
-        let context = TestBank.context(now: RFC3339.format(event.time, timeZone: TestBank.shanghai), client: state)
+        let context = TestBank.context(now: RFC3339.format(event.time, timeZone: TestBank.shanghai), client: state, locale: locale)
         return try plugin.handle(event, context: context, memory: &memory)
     }
 }
@@ -44,10 +44,10 @@ private func run(_ plugin: RulesPlugin, client: ClientState, _ events: [Event]) 
         let plugin = try rules(segmentRule)
         let drafts = try run(plugin, client: vip, [debit("T1", client: "C1")])
         #expect(drafts.map(\.kind) == ["vip_outflow"])
-        let evidence = Dictionary(uniqueKeysWithValues: try #require(drafts.first).evidence.map { ($0.label, $0.value) })
-        #expect(evidence["client.segment"] == "private")
-        #expect(evidence["client.aum"] == "12000000")
-        #expect(evidence["client.tags"] == #"["vip","pension"]"#)
+        let evidence = Dictionary(uniqueKeysWithValues: try #require(drafts.first).evidence.map { ($0.key, $0.value) })
+        #expect(evidence["client.segment"] == "私人银行客户")
+        #expect(evidence["client.aum"] == "¥12,000,000")
+        #expect(evidence["client.tags"] == "vip、pension")
         #expect(try run(plugin, client: mass, [debit("T1", client: "C2")]).isEmpty)
     }
 
@@ -125,6 +125,33 @@ private func run(_ plugin: RulesPlugin, client: ClientState, _ events: [Event]) 
             #expect(throws: DecodingError.self) {
                 try rules(#"{"rules": [{"id": "x", "when": {"type": "*"}, "lead": {"kind": "k", "title": "t"}, "cooldown": "\#(bad)"}]}"#)
             }
+        }
+    }
+
+    @Test func ruleTextsComePerLocaleAndFallBackToChinese() throws {
+        let plugin = try rules("""
+            {"rules": [{"id": "out", "description": {"zh-CN": "大额转出", "en": "Large outflow"},
+               "when": {"type": "account.transaction", "all": [{"field": "data.direction", "eq": "debit"}]},
+               "lead": {"kind": "k", "title": {"zh-CN": "大额转出", "en": "Large outflow"}, "suggested_action": {"zh-CN": "致电了解用途"}}}]}
+            """)
+        let chinese = try #require(try run(plugin, client: vip, [debit("T1", client: "C1")]).first)
+        #expect(chinese.title == "大额转出" && chinese.summary == "大额转出" && chinese.suggestedAction == "致电了解用途")
+        #expect(chinese.evidence.map(\.label) == ["规则", "触发事件", "收支方向"])
+        #expect(chinese.evidence.last?.value == "支出")
+        let english = try #require(try run(plugin, client: vip, [debit("T1", client: "C1")], locale: "en").first)
+        #expect(english.title == "Large outflow" && english.summary == "Large outflow")
+        #expect(english.suggestedAction == "致电了解用途", "a locale without its own text uses zh-CN's")
+        #expect(english.evidence.map(\.label) == ["rule", "event", "direction"])
+        #expect(english.evidence.map(\.key) == chinese.evidence.map(\.key))
+        #expect(plugin.publishedTexts.map(\.path) == [
+            ["rules", "0", "lead", "title", "en"], ["rules", "0", "lead", "title", "zh-CN"],
+            ["rules", "0", "lead", "suggested_action", "zh-CN"],
+            ["rules", "0", "description", "en"], ["rules", "0", "description", "zh-CN"],
+        ])
+        #expect {
+            try rules(#"{"rules": [{"id": "x", "when": {"type": "*"}, "lead": {"kind": "k", "title": {"zh-TW": "t"}}}]}"#)
+        } throws: { error in
+            "\(error)".contains("unknown locale zh-TW; locales: zh-CN, en")
         }
     }
 

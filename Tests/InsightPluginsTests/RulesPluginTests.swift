@@ -374,12 +374,12 @@ struct RulesPluginTests {
         let draft = try #require(try rules.handle(matching, context: context()).first)
 
         #expect(draft.evidence == [
-            Evidence(label: "rule", value: "large-inflow"),
-            Evidence(label: "event", value: "account.transaction E42"),
-            Evidence(label: "data.direction", value: "credit"),
-            Evidence(label: "data.amount", value: "800000.10"),
-            Evidence(label: "data.vip", value: "true"),
-            Evidence(label: "data.note", value: "(absent)"),
+            Evidence(key: "rule", label: "规则", value: "large-inflow"),
+            Evidence(key: "event", label: "触发事件", value: "账户交易 E42"),
+            Evidence(key: "data.direction", label: "收支方向", value: "收入"),
+            Evidence(key: "data.amount", label: "金额", value: "¥800,000.10"),
+            Evidence(key: "data.vip", label: "data.vip", value: "是"),
+            Evidence(key: "data.note", label: "data.note", value: "无"),
         ])
     }
 
@@ -387,7 +387,7 @@ struct RulesPluginTests {
         let rules = try plugin(rule("obj", all: [#"{"field": "data.meta", "exists": true}"#]))
         let draft = try #require(try rules.handle(
             event(["meta": .object(["b": .number("2"), "a": .array([.string("x"), .null])])]), context: context()).first)
-        #expect(draft.evidence.last == Evidence(label: "data.meta", value: #"{"a":["x",null],"b":2}"#))
+        #expect(draft.evidence.last == Evidence(key: "data.meta", label: "data.meta", value: #"{"a":["x",null],"b":2}"#))
     }
 
     @Test func anEmptyOrDisabledConfigurationEmitsNothing() throws {
@@ -473,7 +473,7 @@ struct RulesPluginTests {
         let context = PluginContext(now: Date(timeIntervalSince1970: 0), timeZone: TimeZone(secondsFromGMT: 0) ?? .current,
                                     locale: "zh-CN", logger: Logger(label: "test"), state: InMemoryState(), client: nil)
         let draft = try #require(try plugin.handle(event, context: context).first)
-        let shown = Dictionary(uniqueKeysWithValues: draft.evidence.map { ($0.label, $0.value) })
+        let shown = Dictionary(uniqueKeysWithValues: draft.evidence.map { ($0.key, $0.value) })
         #expect(shown["data.accountId"] == "************2233")
         #expect(shown["data.counterparty"] == "王**")
     }

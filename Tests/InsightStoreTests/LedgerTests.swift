@@ -24,7 +24,7 @@ struct LedgerTests {
         let draft = LeadDraft(
             key: key, kind: "large_inflow", priority: priority, clientId: client, title: title,
             summary: "A single credit of ¥500,000 or more.", suggestedAction: "Call within two days.",
-            evidence: [Evidence(label: "rule", value: "large-inflow"), Evidence(label: "data.amount", value: "500000.00")],
+            evidence: [Evidence(key: "rule", label: "规则", value: "large-inflow"), Evidence(key: "data.amount", label: "金额", value: "¥500,000")],
             products: [ProductSuggestion(id: "WP-7", name: "稳健理财", riskLevel: "R2", reason: "idle balance")],
             dueAt: instant("2026-11-22T18:00:00+08:00"), sourceEvents: ["E1"])
         return draft.complete(plugin: plugin, client: Self.client(client, manager: manager), manager: managerState,
@@ -86,8 +86,8 @@ struct LedgerTests {
         #expect(stored.id == Lead.id(forKey: "rules:large-inflow:core:E1"))
         #expect(stored.title == "Large inflow received")
         #expect(stored.priority == .urgent)
-        #expect(stored.evidence == [Evidence(label: "rule", value: "large-inflow"),
-                                    Evidence(label: "data.amount", value: "500000.00")])
+        #expect(stored.evidence == [Evidence(key: "rule", label: "规则", value: "large-inflow"),
+                                    Evidence(key: "data.amount", label: "金额", value: "¥500,000")])
         #expect(stored.dueAt == instant("2026-11-22T18:00:00+08:00"))
         #expect(stored.createdAt == instant("2026-11-20T10:00:00+08:00"))
         #expect(stored.client?.name == "张**")  // masked before it is stored

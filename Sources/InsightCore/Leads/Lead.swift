@@ -102,13 +102,38 @@ public struct ManagerReference: Sendable, Hashable, Codable {
 }
 
 /// One fact that triggered a lead, shown to the manager and to compliance.
+///
+/// `key` is the stable machine name integrations match on (`debitTotal`); `label` is its text in the lead's
+/// locale (`支出合计`). Leads stored before keys existed decode with the label as the key.
 public struct Evidence: Sendable, Hashable, Codable {
+    public let key: String
     public let label: String
     public let value: String
 
-    public init(label: String, value: String) {
+    public init(key: String, label: String, value: String) {
+        self.key = key
         self.label = label
         self.value = value
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case key, label, value
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        label = try container.decode(String.self, forKey: .label)
+        value = try container.decode(String.self, forKey: .value)
+        key = try container.decodeIfPresent(String.self, forKey: .key) ?? label
+    }
+}
+
+extension Evidence {
+    /// Evidence labelled in `locale` from `labels` (key → Chinese and English label); a key without an entry
+    /// is its own label.
+    public init(_ key: String, _ value: String, labels: [String: (zh: String, en: String)], locale: String) {
+        let entry = labels[key]
+        self.init(key: key, label: entry.map { locale == "en" ? $0.en : $0.zh } ?? key, value: value)
     }
 }
 

@@ -20,6 +20,8 @@ public struct Replay: Sendable {
         public var rejected: Int
         public var days: [LocalDate]
         public var timeZone: TimeZone
+        /// The message locale: the summary table and the report are written in it.
+        public var locale: String = "zh-CN"
     }
 
     let configuration: LoadedConfiguration
@@ -57,7 +59,7 @@ public struct Replay: Sendable {
                                         logger: Logger(label: "replay", factory: { _ in SwiftLogNoOpLogHandler() }))
         guard let first = events.first, let last = events.last else {
             try database.close()
-            return Result(leads: [], events: 0, rejected: rejected, days: [], timeZone: timeZone)
+            return Result(leads: [], events: 0, rejected: rejected, days: [], timeZone: timeZone, locale: settings.locale)
         }
         let firstDay = LocalDate(first.time, in: timeZone)
         let lastDay = max(LocalDate(last.time, in: timeZone), until ?? firstDay)
@@ -86,7 +88,8 @@ public struct Replay: Sendable {
         try database.close()
         let inhibited = Self.inhibitions(leads, policy: configuration.compliancePolicy)
         for index in leads.indices where inhibited[leads[index].id] != nil { leads[index].status = .suppressed }
-        return Result(leads: leads, inhibited: inhibited, events: events.count, rejected: rejected, days: days, timeZone: timeZone)
+        return Result(leads: leads, inhibited: inhibited, events: events.count, rejected: rejected, days: days, timeZone: timeZone,
+                      locale: settings.locale)
     }
 
     /// The leads the inhibit rules hold back, each as of its own creation: a source counts when it was made at
@@ -125,7 +128,7 @@ extension Replay.Result {
     }
     /// Hits per rule of the `rules` plugin (the rule id its leads carry as evidence).
     var perRule: [(String, Int)] {
-        let rules = leads.filter { $0.plugin == "rules" }.compactMap { lead in lead.evidence.first { $0.label == "rule" }?.value }
+        let rules = leads.filter { $0.plugin == "rules" }.compactMap { lead in lead.evidence.first { $0.key == "rule" }?.value }
         return Self.ranked(Dictionary(grouping: rules, by: { $0 }).mapValues(\.count))
     }
     /// Leads per local day (of `createdAt`) and plugin, for every replayed day.
@@ -140,28 +143,44 @@ extension Replay.Result {
         Self.ranked(Dictionary(grouping: leads.filter { inhibited[$0.id] != nil }, by: { "\($0.plugin)/\($0.kind)" }).mapValues(\.count))
     }
 
+    /// The summary's words in the result's locale.
+    func text(_ zh: String, _ en: String) -> String { LeadFormat.text(zh, en, locale: locale) }
+
+    /// A plugin's name for people, with its id: `生日关怀（birthday-care）`.
+    func pluginName(_ id: String) -> String {
+        guard let name = ReplayReport.pluginNames[id] else { return id }
+        return text("\(name.zh)（\(id)）", "\(name.en) (\(id))")
+    }
+
     public func table() -> String {
-        var lines = ["replayed \(events) events over \(days.count) days (\(days.first?.description ?? "-") to \(days.last?.description ?? "-"))"
-                     + (rejected > 0 ? ", \(rejected) rejected" : "") + ": \(leads.count) leads"
-                     + (inhibited.isEmpty ? "" : ", \(inhibited.count) of them inhibited (held back by an open AML lead, never sent)"), ""]
+        let first = days.first?.description ?? "-", last = days.last?.description ?? "-"
+        var lines = [text("回放\(events)个事件，共\(days.count)天（\(first)至\(last)）" + (rejected > 0 ? "，拒收\(rejected)个" : "")
+                          + "：线索\(leads.count)条"
+                          + (inhibited.isEmpty ? "" : "，其中\(inhibited.count)条因客户有未结反洗钱线索被抑制（不推送）"),
+                          "replayed \(events) events over \(days.count) days (\(first) to \(last))"
+                          + (rejected > 0 ? ", \(rejected) rejected" : "") + ": \(leads.count) leads"
+                          + (inhibited.isEmpty ? "" : ", \(inhibited.count) of them inhibited (held back by an open AML lead, never sent)")), ""]
         func section(_ title: String, _ rows: [(String, Int)]) {
             guard !rows.isEmpty else { return }
             lines.append(title)
-            lines.append(Commands.table([["", "LEADS"]] + rows.map { [$0.0, "\($0.1)"] }))
+            lines.append(Commands.table([["", text("线索数", "LEADS")]] + rows.map { [$0.0, "\($0.1)"] }))
             lines.append("")
         }
-        section("per plugin", perPlugin)
-        section("per kind", perKind)
-        section("per rule (rules plugin)", perRule)
-        section("top clients", topClients)
-        section("inhibited (counted in the totals above, never delivered)", perInhibited)
+        section(text("按插件", "per plugin"), perPlugin.map { (pluginName($0.0), $0.1) })
+        section(text("按线索类型", "per kind"), perKind)
+        section(text("按规则（自定义规则插件）", "per rule (rules plugin)"), perRule)
+        section(text("线索最多的客户", "top clients"), topClients)
+        section(text("被抑制的线索（已计入上方合计，不推送）", "inhibited (counted in the totals above, never delivered)"), perInhibited)
         let plugins = perPlugin.map(\.0).sorted()
-        lines.append("per day")
-        lines.append(Commands.table([["DAY"] + plugins + ["TOTAL"]] + perDay.map { day in
+        lines.append(text("按天", "per day"))
+        lines.append(Commands.table([[text("日期", "DAY")] + plugins + [text("合计", "TOTAL")]] + perDay.map { day in
             [day.day.description] + plugins.map { "\(day.plugins[$0] ?? 0)" } + ["\(day.plugins.values.reduce(0, +))"]
         }))
         return lines.joined(separator: "\n")
     }
+
+    /// The self-contained HTML report (`--report`).
+    public func html(title: String) -> String { ReplayReport.html(self, title: title) }
 
     public func json() throws -> String {
         func pairs(_ rows: [(String, Int)]) -> JSONValue {

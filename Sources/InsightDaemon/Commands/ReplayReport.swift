@@ -4,9 +4,19 @@ import InsightCore
 /// A self-contained HTML page for a replay: a stacked bar chart of leads per day per plugin (inline SVG, no
 /// scripts, no external files), and the summary tables. A branch head opens it in any browser.
 enum ReplayReport {
+    /// The built-in plugins' names for people, by id.
+    static let pluginNames: [String: (zh: String, en: String)] = [
+        "birthday-care": ("生日关怀", "Birthday care"), "loan-renewal": ("贷款续贷", "Loan renewal"),
+        "product-match": ("产品推荐", "Product match"), "risk-alerts": ("风险预警", "Risk alerts"), "rules": ("自定义规则", "Bank rules"),
+    ]
+
     static let palette = ["#2f6fde", "#e0731f", "#2a9d5c", "#c23b3b", "#7a4fc4", "#8c6d1f", "#1f8ca3", "#b5487f"]
 
     static func html(_ result: Replay.Result, title: String) -> String {
+        func text(_ zh: String, _ en: String) -> String { result.text(zh, en) }
+        func name(_ plugin: String) -> String {
+            pluginNames[plugin].map { result.locale == "en" ? $0.en : $0.zh } ?? plugin
+        }
         let plugins = result.perPlugin.map(\.0).sorted()
         let color = Dictionary(uniqueKeysWithValues: plugins.enumerated().map { ($1, palette[$0 % palette.count]) })
         let perDay = result.perDay
@@ -14,7 +24,7 @@ enum ReplayReport {
         let barWidth = max(4.0, min(24.0, 900.0 / Double(max(1, perDay.count))))
         let chartHeight = 260.0
         let width = Double(perDay.count) * barWidth + 60
-        var svg = #"<svg id="leads-per-day" xmlns="http://www.w3.org/2000/svg" width="\#(Int(width))" height="\#(Int(chartHeight + 50))" role="img" aria-label="Leads per day per plugin">"#
+        var svg = #"<svg id="leads-per-day" xmlns="http://www.w3.org/2000/svg" width="\#(Int(width))" height="\#(Int(chartHeight + 50))" role="img" aria-label="\#(text("每日各插件线索数", "Leads per day per plugin"))">"#
         svg += ##"<line x1="40" y1="10" x2="40" y2="\##(Int(chartHeight + 10))" stroke="#888"/>"##
         svg += #"<text x="36" y="18" font-size="11" text-anchor="end">\#(maximum)</text><text x="36" y="\#(Int(chartHeight + 10))" font-size="11" text-anchor="end">0</text>"#
         for (index, day) in perDay.enumerated() {
@@ -26,7 +36,7 @@ enum ReplayReport {
                 let height = chartHeight * Double(count) / Double(maximum)
                 y -= height
                 svg += String(format: #"<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%@"><title>%@ %@: %d</title></rect>"#,
-                              x, y, barWidth - 1, height, color[plugin] ?? "#999", day.day.description, escape(plugin), count)
+                              x, y, barWidth - 1, height, color[plugin] ?? "#999", day.day.description, escape(name(plugin)), count)
             }
             if index % max(1, perDay.count / 8) == 0 {
                 svg += String(format: #"<text x="%.1f" y="%d" font-size="10">%@</text>"#, x, Int(chartHeight + 26), String(day.day.description.suffix(5)))
@@ -35,31 +45,41 @@ enum ReplayReport {
         svg += "</svg>"
         let legend: String = plugins.map { (plugin: String) -> String in
             let swatch = color[plugin] ?? "#999"
-            return "<span class=\"key\"><i style=\"background:\(swatch)\"></i>\(escape(plugin))</span>"
+            return "<span class=\"key\" title=\"\(escape(plugin))\"><i style=\"background:\(swatch)\"></i>\(escape(name(plugin)))</span>"
         }.joined(separator: "")
+        let first = result.days.first?.description ?? "-", last = result.days.last?.description ?? "-"
+        let held = result.inhibited.count
+        let summary = text("\(first)至\(last)共\(result.days.count)天，\(result.events)个事件，生成线索\(result.leads.count)条"
+                               + (held > 0 ? "（其中\(held)条因客户有未结反洗钱线索被抑制，不推送）" : "")
+                               + (result.rejected > 0 ? "，拒收事件\(result.rejected)个" : "") + "。",
+                           "\(result.events) events over \(result.days.count) days (\(first) to \(last)), \(result.leads.count) leads"
+                               + (held > 0 ? " (\(held) of them inhibited by an open AML lead, never sent)" : "")
+                               + (result.rejected > 0 ? ", \(result.rejected) events rejected" : "") + ".")
         func table(_ caption: String, _ rows: [(String, Int)]) -> String {
             guard !rows.isEmpty else { return "" }
-            return "<h2>\(escape(caption))</h2><table><tr><th></th><th>leads</th></tr>"
+            return "<h2>\(escape(caption))</h2><table><tr><th></th><th>\(text("线索数", "leads"))</th></tr>"
                 + rows.map { (row: (String, Int)) -> String in "<tr><td>\(escape(row.0))</td><td>\(row.1)</td></tr>" }.joined(separator: "")
                 + "</table>"
         }
         return """
             <!doctype html>
-            <html lang="zh-CN"><head><meta charset="utf-8"><title>\(escape(title))</title>
+            <html lang="\(result.locale == "en" ? "en" : "zh-CN")"><head><meta charset="utf-8"><title>\(escape(title))</title>
             <style>
             body{font-family:system-ui,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:24px;color:#222}
             table{border-collapse:collapse;margin-bottom:16px}td,th{border:1px solid #ddd;padding:3px 10px;text-align:left}
             .key{margin-right:14px;font-size:13px}.key i{display:inline-block;width:10px;height:10px;margin-right:4px}
             </style></head><body>
             <h1>\(escape(title))</h1>
-            <p>\(result.events) events over \(result.days.count) days (\(result.days.first?.description ?? "-") to \(result.days.last?.description ?? "-")), \(result.leads.count) leads\(result.rejected > 0 ? ", \(result.rejected) events rejected" : "").</p>
-            <h2>Leads per day per plugin</h2>
+            <p>\(escape(summary))</p>
+            <h2>\(text("每日各插件线索数", "Leads per day per plugin"))</h2>
             <div>\(legend)</div>
             \(svg)
-            \(table("Per plugin", result.perPlugin))
-            \(table("Per kind", result.perKind))
-            \(table("Per rule (rules plugin)", result.perRule))
-            \(table("Top clients", result.topClients))
+            \(table(text("按插件", "Per plugin"), result.perPlugin.map { (result.pluginName($0.0), $0.1) }))
+            \(table(text("按线索类型", "Per kind"), result.perKind))
+            \(table(text("按规则（自定义规则插件）", "Per rule (rules plugin)"), result.perRule))
+            \(table(text("线索最多的客户", "Top clients"), result.topClients))
+            \(table(text("被抑制的线索（客户有未结反洗钱线索，已计入合计，不推送）", "Inhibited (an open AML lead; counted above, never sent)"),
+                    result.perInhibited))
             </body></html>
             """
     }
@@ -103,7 +123,8 @@ extension Commands {
             case .json: write(try result.json() + "\n")
             }
             if let report {
-                try ReplayReport.html(result, title: "insightd replay: \(files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))")
+                let names = files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
+                try ReplayReport.html(result, title: result.text("insightd 回放：", "insightd replay: ") + names)
                     .write(toFile: report, atomically: true, encoding: .utf8)
                 printError("report written to \(report)")
             }

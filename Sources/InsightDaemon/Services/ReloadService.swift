@@ -6,7 +6,10 @@ import UnixSignals
 
 /// SIGHUP: load and validate the configuration again; swap it in when it is good, keep the running one
 /// (and say why) when it is not.
-public struct ReloadService: Service {
+public struct ReloadService: Service, CustomStringConvertible {
+    /// What service-lifecycle logs for this service: its name, not the whole configuration it holds.
+    public var description: String { "ReloadService(\(configPath))" }
+
     let configPath: String
     let loader: ConfigLoader
     let settings: SettingsBox

@@ -14,6 +14,13 @@ public struct BirthdayCarePlugin: Plugin {
     public let configuration: BirthdayCareConfiguration
     private let texts: LeadTexts
 
+    /// Evidence labels by key.
+    static let labels: [String: (zh: String, en: String)] = [
+        "birthDate": ("生日", "birthday"), "calendar": ("历法", "calendar"), "age": ("年龄", "age"),
+        "segment": ("客户分层", "segment"), "holiday": ("节日", "holiday"), "segments": ("客户分层", "segments"),
+        "clients": ("客户数", "clients"),
+    ]
+
     public init(configuration: BirthdayCareConfiguration) throws(PluginConfigurationError) {
         self.configuration = configuration
         texts = try LeadTexts(builtIn: BirthdayCareTexts.builtIn, overrides: configuration.templates)
@@ -73,18 +80,24 @@ public struct BirthdayCarePlugin: Plugin {
             "isLunar": occurrence.lunar != nil,
             "daysLeft": daysLeft,
             "isToday": daysLeft == 0,
-            "segment": profile.segment ?? "",
+            "segment": profile.segment.map { LeadFormat.segment($0, locale: locale) } ?? "",
         ]
         let text = texts.render("birthday", locale: locale, values: values)
         let birthMonthDay = String(birthDate.description.dropFirst(5))
+        let lunar = { (date: LunarDate) in LeadFormat.text("（农历\(LeadFormat.lunar(date, locale: locale))）",
+                                                           " (\(LeadFormat.lunar(date, locale: locale)))", locale: locale) }
+        let milestoneNote = milestone ? LeadFormat.text("（整寿）", " (milestone)", locale: locale) : ""
         var evidence = [
-            Evidence(label: "birthDate", value: occurrence.lunar.map {
-                "\(birthMonthDay) (lunar \(LunarCalendar.lunar(birthDate).description)) → \(occurrence.date) (lunar \($0.description))"
-            } ?? "\(birthMonthDay) → \(occurrence.date)"),
-            Evidence(label: "calendar", value: (profile.birthCalendar ?? .gregorian).rawValue),
-            Evidence(label: "age", value: "\(occurrence.age)" + (milestone ? " (milestone)" : "")),
+            Evidence("birthDate", occurrence.lunar.map {
+                "\(birthMonthDay)\(lunar(LunarCalendar.lunar(birthDate))) → \(occurrence.date)\(lunar($0))"
+            } ?? "\(birthMonthDay) → \(occurrence.date)", labels: Self.labels, locale: locale),
+            Evidence("calendar", LeadFormat.birthCalendar((profile.birthCalendar ?? .gregorian).rawValue, locale: locale),
+                     labels: Self.labels, locale: locale),
+            Evidence("age", "\(occurrence.age)" + milestoneNote, labels: Self.labels, locale: locale),
         ]
-        if let segment = profile.segment { evidence.append(Evidence(label: "segment", value: segment)) }
+        if let segment = profile.segment {
+            evidence.append(Evidence("segment", LeadFormat.segment(segment, locale: locale), labels: Self.labels, locale: locale))
+        }
         return LeadDraft(key: "\(client.id):\(occurrence.keyYear)", kind: "birthday", priority: priority,
                          clientId: client.id, title: text.title, summary: text.summary,
                          suggestedAction: text.suggestedAction, evidence: evidence,
@@ -122,26 +135,32 @@ public struct BirthdayCarePlugin: Plugin {
         let locale = context.locale
         let listed = clients.prefix(configuration.holidays.maxClientsListed)
         let names = listed.map { $0.profile.name.map(Masking.name) ?? $0.id }
-        let separator = locale == "en" ? ", " : "、"
+        let segments = configuration.holidays.segments.map { LeadFormat.segment($0, locale: locale) }
+        let holidayName = holiday.names[locale] ?? holiday.names[LeadTexts.defaultLocale] ?? holiday.id
         let values: [String: Any] = [
-            "holiday": holiday.names[locale] ?? holiday.names[LeadTexts.defaultLocale] ?? holiday.id,
+            "holiday": holidayName,
             "date": LeadFormat.date(date, locale: locale),
             "count": clients.count,
-            "clientList": names.joined(separator: separator),
+            "clientList": LeadFormat.list(names, locale: locale),
             "more": clients.count - listed.count,
             "hasMore": clients.count > listed.count,
-            "segments": configuration.holidays.segments.joined(separator: separator),
+            "segments": LeadFormat.list(segments, locale: locale),
         ]
         let text = texts.render("holiday_greeting", locale: locale, values: values)
+        let lunarDate = LeadFormat.lunar(LunarDate(year: 0, month: holiday.month, day: holiday.day, isLeapMonth: false), locale: locale)
+        let lunarDay = holiday.calendar == .chinese ? LeadFormat.text("（农历\(lunarDate)）", " (\(lunarDate))", locale: locale) : ""
         var evidence = [
-            Evidence(label: "holiday", value: "\(holiday.id) \(date)" + (holiday.calendar == .chinese ? " (lunar \(holiday.month)/\(holiday.day))" : "")),
-            Evidence(label: "segments", value: configuration.holidays.segments.joined(separator: ", ")),
-            Evidence(label: "clients", value: "\(clients.count)"),
+            Evidence("holiday", "\(holidayName) \(date)" + lunarDay, labels: Self.labels, locale: locale),
+            Evidence("segments", LeadFormat.list(segments, locale: locale), labels: Self.labels, locale: locale),
+            Evidence("clients", "\(clients.count)", labels: Self.labels, locale: locale),
         ]
         for client in listed {
             let name = client.profile.name.map(Masking.name) ?? "-"
-            evidence.append(Evidence(label: "client \(client.id)",
-                                     value: "\(name) \(client.profile.segment ?? "-") AUM \(LeadFormat.amount(client.aum, locale: "en"))"))
+            let segment = client.profile.segment.map { LeadFormat.segment($0, locale: locale) } ?? "-"
+            let aum = LeadFormat.amount(client.aum, locale: locale)
+            evidence.append(Evidence(key: "client \(client.id)", label: LeadFormat.text("客户 ", "client ", locale: locale) + client.id,
+                                     value: LeadFormat.text("\(name)，\(segment)，金融资产\(aum)", "\(name), \(segment), AUM \(aum)",
+                                                            locale: locale)))
         }
         return LeadDraft(key: "holiday:\(holiday.id):\(date):\(manager)", kind: "holiday_greeting", priority: .normal,
                          clientId: nil, managerId: manager, title: text.title, summary: text.summary,

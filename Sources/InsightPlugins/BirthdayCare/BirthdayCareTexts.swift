@@ -10,7 +10,7 @@ enum BirthdayCareTexts {
                 suggestedAction: "{{#isToday}}今天{{/isToday}}{{^isToday}}生日当天{{/isToday}}致电或微信送上祝福{{#milestone}}，并安排网点生日礼品或上门拜访{{/milestone}}；以关怀为主，不做产品推介。"),
             "holiday_greeting": LeadTextSource(
                 title: "{{holiday}}客户问候：{{count}}位客户",
-                summary: "{{holiday}}（{{date}}）将至。您名下{{segments}}客户共{{count}}位，按资产从高到低：{{clientList}}{{#hasMore}}等（另有{{more}}位）{{/hasMore}}。",
+                summary: "{{holiday}}（{{date}}）将至。您名下{{segments}}共{{count}}位，按资产从高到低：{{clientList}}{{#hasMore}}等（另有{{more}}位）{{/hasMore}}。",
                 suggestedAction: "节前逐一致电或发送节日问候，重点客户可安排上门拜访或节日礼品。"),
         ],
         "en": [

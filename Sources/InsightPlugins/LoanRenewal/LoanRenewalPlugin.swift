@@ -17,6 +17,13 @@ public struct LoanRenewalPlugin: Plugin {
     /// Windows, smallest first.
     private let windows: [Int]
 
+    /// Evidence labels by key.
+    static let labels: [String: (zh: String, en: String)] = [
+        "loan": ("贷款", "loan"), "principal": ("贷款本金", "principal"), "outstanding": ("贷款余额", "outstanding"),
+        "repaidDate": ("结清日期", "repaid on"), "maturityDate": ("到期日", "maturity date"),
+        "daysEarly": ("提前还款天数", "days early"), "window": ("提醒范围", "window"), "goodStanding": ("还款记录", "good standing"),
+    ]
+
     public init(configuration: LoanRenewalConfiguration) throws(PluginConfigurationError) {
         self.configuration = configuration
         texts = try LeadTexts(builtIn: LoanRenewalTexts.builtIn, overrides: configuration.templates)
@@ -68,16 +75,19 @@ public struct LoanRenewalPlugin: Plugin {
             "daysEarly": early,
         ]
         let text = texts.render("relending", locale: locale, values: values)
+        func evidence(_ key: String, _ value: String) -> Evidence { Evidence(key, value, labels: Self.labels, locale: locale) }
         return [LeadDraft(
             key: "relending:\(loan.id):\(repaid)", kind: "relending", priority: configuration.priority(for: amount),
             clientId: client.id, title: text.title, summary: text.summary, suggestedAction: text.suggestedAction,
             evidence: [
-                Evidence(label: "loan", value: "\(Masking.accountNumber(loan.id)) \(loan.product ?? "-")"),
-                Evidence(label: "principal", value: LeadFormat.amount(amount, currency: loan.currency, locale: "en")),
-                Evidence(label: "repaidDate", value: repaid.description),
-                Evidence(label: "maturityDate", value: maturity.description),
-                Evidence(label: "daysEarly", value: "\(early) > \(configuration.earlyRepaymentDays)"),
-                Evidence(label: "goodStanding", value: "no overdue in the last \(configuration.overdueLookbackDays) days"),
+                evidence("loan", "\(Masking.accountNumber(loan.id)) \(LeadFormat.loan(loan.product, locale: locale))"),
+                evidence("principal", LeadFormat.amount(amount, currency: loan.currency, locale: locale)),
+                evidence("repaidDate", repaid.description),
+                evidence("maturityDate", maturity.description),
+                evidence("daysEarly", LeadFormat.text("\(early)天（标准：提前超过\(configuration.earlyRepaymentDays)天）",
+                                                      "\(early) days (more than \(configuration.earlyRepaymentDays))", locale: locale)),
+                evidence("goodStanding", LeadFormat.text("近\(configuration.overdueLookbackDays)天无逾期",
+                                                         "no overdue in the last \(configuration.overdueLookbackDays) days", locale: locale)),
             ],
             dueAt: context.dueAt(context.today.adding(days: 7)), sourceEvents: [event.id])]
     }
@@ -113,24 +123,29 @@ public struct LoanRenewalPlugin: Plugin {
             "workingDays": workingDays,
         ]
         let text = texts.render("loan_renewal", locale: locale, values: values)
-        let unit = workingDays ? "working days" : "days"
+        func evidence(_ key: String, _ value: String) -> Evidence { Evidence(key, value, labels: Self.labels, locale: locale) }
+        let lookback = configuration.overdueLookbackDays
+        let status = LeadFormat.status(loan.status ?? "active", locale: locale)
         return LeadDraft(
             key: "\(loan.id):\(maturity):\(window)", kind: "loan_renewal", priority: configuration.priority(for: outstanding),
             clientId: client.id, title: text.title, summary: text.summary, suggestedAction: text.suggestedAction,
             evidence: [
-                Evidence(label: "loan", value: "\(Masking.accountNumber(loan.id)) \(loan.product ?? "-")"),
-                Evidence(label: "outstanding", value: LeadFormat.amount(outstanding, currency: loan.currency, locale: "en")),
-                Evidence(label: "maturityDate", value: maturity.description),
-                Evidence(label: "window", value: "\(remaining) \(unit) left ≤ \(window) \(unit)"),
-                Evidence(label: "goodStanding", value: "status \(loan.status ?? "active"), 0 overdue days, none in the last \(configuration.overdueLookbackDays) days"),
+                evidence("loan", "\(Masking.accountNumber(loan.id)) \(LeadFormat.loan(loan.product, locale: locale))"),
+                evidence("outstanding", LeadFormat.amount(outstanding, currency: loan.currency, locale: locale)),
+                evidence("maturityDate", maturity.description),
+                evidence("window", workingDays
+                    ? LeadFormat.text("剩余\(remaining)个工作日，在\(window)个工作日提醒范围内",
+                                      "\(remaining) working days left ≤ \(window) working days", locale: locale)
+                    : LeadFormat.text("剩余\(remaining)天，在\(window)天提醒范围内", "\(remaining) days left ≤ \(window) days",
+                                      locale: locale)),
+                evidence("goodStanding", LeadFormat.text("贷款状态\(status)，当前无逾期，近\(lookback)天无逾期",
+                                                         "status \(status), 0 overdue days, none in the last \(lookback) days",
+                                                         locale: locale)),
             ],
             dueAt: context.dueAt(maturity))
     }
 
     private func productName(_ product: String?, locale: String) -> String {
-        let zh = ["mortgage": "住房按揭", "consumer": "消费", "business": "经营", "working_capital": "流动资金"]
-        let en = ["mortgage": "mortgage", "consumer": "consumer", "business": "business", "working_capital": "working-capital"]
-        guard let product else { return "" }
-        return (locale == "en" ? en[product] : zh[product]) ?? product
+        product.map { LeadFormat.loanProduct($0, locale: locale) } ?? ""
     }
 }

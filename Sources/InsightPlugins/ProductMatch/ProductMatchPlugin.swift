@@ -17,6 +17,13 @@ public struct ProductMatchPlugin: Plugin {
     private let texts: LeadTexts
     private let suitability: Suitability
 
+    /// Evidence labels by key.
+    static let labels: [String: (zh: String, en: String)] = [
+        "credit": ("入账金额", "credit"), "account": ("账户", "account"), "lifeEvent": ("人生阶段", "life event"),
+        "aum": ("金融资产", "AUM"), "idleBalance": ("闲置余额", "idle balance"), "termDeposit": ("到期定期存款", "term deposit"),
+        "riskAssessment": ("风险测评", "risk assessment"),
+    ]
+
     public init(configuration: ProductMatchConfiguration) throws(PluginConfigurationError) {
         try self.init(configuration: configuration, catalog: ProductCatalog(products: []))
     }
@@ -80,15 +87,17 @@ public struct ProductMatchPlugin: Plugin {
         guard let client = context.client else { return [] }
         let triggers = configuration.triggers
         var trigger: Trigger?
-        // Evidence is for compliance and audit: one neutral format (CNY 1,000), whatever the message locale.
-        let evidenceLocale = "en"
+        let locale = context.locale
+        func evidence(_ key: String, _ value: String) -> Evidence { Evidence(key, value, labels: Self.labels, locale: locale) }
         switch event.type {
         case EventType.accountTransaction:
             if triggers.largeCredit.enabled, event.data["direction"]?.stringValue == "credit",
                let amount = event.data["amount"]?.decimalValue, amount >= triggers.largeCredit.minAmount {
                 trigger = Trigger(kind: .largeCredit, amount: amount, reference: "\(event.source):\(event.id)", evidence: [
-                    Evidence(label: "credit", value: "\(LeadFormat.amount(amount, locale: evidenceLocale)) ≥ \(LeadFormat.amount(triggers.largeCredit.minAmount, locale: evidenceLocale))"),
-                    Evidence(label: "account", value: event.data["accountId"]?.stringValue.map(Masking.accountNumber) ?? "-"),
+                    evidence("credit", LeadFormat.text("\(LeadFormat.amount(amount, locale: locale))（标准：≥\(LeadFormat.amount(triggers.largeCredit.minAmount, locale: locale))）",
+                                                       "\(LeadFormat.amount(amount, locale: locale)) ≥ \(LeadFormat.amount(triggers.largeCredit.minAmount, locale: locale))",
+                                                       locale: locale)),
+                    evidence("account", event.data["accountId"]?.stringValue.map(Masking.accountNumber) ?? "-"),
                 ], sourceEvents: [event.id])
             }
             trigger = trigger ?? idle(client, event: event, memory: &memory, context: context)
@@ -100,8 +109,9 @@ public struct ProductMatchPlugin: Plugin {
             memory.mortgages.append(loanId)
             guard loan.status != "repaid", !triggers.lifeEvents.mortgageOpened.isEmpty else { break }
             trigger = Trigger(kind: .lifeEvent, amount: client.aum, reference: "mortgage:\(loanId)", evidence: [
-                Evidence(label: "lifeEvent", value: "mortgage opened (\(Masking.accountNumber(loanId)))"),
-                Evidence(label: "aum", value: LeadFormat.amount(client.aum, locale: evidenceLocale)),
+                evidence("lifeEvent", LeadFormat.text("新办住房按揭贷款（\(Masking.accountNumber(loanId))）",
+                                                      "mortgage opened (\(Masking.accountNumber(loanId)))", locale: locale)),
+                evidence("aum", LeadFormat.amount(client.aum, locale: locale)),
             ], productTags: triggers.lifeEvents.mortgageOpened, lifeEvent: "mortgage", sourceEvents: [event.id])
         case EventType.clientProfile:
             guard triggers.lifeEvents.enabled else { break }
@@ -111,8 +121,9 @@ public struct ProductMatchPlugin: Plugin {
             memory.lifeTags = Array(Set(mapped)).sorted()
             guard let tag = new.sorted().first, let productTags = triggers.lifeEvents.tags[tag] else { break }
             trigger = Trigger(kind: .lifeEvent, amount: client.aum, reference: "tag:\(tag)", evidence: [
-                Evidence(label: "lifeEvent", value: "client tag \(tag)"),
-                Evidence(label: "aum", value: LeadFormat.amount(client.aum, locale: evidenceLocale)),
+                evidence("lifeEvent", LeadFormat.text("客户标签：\(LeadFormat.lifeEvent(tag, locale: locale))",
+                                                      "client tag \(LeadFormat.lifeEvent(tag, locale: locale))", locale: locale)),
+                evidence("aum", LeadFormat.amount(client.aum, locale: locale)),
             ], productTags: productTags, lifeEvent: tag, sourceEvents: [event.id])
         default:
             break
@@ -144,8 +155,13 @@ public struct ProductMatchPlugin: Plugin {
         guard days >= settings.days, !memory.idleOffered else { return nil }
         memory.idleOffered = true
         let sinceDate = LocalDate(since, in: context.timeZone)
+        let locale = context.locale
+        let balance = LeadFormat.amount(total, locale: locale), minimum = LeadFormat.amount(settings.minBalance, locale: locale)
         return Trigger(kind: .idleBalance, amount: total, reference: "idle:\(sinceDate)", evidence: [
-            Evidence(label: "idleBalance", value: "\(LeadFormat.amount(total, locale: "en")) ≥ \(LeadFormat.amount(settings.minBalance, locale: "en")) since \(sinceDate) (\(days) days ≥ \(settings.days))"),
+            Evidence("idleBalance", LeadFormat.text(
+                "\(balance)（标准：≥\(minimum)），自\(sinceDate)起闲置\(days)天（标准：≥\(settings.days)天）",
+                "\(balance) ≥ \(minimum) since \(sinceDate) (\(days) days ≥ \(settings.days))", locale: locale),
+                     labels: Self.labels, locale: locale),
         ], date: sinceDate, sourceEvents: [event.id])
     }
 
@@ -160,9 +176,15 @@ public struct ProductMatchPlugin: Plugin {
                 .filter { $0.maturityDate >= today && $0.maturityDate <= last && !["closed", "withdrawn"].contains($0.status ?? "") }
                 .sorted { ($0.maturityDate, $0.id) < ($1.maturityDate, $1.id) }
             guard let deposit = maturing.first else { continue }
+            let locale = context.locale
+            let masked = Masking.accountNumber(deposit.id)
+            let amount = LeadFormat.amount(deposit.amount, currency: deposit.currency, locale: locale)
             let trigger = Trigger(kind: .maturingDeposit, amount: deposit.amount,
                                   reference: "deposit:\(Masking.reference(deposit.id)):\(deposit.maturityDate)", evidence: [
-                Evidence(label: "termDeposit", value: "\(Masking.accountNumber(deposit.id)) \(LeadFormat.amount(deposit.amount, currency: deposit.currency, locale: "en")) matures \(deposit.maturityDate) (within \(settings.daysAhead) days)"),
+                Evidence("termDeposit", LeadFormat.text(
+                    "\(masked) \(amount)，\(deposit.maturityDate)到期（\(settings.daysAhead)天内）",
+                    "\(masked) \(amount) matures \(deposit.maturityDate) (within \(settings.daysAhead) days)", locale: locale),
+                         labels: Self.labels, locale: locale),
             ], date: deposit.maturityDate)
             if let draft = try propose(trigger, for: client, context: context) { drafts.append(draft) }
         }
@@ -178,7 +200,8 @@ public struct ProductMatchPlugin: Plugin {
         let profile = client.profile
         guard !profile.isClosed, profile.marketingConsent != false else { return nil }
         let today = context.today
-        var passed = suitability.suitable(catalog.products, for: client, amount: trigger.amount, today: today)
+        let locale = context.locale
+        var passed = suitability.suitable(catalog.products, for: client, amount: trigger.amount, today: today, locale: locale)
         if !trigger.productTags.isEmpty {
             passed = passed.filter { !Set($0.product.tags).isDisjoint(with: trigger.productTags) }
         }
@@ -188,18 +211,17 @@ public struct ProductMatchPlugin: Plugin {
         if let last = try context.state.lastLead(plugin: Self.id, client: client.id),
            context.now.timeIntervalSince(last) < cooldown { return nil }
         let assessment = suitability.assessment(of: profile, today: today)
-        let locale = context.locale
         let flags: [String: Any] = [
             "isLargeCredit": trigger.kind == .largeCredit, "isMaturingDeposit": trigger.kind == .maturingDeposit,
             "isIdleBalance": trigger.kind == .idleBalance, "isLifeEvent": trigger.kind == .lifeEvent,
-            "lifeEvent": trigger.lifeEvent ?? "", "amount": LeadFormat.amount(trigger.amount, locale: locale),
+            "lifeEvent": trigger.lifeEvent.map { LeadFormat.lifeEvent($0, locale: locale) } ?? "", "amount": LeadFormat.amount(trigger.amount, locale: locale),
             "date": trigger.date.map { LeadFormat.date($0, locale: locale) } ?? "",
         ]
         let products = chosen.map { item in
             var values = flags
             values["productName"] = item.product.name
             values["riskLevel"] = item.product.riskLevel.description
-            values["kind"] = item.product.kind.rawValue
+            values["kind"] = LeadFormat.productKind(item.product.kind.rawValue, locale: locale)
             values["clientLevel"] = assessment.clientLevel?.description ?? ""
             values["assessed"] = assessment.isValid
             return ProductSuggestion(id: item.product.id, name: item.product.name, riskLevel: item.product.riskLevel.description,
@@ -207,18 +229,26 @@ public struct ProductMatchPlugin: Plugin {
         }
         var values = flags
         values["clientName"] = profile.name.map(Masking.name) ?? client.id
-        values["productList"] = chosen.map { "\($0.product.name)（\($0.product.riskLevel)）" }
-            .joined(separator: locale == "en" ? ", " : "、")
+        values["productList"] = LeadFormat.list(chosen.map {
+            LeadFormat.text("\($0.product.name)（\($0.product.riskLevel)）", "\($0.product.name) (\($0.product.riskLevel))", locale: locale)
+        }, locale: locale)
         values["count"] = chosen.count
         values["needsAssessment"] = !assessment.isValid
         values["clientLevel"] = assessment.clientLevel?.description ?? ""
         let text = texts.render("product_match", locale: locale, values: values)
         var evidence = trigger.evidence
-        evidence.append(Evidence(label: "riskAssessment", value: assessment.isValid
-            ? "\(assessment.clientLevel?.description ?? "-") assessed \(assessment.assessedAt?.description ?? "-"), valid until \(assessment.validUntil?.description ?? "-")"
-            : "none valid (\(assessment.assessedAt.map { "last \($0)" } ?? "never assessed")): R1 products only"))
+        let level = assessment.clientLevel?.description ?? "-"
+        let assessed = assessment.assessedAt?.description ?? "-", until = assessment.validUntil?.description ?? "-"
+        evidence.append(Evidence("riskAssessment", assessment.isValid
+            ? LeadFormat.text("\(level)，\(assessed)测评，有效期至\(until)", "\(level) assessed \(assessed), valid until \(until)",
+                              locale: locale)
+            : LeadFormat.text("无有效测评（\(assessment.assessedAt.map { "上次测评\($0)，已过期" } ?? "从未测评")），仅可推荐R1级产品",
+                              "none valid (\(assessment.assessedAt.map { "last \($0)" } ?? "never assessed")): R1 products only",
+                              locale: locale),
+                                 labels: Self.labels, locale: locale))
         for item in chosen {
-            evidence.append(Evidence(label: "suitability \(item.product.id)", value: item.check))
+            evidence.append(Evidence(key: "suitability \(item.product.id)",
+                                     label: LeadFormat.text("适当性 ", "suitability ", locale: locale) + item.product.id, value: item.check))
         }
         return LeadDraft(key: "\(client.id):\(trigger.kind.rawValue):\(trigger.reference)", kind: "product_match",
                          priority: profile.segment.map { ["hnw", "private"].contains($0) } == true ? .high : .normal,

@@ -41,8 +41,10 @@ public struct Suitability: Sendable {
         public let check: String
     }
 
-    /// The suitable products for `client` with `amount` in play, in catalog order.
-    public func suitable(_ catalog: [Product], for client: ClientState, amount: Decimal, today: LocalDate) -> [Passed] {
+    /// The suitable products for `client` with `amount` in play, in catalog order; the checks are written in
+    /// `locale`.
+    public func suitable(_ catalog: [Product], for client: ClientState, amount: Decimal, today: LocalDate,
+                         locale: String = LeadTexts.defaultLocale) -> [Passed] {
         let assessment = assessment(of: client.profile, today: today)
         let tags = Set(client.profile.tags)
         return catalog.compactMap { product in
@@ -51,15 +53,21 @@ public struct Suitability: Sendable {
                   product.segments.isEmpty || client.profile.segment.map(product.segments.contains) ?? false,
                   product.requires.allSatisfy(tags.contains),
                   (client.holdings[product.id]?.amount ?? 0) <= 0 else { return nil }
+            func text(_ zh: String, _ en: String) -> String { LeadFormat.text(zh, en, locale: locale) }
             let level: String
             if let assessed = assessment.assessedAt, let until = assessment.validUntil, let clientLevel = assessment.clientLevel {
-                level = "\(product.riskLevel) ≤ client \(clientLevel) (assessed \(assessed), valid until \(until))"
+                level = text("\(product.riskLevel) ≤ 客户\(clientLevel)（\(assessed)测评，有效期至\(until)）",
+                             "\(product.riskLevel) ≤ client \(clientLevel) (assessed \(assessed), valid until \(until))")
             } else {
-                level = "\(product.riskLevel) only: no valid risk assessment"
-                    + (assessment.assessedAt.map { " (last assessed \($0), expired)" } ?? "")
+                level = text("仅限\(product.riskLevel)：无有效风险测评", "\(product.riskLevel) only: no valid risk assessment")
+                    + (assessment.assessedAt.map { text("（上次测评\($0)，已过期）", " (last assessed \($0), expired)") } ?? "")
             }
-            let segment = product.segments.isEmpty ? "all segments" : "segment \(client.profile.segment ?? "-")"
-            return Passed(product: product, check: "\(level); min \(LeadFormat.amount(product.minAmount, locale: "en")) ≤ \(LeadFormat.amount(amount, locale: "en")); \(segment); not held")
+            let segmentName = client.profile.segment.map { LeadFormat.segment($0, locale: locale) } ?? "-"
+            let segment = product.segments.isEmpty ? text("面向全部客户", "all segments")
+                : text("面向\(segmentName)", "segment \(segmentName)")
+            let minimum = LeadFormat.amount(product.minAmount, locale: locale), inPlay = LeadFormat.amount(amount, locale: locale)
+            return Passed(product: product, check: text("\(level)；起购金额\(minimum) ≤ \(inPlay)；\(segment)；客户未持有",
+                                                        "\(level); min \(minimum) ≤ \(inPlay); \(segment); not held"))
         }
     }
 }

@@ -59,6 +59,30 @@ public struct RiskAlertsPlugin: Plugin {
         try noPurchaseAlerts(context: context)
     }
 
+    /// Evidence labels by key.
+    static let labels: [String: (zh: String, en: String)] = [
+        "amount": ("交易金额", "amount"), "direction": ("收支方向", "direction"), "channel": ("交易渠道", "channel"),
+        "threshold": ("预警标准", "threshold"), "accountId": ("账户", "account"), "counterparty": ("交易对手", "counterparty"),
+        "time": ("交易时间", "time"), "previousTransactionAt": ("上次交易时间", "previous transaction"),
+        "quietDays": ("无交易天数", "quiet days"), "window": ("统计时段", "window"), "debitCount": ("支出笔数", "debits"),
+        "debitTotal": ("支出合计", "debit total"), "firstDebitAt": ("首笔支出时间", "first debit"),
+        "lastDebitAt": ("末笔支出时间", "last debit"), "accounts": ("涉及账户", "accounts"), "credit": ("入账", "credit"),
+        "moreDebits": ("其余支出笔数", "more debits"), "peakAum": ("近期资产高点", "peak AUM"), "aum": ("当前资产", "AUM"),
+        "drop": ("降幅", "drop"), "loanId": ("贷款账号", "loan"), "status": ("贷款状态", "status"),
+        "overdueDays": ("逾期天数", "overdue days"), "overdueSince": ("逾期起始日", "overdue since"),
+        "product": ("贷款品种", "product"), "outstanding": ("贷款余额", "outstanding"), "period": ("报告期", "period"),
+        "debtRatio": ("资产负债率", "debt ratio"), "previousDebtRatio": ("上期资产负债率", "previous debt ratio"),
+        "rise": ("上升幅度", "rise"), "operatingCashFlow": ("经营活动现金流", "operating cash flow"),
+        "lastWealthPurchaseAt": ("最近一次购买理财", "last wealth purchase"),
+        "daysSincePurchase": ("未购买天数", "days since purchase"), "segment": ("客户分层", "segment"),
+        "wealthHoldings": ("理财持仓", "wealth holdings"),
+    ]
+
+    /// Evidence labelled in the context's locale.
+    func evidence(_ key: String, _ value: String, _ context: PluginContext) -> Evidence {
+        Evidence(key, value, labels: Self.labels, locale: context.locale)
+    }
+
     /// Renders a kind's texts and completes the draft. Urgent (AML) alerts are due now; others today.
     func draft(_ kind: String, key: String, priority: LeadPriority, clientId: String?, values: [String: Any],
                evidence: [Evidence], sourceEvents: [String], context: PluginContext) -> LeadDraft {
@@ -82,9 +106,12 @@ enum RiskFormat {
         LeadFormat.amount(value, locale: context.locale)
     }
 
-    /// A full instant for evidence: `2026-11-20T10:00:00+08:00` in the bank's time zone.
+    /// A full instant for evidence, in the bank's time zone: `2026-11-20 10:00:00` in Chinese (as a bank's
+    /// systems print it), RFC 3339 `2026-11-20T10:00:00+08:00` in English.
     static func instant(_ date: Date, _ context: PluginContext) -> String {
-        RFC3339.format(date, timeZone: context.timeZone)
+        let text = RFC3339.format(date, timeZone: context.timeZone)
+        guard context.locale != "en" else { return text }
+        return String(text.prefix(19)).replacingOccurrences(of: "T", with: " ")
     }
 
     /// A date for texts, with the year when it is not this year: `11月20日`, `2025年5月3日`, `3 May 2025`.
@@ -102,21 +129,24 @@ enum RiskFormat {
             + LocalTime(hour: minuteOfDay / 60, minute: minuteOfDay % 60).description
     }
 
-    /// A transaction channel in words.
-    static func channel(_ channel: String?, _ context: PluginContext) -> String {
-        guard let channel, !channel.isEmpty else { return context.locale == "en" ? "an unnamed channel" : "未注明渠道" }
-        guard context.locale != "en" else { return channel }
-        let names = ["cash": "现金", "transfer": "转账", "card": "银行卡", "atm": "ATM", "pos": "POS", "online": "网银",
-                     "mobile": "手机银行", "counter": "柜面"]
-        return names[channel] ?? channel
+    /// `zh` in Chinese, `en` in English.
+    static func text(_ zh: String, _ en: String, _ context: PluginContext) -> String {
+        LeadFormat.text(zh, en, locale: context.locale)
     }
 
-    /// A loan product in words: `business` → `经营`, `working_capital` → `working capital`.
+    /// A transaction direction in words: `收入` / `credit`.
+    static func direction(_ isCredit: Bool, _ context: PluginContext) -> String {
+        LeadFormat.direction(isCredit ? "credit" : "debit", locale: context.locale)
+    }
+
+    /// A transaction channel in words.
+    static func channel(_ channel: String?, _ context: PluginContext) -> String {
+        LeadFormat.channel(channel, locale: context.locale)
+    }
+
+    /// A loan product in words: `business` → `经营`, `working_capital` → `working-capital`.
     static func loanProduct(_ product: String, _ context: PluginContext) -> String {
-        guard context.locale != "en" else { return product.replacingOccurrences(of: "_", with: " ") }
-        let names = ["mortgage": "住房按揭", "consumer": "消费", "business": "经营", "working_capital": "流动资金",
-                     "car": "汽车", "auto": "汽车", "credit_card": "信用卡"]
-        return names[product] ?? product
+        LeadFormat.loanProduct(product, locale: context.locale)
     }
 
     /// Percentage points between two ratios, one decimal: 0.72 − 0.60 → `12`.

@@ -29,10 +29,14 @@ extension RiskAlertsPlugin {
             "current": RiskFormat.amount(aum, context), "asOf": RiskFormat.date(asOf, context),
             "drop": LeadFormat.percent(drop), "threshold": "\(rule.dropPercent)%", "lookbackDays": String(rule.lookbackDays),
         ]
+        let peakText = RiskFormat.amount(peak.aum, context), aumText = RiskFormat.amount(aum, context)
+        let dropText = LeadFormat.percent(drop)
         let evidence = [
-            Evidence(label: "peakAum", value: RiskFormat.amount(peak.aum, context) + " on \(peak.asOf)"),
-            Evidence(label: "aum", value: RiskFormat.amount(aum, context) + " on \(asOf)"),
-            Evidence(label: "drop", value: LeadFormat.percent(drop) + " (alert at ≥ \(rule.dropPercent)% within \(rule.lookbackDays) days)"),
+            self.evidence("peakAum", RiskFormat.text("\(peakText)（\(peak.asOf)）", "\(peakText) on \(peak.asOf)", context), context),
+            self.evidence("aum", RiskFormat.text("\(aumText)（\(asOf)）", "\(aumText) on \(asOf)", context), context),
+            self.evidence("drop", RiskFormat.text("\(dropText)（\(rule.lookbackDays)天内下降≥\(rule.dropPercent)%预警）",
+                                                  "\(dropText) (alert at ≥ \(rule.dropPercent)% within \(rule.lookbackDays) days)", context),
+                          context),
         ]
         return [draft(RiskLeadKind.aumDrop, key: "aum_drop:\(clientId):\(peak.asOf)", priority: .normal, clientId: clientId,
                       values: values, evidence: evidence, sourceEvents: [event.id], context: context)]
@@ -72,19 +76,25 @@ extension RiskAlertsPlugin {
         values["threshold"] = threshold > 0 ? String(threshold) : nil
         values["product"] = loan.product.map { RiskFormat.loanProduct($0, context) }
         values["outstanding"] = loan.outstanding.map { LeadFormat.amount($0, currency: loan.currency, locale: context.locale) }
+        let thresholds = rule.thresholds.map(String.init)
         var evidence = [
-            Evidence(label: "loanId", value: maskedLoan),
-            Evidence(label: "status", value: loan.status ?? "(absent)"),
-            Evidence(label: "overdueDays", value: "\(loan.overdueDays) (previously \(previousDays))"),
-            Evidence(label: "threshold", value: threshold > 0
-                        ? "\(threshold) days (thresholds \(rule.thresholds.map(String.init).joined(separator: ", ")))"
-                        : "newly overdue"),
-            Evidence(label: "overdueSince", value: since.description),
+            self.evidence("loanId", maskedLoan, context),
+            self.evidence("status", loan.status.map { LeadFormat.status($0, locale: context.locale) }
+                            ?? RiskFormat.text("未注明", "(absent)", context), context),
+            self.evidence("overdueDays", RiskFormat.text("\(loan.overdueDays)天（此前\(previousDays)天）",
+                                                         "\(loan.overdueDays) (previously \(previousDays))", context), context),
+            self.evidence("threshold", threshold > 0
+                            ? RiskFormat.text("\(threshold)天（提示节点：\(thresholds.joined(separator: "、"))天）",
+                                              "\(threshold) days (thresholds \(thresholds.joined(separator: ", ")))", context)
+                            : RiskFormat.text("新转逾期", "newly overdue", context), context),
+            self.evidence("overdueSince", since.description, context),
         ]
-        if let product = loan.product { evidence.append(Evidence(label: "product", value: product)) }
+        if let product = loan.product {
+            evidence.append(self.evidence("product", LeadFormat.loan(product, locale: context.locale), context))
+        }
         if let outstanding = loan.outstanding {
-            evidence.append(Evidence(label: "outstanding", value: LeadFormat.amount(outstanding, currency: loan.currency,
-                                                                                   locale: context.locale)))
+            evidence.append(self.evidence("outstanding", LeadFormat.amount(outstanding, currency: loan.currency,
+                                                                           locale: context.locale), context))
         }
         return [draft(RiskLeadKind.overdue, key: "overdue:\(clientId):\(loanId):\(since):\(threshold)", priority: .high,
                       clientId: clientId, values: values, evidence: evidence, sourceEvents: [event.id], context: context)]
@@ -114,10 +124,12 @@ extension RiskAlertsPlugin {
             values["previousRatio"] = previousRatio.map(LeadFormat.percent)
             values["previousPeriod"] = previousPeriod
             values.merge(extra) { $1 }
-            var evidence = [Evidence(label: "period", value: period)]
+            var evidence = [self.evidence("period", period, context)]
             if let ratio {
-                evidence.append(Evidence(label: "debtRatio", value: LeadFormat.percent(ratio) + " ("
-                    + Self.amountText(current.totalLiabilities, context) + " / " + Self.amountText(current.totalAssets, context) + ")"))
+                let parts = Self.amountText(current.totalLiabilities, context) + " / " + Self.amountText(current.totalAssets, context)
+                evidence.append(self.evidence("debtRatio", LeadFormat.percent(ratio)
+                                                + RiskFormat.text("（负债\(parts.replacingOccurrences(of: " / ", with: "，资产"))）", " (\(parts))", context),
+                                              context))
             }
             evidence += extraEvidence
             drafts.append(draft(RiskLeadKind.corporateLeverage, key: "corporate_leverage:\(clientId):\(period):\(reason)",
@@ -127,13 +139,18 @@ extension RiskAlertsPlugin {
 
         if let ratio, ratio > rule.maxDebtRatio {
             lead("debt_ratio", values: ["ratioHigh": true],
-                 evidence: [Evidence(label: "threshold", value: "debt ratio above " + LeadFormat.percent(rule.maxDebtRatio))])
+                 evidence: [self.evidence("threshold", RiskFormat.text("资产负债率高于\(LeadFormat.percent(rule.maxDebtRatio))",
+                                                                       "debt ratio above \(LeadFormat.percent(rule.maxDebtRatio))", context),
+                                          context)])
         }
         if let ratio, let previousRatio, let previousPeriod, (ratio - previousRatio) * 100 >= rule.ratioRisePoints {
             let points = RiskFormat.points(ratio - previousRatio)
             lead("debt_ratio_rise", values: ["ratioRise": true, "risePoints": points], evidence: [
-                Evidence(label: "previousDebtRatio", value: LeadFormat.percent(previousRatio) + " (\(previousPeriod))"),
-                Evidence(label: "rise", value: "\(points) percentage points (alert at ≥ \(RiskFormat.points(rule.ratioRisePoints / 100)))"),
+                self.evidence("previousDebtRatio", LeadFormat.percent(previousRatio)
+                                + RiskFormat.text("（\(previousPeriod)）", " (\(previousPeriod))", context), context),
+                self.evidence("rise", RiskFormat.text(
+                    "\(points)个百分点（≥\(RiskFormat.points(rule.ratioRisePoints / 100))个百分点预警）",
+                    "\(points) percentage points (alert at ≥ \(RiskFormat.points(rule.ratioRisePoints / 100)))", context), context),
             ])
         }
         let recent = history.suffix(rule.negativeCashFlowPeriods)
@@ -142,8 +159,10 @@ extension RiskAlertsPlugin {
             let listed = zip(recent, flows).map { "\($0) \(RiskFormat.amount($1, context))" }
             lead("negative_cash_flow", values: ["cashFlow": true, "periods": String(recent.count),
                                                 "cashFlows": listed.joined(separator: context.locale == "en" ? ", " : "；")],
-                 evidence: [Evidence(label: "operatingCashFlow", value: listed.joined(separator: ", ")),
-                            Evidence(label: "threshold", value: "negative for \(rule.negativeCashFlowPeriods) consecutive periods")])
+                 evidence: [self.evidence("operatingCashFlow", LeadFormat.list(listed, locale: context.locale), context),
+                            self.evidence("threshold", RiskFormat.text("连续\(rule.negativeCashFlowPeriods)期为负",
+                                                                       "negative for \(rule.negativeCashFlowPeriods) consecutive periods",
+                                                                       context), context)])
         }
         return drafts
     }
@@ -182,13 +201,14 @@ extension RiskAlertsPlugin {
             let holdings = client.holdings.values.reduce(Decimal(0)) { $0 + $1.amount }
             let values: [String: Any] = [
                 "days": String(days), "lastPurchase": RiskFormat.date(lastDate, context),
-                "thresholdDays": String(rule.days), "segment": segment,
+                "thresholdDays": String(rule.days), "segment": LeadFormat.segment(segment, locale: context.locale),
             ]
             let evidence = [
-                Evidence(label: "lastWealthPurchaseAt", value: RiskFormat.instant(last, context)),
-                Evidence(label: "daysSincePurchase", value: "\(days) (reminder after \(rule.days))"),
-                Evidence(label: "segment", value: segment),
-                Evidence(label: "wealthHoldings", value: RiskFormat.amount(holdings, context)),
+                self.evidence("lastWealthPurchaseAt", RiskFormat.instant(last, context), context),
+                self.evidence("daysSincePurchase", RiskFormat.text("\(days)天（超过\(rule.days)天提醒）",
+                                                                   "\(days) (reminder after \(rule.days))", context), context),
+                self.evidence("segment", LeadFormat.segment(segment, locale: context.locale), context),
+                self.evidence("wealthHoldings", RiskFormat.amount(holdings, context), context),
             ]
             drafts.append(draft(RiskLeadKind.noPurchase, key: "no_purchase:\(client.id):\(lastDate)", priority: .normal,
                                 clientId: client.id, values: values, evidence: evidence, sourceEvents: [], context: context))

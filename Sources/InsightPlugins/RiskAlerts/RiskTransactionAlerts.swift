@@ -75,15 +75,18 @@ extension RiskAlertsPlugin {
             "channel": RiskFormat.channel(transaction.channel, context), "time": RiskFormat.time(event.time, context),
         ]
         values["counterparty"] = transaction.maskedCounterparty
+        let thresholdText = RiskFormat.amount(threshold, context)
         var evidence = [
-            Evidence(label: "amount", value: RiskFormat.amount(transaction.amount, context)),
-            Evidence(label: "direction", value: transaction.isCredit ? "credit" : "debit"),
-            Evidence(label: "channel", value: transaction.channel ?? "(absent)"),
-            Evidence(label: "threshold", value: "≥ " + RiskFormat.amount(threshold, context) + (cash ? " (cash)" : " (non-cash)")),
-            Evidence(label: "accountId", value: transaction.maskedAccount),
+            self.evidence("amount", RiskFormat.amount(transaction.amount, context), context),
+            self.evidence("direction", RiskFormat.direction(transaction.isCredit, context), context),
+            self.evidence("channel", RiskFormat.channel(transaction.channel, context), context),
+            self.evidence("threshold", cash ? RiskFormat.text("≥\(thresholdText)（现金）", "≥ \(thresholdText) (cash)", context)
+                                            : RiskFormat.text("≥\(thresholdText)（非现金）", "≥ \(thresholdText) (non-cash)", context),
+                          context),
+            self.evidence("accountId", transaction.maskedAccount, context),
         ]
-        if let counterparty = transaction.maskedCounterparty { evidence.append(Evidence(label: "counterparty", value: counterparty)) }
-        evidence.append(Evidence(label: "time", value: RiskFormat.instant(event.time, context)))
+        if let counterparty = transaction.maskedCounterparty { evidence.append(self.evidence("counterparty", counterparty, context)) }
+        evidence.append(self.evidence("time", RiskFormat.instant(event.time, context), context))
         return draft(RiskLeadKind.largeTransaction, key: "large_transaction:\(event.source):\(event.id)", priority: .urgent,
                      clientId: clientId, values: values, evidence: evidence, sourceEvents: [event.id], context: context)
     }
@@ -107,16 +110,18 @@ extension RiskAlertsPlugin {
             "lastBefore": RiskFormat.date(LocalDate(previous, in: context.timeZone), context),
             "time": RiskFormat.time(event.time, context),
         ]
+        let amount = RiskFormat.amount(transaction.amount, context), minimum = RiskFormat.amount(rule.minAmount, context)
         var evidence = [
-            Evidence(label: "accountId", value: transaction.maskedAccount),
-            Evidence(label: "previousTransactionAt", value: RiskFormat.instant(previous, context)),
-            Evidence(label: "quietDays", value: "\(quietDays) (dormant after \(rule.dormantDays))"),
-            Evidence(label: "amount", value: RiskFormat.amount(transaction.amount, context)
-                        + " (threshold ≥ " + RiskFormat.amount(rule.minAmount, context) + ")"),
-            Evidence(label: "direction", value: transaction.isCredit ? "credit" : "debit"),
+            self.evidence("accountId", transaction.maskedAccount, context),
+            self.evidence("previousTransactionAt", RiskFormat.instant(previous, context), context),
+            self.evidence("quietDays", RiskFormat.text("\(quietDays)天（休眠标准\(rule.dormantDays)天）",
+                                                       "\(quietDays) (dormant after \(rule.dormantDays))", context), context),
+            self.evidence("amount", RiskFormat.text("\(amount)（标准：≥\(minimum)）", "\(amount) (threshold ≥ \(minimum))", context),
+                          context),
+            self.evidence("direction", RiskFormat.direction(transaction.isCredit, context), context),
         ]
-        if let counterparty = transaction.maskedCounterparty { evidence.append(Evidence(label: "counterparty", value: counterparty)) }
-        evidence.append(Evidence(label: "time", value: RiskFormat.instant(event.time, context)))
+        if let counterparty = transaction.maskedCounterparty { evidence.append(self.evidence("counterparty", counterparty, context)) }
+        evidence.append(self.evidence("time", RiskFormat.instant(event.time, context), context))
         return draft(RiskLeadKind.dormantReactivation, key: "dormant_reactivation:\(event.source):\(event.id)",
                      priority: .urgent, clientId: clientId, values: values, evidence: evidence, sourceEvents: [event.id],
                      context: context)
@@ -147,14 +152,17 @@ extension RiskAlertsPlugin {
         ]
         if RiskFormat.time(to, context) != RiskFormat.time(from, context) { values["to"] = RiskFormat.time(to, context) }
         let accounts = Set(debits.map(\.accountId)).sorted().map { Masking.field("accountId", value: $0) }
+        let totalText = RiskFormat.amount(total, context), maxTotal = RiskFormat.amount(rule.maxDebitTotal, context)
         let evidence = [
-            Evidence(label: "window", value: "\(rule.windowHours)h sliding, on event time"),
-            Evidence(label: "debitCount", value: "\(debits.count) (alert above \(rule.maxDebitCount))"),
-            Evidence(label: "debitTotal", value: RiskFormat.amount(total, context)
-                        + " (alert above " + RiskFormat.amount(rule.maxDebitTotal, context) + ")"),
-            Evidence(label: "firstDebitAt", value: RiskFormat.instant(from, context)),
-            Evidence(label: "lastDebitAt", value: RiskFormat.instant(to, context)),
-            Evidence(label: "accounts", value: accounts.joined(separator: ", ")),
+            self.evidence("window", RiskFormat.text("按交易时间滑动统计\(rule.windowHours)小时",
+                                                    "\(rule.windowHours)h sliding, on event time", context), context),
+            self.evidence("debitCount", RiskFormat.text("\(debits.count)笔（超过\(rule.maxDebitCount)笔预警）",
+                                                        "\(debits.count) (alert above \(rule.maxDebitCount))", context), context),
+            self.evidence("debitTotal", RiskFormat.text("\(totalText)（超过\(maxTotal)预警）", "\(totalText) (alert above \(maxTotal))",
+                                                        context), context),
+            self.evidence("firstDebitAt", RiskFormat.instant(from, context), context),
+            self.evidence("lastDebitAt", RiskFormat.instant(to, context), context),
+            self.evidence("accounts", LeadFormat.list(accounts, locale: context.locale), context),
         ]
         return draft(RiskLeadKind.velocity, key: "velocity:\(event.source):\(event.id)", priority: .urgent,
                      clientId: clientId, values: values, evidence: evidence, sourceEvents: debits.map(\.eventId),
@@ -186,19 +194,28 @@ extension RiskAlertsPlugin {
                 "ratio": LeadFormat.percent(share), "minRatio": LeadFormat.percent(rule.outRatio),
                 "windowHours": String(rule.windowHours), "hours": String(hours),
             ]
+            let creditText = RiskFormat.amount(credit.amount, context), creditAt = RiskFormat.instant(creditTime, context)
+            let totalText = RiskFormat.amount(total, context), shareText = LeadFormat.percent(share)
+            let minShare = LeadFormat.percent(rule.outRatio)
             var evidence = [
-                Evidence(label: "credit", value: RiskFormat.amount(credit.amount, context) + " into " + account + " at "
-                            + RiskFormat.instant(creditTime, context) + " (event " + credit.eventId + ")"),
-                Evidence(label: "debitTotal", value: RiskFormat.amount(total, context) + " in \(debits.count) debits, "
-                            + LeadFormat.percent(share) + " of the credit (alert at ≥ " + LeadFormat.percent(rule.outRatio) + ")"),
-                Evidence(label: "window", value: "\(rule.windowHours)h from the credit; last debit after \(hours)h"),
+                self.evidence("credit", RiskFormat.text(
+                    "\(creditText)于\(creditAt)转入\(account)（事件\(credit.eventId)）",
+                    "\(creditText) into \(account) at \(creditAt) (event \(credit.eventId))", context), context),
+                self.evidence("debitTotal", RiskFormat.text(
+                    "\(totalText)，共\(debits.count)笔支出，占入账金额\(shareText)（≥\(minShare)预警）",
+                    "\(totalText) in \(debits.count) debits, \(shareText) of the credit (alert at ≥ \(minShare))", context), context),
+                self.evidence("window", RiskFormat.text(
+                    "入账后\(rule.windowHours)小时内；最后一笔支出在入账后第\(hours)小时",
+                    "\(rule.windowHours)h from the credit; last debit after \(hours)h", context), context),
             ]
             for (index, debit) in debits.prefix(20).enumerated() {
-                evidence.append(Evidence(label: "debit\(index + 1)", value: RiskFormat.amount(debit.amount, context) + " from "
-                    + Masking.field("accountId", value: debit.accountId) + " at "
-                    + RiskFormat.instant(RiskMemory.date(debit.at), context) + " (event " + debit.eventId + ")"))
+                let amount = RiskFormat.amount(debit.amount, context), from = Masking.field("accountId", value: debit.accountId)
+                let at = RiskFormat.instant(RiskMemory.date(debit.at), context)
+                evidence.append(Evidence(key: "debit\(index + 1)", label: RiskFormat.text("第\(index + 1)笔支出", "debit \(index + 1)", context),
+                                         value: RiskFormat.text("\(amount)于\(at)从\(from)转出（事件\(debit.eventId)）",
+                                                                "\(amount) from \(from) at \(at) (event \(debit.eventId))", context)))
             }
-            if debits.count > 20 { evidence.append(Evidence(label: "moreDebits", value: "\(debits.count - 20)")) }
+            if debits.count > 20 { evidence.append(self.evidence("moreDebits", "\(debits.count - 20)", context)) }
             drafts.append(draft(RiskLeadKind.rapidInOut, key: "rapid_in_out:\(credit.source):\(credit.eventId)",
                                 priority: .urgent, clientId: clientId, values: values, evidence: evidence,
                                 sourceEvents: [credit.eventId] + debits.map(\.eventId), context: context))

@@ -25,7 +25,8 @@ public struct RulesConfiguration: PluginConfiguration {
 /// One rule: when an event matches, emit a lead.
 public struct Rule: Sendable, Decodable {
     public var id: String
-    public var description: String?
+    /// What the rule is for; the lead summary when `lead.summary` is absent. A text, or one per locale.
+    public var description: LocalizedText?
     public var when: RuleTrigger
     public var lead: RuleLead
     /// How often the rule may fire: once per event (default), or once per client per local day.
@@ -49,7 +50,7 @@ public struct Rule: Sendable, Decodable {
             throw DecodingError.dataCorruptedError(forKey: .id, in: container,
                 debugDescription: "rule id must be letters, digits, - or _ (it becomes part of the lead key)")
         }
-        description = try container.decodeIfPresent(String.self, forKey: .description)
+        description = try container.decodeIfPresent(LocalizedText.self, forKey: .description)
         when = try container.decode(RuleTrigger.self, forKey: .when)
         lead = try container.decode(RuleLead.self, forKey: .lead)
         once = try container.decodeIfPresent(RuleDedupe.self, forKey: .once) ?? .perEvent
@@ -96,24 +97,23 @@ public struct Rule: Sendable, Decodable {
             case .perClientPerDay: key = "\(id):\(event.clientId ?? "-"):\(LocalDate(event.time, in: context.timeZone))"
             }
         }
-        var evidence = [Evidence(label: "rule", value: id), Evidence(label: "event", value: "\(event.type) \(event.id)")]
+        let locale = context.locale
+        var evidence = [
+            Evidence(key: "rule", label: LeadFormat.text("规则", "rule", locale: locale), value: id),
+            Evidence(key: "event", label: LeadFormat.text("触发事件", "event", locale: locale),
+                     value: "\(LeadFormat.eventType(event.type, locale: locale)) \(event.id)"),
+        ]
         for condition in when.conditions.flatMap(\.fieldConditions) {
             let value = RuleCondition.value(of: condition.field, event: event, client: context.client)
-            let shown = value.map { Masking.field(condition.field, value: Self.show($0)) } ?? "(absent)"
-            evidence.append(Evidence(label: condition.field, value: shown))
+            let shown = value.map { Masking.field(condition.field, value: RuleFields.show($0, field: condition.field, locale: locale)) }
+                ?? LeadFormat.text("无", "(absent)", locale: locale)
+            evidence.append(Evidence(key: condition.field, label: RuleFields.label(condition.field, locale: locale), value: shown))
         }
-        return LeadDraft(key: key, kind: lead.kind, priority: lead.priority, clientId: event.clientId, title: lead.title,
-                         summary: lead.summary ?? description ?? "", suggestedAction: lead.suggestedAction ?? "",
+        return LeadDraft(key: key, kind: lead.kind, priority: lead.priority, clientId: event.clientId,
+                         title: lead.title.text(for: locale),
+                         summary: (lead.summary ?? description)?.text(for: locale) ?? "",
+                         suggestedAction: lead.suggestedAction?.text(for: locale) ?? "",
                          evidence: evidence, sourceEvents: [event.id], tags: tags.isEmpty ? nil : tags)
-    }
-
-    private static func show(_ value: JSONValue) -> String {
-        switch value {
-        case .string(let text): text
-        case .number(let literal): literal
-        case .bool(let flag): String(flag)
-        default: JSONWriter.string(value)
-        }
     }
 }
 
@@ -159,9 +159,9 @@ public struct RuleTrigger: Sendable, Decodable {
 public struct RuleLead: Sendable, Decodable {
     public var kind: String
     public var priority: LeadPriority
-    public var title: String
-    public var summary: String?
-    public var suggestedAction: String?
+    public var title: LocalizedText
+    public var summary: LocalizedText?
+    public var suggestedAction: LocalizedText?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case kind, priority, title, summary
@@ -172,8 +172,61 @@ public struct RuleLead: Sendable, Decodable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         kind = try container.decode(String.self, forKey: .kind)
         priority = try container.decodeIfPresent(LeadPriority.self, forKey: .priority) ?? .normal
-        title = try container.decode(String.self, forKey: .title)
-        summary = try container.decodeIfPresent(String.self, forKey: .summary)
-        suggestedAction = try container.decodeIfPresent(String.self, forKey: .suggestedAction)
+        title = try container.decode(LocalizedText.self, forKey: .title)
+        summary = try container.decodeIfPresent(LocalizedText.self, forKey: .summary)
+        suggestedAction = try container.decodeIfPresent(LocalizedText.self, forKey: .suggestedAction)
     }
+}
+
+/// How a rule's evidence names the fields its conditions read, and shows their values, in the lead's locale.
+/// Codes with a display text (direction, channel, segment, status, …) are shown in words; other values as
+/// they are.
+enum RuleFields {
+    static func label(_ field: String, locale: String) -> String {
+        guard let entry = labels[field] else { return field }
+        return locale == "en" ? entry.en : entry.zh
+    }
+
+    /// Money fields: shown as amounts (`¥1,200,000`), whether the event sent a number or a decimal string.
+    static let amountFields: Set<String> = ["data.amount", "data.balanceAfter", "data.principal", "data.outstanding",
+                                            "client.aum"]
+
+    static func show(_ value: JSONValue, field: String, locale: String) -> String {
+        if amountFields.contains(field), let amount = value.decimalValue {
+            return LeadFormat.amount(amount, locale: locale)
+        }
+        switch value {
+        case .string(let text):
+            switch field {
+            case "data.direction": return LeadFormat.direction(text, locale: locale)
+            case "data.channel": return LeadFormat.channel(text, locale: locale)
+            case "client.segment": return LeadFormat.segment(text, locale: locale)
+            case "client.birthCalendar": return LeadFormat.birthCalendar(text, locale: locale)
+            case "data.product": return LeadFormat.loanProduct(text, locale: locale)
+            case "data.status", "client.status": return LeadFormat.status(text, locale: locale)
+            case "type": return LeadFormat.eventType(text, locale: locale)
+            default: return text
+            }
+        case .number(let literal): return literal
+        case .bool(let flag): return LeadFormat.yesNo(flag, locale: locale)
+        case .array(let items): return LeadFormat.list(items.map { show($0, field: field, locale: locale) }, locale: locale)
+        default: return JSONWriter.string(value)
+        }
+    }
+
+    private static let labels: [String: (zh: String, en: String)] = [
+        "id": ("事件编号", "event id"), "source": ("来源系统", "source"), "type": ("事件类型", "event type"),
+        "clientId": ("客户号", "client id"), "time": ("事件时间", "time"), "date": ("日期", "date"),
+        "data.amount": ("金额", "amount"), "data.direction": ("收支方向", "direction"), "data.channel": ("交易渠道", "channel"),
+        "data.counterparty": ("交易对手", "counterparty"), "data.accountId": ("账户", "account"), "data.currency": ("币种", "currency"),
+        "data.balanceAfter": ("交易后余额", "balance after"), "data.status": ("状态", "status"),
+        "data.product": ("产品", "product"), "data.productId": ("产品代码", "product code"), "data.action": ("交易类型", "action"),
+        "data.loanId": ("贷款账号", "loan"), "data.principal": ("贷款本金", "principal"), "data.outstanding": ("贷款余额", "outstanding"),
+        "data.maturityDate": ("到期日", "maturity date"), "data.overdueDays": ("逾期天数", "overdue days"),
+        "data.policyId": ("保单号", "policy"), "data.period": ("报告期", "period"),
+        "client.segment": ("客户分层", "segment"), "client.riskLevel": ("风险等级", "risk level"),
+        "client.tags": ("客户标签", "client tags"), "client.aum": ("金融资产", "AUM"), "client.managerId": ("客户经理", "manager"),
+        "client.branchId": ("网点", "branch"), "client.status": ("客户状态", "client status"),
+        "client.marketingConsent": ("同意营销联系", "marketing consent"), "client.birthCalendar": ("生日历法", "birth calendar"),
+    ]
 }

@@ -38,9 +38,15 @@ public struct RulesPlugin: Plugin {
 
     public var publishedTexts: [PublishedText] {
         configuration.rules.enumerated().flatMap { index, rule in
-            [("title", rule.lead.title), ("summary", rule.lead.summary), ("suggested_action", rule.lead.suggestedAction)]
-                .compactMap { key, text in text.map { PublishedText(path: ["rules", "\(index)", "lead", key], text: $0) } }
-                + (rule.description.map { [PublishedText(path: ["rules", "\(index)", "description"], text: $0)] } ?? [])
+            let fields: [([String], LocalizedText?)] = [
+                (["lead", "title"], rule.lead.title), (["lead", "summary"], rule.lead.summary),
+                (["lead", "suggested_action"], rule.lead.suggestedAction), (["description"], rule.description),
+            ]
+            return fields.flatMap { path, text in
+                (text?.variants ?? []).map { locale, text in
+                    PublishedText(path: ["rules", "\(index)"] + path + (locale.map { [$0] } ?? []), text: text)
+                }
+            }
         }
     }
 
