@@ -22,13 +22,27 @@ struct DeliveryBench: AsyncParsableCommand {
     @Option(help: "Attempts in flight per receiver.") var concurrency = 4
     @Option(help: "Seconds the hanging receiver's sends wait before they time out.") var hangTimeout = 2.0
     @Option(help: "Directory for the temporary databases.") var directory = NSTemporaryDirectory()
+    @Flag(help: "Route as the shipped config does: inhibit rules over marketing leads (each lead is a target, so its client's open leads are read) and a 60 s group window.")
+    var compliance = false
+
+    /// The router alone, or with the shipped compliance policy (`--compliance`).
+    func planner(routes: [Route], timeZone: TimeZone) -> DeliveryPlanner {
+        let router = Router(routes: routes, timeZone: timeZone)
+        guard compliance else { return DeliveryPlanner(router: router) }
+        let aml = LeadMatcher(kinds: CompliancePolicy.defaultAMLKinds)
+        return DeliveryPlanner(router: router, compliance: CompliancePolicy(inhibitRules: [
+            InhibitRule(index: 0, source: aml, target: LeadMatcher(plugins: ["product-match"]), duration: 30 * 86_400),
+            InhibitRule(index: 1, source: aml, target: LeadMatcher(plugins: ["rules"], tags: ["marketing"]), duration: 30 * 86_400),
+        ]), groupWindow: 60)
+    }
 
     func run() async throws {
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         let server = LoopbackReceiver()
         try await server.run(logger: logger) { base in
             print("delivery bench: \(leads) leads per run, concurrency \(concurrency) per receiver, webhook POSTs signed "
-                  + "(Standard Webhooks) to a loopback Hummingbird receiver in this process; synchronous=FULL")
+                  + "(Standard Webhooks) to a loopback Hummingbird receiver in this process; synchronous=FULL"
+                  + (compliance ? "; inhibit rules and a 60 s group window on" : ""))
             let alone = try await measure(base: base, second: nil, logger: logger)
             print(alone.line("alone"))
             // The baseline for isolation: the same two deliveries per lead, both receivers healthy.
@@ -85,7 +99,8 @@ struct DeliveryBench: AsyncParsableCommand {
                 client: ClientReference(id: "C\(index)", name: "张*", segment: "affluent"),
                 manager: ManagerReference(id: "M\(index % 200)", name: "李*", branchId: "B03"), title: "大额资金入账",
                 summary: "单笔入账¥500,000", suggestedAction: "两日内致电", evidence: [Evidence(key: "amount", label: "金额", value: "¥500,000")],
-                products: nil, dueAt: nil, createdAt: created, sourceEvents: ["evt-\(index)"], status: .new), sequence: nil))
+                products: nil, dueAt: nil, createdAt: created, sourceEvents: ["evt-\(index)"], status: .new,
+                tags: compliance ? ["marketing"] : nil), sequence: nil))
             if step.leads.count == 5_000 {
                 try database.commit(step, at: created)
                 step = DispatchCommit()
@@ -94,7 +109,7 @@ struct DeliveryBench: AsyncParsableCommand {
         try database.commit(step, at: created)
 
         let outbox = OutboxService(
-            database: database, planner: DeliveryPlanner(router: Router(routes: routes, timeZone: templates.timeZone)),
+            database: database, planner: planner(routes: routes, timeZone: templates.timeZone),
             receivers: receivers, settings: .init(policy: RetryPolicy(), pollInterval: .milliseconds(50)), logger: logger)
         let group = ServiceGroup(services: [outbox], logger: logger)
         let cpuBefore = CPUSample.now()

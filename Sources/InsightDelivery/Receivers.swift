@@ -281,9 +281,18 @@ public struct ConsoleReceiver: Receiver {
 
     public func send(_ message: OutboundMessage, at now: Date) async -> SendOutcome {
         let rendered = templates.render(message, style: .text)
-        let manager = message.delivery.managerId.isEmpty ? "unassigned" : "manager \(message.delivery.managerId)"
+        let zh = templates.locale != "en"
+        let manager = message.delivery.managerId.isEmpty
+            ? (zh ? "未分配客户经理" : "unassigned") : (zh ? "客户经理 " : "manager ") + message.delivery.managerId
+        let purpose: String = switch message.delivery.purpose {
+        case .lead: zh ? "线索" : "lead"
+        case .digest: zh ? "摘要" : "digest"
+        case .escalation: zh ? "升级" : "escalation"
+        case .fallback: zh ? "备用通道" : "fallback"
+        case .group: zh ? "同一客户的线索" : "client group"
+        }
         let rule = String(repeating: "─", count: 60)
-        write("\(rule)\n▶ \(manager) · \(message.delivery.purpose.rawValue) \(message.delivery.id)\n\(rendered.body)\n")
+        write("\(rule)\n▶ \(manager) · \(purpose) \(message.delivery.id)\n\(rendered.body)\n")
         return .delivered(status: nil)
     }
 }

@@ -35,6 +35,12 @@ struct LeadsController: Sendable {
     /// The route index of compliance-queue deliveries (`DeliveryPlanner.complianceRoute`).
     static let complianceRoute = -2
 
+    /// Compliance, and the operators who retry its dead letters, see the compliance queue's deliveries; a
+    /// manager's app does not.
+    static func seesComplianceQueue(_ token: Authenticator.APIToken) -> Bool {
+        !token.scopes.isDisjoint(with: [.compliance, .admin])
+    }
+
     func register(on router: Router<BasicRequestContext>) {
         router.get("/v1/leads") { request, context in try self.list(request, context: context) }
         router.get("/v1/leads/{id}") { request, context in try self.show(request, context: context) }
@@ -97,7 +103,7 @@ struct LeadsController: Sendable {
         guard case .object(var body) = try LeadJSON.value(shown(lead, to: token), timeZone: timeZone) else { throw Problem.notFound(id) }
         // That an AML lead went to the compliance queue is compliance's to see.
         let deliveries = try database.deliveries(forLead: id).filter {
-            token.scopes.contains(.compliance) || $0.delivery.route != Self.complianceRoute
+            Self.seesComplianceQueue(token) || $0.delivery.route != Self.complianceRoute
         }
         body["deliveries"] = .array(deliveries.map { entry in
             guard case .object(var delivery) = deliveryJSON(entry.delivery) else { return .null }
@@ -106,7 +112,9 @@ struct LeadsController: Sendable {
         })
         // Whether a report was filed (and its reference) is compliance's alone: no tipping-off through the API.
         let seesDecisions = token.scopes.contains(.compliance)
-        body["activity"] = .array(try database.activity(leadId: id).filter { seesDecisions || $0.kind != "decision" }.map { activity in
+        body["activity"] = .array(try database.activity(leadId: id).filter {
+            seesDecisions || ($0.kind != "decision" && (Self.seesComplianceQueue(token) || !$0.kind.hasPrefix("compliance_")))
+        }.map { activity in
             var entry: [String: JSONValue] = ["at": time(activity.at), "kind": .string(activity.kind)]
             entry["outcome"] = activity.outcome.map(JSONValue.string)
             entry["note"] = activity.note.map(JSONValue.string)
@@ -260,9 +268,12 @@ struct LeadsController: Sendable {
     // MARK: - Snoozes
 
     func snoozes(_ request: Request, context: BasicRequestContext) throws -> Response {
-        _ = try authenticator.require(.read, headers: request.headers)
-        return EventsController.json(.object(["snoozes": .array(try database.snoozes(activeAt: timeSource.now()).map(snoozeJSON))]),
-                                     status: .ok)
+        let token = try authenticator.require(.read, headers: request.headers)
+        // A compliance snooze (say, while a report is being prepared) is compliance's to see.
+        let snoozes = try database.snoozes(activeAt: timeSource.now()).filter {
+            token.scopes.contains(.compliance) || $0.scope != Authenticator.Scope.compliance.rawValue
+        }
+        return EventsController.json(.object(["snoozes": .array(snoozes.map(snoozeJSON))]), status: .ok)
     }
 
     /// Who may make and end snoozes: managers (one client's leads), operators (every client's), compliance
@@ -324,7 +335,7 @@ struct LeadsController: Sendable {
     // MARK: - Outbox
 
     func deliveries(_ request: Request, context: BasicRequestContext) throws -> Response {
-        _ = try authenticator.require(.read, headers: request.headers)
+        let token = try authenticator.require(.read, headers: request.headers)
         let query = request.uri.queryParameters
         var status: DeliveryStatus?
         if let text = query["status"] {
@@ -341,6 +352,7 @@ struct LeadsController: Sendable {
             limit = value
         }
         let rows = try database.deliveries(status: status, receiver: query["receiver"].map(String.init), limit: limit)
+            .filter { Self.seesComplianceQueue(token) || $0.route != Self.complianceRoute }
         return EventsController.json(.object(["deliveries": .array(rows.map(deliveryJSON))]), status: .ok)
     }
 

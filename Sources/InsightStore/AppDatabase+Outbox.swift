@@ -189,6 +189,8 @@ public struct DisabledTarget: Sendable, Hashable {
 
 extension AppDatabase {
     public static let routerConsumer = "router"
+    /// The route index of deliveries to the compliance queue (`delivery.compliance`).
+    public static let complianceRoute = -2
 
     /// The stable delivery id (and `webhook-id`) of one lead's message to one receiver.
     public static func deliveryId(_ parts: String...) -> String {
@@ -275,6 +277,7 @@ extension AppDatabase {
                     var dueMs = plan.notBefore.milliseconds
                     if groupWindowMs > 0, plan.purpose == .lead, !plan.inDigest, dueMs <= nowMs, let client = lead.client?.id {
                         dueMs = try Self.groupedDue(db, receiver: plan.receiver, managerId: managerId, clientId: client,
+                                                    route: plan.route,
                                                     urgent: lead.priority == .urgent, nowMs: nowMs, windowMs: groupWindowMs)
                     }
                     try insert.execute(arguments: [
@@ -308,17 +311,20 @@ extension AppDatabase {
     /// message about the client that is due within the window; after the window when one went out within it
     /// (so a burst becomes two messages, not one a second); now otherwise. An urgent lead goes now and takes
     /// the client's waiting messages with it.
-    static func groupedDue(_ db: Database, receiver: String, managerId: String, clientId: String, urgent: Bool, nowMs: Int64,
-                           windowMs: Int64) throws -> Int64 {
+    static func groupedDue(_ db: Database, receiver: String, managerId: String, clientId: String, route: Int, urgent: Bool,
+                           nowMs: Int64, windowMs: Int64) throws -> Int64 {
         // A lead that went inside a group message is `batched`: its group (the parent) says when it went.
         // From the client's leads (few) to their deliveries (CROSS JOIN keeps that order), never across the
         // receiver's whole history.
+        // What counts: messages not yet tried (they can still take this lead along), and messages sent within the
+        // window (whenever they were made). Rows waiting for a retry are not grouped, so they do not count.
         let rows = try Row.fetchAll(db, sql: """
             SELECT d.id, d.status, d.timing, d.attempts, d.next_attempt_ms, COALESCE(d.sent_ms, p.sent_ms) AS sent_ms
             FROM lead l CROSS JOIN delivery d ON d.lead_id = l.id LEFT JOIN delivery p ON p.id = d.parent_id
             WHERE l.client_id = ? AND d.receiver = ? AND d.manager_id = ? AND d.purpose = 'lead' AND d.timing NOT LIKE 'digest:%'
-              AND d.created_ms >= ? AND d.status IN ('pending', 'sent', 'batched')
-            """, arguments: [clientId, receiver, managerId, nowMs - windowMs])
+              AND (d.route = -2) = ? AND ((d.status = 'pending' AND d.attempts = 0)
+                                   OR (d.status IN ('sent', 'batched') AND COALESCE(d.sent_ms, p.sent_ms) >= ?))
+            """, arguments: [clientId, receiver, managerId, route == complianceRoute, nowMs - windowMs])
         if urgent {
             // Only messages the window itself holds (due within it, sent as soon as possible otherwise), never ones
             // held by quiet hours or waiting for a retry.
@@ -415,7 +421,9 @@ extension AppDatabase {
         for delivery in candidates {
             guard let client = clientOf[delivery.id] else { continue }
             // Members share the group's fallback: rows with different fallbacks go as different groups.
-            groups["\(delivery.managerId)|\(client)|\(delivery.fallback ?? "")", default: []].append(delivery)
+            // The compliance queue's copies never share a message with a manager's (they outlive feedback).
+            let queue = delivery.route == complianceRoute ? "queue" : ""
+            groups["\(delivery.managerId)|\(client)|\(delivery.fallback ?? "")|\(queue)", default: []].append(delivery)
         }
         var replaced: [String: OutboxDelivery] = [:]
         var absorbed = Set<String>()
@@ -519,7 +527,9 @@ extension AppDatabase {
                     for leadId in result.sentLeadIds ?? delivery.leadIds {
                         try db.execute(sql: "UPDATE lead SET status = 'notified', status_ms = ? WHERE id = ? AND status = 'new'",
                                        arguments: [atMs, leadId])
-                        try Self.addActivity(db, lead: leadId, atMs: atMs, kind: "delivered", outcome: nil,
+                        // The compliance queue's copy is recorded apart: a manager's app does not see it.
+                        try Self.addActivity(db, lead: leadId, atMs: atMs,
+                                             kind: delivery.route == Self.complianceRoute ? "compliance_delivered" : "delivered", outcome: nil,
                                         note: "\(delivery.purpose.rawValue) via \(delivery.receiver) (\(delivery.id))",
                                         actor: "outbox")
                     }
@@ -546,7 +556,8 @@ extension AppDatabase {
                         woken.insert(fallback)
                     }
                     for leadId in delivery.leadIds {
-                        try Self.addActivity(db, lead: leadId, atMs: atMs, kind: "delivery_dead", outcome: nil,
+                        try Self.addActivity(db, lead: leadId, atMs: atMs,
+                                             kind: delivery.route == Self.complianceRoute ? "compliance_delivery_dead" : "delivery_dead", outcome: nil,
                                         note: "\(delivery.receiver) (\(delivery.id)): \(error ?? "failed")"
                                             + (delivery.fallback.map { ", fallback \($0)" } ?? ""), actor: "outbox")
                     }

@@ -28,9 +28,20 @@ import Testing
         return Commands.routesTest(configPath: fixture.mainPath, leadPath: path, at: at, sentToday: sentToday, openPaths: openPaths)
     }
 
+    @Test func theComplianceQueueNeedsReceiversOfItsOwn() throws {
+        let shared = Self.config.replacingOccurrences(of: "delivery: {unassigned: [branch-queue]}",
+                                                      with: "delivery: {unassigned: [branch-queue], compliance: [team-lead]}")
+        let error = ConfigFixture(main: shared).firstError()
+        #expect(error?.contains("delivery.compliance[0]: team-lead is also a route's (or the unassigned queue's) receiver") == true,
+                "\(error ?? "no error")")
+    }
+
     @Test func inhibitionAndTheComplianceQueueAreExplained() throws {
-        let config = Self.config.replacingOccurrences(of: "delivery: {unassigned: [branch-queue]}", with: """
-            delivery: {unassigned: [branch-queue], compliance: [team-lead]}
+        let config = Self.config.replacingOccurrences(of: "  - {name: branch-queue, kind: console}", with: """
+              - {name: branch-queue, kind: console}
+              - {name: aml-team, kind: console}
+            """).replacingOccurrences(of: "delivery: {unassigned: [branch-queue]}", with: """
+            delivery: {unassigned: [branch-queue], compliance: [aml-team]}
             inhibit:
               - {source: {kind: [risk_rapid_in_out]}, target: {plugin: [product-match]}, equal: [client], for: 30d}
               - {source: {kind: [risk_rapid_in_out]}, target: {plugin: [rules], tags: [marketing]}}
@@ -52,12 +63,12 @@ import Testing
         #expect(marketing.1.contains("inhibit rule 1 or until compliance decides it"))
 
         let alert = try run(aml, at: "2026-11-20T12:00:00+08:00", config: config)
-        #expect(alert.1.contains("AML kind: in full to the compliance queue (team-lead)"))
-        #expect(alert.1.contains("→ team-lead: lead, at once, in full (compliance queue)"))
+        #expect(alert.1.contains("AML kind: in full to the compliance queue (aml-team)"))
+        #expect(alert.1.contains("→ aml-team: lead, at once, in full (compliance queue)"))
         #expect(alert.1.contains("aml_manager_notice neutral"))
         #expect(alert.1.contains("→ gateway: lead, at once"))
         let silent = try run(aml, at: "2026-11-20T12:00:00+08:00",
-                             config: config.replacingOccurrences(of: "compliance: [team-lead]}", with: "compliance: [team-lead], aml_manager_notice: none}"))
+                             config: config.replacingOccurrences(of: "compliance: [aml-team]}", with: "compliance: [aml-team], aml_manager_notice: none}"))
         #expect(silent.1.contains("aml_manager_notice none: the manager's routes get nothing"))
         #expect(!silent.1.contains("→ gateway"))
     }

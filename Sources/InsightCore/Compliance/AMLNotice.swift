@@ -5,8 +5,16 @@ import Foundation
 /// suspicion, a monitoring rule or a report (反洗钱法: the client must not be tipped off, and a manager who
 /// does not know cannot tip anyone off).
 public enum AMLNotice {
+    /// The neutral lead's plugin and kind: they name no monitoring rule (templates `compliance.aml_verification`).
+    public static let plugin = "compliance"
+    public static let kind = "aml_verification"
+
+    /// The same lead id (feedback and the API still work on it), with an opaque key and kind, no source
+    /// events (they would point at the very transactions), no tags, evidence or products.
     public static func neutral(_ lead: Lead, locale: String) -> Lead {
-        var copy = lead
+        var copy = Lead(id: lead.id, key: "\(plugin):\(lead.id)", plugin: plugin, kind: kind, priority: lead.priority,
+                        client: lead.client, manager: lead.manager, title: "", summary: "", suggestedAction: "", evidence: [],
+                        products: nil, dueAt: lead.dueAt, createdAt: lead.createdAt, sourceEvents: [], status: lead.status)
         let english = locale == "en"
         copy.title = english ? "Verify the background of a recent transaction" : "核实客户近期交易背景"
         copy.summary = english
@@ -16,9 +24,6 @@ public enum AMLNotice {
             ? "Per the AML procedure, confirm the source and purpose of the funds with the client as part of routine "
                 + "due diligence and record it; do not mention any monitoring or review to the client."
             : "按反洗钱工作程序，以常规尽职调查方式向客户了解资金来源与用途并做好记录；请勿向客户提及任何监测或复核情况。"
-        copy.evidence = []
-        copy.products = nil
-        copy.tags = nil
         return copy
     }
 }

@@ -120,9 +120,14 @@ public struct ConfigLoader: Sendable {
                   "no receiver is named \(name); define it under receivers")
         }
 
+        let routed = Set(config.routes.flatMap { $0.receivers + ($0.escalation ?? []) + ($0.fallback.map { [$0] } ?? []) }
+                         + config.delivery.unassigned)
         for (offset, name) in config.delivery.compliance.enumerated() {
             check(receiverNames.contains(name), ["delivery", "compliance", "\(offset)"],
                   "no receiver is named \(name); define it under receivers (the AML team's queue)")
+            check(!routed.contains(name), ["delivery", "compliance", "\(offset)"],
+                  "\(name) is also a route's (or the unassigned queue's) receiver; the compliance queue needs a receiver of its own, "
+                      + "or managers' leads would reach the AML team and the AML team's copies mix with theirs")
         }
         let pluginIds = Set(registry.map(\.id))
         for (index, rule) in config.inhibit.enumerated() {

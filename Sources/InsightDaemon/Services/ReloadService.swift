@@ -57,6 +57,8 @@ public struct ReloadService: Service, CustomStringConvertible {
                 "\(loaded.config.receivers)" != "\(running.config.receivers)" ? "receivers" : nil,
                 loaded.config.delivery.templatesDir != running.config.delivery.templatesDir ? "delivery.templates_dir" : nil,
                 loaded.config.delivery.concurrency != running.config.delivery.concurrency ? "delivery.concurrency" : nil,
+                // Message templates keep the locale they were built with; lead texts follow the new one at once.
+                loaded.config.locale != running.config.locale ? "locale (message templates)" : nil,
             ].compactMap { $0 }
             if !restartNeeded.isEmpty {
                 logger.warning("reloaded, but these settings take effect only after a restart", metadata: [

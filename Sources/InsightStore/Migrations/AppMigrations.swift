@@ -394,6 +394,10 @@ enum AppMigrations {
                 -- The scope a snooze was created with: deleting it needs the same scope.
                 ALTER TABLE snooze ADD COLUMN scope TEXT NOT NULL DEFAULT 'feedback';
                 UPDATE snooze SET scope = 'admin' WHERE client_id IS NULL;
+                """)
+        }
+        migrator.registerMigration("v7-snooze-limit-inhibit-index") { db in
+            try db.execute(sql: """
                 -- Snoozes reach at most 90 days (snooze.max_days' default) from when they were made: one made
                 -- "until 9999" before this limit existed no longer silences a client for ever.
                 UPDATE snooze SET until_ms = MIN(until_ms, created_ms + 90 * 86400000);
