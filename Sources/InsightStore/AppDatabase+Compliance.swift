@@ -133,13 +133,15 @@ extension AppDatabase {
         if sources.byManager, let manager = lead.manager?.id { pairs.append(("l.manager_id", manager)) }
         var headers: [String: LeadHeader] = [:]
         for pair in pairs {
-            let rows = try Row.fetchAll(db, sql: """
+            // The text depends only on the policy, so the prepared statement is reused lead after lead.
+            let statement = try db.cachedStatement(sql: """
                 SELECT l.id, l.plugin, l.kind, l.priority, l.client_id, l.manager_id, l.created_ms,
                        json_extract(l.body, '$.tags') AS tags, d.at_ms AS decided_ms
                 FROM lead l LEFT JOIN lead_decision d ON d.lead_id = l.id
                 WHERE \(pair.column) = ? AND \(filters.joined(separator: " AND "))
                 ORDER BY l.created_ms DESC LIMIT 200
-                """, arguments: [pair.value] + arguments)
+                """)
+            let rows = try Row.fetchAll(statement, arguments: [pair.value] + arguments)
             for row in rows {
                 var tags: [String] = []
                 if let text = row["tags"] as String? {

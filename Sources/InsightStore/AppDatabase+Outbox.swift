@@ -318,13 +318,13 @@ extension AppDatabase {
         // receiver's whole history.
         // What counts: messages not yet tried (they can still take this lead along), and messages sent within the
         // window (whenever they were made). Rows waiting for a retry are not grouped, so they do not count.
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try Row.fetchAll(try db.cachedStatement(sql: """
             SELECT d.id, d.status, d.timing, d.attempts, d.next_attempt_ms, COALESCE(d.sent_ms, p.sent_ms) AS sent_ms
             FROM lead l CROSS JOIN delivery d ON d.lead_id = l.id LEFT JOIN delivery p ON p.id = d.parent_id
             WHERE l.client_id = ? AND d.receiver = ? AND d.manager_id = ? AND d.purpose = 'lead' AND d.timing NOT LIKE 'digest:%'
               AND (d.route = -2) = ? AND ((d.status = 'pending' AND d.attempts = 0)
                                    OR (d.status IN ('sent', 'batched') AND COALESCE(d.sent_ms, p.sent_ms) >= ?))
-            """, arguments: [clientId, receiver, managerId, route == complianceRoute, nowMs - windowMs])
+            """), arguments: [clientId, receiver, managerId, route == complianceRoute, nowMs - windowMs])
         if urgent {
             // Only messages the window itself holds (due within it, sent as soon as possible otherwise), never ones
             // held by quiet hours or waiting for a retry.
@@ -410,12 +410,16 @@ extension AppDatabase {
     private static func formGroups(_ db: Database, receiver: String, deliveries: [OutboxDelivery], nowMs: Int64) throws -> [OutboxDelivery] {
         let candidates = deliveries.filter { $0.purpose == .lead && $0.attempts == 0 && $0.leadId != nil && $0.members.isEmpty }
         guard candidates.count > 1 else { return deliveries }
+        // Each due lead's client, in one read.
+        let leadIds = candidates.compactMap(\.leadId)
+        var clientOfLead: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT id, client_id FROM lead WHERE id IN (\(databaseQuestionMarks(count: leadIds.count)))",
+                                    arguments: StatementArguments(leadIds)) {
+            if let client = row["client_id"] as String? { clientOfLead[row["id"]] = client }
+        }
         var clientOf: [String: String] = [:]
         for delivery in candidates {
-            if let leadId = delivery.leadId,
-               let client = try String.fetchOne(db, sql: "SELECT client_id FROM lead WHERE id = ?", arguments: [leadId]) {
-                clientOf[delivery.id] = client
-            }
+            if let leadId = delivery.leadId, let client = clientOfLead[leadId] { clientOf[delivery.id] = client }
         }
         var groups: [String: [OutboxDelivery]] = [:]
         for delivery in candidates {
