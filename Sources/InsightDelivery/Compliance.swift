@@ -152,8 +152,15 @@ public struct CompliancePolicy: Sendable {
 
     /// The leads of a message as `receiver` may show them: AML leads in full to the compliance queue, neutral
     /// elsewhere.
+    /// One neutral task per client in a message: two AML leads from one transfer (快进快出 and velocity) are
+    /// one thing for the manager to verify.
     public func shown(_ leads: [Lead], to receiver: String) -> [Lead] {
         guard !receivers.contains(receiver) else { return leads }
-        return leads.map { isAML($0) ? neutral($0) : $0 }
+        var tasked = Set<String>()
+        return leads.compactMap { lead in
+            guard isAML(lead) else { return lead }
+            guard tasked.insert(lead.client?.id ?? lead.id).inserted else { return nil }
+            return neutral(lead)
+        }
     }
 }

@@ -93,6 +93,10 @@ import Testing
         #expect(neutral.suggestedAction.contains("反洗钱工作程序"))
         #expect(shown[1] == Self.sale(), "other leads are shown as they are")
         #expect(policy.shown([lead], to: "aml") == [lead], "the compliance queue gets the lead in full")
+        let velocity = Self.aml(kind: "risk_velocity")
+        #expect(policy.shown([lead, velocity, Self.sale()], to: "wecom").map(\.id) == [lead.id, Self.sale().id],
+                "one neutral task per client in a message")
+        #expect(policy.shown([lead, velocity], to: "aml").count == 2)
 
         var english = policy
         english.locale = "en"
