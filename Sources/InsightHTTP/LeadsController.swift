@@ -180,8 +180,9 @@ struct LeadsController: Sendable {
         }
         if [.dismissed, .snoozed].contains(outcome), !token.scopes.contains(.compliance),
            let lead = try database.lead(id: id), amlKinds.contains(lead.kind) {
-            throw Problem.forbidden("lead \(id) is an AML lead (\(lead.kind)): it cannot be \(outcome.rawValue) with feedback; "
-                                    + "compliance decides it (POST /v1/leads/\(id)/decision)")
+            // The answer names no monitoring rule: a manager's app reads it.
+            throw Problem.forbidden("lead \(id) is an AML verification task: it cannot be \(outcome.rawValue) with feedback; "
+                                    + "report what you did (contacted) and compliance decides it")
         }
         if outcome == .snoozed {
             guard let until else {
