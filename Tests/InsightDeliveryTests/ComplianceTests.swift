@@ -3,6 +3,7 @@ import InsightCore
 import InsightDelivery
 import InsightStore
 import InsightTesting
+import Synchronization
 import Testing
 
 /// Issue 12: AML review kept apart from selling. Inhibit rules, the compliance queue, the manager's neutral
@@ -306,6 +307,34 @@ import Testing
         clock.set(instant("2026-11-21T08:00:00+08:00"))
         _ = try await harness.outbox.sendDue(wecom)
         #expect(wecom.messages.last?.leads.map(\.id) == [held.id])
+    }
+
+    @Test func anUrgentLeadLeavesAMessageWaitingForItsRetryAlone() async throws {
+        let clock = FixedTimeSource("2026-11-20T10:00:00+08:00")
+        let failures = Mutex(1)
+        let wecom = RecordingReceiver("wecom") { _ in
+            failures.withLock { left in
+                defer { left -= 1 }
+                return left > 0 ? .failed(status: 502, error: "HTTP 502", retryAfter: nil) : .delivered(status: 200)
+            }
+        }
+        let harness = try OutboxHarness(routes: [Route(index: 0, receivers: ["wecom"])], receivers: [wecom],
+                                        policy: RetryPolicy(schedule: [0, 30], jitter: 0), timeSource: clock, groupWindow: 60)
+        let first = makeLead("C1:a", client: "C1")
+        try commitLeads([first], to: harness.database)
+        _ = try await harness.outbox.routeOnce()
+        _ = try await harness.outbox.sendDue(wecom)  // fails: its retry is due at 10:00:30
+        clock.set(instant("2026-11-20T10:00:10+08:00"))
+        let urgent = makeLead("C1:f", plugin: "risk-alerts", kind: "risk_overdue", priority: .urgent, client: "C1",
+                              createdAt: instant("2026-11-20T10:00:10+08:00"))
+        try commitLeads([urgent], to: harness.database)
+        _ = try await harness.outbox.routeOnce()
+        _ = try await harness.outbox.sendDue(wecom)
+        #expect(wecom.messages.last?.leads.map(\.id) == [urgent.id], "the retry keeps its own schedule")
+        #expect(try harness.database.lead(id: first.id)?.status == .new)
+        clock.set(instant("2026-11-20T10:00:30+08:00"))
+        _ = try await harness.outbox.sendDue(wecom)
+        #expect(wecom.messages.last?.leads.map(\.id) == [first.id])
     }
 
     @Test func aSaleAlreadySentElsewhereIsLeftOutOfItsWaitingDigest() async throws {
