@@ -1,9 +1,11 @@
 import Foundation
 import InsightCore
+import InsightIngest
 import InsightStore
 
 /// Decodes a body or file into events, journals the good ones in one transaction and quarantines the bad
-/// ones with their position. Shared by `insightd ingest` (and the webhook and inbox sources).
+/// ones with their position. Shared by `insightd ingest` and `insightd replay`. It decodes as the webhook and
+/// the inbox do (``IngestDecoder``): native envelopes and structured CloudEvents, mixed.
 public struct Ingestor: Sendable {
     public struct Summary: Sendable {
         public struct Rejected: Sendable {
@@ -20,7 +22,7 @@ public struct Ingestor: Sendable {
     let database: AppDatabase
     let decoder: any EventDecoding
 
-    public init(database: AppDatabase, decoder: any EventDecoding = NativeEventDecoder()) {
+    public init(database: AppDatabase, decoder: any EventDecoding = IngestDecoder()) {
         self.database = database
         self.decoder = decoder
     }

@@ -249,4 +249,18 @@ import Glibc
         #expect(quarantined.count == 4)
         #expect(quarantined.contains { $0.origin == "cli:sample-events.ndjson:6" && $0.eventId == "evt-000006" })
     }
+
+    @Test func ingestCommandTakesStructuredCloudEventsAsTheWebhookAndInboxDo() throws {
+        let fixture = ConfigFixture(main: "plugins_dir: plugins\nstate_dir: state\nlisten: 127.0.0.1:0\n")
+        let file = fixture.directory.write("mixed.jsonl", """
+            {"specversion":"1.0","id":"ce-1","source":"/core-banking","type":"account.transaction","time":"2026-11-20T10:00:00+08:00","clientid":"C000001","data":{"accountId":"6222020200112233","amount":"1234.50","direction":"credit"}}
+            {"id":"n-1","type":"account.transaction","time":"2026-11-20T10:01:00+08:00","clientId":"C000001","data":{"accountId":"6222020200112233","amount":"10","direction":"debit"}}
+
+            """)
+        let result = try Run(["ingest", file, "--config", fixture.mainPath]).finish()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stderr.contains("clientId is required"))
+        let database = try AppDatabase.open(directory: fixture.directory.file("state"))
+        #expect(try database.journalCount() == 2, "the CloudEvent and the native envelope both journaled")
+    }
 }
