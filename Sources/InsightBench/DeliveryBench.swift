@@ -29,7 +29,7 @@ struct DeliveryBench: AsyncParsableCommand {
     func planner(routes: [Route], timeZone: TimeZone) -> DeliveryPlanner {
         let router = Router(routes: routes, timeZone: timeZone)
         guard compliance else { return DeliveryPlanner(router: router) }
-        let aml = LeadMatcher(kinds: CompliancePolicy.defaultAMLKinds)
+        let aml = LeadMatcher(kinds: AMLNotice.defaultKinds)
         return DeliveryPlanner(router: router, compliance: CompliancePolicy(inhibitRules: [
             InhibitRule(index: 0, source: aml, target: LeadMatcher(plugins: ["product-match"]), duration: 30 * 86_400),
             InhibitRule(index: 1, source: aml, target: LeadMatcher(plugins: ["rules"], tags: ["marketing"]), duration: 30 * 86_400),

@@ -95,11 +95,6 @@ public struct CompliancePolicy: Sendable {
         case neutral
     }
 
-    /// The kinds the AML law covers (`risk_large_transaction`, `risk_velocity`, `risk_rapid_in_out`,
-    /// `risk_dormant_reactivation`): never snoozed or dismissed by a manager, sent in full to compliance only.
-    public static let defaultAMLKinds: Set<String> = ["risk_large_transaction", "risk_velocity", "risk_rapid_in_out",
-                                                      "risk_dormant_reactivation"]
-
     public var inhibitRules: [InhibitRule]
     public var amlKinds: Set<String>
     /// `delivery.compliance`: the AML team's receivers; they get AML leads in full.
@@ -107,7 +102,7 @@ public struct CompliancePolicy: Sendable {
     public var managerNotice: ManagerNotice
     public var locale: String
 
-    public init(inhibitRules: [InhibitRule] = [], amlKinds: Set<String> = Self.defaultAMLKinds, receivers: [String] = [],
+    public init(inhibitRules: [InhibitRule] = [], amlKinds: Set<String> = AMLNotice.defaultKinds, receivers: [String] = [],
                 managerNotice: ManagerNotice = .neutral, locale: String = "zh-CN") {
         self.inhibitRules = inhibitRules
         self.amlKinds = amlKinds

@@ -15,7 +15,7 @@ public struct DeliveryPlanner: Sendable {
     public let groupWindow: TimeInterval
 
     /// The route index of deliveries to the compliance queue (`delivery.compliance`).
-    public static let complianceRoute = -2
+    public static let complianceRoute = AppDatabase.complianceRoute
 
     public init(router: Router, compliance: CompliancePolicy = CompliancePolicy(), groupWindow: TimeInterval = 0) {
         self.router = router

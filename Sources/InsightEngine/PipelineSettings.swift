@@ -14,11 +14,8 @@ public struct PipelineSettings: Sendable {
     /// `snooze.max_days`: the furthest ahead a snooze may reach.
     public var snoozeMaxDays: Int
 
-    public static let defaultAMLKinds: Set<String> = ["risk_large_transaction", "risk_velocity", "risk_rapid_in_out",
-                                                      "risk_dormant_reactivation"]
-
     public init(plugins: [LoadedPlugin], timeZone: TimeZone, locale: String,
-                workingCalendar: WorkingCalendar = .weekendsOnly, amlKinds: Set<String> = Self.defaultAMLKinds,
+                workingCalendar: WorkingCalendar = .weekendsOnly, amlKinds: Set<String> = AMLNotice.defaultKinds,
                 snoozeMaxDays: Int = 90) {
         self.plugins = plugins
         self.timeZone = timeZone

@@ -32,8 +32,7 @@ struct LeadsController: Sendable {
     }
 
     static let maximumPage = 500
-    /// The route index of compliance-queue deliveries (`DeliveryPlanner.complianceRoute`).
-    static let complianceRoute = -2
+    static let complianceRoute = AppDatabase.complianceRoute
 
     /// Compliance, and the operators who retry its dead letters, see the compliance queue's deliveries; a
     /// manager's app does not.

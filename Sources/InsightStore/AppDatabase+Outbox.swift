@@ -322,9 +322,9 @@ extension AppDatabase {
             SELECT d.id, d.status, d.timing, d.attempts, d.next_attempt_ms, COALESCE(d.sent_ms, p.sent_ms) AS sent_ms
             FROM lead l CROSS JOIN delivery d ON d.lead_id = l.id LEFT JOIN delivery p ON p.id = d.parent_id
             WHERE l.client_id = ? AND d.receiver = ? AND d.manager_id = ? AND d.purpose = 'lead' AND d.timing NOT LIKE 'digest:%'
-              AND (d.route = -2) = ? AND ((d.status = 'pending' AND d.attempts = 0)
+              AND (d.route = ?) = ? AND ((d.status = 'pending' AND d.attempts = 0)
                                    OR (d.status IN ('sent', 'batched') AND COALESCE(d.sent_ms, p.sent_ms) >= ?))
-            """), arguments: [clientId, receiver, managerId, route == complianceRoute, nowMs - windowMs])
+            """), arguments: [clientId, receiver, managerId, complianceRoute, route == complianceRoute, nowMs - windowMs])
         if urgent {
             // Only messages the window itself holds (due within it, sent as soon as possible otherwise), never ones
             // held by quiet hours or waiting for a retry.

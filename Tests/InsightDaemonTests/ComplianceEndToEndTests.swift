@@ -134,13 +134,8 @@ import Testing
     @Test func aTickRightAfterTheEventsSeesThemAndATickAYearAheadRunsAsOfItsInstant() throws {
         let port = try #require(LifecycleTests.freePort())
         let shipped = repositoryRoot + "/plugins-config/"
-        let fixture = ConfigFixture(main: """
-            plugins_dir: plugins
-            state_dir: state
-            listen: 127.0.0.1:\(port)
-            dispatcher: {poll_interval: 2s}
-            sources:
-              - {name: crm, kind: webhook, token: "test-crm-token"}
+        // The dispatcher polls every 2 s: a tick that did not wait for it would not see the profiles.
+        let fixture = ConfigFixture.daemon(port: port, dispatcherPoll: "2s", """
             api_tokens:
               - {name: ops, token: "test-ops-token", scopes: [read, admin]}
             """)

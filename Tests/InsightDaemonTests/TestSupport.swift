@@ -39,12 +39,12 @@ struct ConfigFixture {
 extension ConfigFixture {
     /// A configuration for running the real daemon on loopback `port`: state under `state/`, a fast
     /// dispatcher, the `crm` webhook source with the bearer token `test-crm-token`, then `extra` YAML.
-    static func daemon(port: Int, _ extra: String = "") -> ConfigFixture {
+    static func daemon(port: Int, dispatcherPoll: String = "50ms", _ extra: String = "") -> ConfigFixture {
         ConfigFixture(main: """
             plugins_dir: plugins
             state_dir: state
             listen: 127.0.0.1:\(port)
-            dispatcher: {poll_interval: 50ms}
+            dispatcher: {poll_interval: \(dispatcherPoll)}
             sources:
               - {name: crm, kind: webhook, token: "test-crm-token"}
 

@@ -9,7 +9,7 @@ import Testing
 /// Issue 12: AML review kept apart from selling. Inhibit rules, the compliance queue, the manager's neutral
 /// notice, decisions, and a client's leads going to a receiver as one message.
 @Suite struct ComplianceTests {
-    static let amlKinds = ["risk_large_transaction", "risk_velocity", "risk_rapid_in_out", "risk_dormant_reactivation"]
+    static let amlKinds = AMLNotice.defaultKinds
 
     /// The shipped rules: an open AML lead holds back product-match and marketing-tagged rules leads for 30 days.
     static func policy(receivers: [String] = ["aml"], notice: CompliancePolicy.ManagerNotice = .neutral) -> CompliancePolicy {

@@ -9,6 +9,11 @@ public enum AMLNotice {
     public static let plugin = "compliance"
     public static let kind = "aml_verification"
 
+    /// The kinds the AML law covers by default (`delivery.aml_kinds`): large transactions, velocity, 快进快出
+    /// and dormant reactivation.
+    public static let defaultKinds: Set<String> = ["risk_large_transaction", "risk_velocity", "risk_rapid_in_out",
+                                                   "risk_dormant_reactivation"]
+
     /// The same lead id (feedback and the API still work on it), with an opaque key and kind, no source
     /// events (they would point at the very transactions), no tags, evidence or products.
     public static func neutral(_ lead: Lead, locale: String) -> Lead {

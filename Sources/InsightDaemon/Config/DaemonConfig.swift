@@ -354,7 +354,7 @@ public struct DeliveryConfig: Sendable, Decodable {
         pollInterval = ConfigDuration(seconds: 0.5, text: "500ms")
         compliance = []
         amlManagerNotice = .neutral
-        amlKinds = ["risk_large_transaction", "risk_velocity", "risk_rapid_in_out", "risk_dormant_reactivation"]
+        amlKinds = AMLNotice.defaultKinds.sorted()
         groupWindow = ConfigDuration(seconds: 60, text: "60s")
     }
 
