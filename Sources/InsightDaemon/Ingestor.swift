@@ -16,8 +16,15 @@ public struct Ingestor: Sendable {
 
         public var accepted = 0
         public var duplicates = 0
+        /// The rejected items; for a streamed file only the first ``keptRejections`` (the callback sees all).
         public var rejected: [Rejected] = []
+        public var rejectedCount = 0
+        /// The line a file's read resumed after (0: read from its start).
+        public var resumedAfterLine = 0
     }
+
+    /// How many rejections a streamed file's summary keeps, so a file of garbage cannot fill memory.
+    public static let keptRejections = 1_000
 
     let database: AppDatabase
     let decoder: any EventDecoding
@@ -37,8 +44,55 @@ public struct Ingestor: Sendable {
                                           receivedAt: receivedAt)[0]
         var summary = Summary()
         summary.rejected = split.rejected.map { .init(index: $0.item.index, line: $0.item.line, rejection: $0.rejection) }
+        summary.rejectedCount = summary.rejected.count
         summary.accepted = outcome.acceptedCount
         summary.duplicates = outcome.duplicateCount
+        return summary
+    }
+
+    /// Streams a file into the journal a chunk at a time, each chunk's events and quarantine committed with a
+    /// checkpoint (as the inbox commits a file), so memory stays flat whatever the file's size and a run that
+    /// was killed resumes after its last commit. The file is known by its path, size and modification time:
+    /// an edited file is read again from its start (the journal's idempotency drops what it already has).
+    /// `rejected` is called for each rejected line as it is found.
+    public func ingestFile(path: String, source: String, receivedAt: Date = Date(),
+                           rejected: (Summary.Rejected) -> Void = { _ in }) throws -> Summary {
+        let name = (path as NSString).lastPathComponent
+        let absolute = path.hasPrefix("/") ? (path as NSString).standardizingPath
+            : ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path) as NSString).standardizingPath
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+        let modified = ((attributes[.modificationDate] as? Date) ?? Date(timeIntervalSince1970: 0)).timeIntervalSince1970
+        let fileKey = "\(absolute)|\(size)|\(Int64(modified * 1000))"
+        let checkpointSource = "cli:" + source
+        var summary = Summary()
+        var start = try database.inboxCheckpoint(source: checkpointSource, fileKey: fileKey)
+        if start?.finished == true { start = nil }  // ingested before: read it again, all duplicates
+        summary.resumedAfterLine = start?.line ?? 0
+        let reader = SharedEventFileReader(try EventFileReader(path: path, decoder: decoder, defaultSource: source,
+                                                               startOffset: start?.byteOffset ?? 0, startLine: start?.line ?? 0))
+        var index = 0
+        var next = reader.readAhead()
+        while let chunk = try next.value() {
+            next = reader.readAhead()  // decoded while this one commits
+            let split = EventBatch.split(chunk.items, source: source, origin: "cli:\(name)", receivedAt: receivedAt)
+            for item in split.rejected {
+                let rejection = Summary.Rejected(index: index + item.item.index, line: item.item.line, rejection: item.rejection)
+                if summary.rejected.count < Self.keptRejections { summary.rejected.append(rejection) }
+                summary.rejectedCount += 1
+                rejected(rejection)
+            }
+            index += chunk.items.count
+            let checkpoint = InboxCheckpoint(source: checkpointSource, fileKey: fileKey, fileName: name,
+                                             byteOffset: chunk.endOffset, line: chunk.endLine, finished: false)
+            let outcome = try database.ingest([IngestSubmission(events: split.events, quarantine: split.quarantine,
+                                                                checkpoint: checkpoint)], receivedAt: receivedAt)[0]
+            summary.accepted += outcome.acceptedCount
+            summary.duplicates += outcome.duplicateCount
+        }
+        _ = try database.ingest([IngestSubmission(events: [], checkpoint: InboxCheckpoint(
+            source: checkpointSource, fileKey: fileKey, fileName: name, byteOffset: size, line: 0, finished: true))],
+            receivedAt: receivedAt)
         return summary
     }
 }

@@ -88,19 +88,43 @@ public actor Dispatcher {
     /// number of events handled.
     @discardableResult
     public func drain(maximumBatches: Int = .max) async throws -> Int {
-        var total = 0
         var batches = 0
-        var inFlight: (prepared: Prepared, commit: Task<[Lead], any Error>)?
         var reading: Task<[Event], any Error>? = maximumBatches > 0 ? readAhead(after: position) : nil
         defer { reading?.cancel() }
-        while let read = reading {
-            let events: [Event]
+        return try await pipeline {
+            guard let read = reading else { return nil }
+            let events = try await read.value
+            guard let last = events.last else { reading = nil; return nil }
+            batches += 1
+            reading = batches < maximumBatches ? readAhead(after: last.sequence) : nil
+            return events
+        }
+    }
+
+    /// Handles events that were never journaled, in batches, as ``drain(maximumBatches:)`` handles the
+    /// journal's: `insightd replay` streams a file through here. Their `sequence` must rise; the consumer
+    /// position follows it. Returns the number of events handled.
+    @discardableResult
+    public func handle(_ events: [Event]) async throws -> Int {
+        var rest = events[...]
+        let size = batchSize
+        return try await pipeline {
+            guard !rest.isEmpty else { return nil }
+            let batch = Array(rest.prefix(size))
+            rest = rest.dropFirst(batch.count)
+            return batch
+        }
+    }
+
+    /// Prepares the batches `nextBatch` gives (nil: no more) and commits them in order, batch N committing on
+    /// the writer's thread while N+1 is prepared here.
+    private func pipeline(_ nextBatch: () async throws -> [Event]?) async throws -> Int {
+        var total = 0
+        var inFlight: (prepared: Prepared, commit: Task<[Lead], any Error>)?
+        while true {
             let next: Prepared
             do {
-                events = try await read.value
-                guard let last = events.last else { reading = nil; break }
-                batches += 1
-                reading = batches < maximumBatches ? readAhead(after: last.sequence) : nil
+                guard let events = try await nextBatch(), !events.isEmpty else { break }
                 next = try await prepare(events)
             } catch {
                 // The batch in flight may still have committed: account for it before giving up.

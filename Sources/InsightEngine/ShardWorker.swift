@@ -59,13 +59,13 @@ struct ShardWorker: Sendable {
                 do {
                     let drafts: [LeadDraft]
                     if plugin.usesMemory, let id = event.clientId {
-                        var memory = client?.memory[plugin.id]
+                        // Moved out of the state while the plugin works on it, so it is not copied on write.
+                        var live = output.states[id]?.liveMemory.values.removeValue(forKey: plugin.id)
                         var changed = false
-                        drafts = try plugin.handle(event, context: context, memory: &memory, changed: &changed)
-                        if changed {
-                            output.states[id]?.memory[plugin.id] = memory
-                            output.changes[id, default: []].insert(.memory(plugin.id))
-                        }
+                        defer { output.states[id]?.liveMemory.values[plugin.id] = live }
+                        drafts = try plugin.handle(event, context: context, stored: client?.memory[plugin.id], live: &live,
+                                                   changed: &changed)
+                        if changed { output.changes[id, default: []].insert(.memory(plugin.id)) }
                     } else {
                         drafts = try plugin.handle(event, context: context)
                     }
@@ -87,11 +87,22 @@ struct ShardWorker: Sendable {
                 }
             }
         }
+        let pluginsById = Dictionary(plugins.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for (id, changes) in output.changes {  // only this batch's clients are written
-            guard let state = output.states[id] else { continue }
+            guard var state = output.states[id] else { continue }
+            // The decoded memories back to their stored form, once for the batch: the row holds them all.
+            var encoded: [String] = []
+            for (pluginId, live) in state.liveMemory.values {
+                guard let plugin = pluginsById[pluginId] else { continue }
+                state.memory[pluginId] = plugin.storedMemory(live)
+                encoded.append(pluginId)
+            }
             var update = DispatchCommit.ClientUpdate(state: state, changes: changes)
             try update.encode()
             output.updates.append(update)
+            // While cached, the decoded form is the memory: the JSON would only double what the cache holds.
+            for pluginId in encoded { state.memory[pluginId] = nil }
+            output.states[id] = state
         }
         return output
     }

@@ -13,9 +13,28 @@ public final class AppDatabase: Sendable {
     /// Opens (creating if needed) the database in `directory`, migrates it, and checks it can be written.
     ///
     /// A corrupt file or one from a newer schema is refused with a clear error and never modified.
-    public static func open(directory: String) throws(StoreError) -> AppDatabase {
+    public static func open(directory: String, durability: Durability = .full,
+                            memory: MemoryUse = .daemon) throws(StoreError) -> AppDatabase {
         try prepareDirectory(directory)
-        return try open(path: (directory as NSString).appendingPathComponent(fileName))
+        return try open(path: (directory as NSString).appendingPathComponent(fileName), durability: durability, memory: memory)
+    }
+
+    /// How much memory SQLite may use for its page caches.
+    public enum MemoryUse: Sendable {
+        /// A 128 MB writer cache and a 256 MB memory map: the daemon's dispatcher dirties thousands of state pages
+        /// per batch and reads back what was just journaled.
+        case daemon
+        /// A 16 MB writer cache and no memory map: a command streaming a file (`insightd ingest`, `replay`) keeps
+        /// its memory flat whatever the file's size.
+        case compact
+    }
+
+    /// How a commit reaches the disk.
+    public enum Durability: Sendable {
+        /// `synchronous = FULL`: a committed transaction survives a power cut. The daemon's state.
+        case full
+        /// `synchronous = OFF`: for a throwaway database (a replay's backtest), which a crash may lose.
+        case scratch
     }
 
     /// Creates the state directory if needed and checks it is a writable directory.
@@ -36,7 +55,7 @@ public final class AppDatabase: Sendable {
         }
     }
 
-    public static func open(path: String) throws(StoreError) -> AppDatabase {
+    public static func open(path: String, durability: Durability = .full, memory: MemoryUse = .daemon) throws(StoreError) -> AppDatabase {
         if FileManager.default.fileExists(atPath: path) {
             guard hasSQLiteHeader(path) else { throw .notADatabase(path: path) }
             // Refuse a newer schema before a pool is opened: opening a pool writes to the file (WAL set-up).
@@ -49,7 +68,8 @@ public final class AppDatabase: Sendable {
         configuration.prepareDatabase { db in
             // Read pages through a memory map instead of a read() per page, and keep a larger page cache: the
             // dispatcher reads back what was just journaled, and projection reads hit the same hot pages.
-            try db.execute(sql: "PRAGMA mmap_size = 268435456; PRAGMA cache_size = -8192")
+            try db.execute(sql: memory == .daemon ? "PRAGMA mmap_size = 268435456; PRAGMA cache_size = -8192"
+                                                  : "PRAGMA mmap_size = 0; PRAGMA cache_size = -4096")
         }
         let pool: DatabasePool
         do {
@@ -60,7 +80,7 @@ public final class AppDatabase: Sendable {
             throw .openFailed(path: path, reason: "\(error)")
         }
         let database = AppDatabase(pool: pool, path: path)
-        try database.prepare()
+        try database.prepare(durability: durability, memory: memory)
         return database
     }
 
@@ -69,7 +89,7 @@ public final class AppDatabase: Sendable {
         self.path = path
     }
 
-    private func prepare() throws(StoreError) {
+    private func prepare(durability: Durability, memory: MemoryUse) throws(StoreError) {
         let migrator = AppMigrations.migrator
         do {
             // GRDB sets synchronous = NORMAL when it opens a pool in WAL mode; a bank's journal wants FULL, so
@@ -77,7 +97,8 @@ public final class AppDatabase: Sendable {
             // The writer also gets a 128 MB page cache: a dispatcher batch dirties thousands of state pages, and
             // with a small cache SQLite spills them to the WAL mid-transaction and reads them back.
             try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -131072")
+                try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "OFF"); "
+                                   + "PRAGMA cache_size = \(memory == .daemon ? -131_072 : -16_384)")
             }
             let superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
             if superseded {

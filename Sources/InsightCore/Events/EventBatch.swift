@@ -67,29 +67,48 @@ public enum EventBatch {
         let values: [JSONValue]
         if case .array(let array) = document { values = array } else { values = [document] }
         return values.enumerated().map { index, value in
-            Item(line: 1, index: index, result: decoder.decodeEnvelope(value, defaultSource: defaultSource),
-                 raw: JSONWriter.string(value))
+            let result = decoder.decodeEnvelope(value, defaultSource: defaultSource)
+            let raw: String
+            if case .failure = result { raw = JSONWriter.string(value) } else { raw = "" }
+            return Item(line: 1, index: index, result: result, raw: raw)
         }
     }
 
     private static func decodeLines(_ bytes: [UInt8], defaultSource: String, decoder: some EventDecoding) -> [Item] {
         var items: [Item] = []
         var lineNumber = 0
-        for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            lineNumber += 1
-            var slice = line
-            if slice.last == 0x0D { slice = slice.dropLast() }
-            guard slice.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
-            let raw = String(decoding: slice, as: UTF8.self)
-            let result: Result<Event, EventRejection>
-            do {
-                result = decoder.decodeEnvelope(try JSONParser.parse(slice), defaultSource: defaultSource)
-            } catch {
-                result = .failure(EventRejection(eventId: nil, reason: "line \(lineNumber) is not valid JSON: \(error.message) at column \(error.column)"))
+        bytes.withUnsafeBufferPointer { buffer in
+            var start = 0
+            while start <= buffer.count {
+                let end = buffer[start...].firstIndex(of: 0x0A) ?? buffer.count
+                lineNumber += 1
+                if var item = decodeLine(UnsafeBufferPointer(rebasing: buffer[start..<end]), number: lineNumber,
+                                         defaultSource: defaultSource, decoder: decoder) {
+                    item = Item(line: item.line, index: items.count, result: item.result, raw: item.raw)
+                    items.append(item)
+                }
+                start = end + 1
             }
-            items.append(Item(line: lineNumber, index: items.count, result: result, raw: raw))
         }
         return items
+    }
+
+    /// Decodes one NDJSON line (its `\n` excluded; a trailing `\r` is dropped). Nil for a blank line. The
+    /// item's `raw` text is kept only when the line is rejected, for the quarantine; its `index` is 0.
+    public static func decodeLine(_ line: UnsafeBufferPointer<UInt8>, number: Int, defaultSource: String,
+                                  decoder: some EventDecoding) -> Item? {
+        var slice = line[...]
+        if slice.last == 0x0D { slice = slice.dropLast() }
+        guard slice.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { return nil }
+        let result: Result<Event, EventRejection>
+        do {
+            result = decoder.decodeEnvelope(try JSONParser.parse(UnsafeBufferPointer(rebasing: slice)), defaultSource: defaultSource)
+        } catch {
+            result = .failure(EventRejection(eventId: nil, reason: "line \(number) is not valid JSON: \(error.message) at column \(error.column)"))
+        }
+        let raw: String
+        if case .failure = result { raw = String(decoding: UnsafeBufferPointer(rebasing: slice), as: UTF8.self) } else { raw = "" }
+        return Item(line: number, index: 0, result: result, raw: raw)
     }
 }
 

@@ -63,9 +63,13 @@ public struct NativeEventDecoder: EventDecoding {
 public enum EventValidator {
     /// Nil when the event is valid; otherwise what is wrong and what to change.
     public static func problem(with event: Event) -> String? {
-        for (name, value) in [("id", event.id), ("source", event.source), ("type", event.type), ("clientId", event.clientId ?? "")]
-        where value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+        // The control characters are ASCII: scanning the UTF-8 bytes finds the same ones as scanning scalars.
+        func hasControl(_ text: String) -> Bool { text.utf8.contains { $0 < 0x20 || $0 == 0x7F } }
+        for (name, value) in [("id", event.id), ("source", event.source), ("type", event.type)] where hasControl(value) {
             return "field \"\(name)\" contains a control character; identifiers must be printable text"
+        }
+        if let clientId = event.clientId, hasControl(clientId) {
+            return "field \"clientId\" contains a control character; identifiers must be printable text"
         }
         if EventType.isClientScoped(event.type), event.clientId == nil {
             return "field \"clientId\" is required for type \(event.type)"

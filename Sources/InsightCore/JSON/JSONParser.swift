@@ -109,9 +109,9 @@ public struct JSONParser {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let slice = bytes[start..<index]
+                let end = index
                 index += 1
-                guard let text = String(validating: slice, as: UTF8.self) else {
+                guard let text = bytes.withUnsafeBufferPointer({ Self.string(UnsafeBufferPointer(rebasing: $0[start..<end])) }) else {
                     throw failure("string is not valid UTF-8", at: start)
                 }
                 return text
@@ -126,7 +126,7 @@ public struct JSONParser {
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                guard let text = String(validating: buffer, as: UTF8.self) else {
+                guard let text = buffer.withUnsafeBufferPointer(Self.string) else {
                     throw failure("string is not valid UTF-8", at: start)
                 }
                 return text
@@ -172,6 +172,13 @@ public struct JSONParser {
             }
         }
         throw failure("unterminated string", at: start - 1)
+    }
+
+    /// The UTF-8 bytes as a string, or nil when they are not valid UTF-8. `String(decoding:)` is the
+    /// stdlib's specialized fast path; it repairs invalid input with U+FFFD, which a byte comparison detects.
+    private static func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        return text.utf8.elementsEqual(bytes) ? text : nil
     }
 
     private mutating func parseHex4() throws(Failure) -> UInt32 {

@@ -51,7 +51,12 @@ public enum JSONValue: Sendable, Hashable {
     public var decimalValue: Decimal? {
         switch self {
         case .number(let literal): return Decimal(exactly: literal)
-        case .string(let text): return Decimal(exactly: text.trimmingCharacters(in: .whitespaces))
+        case .string(let text):
+            // Foundation's trimming bridges through NSString: skip it for the usual untrimmed text.
+            guard let first = text.first, let last = text.last, first.isWhitespace || last.isWhitespace else {
+                return Decimal(exactly: text)
+            }
+            return Decimal(exactly: text.trimmingCharacters(in: .whitespaces))
         default: return nil
         }
     }

@@ -36,8 +36,10 @@ public struct LoadedPlugin: Sendable {
     public let publishedTexts: [PublishedText]
     /// False for a plugin without per-client memory: the host then skips the memory plumbing.
     public let usesMemory: Bool
-    private let handleEvent: @Sendable (Event, PluginContext, inout JSONValue?) throws -> (drafts: [LeadDraft], memoryChanged: Bool)
+    private let handleEvent: @Sendable (Event, PluginContext, JSONValue?, inout (any PluginMemory)?) throws
+        -> (drafts: [LeadDraft], memoryChanged: Bool)
     private let handleTick: @Sendable (ScheduleTick, PluginContext) throws -> [LeadDraft]
+    private let encodeMemory: @Sendable (any PluginMemory) -> JSONValue?
 
     public init<P: Plugin>(_ plugin: P) {
         id = P.id
@@ -46,18 +48,21 @@ public struct LoadedPlugin: Sendable {
         schedule = plugin.schedule
         publishedTexts = plugin.publishedTexts
         usesMemory = P.Memory.self != NoMemory.self
-        handleEvent = { event, context, stored in
+        handleEvent = { event, context, stored, live in
             guard P.Memory.self != NoMemory.self else { return (try plugin.handle(event, context: context), false) }
-            // A memory that no longer decodes (an older shape) is dropped rather than failing every event.
-            let before = (try? stored.map(P.Memory.init(json:))) ?? P.Memory()
+            // The decoded memory from the last event, else the stored JSON. A memory that no longer decodes (an
+            // older shape) is dropped rather than failing every event.
+            let before = (live as? P.Memory) ?? (try? stored.map(P.Memory.init(json:))) ?? P.Memory()
             var memory = before
             let drafts = try plugin.handle(event, context: context, memory: &memory)
-            // Most events leave the memory as it was: then nothing is converted back or written.
-            guard memory != before else { return (drafts, false) }
-            stored = memory.isEmpty ? nil : memory.json
-            return (drafts, true)
+            live = memory
+            return (drafts, memory != before)
         }
         handleTick = { try plugin.tick($0, context: $1) }
+        encodeMemory = { live in
+            guard let memory = live as? P.Memory, !memory.isEmpty else { return nil }
+            return memory.json
+        }
     }
 
     public func subscribes(to type: String) -> Bool {
@@ -67,20 +72,30 @@ public struct LoadedPlugin: Sendable {
     /// Handles an event; `memory` is the plugin's stored memory for the event's client, updated in place
     /// (nil: nothing stored).
     public func handle(_ event: Event, context: PluginContext, memory: inout JSONValue?) throws -> [LeadDraft] {
-        try handleEvent(event, context, &memory).drafts
+        var live: (any PluginMemory)?
+        let outcome = try handleEvent(event, context, memory, &live)
+        if outcome.memoryChanged, let live { memory = encodeMemory(live) }
+        return outcome.drafts
     }
 
-    /// As ``handle(_:context:memory:)``, saying whether the memory changed (and so must be stored).
-    public func handle(_ event: Event, context: PluginContext, memory: inout JSONValue?,
+    /// Handles an event with the client's memory in its decoded form (`live`, nil at first: then the stored
+    /// JSON is decoded), which stays decoded between events: the host converts it back to JSON with
+    /// ``storedMemory(_:)`` once per batch, not once per event. Says whether the memory changed.
+    public func handle(_ event: Event, context: PluginContext, stored: JSONValue?, live: inout (any PluginMemory)?,
                        changed: inout Bool) throws -> [LeadDraft] {
-        let outcome = try handleEvent(event, context, &memory)
+        let outcome = try handleEvent(event, context, stored, &live)
         changed = outcome.memoryChanged
         return outcome.drafts
     }
 
+    /// The stored form of a decoded memory (nil: nothing to store).
+    public func storedMemory(_ live: any PluginMemory) -> JSONValue? {
+        encodeMemory(live)
+    }
+
     public func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] {
-        var memory: JSONValue?
-        return try handleEvent(event, context, &memory).drafts
+        var live: (any PluginMemory)?
+        return try handleEvent(event, context, nil, &live).drafts
     }
 
     public func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] {

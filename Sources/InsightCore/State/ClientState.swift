@@ -24,6 +24,9 @@ public struct ClientState: Sendable, Hashable, Codable {
     /// Each plugin's memory of this client, by plugin id (see ``PluginMemory``). Not projected from events:
     /// plugins write it, and it is stored with the rest of the state.
     public var memory: [String: JSONValue]
+    /// The plugins' memories in decoded form, as the dispatcher keeps them between events of a cached client;
+    /// `memory` is brought up to date from them once per batch. Not stored, and not part of equality.
+    public var liveMemory = LiveMemories()
 
     public init(id: String) {
         self.id = id
@@ -216,4 +219,15 @@ extension ClientProfile {
     public var birthdayKey: Int? {
         birthDate.map { Birthdays.key(birthDate: $0, calendar: birthCalendar) }
     }
+}
+
+/// Decoded plugin memories by plugin id (see ``ClientState/liveMemory``): a cache of the stored JSON, so equal
+/// whatever it holds.
+public struct LiveMemories: Sendable, Hashable {
+    public var values: [String: any PluginMemory] = [:]
+
+    public init() {}
+
+    public static func == (lhs: LiveMemories, rhs: LiveMemories) -> Bool { true }
+    public func hash(into hasher: inout Hasher) {}
 }

@@ -80,25 +80,19 @@ public enum Commands {
         guard let configuration = loadOrReport(configPath) else { return 1 }
         let database: AppDatabase
         do {
-            database = try AppDatabase.open(directory: configuration.stateDirectory)
+            database = try AppDatabase.open(directory: configuration.stateDirectory, memory: .compact)
         } catch {
             printError("cannot open state: \(error)")
             return 1
         }
         var status: ExitCode = 0
         for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                printError("\(file): cannot read the file")
-                status = 1
-                continue
-            }
             do {
-                let summary = try Ingestor(database: database).ingest(Array(data), origin: "cli:\((file as NSString).lastPathComponent)",
-                                                                      format: .automatic, source: source, receivedAt: Date())
-                print("\(file): \(summary.accepted) accepted, \(summary.duplicates) duplicates, \(summary.rejected.count) rejected")
-                for rejection in summary.rejected {
+                let summary = try Ingestor(database: database).ingestFile(path: file, source: source) { rejection in
                     printError("\(file):\(rejection.line): \(rejection.rejection)")
                 }
+                let resumed = summary.resumedAfterLine > 0 ? " (resumed after line \(summary.resumedAfterLine))" : ""
+                print("\(file): \(summary.accepted) accepted, \(summary.duplicates) duplicates, \(summary.rejectedCount) rejected\(resumed)")
             } catch {
                 printError("\(file): \(error)")
                 status = 1

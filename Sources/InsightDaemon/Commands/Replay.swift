@@ -2,6 +2,7 @@ import Foundation
 import InsightCore
 import InsightDelivery
 import InsightEngine
+import InsightIngest
 import InsightStore
 import Logging
 
@@ -30,65 +31,104 @@ public struct Replay: Sendable {
         self.configuration = configuration
     }
 
-    /// Replays `files` (JSON, NDJSON or CloudEvents, as `POST /v1/events` takes them) in event-time order.
-    /// `progress` is called after each simulated day with (day index, day count, events so far, leads so far).
+    /// Where a replay is, after each simulated day.
+    public struct Progress: Sendable {
+        public var day: LocalDate
+        /// Bytes read of all the files, out of `totalBytes`.
+        public var bytesRead: Int64
+        public var totalBytes: Int64
+        public var events: Int
+        public var leads: Int
+    }
+
+    /// Replays `files` (NDJSON, or JSON and CloudEvents as `POST /v1/events` takes them) in event-time order,
+    /// streaming: a file in time order (a feed's usual shape) is read a chunk at a time and never held whole.
+    /// A file that is not is read whole and sorted. The state is a scratch database (`synchronous = OFF`) in a
+    /// temporary directory, removed afterwards; nothing is delivered.
     public func run(files: [String], until: LocalDate?, rejection: (String) -> Void = { _ in },
-                    progress: (Int, Int, Int, Int) -> Void = { _, _, _, _ in }) async throws -> Result {
+                    progress: (Progress) -> Void = { _ in }) async throws -> Result {
         let scratch = (NSTemporaryDirectory() as NSString).appendingPathComponent("insightd-replay-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        // Decode and validate exactly as ingestion does, into a staging journal.
-        let staging = try AppDatabase.open(directory: (scratch as NSString).appendingPathComponent("staging"))
-        var rejected = 0
-        for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else { throw ReplayError("\(file): cannot read the file") }
-            let summary = try Ingestor(database: staging).ingest(Array(data), origin: "replay:\((file as NSString).lastPathComponent)",
-                                                               format: .automatic, source: "replay", receivedAt: Date(timeIntervalSince1970: 0))
-            rejected += summary.rejected.count
-            for item in summary.rejected { rejection("\(file):\(item.line): \(item.rejection)") }
+        var reported = 0
+        do {
+            return try await pass(files: files, until: until, scratch: (scratch as NSString).appendingPathComponent("stream"),
+                                  sorted: false, rejection: { rejection($0); reported += 1 }, progress: progress)
+        } catch is OutOfOrder {
+            // Start again on a fresh state, sorting in memory; the rejections already reported are not repeated.
+            var skip = reported
+            return try await pass(files: files, until: until, scratch: (scratch as NSString).appendingPathComponent("sorted"),
+                                  sorted: true, rejection: { if skip > 0 { skip -= 1 } else { rejection($0) } },
+                                  progress: progress)
         }
-        let journaled = try staging.readJournal(after: 0, limit: Int.max)
-        try staging.close()
-        // Event-time order; the journal's order among equal times.
-        let events = journaled.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
+    }
 
+    /// The journal's idempotency key.
+    struct EventKey: Hashable {
+        let source: String
+        let id: String
+    }
+
+    /// An event older than the one before it: the streaming pass gives way to the sorting one.
+    struct OutOfOrder: Error {}
+
+    private func pass(files: [String], until: LocalDate?, scratch: String, sorted: Bool, rejection: (String) -> Void,
+                      progress: (Progress) -> Void) async throws -> Result {
         let settings = configuration.pipelineSettings
         let timeZone = settings.timeZone
-        let database = try AppDatabase.open(directory: (scratch as NSString).appendingPathComponent("state"))
+        let database = try AppDatabase.open(directory: scratch, durability: .scratch, memory: .compact)
+        defer { try? database.close() }
         let dispatcher = try Dispatcher(database: database, settings: SettingsBox(settings), clock: .eventTime,
                                         shards: configuration.config.dispatcher.shards,
                                         logger: Logger(label: "replay", factory: { _ in SwiftLogNoOpLogHandler() }))
-        guard let first = events.first, let last = events.last else {
-            try database.close()
-            return Result(leads: [], events: 0, rejected: rejected, days: [], timeZone: timeZone, locale: settings.locale)
-        }
-        let firstDay = LocalDate(first.time, in: timeZone)
-        let lastDay = max(LocalDate(last.time, in: timeZone), until ?? firstDay)
-        let days = (0...firstDay.days(until: lastDay)).map { firstDay.adding(days: $0) }
-        let ticks = settings.schedules.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
-        var remaining = events[...]
-        var handled = 0
-        func feed(until end: Date) async throws {
-            let batch = remaining.prefix { $0.time < end }
-            guard !batch.isEmpty else { return }
-            remaining = remaining.dropFirst(batch.count)
-            _ = try database.append(Array(batch), receivedAt: Date(timeIntervalSince1970: 0))
-            try await dispatcher.drain()
-            handled += batch.count
-        }
-        for (index, day) in days.enumerated() {
-            for (plugin, time) in ticks {
-                let instant = day.instant(at: time, in: timeZone)
-                try await feed(until: instant)
-                try await dispatcher.runTick(ScheduleTick(scheduledAt: instant, localDate: day), plugin: plugin)
+        var timeline = ReplayTimeline(dispatcher: dispatcher, database: database, timeZone: timeZone,
+                                      ticks: settings.schedules.sorted { ($0.value, $0.key) < ($1.value, $1.key) },
+                                      batchSize: Dispatcher.defaultBatchSize)
+        let input = try ReplayInput(files: files)
+        var rejected = 0
+        var seen = Set<EventKey>()
+        var held: [Event] = []  // the sorting pass holds every event
+        var accepted = 0
+        var last: Date?
+        try await input.forEachChunk { file, chunk in
+            for item in chunk.items {
+                switch item.result {
+                case .failure(let reason):
+                    rejected += 1
+                    rejection("\(file):\(item.line): \(reason)")
+                case .success(var event):
+                    // The journal's idempotency: a repeated (source, id) is dropped, as ingest drops it.
+                    guard seen.insert(EventKey(source: event.source, id: event.id)).inserted else { continue }
+                    accepted += 1
+                    event.sequence = Int64(accepted)
+                    if sorted {
+                        held.append(event)
+                        continue
+                    }
+                    if let last, event.time < last { throw OutOfOrder() }
+                    last = event.time
+                    try await timeline.add(event)
+                }
             }
-            try await feed(until: day.adding(days: 1).instant(in: timeZone))
-            progress(index + 1, days.count, handled, try database.leadCount())
+            if !sorted, let day = timeline.day {
+                progress(Progress(day: day, bytesRead: input.bytesRead, totalBytes: input.totalBytes, events: accepted,
+                                  leads: try database.leadCount()))
+            }
+        }
+        if sorted {
+            // Event-time order; the input's order among equal times (a stable sort).
+            held = held.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
+            for event in held { try await timeline.add(event) }
+            held = []
+        }
+        let days = try await timeline.finish(until: until)
+        if let day = days.last {
+            progress(Progress(day: day, bytesRead: input.totalBytes, totalBytes: input.totalBytes, events: accepted,
+                              leads: try database.leadCount()))
         }
         var leads = try database.leads(LeadQuery(limit: Int.max))
-        try database.close()
         let inhibited = Self.inhibitions(leads, policy: configuration.compliancePolicy)
         for index in leads.indices where inhibited[leads[index].id] != nil { leads[index].status = .suppressed }
-        return Result(leads: leads, inhibited: inhibited, events: events.count, rejected: rejected, days: days, timeZone: timeZone,
+        return Result(leads: leads, inhibited: inhibited, events: accepted, rejected: rejected, days: days, timeZone: timeZone,
                       locale: settings.locale)
     }
 
@@ -107,6 +147,126 @@ public struct Replay: Sendable {
             }
         }
         return held
+    }
+}
+
+/// Drives a replay's simulated clock: events go to the dispatcher in batches cut at each daily tick's instant,
+/// and each tick runs once every event before its instant has been handled (an event at the instant comes
+/// after it), from the first event's day through the last one's (or `--until`).
+struct ReplayTimeline {
+    let dispatcher: Dispatcher
+    let database: AppDatabase
+    let timeZone: TimeZone
+    /// (plugin, local time), in the order they fire within a day.
+    let ticks: [(key: String, value: LocalTime)]
+    let batchSize: Int
+    /// The day being replayed, and the next tick of it to fire (`ticks.count`: its end).
+    private(set) var day: LocalDate?
+    private var nextTick = 0
+    private var firstDay: LocalDate?
+    private var batch: [Event] = []
+
+    init(dispatcher: Dispatcher, database: AppDatabase, timeZone: TimeZone, ticks: [(key: String, value: LocalTime)],
+         batchSize: Int) {
+        self.dispatcher = dispatcher
+        self.database = database
+        self.timeZone = timeZone
+        self.ticks = ticks
+        self.batchSize = batchSize
+        batch.reserveCapacity(batchSize)
+    }
+
+    /// The instant the timeline next stops at: the next tick of the day, or the day's end.
+    private func boundary(of day: LocalDate) -> Date {
+        nextTick < ticks.count ? day.instant(at: ticks[nextTick].value, in: timeZone) : day.adding(days: 1).instant(in: timeZone)
+    }
+
+    /// Adds the next event in time order.
+    mutating func add(_ event: Event) async throws {
+        if day == nil {
+            day = LocalDate(event.time, in: timeZone)
+            firstDay = day
+        }
+        while let current = day, event.time >= boundary(of: current) {
+            try await advance(current)
+        }
+        batch.append(event)
+        if batch.count == batchSize { try await flush() }
+    }
+
+    /// Handles what is batched, fires the boundary's tick (or moves to the next day).
+    private mutating func advance(_ current: LocalDate) async throws {
+        try await flush()
+        if nextTick < ticks.count {
+            let (plugin, time) = ticks[nextTick]
+            let instant = current.instant(at: time, in: timeZone)
+            try await dispatcher.runTick(ScheduleTick(scheduledAt: instant, localDate: current), plugin: plugin)
+            nextTick += 1
+        } else {
+            day = current.adding(days: 1)
+            nextTick = 0
+        }
+    }
+
+    private mutating func flush() async throws {
+        guard !batch.isEmpty else { return }
+        try await dispatcher.handle(batch)
+        batch.removeAll(keepingCapacity: true)
+    }
+
+    /// Handles the rest and fires the remaining ticks through `until` (at least the last event's day). Returns
+    /// the replayed days.
+    mutating func finish(until: LocalDate?) async throws -> [LocalDate] {
+        guard let first = firstDay, var current = day else { return [] }
+        let lastDay = max(current, until ?? first)
+        while true {
+            try await flush()
+            while nextTick < ticks.count { try await advance(current) }
+            guard current < lastDay else { break }
+            try await advance(current)
+            current = day ?? current
+        }
+        return (0...first.days(until: lastDay)).map { first.adding(days: $0) }
+    }
+}
+
+/// The files of a replay, read one after the other, each streamed in decoded chunks; the next chunk is read
+/// and decoded while the current one is handled.
+final class ReplayInput: @unchecked Sendable {
+    let files: [String]
+    let totalBytes: Int64
+    private(set) var bytesRead: Int64 = 0
+
+    init(files: [String]) throws {
+        self.files = files
+        var total: Int64 = 0
+        for file in files {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: file) else {
+                throw ReplayError("\(file): cannot read the file")
+            }
+            total += (attributes[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        totalBytes = total
+    }
+
+    /// Calls `body` with each chunk of each file, in order.
+    func forEachChunk(_ body: (String, EventFileReader.Chunk) async throws -> Void) async throws {
+        var before: Int64 = 0
+        for file in files {
+            let reader: SharedEventFileReader
+            do {
+                reader = SharedEventFileReader(try EventFileReader(path: file, decoder: IngestDecoder(), defaultSource: "replay"))
+            } catch {
+                throw ReplayError(error.description)
+            }
+            var next = Task.detached { try reader.next() }
+            while let chunk = try await next.value {
+                next = Task.detached { try reader.next() }
+                bytesRead = before + chunk.endOffset
+                try await body(file, chunk)
+            }
+            before += reader.fileSize
+        }
     }
 }
 

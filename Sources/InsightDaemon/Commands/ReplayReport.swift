@@ -108,16 +108,17 @@ extension Commands {
         do {
             let result = try await Replay(configuration: configuration).run(
                 files: files, until: untilDay, rejection: { printError($0) },
-                progress: { day, days, events, leads in
+                progress: { step in
                     guard terminal else { return }
                     let elapsed = ContinuousClock.now - started
                     let seconds = max(0.001, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-                    let filled = days > 0 ? day * 30 / days : 30
+                    let filled = step.totalBytes > 0 ? Int(min(30, step.bytesRead * 30 / step.totalBytes)) : 30
                     let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled)
-                    FileHandle.standardError.write(Data(String(format: "\r%@ day %d/%d  %d events  %d leads  %.0f events/s ",
-                                                               bar, day, days, events, leads, Double(events) / seconds).utf8))
-                    if day == days { FileHandle.standardError.write(Data("\n".utf8)) }
+                    FileHandle.standardError.write(Data(String(format: "\r%@ %@  %d events  %d leads  %.0f events/s ",
+                                                               bar, step.day.description, step.events, step.leads,
+                                                               Double(step.events) / seconds).utf8))
                 })
+            if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
             switch format {
             case .table: write(result.table() + "\n")
             case .json: write(try result.json() + "\n")
