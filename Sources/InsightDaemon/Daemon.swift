@@ -43,7 +43,7 @@ public struct Daemon: Sendable {
         let settings = SettingsBox(configuration.pipelineSettings)
         let tuning = configuration.config.dispatcher
         let dispatcher = try Dispatcher(database: database, settings: settings, clock: .live(timeSource),
-                                        shards: tuning.shards, batchSize: tuning.batchSize,
+                                        shards: tuning.shards, batchSize: tuning.batchSize, cacheCapacity: tuning.clientCache,
                                         logger: logger.component("dispatcher"))
         let wake = WakeSignal()
         let queue = IngestQueue(database: database, logger: logger.component("ingest"), onCommitted: { wake.wake() })

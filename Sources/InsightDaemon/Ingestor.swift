@@ -37,7 +37,8 @@ public struct Ingestor: Sendable {
     /// Throws ``EventBatch/Unreadable`` when the input cannot be read as a whole; nothing is stored then.
     public func ingest(_ bytes: [UInt8], origin: String, format: EventBatch.Format, source: String,
                        receivedAt: Date) throws -> Summary {
-        let items = try EventBatch.decode(bytes, format: format, defaultSource: source, decoder: decoder)
+        let items = try EventBatch.decode(bytes, format: format, defaultSource: source, decoder: decoder,
+                                          encodeData: true)
         let split = EventBatch.split(items, source: source, origin: origin, receivedAt: receivedAt)
         // Quarantine and events in one transaction: either both are stored or neither.
         let outcome = try database.ingest([IngestSubmission(events: split.events, quarantine: split.quarantine)],
@@ -70,14 +71,17 @@ public struct Ingestor: Sendable {
         if start?.finished == true { start = nil }  // ingested before: read it again, all duplicates
         summary.resumedAfterLine = start?.line ?? 0
         let reader = SharedEventFileReader(try EventFileReader(path: path, decoder: decoder, defaultSource: source,
-                                                               startOffset: start?.byteOffset ?? 0, startLine: start?.line ?? 0))
+                                                               startOffset: start?.byteOffset ?? 0, startLine: start?.line ?? 0,
+                                                               encodeData: true))
         var index = 0
         var next = reader.readAhead()
         while let chunk = try next.value() {
             next = reader.readAhead()  // decoded while this one commits
             let split = EventBatch.split(chunk.items, source: source, origin: "cli:\(name)", receivedAt: receivedAt)
-            for item in split.rejected {
-                let rejection = Summary.Rejected(index: index + item.item.index, line: item.item.line, rejection: item.rejection)
+            // An item's index is its place in the file (the reader leaves it 0), as for a body's items.
+            for (position, item) in chunk.items.enumerated() {
+                guard case .failure(let failure) = item.result else { continue }
+                let rejection = Summary.Rejected(index: index + position, line: item.line, rejection: failure)
                 if summary.rejected.count < Self.keptRejections { summary.rejected.append(rejection) }
                 summary.rejectedCount += 1
                 rejected(rejection)

@@ -14,6 +14,11 @@ struct ClientCache {
 
     var count: Int { shards.reduce(0) { $0 + $1.count } }
 
+    /// Whether the client is cached, without copying its state (a copy retains each of its collections).
+    func contains(_ id: String) -> Bool {
+        shards[bus.shard(for: id)].index(forKey: id) != nil
+    }
+
     subscript(id: String) -> ClientState? {
         get { shards[bus.shard(for: id)][id] }
         set { shards[bus.shard(for: id)][id] = newValue }

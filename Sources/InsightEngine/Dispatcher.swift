@@ -45,6 +45,10 @@ public actor Dispatcher {
     /// Projected state of recently seen clients, possibly ahead of the database by one in-flight batch.
     private var clients: ClientCache
     private var managers: [String: ManagerState] = [:]
+    /// The manager cache was emptied while clients stayed cached: their managers are looked up again.
+    private var managersEvicted = false
+    /// A handled batch whose commit is running (``submit(_:)``), settled by the next call.
+    private var inFlight: (prepared: Prepared, commit: Task<[Lead], any Error>)?
     /// Called with the leads each commit made new, after the commit.
     private let onNewLeads: @Sendable ([Lead]) -> Void
 
@@ -55,9 +59,12 @@ public actor Dispatcher {
     /// Events per batch at most. Catching up on a backlog, a larger batch dirties each state page once for
     /// more events (a bank's book is touched at random); live, a batch is what has arrived since the last.
     public static let defaultBatchSize = 65_536
+    /// Clients whose state stays cached between batches, at most (`dispatcher.client_cache`). Past it the cache
+    /// is emptied but for the batch in flight, and clients are read again as their events come.
+    public static let defaultCacheCapacity = 100_000
 
     public init(database: AppDatabase, settings: SettingsBox, clock: DispatchClock, shards: Int = 4,
-                batchSize: Int = Dispatcher.defaultBatchSize, cacheCapacity: Int = 200_000, logger: Logger,
+                batchSize: Int = Dispatcher.defaultBatchSize, cacheCapacity: Int = Dispatcher.defaultCacheCapacity, logger: Logger,
                 onNewLeads: @escaping @Sendable ([Lead]) -> Void = { _ in }) throws {
         self.database = database
         self.settings = settings
@@ -76,6 +83,7 @@ public actor Dispatcher {
 
     /// Handles and commits the next batch, if any.
     public func step() async throws -> Step {
+        try await settle()
         let events = try database.readJournal(after: position, limit: batchSize)
         guard !events.isEmpty else { return Step(events: 0, newLeads: [], position: position) }
         let prepared = try await prepare(events)
@@ -102,8 +110,8 @@ public actor Dispatcher {
     }
 
     /// Handles events that were never journaled, in batches, as ``drain(maximumBatches:)`` handles the
-    /// journal's: `insightd replay` streams a file through here. Their `sequence` must rise; the consumer
-    /// position follows it. Returns the number of events handled.
+    /// journal's, and waits for their commits. Their `sequence` must rise; the consumer position follows it.
+    /// Returns the number of events handled.
     @discardableResult
     public func handle(_ events: [Event]) async throws -> Int {
         var rest = events[...]
@@ -116,33 +124,62 @@ public actor Dispatcher {
         }
     }
 
+    /// Handles one batch of events that were never journaled and starts its commit, without waiting for it:
+    /// the caller's next batch is handled while this one commits (`insightd replay` streams a file through
+    /// here). The batch before it is settled first. Call ``settle()`` before anything that reads committed
+    /// state (a daily tick) and at the end. Returns the events of the batch that was settled (0 if none).
+    @discardableResult
+    public func submit(_ events: [Event]) async throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        let next: Prepared
+        do {
+            next = try await prepare(events)
+        } catch {
+            // The batch in flight may still have committed: account for it before giving up.
+            if let (prepared, commit) = inFlight, let newLeads = try? await commit.value {
+                finish(prepared, newLeads: newLeads)
+            }
+            inFlight = nil
+            dropCaches()
+            throw error
+        }
+        var settled = 0
+        if let (prepared, commit) = inFlight {
+            inFlight = nil
+            settled = try await settle(prepared, commit, pending: next)
+        }
+        inFlight = (next, startCommit(next))
+        return settled
+    }
+
+    /// Waits for the batch in flight (see ``submit(_:)``) to commit. Returns its events (0 if none).
+    @discardableResult
+    public func settle() async throws -> Int {
+        guard let (prepared, commit) = inFlight else { return 0 }
+        inFlight = nil
+        return try await settle(prepared, commit)
+    }
+
     /// Prepares the batches `nextBatch` gives (nil: no more) and commits them in order, batch N committing on
     /// the writer's thread while N+1 is prepared here.
     private func pipeline(_ nextBatch: () async throws -> [Event]?) async throws -> Int {
-        var total = 0
-        var inFlight: (prepared: Prepared, commit: Task<[Lead], any Error>)?
+        var total = try await settle()
         while true {
-            let next: Prepared
+            let events: [Event]?
             do {
-                guard let events = try await nextBatch(), !events.isEmpty else { break }
-                next = try await prepare(events)
+                events = try await nextBatch()
             } catch {
-                // The batch in flight may still have committed: account for it before giving up.
                 if let (prepared, commit) = inFlight, let newLeads = try? await commit.value {
                     finish(prepared, newLeads: newLeads)
                 }
+                inFlight = nil
                 dropCaches()
                 throw error
             }
-            if let (prepared, commit) = inFlight {
-                total += try await settle(prepared, commit, pending: next)
-            }
-            inFlight = (next, startCommit(next))
+            guard let events, !events.isEmpty else { break }
+            total += try await submit(events)
         }
-        if let (prepared, commit) = inFlight {
-            total += try await settle(prepared, commit)
-        }
-        return total
+        return total + (try await settle())
     }
 
     /// Waits for a batch's commit and accounts for it; returns its event count. A failed commit drops the
@@ -322,6 +359,7 @@ public actor Dispatcher {
         if managers.count > cacheCapacity {
             let uncommitted = Set(pending?.commit.managers.map(\.id) ?? [])
             managers = uncommitted.isEmpty ? [:] : managers.filter { uncommitted.contains($0.key) }
+            managersEvicted = true
         }
         report(newLeads)
     }
@@ -330,24 +368,32 @@ public actor Dispatcher {
     private func dropCaches() {
         clients = ClientCache(bus: bus)
         managers.removeAll(keepingCapacity: false)
+        managersEvicted = false  // the clients go too: each is loaded again, with its manager
     }
 
+    /// Loads the batch's clients that are not cached, and the managers they and the batch's profile events
+    /// name. A cached client's manager was loaded with it; after the manager cache was emptied, the batch's
+    /// clients are looked through once more (a manager not cached is still read by the shard, only slower).
     private func warmCaches(for events: [Event]) throws {
         var missing = Set<String>()
-        for event in events { if let id = event.clientId, clients[id] == nil { missing.insert(id) } }
+        for event in events { if let id = event.clientId, !clients.contains(id) { missing.insert(id) } }
+        var managerIds = Set<String>()
         if !missing.isEmpty {
-            for (id, state) in try database.loadClients(missing) { clients[id] = state }
-        }
-        var missingManagers = Set<String>()
-        for event in events {
-            var ids: [String] = []
-            if let id = event.clientId, let managerId = clients[id]?.profile.managerId { ids.append(managerId) }
-            if event.type == EventType.managerProfile || event.type == EventType.clientProfile,
-               let managerId = event.data["managerId"]?.stringValue {
-                ids.append(managerId)
+            for (id, state) in try database.loadClients(missing) {
+                if let managerId = state.profile.managerId { managerIds.insert(managerId) }
+                clients[id] = state
             }
-            for id in ids where managers[id] == nil { missingManagers.insert(id) }
         }
+        if managersEvicted {
+            managersEvicted = false
+            for event in events {
+                if let id = event.clientId, let managerId = clients[id]?.profile.managerId { managerIds.insert(managerId) }
+            }
+        }
+        for event in events where event.type == EventType.managerProfile || event.type == EventType.clientProfile {
+            if let managerId = event.data["managerId"]?.stringValue { managerIds.insert(managerId) }
+        }
+        let missingManagers = managerIds.filter { managers[$0] == nil }
         if !missingManagers.isEmpty {
             for (id, manager) in try database.loadManagers(missingManagers) { managers[id] = manager }
         }

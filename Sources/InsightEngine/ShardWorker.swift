@@ -41,14 +41,22 @@ struct ShardWorker: Sendable {
         }
         for event in events {
             var client: ClientState?
+            // The client's slot, found once per event: nothing is inserted into `states` until the next event.
+            var slot: Dictionary<String, ClientState>.Index?
             if let id = event.clientId {
                 // Mutate in place: the worker holds the only reference, so no copy of the state is made.
                 let changes = output.states[id, default: ClientState(id: id)].apply(event)
-                output.changes[id, default: []].formUnion(changes)
-                client = output.states[id]
+                if !changes.isEmpty { output.changes[id, default: []].formUnion(changes) }
+                slot = output.states.index(forKey: id)
             }
             let subscribed = subscribers(of: event.type)
             guard !subscribed.isEmpty else { continue }
+            if let slot {
+                client = output.states.values[slot]
+                // The context's copy goes without the decoded memories (plugins get theirs as an argument), so
+                // the cached state keeps the only reference to them and a plugin's write copies nothing.
+                client?.liveMemory = LiveMemories()
+            }
             // One context per event, handed to each plugin with its own logger: copying the client's state
             // into a fresh context for every plugin would retain each of its collections again.
             var context = PluginContext(now: clock.now(for: event), timeZone: settings.timeZone, locale: settings.locale,
@@ -58,11 +66,11 @@ struct ShardWorker: Sendable {
                 context.logger = pluginLogger
                 do {
                     let drafts: [LeadDraft]
-                    if plugin.usesMemory, let id = event.clientId {
+                    if plugin.usesMemory, let id = event.clientId, let slot {
                         // Moved out of the state while the plugin works on it, so it is not copied on write.
-                        var live = output.states[id]?.liveMemory.values.removeValue(forKey: plugin.id)
+                        var live = output.states.values[slot].liveMemory.values.removeValue(forKey: plugin.id)
                         var changed = false
-                        defer { output.states[id]?.liveMemory.values[plugin.id] = live }
+                        defer { output.states.values[slot].liveMemory.values[plugin.id] = live }
                         drafts = try plugin.handle(event, context: context, stored: client?.memory[plugin.id], live: &live,
                                                    changed: &changed)
                         if changed { output.changes[id, default: []].insert(.memory(plugin.id)) }

@@ -125,7 +125,9 @@ struct EventsController: Sendable {
         switch format {
         case .batch(let batchFormat):
             do {
-                return try EventBatch.decode(bytes, format: batchFormat, defaultSource: source, decoder: decoder)
+                // The data's JSON is written here, on the request's task, not on the journal's single writer.
+                return try EventBatch.decode(bytes, format: batchFormat, defaultSource: source, decoder: decoder,
+                                             encodeData: true)
             } catch {
                 throw Problem.badRequest(error.description)
             }

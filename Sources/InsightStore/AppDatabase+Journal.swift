@@ -34,7 +34,7 @@ extension AppDatabase {
         for event in events {
             statement.setUncheckedArguments([
                 event.source, event.id, event.type, event.clientId, event.time.milliseconds, received,
-                JSONWriter.string(event.data),
+                event.dataText ?? JSONWriter.string(event.data),
             ])
             try statement.execute()
             sequences.append(db.changesCount == 1 ? db.lastInsertedRowID : nil)

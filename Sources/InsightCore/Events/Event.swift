@@ -13,9 +13,13 @@ public struct Event: Sendable, Hashable {
     public let time: Date
     public let clientId: String?
     public let data: JSONValue
+    /// `data` as JSON text, when it was already written: decoding writes it on every core
+    /// (``EventBatch/decodeLine(_:number:defaultSource:decoder:encodeData:)``), so the journal's single writer
+    /// stores it as is instead of encoding it on its own thread. Not part of the event's identity.
+    public var dataText: String?
 
     public init(sequence: Int64 = 0, id: String, source: String, type: String, time: Date, clientId: String?,
-                data: JSONValue) {
+                data: JSONValue, dataText: String? = nil) {
         self.sequence = sequence
         self.id = id
         self.source = source
@@ -23,6 +27,22 @@ public struct Event: Sendable, Hashable {
         self.time = time
         self.clientId = clientId
         self.data = data
+        self.dataText = dataText
+    }
+
+    public static func == (lhs: Event, rhs: Event) -> Bool {
+        lhs.sequence == rhs.sequence && lhs.id == rhs.id && lhs.source == rhs.source && lhs.type == rhs.type
+            && lhs.time == rhs.time && lhs.clientId == rhs.clientId && lhs.data == rhs.data
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(sequence)
+        hasher.combine(id)
+        hasher.combine(source)
+        hasher.combine(type)
+        hasher.combine(time)
+        hasher.combine(clientId)
+        hasher.combine(data)
     }
 
     /// The event as journaled for an authenticated sender (or the inbox a file came from): the sender's
@@ -30,7 +50,8 @@ public struct Event: Sendable, Hashable {
     /// idempotency, and no body can write into another sender's `(source, id)` space.
     public func journaled(under sender: String) -> Event {
         let scoped = source == sender ? sender : sender + "/" + source
-        return Event(sequence: sequence, id: id, source: scoped, type: type, time: time, clientId: clientId, data: data)
+        return Event(sequence: sequence, id: id, source: scoped, type: type, time: time, clientId: clientId, data: data,
+                     dataText: dataText)
     }
 
     /// The largest accepted `id`, in characters.

@@ -34,8 +34,11 @@ public enum EventBatch {
         public let description: String
     }
 
+    /// With `encodeData`, each event's ``Event/dataText`` is written here (see
+    /// ``decodeLine(_:number:defaultSource:decoder:encodeData:)``).
     public static func decode(_ bytes: [UInt8], format: Format, defaultSource: String,
-                              decoder: some EventDecoding = NativeEventDecoder()) throws(Unreadable) -> [Item] {
+                              decoder: some EventDecoding = NativeEventDecoder(),
+                              encodeData: Bool = false) throws(Unreadable) -> [Item] {
         guard !bytes.isEmpty, bytes.contains(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else {
             throw Unreadable(description: "the body is empty: send a JSON event, an array of events, or NDJSON")
         }
@@ -44,18 +47,19 @@ public enum EventBatch {
         }
         switch format {
         case .ndjson:
-            return decodeLines(bytes, defaultSource: defaultSource, decoder: decoder)
+            return decodeLines(bytes, defaultSource: defaultSource, decoder: decoder, encodeData: encodeData)
         case .json:
             do {
-                return items(from: try JSONParser.parse(bytes), defaultSource: defaultSource, decoder: decoder)
+                return items(from: try JSONParser.parse(bytes), defaultSource: defaultSource, decoder: decoder,
+                             encodeData: encodeData)
             } catch {
                 throw Unreadable(description: "the body is not valid JSON: \(error)")
             }
         case .automatic:
             if let document = try? JSONParser.parse(bytes) {
-                return items(from: document, defaultSource: defaultSource, decoder: decoder)
+                return items(from: document, defaultSource: defaultSource, decoder: decoder, encodeData: encodeData)
             }
-            let lines = decodeLines(bytes, defaultSource: defaultSource, decoder: decoder)
+            let lines = decodeLines(bytes, defaultSource: defaultSource, decoder: decoder, encodeData: encodeData)
             if lines.count <= 1, lines.allSatisfy({ if case .failure = $0.result { true } else { false } }) {
                 do { _ = try JSONParser.parse(bytes) } catch { throw Unreadable(description: "the body is not valid JSON: \(error)") }
             }
@@ -63,18 +67,23 @@ public enum EventBatch {
         }
     }
 
-    private static func items(from document: JSONValue, defaultSource: String, decoder: some EventDecoding) -> [Item] {
+    private static func items(from document: JSONValue, defaultSource: String, decoder: some EventDecoding,
+                              encodeData: Bool) -> [Item] {
         let values: [JSONValue]
         if case .array(let array) = document { values = array } else { values = [document] }
         return values.enumerated().map { index, value in
-            let result = decoder.decodeEnvelope(value, defaultSource: defaultSource)
-            let raw: String
-            if case .failure = result { raw = JSONWriter.string(value) } else { raw = "" }
-            return Item(line: 1, index: index, result: result, raw: raw)
+            switch decoder.decodeEnvelope(value, defaultSource: defaultSource) {
+            case .success(var event):
+                if encodeData { event.dataText = JSONWriter.string(event.data) }
+                return Item(line: 1, index: index, result: .success(event), raw: "")
+            case .failure(let rejection):
+                return Item(line: 1, index: index, result: .failure(rejection), raw: JSONWriter.string(value))
+            }
         }
     }
 
-    private static func decodeLines(_ bytes: [UInt8], defaultSource: String, decoder: some EventDecoding) -> [Item] {
+    private static func decodeLines(_ bytes: [UInt8], defaultSource: String, decoder: some EventDecoding,
+                                    encodeData: Bool) -> [Item] {
         var items: [Item] = []
         var lineNumber = 0
         bytes.withUnsafeBufferPointer { buffer in
@@ -83,7 +92,7 @@ public enum EventBatch {
                 let end = buffer[start...].firstIndex(of: 0x0A) ?? buffer.count
                 lineNumber += 1
                 if var item = decodeLine(UnsafeBufferPointer(rebasing: buffer[start..<end]), number: lineNumber,
-                                         defaultSource: defaultSource, decoder: decoder) {
+                                         defaultSource: defaultSource, decoder: decoder, encodeData: encodeData) {
                     item = Item(line: item.line, index: items.count, result: item.result, raw: item.raw)
                     items.append(item)
                 }
@@ -94,21 +103,35 @@ public enum EventBatch {
     }
 
     /// Decodes one NDJSON line (its `\n` excluded; a trailing `\r` is dropped). Nil for a blank line. The
-    /// item's `raw` text is kept only when the line is rejected, for the quarantine; its `index` is 0.
+    /// item's `raw` text is kept only when the line is rejected, for the quarantine; its `index` is 0. With
+    /// `encodeData`, an event's ``Event/dataText`` is written here, where lines decode in parallel, for the
+    /// journal.
     public static func decodeLine(_ line: UnsafeBufferPointer<UInt8>, number: Int, defaultSource: String,
-                                  decoder: some EventDecoding) -> Item? {
+                                  decoder: some EventDecoding, encodeData: Bool = false) -> Item? {
         var slice = line[...]
         if slice.last == 0x0D { slice = slice.dropLast() }
         guard slice.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { return nil }
         let result: Result<Event, EventRejection>
+        var dataText: String?
         do {
-            result = decoder.decodeEnvelope(try JSONParser.parse(UnsafeBufferPointer(rebasing: slice)), defaultSource: defaultSource)
+            if encodeData && decoder.keepsDataVerbatim {
+                let parsed = try JSONParser.parseEnvelope(UnsafeBufferPointer(rebasing: slice))
+                dataText = parsed.dataText
+                result = decoder.decodeEnvelope(parsed.value, defaultSource: defaultSource)
+            } else {
+                result = decoder.decodeEnvelope(try JSONParser.parse(UnsafeBufferPointer(rebasing: slice)), defaultSource: defaultSource)
+            }
         } catch {
             result = .failure(EventRejection(eventId: nil, reason: "line \(number) is not valid JSON: \(error.message) at column \(error.column)"))
         }
-        let raw: String
-        if case .failure = result { raw = String(decoding: UnsafeBufferPointer(rebasing: slice), as: UTF8.self) } else { raw = "" }
-        return Item(line: number, index: 0, result: result, raw: raw)
+        switch result {
+        case .success(var event):
+            // The bytes as sent when the decoder kept them (no write at all), else written once here.
+            if encodeData { event.dataText = dataText ?? JSONWriter.string(event.data) }
+            return Item(line: number, index: 0, result: .success(event), raw: "")
+        case .failure:
+            return Item(line: number, index: 0, result: result, raw: String(decoding: UnsafeBufferPointer(rebasing: slice), as: UTF8.self))
+        }
     }
 }
 

@@ -5,11 +5,21 @@ import Foundation
 public protocol EventDecoding: Sendable {
     /// Decodes one native envelope; `defaultSource` names the sender when the envelope has no `source`.
     func decodeEnvelope(_ value: JSONValue, defaultSource: String) -> Result<Event, EventRejection>
+
+    /// True when a decoded event's `data` is always the envelope's `data` member as given (or `{}` without
+    /// one): its original text may then be journaled instead of writing it again.
+    var keepsDataVerbatim: Bool { get }
+}
+
+extension EventDecoding {
+    public var keepsDataVerbatim: Bool { false }
 }
 
 /// The default decoder: ``JSONParser`` plus the envelope and `data` rules of DESIGN §3.
 public struct NativeEventDecoder: EventDecoding {
     public init() {}
+
+    public var keepsDataVerbatim: Bool { true }
 
     public func decodeEnvelope(_ value: JSONValue, defaultSource: String) -> Result<Event, EventRejection> {
         guard case .object(let object) = value else {

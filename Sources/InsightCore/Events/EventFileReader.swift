@@ -29,6 +29,8 @@ public struct EventFileReader: ~Copyable {
     private let decoder: any EventDecoding
     private let defaultSource: String
     private let chunkBytes: Int
+    /// Write each event's ``Event/dataText`` while decoding (for the journal).
+    private let encodeData: Bool
     private var buffer: [UInt8] = []
     /// Bytes of `buffer` already handed out.
     private var consumed = 0
@@ -41,12 +43,14 @@ public struct EventFileReader: ~Copyable {
     private var skipping = false
 
     /// Opens `path`, to read from `startOffset` (a checkpoint), `startLine` being the number of lines before it.
+    /// With `encodeData`, each event's ``Event/dataText`` is written as it is decoded, on every core.
     public init(path: String, decoder: some EventDecoding, defaultSource: String, startOffset: Int64 = 0,
-                startLine: Int = 0, chunkBytes: Int = 4 << 20) throws(Failure) {
+                startLine: Int = 0, chunkBytes: Int = 4 << 20, encodeData: Bool = false) throws(Failure) {
         self.path = path
         self.decoder = decoder
         self.defaultSource = defaultSource
         self.chunkBytes = max(4096, chunkBytes)
+        self.encodeData = encodeData
         offset = startOffset
         line = startLine
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
@@ -71,65 +75,98 @@ public struct EventFileReader: ~Copyable {
         return fstat(descriptor, &status) == 0 ? Int64(status.st_size) : 0
     }
 
-    /// The next chunk of decoded lines, or nil at the end of the file.
+    /// A line found in the buffer: to decode, or already rejected as too long.
+    private enum Found {
+        case line(number: Int, range: Range<Int>)
+        case rejected(EventBatch.Item)
+    }
+
+    /// The next chunk of decoded lines, or nil at the end of the file. A chunk always ends at a line's end,
+    /// so its `endOffset` is a place a resumed read can start; a line longer than ``maximumLineBytes`` is
+    /// rejected alone (with its number and first KiB) and the lines around it keep theirs.
     public mutating func next() throws(Failure) -> Chunk? {
         if let whole = document {
             document = []
             return whole.isEmpty ? nil : Chunk(items: whole, endOffset: fileSize, endLine: whole.last?.line ?? 1)
         }
-        var lines: [(number: Int, range: Range<Int>, end: Int64)] = []
-        var overlong: [EventBatch.Item] = []
-        while lines.isEmpty && overlong.isEmpty {
-            if consumed > 0 {
+        var found: [Found] = []
+        var chunkEnd = offset  // just past the last line end consumed
+        var firstPass = true
+        // Until something is found and no overlong line is being skipped (the chunk must end at a line's end).
+        while found.isEmpty || skipping {
+            if consumed > 0 {  // nothing found refers to the buffer here: `found` is empty or holds only rejections
                 buffer.removeSubrange(0..<consumed)
                 consumed = 0
             }
-            if atEnd && buffer.isEmpty { return nil }
-            if !atEnd { try fill() }
+            if atEnd && buffer.isEmpty { break }
+            if !atEnd && (!firstPass || buffer.count < chunkBytes) { try fill() }
+            firstPass = false
             var start = 0
             buffer.withUnsafeBufferPointer { bytes in
                 var index = 0
                 while let newline = memchrIndex(bytes, from: index) {
-                    line += 1
                     if skipping {
-                        skipping = false
+                        skipping = false  // the end of the overlong line, already counted and rejected
                     } else {
-                        lines.append((line, start..<newline, offset + Int64(newline + 1)))
+                        line += 1
+                        found.append(newline - start > Self.maximumLineBytes
+                            ? .rejected(overlong(line, bytes[start..<newline]))
+                            : .line(number: line, range: start..<newline))
                     }
                     start = newline + 1
                     index = start
+                    chunkEnd = offset + Int64(start)
                 }
-            }
-            if atEnd, start < buffer.count {  // a last line without a newline
-                line += 1
-                if !skipping { lines.append((line, start..<buffer.count, offset + Int64(buffer.count))) }
-                skipping = false
-                start = buffer.count
-            }
-            if start == 0, buffer.count >= Self.maximumLineBytes {  // no newline in sight: reject the line, skip the rest
-                line += 1
-                overlong.append(EventBatch.Item(line: line, index: 0, result: .failure(EventRejection(
-                    eventId: nil, reason: "line \(line) is longer than \(Self.maximumLineBytes >> 20) MiB")),
-                    raw: String(decoding: buffer.prefix(1024), as: UTF8.self)))
-                skipping = true
-                start = buffer.count
+                if atEnd, start < bytes.count {  // a last line without a newline
+                    if skipping {
+                        skipping = false
+                    } else {
+                        line += 1
+                        found.append(bytes.count - start > Self.maximumLineBytes
+                            ? .rejected(overlong(line, bytes[start..<bytes.count]))
+                            : .line(number: line, range: start..<bytes.count))
+                    }
+                    start = bytes.count
+                    chunkEnd = offset + Int64(start)
+                }
+                if skipping {
+                    start = bytes.count  // still inside the overlong line: drop what was read of it
+                } else if bytes.count - start > Self.maximumLineBytes && found.isEmpty {
+                    // A line already too long with no end in sight, first in its chunk: reject it now and skip the
+                    // rest of it as it is read (the chunk goes on until it ends). Not first: the next chunk does this.
+                    line += 1
+                    found.append(.rejected(overlong(line, bytes[start..<bytes.count])))
+                    skipping = true
+                    start = bytes.count
+                }
             }
             offset += Int64(start)
             consumed = start
         }
-        let source = defaultSource, decoder = self.decoder, found = lines
+        if found.isEmpty { return nil }
+        let source = defaultSource, decoder = self.decoder, lines = found, encodeData = self.encodeData
         let decoded: [EventBatch.Item?] = buffer.withUnsafeBufferPointer { bytes in
             let shared = UnsafeSendableBuffer(bytes)
-            return ParallelMap.map(count: found.count, minimumForParallel: 2_000) { index in
-                let line = found[index]
-                return EventBatch.decodeLine(UnsafeBufferPointer(rebasing: shared.buffer[line.range]), number: line.number,
-                                             defaultSource: source, decoder: decoder)
+            return ParallelMap.map(count: lines.count, minimumForParallel: 2_000) { index in
+                switch lines[index] {
+                case .rejected(let item):
+                    return item
+                case .line(let number, let range):
+                    return EventBatch.decodeLine(UnsafeBufferPointer(rebasing: shared.buffer[range]), number: number,
+                                                 defaultSource: source, decoder: decoder, encodeData: encodeData)
+                }
             }
         }
-        var items = overlong
+        var items: [EventBatch.Item] = []
         items.reserveCapacity(decoded.count)
         for case let item? in decoded { items.append(item) }
-        return Chunk(items: items, endOffset: lines.last?.end ?? offset, endLine: line)
+        return Chunk(items: items, endOffset: chunkEnd, endLine: line)
+    }
+
+    private func overlong(_ number: Int, _ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> EventBatch.Item {
+        EventBatch.Item(line: number, index: 0, result: .failure(EventRejection(
+            eventId: nil, reason: "line \(number) is longer than \(Self.maximumLineBytes >> 20) MiB")),
+            raw: String(decoding: UnsafeBufferPointer(rebasing: bytes.prefix(1024)), as: UTF8.self))
     }
 
     /// Reads until the buffer holds a chunk's worth (or the file ends).
@@ -161,14 +198,23 @@ public struct EventFileReader: ~Copyable {
         if count < chunkBytes { atEnd = true }
     }
 
-    /// A file that starts with `[`, or with `{` on a first line that is not a JSON value (a pretty-printed
-    /// event), is read whole and decoded as a request body is (one document, else lines).
+    /// A file that starts with `[`, or with `{` on a first line that breaks off before its value ends (a
+    /// pretty-printed event), is read whole and decoded as a request body is (one document, else lines). A
+    /// first line that is whole but wrong, or longer than the first read, leaves the file to be read as lines:
+    /// a corrupt first line of a nightly feed is rejected alone, not taken for a document.
     private mutating func readWholeDocumentIfNotLines() throws(Failure) {
         try fill()
         guard let first = buffer.firstIndex(where: { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }) else { return }
         if buffer[first] == UInt8(ascii: "{") {
-            let end = buffer[first...].firstIndex(of: 0x0A) ?? buffer.count
-            if (try? JSONParser.parse(buffer[first..<end])) != nil { return }
+            guard let end = buffer[first...].firstIndex(of: 0x0A) else { return }
+            do {
+                _ = try JSONParser.parse(buffer[first..<end])
+                return
+            } catch {
+                // Broken off at the line's end (the value goes on below it): a document. Wrong before: a bad line.
+                let lineLength = end - first - (buffer[end - 1] == 0x0D ? 1 : 0)
+                guard error.offset >= lineLength else { return }
+            }
         } else if buffer[first] != UInt8(ascii: "[") {
             return
         }

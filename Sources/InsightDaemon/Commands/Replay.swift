@@ -79,6 +79,7 @@ public struct Replay: Sendable {
         defer { try? database.close() }
         let dispatcher = try Dispatcher(database: database, settings: SettingsBox(settings), clock: .eventTime,
                                         shards: configuration.config.dispatcher.shards,
+                                        cacheCapacity: configuration.config.dispatcher.clientCache,
                                         logger: Logger(label: "replay", factory: { _ in SwiftLogNoOpLogHandler() }))
         var timeline = ReplayTimeline(dispatcher: dispatcher, database: database, timeZone: timeZone,
                                       ticks: settings.schedules.sorted { ($0.value, $0.key) < ($1.value, $1.key) },
@@ -117,6 +118,9 @@ public struct Replay: Sendable {
         if sorted {
             // Event-time order; the input's order among equal times (a stable sort).
             held = held.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
+            // Numbered again in time order: the dispatcher orders a batch's leads by sequence, so the earlier event
+            // must have the lower number, as it would in a file that came sorted.
+            for index in held.indices { held[index].sequence = Int64(index + 1) }
             for event in held { try await timeline.add(event) }
             held = []
         }
@@ -194,10 +198,12 @@ struct ReplayTimeline {
         if batch.count == batchSize { try await flush() }
     }
 
-    /// Handles what is batched, fires the boundary's tick (or moves to the next day).
+    /// Fires the boundary's tick once every event before it is committed (or moves to the next day: a day's
+    /// end alone does not cut a batch).
     private mutating func advance(_ current: LocalDate) async throws {
-        try await flush()
         if nextTick < ticks.count {
+            try await flush()
+            try await dispatcher.settle()
             let (plugin, time) = ticks[nextTick]
             let instant = current.instant(at: time, in: timeZone)
             try await dispatcher.runTick(ScheduleTick(scheduledAt: instant, localDate: current), plugin: plugin)
@@ -208,10 +214,17 @@ struct ReplayTimeline {
         }
     }
 
+    /// Hands the batch to the dispatcher, which commits it while the next one is gathered and handled.
     private mutating func flush() async throws {
         guard !batch.isEmpty else { return }
-        try await dispatcher.handle(batch)
+        try await dispatcher.submit(batch)
         batch.removeAll(keepingCapacity: true)
+    }
+
+    /// Handles what is batched and waits for every commit: the database then holds all that was added.
+    mutating func settle() async throws {
+        try await flush()
+        try await dispatcher.settle()
     }
 
     /// Handles the rest and fires the remaining ticks through `until` (at least the last event's day). Returns
@@ -220,12 +233,12 @@ struct ReplayTimeline {
         guard let first = firstDay, var current = day else { return [] }
         let lastDay = max(current, until ?? first)
         while true {
-            try await flush()
             while nextTick < ticks.count { try await advance(current) }
             guard current < lastDay else { break }
             try await advance(current)
             current = day ?? current
         }
+        try await settle()
         return (0...first.days(until: lastDay)).map { first.adding(days: $0) }
     }
 }

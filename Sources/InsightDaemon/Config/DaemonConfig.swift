@@ -508,17 +508,23 @@ public struct DispatcherConfig: Sendable, Decodable {
     public var batchSize: Int
     public var shards: Int
     public var pollInterval: ConfigDuration
+    /// `client_cache`: at most this many clients' projected state stay in memory between batches (more are
+    /// read from the database when their events come). It bounds the daemon's memory whatever the size of
+    /// the book; a batch's own clients are always held while it runs.
+    public var clientCache: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case shards
         case batchSize = "batch_size"
         case pollInterval = "poll_interval"
+        case clientCache = "client_cache"
     }
 
     public init() {
         batchSize = Dispatcher.defaultBatchSize
         shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
         pollInterval = ConfigDuration(seconds: 0.2, text: "200ms")
+        clientCache = Dispatcher.defaultCacheCapacity
     }
 
     public init(from decoder: any Decoder) throws {
@@ -527,6 +533,11 @@ public struct DispatcherConfig: Sendable, Decodable {
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
         shards = try c.decodeIfPresent(Int.self, forKey: .shards) ?? shards
         pollInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .pollInterval) ?? pollInterval
+        clientCache = try c.decodeIfPresent(Int.self, forKey: .clientCache) ?? clientCache
+        guard (1_000...100_000_000).contains(clientCache) else {
+            throw DecodingError.dataCorruptedError(forKey: .clientCache, in: c,
+                debugDescription: "must be between 1000 and 100000000 clients, got \(clientCache)")
+        }
         guard (1...100_000).contains(batchSize) else {
             throw DecodingError.dataCorruptedError(forKey: .batchSize, in: c, debugDescription: "must be between 1 and 100000")
         }

@@ -159,15 +159,20 @@ struct InboxFileReader {
             if slice.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return (number, nil, "") }
             switch kind {
             case .jsonLines:
-                let raw = String(decoding: slice.prefix(65_536), as: UTF8.self)
-                do throws(JSONParser.Failure) {
+                // The one line decoder of `insightd ingest` and replay; the data's JSON is written here, on every
+                // core, for the journal's single writer.
+                let item = slice.withUnsafeBufferPointer {
+                    EventBatch.decodeLine($0, number: number, defaultSource: settings.name, decoder: IngestDecoder(),
+                                          encodeData: true)
+                }
+                guard let item else { return (number, nil, "") }
+                switch item.result {
+                case .success(let event):
                     // A file's events are journaled in the inbox source's namespace, so the same file dropped
                     // twice adds nothing.
-                    let result = IngestDecoder().decodeEnvelope(try JSONParser.parse(slice), defaultSource: settings.name)
-                        .map { $0.journaled(under: settings.name) }
-                    return (number, result, raw)
-                } catch {
-                    return (number, .failure(EventRejection(eventId: nil, reason: "not valid JSON: \(error.message) at column \(error.column)")), raw)
+                    return (number, .success(event.journaled(under: settings.name)), "")
+                case .failure(let rejection):
+                    return (number, .failure(rejection), String(decoding: slice.prefix(65_536), as: UTF8.self))
                 }
             case .csv(let mapping):
                 let text: String

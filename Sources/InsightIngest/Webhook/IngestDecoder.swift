@@ -7,6 +7,9 @@ public struct IngestDecoder: EventDecoding {
 
     public init() {}
 
+    /// Both envelopes take `data` as sent (a structured CloudEvent's `data` member, the native `data`).
+    public var keepsDataVerbatim: Bool { true }
+
     public func decodeEnvelope(_ value: JSONValue, defaultSource: String) -> Result<Event, EventRejection> {
         CloudEvents.isStructured(value) ? CloudEvents.decodeStructured(value) : native.decodeEnvelope(value, defaultSource: defaultSource)
     }

@@ -98,7 +98,11 @@ public struct RiskAlertsConfiguration: PluginConfiguration, Hashable {
         /// More debits than this within the window trigger.
         public var maxDebitCount = 10
         /// A debit total above this within the window triggers (CNY).
-        public var maxDebitTotal: Decimal = 500_000
+        public var maxDebitTotal: Decimal = 500_000 {
+            didSet { maxDebitTotalUnits = RiskMemory.units(maxDebitTotal.plainText) }
+        }
+        /// ``maxDebitTotal`` in ``RiskMemory/Movement/units``, when exact (nil: the rule sums decimals).
+        private(set) var maxDebitTotalUnits: Int64? = 500_000 * RiskMemory.unitsPerOne
         public var windowHours = 24
 
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -119,6 +123,7 @@ public struct RiskAlertsConfiguration: PluginConfiguration, Hashable {
                     debugDescription: "must be a whole number from 1 to \(RiskMemory.maximumDebits - 1), got \(maxDebitCount)")
             }
             maxDebitTotal = try container.riskAmount(forKey: .maxDebitTotal) ?? maxDebitTotal
+            maxDebitTotalUnits = RiskMemory.units(maxDebitTotal.plainText)  // an initializer's write runs no didSet
             windowHours = try container.riskHours(forKey: .windowHours) ?? windowHours
         }
     }

@@ -31,6 +31,9 @@ public struct RiskMemory: PluginMemory, Hashable {
         public var accountId: String
         /// For a credit: a rapid in-out lead was made for it.
         public var alerted: Bool
+        /// The amount in ten-thousandths, when that is exact (nil otherwise): window sums add integers, where
+        /// `Decimal` arithmetic would cost more than the rest of the rule.
+        let units: Int64?
 
         public init(at: Int64, amount: Decimal, eventId: String, source: String, accountId: String, alerted: Bool = false) {
             self.init(at: at, amount: amount, amountText: amount.plainText, eventId: eventId, source: source,
@@ -42,6 +45,7 @@ public struct RiskMemory: PluginMemory, Hashable {
             self.at = at
             self.amount = amount
             self.amountText = amountText
+            self.units = RiskMemory.units(amountText)
             self.eventId = eventId
             self.source = source
             self.accountId = accountId
@@ -88,6 +92,33 @@ public struct RiskMemory: PluginMemory, Hashable {
     public var isEmpty: Bool {
         debits.isEmpty && credits.isEmpty && velocityAlertAt == nil && snapshots.isEmpty && aumAlertAsOf == nil
             && overdueLoans.isEmpty
+    }
+
+    /// Ten-thousandths per unit of money in ``Movement/units``.
+    static let unitsPerOne: Int64 = 10_000
+
+    /// A plain decimal text (`-12.5`, `300`, as ``Decimal/plainText`` writes it) in ten-thousandths, if it has at
+    /// most 12 integer digits and 4 decimals (below 10¹⁶ units, so a sum of ``maximumDebits`` of them stays far
+    /// inside 64 bits); else nil.
+    static func units(_ text: String) -> Int64? {
+        var value: Int64 = 0
+        var negative = false, digits = 0, decimals = 0, seenPoint = false
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "-") where digits == 0 && !negative && !seenPoint: negative = true
+            case UInt8(ascii: "."):
+                guard !seenPoint, digits > 0 else { return nil }
+                seenPoint = true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                if seenPoint { decimals += 1 } else { digits += 1 }
+                guard digits <= 12, decimals <= 4 else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            default: return nil
+            }
+        }
+        guard digits > 0 else { return nil }
+        for _ in decimals..<4 { value *= 10 }
+        return negative ? -value : value
     }
 
     // MARK: - Changes

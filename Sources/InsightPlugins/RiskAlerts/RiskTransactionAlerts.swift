@@ -48,8 +48,7 @@ extension RiskAlertsPlugin {
         } else if velocity.enabled || rapid.enabled {
             memory.record(debit: movement)
         }
-        let windows = [velocity.enabled ? Int64(velocity.windowHours) : nil, rapid.enabled ? Int64(rapid.windowHours) : nil]
-        let longest = (windows.compactMap { $0 }.max() ?? 0) * Self.hour
+        let longest = Int64(max(velocity.enabled ? velocity.windowHours : 0, rapid.enabled ? rapid.windowHours : 0)) * Self.hour
         memory.expireMovements(before: max(at, memory.latestMovement ?? at) - longest)
 
         guard !transaction.isCredit else { return drafts }
@@ -136,11 +135,27 @@ extension RiskAlertsPlugin {
                                memory: inout RiskMemory) -> LeadDraft? {
         let rule = configuration.velocity
         let window = Int64(rule.windowHours) * Self.hour
-        let debits = memory.debits.filter { $0.at >= at - window && $0.at <= at }
-        let total = debits.reduce(Decimal(0)) { $0 + $1.amount }
-        let byCount = debits.count > rule.maxDebitCount, byTotal = total > rule.maxDebitTotal
-        guard byCount || byTotal, let first = debits.first, let last = debits.last else { return nil }
+        // Counted in place first, in exact integer units where every amount has them: on most debits nothing
+        // fires, and that path neither allocates nor does decimal arithmetic.
+        var count = 0
+        var units: Int64? = 0
+        for debit in memory.debits where debit.at >= at - window && debit.at <= at {
+            count += 1
+            if let sum = units, let amount = debit.units { units = sum + amount } else { units = nil }
+        }
+        let byTotal: Bool
+        if let units, let limit = rule.maxDebitTotalUnits {
+            byTotal = units > limit
+        } else {
+            byTotal = memory.debits.reduce(Decimal(0)) { $1.at >= at - window && $1.at <= at ? $0 + $1.amount : $0 }
+                > rule.maxDebitTotal
+        }
+        let byCount = count > rule.maxDebitCount
+        guard byCount || byTotal else { return nil }
         if let previous = memory.velocityAlertAt, abs(at - previous) <= window { return nil }
+        let debits = memory.debits.filter { $0.at >= at - window && $0.at <= at }
+        guard let first = debits.first, let last = debits.last else { return nil }
+        let total = debits.reduce(Decimal(0)) { $0 + $1.amount }
         memory.setVelocityAlert(at: at)
 
         let from = RiskMemory.date(first.at), to = RiskMemory.date(last.at)
