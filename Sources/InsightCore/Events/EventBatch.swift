@@ -113,16 +113,16 @@ public enum EventBatch {
         guard slice.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { return nil }
         let result: Result<Event, EventRejection>
         var dataText: String?
-        do {
-            if encodeData && decoder.keepsDataVerbatim {
-                let parsed = try JSONParser.parseEnvelope(UnsafeBufferPointer(rebasing: slice))
-                dataText = parsed.dataText
-                result = decoder.decodeEnvelope(parsed.value, defaultSource: defaultSource)
-            } else {
-                result = decoder.decodeEnvelope(try JSONParser.parse(UnsafeBufferPointer(rebasing: slice)), defaultSource: defaultSource)
+        let bytes = UnsafeBufferPointer(rebasing: slice)
+        // The typed fast path: a flat native envelope is read straight into the event, no envelope object built.
+        if let members = JSONParser.scanEnvelope(bytes), let decoded = decoder.decodeMembers(members, defaultSource: defaultSource) {
+            result = decoded
+            if encodeData && decoder.keepsDataVerbatim, let range = members.dataRange {
+                dataText = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
             }
-        } catch {
-            result = .failure(EventRejection(eventId: nil, reason: "line \(number) is not valid JSON: \(error.message) at column \(error.column)"))
+        } else {
+            (result, dataText) = decodeLineReference(bytes, number: number, defaultSource: defaultSource, decoder: decoder,
+                                                     encodeData: encodeData)
         }
         switch result {
         case .success(var event):
@@ -130,8 +130,29 @@ public enum EventBatch {
             if encodeData { event.dataText = dataText ?? JSONWriter.string(event.data) }
             return Item(line: number, index: 0, result: .success(event), raw: "")
         case .failure:
-            return Item(line: number, index: 0, result: result, raw: String(decoding: UnsafeBufferPointer(rebasing: slice), as: UTF8.self))
+            return Item(line: number, index: 0, result: result, raw: String(decoding: bytes, as: UTF8.self))
         }
+    }
+
+    /// The reference decoding of a line: the whole document parsed, then its envelope decoded. The fast path
+    /// of ``decodeLine(_:number:defaultSource:decoder:encodeData:)`` must give the same (a differential test
+    /// runs both over a corpus of valid, invalid and hostile lines).
+    public static func decodeLineReference(_ bytes: UnsafeBufferPointer<UInt8>, number: Int, defaultSource: String,
+                                           decoder: some EventDecoding, encodeData: Bool) -> (Result<Event, EventRejection>, String?) {
+        let result: Result<Event, EventRejection>
+        var dataText: String?
+        do {
+            if encodeData && decoder.keepsDataVerbatim {
+                let parsed = try JSONParser.parseEnvelope(bytes)
+                dataText = parsed.dataText
+                result = decoder.decodeEnvelope(parsed.value, defaultSource: defaultSource)
+            } else {
+                result = decoder.decodeEnvelope(try JSONParser.parse(bytes), defaultSource: defaultSource)
+            }
+        } catch {
+            result = .failure(EventRejection(eventId: nil, reason: "line \(number) is not valid JSON: \(error.message) at column \(error.column)"))
+        }
+        return (result, dataText)
     }
 }
 

@@ -9,10 +9,46 @@ public protocol EventDecoding: Sendable {
     /// True when a decoded event's `data` is always the envelope's `data` member as given (or `{}` without
     /// one): its original text may then be journaled instead of writing it again.
     var keepsDataVerbatim: Bool { get }
+
+    /// Decodes the members of a flat native envelope (``JSONParser/scanEnvelope(_:)``), the fast path that
+    /// builds no object for the envelope. Must give exactly what ``decodeEnvelope(_:defaultSource:)`` gives
+    /// for an object of these members; nil when this decoder needs the whole object (the caller then parses
+    /// it and calls `decodeEnvelope`).
+    func decodeMembers(_ members: EnvelopeMembers, defaultSource: String) -> Result<Event, EventRejection>?
 }
 
 extension EventDecoding {
     public var keepsDataVerbatim: Bool { false }
+
+    public func decodeMembers(_ members: EnvelopeMembers, defaultSource: String) -> Result<Event, EventRejection>? { nil }
+}
+
+/// The members of insightd's native envelope, from a parsed object or scanned from bytes.
+public struct EnvelopeMembers: Sendable {
+    public enum Member: String, CaseIterable, Sendable {
+        case id, type, time, source, clientId, data
+    }
+
+    public var id: JSONValue?
+    public var type: JSONValue?
+    public var time: JSONValue?
+    public var source: JSONValue?
+    public var clientId: JSONValue?
+    public var data: JSONValue?
+    /// Where `data`'s value lies in the scanned bytes (only from ``JSONParser/scanEnvelope(_:)``).
+    public var dataRange: Range<Int>?
+
+    public init() {}
+
+    /// An envelope object's members; the others are ignored, as the native envelope ignores them.
+    public init(_ object: [String: JSONValue]) {
+        id = object["id"]
+        type = object["type"]
+        time = object["time"]
+        source = object["source"]
+        clientId = object["clientId"]
+        data = object["data"]
+    }
 }
 
 /// The default decoder: ``JSONParser`` plus the envelope and `data` rules of DESIGN §3.
@@ -25,7 +61,16 @@ public struct NativeEventDecoder: EventDecoding {
         guard case .object(let object) = value else {
             return .failure(EventRejection(eventId: nil, reason: "an event must be a JSON object, got \(value.typeName)"))
         }
-        let rawId = object["id"]
+        return decode(EnvelopeMembers(object), defaultSource: defaultSource)
+    }
+
+    public func decodeMembers(_ members: EnvelopeMembers, defaultSource: String) -> Result<Event, EventRejection>? {
+        decode(members, defaultSource: defaultSource)
+    }
+
+    /// The envelope rules, the same whichever way the members were read.
+    private func decode(_ members: EnvelopeMembers, defaultSource: String) -> Result<Event, EventRejection> {
+        let rawId = members.id
         guard let id = rawId?.stringValue ?? rawId.flatMap(numberText) else {
             return .failure(EventRejection(eventId: nil, reason: "field \"id\" is required (a string of at most \(Event.maximumIdLength) characters)"))
         }
@@ -35,24 +80,24 @@ public struct NativeEventDecoder: EventDecoding {
         guard !id.isEmpty, id.count <= Event.maximumIdLength else {
             return reject("field \"id\" must be 1 to \(Event.maximumIdLength) characters")
         }
-        guard let type = object["type"]?.stringValue, !type.isEmpty else {
+        guard let type = members.type?.stringValue, !type.isEmpty else {
             return reject("field \"type\" is required (for example \"account.transaction\")")
         }
-        guard let timeText = object["time"]?.stringValue else {
+        guard let timeText = members.time?.stringValue else {
             return reject("field \"time\" is required, as an RFC 3339 time such as \"2026-11-20T10:00:00+08:00\"")
         }
         guard let time = RFC3339.parse(timeText) else {
             return reject("field \"time\" is not an RFC 3339 time: \"\(timeText.prefix(40))\"")
         }
         var source = defaultSource
-        if let given = object["source"] {
+        if let given = members.source {
             guard let text = given.stringValue, !text.isEmpty else { return reject("field \"source\" must be a non-empty string") }
             source = text
         }
-        let data = object["data"] ?? .object([:])
+        let data = members.data ?? .object([:])
         guard case .object = data else { return reject("field \"data\" must be a JSON object, got \(data.typeName)") }
         var clientId: String?
-        if let given = object["clientId"], given != .null {
+        if let given = members.clientId, given != .null {
             guard let text = given.stringValue ?? numberText(given), !text.isEmpty else {
                 return reject("field \"clientId\" must be a non-empty string")
             }

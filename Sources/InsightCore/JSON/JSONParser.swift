@@ -15,20 +15,34 @@ public struct JSONParser {
 
     public static let maximumDepth = 64
 
-    private let bytes: [UInt8]
+    /// The text being parsed: borrowed for the parse only, never copied (a parser lives inside one call).
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var index: Int
     /// Where the root object's `data` member's value lies in `bytes`, once parsed.
     private var dataRange: Range<Int>?
 
-    private init(bytes: [UInt8]) {
+    private init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
         self.index = 0
     }
 
     /// Parses exactly one JSON document (surrounding white space allowed).
-    public static func parse(_ bytes: some Collection<UInt8>) throws(Failure) -> JSONValue {
-        var parser = JSONParser(bytes: Array(bytes))
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> JSONValue {
+        var parser = JSONParser(bytes: bytes)
         return try parser.parseDocument()
+    }
+
+    public static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(Failure) in try parse(buffer) }
+    }
+
+    public static func parse(_ bytes: some Collection<UInt8>) throws(Failure) -> JSONValue {
+        try parse(Array(bytes))
+    }
+
+    public static func parse(_ text: String) throws(Failure) -> JSONValue {
+        var text = text
+        return try text.withUTF8 { buffer in Result { () throws(Failure) in try parse(buffer) } }.get()
     }
 
     /// Parses an event envelope as ``parse(_:)-swift.type.method`` does, and also returns the original text of
@@ -36,16 +50,21 @@ public struct JSONParser {
     /// instead of writing them again. The text is valid UTF-8: the parser checked every string in it, and
     /// everything else in JSON is ASCII.
     public static func parseEnvelope(_ bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> (value: JSONValue, dataText: String?) {
-        var parser = JSONParser(bytes: Array(bytes))
+        var parser = JSONParser(bytes: bytes)
         let value = try parser.parseDocument()
-        let text = parser.dataRange.map { range in
-            parser.bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
-        }
+        let text = parser.dataRange.map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
         return (value, text)
     }
 
-    public static func parse(_ text: String) throws(Failure) -> JSONValue {
-        try parse(Array(text.utf8))
+    /// The members of a flat native event envelope, read straight from its bytes: no object is built for the
+    /// envelope, only the `data` member's value (the typed fast path of ``EventBatch``). Nil unless the bytes
+    /// are one JSON object whose members are among `id`, `type`, `time`, `source`, `clientId` and `data`,
+    /// each at most once and each key written without escapes; anything else (invalid JSON, a CloudEvent's
+    /// `specversion`, an extra member) is left to ``parse(_:)-swift.type.method``, which finds the same members
+    /// or the precise error. The same members give the same event either way.
+    public static func scanEnvelope(_ bytes: UnsafeBufferPointer<UInt8>) -> EnvelopeMembers? {
+        var parser = JSONParser(bytes: bytes)
+        return try? parser.scanEnvelopeMembers()
     }
 
     private mutating func parseDocument() throws(Failure) -> JSONValue {
@@ -57,6 +76,69 @@ public struct JSONParser {
         skipWhitespace()
         guard index == bytes.count else { throw failure("unexpected data after the JSON value") }
         return value
+    }
+
+    /// See ``scanEnvelope(_:)``: nil for a shape it leaves to the full parse; throws for invalid JSON.
+    private mutating func scanEnvelopeMembers() throws(Failure) -> EnvelopeMembers? {
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }
+        skipWhitespace()
+        guard peek() == UInt8(ascii: "{") else { return nil }
+        index += 1
+        var members = EnvelopeMembers()
+        skipWhitespace()
+        if peek() == UInt8(ascii: "}") {
+            index += 1
+        } else {
+            while true {
+                skipWhitespace()
+                guard peek() == UInt8(ascii: "\""), let member = scanMemberName() else { return nil }
+                skipWhitespace()
+                guard peek() == UInt8(ascii: ":") else { return nil }
+                index += 1
+                skipWhitespace()
+                let valueStart = index
+                let value = try parseValue(depth: 1)
+                switch member {
+                case .id: guard members.id == nil else { return nil }; members.id = value
+                case .type: guard members.type == nil else { return nil }; members.type = value
+                case .time: guard members.time == nil else { return nil }; members.time = value
+                case .source: guard members.source == nil else { return nil }; members.source = value
+                case .clientId: guard members.clientId == nil else { return nil }; members.clientId = value
+                case .data:
+                    guard members.data == nil else { return nil }
+                    members.data = value
+                    members.dataRange = valueStart..<index
+                }
+                skipWhitespace()
+                switch peek() {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "}"): index += 1
+                    skipWhitespace()
+                    return index == bytes.count ? members : nil
+                default: return nil
+                }
+            }
+        }
+        skipWhitespace()
+        return index == bytes.count ? members : nil
+    }
+
+    /// Reads a quoted key at `index` and names the envelope member it is; nil (index anywhere) for any other
+    /// key, or one with an escape or a control character.
+    private mutating func scanMemberName() -> EnvelopeMembers.Member? {
+        let start = index + 1
+        var end = start
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") { break }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+            end += 1
+        }
+        guard end < bytes.count else { return nil }
+        let key = UnsafeBufferPointer(rebasing: bytes[start..<end])
+        index = end + 1
+        for member in EnvelopeMembers.Member.allCases where key.elementsEqual(member.rawValue.utf8) { return member }
+        return nil
     }
 
     private mutating func parseValue(depth: Int) throws(Failure) -> JSONValue {
@@ -131,10 +213,8 @@ public struct JSONParser {
             if byte == UInt8(ascii: "\"") {
                 let end = index
                 index += 1
-                let text = bytes.withUnsafeBufferPointer { buffer -> String? in
-                    let slice = UnsafeBufferPointer(rebasing: buffer[start..<end])
-                    return high < 0x80 ? String(decoding: slice, as: UTF8.self) : Self.string(slice)
-                }
+                let slice = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                let text = high < 0x80 ? String(decoding: slice, as: UTF8.self) : Self.string(slice)
                 guard let text else { throw failure("string is not valid UTF-8", at: start) }
                 return text
             }
@@ -244,7 +324,7 @@ public struct JSONParser {
             while let next = peek(), isDigit(next) { index += 1 }
         }
         // Only ASCII digits and signs were consumed, so this cannot fail.
-        return String(decoding: bytes[start..<index], as: UTF8.self)
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
     }
 
     private mutating func expectLiteral(_ literal: String) throws(Failure) {

@@ -13,4 +13,9 @@ public struct IngestDecoder: EventDecoding {
     public func decodeEnvelope(_ value: JSONValue, defaultSource: String) -> Result<Event, EventRejection> {
         CloudEvents.isStructured(value) ? CloudEvents.decodeStructured(value) : native.decodeEnvelope(value, defaultSource: defaultSource)
     }
+
+    /// A flat native envelope has no `specversion`: it is never a structured CloudEvent.
+    public func decodeMembers(_ members: EnvelopeMembers, defaultSource: String) -> Result<Event, EventRejection>? {
+        native.decodeMembers(members, defaultSource: defaultSource)
+    }
 }
