@@ -39,6 +39,8 @@ let package = Package(
             dependencies: [
                 "InsightCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for binding the journal's appends straight onto GRDB's prepared statement.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -56,6 +56,20 @@ public struct Ingestor: Sendable {
     /// was killed resumes after its last commit. The file is known by its path, size and modification time:
     /// an edited file is read again from its start (the journal's idempotency drops what it already has).
     /// `rejected` is called for each rejected line as it is found.
+    /// The bytes read, decoded and committed as one transaction: two chunks are in memory at once (one
+    /// committing, the next decoding), which bounds `insightd ingest`'s memory whatever the file's size.
+    static let chunkBytes = 2 << 20
+
+    /// A chunk of a file, sorted for the journal.
+    private struct PreparedChunk: Sendable {
+        var split: EventBatch.Split
+        /// Each rejected item's place in the chunk, in the order of `split.rejected`.
+        var rejectedAt: [Int]
+        var items: Int
+        var endOffset: Int64
+        var endLine: Int
+    }
+
     public func ingestFile(path: String, source: String, receivedAt: Date = Date(),
                            rejected: (Summary.Rejected) -> Void = { _ in }) throws -> Summary {
         let name = (path as NSString).lastPathComponent
@@ -72,24 +86,30 @@ public struct Ingestor: Sendable {
         summary.resumedAfterLine = start?.line ?? 0
         let reader = SharedEventFileReader(try EventFileReader(path: path, decoder: decoder, defaultSource: source,
                                                                startOffset: start?.byteOffset ?? 0, startLine: start?.line ?? 0,
-                                                               encodeData: true))
+                                                               chunkBytes: Self.chunkBytes, encodeData: true))
+        let origin = "cli:\(name)"
+        // Each chunk is sorted into events and quarantine on the reading thread, while the one before commits.
+        let prepare: @Sendable (EventFileReader.Chunk) -> PreparedChunk = { chunk in
+            let rejectedAt = chunk.items.indices.filter { if case .failure = chunk.items[$0].result { true } else { false } }
+            return PreparedChunk(split: EventBatch.split(chunk.items, source: source, origin: origin, receivedAt: receivedAt),
+                                 rejectedAt: rejectedAt, items: chunk.items.count, endOffset: chunk.endOffset,
+                                 endLine: chunk.endLine)
+        }
         var index = 0
-        var next = reader.readAhead()
+        var next = reader.readAhead(prepare)
         while let chunk = try next.value() {
-            next = reader.readAhead()  // decoded while this one commits
-            let split = EventBatch.split(chunk.items, source: source, origin: "cli:\(name)", receivedAt: receivedAt)
+            next = reader.readAhead(prepare)  // read, decoded and sorted while this one commits
             // An item's index is its place in the file (the reader leaves it 0), as for a body's items.
-            for (position, item) in chunk.items.enumerated() {
-                guard case .failure(let failure) = item.result else { continue }
+            for ((item, failure), position) in zip(chunk.split.rejected, chunk.rejectedAt) {
                 let rejection = Summary.Rejected(index: index + position, line: item.line, rejection: failure)
                 if summary.rejected.count < Self.keptRejections { summary.rejected.append(rejection) }
                 summary.rejectedCount += 1
                 rejected(rejection)
             }
-            index += chunk.items.count
+            index += chunk.items
             let checkpoint = InboxCheckpoint(source: checkpointSource, fileKey: fileKey, fileName: name,
                                              byteOffset: chunk.endOffset, line: chunk.endLine, finished: false)
-            let outcome = try database.ingest([IngestSubmission(events: split.events, quarantine: split.quarantine,
+            let outcome = try database.ingest([IngestSubmission(events: chunk.split.events, quarantine: chunk.split.quarantine,
                                                                 checkpoint: checkpoint)], receivedAt: receivedAt)[0]
             summary.accepted += outcome.acceptedCount
             summary.duplicates += outcome.duplicateCount

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import InsightCore
 
 /// The result of appending a batch to the journal.
@@ -31,16 +32,48 @@ extension AppDatabase {
             """)
         var sequences: [Int64?] = []
         sequences.reserveCapacity(events.count)
+        // The hot path of every ingest: the values are bound straight onto GRDB's prepared statement with
+        // SQLite's C API, skipping the boxing of `StatementArguments` (a tenth of the writer's time). Nothing
+        // observes the journal through GRDB, so executing the statement without it loses no notification.
+        let handle = statement.sqliteStatement
+        let connection = db.sqliteConnection
         for event in events {
-            statement.setUncheckedArguments([
-                event.source, event.id, event.type, event.clientId, event.time.milliseconds, received,
-                event.dataText ?? JSONWriter.string(event.data),
-            ])
-            try statement.execute()
+            sqlite3_reset(handle)
+            bindText(handle, 1, event.source)
+            bindText(handle, 2, event.id)
+            bindText(handle, 3, event.type)
+            if let clientId = event.clientId { bindText(handle, 4, clientId) } else { sqlite3_bind_null(handle, 4) }
+            sqlite3_bind_int64(handle, 5, event.time.milliseconds)
+            sqlite3_bind_int64(handle, 6, received)
+            bindText(handle, 7, event.dataText ?? JSONWriter.string(event.data))
+            let code = sqlite3_step(handle)
+            guard code == SQLITE_DONE else {
+                let message = connection.map { String(cString: sqlite3_errmsg($0)) }
+                sqlite3_reset(handle)
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
+            }
             sequences.append(db.changesCount == 1 ? db.lastInsertedRowID : nil)
         }
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
         return sequences
     }
+
+    /// Binds a string's UTF-8 bytes (SQLite copies them: the string may go before the step).
+    private static func bindText(_ handle: SQLiteStatement, _ index: Int32, _ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else {
+                _ = sqlite3_bind_text(handle, index, "", 0, sqliteTransient)  // a null pointer would bind NULL
+                return
+            }
+            _ = sqlite3_bind_text(handle, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(bytes.count),
+                                  sqliteTransient)
+        }
+    }
+
+    /// `SQLITE_TRANSIENT`, which the C macro defines as a cast of -1 that Swift does not import.
+    private static let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     /// Events after `position`, in sequence order, at most `limit` of them.
     public func readJournal(after position: Int64, limit: Int) throws -> [Event] {

@@ -260,21 +260,29 @@ public final class SharedEventFileReader: @unchecked Sendable {
 
     /// Reads the next chunk on another thread; `value` waits for it.
     public func readAhead() -> Pending {
-        let pending = Pending()
+        readAhead { $0 }
+    }
+
+    /// Reads the next chunk on another thread and hands it to `prepare` there, so that work on a chunk
+    /// (sorting its items for the journal) also overlaps the caller's work on the one before.
+    public func readAhead<Value: Sendable>(_ prepare: @escaping @Sendable (EventFileReader.Chunk) -> Value) -> Prepared<Value> {
+        let pending = Prepared<Value>()
         pending.group.enter()
         DispatchQueue.global().async {
-            pending.result = Result { () throws(EventFileReader.Failure) in try self.next() }
+            pending.result = Result { () throws(EventFileReader.Failure) in try self.next().map(prepare) }
             pending.group.leave()
         }
         return pending
     }
 
-    public final class Pending: @unchecked Sendable {
-        fileprivate let group = DispatchGroup()
-        fileprivate var result: Result<EventFileReader.Chunk?, EventFileReader.Failure> = .success(nil)
+    public typealias Pending = Prepared<EventFileReader.Chunk>
 
-        /// The chunk (nil at the end of the file), once read.
-        public func value() throws(EventFileReader.Failure) -> EventFileReader.Chunk? {
+    public final class Prepared<Value: Sendable>: @unchecked Sendable {
+        fileprivate let group = DispatchGroup()
+        fileprivate var result: Result<Value?, EventFileReader.Failure> = .success(nil)
+
+        /// The prepared chunk (nil at the end of the file), once read.
+        public func value() throws(EventFileReader.Failure) -> Value? {
             group.wait()
             return try result.get()
         }
