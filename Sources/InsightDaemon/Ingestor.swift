@@ -51,11 +51,6 @@ public struct Ingestor: Sendable {
         return summary
     }
 
-    /// Streams a file into the journal a chunk at a time, each chunk's events and quarantine committed with a
-    /// checkpoint (as the inbox commits a file), so memory stays flat whatever the file's size and a run that
-    /// was killed resumes after its last commit. The file is known by its path, size and modification time:
-    /// an edited file is read again from its start (the journal's idempotency drops what it already has).
-    /// `rejected` is called for each rejected line as it is found.
     /// The bytes read, decoded and committed as one transaction: two chunks are in memory at once (one
     /// committing, the next decoding), which bounds `insightd ingest`'s memory whatever the file's size.
     static let chunkBytes = 2 << 20
@@ -70,6 +65,13 @@ public struct Ingestor: Sendable {
         var endLine: Int
     }
 
+    /// Streams a file into the journal a chunk at a time, each chunk's events and quarantine committed with a
+    /// checkpoint (as the inbox commits a file), so memory stays flat whatever the file's size and a run that
+    /// was killed resumes after its last commit. The file is known by its path, size and modification time:
+    /// an edited file is read again from its start (the journal's idempotency drops what it already has).
+    /// `rejected` is called for each rejected line once its chunk (and its quarantine row) is committed. A
+    /// rejection's `index` is its item's place among the items this run read (after a resume, counted from
+    /// the resume point); `line` is its line in the file.
     public func ingestFile(path: String, source: String, receivedAt: Date = Date(),
                            rejected: (Summary.Rejected) -> Void = { _ in }) throws -> Summary {
         let name = (path as NSString).lastPathComponent
@@ -99,7 +101,12 @@ public struct Ingestor: Sendable {
         var next = reader.readAhead(prepare)
         while let chunk = try next.value() {
             next = reader.readAhead(prepare)  // read, decoded and sorted while this one commits
-            // An item's index is its place in the file (the reader leaves it 0), as for a body's items.
+            let checkpoint = InboxCheckpoint(source: checkpointSource, fileKey: fileKey, fileName: name,
+                                             byteOffset: chunk.endOffset, line: chunk.endLine, finished: false)
+            let outcome = try database.ingest([IngestSubmission(events: chunk.split.events, quarantine: chunk.split.quarantine,
+                                                                checkpoint: checkpoint)], receivedAt: receivedAt)[0]
+            // Reported once committed: a failed commit (reported by the throw) is read again by the next run.
+            // An item's index is its place among the items read (the reader leaves it 0), as for a body's items.
             for ((item, failure), position) in zip(chunk.split.rejected, chunk.rejectedAt) {
                 let rejection = Summary.Rejected(index: index + position, line: item.line, rejection: failure)
                 if summary.rejected.count < Self.keptRejections { summary.rejected.append(rejection) }
@@ -107,10 +114,6 @@ public struct Ingestor: Sendable {
                 rejected(rejection)
             }
             index += chunk.items
-            let checkpoint = InboxCheckpoint(source: checkpointSource, fileKey: fileKey, fileName: name,
-                                             byteOffset: chunk.endOffset, line: chunk.endLine, finished: false)
-            let outcome = try database.ingest([IngestSubmission(events: chunk.split.events, quarantine: chunk.split.quarantine,
-                                                                checkpoint: checkpoint)], receivedAt: receivedAt)[0]
             summary.accepted += outcome.acceptedCount
             summary.duplicates += outcome.duplicateCount
         }

@@ -47,6 +47,10 @@ public actor Dispatcher {
     private var managers: [String: ManagerState] = [:]
     /// The manager cache was emptied while clients stayed cached: their managers are looked up again.
     private var managersEvicted = false
+    /// The enabled plugins the cached states were handled with. A cached client keeps each plugin's memory
+    /// decoded, and only that plugin can write it back: when the set changes (a reload switched one off or
+    /// on), the caches are dropped so clients are read again with every memory in its stored form.
+    private var cachedPluginIds: [String] = []
     /// A handled batch whose commit is running (``submit(_:)``), settled by the next call.
     private var inFlight: (prepared: Prepared, commit: Task<[Lead], any Error>)?
     /// Called with the leads each commit made new, after the commit.
@@ -86,7 +90,8 @@ public actor Dispatcher {
         try await settle()
         let events = try database.readJournal(after: position, limit: batchSize)
         guard !events.isEmpty else { return Step(events: 0, newLeads: [], position: position) }
-        let prepared = try await prepare(events)
+        let current = try await settingsForNextBatch()
+        let prepared = try await prepare(events, settings: current)
         let newLeads = try await commit(prepared)
         return Step(events: prepared.events, newLeads: newLeads, position: position)
     }
@@ -131,9 +136,10 @@ public actor Dispatcher {
     @discardableResult
     public func submit(_ events: [Event]) async throws -> Int {
         guard !events.isEmpty else { return 0 }
+        let current = try await settingsForNextBatch()
         let next: Prepared
         do {
-            next = try await prepare(events)
+            next = try await prepare(events, settings: current)
         } catch {
             // The batch in flight may still have committed: account for it before giving up.
             if let (prepared, commit) = inFlight, let newLeads = try? await commit.value {
@@ -264,10 +270,22 @@ public actor Dispatcher {
 
     // MARK: - Steps
 
-    /// Handles a batch in memory: projection, bus, plugins. The caches move ahead to the batch's state.
-    private func prepare(_ events: [Event]) async throws -> Prepared {
-        guard let last = events.last else { preconditionFailure("prepare needs events") }
+    /// The settings the next batch is handled with. When their enabled plugins are not those the cached states
+    /// were handled with, the batch in flight is committed first and the caches are dropped (``cachedPluginIds``).
+    private func settingsForNextBatch() async throws -> PipelineSettings {
         let current = settings.current
+        let ids = current.enabledPlugins.map(\.id)
+        if ids != cachedPluginIds {
+            try await settle()
+            dropCaches()
+            cachedPluginIds = ids
+        }
+        return current
+    }
+
+    /// Handles a batch in memory: projection, bus, plugins. The caches move ahead to the batch's state.
+    private func prepare(_ events: [Event], settings current: PipelineSettings) async throws -> Prepared {
+        guard let last = events.last else { preconditionFailure("prepare needs events") }
         try warmCaches(for: events)
 
         // The manager directory is tiny and shared by every shard: apply its updates first, so a lead made

@@ -54,7 +54,8 @@ struct ShardWorker: Sendable {
             if let slot {
                 client = output.states.values[slot]
                 // The context's copy goes without the decoded memories (plugins get theirs as an argument), so
-                // the cached state keeps the only reference to them and a plugin's write copies nothing.
+                // the cached state keeps the only reference to them. (The registration still keeps the memory as it
+                // was before the event, to tell whether it changed: a write copies the lists it touches once.)
                 client?.liveMemory = LiveMemories()
             }
             // One context per event, handed to each plugin with its own logger: copying the client's state
@@ -67,7 +68,7 @@ struct ShardWorker: Sendable {
                 do {
                     let drafts: [LeadDraft]
                     if plugin.usesMemory, let id = event.clientId, let slot {
-                        // Moved out of the state while the plugin works on it, so it is not copied on write.
+                        // Moved out of the state while the plugin works on it, so the state holds no second reference.
                         var live = output.states.values[slot].liveMemory.values.removeValue(forKey: plugin.id)
                         var changed = false
                         defer { output.states.values[slot].liveMemory.values[plugin.id] = live }

@@ -14,7 +14,8 @@ public struct AppendOutcome: Sendable, Equatable {
 
 extension AppDatabase {
     /// Appends events in one transaction. Idempotent on (source, id): a repeat is reported, not stored.
-    /// When this returns, the accepted events are durable (`synchronous = FULL`).
+    /// When this returns, the accepted events are durable (`synchronous = FULL`; a `.scratch` database, a
+    /// replay's, is not).
     public func append(_ events: [Event], receivedAt: Date) throws -> AppendOutcome {
         guard !events.isEmpty else { return AppendOutcome(sequences: []) }
         let received = receivedAt.milliseconds
@@ -37,21 +38,25 @@ extension AppDatabase {
         // observes the journal through GRDB, so executing the statement without it loses no notification.
         let handle = statement.sqliteStatement
         let connection = db.sqliteConnection
+        func fail(_ code: Int32) -> DatabaseError {
+            let message = connection.map { String(cString: sqlite3_errmsg($0)) }
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
+            return DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
+        }
         for event in events {
             sqlite3_reset(handle)
-            bindText(handle, 1, event.source)
-            bindText(handle, 2, event.id)
-            bindText(handle, 3, event.type)
-            if let clientId = event.clientId { bindText(handle, 4, clientId) } else { sqlite3_bind_null(handle, 4) }
-            sqlite3_bind_int64(handle, 5, event.time.milliseconds)
-            sqlite3_bind_int64(handle, 6, received)
-            bindText(handle, 7, event.dataText ?? JSONWriter.string(event.data))
-            let code = sqlite3_step(handle)
-            guard code == SQLITE_DONE else {
-                let message = connection.map { String(cString: sqlite3_errmsg($0)) }
-                sqlite3_reset(handle)
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
-            }
+            // A failed bind would leave the previous event's value bound: every code is checked.
+            var code = bindText(handle, 1, event.source)
+            if code == SQLITE_OK { code = bindText(handle, 2, event.id) }
+            if code == SQLITE_OK { code = bindText(handle, 3, event.type) }
+            if code == SQLITE_OK { code = event.clientId.map { bindText(handle, 4, $0) } ?? sqlite3_bind_null(handle, 4) }
+            if code == SQLITE_OK { code = sqlite3_bind_int64(handle, 5, event.time.milliseconds) }
+            if code == SQLITE_OK { code = sqlite3_bind_int64(handle, 6, received) }
+            if code == SQLITE_OK { code = bindText(handle, 7, event.dataText ?? JSONWriter.string(event.data)) }
+            guard code == SQLITE_OK else { throw fail(code) }
+            code = sqlite3_step(handle)
+            guard code == SQLITE_DONE else { throw fail(code) }
             sequences.append(db.changesCount == 1 ? db.lastInsertedRowID : nil)
         }
         sqlite3_reset(handle)
@@ -60,15 +65,15 @@ extension AppDatabase {
     }
 
     /// Binds a string's UTF-8 bytes (SQLite copies them: the string may go before the step).
-    private static func bindText(_ handle: SQLiteStatement, _ index: Int32, _ text: String) {
+    private static func bindText(_ handle: SQLiteStatement, _ index: Int32, _ text: String) -> Int32 {
         var text = text
-        text.withUTF8 { bytes in
+        return text.withUTF8 { bytes in
             guard let base = bytes.baseAddress, !bytes.isEmpty else {
-                _ = sqlite3_bind_text(handle, index, "", 0, sqliteTransient)  // a null pointer would bind NULL
-                return
+                return sqlite3_bind_text(handle, index, "", 0, sqliteTransient)  // a null pointer would bind NULL
             }
-            _ = sqlite3_bind_text(handle, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(bytes.count),
-                                  sqliteTransient)
+            guard bytes.count <= Int(Int32.max) else { return SQLITE_TOOBIG }
+            return sqlite3_bind_text(handle, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self),
+                                     Int32(bytes.count), sqliteTransient)
         }
     }
 

@@ -138,6 +138,31 @@ struct PluginMemoryTests {
         #expect(try second.database.lead(key: "counting:C2:3")?.sourceEvents == ["e2", "e5", "e8"])
     }
 
+    @Test func aPluginSwitchedOffByAReloadKeepsItsStoredMemory() async throws {
+        let pipeline = try Pipeline(plugins: [plugin()], clock: .live(clock), shards: 2, batchSize: 2)
+        _ = try pipeline.database.append((1...4).map { transaction("a\($0)", client: "C1", minute: $0) }, receivedAt: clock.now())
+        try await pipeline.dispatcher.drain()
+        #expect(try storedCount(pipeline.database, "C1") == 4)
+
+        // A reload switches the plugin off; the client's next changes write its row again.
+        pipeline.settings.replace(with: PipelineSettings(plugins: [], timeZone: shanghai, locale: "zh-CN"))
+        _ = try pipeline.database.append([
+            EventFixtures.event("p1", EventType.clientProfile, client: "C1", at: "2026-11-20T10:10:00+08:00",
+                                data: ["name": .string("张三"), "managerId": .string("M1")]),
+            transaction("a5", client: "C1", minute: 11),
+        ], receivedAt: clock.now())
+        try await pipeline.dispatcher.drain()
+        #expect(try storedCount(pipeline.database, "C1") == 4, "the switched-off plugin's memory is kept as stored")
+
+        // Switched on again, it counts on from where it stopped.
+        pipeline.settings.replace(with: PipelineSettings(plugins: [plugin()], timeZone: shanghai, locale: "zh-CN"))
+        _ = try pipeline.database.append([transaction("a6", client: "C1", minute: 12), transaction("a7", client: "C1", minute: 13)],
+                                         receivedAt: clock.now())
+        try await pipeline.dispatcher.drain()
+        #expect(try storedCount(pipeline.database, "C1") == 6)
+        #expect(try pipeline.database.lead(key: "counting:C1:6")?.sourceEvents == ["a4", "a6", "a7"])
+    }
+
     @Test func anEmptyMemoryIsDeleted() async throws {
         let pipeline = try Pipeline(plugins: [plugin()], clock: .live(clock), batchSize: 1)
         _ = try pipeline.database.append([

@@ -3,7 +3,7 @@ import Foundation
 /// Streams an NDJSON file of events: it reads whole lines a chunk at a time and decodes each chunk's lines
 /// on every core, in order, so memory stays the size of a chunk whatever the file's size. `insightd ingest`
 /// and `insightd replay` read files through it; each line is decoded exactly as a webhook body's line is
-/// (``EventBatch/decodeLine(_:number:defaultSource:decoder:)``).
+/// (``EventBatch/decodeLine(_:number:defaultSource:decoder:encodeData:)``).
 ///
 /// A file that is one JSON document (an array of events, or one pretty-printed event) is read whole, as
 /// `POST /v1/events` reads a body: it is a small file's convenience, not a nightly feed's format.
@@ -142,6 +142,12 @@ public struct EventFileReader: ~Copyable {
             }
             offset += Int64(start)
             consumed = start
+        }
+        if skipping && atEnd && buffer.count == consumed {
+            // The overlong line was the file's last, without a newline, and ended at a read's end: it is over,
+            // and a resumed read starts past it (not at its start, which would reject it a second time).
+            skipping = false
+            chunkEnd = offset
         }
         if found.isEmpty { return nil }
         let source = defaultSource, decoder = self.decoder, lines = found, encodeData = self.encodeData
