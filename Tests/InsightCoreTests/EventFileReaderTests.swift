@@ -417,6 +417,25 @@ struct EventFileReaderTests {
         #expect(all.last?.eventId == "e3")
     }
 
+    /// The file's last line is overlong, has no newline and ends exactly where a read ends (the file is whole
+    /// chunks): the read finds the end of the file only on an empty read. Its chunk still ends past the line, so
+    /// a run resumed from it reads nothing and does not reject the line again.
+    @Test func anOverlongLastLineEndingAtAReadsEndIsPassedByTheResumePoint() throws {
+        let directory = TemporaryDirectory("reader-overlong-last")
+        let first = eventLine(1) + "\n"
+        let size = 18 * megabyteChunks
+        let file = writeParts(directory, "overlong-last.ndjson", [text(first), filler(size - first.utf8.count)])
+        let read = try chunks(file.path, chunkBytes: megabyteChunks)
+        let all = items(read)
+        #expect(all.map(\.line) == [1, 2])
+        #expect(all.map(\.isRejected) == [false, true])
+        let last = try #require(read.last)
+        #expect(last.endOffset == Int64(size), "the resume point is past the overlong line")
+        #expect(last.endLine == 2)
+        let resumed = try chunks(file.path, chunkBytes: megabyteChunks, startOffset: last.endOffset, startLine: last.endLine)
+        #expect(resumed.isEmpty, "nothing is read again: \(items(resumed))")
+    }
+
     /// A line just over the limit is rejected as overlong whatever the chunk size. (With 4 MiB chunks the
     /// reader first sees 20 MiB of buffer, finds this line's end in it and decodes it: a well-formed 17 MiB
     /// event is then accepted.)
