@@ -20,6 +20,8 @@ public struct JSONParser {
     private var index: Int
     /// Where the root object's `data` member's value lies in `bytes`, once parsed.
     private var dataRange: Range<Int>?
+    /// The members of the objects being parsed, innermost last (see `parseObject`).
+    private var members: [(key: String, value: JSONValue)] = []
 
     private init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -158,11 +160,15 @@ public struct JSONParser {
 
     private mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
         index += 1
-        var object: [String: JSONValue] = [:]
         skipWhitespace()
-        if peek() == UInt8(ascii: "}") { index += 1; return .object(object) }
-        // An event's envelope and data hold a handful of members: one allocation instead of growing 1, 2, 4, 8.
-        object.reserveCapacity(8)
+        if peek() == UInt8(ascii: "}") { index += 1; return .object([:]) }
+        // Members gather on a stack shared by the nested objects, and the dictionary is made once at the end
+        // with room for exactly them: no growth, and half the memory of a guessed capacity (a batch of
+        // decoded events is mostly these dictionaries). A duplicate key is found as it is read, by comparing
+        // with the members before it; a large object switches to a dictionary, so a hostile one stays linear.
+        let base = members.count
+        defer { members.removeSubrange(base...) }
+        var large: [String: JSONValue]?
         while true {
             skipWhitespace()
             guard peek() == UInt8(ascii: "\"") else { throw failure("expected a quoted object key") }
@@ -174,17 +180,36 @@ public struct JSONParser {
             let valueStart = index
             let value = try parseValue(depth: depth + 1)
             if depth == 0, key == "data" { dataRange = valueStart..<index }
-            guard object.updateValue(value, forKey: key) == nil else {
-                throw failure("duplicate object key \"\(key)\"")
+            if large != nil {
+                guard large?.updateValue(value, forKey: key) == nil else { throw failure("duplicate object key \"\(key)\"") }
+            } else {
+                for member in members[base...] where member.key == key {
+                    throw failure("duplicate object key \"\(key)\"")
+                }
+                members.append((key, value))
+                if members.count - base > Self.linearMembers {
+                    var dictionary = [String: JSONValue](minimumCapacity: 4 * Self.linearMembers)
+                    for member in members[base...] { dictionary[member.key] = member.value }
+                    members.removeSubrange(base...)
+                    large = dictionary
+                }
             }
             skipWhitespace()
             switch peek() {
             case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"): index += 1; return .object(object)
+            case UInt8(ascii: "}"):
+                index += 1
+                if let large { return .object(large) }
+                var object = [String: JSONValue](minimumCapacity: members.count - base)
+                for member in members[base...] { object[member.key] = member.value }
+                return .object(object)
             default: throw failure("expected ',' or '}' in object")
             }
         }
     }
+
+    /// Objects up to this many members find duplicates by comparison; larger ones through a dictionary.
+    private static let linearMembers = 16
 
     private mutating func parseArray(depth: Int) throws(Failure) -> JSONValue {
         index += 1
