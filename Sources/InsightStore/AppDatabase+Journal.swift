@@ -47,13 +47,13 @@ extension AppDatabase {
         for event in events {
             sqlite3_reset(handle)
             // A failed bind would leave the previous event's value bound: every code is checked.
-            var code = bindText(handle, 1, event.source)
-            if code == SQLITE_OK { code = bindText(handle, 2, event.id) }
-            if code == SQLITE_OK { code = bindText(handle, 3, event.type) }
-            if code == SQLITE_OK { code = event.clientId.map { bindText(handle, 4, $0) } ?? sqlite3_bind_null(handle, 4) }
+            var code = SQLiteText.bind(handle, 1, event.source)
+            if code == SQLITE_OK { code = SQLiteText.bind(handle, 2, event.id) }
+            if code == SQLITE_OK { code = SQLiteText.bind(handle, 3, event.type) }
+            if code == SQLITE_OK { code = event.clientId.map { SQLiteText.bind(handle, 4, $0) } ?? sqlite3_bind_null(handle, 4) }
             if code == SQLITE_OK { code = sqlite3_bind_int64(handle, 5, event.time.milliseconds) }
             if code == SQLITE_OK { code = sqlite3_bind_int64(handle, 6, received) }
-            if code == SQLITE_OK { code = bindText(handle, 7, event.dataText ?? JSONWriter.string(event.data)) }
+            if code == SQLITE_OK { code = SQLiteText.bind(handle, 7, event.dataText ?? JSONWriter.string(event.data)) }
             guard code == SQLITE_OK else { throw fail(code) }
             code = sqlite3_step(handle)
             guard code == SQLITE_DONE else { throw fail(code) }
@@ -63,22 +63,6 @@ extension AppDatabase {
         sqlite3_clear_bindings(handle)
         return sequences
     }
-
-    /// Binds a string's UTF-8 bytes (SQLite copies them: the string may go before the step).
-    private static func bindText(_ handle: SQLiteStatement, _ index: Int32, _ text: String) -> Int32 {
-        var text = text
-        return text.withUTF8 { bytes in
-            guard let base = bytes.baseAddress, !bytes.isEmpty else {
-                return sqlite3_bind_text(handle, index, "", 0, sqliteTransient)  // a null pointer would bind NULL
-            }
-            guard bytes.count <= Int(Int32.max) else { return SQLITE_TOOBIG }
-            return sqlite3_bind_text(handle, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self),
-                                     Int32(bytes.count), sqliteTransient)
-        }
-    }
-
-    /// `SQLITE_TRANSIENT`, which the C macro defines as a cast of -1 that Swift does not import.
-    private static let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     /// Events after `position`, in sequence order, at most `limit` of them.
     public func readJournal(after position: Int64, limit: Int) throws -> [Event] {

@@ -62,12 +62,6 @@ public struct Replay: Sendable {
         }
     }
 
-    /// The journal's idempotency key.
-    struct EventKey: Hashable {
-        let source: String
-        let id: String
-    }
-
     /// An event older than the one before it: the streaming pass gives way to the sorting one.
     struct OutOfOrder: Error {}
 
@@ -86,19 +80,19 @@ public struct Replay: Sendable {
                                       batchSize: Dispatcher.defaultBatchSize)
         let input = try ReplayInput(files: files)
         var rejected = 0
-        var seen = Set<EventKey>()
+        let seen = try SeenEventKeys(path: (scratch as NSString).appendingPathComponent("seen.sqlite"))
         var held: [Event] = []  // the sorting pass holds every event
         var accepted = 0
         var last: Date?
-        try await input.forEachChunk { file, chunk in
-            for item in chunk.items {
+        try await input.forEachChunk(seen: seen) { file, chunk, fresh in
+            for (item, first) in zip(chunk.items, fresh) {
                 switch item.result {
                 case .failure(let reason):
                     rejected += 1
                     rejection("\(file):\(item.line): \(reason)")
                 case .success(var event):
                     // The journal's idempotency: a repeated (source, id) is dropped, as ingest drops it.
-                    guard seen.insert(EventKey(source: event.source, id: event.id)).inserted else { continue }
+                    guard first else { continue }
                     accepted += 1
                     event.sequence = Int64(accepted)
                     if sorted {
@@ -262,8 +256,10 @@ final class ReplayInput: @unchecked Sendable {
         totalBytes = total
     }
 
-    /// Calls `body` with each chunk of each file, in order.
-    func forEachChunk(_ body: (String, EventFileReader.Chunk) async throws -> Void) async throws {
+    /// Calls `body` with each chunk of each file, in order, and for each of its items whether it is the first
+    /// with its `(source, id)` (false for a rejected item): the journal's idempotency, checked against `seen`
+    /// on the read-ahead thread while the chunk before is handled.
+    func forEachChunk(seen: SeenEventKeys, _ body: (String, EventFileReader.Chunk, [Bool]) async throws -> Void) async throws {
         var before: Int64 = 0
         for file in files {
             let reader: SharedEventFileReader
@@ -272,11 +268,22 @@ final class ReplayInput: @unchecked Sendable {
             } catch {
                 throw ReplayError(error.description)
             }
-            var next = Task.detached { try reader.next() }
-            while let chunk = try await next.value {
-                next = Task.detached { try reader.next() }
+            let read = { @Sendable () throws -> (EventFileReader.Chunk, [Bool])? in
+                guard let chunk = try reader.next() else { return nil }
+                var keys: [(source: String, id: String)] = []
+                keys.reserveCapacity(chunk.items.count)
+                for item in chunk.items { if case .success(let event) = item.result { keys.append((event.source, event.id)) } }
+                var fresh = try seen.insert(keys)[...]
+                return (chunk, chunk.items.map { item in
+                    guard case .success = item.result else { return false }
+                    return fresh.popFirst() ?? false
+                })
+            }
+            var next = Task.detached { try read() }
+            while let (chunk, fresh) = try await next.value {
+                next = Task.detached { try read() }
                 bytesRead = before + chunk.endOffset
-                try await body(file, chunk)
+                try await body(file, chunk, fresh)
             }
             before += reader.fileSize
         }
