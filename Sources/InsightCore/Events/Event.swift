@@ -57,6 +57,13 @@ public struct Event: Sendable, Hashable {
     /// The largest accepted `id`, in characters.
     public static let maximumIdLength = 128
 
+    /// True when `id` has at most ``maximumIdLength`` characters. Counting characters walks grapheme
+    /// boundaries; an id of at most that many UTF-8 bytes (any ASCII id) cannot have more characters.
+    @inlinable
+    public static func fitsIdLength(_ id: String) -> Bool {
+        id.utf8.count <= maximumIdLength || id.count <= maximumIdLength
+    }
+
     /// The value a rule or template sees at a dotted path: `type`, `id`, `source`, `clientId`, `time`, or `data.…`.
     public func value(atPath path: String) -> JSONValue? {
         switch path {

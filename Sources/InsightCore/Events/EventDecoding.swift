@@ -77,7 +77,7 @@ public struct NativeEventDecoder: EventDecoding {
         func reject(_ reason: String) -> Result<Event, EventRejection> {
             .failure(EventRejection(eventId: id, reason: reason))
         }
-        guard !id.isEmpty, id.count <= Event.maximumIdLength else {
+        guard !id.isEmpty, Event.fitsIdLength(id) else {
             return reject("field \"id\" must be 1 to \(Event.maximumIdLength) characters")
         }
         guard let type = members.type?.stringValue, !type.isEmpty else {

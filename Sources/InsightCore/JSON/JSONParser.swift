@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A strict RFC 8259 JSON parser producing ``JSONValue``.
 ///
 /// Foundation's decoders turn numbers into `Double` (losing decimal money) and report errors without a
@@ -139,8 +143,17 @@ public struct JSONParser {
         guard end < bytes.count else { return nil }
         let key = UnsafeBufferPointer(rebasing: bytes[start..<end])
         index = end + 1
-        for member in EnvelopeMembers.Member.allCases where key.elementsEqual(member.rawValue.utf8) { return member }
-        return nil
+        guard let base = key.baseAddress else { return nil }
+        func named(_ name: StaticString) -> Bool {
+            key.count == name.utf8CodeUnitCount && memcmp(base, name.utf8Start, key.count) == 0
+        }
+        switch key.count {
+        case 2: return named("id") ? .id : nil
+        case 4: return named("type") ? .type : named("time") ? .time : named("data") ? .data : nil
+        case 6: return named("source") ? .source : nil
+        case 8: return named("clientId") ? .clientId : nil
+        default: return nil
+        }
     }
 
     private mutating func parseValue(depth: Int) throws(Failure) -> JSONValue {

@@ -56,7 +56,7 @@ public enum CloudEvents {
         guard attributes["specversion"] == "1.0" else {
             return reject("specversion must be \"1.0\", got \(attributes["specversion"].map { "\"\($0)\"" } ?? "nothing")")
         }
-        guard let id, !id.isEmpty, id.count <= Event.maximumIdLength else {
+        guard let id, !id.isEmpty, Event.fitsIdLength(id) else {
             return reject("id is required (1 to \(Event.maximumIdLength) characters)")
         }
         guard let source = attributes["source"], !source.isEmpty else { return reject("source is required") }

@@ -139,9 +139,10 @@ extension RiskAlertsPlugin {
         // fires, and that path neither allocates nor does decimal arithmetic.
         var count = 0
         var units: Int64? = 0
-        for debit in memory.debits where debit.at >= at - window && debit.at <= at {
+        // By index, reading two fields: iterating the elements would copy each debit (and retain its strings).
+        for index in memory.debits.indices where memory.debits[index].at >= at - window && memory.debits[index].at <= at {
             count += 1
-            if let sum = units, let amount = debit.units { units = sum + amount } else { units = nil }
+            if let sum = units, let amount = memory.debits[index].units { units = sum + amount } else { units = nil }
         }
         let byTotal: Bool
         if let units, let limit = rule.maxDebitTotalUnits {
