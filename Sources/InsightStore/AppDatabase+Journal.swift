@@ -39,7 +39,7 @@ extension AppDatabase {
         let handle = statement.sqliteStatement
         let connection = db.sqliteConnection
         func fail(_ code: Int32) -> DatabaseError {
-            let message = connection.map { String(cString: sqlite3_errmsg($0)) }
+            let message = SQLiteText.message(code, connection)
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
             return DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)

@@ -46,7 +46,7 @@ public final class SeenEventKeys: @unchecked Sendable {
                 if code == SQLITE_OK { code = SQLiteText.bind(handle, 2, key.id) }
                 if code == SQLITE_OK { code = sqlite3_step(handle) }
                 guard code == SQLITE_DONE else {
-                    let message = db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
+                    let message = SQLiteText.message(code, db.sqliteConnection)
                     throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
                 }
                 fresh.append(db.changesCount == 1)
@@ -76,6 +76,13 @@ enum SQLiteText {
             return sqlite3_bind_text(handle, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self),
                                      Int32(bytes.count), transient)
         }
+    }
+
+    /// The connection's message when its last error is `code`, else SQLite's text for the code (a bind
+    /// refused before SQLite saw it leaves the connection's message stale).
+    static func message(_ code: Int32, _ connection: SQLiteConnection?) -> String {
+        if let connection, sqlite3_errcode(connection) == code { return String(cString: sqlite3_errmsg(connection)) }
+        return String(cString: sqlite3_errstr(code))
     }
 
     /// `SQLITE_TRANSIENT`, which the C macro defines as a cast of -1 that Swift does not import.

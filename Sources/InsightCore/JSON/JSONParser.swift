@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A strict RFC 8259 JSON parser producing ``JSONValue``.
 ///
 /// Foundation's decoders turn numbers into `Double` (losing decimal money) and report errors without a
@@ -143,9 +139,9 @@ public struct JSONParser {
         guard end < bytes.count else { return nil }
         let key = UnsafeBufferPointer(rebasing: bytes[start..<end])
         index = end + 1
-        guard let base = key.baseAddress else { return nil }
         func named(_ name: StaticString) -> Bool {
-            key.count == name.utf8CodeUnitCount && memcmp(base, name.utf8Start, key.count) == 0
+            key.count == name.utf8CodeUnitCount
+                && key.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
         }
         switch key.count {
         case 2: return named("id") ? .id : nil

@@ -283,7 +283,15 @@ final class ReplayInput: @unchecked Sendable {
             while let (chunk, fresh) = try await next.value {
                 next = Task.detached { try read() }
                 bytesRead = before + chunk.endOffset
-                try await body(file, chunk, fresh)
+                do {
+                    try await body(file, chunk, fresh)
+                } catch {
+                    // The read ahead ends before this returns: it must not go on reading (and recording seen keys)
+                    // while the caller starts again or removes the scratch directory.
+                    next.cancel()
+                    _ = try? await next.value
+                    throw error
+                }
             }
             before += reader.fileSize
         }
