@@ -9,11 +9,15 @@ import Testing
 @Suite(.serialized) struct PIILogScanTests {
     /// Mainland mobiles, 18-digit ID numbers, and 13–19 digit numbers that pass Luhn (card and account
     /// numbers), each standing alone (not part of a longer digit run).
+    /// A run touching an ASCII letter is part of an identifier (a temporary directory's UUID in a logged path,
+    /// such as `…-18605854862F`), not a number written out.
     static func leaks(in text: String) -> [String] {
         var found: [String] = []
         var run = ""
-        func check() {
+        var afterLetter = false
+        func check(next: Character?) {
             defer { run = "" }
+            if afterLetter || (next.map { $0.isASCII && $0.isLetter } ?? false) { return }
             let digits = run.filter(\.isNumber)
             if run.count == 11, run.hasPrefix("1"), digits.count == 11, let second = run.dropFirst().first, "3456789".contains(second) {
                 found.append("phone \(run)")
@@ -27,10 +31,11 @@ import Testing
             if character.isASCII && (character.isNumber || (character == "X" && run.count == 17)) {
                 run.append(character)
             } else {
-                check()
+                if !run.isEmpty { check(next: character) }
+                afterLetter = character.isASCII && character.isLetter
             }
         }
-        check()
+        check(next: nil)
         return found
     }
 
@@ -52,6 +57,9 @@ import Testing
         #expect(Self.leaks(in: "id 11010119661125123X,") == ["ID number 11010119661125123X"])
         #expect(Self.leaks(in: "card 4111111111111111.") == ["card/account number 4111111111111111"])
         #expect(Self.leaks(in: "138****5678 110***********1234 ************1111 at 1732000000000 ms, amount 800000.00").isEmpty)
+        #expect(Self.leaks(in: "电话13812345678，") == ["phone 13812345678"], "a number after Chinese text is still found")
+        #expect(Self.leaks(in: "/tmp/insightd-config-E5D47111-330C-4853-B851-18605854862F/insightd.yaml").isEmpty,
+                "a UUID's digits are not a phone number")
     }
 
     @Test func noPersonalDataReachesTheLogsOrTheReceivers() throws {
