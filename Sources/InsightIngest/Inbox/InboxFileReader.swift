@@ -4,7 +4,7 @@ import InsightCore
 
 /// Reads one claimed file into events, chunk by chunk, each chunk committed with the file's checkpoint so a
 /// crash resumes exactly where the last commit ended.
-struct InboxFileReader {
+struct InboxFileReader: Sendable {
     enum Outcome: Sendable, Equatable {
         case done(accepted: Int, duplicates: Int, rejected: Int)
         case interrupted
@@ -14,7 +14,7 @@ struct InboxFileReader {
         let description: String
     }
 
-    enum Kind {
+    enum Kind: Sendable {
         case jsonLines
         case csv(CSVMapping)
     }
@@ -73,8 +73,25 @@ struct InboxFileReader {
         var pending = [UInt8]()
         var totals = (accepted: 0, duplicates: 0, rejected: 0)
         var atEnd = false
+        // One group is decoded on the other cores while the group before it commits.
+        var inFlight: DecodedGroup?
+        /// Commits the group decoded before, if any; true when the reader is asked to stop after it.
+        func commitInFlight() throws -> Bool {
+            guard let decoded = inFlight else { return false }
+            inFlight = nil
+            guard let submission = decoded.value() else { return false }
+            let outcome = try sink.ingest([submission], receivedAt: Date())[0]
+            totals.accepted += outcome.acceptedCount
+            totals.duplicates += outcome.duplicateCount
+            totals.rejected += submission.quarantine.count
+            if outcome.acceptedCount > 0 { onCommitted() }
+            return !decoded.finished && shouldStop()
+        }
         while !atEnd {
-            if shouldStop() { return .interrupted }
+            if shouldStop() {
+                _ = try commitInFlight()  // what is decoded is committed, as a stop between commits finds it
+                return .interrupted
+            }
             let chunk = try handle.read(upToCount: 4 << 20) ?? Data()
             atEnd = chunk.isEmpty
             let buffer = pending + chunk
@@ -103,17 +120,16 @@ struct InboxFileReader {
                 let checkpoint = InboxCheckpoint(source: settings.name, fileKey: fileKey, fileName: name,
                                                  byteOffset: Int64(group.last?.end ?? consumedTo),
                                                  line: group.last?.number ?? line, finished: finished)
-                let submission = decode(group, kind: kind, layout: layout, name: name, modified: modified, checkpoint: checkpoint)
-                let outcome = try sink.ingest([submission], receivedAt: Date())[0]
-                totals.accepted += outcome.acceptedCount
-                totals.duplicates += outcome.duplicateCount
-                totals.rejected += submission.quarantine.count
-                if outcome.acceptedCount > 0 { onCommitted() }
+                let next = DecodedGroup(finished: finished)
+                let reader = self, columns = layout
+                next.start { reader.decode(group, kind: kind, layout: columns, name: name, modified: modified, checkpoint: checkpoint) }
+                if try commitInFlight() { return .interrupted }
+                inFlight = next
                 groupStart = groupEnd
-                if !finished && shouldStop() { return .interrupted }
             } while groupStart < lines.count
             offset = consumedTo
         }
+        _ = try commitInFlight()
         return .done(accepted: totals.accepted, duplicates: totals.duplicates, rejected: totals.rejected)
     }
 
@@ -148,6 +164,29 @@ struct InboxFileReader {
         let number: Int
         let bytes: ArraySlice<UInt8>
         let end: UInt64
+    }
+
+    /// A group decoding on another thread; `value` waits for it.
+    final class DecodedGroup: @unchecked Sendable {
+        private let done = DispatchGroup()
+        private var submission: IngestSubmission?
+        /// The file's last group: its commit marks the file finished.
+        let finished: Bool
+
+        init(finished: Bool) { self.finished = finished }
+
+        func start(_ work: @escaping @Sendable () -> IngestSubmission) {
+            done.enter()
+            DispatchQueue.global().async {
+                self.submission = work()
+                self.done.leave()
+            }
+        }
+
+        func value() -> IngestSubmission? {
+            done.wait()
+            return submission
+        }
     }
 
     private func decode(_ group: ArraySlice<Line>, kind: Kind,
