@@ -141,12 +141,7 @@ public actor Dispatcher {
         do {
             next = try await prepare(events, settings: current)
         } catch {
-            // The batch in flight may still have committed: account for it before giving up.
-            if let (prepared, commit) = inFlight, let newLeads = try? await commit.value {
-                finish(prepared, newLeads: newLeads)
-            }
-            inFlight = nil
-            dropCaches()
+            await abandon()
             throw error
         }
         var settled = 0
@@ -156,6 +151,16 @@ public actor Dispatcher {
         }
         inFlight = (next, startCommit(next))
         return settled
+    }
+
+    /// Gives up after an error while a batch may be in flight: a commit that went through is still accounted
+    /// for, and the caches (possibly ahead of the database) are dropped.
+    private func abandon() async {
+        if let (prepared, commit) = inFlight, let newLeads = try? await commit.value {
+            finish(prepared, newLeads: newLeads)
+        }
+        inFlight = nil
+        dropCaches()
     }
 
     /// Waits for the batch in flight (see ``submit(_:)``) to commit. Returns its events (0 if none).
@@ -175,11 +180,7 @@ public actor Dispatcher {
             do {
                 events = try await nextBatch()
             } catch {
-                if let (prepared, commit) = inFlight, let newLeads = try? await commit.value {
-                    finish(prepared, newLeads: newLeads)
-                }
-                inFlight = nil
-                dropCaches()
+                await abandon()
                 throw error
             }
             guard let events, !events.isEmpty else { break }

@@ -25,7 +25,7 @@ extension EventDecoding {
 
 /// The members of insightd's native envelope, from a parsed object or scanned from bytes.
 public struct EnvelopeMembers: Sendable {
-    public enum Member: String, CaseIterable, Sendable {
+    public enum Member: Sendable {
         case id, type, time, source, clientId, data
     }
 

@@ -272,25 +272,19 @@ public final class SharedEventFileReader: @unchecked Sendable {
     /// Reads the next chunk on another thread and hands it to `prepare` there, so that work on a chunk
     /// (sorting its items for the journal) also overlaps the caller's work on the one before.
     public func readAhead<Value: Sendable>(_ prepare: @escaping @Sendable (EventFileReader.Chunk) -> Value) -> Prepared<Value> {
-        let pending = Prepared<Value>()
-        pending.group.enter()
-        DispatchQueue.global().async {
-            pending.result = Result { () throws(EventFileReader.Failure) in try self.next().map(prepare) }
-            pending.group.leave()
-        }
-        return pending
+        Prepared(BackgroundWork { Result { () throws(EventFileReader.Failure) in try self.next().map(prepare) } })
     }
 
     public typealias Pending = Prepared<EventFileReader.Chunk>
 
-    public final class Prepared<Value: Sendable>: @unchecked Sendable {
-        fileprivate let group = DispatchGroup()
-        fileprivate var result: Result<Value?, EventFileReader.Failure> = .success(nil)
+    public struct Prepared<Value: Sendable>: Sendable {
+        fileprivate let work: BackgroundWork<Result<Value?, EventFileReader.Failure>>
+
+        fileprivate init(_ work: BackgroundWork<Result<Value?, EventFileReader.Failure>>) { self.work = work }
 
         /// The prepared chunk (nil at the end of the file), once read.
         public func value() throws(EventFileReader.Failure) -> Value? {
-            group.wait()
-            return try result.get()
+            try work.value().get()
         }
     }
 }

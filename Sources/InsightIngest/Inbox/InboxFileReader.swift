@@ -74,12 +74,12 @@ struct InboxFileReader: Sendable {
         var totals = (accepted: 0, duplicates: 0, rejected: 0)
         var atEnd = false
         // One group is decoded on the other cores while the group before it commits.
-        var inFlight: DecodedGroup?
+        var inFlight: (submission: BackgroundWork<IngestSubmission>, finished: Bool)?
         /// Commits the group decoded before, if any; true when the reader is asked to stop after it.
         func commitInFlight() throws -> Bool {
             guard let decoded = inFlight else { return false }
             inFlight = nil
-            guard let submission = decoded.value() else { return false }
+            let submission = decoded.submission.value()
             let outcome = try sink.ingest([submission], receivedAt: Date())[0]
             totals.accepted += outcome.acceptedCount
             totals.duplicates += outcome.duplicateCount
@@ -120,11 +120,12 @@ struct InboxFileReader: Sendable {
                 let checkpoint = InboxCheckpoint(source: settings.name, fileKey: fileKey, fileName: name,
                                                  byteOffset: Int64(group.last?.end ?? consumedTo),
                                                  line: group.last?.number ?? line, finished: finished)
-                let next = DecodedGroup(finished: finished)
                 let reader = self, columns = layout
-                next.start { reader.decode(group, kind: kind, layout: columns, name: name, modified: modified, checkpoint: checkpoint) }
+                let next = BackgroundWork {
+                    reader.decode(group, kind: kind, layout: columns, name: name, modified: modified, checkpoint: checkpoint)
+                }
                 if try commitInFlight() { return .interrupted }
-                inFlight = next
+                inFlight = (next, finished)
                 groupStart = groupEnd
             } while groupStart < lines.count
             offset = consumedTo
@@ -164,29 +165,6 @@ struct InboxFileReader: Sendable {
         let number: Int
         let bytes: ArraySlice<UInt8>
         let end: UInt64
-    }
-
-    /// A group decoding on another thread; `value` waits for it.
-    final class DecodedGroup: @unchecked Sendable {
-        private let done = DispatchGroup()
-        private var submission: IngestSubmission?
-        /// The file's last group: its commit marks the file finished.
-        let finished: Bool
-
-        init(finished: Bool) { self.finished = finished }
-
-        func start(_ work: @escaping @Sendable () -> IngestSubmission) {
-            done.enter()
-            DispatchQueue.global().async {
-                self.submission = work()
-                self.done.leave()
-            }
-        }
-
-        func value() -> IngestSubmission? {
-            done.wait()
-            return submission
-        }
     }
 
     private func decode(_ group: ArraySlice<Line>, kind: Kind,

@@ -1,0 +1,24 @@
+import Foundation
+
+/// Work started on another thread now, its result waited for later: the read-ahead of a file's next chunk, the
+/// decoding of the inbox's next group while the one before commits. `value` blocks until it is done.
+public final class BackgroundWork<Value: Sendable>: @unchecked Sendable {
+    private let done = DispatchGroup()
+    /// Written once on the worker's thread before `done` is left; read only after waiting for it.
+    private var result: Value?
+
+    public init(_ work: @escaping @Sendable () -> Value) {
+        done.enter()
+        DispatchQueue.global().async {
+            self.result = work()
+            self.done.leave()
+        }
+    }
+
+    /// The work's result, once it is done.
+    public func value() -> Value {
+        done.wait()
+        guard let result else { preconditionFailure("BackgroundWork left its group without a result") }
+        return result
+    }
+}
