@@ -54,8 +54,7 @@ struct ShardWorker: Sendable {
             if let slot {
                 client = output.states.values[slot]
                 // The context's copy goes without the decoded memories (plugins get theirs as an argument), so
-                // the cached state keeps the only reference to them. (The registration still keeps the memory as it
-                // was before the event, to tell whether it changed: a write copies the lists it touches once.)
+                // the cached state keeps the only reference to their table.
                 client?.liveMemory = LiveMemories()
             }
             // One context per event, handed to each plugin with its own logger: copying the client's state
@@ -68,12 +67,16 @@ struct ShardWorker: Sendable {
                 do {
                     let drafts: [LeadDraft]
                     if plugin.usesMemory, let id = event.clientId, let slot {
-                        // Moved out of the state while the plugin works on it, so the state holds no second reference.
-                        var live = output.states.values[slot].liveMemory.values.removeValue(forKey: plugin.id)
+                        // Decoded on the client's first event, then changed in place by the plugin.
+                        let live: LiveMemory
+                        if let known = output.states.values[slot].liveMemory.values[plugin.id] {
+                            live = known
+                        } else {
+                            live = plugin.liveMemory(stored: client?.memory[plugin.id])
+                            output.states.values[slot].liveMemory.values[plugin.id] = live
+                        }
                         var changed = false
-                        defer { output.states.values[slot].liveMemory.values[plugin.id] = live }
-                        drafts = try plugin.handle(event, context: context, stored: client?.memory[plugin.id], live: &live,
-                                                   changed: &changed)
+                        drafts = try plugin.handle(event, context: context, live: live, changed: &changed)
                         if changed { output.changes[id, default: []].insert(.memory(plugin.id)) }
                     } else {
                         drafts = try plugin.handle(event, context: context)
@@ -107,6 +110,8 @@ struct ShardWorker: Sendable {
                 encoded.append(pluginId)
             }
             var update = DispatchCommit.ClientUpdate(state: state, changes: changes)
+            // The live memories stay with the cache alone: the next batch changes them in place while this one commits.
+            update.state.liveMemory = LiveMemories()
             try update.encode()
             output.updates.append(update)
             // While cached, the decoded form is the memory: the JSON would only double what the cache holds.

@@ -34,6 +34,47 @@ extension AppDatabase {
         }
     }
 
+    /// Where a walk through the ledger in creation order (then key) stands: the last lead it returned.
+    public struct LeadPosition: Sendable, Hashable {
+        let createdMs: Int64
+        let key: String
+    }
+
+    /// The next `limit` leads in creation order (then key) after `position` (nil: from the first), and the
+    /// position to go on from. A replay writes its leads out this way, a page at a time, never holding them all.
+    public func leads(after position: LeadPosition?, limit: Int) throws -> (leads: [Lead], next: LeadPosition?) {
+        try pool.read { db in
+            var request = LeadRecord.all()
+            if let position {
+                // Row values compare as a tuple; the (created_ms, key) order is a total one (keys are unique).
+                request = request.filter(sql: "(created_ms, key) > (?, ?)", arguments: [position.createdMs, position.key])
+            }
+            let records = try request.order(LeadRecord.Columns.createdMs, LeadRecord.Columns.key).limit(limit).fetchAll(db)
+            return (try records.map(Self.lead(from:)), records.last.map { LeadPosition(createdMs: $0.createdMs, key: $0.key) })
+        }
+    }
+
+    /// The leads an inhibit rule may weigh against `lead`, as a replay does: those of its client made at or before
+    /// it; for a lead without a client, those of its manager without a client. Only leads of the `kinds` and
+    /// `plugins` some rule's source names are read (nil: any), as no other lead can be a source.
+    public func inhibitionPeers(of lead: Lead, kinds: Set<String>?, plugins: Set<String>?) throws -> [Lead] {
+        try pool.read { db in
+            // `created_ms` is rounded to the millisecond: the exact comparison is made on the leads themselves.
+            var request = LeadRecord.filter(LeadRecord.Columns.createdMs <= lead.createdAt.milliseconds + 1)
+            if let client = lead.client?.id {
+                request = request.filter(LeadRecord.Columns.clientId == client)
+            } else if let manager = lead.manager?.id {
+                request = request.filter(LeadRecord.Columns.clientId == nil && LeadRecord.Columns.managerId == manager)
+            } else {
+                return []
+            }
+            if let kinds { request = request.filter(kinds.sorted().contains(LeadRecord.Columns.kind)) }
+            if let plugins { request = request.filter(plugins.sorted().contains(LeadRecord.Columns.plugin)) }
+            return try request.order(LeadRecord.Columns.createdMs, LeadRecord.Columns.key).fetchAll(db).map(Self.lead(from:))
+                .filter { $0.createdAt <= lead.createdAt }
+        }
+    }
+
     public func lead(key: String) throws -> Lead? {
         try pool.read { db in
             try LeadRecord.filter(LeadRecord.Columns.key == key).fetchOne(db).map(Self.lead(from:))

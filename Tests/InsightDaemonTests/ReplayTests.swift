@@ -66,6 +66,24 @@ import Testing
         #expect(json["summary"]?["inhibited"]?.decimalValue == 2)
         let inhibitedBy = json["leads"]?.arrayValue?.compactMap { $0["inhibitedBy"]?.stringValue } ?? []
         #expect(inhibitedBy == [source.id, source.id])
+        #expect(JSONWriter.string(json) == (try result.json()), "canonical JSON")
+
+        // Streamed a lead at a time (as the command does), with pages of one lead: the same document and counts.
+        var replay = Replay(configuration: try Self.shippedConfig(directory))
+        replay.leadPage = 1
+        var document = "", first = true, streamedHeld: [String: String] = [:]
+        let zone = result.timeZone
+        let streamed = try await replay.run(files: [file], until: nil, stream: Replay.LeadStream(
+            begin: { events, days in document += Replay.Result.jsonHead(events: events, days: days) },
+            lead: { lead, by in
+                document += (first ? "" : ",") + (try Replay.Result.leadJSON(lead, inhibitedBy: by, timeZone: zone))
+                first = false
+                if let by { streamedHeld[lead.id] = by }
+            }))
+        document += streamed.jsonTail()
+        #expect(document == (try result.json()))
+        #expect(streamedHeld == result.inhibited && streamed.inhibited.isEmpty && streamed.tally.inhibited == 2)
+        #expect(streamed.table() == result.table() && streamed.html(title: "t") == result.html(title: "t"))
 
         // The same inflow before the withdrawal: the sale went out before anyone knew; nothing is held back.
         let before = directory.write("sale-first.ndjson", [sample[0], sample[1], sample[2],
@@ -87,6 +105,11 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         let json = try JSONParser.parse(result.stdout)
         #expect((json["leads"]?.arrayValue?.count ?? 0) > 0)
+        // The command streams its leads out of the ledger, a piece at a time: the document is still canonical JSON
+        // (what the writer makes of the parsed document, byte for byte) and the one the library gives.
+        #expect(result.stdout == JSONWriter.string(json) + "\n")
+        let whole = try await Replay(configuration: try ConfigLoader().load(path: config, environment: [:])).run(files: [file], until: nil)
+        #expect(result.stdout == (try whole.json()) + "\n")
         #expect(json["leads"]?.arrayValue?.first?["createdAt"]?.stringValue?.hasSuffix("+08:00") == true)
         let html = try String(contentsOfFile: report, encoding: .utf8)
         #expect(html.contains("<svg id=\"leads-per-day\"") && html.contains("class=\"bar\""))

@@ -64,6 +64,43 @@ import Testing
         }
     }
 
+    /// Leads handed to a stream a page at a time (as `insightd replay` writes them) make the same document, table
+    /// and report as leads kept in the result, whatever the page size; the streamed result holds none of them.
+    @Test func streamedLeadsMakeTheSameOutputAsKeptOnes() async throws {
+        let directory = TemporaryDirectory("insightd-replay-streamed")
+        let file = Self.write(directory, "bank.ndjson", try Self.bankLines(directory))
+        let configuration = try ReplayTests.shippedConfig(directory)
+        let kept = try await Replay(configuration: configuration).run(files: [file], until: nil)
+        #expect(kept.leads.count > 20, "enough leads to cross pages")
+        #expect(kept.tally.total == kept.leads.count)
+        #expect(kept.perPlugin.map(\.1).reduce(0, +) == kept.leads.count)
+        #expect(Dictionary(uniqueKeysWithValues: kept.perKind)
+                == Dictionary(grouping: kept.leads, by: { "\($0.plugin)/\($0.kind)" }).mapValues(\.count),
+                "the tally counts what was kept")
+        for page in [1, 7, kept.leads.count, kept.leads.count + 1] {
+            var replay = Replay(configuration: configuration)
+            replay.leadPage = page
+            var document = ""
+            var first = true
+            var streamedIds: [String] = []
+            let timeZone = configuration.pipelineSettings.timeZone
+            let stream = Replay.LeadStream(
+                begin: { events, days in document += Replay.Result.jsonHead(events: events, days: days) },
+                lead: { lead, inhibitedBy in
+                    document += (first ? "" : ",") + (try Replay.Result.leadJSON(lead, inhibitedBy: inhibitedBy, timeZone: timeZone))
+                    first = false
+                    streamedIds.append(lead.id)
+                })
+            let streamed = try await replay.run(files: [file], until: nil, stream: stream)
+            document += streamed.jsonTail()
+            #expect(streamed.leads.isEmpty, "a streamed replay keeps no leads")
+            #expect(streamed.tally.total == kept.leads.count)
+            #expect(streamedIds == kept.leads.map(\.id), "every lead once, in creation order, at page size \(page)")
+            #expect(document == (try kept.json()), "page size \(page)")
+            #expect(streamed.table() == kept.table() && streamed.html(title: "r") == kept.html(title: "r"))
+        }
+    }
+
     @Test func aShuffledFileReplaysExactlyAsItsSortedCopy() async throws {
         let directory = TemporaryDirectory("replay-shuffled")
         let configuration = try ReplayTests.shippedConfig(directory)

@@ -791,3 +791,105 @@ struct RiskAlertsPluginTests {
         #expect(!loaded.subscribes(to: "client.profile"))
     }
 }
+
+/// The memory as the dispatcher keeps it between events: decoded once, changed in place, and reported as
+/// changed (so the client's row is written) exactly when its stored form changed.
+@Suite("risk-alerts: memory kept decoded")
+struct RiskLiveMemoryTests {
+    let loaded = LoadedPlugin(try! RiskAlertsPlugin(configuration: RiskAlertsConfiguration()))
+
+    func context(_ event: Event) -> PluginContext {
+        var state = ClientState(id: "C1")
+        state.apply(event)
+        return PluginContext(now: event.time, timeZone: shanghai, locale: "zh-CN", logger: Logger(label: "test"),
+                             state: InMemoryState(), client: state)
+    }
+
+    /// Handles `event` on `live`; the flag the plugin reports, and the stored form before and after.
+    func handle(_ event: Event, _ live: LiveMemory) throws -> (changed: Bool, before: JSONValue?, after: JSONValue?) {
+        let before = loaded.storedMemory(live)
+        var changed = false
+        _ = try loaded.handle(event, context: context(event), live: live, changed: &changed)
+        return (changed, before, loaded.storedMemory(live))
+    }
+
+    @Test func aSmallCreditChangesNothingADebitDoesAndAnOldDebitExpires() throws {
+        let live = loaded.liveMemory(stored: nil)
+        let small = try handle(credit("E1", "100", at: time()), live)
+        #expect(!small.changed && small.after == nil, "a credit below rapid in-out's minimum is not remembered")
+
+        let first = try handle(debit("E2", "300", at: time(plus: 1)), live)
+        #expect(first.changed)
+        #expect(try RiskMemory(json: try #require(first.after)).debits.map(\.eventId) == ["E2"])
+
+        let quiet = try handle(credit("E3", "100", at: time(plus: 2)), live)
+        #expect(!quiet.changed && quiet.after == quiet.before, "nothing left the window: nothing to write")
+
+        // Three days later the first debit has left every window: the memory changes by the new debit and the expiry.
+        let later = try handle(debit("E4", "500", at: time(plus: 3 * 24 * 60)), live)
+        #expect(later.changed)
+        #expect(try RiskMemory(json: try #require(later.after)).debits.map(\.eventId) == ["E4"])
+    }
+
+    /// Over a mixed sequence (debits, large and small credits, balances, overdue loans, late events), the flag the
+    /// plugin reports without a copy agrees with comparing the stored form before and after every event.
+    @Test func theReportedChangeAgreesWithComparingTheStoredForm() throws {
+        let live = loaded.liveMemory(stored: nil)
+        var state: UInt64 = 7
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        var minutes = 0
+        var changes = 0, unchanged = 0
+        for index in 0..<600 {
+            minutes += next(240) - 20  // mostly forward, sometimes a little late
+            let at = time(plus: minutes)
+            let event: Event = switch next(6) {
+            case 0, 1: debit("D\(index)", ["300", "12000.50", "49999.99", "80000"][next(4)], at: at)
+            case 2: credit("C\(index)", ["100", "600000"][next(2)], at: at)
+            case 3: balance("B\(index)", asOf: String(at.prefix(10)), aum: ["1000000", "400000", "1000000"][next(3)])
+            case 4: loan("L\(index)", days: next(3) * 10, status: next(2) == 0 ? "normal" : "overdue", at: at)
+            default: credit("S\(index)", "50", at: at)
+            }
+            let outcome = try handle(event, live)
+            #expect(outcome.changed == (outcome.before != outcome.after), "event \(index) (\(event.type))")
+            if outcome.changed { changes += 1 } else { unchanged += 1 }
+        }
+        #expect(changes > 50 && unchanged > 50, "both cases were exercised (\(changes) changed, \(unchanged) not)")
+    }
+
+    @Test func anotherPluginsMemoryIsRefused() throws {
+        struct Counting: Plugin {
+            struct Memory: PluginMemory {
+                var count = 0
+                init() {}
+                init(json: JSONValue) throws { count = Int(json.stringValue ?? "") ?? 0 }
+                var json: JSONValue { .string(String(count)) }
+                var isEmpty: Bool { count == 0 }
+            }
+            static let id = "counting"
+            static let summary = "counts"
+            struct Configuration: PluginConfiguration { var enabled = true }
+            let configuration = Configuration()
+            init(configuration: Configuration) {}
+            var subscriptions: [EventPattern] { [EventPattern("account.*")].compactMap { $0 } }
+            func handle(_ event: Event, context: PluginContext, memory: inout Memory) throws -> [LeadDraft] {
+                memory.count += 1
+                return []
+            }
+        }
+        let counting = LoadedPlugin(Counting(configuration: .init()))
+        let event = debit("E1", "300", at: time())
+        var changed = false
+        #expect(throws: PluginMemoryError.self) {
+            try loaded.handle(event, context: context(event), live: counting.liveMemory(stored: nil), changed: &changed)
+        }
+        // The default for a plugin without its own tracking compares before and after, and changes in place.
+        let live = counting.liveMemory(stored: .string("2"))
+        _ = try counting.handle(event, context: context(event), live: live, changed: &changed)
+        #expect(changed && counting.storedMemory(live) == .string("3"))
+        _ = try counting.handle(event, context: context(event), live: live, changed: &changed)
+        #expect(counting.storedMemory(live) == .string("4"), "the same decoded memory, changed again")
+    }
+}

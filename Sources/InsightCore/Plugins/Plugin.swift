@@ -33,6 +33,12 @@ public protocol Plugin: Sendable {
     func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft]
     /// Handles an event with the client's memory, which the plugin may change. By default, without it.
     func handle(_ event: Event, context: PluginContext, memory: inout Memory) throws -> [LeadDraft]
+    /// The same, saying whether the memory changed (the client's row is then written): it sets `changed` to true
+    /// when it did and leaves it alone otherwise. When it throws, the memory must be as it was (the event is
+    /// skipped for the plugin). By default the memory is compared before and after, and put back on a throw,
+    /// which copies it; a plugin whose memory tracks its own changes, and whose handling cannot fail halfway, can
+    /// do without the copy.
+    func handle(_ event: Event, context: PluginContext, memory: inout Memory, changed: inout Bool) throws -> [LeadDraft]
     func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft]
 }
 
@@ -46,6 +52,18 @@ extension Plugin {
     public func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] { [] }
     public func handle(_ event: Event, context: PluginContext, memory: inout Memory) throws -> [LeadDraft] {
         try handle(event, context: context)
+    }
+    public func handle(_ event: Event, context: PluginContext, memory: inout Memory, changed: inout Bool) throws -> [LeadDraft] {
+        let before = memory
+        let drafts: [LeadDraft]
+        do {
+            drafts = try handle(event, context: context, memory: &memory)
+        } catch {
+            memory = before
+            throw error
+        }
+        if memory != before { changed = true }
+        return drafts
     }
     public func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] { [] }
 }

@@ -18,6 +18,22 @@ public protocol PluginMemory: Sendable, Equatable {
     var isEmpty: Bool { get }
 }
 
+/// One plugin's memory of one client in decoded form, as the dispatcher keeps it between events (see
+/// ``LoadedPlugin/liveMemory(stored:)``). A class, so that a plugin changes it in place: a value held in an existential
+/// would be copied out, and its lists copied on their first change, for every event.
+///
+/// `@unchecked Sendable`: a live memory belongs to one client's cached state, which is handed whole from the
+/// dispatcher to one shard worker and back across `await`s; nothing else holds it while a worker changes it.
+public class LiveMemory: @unchecked Sendable {}
+
+final class LiveMemoryBox<Memory: PluginMemory>: LiveMemory, @unchecked Sendable {
+    var memory: Memory
+
+    init(_ memory: Memory) {
+        self.memory = memory
+    }
+}
+
 /// The memory of a plugin that needs none.
 public struct NoMemory: PluginMemory {
     public init() {}

@@ -36,10 +36,10 @@ public struct LoadedPlugin: Sendable {
     public let publishedTexts: [PublishedText]
     /// False for a plugin without per-client memory: the host then skips the memory plumbing.
     public let usesMemory: Bool
-    private let handleEvent: @Sendable (Event, PluginContext, JSONValue?, inout (any PluginMemory)?) throws
-        -> (drafts: [LeadDraft], memoryChanged: Bool)
+    private let handleEvent: @Sendable (Event, PluginContext, LiveMemory, inout Bool) throws -> [LeadDraft]
     private let handleTick: @Sendable (ScheduleTick, PluginContext) throws -> [LeadDraft]
-    private let encodeMemory: @Sendable (any PluginMemory) -> JSONValue?
+    private let decodeMemory: @Sendable (JSONValue?) -> LiveMemory
+    private let encodeMemory: @Sendable (LiveMemory) -> JSONValue?
 
     public init<P: Plugin>(_ plugin: P) {
         id = P.id
@@ -48,19 +48,20 @@ public struct LoadedPlugin: Sendable {
         schedule = plugin.schedule
         publishedTexts = plugin.publishedTexts
         usesMemory = P.Memory.self != NoMemory.self
-        handleEvent = { event, context, stored, live in
-            guard P.Memory.self != NoMemory.self else { return (try plugin.handle(event, context: context), false) }
-            // The decoded memory from the last event, else the stored JSON. A memory that no longer decodes (an
-            // older shape) is dropped rather than failing every event.
-            let before = (live as? P.Memory) ?? (try? stored.map(P.Memory.init(json:))) ?? P.Memory()
-            var memory = before
-            let drafts = try plugin.handle(event, context: context, memory: &memory)
-            live = memory
-            return (drafts, memory != before)
+        handleEvent = { event, context, live, changed in
+            guard P.Memory.self != NoMemory.self else { return try plugin.handle(event, context: context) }
+            guard let box = live as? LiveMemoryBox<P.Memory> else {
+                throw PluginMemoryError("the memory handed to \(P.id) is another plugin's")
+            }
+            // In place: the box holds the only reference to the memory's lists, so the plugin changes them without
+            // copying them (unless it keeps a copy itself, as the default comparing `handle` does).
+            return try plugin.handle(event, context: context, memory: &box.memory, changed: &changed)
         }
         handleTick = { try plugin.tick($0, context: $1) }
+        // A stored memory that no longer decodes (an older shape) is dropped rather than failing every event.
+        decodeMemory = { stored in LiveMemoryBox((try? stored.map(P.Memory.init(json:))) ?? P.Memory()) }
         encodeMemory = { live in
-            guard let memory = live as? P.Memory, !memory.isEmpty else { return nil }
+            guard let memory = (live as? LiveMemoryBox<P.Memory>)?.memory, !memory.isEmpty else { return nil }
             return memory.json
         }
     }
@@ -72,31 +73,39 @@ public struct LoadedPlugin: Sendable {
     /// Handles an event; `memory` is the plugin's stored memory for the event's client, updated in place
     /// (nil: nothing stored).
     public func handle(_ event: Event, context: PluginContext, memory: inout JSONValue?) throws -> [LeadDraft] {
-        var live: (any PluginMemory)?
-        let outcome = try handleEvent(event, context, memory, &live)
-        if outcome.memoryChanged, let live { memory = encodeMemory(live) }
-        return outcome.drafts
+        let live = decodeMemory(memory)
+        var changed = false
+        let drafts = try handleEvent(event, context, live, &changed)
+        if changed { memory = encodeMemory(live) }
+        return drafts
     }
 
-    /// Handles an event with the client's memory in its decoded form (`live`, nil at first: then the stored
-    /// JSON is decoded), which stays decoded between events: the host converts it back to JSON with
-    /// ``storedMemory(_:)`` once per batch, not once per event. Says whether the memory changed.
-    public func handle(_ event: Event, context: PluginContext, stored: JSONValue?, live: inout (any PluginMemory)?,
-                       changed: inout Bool) throws -> [LeadDraft] {
-        let outcome = try handleEvent(event, context, stored, &live)
-        changed = outcome.memoryChanged
-        return outcome.drafts
+    /// The plugin's memory of a client in decoded form, from its stored JSON (nil: none stored), for
+    /// ``handle(_:context:live:changed:)``.
+    public func liveMemory(stored: JSONValue?) -> LiveMemory {
+        decodeMemory(stored)
+    }
+
+    /// Handles an event with the client's memory in its decoded form, which stays decoded between events: the host
+    /// converts it back to JSON with ``storedMemory(_:)`` once per batch, not once per event. Sets `changed` when
+    /// the memory changed.
+    public func handle(_ event: Event, context: PluginContext, live: LiveMemory, changed: inout Bool) throws -> [LeadDraft] {
+        try handleEvent(event, context, live, &changed)
     }
 
     /// The stored form of a decoded memory (nil: nothing to store).
-    public func storedMemory(_ live: any PluginMemory) -> JSONValue? {
+    public func storedMemory(_ live: LiveMemory) -> JSONValue? {
         encodeMemory(live)
     }
 
+    /// Handles an event without the client's memory (a plugin that keeps one starts from an empty memory).
     public func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] {
-        var live: (any PluginMemory)?
-        return try handleEvent(event, context, nil, &live).drafts
+        var changed = false
+        return try handleEvent(event, context, usesMemory ? decodeMemory(nil) : Self.noMemory, &changed)
     }
+
+    /// What a plugin without memory is handed (it never looks at it).
+    private static let noMemory = LiveMemory()
 
     public func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] {
         try handleTick(tick, context)

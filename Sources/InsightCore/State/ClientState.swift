@@ -224,7 +224,7 @@ extension ClientProfile {
 /// Decoded plugin memories by plugin id (see ``ClientState/liveMemory``): a cache of the stored JSON, so equal
 /// whatever it holds.
 public struct LiveMemories: Sendable, Hashable {
-    public var values: [String: any PluginMemory] = [:]
+    public var values: [String: LiveMemory] = [:]
 
     public init() {}
 

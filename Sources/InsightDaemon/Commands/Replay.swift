@@ -14,8 +14,11 @@ public struct Replay: Sendable {
     }
 
     public struct Result: Sendable {
-        public var leads: [Lead]
-        /// Leads an inhibit rule held back (lead id → the open lead that did), as the outbox would have.
+        /// Every lead, in creation order (then key). Empty when the replay handed them to a ``LeadStream``
+        /// instead; ``tally`` counts them either way.
+        public var leads: [Lead] = []
+        /// Leads an inhibit rule held back (lead id → the open lead that did), as the outbox would have. Like
+        /// ``leads``, empty when they were streamed (the stream is told); ``LeadTally/inhibited`` counts them.
         public var inhibited: [String: String] = [:]
         public var events: Int
         public var rejected: Int
@@ -23,7 +26,59 @@ public struct Replay: Sendable {
         public var timeZone: TimeZone
         /// The message locale: the summary table and the report are written in it.
         public var locale: String = "zh-CN"
+        /// What the summaries count, gathered lead by lead.
+        public var tally = LeadTally()
     }
+
+    /// Counts of a replay's leads, gathered one lead at a time (the leads themselves need not be held; the counts
+    /// per client grow with the clients that have leads, not with the leads).
+    public struct LeadTally: Sendable {
+        public private(set) var total = 0
+        /// Leads an inhibit rule held back.
+        public private(set) var inhibited = 0
+        var perPlugin: [String: Int] = [:]
+        var perKind: [String: Int] = [:]
+        var perClient: [String: Int] = [:]
+        var perRule: [String: Int] = [:]
+        var perDay: [LocalDate: [String: Int]] = [:]
+        var perInhibited: [String: Int] = [:]
+
+        public init() {}
+
+        mutating func count(_ lead: Lead, inhibited: Bool, timeZone: TimeZone) {
+            total += 1
+            perPlugin[lead.plugin, default: 0] += 1
+            perKind["\(lead.plugin)/\(lead.kind)", default: 0] += 1
+            if let client = lead.client?.id { perClient[client, default: 0] += 1 }
+            // The rule of a `rules` lead is the one its evidence names.
+            if lead.plugin == "rules", let rule = lead.evidence.first(where: { $0.key == "rule" })?.value {
+                perRule[rule, default: 0] += 1
+            }
+            perDay[LocalDate(lead.createdAt, in: timeZone), default: [:]][lead.plugin, default: 0] += 1
+            if inhibited {
+                self.inhibited += 1
+                perInhibited["\(lead.plugin)/\(lead.kind)", default: 0] += 1
+            }
+        }
+    }
+
+    /// Takes a replay's leads one at a time, in creation order (then key), while its scratch state still holds
+    /// them, so that a replay of any size writes them out without holding them all (`insightd replay --format json`).
+    public struct LeadStream {
+        /// Called once, before the first lead, with what the replay handled.
+        public var begin: (_ events: Int, _ days: [LocalDate]) throws -> Void
+        /// Each lead, with the open lead that inhibited it (its status is then `suppressed`).
+        public var lead: (_ lead: Lead, _ inhibitedBy: String?) throws -> Void
+
+        public init(begin: @escaping (_ events: Int, _ days: [LocalDate]) throws -> Void,
+                    lead: @escaping (_ lead: Lead, _ inhibitedBy: String?) throws -> Void) {
+            self.begin = begin
+            self.lead = lead
+        }
+    }
+
+    /// Leads read from the scratch ledger at a time while they are counted, kept or streamed.
+    public var leadPage = 2_000
 
     let configuration: LoadedConfiguration
 
@@ -45,19 +100,22 @@ public struct Replay: Sendable {
     /// streaming: a file in time order (a feed's usual shape) is read a chunk at a time and never held whole.
     /// A file that is not is read whole and sorted. The state is a scratch database (`synchronous = OFF`) in a
     /// temporary directory, removed afterwards; nothing is delivered.
-    public func run(files: [String], until: LocalDate?, rejection: (String) -> Void = { _ in },
+    ///
+    /// The leads come back in the result, or, given a `stream`, go to it one at a time (the result then holds
+    /// their counts only: a replay of any size never holds them all).
+    public func run(files: [String], until: LocalDate?, stream: LeadStream? = nil, rejection: (String) -> Void = { _ in },
                     progress: (Progress) -> Void = { _ in }) async throws -> Result {
         let scratch = (NSTemporaryDirectory() as NSString).appendingPathComponent("insightd-replay-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         var reported = 0
         do {
             return try await pass(files: files, until: until, scratch: (scratch as NSString).appendingPathComponent("stream"),
-                                  sorted: false, rejection: { rejection($0); reported += 1 }, progress: progress)
+                                  sorted: false, stream: stream, rejection: { rejection($0); reported += 1 }, progress: progress)
         } catch is OutOfOrder {
             // Start again on a fresh state, sorting in memory; the rejections already reported are not repeated.
             var skip = reported
             return try await pass(files: files, until: until, scratch: (scratch as NSString).appendingPathComponent("sorted"),
-                                  sorted: true, rejection: { if skip > 0 { skip -= 1 } else { rejection($0) } },
+                                  sorted: true, stream: stream, rejection: { if skip > 0 { skip -= 1 } else { rejection($0) } },
                                   progress: progress)
         }
     }
@@ -65,8 +123,8 @@ public struct Replay: Sendable {
     /// An event older than the one before it: the streaming pass gives way to the sorting one.
     struct OutOfOrder: Error {}
 
-    private func pass(files: [String], until: LocalDate?, scratch: String, sorted: Bool, rejection: (String) -> Void,
-                      progress: (Progress) -> Void) async throws -> Result {
+    private func pass(files: [String], until: LocalDate?, scratch: String, sorted: Bool, stream: LeadStream?,
+                      rejection: (String) -> Void, progress: (Progress) -> Void) async throws -> Result {
         let settings = configuration.pipelineSettings
         let timeZone = settings.timeZone
         let database = try AppDatabase.open(directory: scratch, durability: .scratch, memory: .compact)
@@ -123,28 +181,36 @@ public struct Replay: Sendable {
             progress(Progress(day: day, bytesRead: input.totalBytes, totalBytes: input.totalBytes, events: accepted,
                               leads: try database.leadCount()))
         }
-        var leads = try database.leads(LeadQuery(limit: Int.max))
-        let inhibited = Self.inhibitions(leads, policy: configuration.compliancePolicy)
-        for index in leads.indices where inhibited[leads[index].id] != nil { leads[index].status = .suppressed }
-        return Result(leads: leads, inhibited: inhibited, events: accepted, rejected: rejected, days: days, timeZone: timeZone,
-                      locale: settings.locale)
+        var result = Result(events: accepted, rejected: rejected, days: days, timeZone: timeZone, locale: settings.locale)
+        try stream?.begin(accepted, days)
+        // A page of the ledger at a time: counted, then kept or streamed.
+        let policy = configuration.compliancePolicy
+        var position: AppDatabase.LeadPosition?
+        repeat {
+            let page = try database.leads(after: position, limit: max(1, leadPage))
+            for var lead in page.leads {
+                let inhibitedBy = try Self.inhibition(of: lead, policy: policy, database: database)
+                if inhibitedBy != nil { lead.status = .suppressed }
+                result.tally.count(lead, inhibited: inhibitedBy != nil, timeZone: timeZone)
+                if let stream {
+                    try stream.lead(lead, inhibitedBy)
+                } else {
+                    result.leads.append(lead)
+                    if let inhibitedBy { result.inhibited[lead.id] = inhibitedBy }
+                }
+            }
+            position = page.next
+        } while position != nil
+        return result
     }
 
-    /// The leads the inhibit rules hold back, each as of its own creation: a source counts when it was made at
-    /// or before the target (replay has no compliance decisions, so a source stays open for its `for`).
-    static func inhibitions(_ leads: [Lead], policy: CompliancePolicy) -> [String: String] {
-        guard !policy.inhibitRules.isEmpty else { return [:] }
-        var held: [String: String] = [:]
-        let byClient = Dictionary(grouping: leads.filter { $0.client != nil }, by: { $0.client?.id ?? "" })
-        let byManager = Dictionary(grouping: leads.filter { $0.client == nil && $0.manager != nil }, by: { $0.manager?.id ?? "" })
-        for lead in leads where policy.mayInhibit(lead) {
-            let peers = lead.client.map { byClient[$0.id] ?? [] } ?? lead.manager.map { byManager[$0.id] ?? [] } ?? []
-            let candidates = peers.filter { $0.createdAt <= lead.createdAt }.map { LeadHeader($0) }
-            if let inhibition = policy.inhibition(of: lead, among: candidates, at: lead.createdAt) {
-                held[lead.id] = inhibition.sourceId
-            }
-        }
-        return held
+    /// The open lead that an inhibit rule holds `lead` back for, as of the lead's creation: a source counts when it
+    /// was made at or before it (replay has no compliance decisions, so a source stays open for its `for`).
+    static func inhibition(of lead: Lead, policy: CompliancePolicy, database: AppDatabase) throws -> String? {
+        guard policy.mayInhibit(lead) else { return nil }
+        let sources = policy.sources
+        let candidates = try database.inhibitionPeers(of: lead, kinds: sources.kinds, plugins: sources.plugins).map { LeadHeader($0) }
+        return policy.inhibition(of: lead, among: candidates, at: lead.createdAt)?.sourceId
     }
 }
 
@@ -309,27 +375,15 @@ extension Replay.Result {
         counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }
     }
 
-    var perPlugin: [(String, Int)] { Self.ranked(Dictionary(grouping: leads, by: \.plugin).mapValues(\.count)) }
-    var perKind: [(String, Int)] { Self.ranked(Dictionary(grouping: leads, by: { "\($0.plugin)/\($0.kind)" }).mapValues(\.count)) }
-    var topClients: [(String, Int)] {
-        Array(Self.ranked(Dictionary(grouping: leads.compactMap(\.client?.id), by: { $0 }).mapValues(\.count)).prefix(10))
-    }
+    public var perPlugin: [(String, Int)] { Self.ranked(tally.perPlugin) }
+    public var perKind: [(String, Int)] { Self.ranked(tally.perKind) }
+    public var topClients: [(String, Int)] { Array(Self.ranked(tally.perClient).prefix(10)) }
     /// Hits per rule of the `rules` plugin (the rule id its leads carry as evidence).
-    var perRule: [(String, Int)] {
-        let rules = leads.filter { $0.plugin == "rules" }.compactMap { lead in lead.evidence.first { $0.key == "rule" }?.value }
-        return Self.ranked(Dictionary(grouping: rules, by: { $0 }).mapValues(\.count))
-    }
+    public var perRule: [(String, Int)] { Self.ranked(tally.perRule) }
     /// Leads per local day (of `createdAt`) and plugin, for every replayed day.
-    var perDay: [(day: LocalDate, plugins: [String: Int])] {
-        var counts: [LocalDate: [String: Int]] = [:]
-        for lead in leads { counts[LocalDate(lead.createdAt, in: timeZone), default: [:]][lead.plugin, default: 0] += 1 }
-        return days.map { ($0, counts[$0] ?? [:]) }
-    }
-
+    public var perDay: [(day: LocalDate, plugins: [String: Int])] { days.map { ($0, tally.perDay[$0] ?? [:]) } }
     /// Inhibited leads per plugin and kind, most first.
-    var perInhibited: [(String, Int)] {
-        Self.ranked(Dictionary(grouping: leads.filter { inhibited[$0.id] != nil }, by: { "\($0.plugin)/\($0.kind)" }).mapValues(\.count))
-    }
+    public var perInhibited: [(String, Int)] { Self.ranked(tally.perInhibited) }
 
     /// The summary's words in the result's locale.
     func text(_ zh: String, _ en: String) -> String { LeadFormat.text(zh, en, locale: locale) }
@@ -343,11 +397,11 @@ extension Replay.Result {
     public func table() -> String {
         let first = days.first?.description ?? "-", last = days.last?.description ?? "-"
         var lines = [text("回放\(events)个事件，共\(days.count)天（\(first)至\(last)）" + (rejected > 0 ? "，拒收\(rejected)个" : "")
-                          + "：线索\(leads.count)条"
-                          + (inhibited.isEmpty ? "" : "，其中\(inhibited.count)条因客户有未结反洗钱线索被抑制（不推送）"),
+                          + "：线索\(tally.total)条"
+                          + (tally.inhibited == 0 ? "" : "，其中\(tally.inhibited)条因客户有未结反洗钱线索被抑制（不推送）"),
                           "replayed \(events) events over \(days.count) days (\(first) to \(last))"
-                          + (rejected > 0 ? ", \(rejected) rejected" : "") + ": \(leads.count) leads"
-                          + (inhibited.isEmpty ? "" : ", \(inhibited.count) of them inhibited (held back by an open AML lead, never sent)")), ""]
+                          + (rejected > 0 ? ", \(rejected) rejected" : "") + ": \(tally.total) leads"
+                          + (tally.inhibited == 0 ? "" : ", \(tally.inhibited) of them inhibited (held back by an open AML lead, never sent)")), ""]
         func section(_ title: String, _ rows: [(String, Int)]) {
             guard !rows.isEmpty else { return }
             lines.append(title)
@@ -370,21 +424,39 @@ extension Replay.Result {
     /// The self-contained HTML report (`--report`).
     public func html(title: String) -> String { ReplayReport.html(self, title: title) }
 
+    /// The result as one JSON document (see ``jsonHead()``, ``leadJSON(_:inhibitedBy:)`` and ``jsonTail()``, which
+    /// write it a piece at a time).
     public func json() throws -> String {
+        try jsonHead() + leads.map { try leadJSON($0, inhibitedBy: inhibited[$0.id]) }.joined(separator: ",") + jsonTail()
+    }
+
+    /// The document up to its first lead: the members before `leads`, in the canonical (sorted) key order.
+    public static func jsonHead(events: Int, days: [LocalDate]) -> String {
+        #"{"days":"# + JSONWriter.string(.array(days.map { .string($0.description) })) + #","events":\#(events),"leads":["#
+    }
+
+    func jsonHead() -> String { Self.jsonHead(events: events, days: days) }
+
+    /// One lead as the document lists it.
+    func leadJSON(_ lead: Lead, inhibitedBy: String?) throws -> String {
+        try Self.leadJSON(lead, inhibitedBy: inhibitedBy, timeZone: timeZone)
+    }
+
+    public static func leadJSON(_ lead: Lead, inhibitedBy: String?, timeZone: TimeZone) throws -> String {
+        guard case .object(var fields) = try LeadJSON.value(lead, timeZone: timeZone) else { return "null" }
+        if let inhibitedBy { fields["inhibitedBy"] = .string(inhibitedBy) }
+        return JSONWriter.string(.object(fields))
+    }
+
+    /// The document after its last lead: the members after `leads`.
+    public func jsonTail() -> String {
         func pairs(_ rows: [(String, Int)]) -> JSONValue {
             .array(rows.map { .object(["name": .string($0.0), "leads": .number("\($0.1)")]) })
         }
-        return JSONWriter.string(.object([
-            "events": .number("\(events)"), "rejected": .number("\(rejected)"),
-            "days": .array(days.map { .string($0.description) }),
-            "summary": .object(["perPlugin": pairs(perPlugin), "perKind": pairs(perKind), "perRule": pairs(perRule),
-                                "topClients": pairs(topClients), "inhibited": .number("\(inhibited.count)"),
-                                "perInhibited": pairs(perInhibited)]),
-            "leads": .array(try leads.map { lead in
-                guard case .object(var fields) = try LeadJSON.value(lead, timeZone: timeZone) else { return .null }
-                if let source = inhibited[lead.id] { fields["inhibitedBy"] = .string(source) }
-                return .object(fields)
-            }),
-        ]))
+        let summary: JSONValue = .object([
+            "perPlugin": pairs(perPlugin), "perKind": pairs(perKind), "perRule": pairs(perRule),
+            "topClients": pairs(topClients), "inhibited": .number("\(tally.inhibited)"), "perInhibited": pairs(perInhibited),
+        ])
+        return #"],"rejected":\#(rejected),"summary":"# + JSONWriter.string(summary) + "}"
     }
 }

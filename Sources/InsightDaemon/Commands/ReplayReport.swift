@@ -48,11 +48,11 @@ enum ReplayReport {
             return "<span class=\"key\" title=\"\(escape(plugin))\"><i style=\"background:\(swatch)\"></i>\(escape(name(plugin)))</span>"
         }.joined(separator: "")
         let first = result.days.first?.description ?? "-", last = result.days.last?.description ?? "-"
-        let held = result.inhibited.count
-        let summary = text("\(first)至\(last)共\(result.days.count)天，\(result.events)个事件，生成线索\(result.leads.count)条"
+        let held = result.tally.inhibited
+        let summary = text("\(first)至\(last)共\(result.days.count)天，\(result.events)个事件，生成线索\(result.tally.total)条"
                                + (held > 0 ? "（其中\(held)条因客户有未结反洗钱线索被抑制，不推送）" : "")
                                + (result.rejected > 0 ? "，拒收事件\(result.rejected)个" : "") + "。",
-                           "\(result.events) events over \(result.days.count) days (\(first) to \(last)), \(result.leads.count) leads"
+                           "\(result.events) events over \(result.days.count) days (\(first) to \(last)), \(result.tally.total) leads"
                                + (held > 0 ? " (\(held) of them inhibited by an open AML lead, never sent)" : "")
                                + (result.rejected > 0 ? ", \(result.rejected) events rejected" : "") + ".")
         func table(_ caption: String, _ rows: [(String, Int)]) -> String {
@@ -93,7 +93,7 @@ enum ReplayReport {
 extension Commands {
     /// `insightd replay FILE... --config PATH [--until DATE] [--format table|json] [--report PATH]`.
     public static func replay(files: [String], configPath: String, until: String?, format: Replay.Format, report: String?,
-                              write: (String) -> Void) async -> ExitCode {
+                              write: @escaping (String) -> Void) async -> ExitCode {
         guard let configuration = loadOrReport(configPath) else { return 1 }
         var untilDay: LocalDate?
         if let until {
@@ -105,9 +105,30 @@ extension Commands {
         }
         let terminal = isatty(STDERR_FILENO) == 1
         let started = ContinuousClock.now
+        // The leads are written as they are read from the replay's ledger (JSON), or only counted (table):
+        // never all held at once. Output goes out in blocks, not a write per lead.
+        var buffer = ""
+        func emit(_ text: String) {
+            buffer += text
+            if buffer.utf8.count >= 1 << 16 { write(buffer); buffer = "" }
+        }
+        var firstLead = true
+        var began = false
+        let timeZone = configuration.pipelineSettings.timeZone
+        let stream = Replay.LeadStream(
+            begin: { events, days in
+                began = true
+                if terminal { FileHandle.standardError.write(Data("\n".utf8)) }  // off the progress line
+                if format == .json { emit(Replay.Result.jsonHead(events: events, days: days)) }
+            },
+            lead: { lead, inhibitedBy in
+                guard format == .json else { return }
+                emit((firstLead ? "" : ",") + (try Replay.Result.leadJSON(lead, inhibitedBy: inhibitedBy, timeZone: timeZone)))
+                firstLead = false
+            })
         do {
             let result = try await Replay(configuration: configuration).run(
-                files: files, until: untilDay, rejection: { printError($0) },
+                files: files, until: untilDay, stream: stream, rejection: { printError($0) },
                 progress: { step in
                     guard terminal else { return }
                     let elapsed = ContinuousClock.now - started
@@ -118,11 +139,13 @@ extension Commands {
                                                                bar, step.day.description, step.events, step.leads,
                                                                Double(step.events) / seconds).utf8))
                 })
-            if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+            if terminal, !began { FileHandle.standardError.write(Data("\n".utf8)) }
             switch format {
-            case .table: write(result.table() + "\n")
-            case .json: write(try result.json() + "\n")
+            case .table: emit(result.table() + "\n")
+            case .json: emit(result.jsonTail() + "\n")
             }
+            write(buffer)
+            buffer = ""
             if let report {
                 let names = files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
                 try ReplayReport.html(result, title: result.text("insightd 回放：", "insightd replay: ") + names)
@@ -131,7 +154,9 @@ extension Commands {
             }
             return 0
         } catch {
-            printError("replay failed: \(error)")
+            // Leads already written stay written: the document on stdout is then incomplete (and the status 1).
+            write(buffer)
+            printError("replay failed: \(error)" + (began && format == .json ? " (the JSON written before it is incomplete)" : ""))
             return 1
         }
     }

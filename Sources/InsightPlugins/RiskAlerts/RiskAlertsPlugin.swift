@@ -46,6 +46,16 @@ public struct RiskAlertsPlugin: Plugin {
         }
     }
 
+    /// The memory says itself whether it changed (``RiskMemory/touched``): no copy is kept to compare. Nothing in the
+    /// handling of an event throws, so no failure can leave a memory changed halfway.
+    public func handle(_ event: Event, context: PluginContext, memory: inout RiskMemory, changed: inout Bool) throws
+        -> [LeadDraft] {
+        memory.touched = false
+        let drafts = try handle(event, context: context, memory: &memory)
+        if memory.touched { changed = true }
+        return drafts
+    }
+
     /// What a rule switched off since the memory was written needs no longer (a reload can switch rules off).
     private func forgetSwitchedOffRules(_ memory: inout RiskMemory) {
         if !configuration.velocity.enabled && !configuration.rapidInOut.enabled && !memory.debits.isEmpty { memory.dropDebits() }

@@ -75,19 +75,37 @@ public struct RiskMemory: PluginMemory, Hashable {
     }
 
     /// Debits in event-time order, oldest first.
-    public internal(set) var debits: [Movement] = []
+    public internal(set) var debits: [Movement] = [] { didSet { touched = true } }
     /// Credits at or above the rapid in-out minimum, oldest first.
-    public internal(set) var credits: [Movement] = []
+    public internal(set) var credits: [Movement] = [] { didSet { touched = true } }
     /// Event time (epoch ms) of the debit that raised the last velocity alert.
-    public internal(set) var velocityAlertAt: Int64?
+    public internal(set) var velocityAlertAt: Int64? { didSet { touched = true } }
     /// AUM snapshots by date, oldest first.
-    public internal(set) var snapshots: [Snapshot] = []
+    public internal(set) var snapshots: [Snapshot] = [] { didSet { touched = true } }
     /// The snapshot date of the last AUM-drop alert: a new episode needs a peak on or after it.
-    public internal(set) var aumAlertAsOf: LocalDate?
+    public internal(set) var aumAlertAsOf: LocalDate? { didSet { touched = true } }
     /// Loans currently overdue, by loan id.
-    public internal(set) var overdueLoans: [String: OverdueLoan] = [:]
+    public internal(set) var overdueLoans: [String: OverdueLoan] = [:] { didSet { touched = true } }
+    /// Set by every write to a field above, so the plugin can tell the host that the memory changed without
+    /// keeping a copy to compare with (a copy would also make the first append copy the whole list). The
+    /// changing methods below write only when something changes. Not stored, and not part of equality.
+    var touched = false
 
     public init() {}
+
+    public static func == (lhs: RiskMemory, rhs: RiskMemory) -> Bool {
+        lhs.debits == rhs.debits && lhs.credits == rhs.credits && lhs.velocityAlertAt == rhs.velocityAlertAt
+            && lhs.snapshots == rhs.snapshots && lhs.aumAlertAsOf == rhs.aumAlertAsOf && lhs.overdueLoans == rhs.overdueLoans
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(debits)
+        hasher.combine(credits)
+        hasher.combine(velocityAlertAt)
+        hasher.combine(snapshots)
+        hasher.combine(aumAlertAsOf)
+        hasher.combine(overdueLoans)
+    }
 
     public var isEmpty: Bool {
         debits.isEmpty && credits.isEmpty && velocityAlertAt == nil && snapshots.isEmpty && aumAlertAsOf == nil
@@ -126,6 +144,8 @@ public struct RiskMemory: PluginMemory, Hashable {
     /// Inserts a movement in event-time order (a late event goes before newer ones) and keeps the newest `cap`.
     static func insert(_ movement: Movement, into list: inout [Movement], cap: Int) {
         let index = list.lastIndex { $0.at <= movement.at }.map { $0 + 1 } ?? 0
+        // Older than every one of a full list: it would be dropped at once, and the list not change.
+        if index == 0, list.count == cap { return }
         list.insert(movement, at: index)
         if list.count > cap { list.removeFirst(list.count - cap) }
     }
@@ -143,7 +163,7 @@ public struct RiskMemory: PluginMemory, Hashable {
         }
     }
 
-    mutating func setVelocityAlert(at time: Int64?) { velocityAlertAt = time }
+    mutating func setVelocityAlert(at time: Int64?) { if velocityAlertAt != time { velocityAlertAt = time } }
 
     mutating func dropDebits() { debits.removeAll() }
     mutating func dropCredits() { credits.removeAll() }
@@ -156,15 +176,19 @@ public struct RiskMemory: PluginMemory, Hashable {
 
     /// Stores a snapshot, replacing one of the same date, and keeps the newest ``maximumSnapshots``.
     mutating func record(snapshot: Snapshot) {
+        // The same snapshot again (a feed resent): nothing changes.
+        let sameDay = snapshots.indices.filter { snapshots[$0].asOf == snapshot.asOf }
+        if sameDay.count == 1, snapshots[sameDay[0]] == snapshot, snapshots.count <= Self.maximumSnapshots { return }
         snapshots.removeAll { $0.asOf == snapshot.asOf }
         let index = snapshots.lastIndex { $0.asOf < snapshot.asOf }.map { $0 + 1 } ?? 0
         snapshots.insert(snapshot, at: index)
         if snapshots.count > Self.maximumSnapshots { snapshots.removeFirst(snapshots.count - Self.maximumSnapshots) }
     }
 
-    mutating func setAUMAlert(asOf date: LocalDate) { aumAlertAsOf = date }
+    mutating func setAUMAlert(asOf date: LocalDate) { if aumAlertAsOf != date { aumAlertAsOf = date } }
 
     mutating func setOverdue(_ loan: OverdueLoan?, for loanId: String) {
+        guard overdueLoans[loanId] != loan || overdueLoans.count > Self.maximumOverdueLoans else { return }
         overdueLoans[loanId] = loan
         if overdueLoans.count > Self.maximumOverdueLoans {
             // Keep the longest-running episodes; ties by loan id, so the choice is deterministic.
@@ -176,20 +200,24 @@ public struct RiskMemory: PluginMemory, Hashable {
 
     /// Forgets debits, credits and the velocity alert older than `cutoff` (epoch ms).
     mutating func expireMovements(before cutoff: Int64) {
-        debits.removeAll { $0.at < cutoff }
-        credits.removeAll { $0.at < cutoff }
+        // Both lists are in time order: only the first element needs a look to know whether any has expired.
+        if !debits.isEmpty, debits[0].at < cutoff { debits.removeAll { $0.at < cutoff } }
+        if !credits.isEmpty, credits[0].at < cutoff { credits.removeAll { $0.at < cutoff } }
         if let alert = velocityAlertAt, alert < cutoff { velocityAlertAt = nil }
     }
 
     /// Forgets snapshots, and the AUM alert, dated before `date`.
     mutating func expireSnapshots(before date: LocalDate) {
-        snapshots.removeAll { $0.asOf < date }
+        if !snapshots.isEmpty, snapshots[0].asOf < date { snapshots.removeAll { $0.asOf < date } }
         if let alert = aumAlertAsOf, alert < date { aumAlertAsOf = nil }
     }
 
     /// The newest time (epoch ms) among the remembered movements.
     var latestMovement: Int64? {
-        [debits.last?.at, credits.last?.at, velocityAlertAt].compactMap { $0 }.max()
+        var latest = velocityAlertAt
+        if !debits.isEmpty { latest = max(latest ?? .min, debits[debits.count - 1].at) }
+        if !credits.isEmpty { latest = max(latest ?? .min, credits[credits.count - 1].at) }
+        return latest
     }
 
     // MARK: - JSON
