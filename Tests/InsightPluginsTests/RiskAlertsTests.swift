@@ -876,6 +876,7 @@ struct RiskLiveMemoryTests {
             var subscriptions: [EventPattern] { [EventPattern("account.*")].compactMap { $0 } }
             func handle(_ event: Event, context: PluginContext, memory: inout Memory) throws -> [LeadDraft] {
                 memory.count += 1
+                if event.id == "fail" { throw PluginMemoryError("failed after changing its memory") }
                 return []
             }
         }
@@ -891,5 +892,12 @@ struct RiskLiveMemoryTests {
         #expect(changed && counting.storedMemory(live) == .string("3"))
         _ = try counting.handle(event, context: context(event), live: live, changed: &changed)
         #expect(counting.storedMemory(live) == .string("4"), "the same decoded memory, changed again")
+        // A plugin that fails after changing its memory leaves it as it was: the event is skipped for it.
+        changed = false
+        let failing = debit("fail", "300", at: time())
+        #expect(throws: PluginMemoryError.self) {
+            try counting.handle(failing, context: context(failing), live: live, changed: &changed)
+        }
+        #expect(!changed && counting.storedMemory(live) == .string("4"))
     }
 }

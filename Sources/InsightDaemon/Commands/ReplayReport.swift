@@ -113,7 +113,7 @@ extension Commands {
             if buffer.utf8.count >= 1 << 16 { write(buffer); buffer = "" }
         }
         var firstLead = true
-        var began = false
+        var began = false, complete = false
         let timeZone = configuration.pipelineSettings.timeZone
         let stream = Replay.LeadStream(
             begin: { events, days in
@@ -139,13 +139,13 @@ extension Commands {
                                                                bar, step.day.description, step.events, step.leads,
                                                                Double(step.events) / seconds).utf8))
                 })
-            if terminal, !began { FileHandle.standardError.write(Data("\n".utf8)) }
             switch format {
             case .table: emit(result.table() + "\n")
             case .json: emit(result.jsonTail() + "\n")
             }
             write(buffer)
             buffer = ""
+            complete = true
             if let report {
                 let names = files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
                 try ReplayReport.html(result, title: result.text("insightd 回放：", "insightd replay: ") + names)
@@ -156,7 +156,7 @@ extension Commands {
         } catch {
             // Leads already written stay written: the document on stdout is then incomplete (and the status 1).
             write(buffer)
-            printError("replay failed: \(error)" + (began && format == .json ? " (the JSON written before it is incomplete)" : ""))
+            printError("replay failed: \(error)" + (began && !complete && format == .json ? " (the JSON written before it is incomplete)" : ""))
             return 1
         }
     }
