@@ -176,6 +176,28 @@ enum PeakRSS {
         }
         return 0
     }
+
+    /// Starts the peak over from the current RSS (Linux: `5` to /proc/self/clear_refs), so that a phase's peak is its
+    /// own and not the set-up's (memory the set-up freed but the allocator kept still counts: see the RSS before).
+    static func reset() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    /// The current RSS split as /proc/self/status gives it: anonymous memory, file pages (SQLite's memory map).
+    static func split() -> String {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return "" }
+        return status.split(separator: "\n").filter { $0.hasPrefix("RssAnon:") || $0.hasPrefix("RssFile:") }
+            .map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }.joined(separator: ", ")
+    }
+
+    /// The current RSS (VmRSS), in MB.
+    static func currentMegabytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return (Int(line.filter(\.isNumber)) ?? 0) / 1024
+        }
+        return 0
+    }
 }
 
 /// CPU time this process used (user + system), and the machine's stolen time: on a shared VM a run whose

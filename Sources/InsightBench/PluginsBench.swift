@@ -19,6 +19,8 @@ struct PluginsBench: AsyncParsableCommand {
     @Option(help: "Clients for the daily-tick measurement (0 skips it).") var tickClients = 1_000_000
     @Option(help: "The plugins-config directory.") var pluginsDir = "plugins-config"
     @Option(help: "Events per dispatcher batch (one commit, one fsync, each).") var dispatchBatch = Dispatcher.defaultBatchSize
+    @Option(help: "Clients whose state the dispatcher keeps between batches (dispatcher.client_cache).")
+    var clientCache = Dispatcher.defaultCacheCapacity
     @Option(help: "Bus shards.") var shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Directory for the temporary databases (removed afterwards).") var directory = NSTemporaryDirectory()
     @Flag(help: "Skip the no-op baseline (for profiling the plugins alone).") var skipBaseline = false
@@ -33,7 +35,7 @@ struct PluginsBench: AsyncParsableCommand {
         let calendar = plugins.calendar
         let start = LocalDate(year: 2026, month: 8, day: 1)?.instant(in: zone) ?? Date()
         let bank = SyntheticBank(clients: clients, start: start, days: days, seed: 42)
-        print("insightd-bench plugins: \(clients) clients, \(events) events over \(days) days, \(shards) shards; plugins: \(plugins.loaded.filter(\.enabled).map(\.id).joined(separator: ", "))")
+        print("insightd-bench plugins: \(clients) clients, \(events) events over \(days) days, \(shards) shards, client cache \(clientCache); plugins: \(plugins.loaded.filter(\.enabled).map(\.id).joined(separator: ", "))")
 
         // The same journal twice: one drained by a no-op plugin (the baseline), one by every built-in plugin.
         var results: [(String, Duration, Int, Int)] = []
@@ -51,16 +53,21 @@ struct PluginsBench: AsyncParsableCommand {
             }
             let settings = SettingsBox(PipelineSettings(plugins: set, timeZone: zone, locale: "zh-CN", workingCalendar: calendar))
             let dispatcher = try Dispatcher(database: database, settings: settings, clock: .eventTime, shards: shards,
-                                            batchSize: dispatchBatch, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+                                            batchSize: dispatchBatch, cacheCapacity: clientCache,
+                                            logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
             var handled = 0
+            // The dispatch's own peak: generating and appending the events is not part of it.
+            PeakRSS.reset()
+            let before = PeakRSS.currentMegabytes()
             let clock = ContinuousClock()
             let cpuBefore = CPUSample.now()
             let elapsed = try await clock.measure { handled = try await dispatcher.drain() }
             let cpu = CPUSample.now() - cpuBefore
             let leads = try database.leadCount()
+            print("  after it: \(PeakRSS.split())")
             results.append((label, elapsed, handled, leads))
-            report(label, count: handled, time: elapsed, extra: String(format: "%d leads, CPU %.1f s, stolen %.1f s, peak RSS %d MB",
-                                                                leads, cpu.process, cpu.steal, PeakRSS.megabytes()))
+            report(label, count: handled, time: elapsed, extra: String(format: "%d leads, CPU %.1f s, stolen %.1f s, peak RSS %d MB (%d MB before it)",
+                                                                leads, cpu.process, cpu.steal, PeakRSS.megabytes(), before))
             if leads > 0 {
                 print("  leads: " + (try database.leadCountsByKind()).map { "\($0.plugin)/\($0.kind) \($0.count)" }.joined(separator: ", "))
             }

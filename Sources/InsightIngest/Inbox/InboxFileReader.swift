@@ -95,10 +95,22 @@ struct InboxFileReader: Sendable {
             let chunk = try handle.read(upToCount: 4 << 20) ?? Data()
             atEnd = chunk.isEmpty
             let buffer = pending + chunk
-            // Complete lines, each with the absolute offset just past it (where a resume would start).
+            // Complete lines, each with the absolute offset just past it (where a resume would start). The line
+            // ends are found with memchr: a byte-by-byte loop here was a tenth of the serial thread's time.
+            var ends: [Int] = []
+            buffer.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return }
+                var from = 0
+                while from < raw.count, let found = memchr(base + from, 0x0A, raw.count - from) {
+                    let index = base.distance(to: UnsafeRawPointer(found))
+                    ends.append(index)
+                    from = index + 1
+                }
+            }
             var lines: [Line] = []
+            lines.reserveCapacity(ends.count + 1)
             var lineStart = 0
-            for index in buffer.indices where buffer[index] == 0x0A {
+            for index in ends {
                 line += 1
                 lines.append(Line(number: line, bytes: buffer[lineStart..<index], end: offset + UInt64(index + 1)))
                 lineStart = index + 1
