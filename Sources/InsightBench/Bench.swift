@@ -179,15 +179,23 @@ enum PeakRSS {
 
     /// Starts the peak over from the current RSS (Linux: `5` to /proc/self/clear_refs), so that a phase's peak is its
     /// own and not the set-up's (memory the set-up freed but the allocator kept still counts: see the RSS before).
-    static func reset() {
-        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    /// Returns false when the peak could not be started over (no /proc, or no permission): the peak printed after
+    /// is then the whole process's.
+    @discardableResult
+    static func reset() -> Bool {
+        do {
+            try "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+            return true
+        } catch {
+            return false
+        }
     }
 
     /// The current RSS split as /proc/self/status gives it: anonymous memory, file pages (SQLite's memory map).
     static func split() -> String {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return "" }
         return status.split(separator: "\n").filter { $0.hasPrefix("RssAnon:") || $0.hasPrefix("RssFile:") }
-            .map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }.joined(separator: ", ")
+            .map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ") }.joined(separator: ", ")
     }
 
     /// The current RSS (VmRSS), in MB.

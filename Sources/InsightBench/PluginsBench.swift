@@ -57,7 +57,7 @@ struct PluginsBench: AsyncParsableCommand {
                                             logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
             var handled = 0
             // The dispatch's own peak: generating and appending the events is not part of it.
-            PeakRSS.reset()
+            let reset = PeakRSS.reset()
             let before = PeakRSS.currentMegabytes()
             let clock = ContinuousClock()
             let cpuBefore = CPUSample.now()
@@ -67,7 +67,8 @@ struct PluginsBench: AsyncParsableCommand {
             print("  after it: \(PeakRSS.split())")
             results.append((label, elapsed, handled, leads))
             report(label, count: handled, time: elapsed, extra: String(format: "%d leads, CPU %.1f s, stolen %.1f s, peak RSS %d MB (%d MB before it)",
-                                                                leads, cpu.process, cpu.steal, PeakRSS.megabytes(), before))
+                                                                leads, cpu.process, cpu.steal, PeakRSS.megabytes(), before)
+                   + (reset ? "" : " (the peak could not be started over: it is the whole process's)"))
             if leads > 0 {
                 print("  leads: " + (try database.leadCountsByKind()).map { "\($0.plugin)/\($0.kind) \($0.count)" }.joined(separator: ", "))
             }
@@ -91,9 +92,10 @@ struct PluginsBench: AsyncParsableCommand {
         let projector = try Dispatcher(database: database,
                                        settings: SettingsBox(PipelineSettings(plugins: [], timeZone: zone, locale: "zh-CN")),
                                        clock: .eventTime, shards: shards, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let projectReset = PeakRSS.reset()  // the projection's own peak, not the dispatch runs' before it
         let projectTime = try await ContinuousClock().measure { _ = try await projector.drain() }
         report("project \(tickClients) clients (no plugins)", count: opening.count, time: projectTime,
-               extra: "peak RSS \(PeakRSS.megabytes()) MB")
+               extra: "peak RSS \(PeakRSS.megabytes()) MB" + (projectReset ? "" : " (of the whole process)"))
         let dispatcher = try Dispatcher(database: database, settings: settings, clock: .eventTime, shards: shards,
                                         logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
         let day = LocalDate(start, in: zone).adding(days: 1)

@@ -24,7 +24,7 @@ import Glibc
             try FileManager.default.createDirectory(atPath: directory.file("in"), withIntermediateDirectories: true)
         }
 
-        func watcher(mappings: [CSVMapping] = [], linesPerCommit: Int = 5_000) -> InboxWatcher {
+        func watcher(mappings: [CSVMapping] = [], linesPerCommit: Int = InboxSettings.defaultLinesPerCommit) -> InboxWatcher {
             InboxWatcher(settings: InboxSettings(name: "nightly", directory: directory.file("in"), mappings: mappings,
                                                  pollInterval: .milliseconds(10), linesPerCommit: linesPerCommit,
                                                  timeZone: TimeZone(identifier: "Asia/Shanghai") ?? .current),
@@ -91,6 +91,32 @@ import Glibc
         #expect(quarantined.map(\.origin) == ["file:tx.jsonl:17", "file:tx.jsonl:500", "file:tx.jsonl:999"])
         #expect(quarantined.first { $0.origin.hasSuffix(":500") }?.reason.contains("data.amount") == true)
         #expect(quarantined.first { $0.origin.hasSuffix(":999") }?.reason.contains("time") == true)
+    }
+
+    /// A file larger than one read (4 MiB), with CRLF line ends and no newline after its last line: the line that
+    /// straddles the read boundary, and the ones around it, keep their numbers, and every good line goes through.
+    @Test func linesAcrossTheReadBoundaryKeepTheirNumbersWithCRLF() throws {
+        let inbox = try Inbox()
+        func good(_ index: Int) -> String {
+            #"{"id":"e\#(index)","type":"account.transaction","time":"2026-11-20T10:00:00+08:00","clientId":"C\#(index % 7)","data":{"accountId":"A\#(index % 7)","amount":"\#(index).50","direction":"credit","memo":"\#(String(repeating: "x", count: 90))"}}"#
+        }
+        let count = 24_000
+        // The line holding byte 4 MiB (counting CRLF), and its neighbours, are made bad: their numbers must come out.
+        var offset = 0, straddling = 0
+        for index in 1...count {
+            let end = offset + good(index).utf8.count + 2
+            if offset < 1 << 22 && end > 1 << 22 { straddling = index }
+            offset = end
+        }
+        #expect(straddling > 1, "the file is larger than one read")
+        let bad: Set<Int> = [straddling - 1, straddling, straddling + 1, count]
+        let lines = (1...count).map { bad.contains($0) ? #"{"id":"bad\#($0)","type":"account.transaction"}"# : good($0) }
+        try inbox.drop("big.jsonl", Array(lines.joined(separator: "\r\n").utf8))
+        let reports = try inbox.settle(inbox.watcher())
+        #expect(reports == [.init(fileName: "big.jsonl", result: .done(accepted: count - 4, duplicates: 0, rejected: 4))])
+        #expect(try inbox.database.journalCount() == count - 4)
+        let origins = Set(try inbox.database.quarantinedItems().map(\.origin))
+        #expect(origins == Set(bad.map { "file:big.jsonl:\($0)" }))
     }
 
     @Test func aCrashMidFileResumesWithNoDuplicateAndNoLoss() async throws {
