@@ -104,7 +104,7 @@ public struct EventFileReader: ~Copyable {
             var start = 0
             buffer.withUnsafeBufferPointer { bytes in
                 var index = 0
-                while let newline = memchrIndex(bytes, from: index) {
+                while let newline = bytes.newlineIndex(from: index) {
                     if skipping {
                         skipping = false  // the end of the overlong line, already counted and rejected
                     } else {
@@ -241,12 +241,6 @@ public struct EventFileReader: ~Copyable {
 
     /// The largest file read as one JSON document.
     public static let maximumDocumentBytes = 256 << 20
-
-    private func memchrIndex(_ bytes: UnsafeBufferPointer<UInt8>, from index: Int) -> Int? {
-        guard let base = bytes.baseAddress, index < bytes.count,
-              let found = memchr(base + index, 0x0A, bytes.count - index) else { return nil }
-        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-    }
 }
 
 /// A file reader handed from one read-ahead task to the next, so the next chunk is read and decoded while the
@@ -293,4 +287,13 @@ public final class SharedEventFileReader: @unchecked Sendable {
 struct UnsafeSendableBuffer: @unchecked Sendable {
     let buffer: UnsafeBufferPointer<UInt8>
     init(_ buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
+}
+
+extension UnsafeBufferPointer where Element == UInt8 {
+    /// The index of the first line feed at or after `index` (memchr), or nil: how the file readers find line ends.
+    public func newlineIndex(from index: Int) -> Int? {
+        guard let base = baseAddress, index >= 0, index < count,
+              let found = memchr(base + index, 0x0A, count - index) else { return nil }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+    }
 }

@@ -424,10 +424,12 @@ extension Replay.Result {
     /// The self-contained HTML report (`--report`).
     public func html(title: String) -> String { ReplayReport.html(self, title: title) }
 
-    /// The result as one JSON document (see ``jsonHead()``, ``leadJSON(_:inhibitedBy:)`` and ``jsonTail()``, which
-    /// write it a piece at a time).
+    /// The result as one JSON document (see ``jsonHead(events:days:)``, ``leadJSON(_:inhibitedBy:timeZone:)`` and
+    /// ``jsonTail()``, which write it a piece at a time).
     public func json() throws -> String {
-        try jsonHead() + leads.map { try leadJSON($0, inhibitedBy: inhibited[$0.id]) }.joined(separator: ",") + jsonTail()
+        try Self.jsonHead(events: events, days: days)
+            + leads.map { try Self.leadJSON($0, inhibitedBy: inhibited[$0.id], timeZone: timeZone) }.joined(separator: ",")
+            + jsonTail()
     }
 
     /// The document up to its first lead: the members before `leads`, in the canonical (sorted) key order.
@@ -435,13 +437,7 @@ extension Replay.Result {
         #"{"days":"# + JSONWriter.string(.array(days.map { .string($0.description) })) + #","events":\#(events),"leads":["#
     }
 
-    func jsonHead() -> String { Self.jsonHead(events: events, days: days) }
-
     /// One lead as the document lists it.
-    func leadJSON(_ lead: Lead, inhibitedBy: String?) throws -> String {
-        try Self.leadJSON(lead, inhibitedBy: inhibitedBy, timeZone: timeZone)
-    }
-
     public static func leadJSON(_ lead: Lead, inhibitedBy: String?, timeZone: TimeZone) throws -> String {
         guard case .object(var fields) = try LeadJSON.value(lead, timeZone: timeZone) else { return "null" }
         if let inhibitedBy { fields["inhibitedBy"] = .string(inhibitedBy) }

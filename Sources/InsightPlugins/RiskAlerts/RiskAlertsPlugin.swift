@@ -50,9 +50,9 @@ public struct RiskAlertsPlugin: Plugin {
     /// handling of an event throws, so no failure can leave a memory changed halfway.
     public func handle(_ event: Event, context: PluginContext, memory: inout RiskMemory, changed: inout Bool) throws
         -> [LeadDraft] {
-        memory.touched = false
+        memory.touched.value = false
         let drafts = try handle(event, context: context, memory: &memory)
-        if memory.touched { changed = true }
+        if memory.touched.value { changed = true }
         return drafts
     }
 

@@ -75,37 +75,32 @@ public struct RiskMemory: PluginMemory, Hashable {
     }
 
     /// Debits in event-time order, oldest first.
-    public internal(set) var debits: [Movement] = [] { didSet { touched = true } }
+    public internal(set) var debits: [Movement] = [] { didSet { touched.value = true } }
     /// Credits at or above the rapid in-out minimum, oldest first.
-    public internal(set) var credits: [Movement] = [] { didSet { touched = true } }
+    public internal(set) var credits: [Movement] = [] { didSet { touched.value = true } }
     /// Event time (epoch ms) of the debit that raised the last velocity alert.
-    public internal(set) var velocityAlertAt: Int64? { didSet { touched = true } }
+    public internal(set) var velocityAlertAt: Int64? { didSet { touched.value = true } }
     /// AUM snapshots by date, oldest first.
-    public internal(set) var snapshots: [Snapshot] = [] { didSet { touched = true } }
+    public internal(set) var snapshots: [Snapshot] = [] { didSet { touched.value = true } }
     /// The snapshot date of the last AUM-drop alert: a new episode needs a peak on or after it.
-    public internal(set) var aumAlertAsOf: LocalDate? { didSet { touched = true } }
+    public internal(set) var aumAlertAsOf: LocalDate? { didSet { touched.value = true } }
     /// Loans currently overdue, by loan id.
-    public internal(set) var overdueLoans: [String: OverdueLoan] = [:] { didSet { touched = true } }
+    public internal(set) var overdueLoans: [String: OverdueLoan] = [:] { didSet { touched.value = true } }
     /// Set by every write to a field above, so the plugin can tell the host that the memory changed without
     /// keeping a copy to compare with (a copy would also make the first append copy the whole list). The
-    /// changing methods below write only when something changes. Not stored, and not part of equality.
-    var touched = false
+    /// changing methods below write only when something changes (a movement or snapshot recorded and expired by
+    /// the same event still marks it: one needless write). Not stored, and not part of equality.
+    var touched = ChangeMark()
+
+    /// A flag that takes no part in equality or hashing, so the memory's synthesized conformances stay those of its
+    /// stored fields.
+    struct ChangeMark: Sendable, Hashable {
+        var value = false
+        static func == (lhs: ChangeMark, rhs: ChangeMark) -> Bool { true }
+        func hash(into hasher: inout Hasher) {}
+    }
 
     public init() {}
-
-    public static func == (lhs: RiskMemory, rhs: RiskMemory) -> Bool {
-        lhs.debits == rhs.debits && lhs.credits == rhs.credits && lhs.velocityAlertAt == rhs.velocityAlertAt
-            && lhs.snapshots == rhs.snapshots && lhs.aumAlertAsOf == rhs.aumAlertAsOf && lhs.overdueLoans == rhs.overdueLoans
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(debits)
-        hasher.combine(credits)
-        hasher.combine(velocityAlertAt)
-        hasher.combine(snapshots)
-        hasher.combine(aumAlertAsOf)
-        hasher.combine(overdueLoans)
-    }
 
     public var isEmpty: Bool {
         debits.isEmpty && credits.isEmpty && velocityAlertAt == nil && snapshots.isEmpty && aumAlertAsOf == nil
