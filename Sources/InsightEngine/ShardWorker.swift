@@ -31,12 +31,26 @@ struct ShardWorker: Sendable {
     /// write would copy all of it.
     func run(_ events: [Event], shard: Int, states: consuming [String: ClientState]) throws -> Output {
         var output = Output(shard: shard, states: consume states)
-        var subscribersByType: [String: [(LoadedPlugin, Logger)]] = [:]
+        output.changes.reserveCapacity(events.count)
+        // Each plugin with its logger, and per event type the positions of those subscribed to it: the loop below
+        // reaches a plugin in place, without copying its closures and logger for every event.
         let pluginLoggers = plugins.map { ($0, logger.with(plugin: $0.id)) }
-        func subscribers(of type: String) -> [(LoadedPlugin, Logger)] {
-            if let known = subscribersByType[type] { return known }
-            let matching = pluginLoggers.filter { $0.0.subscribes(to: type) }
-            subscribersByType[type] = matching
+        var subscribersByType: [String: [Int]] = [:]
+        var lastType: String?
+        var lastSubscribed: [Int] = []
+        func subscribers(of type: String) -> [Int] {
+            // Runs of one type are the usual shape of a feed, and known types are interned by the decoder, so
+            // this is mostly an identity check instead of a hash.
+            if type == lastType { return lastSubscribed }
+            let matching: [Int]
+            if let known = subscribersByType[type] {
+                matching = known
+            } else {
+                matching = pluginLoggers.indices.filter { pluginLoggers[$0].0.subscribes(to: type) }
+                subscribersByType[type] = matching
+            }
+            lastType = type
+            lastSubscribed = matching
             return matching
         }
         for event in events {
@@ -62,8 +76,9 @@ struct ShardWorker: Sendable {
             var context = PluginContext(now: clock.now(for: event), timeZone: settings.timeZone, locale: settings.locale,
                                         logger: logger, state: reader, client: client,
                                         workingCalendar: settings.workingCalendar)
-            for (plugin, pluginLogger) in subscribed {
-                context.logger = pluginLogger
+            for index in subscribed {
+                let plugin = pluginLoggers[index].0
+                context.logger = pluginLoggers[index].1
                 do {
                     let drafts: [LeadDraft]
                     if plugin.usesMemory, let id = event.clientId, let slot {

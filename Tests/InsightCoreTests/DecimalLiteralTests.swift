@@ -54,4 +54,40 @@ import Testing
             }
         }
     }
+
+    /// A literal that `isPlainText` accepts is exactly what `plainText` writes for it, so a caller may keep the
+    /// literal; one it refuses may still be plain (the caller then formats it, which is only slower).
+    @Test(arguments: [
+        ("0", true), ("7", true), ("-7", true), ("1200", true), ("1234.5", true), ("0.05", true), ("-0.5", true),
+        ("123456789012345678", true), ("-0", false), ("-0.0", false), ("00", false), ("007", false), ("1.50", false),
+        ("1.", false), (".5", false), ("1e3", false), ("+5", false), ("1234567890123456789", false), ("", false),
+        ("-", false), ("1-2", false), ("1.2.3", false), ("0.0", false),
+    ])
+    func plainTextLiterals(text: String, plain: Bool) throws {
+        #expect(Decimal.isPlainText(text) == plain, "\(text)")
+        if plain { #expect(try #require(Decimal(exactly: text)).plainText == text) }
+    }
+
+    @Test func everyAcceptedLiteralIsItsOwnPlainText() throws {
+        var seed: UInt64 = 987_654_321
+        let alphabet = Array("0123456789.-")
+        var accepted = 0
+        for _ in 0..<20_000 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let length = Int(seed >> 60) + 1
+            var text = ""
+            var bits = seed
+            for _ in 0..<length {
+                bits = bits &* 6364136223846793005 &+ 1442695040888963407
+                // Mostly digits, sometimes a point or a sign, so that well-formed and malformed literals both come up.
+                let pick = Int(bits >> 59)
+                text.append(pick < 26 ? alphabet[pick % 10] : alphabet[10 + pick % 2])
+            }
+            guard Decimal.isPlainText(text) else { continue }
+            accepted += 1
+            let value = try #require(Decimal(exactly: text), "\(text)")
+            #expect(value.plainText == text, "\(text)")
+        }
+        #expect(accepted > 1_000)
+    }
 }

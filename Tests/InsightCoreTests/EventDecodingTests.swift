@@ -294,4 +294,45 @@ struct EventDecodingTests {
         #expect(EventRejection(eventId: "evt-1", reason: "bad").description == #"event "evt-1": bad"#)
         #expect(EventRejection(eventId: nil, reason: "bad").description == "bad")
     }
+
+    /// An event's reference fields share one box between copies; writing `dataText` on one copy leaves the others
+    /// as they were, and identity (equality, hash) is the fields', not the box's.
+    @Test func copiesShareTheirFieldsAndWritesStayLocal() {
+        let original = Event(sequence: 1, id: "e1", source: "core", type: EventType.accountTransaction,
+                             time: Date(timeIntervalSince1970: 1_700_000_000), clientId: "C1",
+                             data: .object(["amount": .number("12.5")]))
+        var copy = original
+        copy.dataText = #"{"amount":12.5}"#
+        copy.sequence = 2
+        #expect(original.dataText == nil)
+        #expect(copy.dataText == #"{"amount":12.5}"#)
+        #expect(original.sequence == 1)
+        var unique = Event(id: "e1", source: "core", type: "x.custom", time: original.time, clientId: nil, data: .object([:]))
+        unique.dataText = "{}"
+        #expect(unique.dataText == "{}")
+
+        // Built apart with the same fields: equal, same hash; the dataText takes no part.
+        let twin = Event(sequence: 2, id: "e1", source: "core", type: "account.transaction", time: original.time,
+                         clientId: "C1", data: .object(["amount": .number("12.5")]))
+        #expect(twin == copy)
+        #expect(twin.hashValue == copy.hashValue)
+        #expect(original != copy)  // the sequence differs
+        var moved = original
+        moved.sequence = 2
+        #expect(moved == twin)
+        #expect(Event(id: "e2", source: "core", type: "x", time: original.time, clientId: nil, data: .object([:]))
+            != Event(id: "e3", source: "core", type: "x", time: original.time, clientId: nil, data: .object([:])))
+    }
+
+    @Test func knownTypesAreInternedAndOthersKept() throws {
+        let known = try decode(envelope(type: "account.balance", data: #"{"asOf":"2026-11-20","aum":1}"#)).get()
+        #expect(known.type == EventType.accountBalance)
+        let custom = try decode(envelope(type: "custom.thing", data: "{}")).get()
+        #expect(custom.type == "custom.thing")
+        #expect(EventType.interned("x.custom") == "x.custom")
+        for type in EventType.known {
+            // A copy of the name built at run time comes back as the shared constant, equal to it.
+            #expect(EventType.interned(String(decoding: Array(type.utf8), as: UTF8.self)) == type)
+        }
+    }
 }

@@ -7,31 +7,61 @@ import Foundation
 public struct Event: Sendable, Hashable {
     /// The journal sequence number; 0 until the event is journaled.
     public var sequence: Int64
-    public let id: String
-    public let source: String
-    public let type: String
     public let time: Date
-    public let clientId: String?
-    public let data: JSONValue
+    /// The fields that hold references, in one shared box: an event is copied at every stage of the data path
+    /// (batch, partition, shard, plugin), and a copy then costs one reference count instead of one per string.
+    @usableFromInline var body: Body
+
+    @usableFromInline
+    final class Body: @unchecked Sendable {  // `dataText` is written only while the box is not shared
+        @usableFromInline let id: String
+        @usableFromInline let source: String
+        @usableFromInline let type: String
+        @usableFromInline let clientId: String?
+        @usableFromInline let data: JSONValue
+        @usableFromInline var dataText: String?
+
+        @usableFromInline
+        init(id: String, source: String, type: String, clientId: String?, data: JSONValue, dataText: String?) {
+            self.id = id
+            self.source = source
+            self.type = type
+            self.clientId = clientId
+            self.data = data
+            self.dataText = dataText
+        }
+    }
+
+    @inlinable public var id: String { body.id }
+    @inlinable public var source: String { body.source }
+    @inlinable public var type: String { body.type }
+    @inlinable public var clientId: String? { body.clientId }
+    @inlinable public var data: JSONValue { body.data }
     /// `data` as JSON text, when it was already written: decoding writes it on every core
     /// (``EventBatch/decodeLine(_:number:defaultSource:decoder:encodeData:)``), so the journal's single writer
     /// stores it as is instead of encoding it on its own thread. Not part of the event's identity.
-    public var dataText: String?
+    @inlinable public var dataText: String? {
+        get { body.dataText }
+        set {
+            if isKnownUniquelyReferenced(&body) {
+                body.dataText = newValue
+            } else {
+                body = Body(id: body.id, source: body.source, type: body.type, clientId: body.clientId, data: body.data,
+                            dataText: newValue)
+            }
+        }
+    }
 
     public init(sequence: Int64 = 0, id: String, source: String, type: String, time: Date, clientId: String?,
                 data: JSONValue, dataText: String? = nil) {
         self.sequence = sequence
-        self.id = id
-        self.source = source
-        self.type = type
         self.time = time
-        self.clientId = clientId
-        self.data = data
-        self.dataText = dataText
+        body = Body(id: id, source: source, type: type, clientId: clientId, data: data, dataText: dataText)
     }
 
     public static func == (lhs: Event, rhs: Event) -> Bool {
-        lhs.sequence == rhs.sequence && lhs.id == rhs.id && lhs.source == rhs.source && lhs.type == rhs.type
+        if lhs.body === rhs.body { return lhs.sequence == rhs.sequence && lhs.time == rhs.time }
+        return lhs.sequence == rhs.sequence && lhs.id == rhs.id && lhs.source == rhs.source && lhs.type == rhs.type
             && lhs.time == rhs.time && lhs.clientId == rhs.clientId && lhs.data == rhs.data
     }
 

@@ -80,7 +80,7 @@ public struct NativeEventDecoder: EventDecoding {
         guard !id.isEmpty, Event.fitsIdLength(id) else {
             return reject("field \"id\" must be 1 to \(Event.maximumIdLength) characters")
         }
-        guard let type = members.type?.stringValue, !type.isEmpty else {
+        guard let type = members.type?.stringValue.map(EventType.interned), !type.isEmpty else {
             return reject("field \"type\" is required (for example \"account.transaction\")")
         }
         guard let timeText = members.time?.stringValue else {
@@ -120,12 +120,13 @@ public enum EventValidator {
     public static func problem(with event: Event) -> String? {
         // The control characters are ASCII: scanning the UTF-8 bytes finds the same ones as scanning scalars.
         func hasControl(_ text: String) -> Bool { text.utf8.contains { $0 < 0x20 || $0 == 0x7F } }
-        for (name, value) in [("id", event.id), ("source", event.source), ("type", event.type)] where hasControl(value) {
-            return "field \"\(name)\" contains a control character; identifiers must be printable text"
+        func control(_ name: String) -> String {
+            "field \"\(name)\" contains a control character; identifiers must be printable text"
         }
-        if let clientId = event.clientId, hasControl(clientId) {
-            return "field \"clientId\" contains a control character; identifiers must be printable text"
-        }
+        if hasControl(event.id) { return control("id") }
+        if hasControl(event.source) { return control("source") }
+        if hasControl(event.type) { return control("type") }
+        if let clientId = event.clientId, hasControl(clientId) { return control("clientId") }
         if EventType.isClientScoped(event.type), event.clientId == nil {
             return "field \"clientId\" is required for type \(event.type)"
         }

@@ -16,6 +16,14 @@ public enum EventType {
         corporateFinancials, crmInteraction,
     ]
 
+    /// The shared copy of a known type's name, or `type` itself: every event of a known type then holds the same
+    /// string (no copy of its own), and comparing it with the constants above is an identity check.
+    public static func interned(_ type: String) -> String {
+        byName[type] ?? type
+    }
+
+    private static let byName = Dictionary(known.map { ($0, $0) }, uniquingKeysWith: { first, _ in first })
+
     /// Known types that describe one client and so need a `clientId`.
     public static func isClientScoped(_ type: String) -> Bool {
         known.contains(type) && type != managerProfile

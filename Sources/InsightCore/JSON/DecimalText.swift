@@ -4,6 +4,38 @@ extension Decimal {
     /// Significands below this fit in a `UInt64` exactly.
     private static let fastLimit = Decimal(string: "10000000000000000000") ?? 0
 
+    /// True when `literal` is already what ``plainText`` writes for the number it denotes: `-?(0|[1-9][0-9]*)`, then
+    /// optionally a fraction that does not end in `0`, at most 18 digits, and not a negative zero. A caller that
+    /// holds such a literal (an amount as an event gave it) can keep it instead of formatting the `Decimal` again.
+    public static func isPlainText(_ literal: String) -> Bool {
+        var digits = 0, fractionDigits = 0
+        var negative = false, fraction = false, nonZero = false, leadingZero = false
+        var last: UInt8 = 0
+        for byte in literal.utf8 {
+            switch byte {
+            case 0x2D where digits == 0 && !negative:
+                negative = true
+            case 0x2E where digits > 0 && !fraction:
+                fraction = true
+            case 0x30...0x39:
+                if !fraction {
+                    if leadingZero { return false }  // `01`, `00`
+                    if digits == 0 && byte == 0x30 { leadingZero = true }
+                } else {
+                    fractionDigits += 1
+                }
+                if byte != 0x30 { nonZero = true }
+                digits += 1
+            default:
+                return false
+            }
+            last = byte
+        }
+        guard digits > 0, digits <= 18, last != 0x2E else { return false }
+        if fraction && (fractionDigits == 0 || last == 0x30) { return false }
+        return nonZero || !negative
+    }
+
     /// The same text as `description` (`-1234.5`, `0.01`, `1200`), built from the integer significand when
     /// it fits in 64 bits. Foundation's `description` divides a variable-length integer digit by digit,
     /// allocating as it goes (about 10× slower); amounts are written on every event (state columns, plugin

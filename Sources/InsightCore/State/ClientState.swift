@@ -5,38 +5,135 @@ import Foundation
 /// Personal fields (`name`, `phone`, `idNumber`) are held here for matching and templates; they leave the
 /// process only masked (see ``Masking``).
 public struct ClientState: Sendable, Hashable, Codable {
-    public let id: String
-    public var profile: ClientProfile
-    public var accounts: [String: AccountState]
+    /// The projected fields, in one box shared by copies until one of them writes (copy on write). A client's
+    /// state is copied for every event a plugin sees (into its context) and for every batch that changes it (into
+    /// the commit): a copy is then one reference count, and a dictionary of states holds one reference per
+    /// client instead of every field inline in each of its buckets.
+    @usableFromInline var storage: Storage
+
+    @usableFromInline
+    final class Storage: @unchecked Sendable {  // written only while not shared (see `unique`)
+        @usableFromInline let id: String
+        @usableFromInline var profile: ClientProfile
+        @usableFromInline var accounts: [String: AccountState]
+        @usableFromInline var balance: BalanceSnapshot?
+        @usableFromInline var deposits: [String: TermDeposit]
+        @usableFromInline var loans: [String: LoanState]
+        @usableFromInline var holdings: [String: Holding]
+        @usableFromInline var financials: [String: Financials]
+        @usableFromInline var lastEventAt: Date?
+        @usableFromInline var lastInteractionAt: Date?
+        @usableFromInline var lastWealthPurchaseAt: Date?
+        @usableFromInline var memory: [String: JSONValue]
+
+        @usableFromInline
+        init(id: String) {
+            self.id = id
+            profile = ClientProfile()
+            accounts = [:]
+            deposits = [:]
+            loans = [:]
+            holdings = [:]
+            financials = [:]
+            memory = [:]
+        }
+
+        @usableFromInline
+        init(copying other: Storage) {
+            id = other.id
+            profile = other.profile
+            accounts = other.accounts
+            balance = other.balance
+            deposits = other.deposits
+            loans = other.loans
+            holdings = other.holdings
+            financials = other.financials
+            lastEventAt = other.lastEventAt
+            lastInteractionAt = other.lastInteractionAt
+            lastWealthPurchaseAt = other.lastWealthPurchaseAt
+            memory = other.memory
+        }
+    }
+
+    /// The box, made this copy's own before a write.
+    @inlinable
+    var unique: Storage {
+        mutating get {
+            if !isKnownUniquelyReferenced(&storage) { storage = Storage(copying: storage) }
+            return storage
+        }
+    }
+
+    @inlinable public var id: String { storage.id }
+    @inlinable public var profile: ClientProfile {
+        get { storage.profile }
+        set { unique.profile = newValue }
+        _modify { yield &unique.profile }
+    }
+    @inlinable public var accounts: [String: AccountState] {
+        get { storage.accounts }
+        set { unique.accounts = newValue }
+        _modify { yield &unique.accounts }
+    }
     /// The latest daily balance snapshot.
-    public var balance: BalanceSnapshot?
-    public var deposits: [String: TermDeposit]
-    public var loans: [String: LoanState]
+    @inlinable public var balance: BalanceSnapshot? {
+        get { storage.balance }
+        set { unique.balance = newValue }
+        _modify { yield &unique.balance }
+    }
+    @inlinable public var deposits: [String: TermDeposit] {
+        get { storage.deposits }
+        set { unique.deposits = newValue }
+        _modify { yield &unique.deposits }
+    }
+    @inlinable public var loans: [String: LoanState] {
+        get { storage.loans }
+        set { unique.loans = newValue }
+        _modify { yield &unique.loans }
+    }
     /// Wealth holdings by product id.
-    public var holdings: [String: Holding]
+    @inlinable public var holdings: [String: Holding] {
+        get { storage.holdings }
+        set { unique.holdings = newValue }
+        _modify { yield &unique.holdings }
+    }
     /// Corporate financial statements by period (e.g. `2026Q3`).
-    public var financials: [String: Financials]
+    @inlinable public var financials: [String: Financials] {
+        get { storage.financials }
+        set { unique.financials = newValue }
+        _modify { yield &unique.financials }
+    }
     /// The latest event time. Exact while the client is cached; stored (and so reloaded) at day resolution.
-    public var lastEventAt: Date?
-    public var lastInteractionAt: Date?
+    @inlinable public var lastEventAt: Date? {
+        get { storage.lastEventAt }
+        set { unique.lastEventAt = newValue }
+        _modify { yield &unique.lastEventAt }
+    }
+    @inlinable public var lastInteractionAt: Date? {
+        get { storage.lastInteractionAt }
+        set { unique.lastInteractionAt = newValue }
+        _modify { yield &unique.lastInteractionAt }
+    }
     /// The latest wealth-product purchase (`wealth.trade` with action `buy`).
-    public var lastWealthPurchaseAt: Date?
+    @inlinable public var lastWealthPurchaseAt: Date? {
+        get { storage.lastWealthPurchaseAt }
+        set { unique.lastWealthPurchaseAt = newValue }
+        _modify { yield &unique.lastWealthPurchaseAt }
+    }
     /// Each plugin's memory of this client, by plugin id (see ``PluginMemory``). Not projected from events:
     /// plugins write it, and it is stored with the rest of the state.
-    public var memory: [String: JSONValue]
+    @inlinable public var memory: [String: JSONValue] {
+        get { storage.memory }
+        set { unique.memory = newValue }
+        _modify { yield &unique.memory }
+    }
     /// The plugins' memories in decoded form, as the dispatcher keeps them between events of a cached client;
-    /// `memory` is brought up to date from them once per batch. Not stored, and not part of equality.
+    /// `memory` is brought up to date from them once per batch. Not stored, and not part of equality. Outside the
+    /// box: a plugin's context gets a copy without them, which must not copy the box.
     public var liveMemory = LiveMemories()
 
     public init(id: String) {
-        self.id = id
-        profile = ClientProfile()
-        accounts = [:]
-        deposits = [:]
-        loans = [:]
-        holdings = [:]
-        financials = [:]
-        memory = [:]
+        storage = Storage(id: id)
     }
 
     private enum CodingKeys: String, CodingKey {
@@ -46,7 +143,7 @@ public struct ClientState: Sendable, Hashable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        id = try container.decode(String.self, forKey: .id)
+        storage = Storage(id: try container.decode(String.self, forKey: .id))
         profile = try container.decode(ClientProfile.self, forKey: .profile)
         accounts = try container.decode([String: AccountState].self, forKey: .accounts)
         balance = try container.decodeIfPresent(BalanceSnapshot.self, forKey: .balance)
@@ -57,7 +154,48 @@ public struct ClientState: Sendable, Hashable, Codable {
         lastEventAt = try container.decodeIfPresent(Date.self, forKey: .lastEventAt)
         lastInteractionAt = try container.decodeIfPresent(Date.self, forKey: .lastInteractionAt)
         lastWealthPurchaseAt = try container.decodeIfPresent(Date.self, forKey: .lastWealthPurchaseAt)
-        memory = [:]
+    }
+
+    /// As the synthesized encoding wrote it: the coded fields in declaration order, absent optionals omitted.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(profile, forKey: .profile)
+        try container.encode(accounts, forKey: .accounts)
+        try container.encodeIfPresent(balance, forKey: .balance)
+        try container.encode(deposits, forKey: .deposits)
+        try container.encode(loans, forKey: .loans)
+        try container.encode(holdings, forKey: .holdings)
+        try container.encode(financials, forKey: .financials)
+        try container.encodeIfPresent(lastEventAt, forKey: .lastEventAt)
+        try container.encodeIfPresent(lastInteractionAt, forKey: .lastInteractionAt)
+        try container.encodeIfPresent(lastWealthPurchaseAt, forKey: .lastWealthPurchaseAt)
+    }
+
+    /// Every stored field, as the synthesized conformance compared them (`liveMemory` takes no part).
+    public static func == (lhs: ClientState, rhs: ClientState) -> Bool {
+        if lhs.storage === rhs.storage { return true }
+        let a = lhs.storage, b = rhs.storage
+        return a.id == b.id && a.profile == b.profile && a.accounts == b.accounts && a.balance == b.balance
+            && a.deposits == b.deposits && a.loans == b.loans && a.holdings == b.holdings && a.financials == b.financials
+            && a.lastEventAt == b.lastEventAt && a.lastInteractionAt == b.lastInteractionAt
+            && a.lastWealthPurchaseAt == b.lastWealthPurchaseAt && a.memory == b.memory
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        let a = storage
+        hasher.combine(a.id)
+        hasher.combine(a.profile)
+        hasher.combine(a.accounts)
+        hasher.combine(a.balance)
+        hasher.combine(a.deposits)
+        hasher.combine(a.loans)
+        hasher.combine(a.holdings)
+        hasher.combine(a.financials)
+        hasher.combine(a.lastEventAt)
+        hasher.combine(a.lastInteractionAt)
+        hasher.combine(a.lastWealthPurchaseAt)
+        hasher.combine(a.memory)
     }
 
     /// Total AUM from the latest snapshot, or the sum of account balances when there is none.

@@ -131,11 +131,12 @@ public struct Replay: Sendable {
         defer { try? database.close() }
         let dispatcher = try Dispatcher(database: database, settings: SettingsBox(settings), clock: .eventTime,
                                         shards: configuration.config.dispatcher.shards,
+                                        batchSize: configuration.config.dispatcher.batchSize,
                                         cacheCapacity: configuration.config.dispatcher.clientCache,
                                         logger: Logger(label: "replay", factory: { _ in SwiftLogNoOpLogHandler() }))
         var timeline = ReplayTimeline(dispatcher: dispatcher, database: database, timeZone: timeZone,
                                       ticks: settings.schedules.sorted { ($0.value, $0.key) < ($1.value, $1.key) },
-                                      batchSize: Dispatcher.defaultBatchSize)
+                                      batchSize: configuration.config.dispatcher.batchSize)
         let input = try ReplayInput(files: files)
         var rejected = 0
         let seen = try SeenEventKeys(path: (scratch as NSString).appendingPathComponent("seen.sqlite"))

@@ -5,6 +5,8 @@ import InsightCore
 struct RiskTransaction {
     let accountId: String
     let amount: Decimal
+    /// The amount as ``Decimal/plainText`` writes it: the event's own literal when it already is that text.
+    let amountText: String
     let isCredit: Bool
     let channel: String?
     let counterparty: String?
@@ -16,6 +18,11 @@ struct RiskTransaction {
         else { return nil }
         self.accountId = accountId
         self.amount = amount
+        if case .number(let literal)? = event.data["amount"], Decimal.isPlainText(literal) {
+            amountText = literal
+        } else {
+            amountText = amount.plainText
+        }
         isCredit = direction == "credit"
         channel = event.data["channel"]?.stringValue
         counterparty = event.data["counterparty"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
@@ -40,8 +47,8 @@ extension RiskAlertsPlugin {
 
         // Remember what the windows need, then forget what has left the longest one.
         let at = RiskMemory.milliseconds(event.time)
-        let movement = RiskMemory.Movement(at: at, amount: transaction.amount, eventId: event.id, source: event.source,
-                                           accountId: transaction.accountId)
+        let movement = RiskMemory.Movement(at: at, amount: transaction.amount, amountText: transaction.amountText,
+                                           eventId: event.id, source: event.source, accountId: transaction.accountId)
         let velocity = configuration.velocity, rapid = configuration.rapidInOut
         if transaction.isCredit {
             if rapid.enabled, transaction.amount >= rapid.minCredit { memory.record(credit: movement) }
