@@ -125,12 +125,14 @@ struct ShardWorker: Sendable {
                 encoded.append(pluginId)
             }
             var update = DispatchCommit.ClientUpdate(state: state, changes: changes)
+            try update.encode()
+            // While cached, the decoded form is the memory: the JSON would only double what the cache holds. The
+            // update needs it no more either (the row's memory is its `memoryText` now), so it takes the same state.
+            for pluginId in encoded { state.memory[pluginId] = nil }
+            update.state = state
             // The live memories stay with the cache alone: the next batch changes them in place while this one commits.
             update.state.liveMemory = LiveMemories()
-            try update.encode()
             output.updates.append(update)
-            // While cached, the decoded form is the memory: the JSON would only double what the cache holds.
-            for pluginId in encoded { state.memory[pluginId] = nil }
             output.states[id] = state
         }
         return output

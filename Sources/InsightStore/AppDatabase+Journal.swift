@@ -67,8 +67,17 @@ extension AppDatabase {
     /// Events after `position`, in sequence order, at most `limit` of them.
     public func readJournal(after position: Int64, limit: Int) throws -> [Event] {
         let rows = try pool.read { db in
-            try JournalRecord.filter(JournalRecord.Columns.seq > position).order(JournalRecord.Columns.seq)
-                .limit(limit).fetchAll(db)
+            // Columns read by position (a name lookup per column and row costs more than the row's own copy).
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT seq, source, event_id, type, client_id, time_ms, received_ms, data FROM journal
+                WHERE seq > ? ORDER BY seq LIMIT ?
+                """, arguments: [position, limit])
+            var records: [JournalRecord] = []
+            while let row = try cursor.next() {
+                records.append(JournalRecord(seq: row[0], source: row[1], eventId: row[2], type: row[3], clientId: row[4],
+                                             timeMs: row[5], receivedMs: row[6], data: row[7]))
+            }
+            return records
         }
         // Parsing `data` is most of the cost of a read: split large batches across the cores.
         return try ParallelMap.tryMap(count: rows.count) { try rows[$0].event() }
@@ -123,7 +132,8 @@ extension JournalRecord {
         } catch {
             throw StoreError.corruptRow(table: "journal", key: "seq \(sequence)", reason: "\(error)")
         }
-        return Event(sequence: sequence, id: eventId, source: source, type: type, time: Date(milliseconds: timeMs),
+        return Event(sequence: sequence, id: eventId, source: source, type: EventType.interned(type),
+                     time: Date(milliseconds: timeMs),
                      clientId: clientId, data: parsed)
     }
 }

@@ -831,6 +831,18 @@ struct RiskLiveMemoryTests {
         #expect(try RiskMemory(json: try #require(later.after)).debits.map(\.eventId) == ["E4"])
     }
 
+    /// A debit so late that it is already outside every window is not remembered, and the memory is not reported
+    /// as changed (its row would be written for nothing); one late but inside the window is remembered in order.
+    @Test func aDebitLateBeyondEveryWindowChangesNothing() throws {
+        let live = loaded.liveMemory(stored: nil)
+        _ = try handle(debit("E1", "300", at: time(plus: 3 * 24 * 60)), live)
+        let tooLate = try handle(debit("E0", "400", at: time()), live)
+        #expect(!tooLate.changed && tooLate.after == tooLate.before)
+        let lateInside = try handle(debit("E2", "500", at: time(plus: 3 * 24 * 60 - 60)), live)
+        #expect(lateInside.changed)
+        #expect(try RiskMemory(json: try #require(lateInside.after)).debits.map(\.eventId) == ["E2", "E1"])
+    }
+
     /// Over a mixed sequence (debits, large and small credits, balances, overdue loans, late events), the flag the
     /// plugin reports without a copy agrees with comparing the stored form before and after every event.
     @Test func theReportedChangeAgreesWithComparingTheStoredForm() throws {

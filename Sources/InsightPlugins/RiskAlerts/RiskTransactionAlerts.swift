@@ -50,13 +50,19 @@ extension RiskAlertsPlugin {
         let movement = RiskMemory.Movement(at: at, amount: transaction.amount, amountText: transaction.amountText,
                                            eventId: event.id, source: event.source, accountId: transaction.accountId)
         let velocity = configuration.velocity, rapid = configuration.rapidInOut
-        if transaction.isCredit {
-            if rapid.enabled, transaction.amount >= rapid.minCredit { memory.record(credit: movement) }
-        } else if velocity.enabled || rapid.enabled {
-            memory.record(debit: movement)
-        }
         let longest = Int64(max(velocity.enabled ? velocity.windowHours : 0, rapid.enabled ? rapid.windowHours : 0)) * Self.hour
-        memory.expireMovements(before: max(at, memory.latestMovement ?? at) - longest)
+        // Recording the movement cannot move the latest one back, so the cutoff is known before it is recorded: a
+        // late movement already outside the longest window would be expired at once, and is not recorded (the
+        // memory is then unchanged, and not written again).
+        let cutoff = max(at, memory.latestMovement ?? at) - longest
+        if at >= cutoff {
+            if transaction.isCredit {
+                if rapid.enabled, transaction.amount >= rapid.minCredit { memory.record(credit: movement) }
+            } else if velocity.enabled || rapid.enabled {
+                memory.record(debit: movement)
+            }
+        }
+        memory.expireMovements(before: cutoff)
 
         guard !transaction.isCredit else { return drafts }
         if velocity.enabled, let draft = velocityAlert(event, at: at, clientId: clientId, context: context, memory: &memory) {
