@@ -58,10 +58,17 @@ struct ShardWorker: Sendable {
             // The client's slot, found once per event: nothing is inserted into `states` until the next event.
             var slot: Dictionary<String, ClientState>.Index?
             if let id = event.clientId {
-                // Mutate in place: the worker holds the only reference, so no copy of the state is made.
-                let changes = output.states[id, default: ClientState(id: id)].apply(event)
-                if !changes.isEmpty { output.changes[id, default: []].formUnion(changes) }
-                slot = output.states.index(forKey: id)
+                var found = output.states.index(forKey: id)
+                if found == nil {  // a client new to the cache
+                    output.states[id] = ClientState(id: id)
+                    found = output.states.index(forKey: id)
+                }
+                if let found {
+                    // Mutate in place: the worker holds the only reference, so no copy of the state is made.
+                    let changes = output.states.values[found].apply(event)
+                    if !changes.isEmpty { output.changes[id, default: []].formUnion(changes) }
+                }
+                slot = found
             }
             let subscribed = subscribers(of: event.type)
             guard !subscribed.isEmpty else { continue }

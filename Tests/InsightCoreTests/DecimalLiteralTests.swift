@@ -90,4 +90,13 @@ import Testing
         }
         #expect(accepted > 1_000)
     }
+
+    /// A decimal string is read as its number: trimmed of spaces and tabs at either end, never of newlines.
+    @Test(arguments: [
+        ("1234.50", "1234.5"), (" 12.5", "12.5"), ("12.5\t", "12.5"), ("\u{3000}7", "7"), ("-3", "-3"), ("12.5\n", nil),
+        ("\n12", nil), ("12 3", nil), ("", nil), ("abc", nil), ("1e2", "100"), ("５", nil),
+    ] as [(String, String?)])
+    func decimalStrings(text: String, expected: String?) {
+        #expect(JSONValue.string(text).decimalValue?.description == expected, "\(text.debugDescription)")
+    }
 }

@@ -52,7 +52,10 @@ public enum JSONValue: Sendable, Hashable {
         switch self {
         case .number(let literal): return Decimal(exactly: literal)
         case .string(let text):
-            // Foundation's trimming bridges through NSString: skip it for the usual untrimmed text.
+            // Foundation's trimming bridges through NSString: skip it for the usual untrimmed text. Printable ASCII at
+            // both ends (the usual amount) is not whitespace, without asking the Unicode tables about characters.
+            func printable(_ byte: UInt8?) -> Bool { byte.map { $0 > 0x20 && $0 < 0x7F } ?? false }
+            if printable(text.utf8.first) && printable(text.utf8.last) { return Decimal(exactly: text) }
             guard let first = text.first, let last = text.last, first.isWhitespace || last.isWhitespace else {
                 return Decimal(exactly: text)
             }
