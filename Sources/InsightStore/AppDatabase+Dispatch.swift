@@ -7,6 +7,9 @@ import InsightCore
 /// after it has nothing to redo. Lead keys are unique, so a replayed batch cannot duplicate a lead.
 public struct DispatchCommit: Sendable {
     public struct ClientUpdate: Sendable {
+        /// The client's state. After ``encode()`` the dispatcher leaves out of its `memory` the plugin memories
+        /// already written into `memoryText`: the writer then takes `memoryText` (the fallback to `state.memory`
+        /// is for an update that was not encoded).
         public var state: ClientState
         public var changes: Set<StateChange>
         /// The JSON the write needs, made ahead by ``encode()`` so the single writer thread only binds text.

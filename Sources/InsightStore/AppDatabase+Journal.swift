@@ -111,7 +111,8 @@ extension AppDatabase {
 }
 
 extension JournalRecord {
-    /// Reads a row by column name without going through `Decodable`: this is the dispatcher's hot path.
+    /// Reads a row by column name without going through `Decodable` (the dispatcher's batch read goes by column
+    /// position instead: see ``AppDatabase/readJournal(after:limit:)``).
     init(row: Row) throws {
         seq = row[Columns.seq]
         source = row[Columns.source]

@@ -88,8 +88,9 @@ public struct RiskMemory: PluginMemory, Hashable {
     public internal(set) var overdueLoans: [String: OverdueLoan] = [:] { didSet { touched.value = true } }
     /// Set by every write to a field above, so the plugin can tell the host that the memory changed without
     /// keeping a copy to compare with (a copy would also make the first append copy the whole list). The
-    /// changing methods below write only when something changes (a movement or snapshot recorded and expired by
-    /// the same event still marks it: one needless write). Not stored, and not part of equality.
+    /// changing methods below write only when something changes (a snapshot recorded and expired by the same event
+    /// still marks it: one needless write; a movement already outside every window is not recorded). Not stored,
+    /// and not part of equality.
     var touched = ChangeMark()
 
     /// A flag that takes no part in equality or hashing, so the memory's synthesized conformances stay those of its
