@@ -17,7 +17,8 @@ public enum EventType {
     ]
 
     /// The shared copy of a known type's name, or `type` itself: every event of a known type then holds the same
-    /// string (no heap copy of its own, for the names too long to be stored inline), and comparing it with the constants above is an identity check.
+    /// string (no heap copy of its own, for the names too long to be stored inline), and comparing it with the
+    /// constants above is an identity check.
     public static func interned(_ type: String) -> String {
         byName[type] ?? type
     }

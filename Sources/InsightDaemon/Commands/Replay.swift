@@ -129,14 +129,13 @@ public struct Replay: Sendable {
         let timeZone = settings.timeZone
         let database = try AppDatabase.open(directory: scratch, durability: .scratch, memory: .compact)
         defer { try? database.close() }
+        let tuning = configuration.config.dispatcher
         let dispatcher = try Dispatcher(database: database, settings: SettingsBox(settings), clock: .eventTime,
-                                        shards: configuration.config.dispatcher.shards,
-                                        batchSize: configuration.config.dispatcher.batchSize,
-                                        cacheCapacity: configuration.config.dispatcher.clientCache,
+                                        shards: tuning.shards, batchSize: tuning.batchSize, cacheCapacity: tuning.clientCache,
                                         logger: Logger(label: "replay", factory: { _ in SwiftLogNoOpLogHandler() }))
         var timeline = ReplayTimeline(dispatcher: dispatcher, database: database, timeZone: timeZone,
                                       ticks: settings.schedules.sorted { ($0.value, $0.key) < ($1.value, $1.key) },
-                                      batchSize: configuration.config.dispatcher.batchSize)
+                                      batchSize: tuning.batchSize)
         let input = try ReplayInput(files: files)
         var rejected = 0
         let seen = try SeenEventKeys(path: (scratch as NSString).appendingPathComponent("seen.sqlite"))
