@@ -24,6 +24,18 @@ public actor Dispatcher {
         public var position: Int64
     }
 
+    /// When a batch's client state reaches the database.
+    public enum StateWrites: Sendable {
+        /// With the batch: state, leads and journal position in one transaction, so that a restart resumes from
+        /// committed state (the daemon).
+        case everyBatch
+        /// Later: each batch commits its leads, failures and position, and the changed clients stay in the cache
+        /// until it lets them go, a daily tick is about to read the database, or ``flushState()``. A busy client is
+        /// then written once instead of once per batch. The database's state may lag its position, so this is for a
+        /// run that nothing resumes from and that stops at its first error (`insightd replay`'s scratch state).
+        case deferred
+    }
+
     /// A batch handled in memory, ready to commit.
     struct Prepared: Sendable {
         var commit: DispatchCommit
@@ -38,6 +50,7 @@ public actor Dispatcher {
     private let bus: EventBus
     private let batchSize: Int
     private let cacheCapacity: Int
+    private let stateWrites: StateWrites
     private let logger: Logger
     private let reader: StoreStateReader
     /// The last committed journal position.
@@ -51,6 +64,14 @@ public actor Dispatcher {
     /// decoded, and only that plugin can write it back: when the set changes (a reload switched one off or
     /// on), the caches are dropped so clients are read again with every memory in its stored form.
     private var cachedPluginIds: [String] = []
+    /// The plugins of the last batch handled: only they can write back the live memories the cache holds.
+    private var cachedPlugins: [LoadedPlugin] = []
+    /// With deferred state writes, the changes of cached clients that the database does not have yet, and their
+    /// daily balance snapshots (the state holds the latest only).
+    private var unwritten: [String: Set<StateChange>] = [:]
+    private var unwrittenBalances: [String: [BalanceSnapshot]] = [:]
+    /// The event time of the last batch handled (the time a deferred state write is made at).
+    private var lastHandledTime: Date?
     /// A handled batch whose commit is running (``submit(_:)``), settled by the next call.
     private var inFlight: (prepared: Prepared, commit: Task<[Lead], any Error>)?
     /// Called with the leads each commit made new, after the commit.
@@ -68,7 +89,8 @@ public actor Dispatcher {
     public static let defaultCacheCapacity = 100_000
 
     public init(database: AppDatabase, settings: SettingsBox, clock: DispatchClock, shards: Int = 4,
-                batchSize: Int = Dispatcher.defaultBatchSize, cacheCapacity: Int = Dispatcher.defaultCacheCapacity, logger: Logger,
+                batchSize: Int = Dispatcher.defaultBatchSize, cacheCapacity: Int = Dispatcher.defaultCacheCapacity,
+                stateWrites: StateWrites = .everyBatch, logger: Logger,
                 onNewLeads: @escaping @Sendable ([Lead]) -> Void = { _ in }) throws {
         self.database = database
         self.settings = settings
@@ -77,6 +99,7 @@ public actor Dispatcher {
         self.clients = ClientCache(bus: bus)
         self.batchSize = max(1, batchSize)
         self.cacheCapacity = cacheCapacity
+        self.stateWrites = stateWrites
         self.logger = logger
         self.reader = StoreStateReader(database: database)
         self.onNewLeads = onNewLeads
@@ -157,7 +180,7 @@ public actor Dispatcher {
     /// for, and the caches (possibly ahead of the database) are dropped.
     private func abandon() async {
         if let (prepared, commit) = inFlight, let newLeads = try? await commit.value {
-            finish(prepared, newLeads: newLeads)
+            try? finish(prepared, newLeads: newLeads)
         }
         inFlight = nil
         dropCaches()
@@ -199,7 +222,7 @@ public actor Dispatcher {
             dropCaches()
             throw error
         }
-        finish(prepared, newLeads: newLeads, pending: pending)
+        try finish(prepared, newLeads: newLeads, pending: pending)
         return prepared.events
     }
 
@@ -220,6 +243,7 @@ public actor Dispatcher {
     /// Runs one plugin's daily tick and records that it ran. Returns the leads that were new.
     @discardableResult
     public func runTick(_ tick: ScheduleTick, plugin pluginId: String) throws -> [Lead] {
+        try writeUnwritten()  // the tick's queries read the database
         let current = settings.current
         var commit = DispatchCommit()
         commit.scheduleRuns = [.init(plugin: pluginId, tick: tick)]
@@ -278,6 +302,7 @@ public actor Dispatcher {
         let ids = current.enabledPlugins.map(\.id)
         if ids != cachedPluginIds {
             try await settle()
+            try writeUnwritten()
             dropCaches()
             cachedPluginIds = ids
         }
@@ -309,11 +334,15 @@ public actor Dispatcher {
         let clock = self.clock
         let reader = self.reader
         let logger = self.logger
+        let encodesUpdates = stateWrites == .everyBatch
+        cachedPlugins = plugins
+        lastHandledTime = last.time
         let outputs: [ShardWorker.Output]
         do {
             outputs = try await bus.publish(partitioned: partitions) { shard, shardEvents in
                 try ShardWorker(managers: managerSnapshot, plugins: plugins, clock: clock, settings: current,
-                                reader: reader, logger: logger).run(shardEvents, shard: shard, states: handoffs[shard].take())
+                                reader: reader, logger: logger, encodesUpdates: encodesUpdates)
+                    .run(shardEvents, shard: shard, states: handoffs[shard].take())
             }
         } catch {
             // A shard failed (its store reads did): what it had taken is gone, so start again from the database.
@@ -331,6 +360,12 @@ public actor Dispatcher {
 
         var commit = DispatchCommit()
         for output in outputs {
+            if !encodesUpdates {
+                for (id, changes) in output.changes { unwritten[id, default: []].formUnion(changes) }
+                for (id, snapshots) in output.balances {
+                    for snapshot in snapshots { ShardWorker.record(snapshot, in: &unwrittenBalances[id, default: []]) }
+                }
+            }
             commit.clients.append(contentsOf: output.updates)
             commit.leads.append(contentsOf: output.leads)
             commit.leadBodies.merge(output.leadBodies) { first, _ in first }
@@ -356,13 +391,13 @@ public actor Dispatcher {
             dropCaches()
             throw error
         }
-        finish(prepared, newLeads: newLeads)
+        try finish(prepared, newLeads: newLeads)
         return newLeads
     }
 
     /// Accounts for a committed batch. `pending` is a batch already prepared on top of it but not yet
     /// committed: the caches hold its state, which the database does not have yet, so an eviction keeps it.
-    private func finish(_ prepared: Prepared, newLeads: [Lead], pending: Prepared? = nil) {
+    private func finish(_ prepared: Prepared, newLeads: [Lead], pending: Prepared? = nil) throws {
         position = prepared.lastSequence
         eventsCounter.increment(by: prepared.events)
         leadsCounter.increment(by: newLeads.count)
@@ -373,7 +408,14 @@ public actor Dispatcher {
             ])
         }
         if clients.count > cacheCapacity {
-            clients.retain(only: Set(pending?.commit.clients.map(\.state.id) ?? []))
+            if stateWrites == .deferred {
+                // The cache is ahead of the database by every deferred change, the pending batch's included: all of it
+                // is written before the cache lets the clients go.
+                try writeUnwritten()
+                clients = ClientCache(bus: bus)
+            } else {
+                clients.retain(only: Set(pending?.commit.clients.map(\.state.id) ?? []))
+            }
         }
         if managers.count > cacheCapacity {
             let uncommitted = Set(pending?.commit.managers.map(\.id) ?? [])
@@ -383,8 +425,40 @@ public actor Dispatcher {
         report(newLeads)
     }
 
+    /// Writes the deferred state of the clients changed since the last such write (see ``StateWrites/deferred``)
+    /// and waits for it: afterwards the database holds every event handled. Settles the batch in flight first.
+    public func flushState() async throws {
+        try await settle()
+        try writeUnwritten()
+    }
+
+    /// Writes the cached state of every client with deferred changes, in one transaction; their JSON is made on
+    /// every core first. The cache keeps the clients, with their live memories.
+    private func writeUnwritten() throws {
+        guard !unwritten.isEmpty else { return }
+        let plugins = Dictionary(cachedPlugins.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let changed = unwritten.map { (id: $0.key, changes: $0.value, state: clients[$0.key]) }
+        let balances = unwrittenBalances
+        let made = try ParallelMap.tryMap(count: changed.count) { index -> (DispatchCommit.ClientUpdate, ClientState)? in
+            let entry = changed[index]
+            guard let state = entry.state else { return nil }
+            return try ShardWorker.update(state, changes: entry.changes, balances: balances[entry.id] ?? [], plugins: plugins)
+        }
+        var commit = DispatchCommit()
+        commit.clients.reserveCapacity(made.count)
+        for case let (update, cached)? in made {
+            commit.clients.append(update)
+            clients[cached.id] = cached  // without the stored memories its live ones replace
+        }
+        try database.commit(commit, at: clock.commitTime(fallback: lastHandledTime ?? Date(timeIntervalSince1970: 0)))
+        unwritten = [:]
+        unwrittenBalances = [:]
+    }
+
     /// After a failed commit the caches may hold state that never reached the database: forget it all.
     private func dropCaches() {
+        unwritten = [:]
+        unwrittenBalances = [:]
         clients = ClientCache(bus: bus)
         managers.removeAll(keepingCapacity: false)
         managersEvicted = false  // the clients go too: each is loaded again, with its manager

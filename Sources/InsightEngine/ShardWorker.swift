@@ -12,7 +12,11 @@ struct ShardWorker: Sendable {
         /// The shard's part of the cache, with this batch's events applied.
         var states: [String: ClientState]
         var changes: [String: Set<StateChange>] = [:]
+        /// Each daily balance snapshot the batch recorded per client, in order (one per day: a later event for the
+        /// same day replaces it). The state holds only the latest; the store keeps them all as its history.
+        var balances: [String: [BalanceSnapshot]] = [:]
         /// The changed clients, ready to write (their JSON already made, here, in parallel with other shards).
+        /// Empty when the worker leaves the writes to the dispatcher (``encodesUpdates``).
         var updates: [DispatchCommit.ClientUpdate] = []
         var leads: [(lead: Lead, sequence: Int64?)] = []
         var leadBodies: [String: String] = [:]
@@ -26,6 +30,10 @@ struct ShardWorker: Sendable {
     let settings: PipelineSettings
     let reader: StoreStateReader
     let logger: Logger
+    /// Whether the changed clients come back as ``Output/updates`` ready to write with this batch. When they
+    /// do not (a dispatcher that defers its state writes), their changes come back and their live memories stay
+    /// decoded in the cache until the dispatcher writes them.
+    var encodesUpdates = true
 
     /// `states` is consumed: the worker must hold the only reference to the shard's dictionary, or its first
     /// write would copy all of it.
@@ -66,7 +74,13 @@ struct ShardWorker: Sendable {
                 if let found {
                     // Mutate in place: the worker holds the only reference, so no copy of the state is made.
                     let changes = output.states.values[found].apply(event)
-                    if !changes.isEmpty { output.changes[id, default: []].formUnion(changes) }
+                    if !changes.isEmpty {
+                        output.changes[id, default: []].formUnion(changes)
+                        if event.type == EventType.accountBalance, changes.contains(.balance),
+                           let snapshot = output.states.values[found].balance {
+                            Self.record(snapshot, in: &output.balances[id, default: []])
+                        }
+                    }
                 }
                 slot = found
             }
@@ -121,27 +135,46 @@ struct ShardWorker: Sendable {
                 }
             }
         }
+        guard encodesUpdates else { return output }
         let pluginsById = Dictionary(plugins.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for (id, changes) in output.changes {  // only this batch's clients are written
-            guard var state = output.states[id] else { continue }
-            // The decoded memories back to their stored form, once for the batch: the row holds them all.
-            var encoded: [String] = []
-            for (pluginId, live) in state.liveMemory.values {
-                guard let plugin = pluginsById[pluginId] else { continue }
-                state.memory[pluginId] = plugin.storedMemory(live)
-                encoded.append(pluginId)
-            }
-            var update = DispatchCommit.ClientUpdate(state: state, changes: changes)
-            try update.encode()
-            // While cached, the decoded form is the memory: the JSON would only double what the cache holds. The
-            // update needs it no more either (the row's memory is its `memoryText` now), so it takes the same state.
-            for pluginId in encoded { state.memory[pluginId] = nil }
-            update.state = state
-            // The live memories stay with the cache alone: the next batch changes them in place while this one commits.
-            update.state.liveMemory = LiveMemories()
+            guard let state = output.states[id] else { continue }
+            let (update, cached) = try Self.update(state, changes: changes, balances: output.balances[id] ?? [],
+                                                   plugins: pluginsById)
             output.updates.append(update)
-            output.states[id] = state
+            output.states[id] = cached
         }
         return output
+    }
+
+    /// Adds a day's balance snapshot to a client's list for the batch: a second one for the same day replaces it,
+    /// as the store's upsert would.
+    static func record(_ snapshot: BalanceSnapshot, in list: inout [BalanceSnapshot]) {
+        if list.last?.asOf == snapshot.asOf { list[list.count - 1] = snapshot } else { list.append(snapshot) }
+    }
+
+    /// A changed client's update, ready to write (its JSON made here, off the writer's thread), and its state as the
+    /// cache keeps it afterwards.
+    ///
+    /// The decoded memories go back to their stored form for the row, which holds them all. While cached, the
+    /// decoded form is the memory: the JSON would only double what the cache holds, and the update needs it no more
+    /// either (the row's memory is its `memoryText` now), so both leave it out. The live memories stay with the cache
+    /// alone: the next batch changes them in place while this one commits.
+    static func update(_ state: ClientState, changes: Set<StateChange>, balances: [BalanceSnapshot],
+                       plugins: [String: LoadedPlugin]) throws -> (update: DispatchCommit.ClientUpdate, cached: ClientState) {
+        var state = state
+        var encoded: [String] = []
+        for (pluginId, live) in state.liveMemory.values {
+            guard let plugin = plugins[pluginId] else { continue }
+            state.memory[pluginId] = plugin.storedMemory(live)
+            encoded.append(pluginId)
+        }
+        var update = DispatchCommit.ClientUpdate(state: state, changes: changes)
+        update.balances = balances
+        try update.encode()
+        for pluginId in encoded { state.memory[pluginId] = nil }
+        update.state = state
+        update.state.liveMemory = LiveMemories()
+        return (update, state)
     }
 }

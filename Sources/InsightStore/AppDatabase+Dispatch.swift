@@ -12,6 +12,9 @@ public struct DispatchCommit: Sendable {
         /// is for an update that was not encoded).
         public var state: ClientState
         public var changes: Set<StateChange>
+        /// With a ``StateChange/balance`` change, every daily snapshot the update covers, oldest first: the state
+        /// holds only the latest, and the history keeps each day's (empty: the state's latest alone).
+        public var balances: [BalanceSnapshot] = []
         /// The JSON the write needs, made ahead by ``encode()`` so the single writer thread only binds text.
         var profileText: String?
         /// Every plugin's memory of the client as one JSON object (nil: none), for the client row.

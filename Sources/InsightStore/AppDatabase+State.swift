@@ -263,11 +263,12 @@ extension AppDatabase {
                     account.previousTransactionAt?.milliseconds,
                 ])
             case .balance:
-                guard let balance = state.balance else { continue }
-                try statements.balance.execute(arguments: [
-                    state.id, balance.asOf.description, balance.aum.storedText, balance.deposits?.storedText,
-                    balance.wealth?.storedText, balance.loans?.storedText,
-                ])
+                for balance in update.balances.isEmpty ? (state.balance.map { [$0] } ?? []) : update.balances {
+                    try statements.balance.execute(arguments: [
+                        state.id, balance.asOf.description, balance.aum.storedText, balance.deposits?.storedText,
+                        balance.wealth?.storedText, balance.loans?.storedText,
+                    ])
+                }
             case .deposit(let id):
                 guard let deposit = state.deposits[id] else { continue }
                 try statements.deposit.execute(arguments: [

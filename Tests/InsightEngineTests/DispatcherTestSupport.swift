@@ -14,12 +14,13 @@ struct Pipeline {
     let dispatcher: Dispatcher
 
     init(directory: TemporaryDirectory = TemporaryDirectory(), plugins: [LoadedPlugin], clock: DispatchClock,
-         shards: Int = 4, batchSize: Int = 2048, cacheCapacity: Int = 200_000) throws {
+         shards: Int = 4, batchSize: Int = 2048, cacheCapacity: Int = 200_000,
+         stateWrites: Dispatcher.StateWrites = .everyBatch) throws {
         self.directory = directory
         database = try AppDatabase.open(directory: directory.path)
         settings = SettingsBox(PipelineSettings(plugins: plugins, timeZone: shanghai, locale: "zh-CN"))
         dispatcher = try Dispatcher(database: database, settings: settings, clock: clock, shards: shards,
-                                    batchSize: batchSize, cacheCapacity: cacheCapacity, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+                                    batchSize: batchSize, cacheCapacity: cacheCapacity, stateWrites: stateWrites, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 }
 

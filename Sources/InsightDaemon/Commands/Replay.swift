@@ -80,6 +80,11 @@ public struct Replay: Sendable {
     /// Leads read from the scratch ledger at a time while they are counted, kept or streamed.
     public var leadPage = 2_000
 
+    /// Events per batch when `dispatcher.batch_size` is not set. A replay's batches commit leads only (its client
+    /// state is written when the cache lets it go), so a large batch saves no writes; a small one holds fewer
+    /// events in memory.
+    public static let defaultBatchSize = 8_192
+
     let configuration: LoadedConfiguration
 
     public init(configuration: LoadedConfiguration) {
@@ -99,7 +104,9 @@ public struct Replay: Sendable {
     /// Replays `files` (NDJSON, or JSON and CloudEvents as `POST /v1/events` takes them) in event-time order,
     /// streaming: a file in time order (a feed's usual shape) is read a chunk at a time and never held whole.
     /// A file that is not is read whole and sorted. The state is a scratch database (`synchronous = OFF`) in a
-    /// temporary directory, removed afterwards; nothing is delivered.
+    /// temporary directory, removed afterwards; nothing is delivered. Client state is written to it only when the
+    /// client cache lets a client go or a daily tick is about to query it (``Dispatcher/StateWrites/deferred``):
+    /// the leads are what a replay reports.
     ///
     /// The leads come back in the result, or, given a `stream`, go to it one at a time (the result then holds
     /// their counts only: a replay of any size never holds them all).
@@ -130,12 +137,13 @@ public struct Replay: Sendable {
         let database = try AppDatabase.open(directory: scratch, durability: .scratch, memory: .compact)
         defer { try? database.close() }
         let tuning = configuration.config.dispatcher
+        let batchSize = tuning.batchSizeIsSet ? tuning.batchSize : Self.defaultBatchSize
         let dispatcher = try Dispatcher(database: database, settings: SettingsBox(settings), clock: .eventTime,
-                                        shards: tuning.shards, batchSize: tuning.batchSize, cacheCapacity: tuning.clientCache,
-                                        logger: Logger(label: "replay", factory: { _ in SwiftLogNoOpLogHandler() }))
+                                        shards: tuning.shards, batchSize: batchSize, cacheCapacity: tuning.clientCache,
+                                        stateWrites: .deferred, logger: Logger(label: "replay", factory: { _ in SwiftLogNoOpLogHandler() }))
         var timeline = ReplayTimeline(dispatcher: dispatcher, database: database, timeZone: timeZone,
                                       ticks: settings.schedules.sorted { ($0.value, $0.key) < ($1.value, $1.key) },
-                                      batchSize: tuning.batchSize)
+                                      batchSize: batchSize)
         let input = try ReplayInput(files: files)
         var rejected = 0
         let seen = try SeenEventKeys(path: (scratch as NSString).appendingPathComponent("seen.sqlite"))

@@ -505,7 +505,11 @@ public struct RetentionConfig: Sendable, Decodable {
 
 /// Dispatcher tuning; the defaults suit a 2-core host.
 public struct DispatcherConfig: Sendable, Decodable {
+    /// `batch_size`: events per batch at most (default ``Dispatcher/defaultBatchSize``).
     public var batchSize: Int
+    /// Whether the file set `batch_size`: `insightd replay`, whose batches commit no client state, uses a smaller
+    /// default (``Replay/defaultBatchSize``) unless it was set.
+    public var batchSizeIsSet = false
     public var shards: Int
     public var pollInterval: ConfigDuration
     /// `client_cache`: at most this many clients' projected state stay in memory between batches (more are
@@ -530,7 +534,10 @@ public struct DispatcherConfig: Sendable, Decodable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        if let configured = try c.decodeIfPresent(Int.self, forKey: .batchSize) {
+            batchSize = configured
+            batchSizeIsSet = true
+        }
         shards = try c.decodeIfPresent(Int.self, forKey: .shards) ?? shards
         pollInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .pollInterval) ?? pollInterval
         clientCache = try c.decodeIfPresent(Int.self, forKey: .clientCache) ?? clientCache

@@ -1,0 +1,161 @@
+import Foundation
+import GRDB
+import InsightCore
+@testable import InsightEngine
+@testable import InsightStore
+import InsightTesting
+import Testing
+
+/// ``Dispatcher/StateWrites/deferred`` (`insightd replay`): client state reaches the database when the cache lets it
+/// go, before a daily tick, or on ``Dispatcher/flushState()``, and is then what writing every batch leaves.
+@Suite struct DeferredStateWritesTests {
+    private static let day = "2026-11-"
+
+    /// Profiles, transactions on two accounts, daily balances (two days in a row for some clients, so one batch may
+    /// hold both), a deposit and a loan, over `clients` clients; every 10th transaction is a large credit.
+    private static func mixedFeed(clients: Int, rounds: Int) -> [Event] {
+        var events: [Event] = []
+        for round in 0..<rounds {
+            for index in 0..<clients {
+                let client = "C\(index)"
+                let date = "2026-11-\(10 + round)"
+                let at = "\(date)T10:\(String(format: "%02d", index % 60)):00+08:00"
+                let id = "\(round)-\(index)"
+                if round == 0 {
+                    events.append(EventFixtures.event("p\(id)", EventType.clientProfile, client: client, at: at, data: [
+                        "name": .string("客户\(index)"), "managerId": .string("M\(index % 3)"), "segment": .string(index % 2 == 0 ? "hnw" : "mass"),
+                    ]))
+                }
+                let amount = (round + index) % 10 == 0 ? "600000.00" : "\(100 + index).25"
+                events.append(EventFixtures.transaction("t\(id)", client: client, amount: amount, account: "A\(index)-\(round % 2)", at: at))
+                if index % 3 != 0 {
+                    events.append(EventFixtures.event("b\(id)", EventType.accountBalance, client: client, at: at, data: [
+                        "asOf": .string(date), "aum": .number("\(100_000 + round * 1_000 + index)"),
+                    ]))
+                }
+                if round == 1, index % 4 == 0 {
+                    events.append(EventFixtures.event("d\(id)", EventType.depositTerm, client: client, at: at, data: [
+                        "depositId": .string("D\(index)"), "amount": .number("50000"), "maturityDate": .string("2027-01-15"),
+                    ]))
+                    events.append(EventFixtures.event("l\(id)", EventType.loanAccount, client: client, at: at, data: [
+                        "loanId": .string("L\(index)"), "outstanding": .number("\(20_000 + index)"), "maturityDate": .string("2027-02-01"),
+                    ]))
+                }
+            }
+        }
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+        return events
+    }
+
+    /// Every table the projection writes, row by row, in key order.
+    private static func stateTables(_ database: AppDatabase) throws -> [String: [String]] {
+        let tables = ["client": "id", "account": "id", "balance_snapshot": "client_id, as_of", "term_deposit": "id", "loan": "id"]
+        return try database.pool.read { db in
+            var dump: [String: [String]] = [:]
+            for (table, key) in tables {
+                dump[table] = try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY \(key)").map(\.description)
+            }
+            return dump
+        }
+    }
+
+    @Test(arguments: [(batchSize: 7, cacheCapacity: 200_000), (batchSize: 64, cacheCapacity: 200_000),
+                      (batchSize: 5, cacheCapacity: 4), (batchSize: 50, cacheCapacity: 10)])
+    func deferredWritesLeaveWhatWritingEveryBatchLeaves(batchSize: Int, cacheCapacity: Int) async throws {
+        let events = Self.mixedFeed(clients: 23, rounds: 4)
+        let plugins = { [LoadedPlugin(CountingPlugin(configuration: .init())), try rulesPlugin()] }
+        let everyBatch = try Pipeline(plugins: try plugins(), clock: .eventTime, shards: 3, batchSize: batchSize)
+        let deferred = try Pipeline(plugins: try plugins(), clock: .eventTime, shards: 3, batchSize: batchSize,
+                                    cacheCapacity: cacheCapacity, stateWrites: .deferred)
+        #expect(try await everyBatch.dispatcher.handle(events) == events.count)
+        #expect(try await deferred.dispatcher.handle(events) == events.count)
+        try await deferred.dispatcher.flushState()
+
+        #expect(try deferred.database.leadBodies() == everyBatch.database.leadBodies())
+        #expect(try deferred.database.leadCount() > 10, "the rules and the counting plugin made leads")
+        let expected = try Self.stateTables(everyBatch.database)
+        let actual = try Self.stateTables(deferred.database)
+        for table in expected.keys.sorted() {
+            #expect(actual[table] == expected[table], "table \(table)")
+        }
+        // The 15 clients whose index is not a multiple of 3 have a balance on each of the 4 days.
+        #expect(expected["balance_snapshot"]?.count == 60, "a row per client and day with a balance")
+        #expect(try deferred.database.consumerPosition(AppDatabase.dispatcherConsumer) == Int64(events.count))
+    }
+
+    @Test func stateWaitsForTheFlushWhileLeadsCommitWithTheirBatch() async throws {
+        let pipeline = try Pipeline(plugins: [try rulesPlugin(), LoadedPlugin(CountingPlugin(configuration: .init()))],
+                                    clock: .eventTime, batchSize: 2, stateWrites: .deferred)
+        var events = [
+            EventFixtures.transaction("t1", client: "C1", amount: "600000.00", account: "A1", at: "2026-11-20T10:00:00+08:00"),
+            EventFixtures.transaction("t2", client: "C2", amount: "12.00", account: "A2", at: "2026-11-20T10:01:00+08:00"),
+            EventFixtures.transaction("t3", client: "C1", amount: "13.00", account: "A1", at: "2026-11-20T10:02:00+08:00"),
+        ]
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+        try await pipeline.dispatcher.handle(events)
+        #expect(try pipeline.database.leads().map(\.key) == ["rules:large-inflow:core-banking:t1"])
+        #expect(try pipeline.database.consumerPosition(AppDatabase.dispatcherConsumer) == 3)
+        #expect(try pipeline.database.loadClients(["C1", "C2"]).isEmpty, "no client row before the flush")
+
+        try await pipeline.dispatcher.flushState()
+        let clients = try pipeline.database.loadClients(["C1", "C2"])
+        #expect(clients["C1"]?.accounts["A1"]?.transactionCount == 2)
+        #expect(clients["C2"]?.accounts["A2"]?.transactionCount == 1)
+        #expect(clients["C1"]?.memory[CountingPlugin.id] == .object(["count": .number("2"), "pending": .array(["t1", "t3"])]),
+                "a plugin's memory is written from its live form")
+
+        // Nothing more to write: a second flush commits nothing and changes nothing.
+        let before = try Self.stateTables(pipeline.database)
+        try await pipeline.dispatcher.flushState()
+        #expect(try Self.stateTables(pipeline.database) == before)
+    }
+
+    @Test func aTickReadsTheStateOfEveryEventHandledBeforeIt() async throws {
+        struct SegmentTick: Plugin {
+            struct Configuration: PluginConfiguration { var enabled = true }
+            static let id = "segment-tick"
+            static let summary = "a lead per hnw client on its daily tick"
+            let configuration: Configuration
+            var subscriptions: [EventPattern] { [] }
+            var schedule: LocalTime? { LocalTime(hour: 9, minute: 0) }
+            func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] { [] }
+            func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] {
+                try context.state.clients(inSegments: ["hnw"]).map {
+                    LeadDraft(key: "hnw:\($0.id)", kind: "daily", clientId: $0.id, title: "t", dueAt: tick.scheduledAt)
+                }
+            }
+        }
+        let pipeline = try Pipeline(plugins: [LoadedPlugin(SegmentTick(configuration: .init()))], clock: .eventTime,
+                                    stateWrites: .deferred)
+        var events = [
+            EventFixtures.event("p1", EventType.clientProfile, client: "C1", data: ["segment": "hnw", "name": "张三"]),
+            EventFixtures.event("p2", EventType.clientProfile, client: "C2", data: ["segment": "mass"]),
+        ]
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+        try await pipeline.dispatcher.handle(events)
+        #expect(try pipeline.database.loadClients(["C1"]).isEmpty)
+
+        let day = try #require(LocalDate("2026-11-21"))
+        let tick = ScheduleTick(scheduledAt: day.instant(at: LocalTime(hour: 9, minute: 0), in: shanghai), localDate: day)
+        let leads = try await pipeline.dispatcher.runTick(tick, plugin: "segment-tick")
+        #expect(leads.map(\.key) == ["segment-tick:hnw:C1"], "the tick's query saw the profile handled before it")
+        #expect(leads.first?.client?.name == "张*")
+    }
+
+    @Test func everyDailyBalanceOfABatchIsKeptInTheHistory() async throws {
+        for writes in [Dispatcher.StateWrites.everyBatch, .deferred] {
+            let pipeline = try Pipeline(plugins: [], clock: .eventTime, stateWrites: writes)
+            var events = ["2026-11-18", "2026-11-19", "2026-11-19", "2026-11-17", "2026-11-20"].enumerated().map { index, date in
+                EventFixtures.event("b\(index)", EventType.accountBalance, client: "C1", at: "\(date)T23:00:00+08:00",
+                                    data: ["asOf": .string(date), "aum": .number("\(1_000 + index)")])
+            }
+            for index in events.indices { events[index].sequence = Int64(index + 1) }
+            try await pipeline.dispatcher.handle(events)  // one batch
+            try await pipeline.dispatcher.flushState()
+            let history = try pipeline.database.balanceHistory(client: "C1", since: try #require(LocalDate("2026-11-01")))
+            // The 19th's second snapshot replaces its first; the late one for the 17th moves nothing, as before.
+            #expect(history.map(\.asOf.description) == ["2026-11-18", "2026-11-19", "2026-11-20"], "\(writes)")
+            #expect(history.map(\.aum) == [1_000, 1_002, 1_004], "\(writes)")
+        }
+    }
+}
