@@ -20,6 +20,43 @@ private func instant(_ text: String) throws -> Date {
 
 @Suite("ClientState projection")
 struct ClientStateProjectionTests {
+    // MARK: Transaction fields
+
+    /// A transaction's fields, taken once when the event is made, are what looking each up in `data` gives.
+    @Test(arguments: [
+        #"{"accountId":"A1","amount":"2497.80","currency":"CNY","direction":"debit","channel":"mobile","counterparty":"STATE GRID"}"#,
+        #"{"accountId":"A1","amount":174.39,"direction":"credit","balanceAfter":"1000.5"}"#,
+        #"{"accountId":7,"amount":" 12 ","direction":1,"currency":null,"balanceAfter":true}"#,
+        #"{"amount":{"value":1},"channel":["x"]}"#,
+        #"{}"#,
+    ])
+    func transactionFieldsAreTheDataLookups(_ text: String) throws {
+        let made = try event(EventType.accountTransaction, text)
+        let data = made.data
+        let fields = try #require(made.transaction)
+        #expect(fields.accountId == data["accountId"]?.stringValue)
+        #expect(fields.amount == data["amount"]?.decimalValue)
+        #expect(fields.direction == data["direction"]?.stringValue)
+        #expect(fields.currency == data["currency"]?.stringValue)
+        #expect(fields.channel == data["channel"]?.stringValue)
+        #expect(fields.counterparty == data["counterparty"]?.stringValue)
+        #expect(fields.balanceAfter == data["balanceAfter"]?.decimalValue)
+        switch data["amount"] {
+        case .number(let literal)?, .string(let literal)?: #expect(fields.amountLiteral == literal)
+        default: #expect(fields.amountLiteral == nil)
+        }
+        // Kept when the event is copied with its data text or journaled under a sender.
+        var copy = made
+        copy.dataText = text
+        #expect(copy.transaction?.amount == fields.amount && copy.transaction?.accountId == fields.accountId)
+        #expect(made.journaled(under: "crm").transaction?.amount == fields.amount)
+    }
+
+    @Test func onlyTransactionsHaveTransactionFields() throws {
+        #expect(try event(EventType.accountBalance, #"{"accountId":"A1","amount":"1"}"#).transaction == nil)
+        #expect(try event("custom.thing", #"{"accountId":"A1","amount":"1"}"#).transaction == nil)
+    }
+
     // MARK: Profile
 
     @Test func profileMergeIsPartial() throws {

@@ -20,15 +20,18 @@ public struct Event: Sendable, Hashable {
         @usableFromInline let clientId: String?
         @usableFromInline let data: JSONValue
         @usableFromInline var dataText: String?
+        @usableFromInline let transaction: TransactionFields?
 
         @usableFromInline
-        init(id: String, source: String, type: String, clientId: String?, data: JSONValue, dataText: String?) {
+        init(id: String, source: String, type: String, clientId: String?, data: JSONValue, dataText: String?,
+             transaction: TransactionFields?? = nil) {
             self.id = id
             self.source = source
             self.type = type
             self.clientId = clientId
             self.data = data
             self.dataText = dataText
+            self.transaction = transaction ?? (type == EventType.accountTransaction ? TransactionFields(data) : nil)
         }
     }
 
@@ -37,6 +40,9 @@ public struct Event: Sendable, Hashable {
     @inlinable public var type: String { body.type }
     @inlinable public var clientId: String? { body.clientId }
     @inlinable public var data: JSONValue { body.data }
+    /// For an `account.transaction`, the fields the projection and the plugins read on every transaction, taken
+    /// from `data` once when the event was made (nil for every other type).
+    @inlinable public var transaction: TransactionFields? { body.transaction }
     /// `data` as JSON text, when it was already written: decoding writes it on every core
     /// (``EventBatch/decodeLine(_:number:defaultSource:decoder:encodeData:)``), so the journal's single writer
     /// stores it as is instead of encoding it on its own thread. Not part of the event's identity.
@@ -47,7 +53,7 @@ public struct Event: Sendable, Hashable {
                 body.dataText = newValue
             } else {
                 body = Body(id: body.id, source: body.source, type: body.type, clientId: body.clientId, data: body.data,
-                            dataText: newValue)
+                            dataText: newValue, transaction: .some(body.transaction))
             }
         }
     }
@@ -107,5 +113,42 @@ public struct Event: Sendable, Hashable {
             guard path.hasPrefix("data.") else { return nil }
             return data.value(atPath: path.dropFirst(5))
         }
+    }
+}
+
+/// The fields of an `account.transaction` event that the projection and the plugins read on every transaction,
+/// looked up in `data` (and the amount parsed) once, when the event is made, instead of by each reader. Each is
+/// what `data[key]` gives through ``JSONValue/stringValue`` or ``JSONValue/decimalValue``; a class, so that
+/// reading it retains one object rather than each of its strings.
+public final class TransactionFields: Sendable {
+    public let accountId: String?
+    /// `data.amount` as an exact decimal.
+    public let amount: Decimal?
+    /// `data.amount` as it was written, when it is a number or a string (see ``Decimal/isPlainText(_:)``).
+    public let amountLiteral: String?
+    public let direction: String?
+    public let currency: String?
+    public let channel: String?
+    public let counterparty: String?
+    public let balanceAfter: Decimal?
+
+    init(_ data: JSONValue) {
+        guard case .object(let fields) = data else {
+            accountId = nil; amount = nil; amountLiteral = nil; direction = nil
+            currency = nil; channel = nil; counterparty = nil; balanceAfter = nil
+            return
+        }
+        accountId = fields["accountId"]?.stringValue
+        let amountValue = fields["amount"]
+        amount = amountValue?.decimalValue
+        switch amountValue {
+        case .number(let literal)?, .string(let literal)?: amountLiteral = literal
+        default: amountLiteral = nil
+        }
+        direction = fields["direction"]?.stringValue
+        currency = fields["currency"]?.stringValue
+        channel = fields["channel"]?.stringValue
+        counterparty = fields["counterparty"]?.stringValue
+        balanceAfter = fields["balanceAfter"]?.decimalValue
     }
 }

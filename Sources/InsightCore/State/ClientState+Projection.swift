@@ -18,20 +18,14 @@ extension ClientState {
         func decimal(_ key: String) -> Decimal? { data[key]?.decimalValue }
         func string(_ key: String) -> String? { data[key]?.stringValue }
         func date(_ key: String) -> LocalDate? { data[key]?.stringValue.flatMap(LocalDate.init) }
-        let currency = string("currency") ?? "CNY"
-
-        switch event.type {
-        case EventType.clientProfile:
-            profile.merge(data)
-            changes.append(.profile)
-
-        case EventType.accountTransaction:
-            guard let accountId = string("accountId") else { break }
-            var account = accounts[accountId] ?? AccountState(id: accountId, currency: currency)
-            if let balanceAfter = decimal("balanceAfter") {
+        // A transaction's fields were looked up when the event was made; other types look theirs up here.
+        if let transaction = event.transaction {
+            guard let accountId = transaction.accountId else { return changes }
+            var account = accounts[accountId] ?? AccountState(id: accountId, currency: transaction.currency ?? "CNY")
+            if let balanceAfter = transaction.balanceAfter {
                 account.balance = balanceAfter
-            } else if let amount = decimal("amount"), let balance = account.balance {
-                account.balance = string("direction") == "debit" ? balance - amount : balance + amount
+            } else if let amount = transaction.amount, let balance = account.balance {
+                account.balance = transaction.direction == "debit" ? balance - amount : balance + amount
             }
             // A late transaction (older than the latest) does not move the latest one.
             if account.lastTransactionAt.map({ event.time >= $0 }) ?? true {
@@ -41,6 +35,14 @@ extension ClientState {
             account.transactionCount += 1
             accounts[accountId] = account
             changes.append(.account(accountId))
+            return changes
+        }
+        let currency = string("currency") ?? "CNY"
+
+        switch event.type {
+        case EventType.clientProfile:
+            profile.merge(data)
+            changes.append(.profile)
 
         case EventType.accountBalance:
             guard let asOf = date("asOf"), let aum = decimal("aum") else { break }

@@ -13,20 +13,21 @@ struct RiskTransaction {
     let currency: String
 
     init?(_ event: Event) {
-        guard let accountId = event.data["accountId"]?.stringValue, let amount = event.data["amount"]?.decimalValue,
-              let direction = event.data["direction"]?.stringValue, direction == "credit" || direction == "debit"
+        guard let fields = event.transaction, let accountId = fields.accountId, let amount = fields.amount,
+              let direction = fields.direction, direction == "credit" || direction == "debit"
         else { return nil }
         self.accountId = accountId
         self.amount = amount
-        if case .number(let literal)? = event.data["amount"], Decimal.isPlainText(literal) {
+        // The literal as written, when it is already the amount's plain text (most are); else that text.
+        if let literal = fields.amountLiteral, Decimal.isPlainText(literal) {
             amountText = literal
         } else {
             amountText = amount.plainText
         }
         isCredit = direction == "credit"
-        channel = event.data["channel"]?.stringValue
-        counterparty = event.data["counterparty"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
-        currency = event.data["currency"]?.stringValue ?? "CNY"
+        channel = fields.channel
+        counterparty = fields.counterparty.flatMap { $0.isEmpty ? nil : $0 }
+        currency = fields.currency ?? "CNY"
     }
 
     var maskedAccount: String { Masking.field("accountId", value: accountId) }
