@@ -42,7 +42,7 @@ struct ShardWorker: Sendable {
         output.changes.reserveCapacity(events.count)
         // Each plugin with its logger, and per event type the positions of those subscribed to it: the loop below
         // reaches a plugin in place, without copying its closures and logger for every event.
-        let pluginLoggers = plugins.map { ($0, logger.with(plugin: $0.id)) }
+        let pluginLoggers = plugins.map { Subscriber(plugin: $0, logger: logger.with(plugin: $0.id)) }
         var subscribersByType: [String: [Int]] = [:]
         var lastType: String?
         var lastSubscribed: [Int] = []
@@ -54,14 +54,19 @@ struct ShardWorker: Sendable {
             if let known = subscribersByType[type] {
                 matching = known
             } else {
-                matching = pluginLoggers.indices.filter { pluginLoggers[$0].0.subscribes(to: type) }
+                matching = pluginLoggers.indices.filter { pluginLoggers[$0].plugin.subscribes(to: type) }
                 subscribersByType[type] = matching
             }
             lastType = type
             lastSubscribed = matching
             return matching
         }
+        // One context, moved from event to event (its time and client change): making one per event would retain
+        // each of its parts again.
+        var context = PluginContext(now: Date(timeIntervalSince1970: 0), timeZone: settings.timeZone, locale: settings.locale,
+                                    logger: logger, state: reader, client: nil, workingCalendar: settings.workingCalendar)
         for event in events {
+            context.client = nil  // the previous event's copy: the state below must be unique to change in place
             var client: ClientState?
             // The client's slot, found once per event: nothing is inserted into `states` until the next event.
             var slot: Dictionary<String, ClientState>.Index?
@@ -92,30 +97,30 @@ struct ShardWorker: Sendable {
                 // the cached state keeps the only reference to their table.
                 client?.liveMemory = LiveMemories()
             }
-            // One context per event, handed to each plugin with its own logger: copying the client's state
-            // into a fresh context for every plugin would retain each of its collections again.
-            var context = PluginContext(now: clock.now(for: event), timeZone: settings.timeZone, locale: settings.locale,
-                                        logger: logger, state: reader, client: client,
-                                        workingCalendar: settings.workingCalendar)
+            // The event's context, handed to each plugin with its own logger: copying the client's state into a
+            // fresh context for every plugin would retain each of its collections again.
+            context.now = clock.now(for: event)
+            context.client = client
             for index in subscribed {
-                let plugin = pluginLoggers[index].0
-                context.logger = pluginLoggers[index].1
+                // Read in place through the class: a copy of the plugin would retain each of its closures.
+                let subscriber = pluginLoggers[index]
+                context.logger = subscriber.logger
                 do {
                     let drafts: [LeadDraft]
-                    if plugin.usesMemory, let id = event.clientId, let slot {
+                    if subscriber.plugin.usesMemory, let id = event.clientId, let slot {
                         // Decoded on the client's first event, then changed in place by the plugin.
                         let live: LiveMemory
-                        if let known = output.states.values[slot].liveMemory.values[plugin.id] {
+                        if let known = output.states.values[slot].liveMemory.values[subscriber.plugin.id] {
                             live = known
                         } else {
-                            live = plugin.liveMemory(stored: client?.memory[plugin.id])
-                            output.states.values[slot].liveMemory.values[plugin.id] = live
+                            live = subscriber.plugin.liveMemory(stored: client?.memory[subscriber.plugin.id])
+                            output.states.values[slot].liveMemory.values[subscriber.plugin.id] = live
                         }
                         var changed = false
-                        drafts = try plugin.handle(event, context: context, live: live, changed: &changed)
-                        if changed { output.changes[id, default: []].insert(.memory(plugin.id)) }
+                        drafts = try subscriber.plugin.handle(event, context: context, live: live, changed: &changed)
+                        if changed { output.changes[id, default: []].insert(.memory(subscriber.plugin.id)) }
                     } else {
-                        drafts = try plugin.handle(event, context: context)
+                        drafts = try subscriber.plugin.handle(event, context: context)
                     }
                     for draft in drafts {
                         var leadClient = client
@@ -124,14 +129,15 @@ struct ShardWorker: Sendable {
                         }
                         let managerId = draft.managerId ?? leadClient?.profile.managerId
                         let manager = try managerId.flatMap { try managers[$0] ?? reader.manager($0) }
-                        let lead = draft.complete(plugin: plugin.id, client: leadClient, manager: manager, now: context.now)
+                        let lead = draft.complete(plugin: subscriber.plugin.id, client: leadClient, manager: manager,
+                                                  now: context.now)
                         output.leads.append((lead, event.sequence))
                         let bodyKey = DispatchCommit.leadBodyKey(id: lead.id, sequence: event.sequence)
                         if output.leadBodies[bodyKey] == nil { output.leadBodies[bodyKey] = try AppDatabase.encodeLeadBody(lead) }
                     }
                 } catch {
-                    output.failures.append(.init(plugin: plugin.id, journalSequence: event.sequence, eventId: event.id,
-                                                 error: "\(error)"))
+                    output.failures.append(.init(plugin: subscriber.plugin.id, journalSequence: event.sequence,
+                                                 eventId: event.id, error: "\(error)"))
                 }
             }
         }
@@ -144,7 +150,19 @@ struct ShardWorker: Sendable {
             output.updates.append(update)
             output.states[id] = cached
         }
+        context.client = nil  // the cached state keeps the only reference
         return output
+    }
+
+    /// A plugin with its logger, in a class: reaching it for an event retains one object, not each closure.
+    private final class Subscriber: Sendable {
+        let plugin: LoadedPlugin
+        let logger: Logger
+
+        init(plugin: LoadedPlugin, logger: Logger) {
+            self.plugin = plugin
+            self.logger = logger
+        }
     }
 
     /// Adds a day's balance snapshot to a client's list for the batch: a second one for the same day replaces it,

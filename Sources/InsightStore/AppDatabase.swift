@@ -98,7 +98,7 @@ public final class AppDatabase: Sendable {
             // with a small cache SQLite spills them to the WAL mid-transaction and reads them back.
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "OFF"); "
-                                   + "PRAGMA cache_size = \(memory == .daemon ? -131_072 : -16_384)")
+                                   + "PRAGMA cache_size = \(memory == .daemon ? -131_072 : -8_192)")
             }
             let superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
             if superseded {

@@ -17,7 +17,7 @@ public final class SeenEventKeys: @unchecked Sendable {
         configuration.label = "insightd-replay-seen"
         configuration.prepareDatabase { db in
             // A throwaway file: no durability, an 8 MB page cache.
-            try db.execute(sql: "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -8192")
+            try db.execute(sql: "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -4096")
         }
         queue = try DatabaseQueue(path: path, configuration: configuration)
         try queue.write { db in

@@ -3,8 +3,9 @@ import Logging
 
 /// Everything a plugin may read while it handles one event or one tick.
 public struct PluginContext: Sendable {
-    /// The plugin's notion of now: the system clock when live, event time in replay, fixed in tests.
-    public let now: Date
+    /// The plugin's notion of now: the system clock when live, event time in replay, fixed in tests. (Set by the
+    /// dispatcher, which moves one context from event to event rather than making one per event.)
+    public package(set) var now: Date
     /// The bank's time zone; local dates and schedules are computed in it.
     public let timeZone: TimeZone
     /// The message locale, `zh-CN` by default.
@@ -14,7 +15,7 @@ public struct PluginContext: Sendable {
     /// Read access to every client and manager.
     public let state: any StateReader
     /// For an event: its client's state with this event already applied.
-    public let client: ClientState?
+    public package(set) var client: ClientState?
     /// The bank's working days (statutory holidays and make-up days from `plugins-config/calendar.yaml`).
     public let workingCalendar: WorkingCalendar
 
