@@ -24,9 +24,21 @@ public final class AppDatabase: Sendable {
         /// A 128 MB writer cache and a 256 MB memory map: the daemon's dispatcher dirties thousands of state pages
         /// per batch and reads back what was just journaled.
         case daemon
-        /// A 16 MB writer cache and no memory map: a command streaming a file (`insightd ingest`, `replay`) keeps
-        /// its memory flat whatever the file's size.
+        /// A 16 MB writer cache and no memory map: a command streaming a file (`insightd ingest`) keeps its memory
+        /// flat whatever the file's size.
         case compact
+        /// An 8 MB writer cache and no memory map: a scratch state that takes little more than leads (`insightd
+        /// replay`, whose client state stays in its cache).
+        case small
+
+        /// The writer's page cache, in KiB.
+        var writerCacheKiB: Int {
+            switch self {
+            case .daemon: 131_072
+            case .compact: 16_384
+            case .small: 8_192
+            }
+        }
     }
 
     /// How a commit reaches the disk.
@@ -98,7 +110,7 @@ public final class AppDatabase: Sendable {
             // with a small cache SQLite spills them to the WAL mid-transaction and reads them back.
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "OFF"); "
-                                   + "PRAGMA cache_size = \(memory == .daemon ? -131_072 : -8_192)")
+                                   + "PRAGMA cache_size = -\(memory.writerCacheKiB)")
             }
             let superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
             if superseded {

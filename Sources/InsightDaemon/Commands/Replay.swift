@@ -134,7 +134,7 @@ public struct Replay: Sendable {
                       rejection: (String) -> Void, progress: (Progress) -> Void) async throws -> Result {
         let settings = configuration.pipelineSettings
         let timeZone = settings.timeZone
-        let database = try AppDatabase.open(directory: scratch, durability: .scratch, memory: .compact)
+        let database = try AppDatabase.open(directory: scratch, durability: .scratch, memory: .small)
         defer { try? database.close() }
         let tuning = configuration.config.dispatcher
         let batchSize = tuning.batchSizeIsSet ? tuning.batchSize : Self.defaultBatchSize
