@@ -79,8 +79,13 @@ extension AppDatabase {
             }
             return records
         }
-        // Parsing `data` is most of the cost of a read: split large batches across the cores.
-        return try ParallelMap.tryMap(count: rows.count) { try rows[$0].event() }
+        // Parsing `data` is most of the cost of a read: split large batches across the cores. A transaction's fields
+        // are looked up here too, ahead of the batch that reads them, and not by the shards while it runs.
+        return try ParallelMap.tryMap(count: rows.count) {
+            let event = try rows[$0].event()
+            _ = event.transaction
+            return event
+        }
     }
 
     /// The highest sequence number in the journal (0 when it is empty).

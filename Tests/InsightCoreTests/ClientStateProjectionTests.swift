@@ -52,6 +52,21 @@ struct ClientStateProjectionTests {
         #expect(made.journaled(under: "crm").transaction?.amount == fields.amount)
     }
 
+    /// The fields are looked up once, on first use, from whichever thread comes first; every reader then shares them.
+    @Test func transactionFieldsAreMadeOnceWhateverTheThreads() async throws {
+        let made = try event(EventType.accountTransaction, #"{"accountId":"A1","amount":"12.50","direction":"debit"}"#)
+        let seen = await withTaskGroup(of: ObjectIdentifier?.self) { group in
+            for _ in 0..<16 { group.addTask { made.transaction.map(ObjectIdentifier.init) } }
+            var all: Set<ObjectIdentifier?> = []
+            for await one in group { all.insert(one) }
+            return all
+        }
+        #expect(seen.count == 1 && seen.first != nil)
+        var copy = made
+        copy.dataText = "{}"
+        #expect(copy.transaction === made.transaction, "a copy of the event keeps the fields already made")
+    }
+
     @Test func onlyTransactionsHaveTransactionFields() throws {
         #expect(try event(EventType.accountBalance, #"{"accountId":"A1","amount":"1"}"#).transaction == nil)
         #expect(try event("custom.thing", #"{"accountId":"A1","amount":"1"}"#).transaction == nil)

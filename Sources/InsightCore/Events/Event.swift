@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One business event, as accepted into the journal.
 ///
@@ -20,19 +21,35 @@ public struct Event: Sendable, Hashable {
         @usableFromInline let clientId: String?
         @usableFromInline let data: JSONValue
         @usableFromInline var dataText: String?
-        @usableFromInline let transaction: TransactionFields?
+        /// A transaction's fields, looked up on first use (nil inside: not yet). Only an event that is handled needs
+        /// them: one that is only journaled (a webhook's, an inbox file's) never pays for them.
+        private let transactionFields: Mutex<TransactionFields?>
 
         @usableFromInline
         init(id: String, source: String, type: String, clientId: String?, data: JSONValue, dataText: String?,
-             transaction: TransactionFields?? = nil) {
+             transaction: TransactionFields? = nil) {
             self.id = id
             self.source = source
             self.type = type
             self.clientId = clientId
             self.data = data
             self.dataText = dataText
-            self.transaction = transaction ?? (type == EventType.accountTransaction ? TransactionFields(data) : nil)
+            transactionFields = Mutex(transaction)
         }
+
+        /// Nil for every type but `account.transaction`. The lock makes the first use safe from any thread.
+        @usableFromInline var transaction: TransactionFields? {
+            guard type == EventType.accountTransaction else { return nil }
+            return transactionFields.withLock { fields in
+                if let fields { return fields }
+                let made = TransactionFields(data)
+                fields = made
+                return made
+            }
+        }
+
+        /// The fields if they were already looked up, for a copy of the box to keep.
+        @usableFromInline var transactionIfMade: TransactionFields? { transactionFields.withLock { $0 } }
     }
 
     @inlinable public var id: String { body.id }
@@ -40,8 +57,8 @@ public struct Event: Sendable, Hashable {
     @inlinable public var type: String { body.type }
     @inlinable public var clientId: String? { body.clientId }
     @inlinable public var data: JSONValue { body.data }
-    /// For an `account.transaction`, the fields the projection and the plugins read on every transaction, taken
-    /// from `data` once when the event was made (nil for every other type).
+    /// For an `account.transaction`, the fields the projection and the plugins read on every transaction, looked up
+    /// in `data` once, on first use (nil for every other type).
     @inlinable public var transaction: TransactionFields? { body.transaction }
     /// `data` as JSON text, when it was already written: decoding writes it on every core
     /// (``EventBatch/decodeLine(_:number:defaultSource:decoder:encodeData:)``), so the journal's single writer
@@ -53,7 +70,7 @@ public struct Event: Sendable, Hashable {
                 body.dataText = newValue
             } else {
                 body = Body(id: body.id, source: body.source, type: body.type, clientId: body.clientId, data: body.data,
-                            dataText: newValue, transaction: .some(body.transaction))
+                            dataText: newValue, transaction: body.transactionIfMade)
             }
         }
     }
@@ -85,9 +102,11 @@ public struct Event: Sendable, Hashable {
     /// name, or `sender/source` when the event names another source. Distinct sources stay distinct for
     /// idempotency, and no body can write into another sender's `(source, id)` space.
     public func journaled(under sender: String) -> Event {
-        let scoped = source == sender ? sender : sender + "/" + source
-        return Event(sequence: sequence, id: id, source: scoped, type: type, time: time, clientId: clientId, data: data,
-                     dataText: dataText)
+        guard source != sender else { return self }
+        var scoped = self
+        scoped.body = Body(id: id, source: sender + "/" + source, type: type, clientId: clientId, data: data, dataText: dataText,
+                           transaction: body.transactionIfMade)
+        return scoped
     }
 
     /// The largest accepted `id`, in characters.
@@ -117,7 +136,7 @@ public struct Event: Sendable, Hashable {
 }
 
 /// The fields of an `account.transaction` event that the projection and the plugins read on every transaction,
-/// looked up in `data` (and the amount parsed) once, when the event is made, instead of by each reader. Each is
+/// looked up in `data` (and the amount parsed) once, instead of by each reader. Each is
 /// what `data[key]` gives through ``JSONValue/stringValue`` or ``JSONValue/decimalValue``; a class, so that
 /// reading it retains one object rather than each of its strings.
 public final class TransactionFields: Sendable {

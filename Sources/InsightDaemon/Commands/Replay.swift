@@ -346,7 +346,11 @@ final class ReplayInput: @unchecked Sendable {
                 guard let chunk = try reader.next() else { return nil }
                 var keys: [(source: String, id: String)] = []
                 keys.reserveCapacity(chunk.items.count)
-                for item in chunk.items { if case .success(let event) = item.result { keys.append((event.source, event.id)) } }
+                for item in chunk.items {
+                    guard case .success(let event) = item.result else { continue }
+                    keys.append((event.source, event.id))
+                    _ = event.transaction  // looked up here, ahead, and not by the shards while they run
+                }
                 var fresh = try seen.insert(keys)[...]
                 return (chunk, chunk.items.map { item in
                     guard case .success = item.result else { return false }
