@@ -14,9 +14,12 @@ public struct ClientState: Sendable, Hashable, Codable {
     @usableFromInline
     final class Storage: @unchecked Sendable {  // written only while not shared (see `unique`)
         @usableFromInline let id: String
-        @usableFromInline var profile: ClientProfile
+        /// The profile and the balance are read far more often than written, and most clients of a large book never
+        /// have one or the other: each sits behind a pointer (nil: the empty profile, no balance) instead of taking
+        /// a few hundred bytes inline in every client's box.
+        @usableFromInline var profileBox: ProfileBox?
         @usableFromInline var accounts: [String: AccountState]
-        @usableFromInline var balance: BalanceSnapshot?
+        @usableFromInline var balanceBox: BalanceBox?
         @usableFromInline var deposits: [String: TermDeposit]
         @usableFromInline var loans: [String: LoanState]
         @usableFromInline var holdings: [String: Holding]
@@ -29,7 +32,6 @@ public struct ClientState: Sendable, Hashable, Codable {
         @usableFromInline
         init(id: String) {
             self.id = id
-            profile = ClientProfile()
             accounts = [:]
             deposits = [:]
             loans = [:]
@@ -41,9 +43,9 @@ public struct ClientState: Sendable, Hashable, Codable {
         @usableFromInline
         init(copying other: Storage) {
             id = other.id
-            profile = other.profile
+            profileBox = other.profileBox  // immutable boxes: shared, and replaced on a write
             accounts = other.accounts
-            balance = other.balance
+            balanceBox = other.balanceBox
             deposits = other.deposits
             loans = other.loans
             holdings = other.holdings
@@ -52,6 +54,28 @@ public struct ClientState: Sendable, Hashable, Codable {
             lastInteractionAt = other.lastInteractionAt
             lastWealthPurchaseAt = other.lastWealthPurchaseAt
             memory = other.memory
+        }
+    }
+
+    /// A profile, immutable: a write replaces the box.
+    @usableFromInline
+    final class ProfileBox: Sendable {
+        @usableFromInline let value: ClientProfile
+
+        @usableFromInline
+        init(_ value: ClientProfile) {
+            self.value = value
+        }
+    }
+
+    /// A balance snapshot, immutable: a write replaces the box.
+    @usableFromInline
+    final class BalanceBox: Sendable {
+        @usableFromInline let value: BalanceSnapshot
+
+        @usableFromInline
+        init(_ value: BalanceSnapshot) {
+            self.value = value
         }
     }
 
@@ -66,9 +90,13 @@ public struct ClientState: Sendable, Hashable, Codable {
 
     @inlinable public var id: String { storage.id }
     @inlinable public var profile: ClientProfile {
-        get { storage.profile }
-        set { unique.profile = newValue }
-        _modify { yield &unique.profile }
+        get { storage.profileBox?.value ?? ClientProfile() }
+        set { unique.profileBox = ProfileBox(newValue) }
+        _modify {
+            var value = profile
+            defer { unique.profileBox = ProfileBox(value) }
+            yield &value
+        }
     }
     @inlinable public var accounts: [String: AccountState] {
         get { storage.accounts }
@@ -77,9 +105,13 @@ public struct ClientState: Sendable, Hashable, Codable {
     }
     /// The latest daily balance snapshot.
     @inlinable public var balance: BalanceSnapshot? {
-        get { storage.balance }
-        set { unique.balance = newValue }
-        _modify { yield &unique.balance }
+        get { storage.balanceBox?.value }
+        set { unique.balanceBox = newValue.map(BalanceBox.init) }
+        _modify {
+            var value = balance
+            defer { unique.balanceBox = value.map(BalanceBox.init) }
+            yield &value
+        }
     }
     @inlinable public var deposits: [String: TermDeposit] {
         get { storage.deposits }
@@ -176,7 +208,7 @@ public struct ClientState: Sendable, Hashable, Codable {
     public static func == (lhs: ClientState, rhs: ClientState) -> Bool {
         if lhs.storage === rhs.storage { return true }
         let a = lhs.storage, b = rhs.storage
-        return a.id == b.id && a.profile == b.profile && a.accounts == b.accounts && a.balance == b.balance
+        return a.id == b.id && lhs.profile == rhs.profile && a.accounts == b.accounts && lhs.balance == rhs.balance
             && a.deposits == b.deposits && a.loans == b.loans && a.holdings == b.holdings && a.financials == b.financials
             && a.lastEventAt == b.lastEventAt && a.lastInteractionAt == b.lastInteractionAt
             && a.lastWealthPurchaseAt == b.lastWealthPurchaseAt && a.memory == b.memory
@@ -185,9 +217,9 @@ public struct ClientState: Sendable, Hashable, Codable {
     public func hash(into hasher: inout Hasher) {
         let a = storage
         hasher.combine(a.id)
-        hasher.combine(a.profile)
+        hasher.combine(profile)
         hasher.combine(a.accounts)
-        hasher.combine(a.balance)
+        hasher.combine(balance)
         hasher.combine(a.deposits)
         hasher.combine(a.loans)
         hasher.combine(a.holdings)
