@@ -44,6 +44,36 @@ import Testing
         #expect(english.table().contains("per day") && english.table().contains("per rule (rules plugin)"))
     }
 
+    /// Replay writes its scratch state late (when the cache lets a client go, or before a daily tick): the leads are
+    /// those of writing every batch, with every plugin and tick on, whether the cache holds the whole bank or evicts.
+    @Test func deferredStateWritesGiveTheLeadsOfWritingEveryBatch() async throws {
+        let directory = TemporaryDirectory("insightd-replay")
+        let file = Self.bank(directory)
+        var configuration = try Self.shippedConfig(directory)
+        var everyBatch = Replay(configuration: configuration)
+        everyBatch.stateWrites = .everyBatch
+        let expected = try await everyBatch.run(files: [file], until: LocalDate("2026-09-25"))
+        #expect(expected.tally.total > 20, "the bank makes leads of several plugins")
+        #expect(Set(expected.leads.map(\.plugin)).count >= 3)
+        for (batch, cache) in [(nil, 100_000), (512, 40)] {  // 40 of 300 clients: evictions all along
+            configuration.config.dispatcher.clientCache = cache
+            if let batch {
+                configuration.config.dispatcher.batchSize = batch
+                configuration.config.dispatcher.batchSizeIsSet = true
+            }
+            let deferred = try await Replay(configuration: configuration).run(files: [file], until: LocalDate("2026-09-25"))
+            #expect(try deferred.json() == expected.json(), "batch \(batch ?? 0), cache \(cache)")
+        }
+    }
+
+    @Test func replayBatchesAreSmallUnlessTheConfigSetsThem() throws {
+        let unset = try JSONDecoder().decode(DispatcherConfig.self, from: Data("{}".utf8))
+        #expect(!unset.batchSizeIsSet && unset.batchSize == 65_536)
+        let set = try JSONDecoder().decode(DispatcherConfig.self, from: Data(#"{"batch_size": 500}"#.utf8))
+        #expect(set.batchSizeIsSet && set.batchSize == 500)
+        #expect(Replay.defaultBatchSize == 8_192)
+    }
+
     @Test func inhibitedLeadsAreCountedApartAsTheOutboxWouldHoldThemBack() async throws {
         let directory = TemporaryDirectory("insightd-replay-inhibit")
         let sample = try String(contentsOfFile: repositoryRoot + "/deploy/examples/sample-events.ndjson", encoding: .utf8)

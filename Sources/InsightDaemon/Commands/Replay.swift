@@ -80,6 +80,10 @@ public struct Replay: Sendable {
     /// Leads read from the scratch ledger at a time while they are counted, kept or streamed.
     public var leadPage = 2_000
 
+    /// When the scratch state is written: deferred (see ``run(files:until:stream:rejection:progress:)``); every batch
+    /// gives the same leads, slower, and is what the tests compare against.
+    public var stateWrites = Dispatcher.StateWrites.deferred
+
     /// Events per batch when `dispatcher.batch_size` is not set. A replay's batches commit leads only (its client
     /// state is written when the cache lets it go), so a large batch saves no writes; a small one holds fewer
     /// events in memory.
@@ -140,7 +144,7 @@ public struct Replay: Sendable {
         let batchSize = tuning.batchSizeIsSet ? tuning.batchSize : Self.defaultBatchSize
         let dispatcher = try Dispatcher(database: database, settings: SettingsBox(settings), clock: .eventTime,
                                         shards: tuning.shards, batchSize: batchSize, cacheCapacity: tuning.clientCache,
-                                        stateWrites: .deferred, logger: Logger(label: "replay", factory: { _ in SwiftLogNoOpLogHandler() }))
+                                        stateWrites: stateWrites, logger: Logger(label: "replay", factory: { _ in SwiftLogNoOpLogHandler() }))
         var timeline = ReplayTimeline(dispatcher: dispatcher, database: database, timeZone: timeZone,
                                       ticks: settings.schedules.sorted { ($0.value, $0.key) < ($1.value, $1.key) },
                                       batchSize: batchSize)
