@@ -5,7 +5,8 @@ import Logging
 import Metrics
 
 /// Reads the journal in order, projects client state, publishes each event on the sharded bus to the
-/// subscribed plugins, and commits state, leads and its journal position in one transaction per batch.
+/// subscribed plugins, and commits state, leads and its journal position in one transaction per batch (or, with
+/// ``StateWrites/deferred``, leads and position per batch and the state later).
 ///
 /// It is the single writer of projected state and leads. Daily ticks run through it too, between batches,
 /// so a tick always sees fully committed state.
@@ -32,8 +33,19 @@ public actor Dispatcher {
         /// Later: each batch commits its leads, failures and position, and the changed clients stay in the cache
         /// until it lets them go, a daily tick is about to read the database, or ``flushState()``. A busy client is
         /// then written once instead of once per batch. The database's state may lag its position, so this is for a
-        /// run that nothing resumes from and that stops at its first error (`insightd replay`'s scratch state).
+        /// run that nothing resumes from (`insightd replay`'s scratch state). After an error that lost unwritten
+        /// state, every later call throws ``DeferredStateLost``. While events are handled, a read of the database
+        /// (another client's state, balance history, the indexed queries) sees the state of the last write; the
+        /// built-in plugins read only the event's own client, from the cache, and the ledger.
         case deferred
+    }
+
+    /// A dispatcher with ``StateWrites/deferred`` lost state it had not written (after the error it reported): it
+    /// cannot go on.
+    public struct DeferredStateLost: Error, CustomStringConvertible {
+        public var description: String {
+            "the dispatcher lost client state it had not written yet, after an earlier error; start the run again"
+        }
     }
 
     /// A batch handled in memory, ready to commit.
@@ -55,7 +67,8 @@ public actor Dispatcher {
     private let reader: StoreStateReader
     /// The last committed journal position.
     private var position: Int64
-    /// Projected state of recently seen clients, possibly ahead of the database by one in-flight batch.
+    /// Projected state of recently seen clients, possibly ahead of the database by one in-flight batch (or, with
+    /// deferred state writes, by every change since the last write).
     private var clients: ClientCache
     private var managers: [String: ManagerState] = [:]
     /// The manager cache was emptied while clients stayed cached: their managers are looked up again.
@@ -72,6 +85,8 @@ public actor Dispatcher {
     private var unwrittenBalances: [String: [BalanceSnapshot]] = [:]
     /// The event time of the last batch handled (the time a deferred state write is made at).
     private var lastHandledTime: Date?
+    /// Deferred state was dropped after an error: nothing more may be handled.
+    private var lostState = false
     /// A handled batch whose commit is running (``submit(_:)``), settled by the next call.
     private var inFlight: (prepared: Prepared, commit: Task<[Lead], any Error>)?
     /// Called with the leads each commit made new, after the commit.
@@ -243,6 +258,7 @@ public actor Dispatcher {
     /// Runs one plugin's daily tick and records that it ran. Returns the leads that were new.
     @discardableResult
     public func runTick(_ tick: ScheduleTick, plugin pluginId: String) throws -> [Lead] {
+        if lostState { throw DeferredStateLost() }
         try writeUnwritten()  // the tick's queries read the database
         let current = settings.current
         var commit = DispatchCommit()
@@ -298,6 +314,7 @@ public actor Dispatcher {
     /// The settings the next batch is handled with. When their enabled plugins are not those the cached states
     /// were handled with, the batch in flight is committed first and the caches are dropped (``cachedPluginIds``).
     private func settingsForNextBatch() async throws -> PipelineSettings {
+        if lostState { throw DeferredStateLost() }
         let current = settings.current
         let ids = current.enabledPlugins.map(\.id)
         if ids != cachedPluginIds {
@@ -396,7 +413,8 @@ public actor Dispatcher {
     }
 
     /// Accounts for a committed batch. `pending` is a batch already prepared on top of it but not yet
-    /// committed: the caches hold its state, which the database does not have yet, so an eviction keeps it.
+    /// committed: the caches hold its state, which the database does not have yet, so an eviction keeps it (or,
+    /// with deferred writes, writes it with the rest before letting the clients go).
     private func finish(_ prepared: Prepared, newLeads: [Lead], pending: Prepared? = nil) throws {
         position = prepared.lastSequence
         eventsCounter.increment(by: prepared.events)
@@ -407,6 +425,7 @@ public actor Dispatcher {
                 "plugin.id": "\(failure.plugin)", "event.seq": "\(failure.journalSequence ?? 0)", "error": "\(failure.error)",
             ])
         }
+        report(newLeads)  // committed: reported even if the eviction's write below fails
         if clients.count > cacheCapacity {
             if stateWrites == .deferred {
                 // The cache is ahead of the database by every deferred change, the pending batch's included: all of it
@@ -422,12 +441,12 @@ public actor Dispatcher {
             managers = uncommitted.isEmpty ? [:] : managers.filter { uncommitted.contains($0.key) }
             managersEvicted = true
         }
-        report(newLeads)
     }
 
     /// Writes the deferred state of the clients changed since the last such write (see ``StateWrites/deferred``)
     /// and waits for it: afterwards the database holds every event handled. Settles the batch in flight first.
     public func flushState() async throws {
+        if lostState { throw DeferredStateLost() }
         try await settle()
         try writeUnwritten()
     }
@@ -439,6 +458,9 @@ public actor Dispatcher {
         let plugins = Dictionary(cachedPlugins.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let changed = unwritten.map { (id: $0.key, changes: $0.value, state: clients[$0.key]) }
         let balances = unwrittenBalances
+        // A changed client is cached until it is written (an eviction writes first): one that is not would be a bug
+        // that loses its changes, so it stops the run rather than go unnoticed.
+        guard changed.allSatisfy({ $0.state != nil }) else { throw DeferredStateLost() }
         let made = try ParallelMap.tryMap(count: changed.count) { index -> (DispatchCommit.ClientUpdate, ClientState)? in
             let entry = changed[index]
             guard let state = entry.state else { return nil }
@@ -457,6 +479,7 @@ public actor Dispatcher {
 
     /// After a failed commit the caches may hold state that never reached the database: forget it all.
     private func dropCaches() {
+        if !unwritten.isEmpty { lostState = true }
         unwritten = [:]
         unwrittenBalances = [:]
         clients = ClientCache(bus: bus)

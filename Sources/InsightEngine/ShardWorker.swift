@@ -150,7 +150,6 @@ struct ShardWorker: Sendable {
             output.updates.append(update)
             output.states[id] = cached
         }
-        context.client = nil  // the cached state keeps the only reference
         return output
     }
 

@@ -106,8 +106,8 @@ public final class AppDatabase: Sendable {
         do {
             // GRDB sets synchronous = NORMAL when it opens a pool in WAL mode; a bank's journal wants FULL, so
             // that an acknowledged event survives a power cut. It is per connection: set it on the writer.
-            // The writer also gets a 128 MB page cache: a dispatcher batch dirties thousands of state pages, and
-            // with a small cache SQLite spills them to the WAL mid-transaction and reads them back.
+            // The daemon's writer also gets a 128 MB page cache (``MemoryUse``): a dispatcher batch dirties thousands of
+            // state pages, and with a small cache SQLite spills them to the WAL mid-transaction and reads them back.
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "OFF"); "
                                    + "PRAGMA cache_size = -\(memory.writerCacheKiB)")

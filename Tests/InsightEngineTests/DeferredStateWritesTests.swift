@@ -19,25 +19,29 @@ import Testing
             for index in 0..<clients {
                 let client = "C\(index)"
                 let date = "2026-11-\(10 + round)"
-                let at = "\(date)T10:\(String(format: "%02d", index % 60)):00+08:00"
+                // Each kind at its own hour: a client's events of a day fall at different times.
+                func at(_ hour: Int) -> String {
+                    "\(date)T\(String(format: "%02d", hour)):\(String(format: "%02d", index % 60)):00+08:00"
+                }
                 let id = "\(round)-\(index)"
                 if round == 0 {
-                    events.append(EventFixtures.event("p\(id)", EventType.clientProfile, client: client, at: at, data: [
+                    events.append(EventFixtures.event("p\(id)", EventType.clientProfile, client: client, at: at(9), data: [
                         "name": .string("客户\(index)"), "managerId": .string("M\(index % 3)"), "segment": .string(index % 2 == 0 ? "hnw" : "mass"),
                     ]))
                 }
                 let amount = (round + index) % 10 == 0 ? "600000.00" : "\(100 + index).25"
-                events.append(EventFixtures.transaction("t\(id)", client: client, amount: amount, account: "A\(index)-\(round % 2)", at: at))
+                events.append(EventFixtures.transaction("t\(id)", client: client, amount: amount, account: "A\(index)-\(round % 2)",
+                                                        at: at(10)))
                 if index % 3 != 0 {
-                    events.append(EventFixtures.event("b\(id)", EventType.accountBalance, client: client, at: at, data: [
+                    events.append(EventFixtures.event("b\(id)", EventType.accountBalance, client: client, at: at(11), data: [
                         "asOf": .string(date), "aum": .number("\(100_000 + round * 1_000 + index)"),
                     ]))
                 }
                 if round == 1, index % 4 == 0 {
-                    events.append(EventFixtures.event("d\(id)", EventType.depositTerm, client: client, at: at, data: [
+                    events.append(EventFixtures.event("d\(id)", EventType.depositTerm, client: client, at: at(12), data: [
                         "depositId": .string("D\(index)"), "amount": .number("50000"), "maturityDate": .string("2027-01-15"),
                     ]))
-                    events.append(EventFixtures.event("l\(id)", EventType.loanAccount, client: client, at: at, data: [
+                    events.append(EventFixtures.event("l\(id)", EventType.loanAccount, client: client, at: at(13), data: [
                         "loanId": .string("L\(index)"), "outstanding": .number("\(20_000 + index)"), "maturityDate": .string("2027-02-01"),
                     ]))
                 }
@@ -47,13 +51,24 @@ import Testing
         return events
     }
 
-    /// Every table the projection writes, row by row, in key order.
+    /// Every table the projection writes, row by row, in key order. A client's last event time is stored at day
+    /// resolution (written when it reaches a new day): compared by its UTC day, since a deferred write stores the
+    /// latest time of that day where writing every batch may have stored an earlier one.
     private static func stateTables(_ database: AppDatabase) throws -> [String: [String]] {
-        let tables = ["client": "id", "account": "id", "balance_snapshot": "client_id, as_of", "term_deposit": "id", "loan": "id"]
+        let tables = [
+            "client": """
+                SELECT id, profile, manager_id, branch_id, segment, last_event_ms / 86400000 AS last_event_day,
+                       last_interaction_ms, birthday_key, last_wealth_buy_ms, memory FROM client ORDER BY id
+                """,
+            "account": "SELECT * FROM account ORDER BY id",
+            "balance_snapshot": "SELECT * FROM balance_snapshot ORDER BY client_id, as_of",
+            "term_deposit": "SELECT * FROM term_deposit ORDER BY id",
+            "loan": "SELECT * FROM loan ORDER BY id",
+        ]
         return try database.pool.read { db in
             var dump: [String: [String]] = [:]
-            for (table, key) in tables {
-                dump[table] = try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY \(key)").map(\.description)
+            for (table, sql) in tables {
+                dump[table] = try Row.fetchAll(db, sql: sql).map(\.description)
             }
             return dump
         }
@@ -140,6 +155,27 @@ import Testing
         let leads = try await pipeline.dispatcher.runTick(tick, plugin: "segment-tick")
         #expect(leads.map(\.key) == ["segment-tick:hnw:C1"], "the tick's query saw the profile handled before it")
         #expect(leads.first?.client?.name == "张*")
+    }
+
+    /// A failure that drops unwritten state (here a client row that does not decode, met while a batch is prepared)
+    /// leaves the dispatcher refusing to go on: the run must start again, never carry on without that state.
+    @Test func afterLosingUnwrittenStateEveryCallThrows() async throws {
+        let pipeline = try Pipeline(plugins: [try rulesPlugin()], clock: .eventTime, batchSize: 2, stateWrites: .deferred)
+        let raw = try DatabaseQueue(path: pipeline.directory.file(AppDatabase.fileName))
+        try await raw.write { db in try db.execute(sql: "INSERT INTO client (id, profile) VALUES ('CX', 'not json')") }
+        try raw.close()
+        var events = [
+            EventFixtures.transaction("t1", client: "C1", amount: "10", account: "A1", at: "2026-11-20T10:00:00+08:00"),
+            EventFixtures.transaction("t2", client: "C1", amount: "10", account: "A1", at: "2026-11-20T10:01:00+08:00"),
+            EventFixtures.transaction("t3", client: "CX", amount: "10", account: "AX", at: "2026-11-20T10:02:00+08:00"),
+        ]
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+        await #expect(throws: StoreError.self) { try await pipeline.dispatcher.handle(events) }
+        await #expect(throws: Dispatcher.DeferredStateLost.self) { try await pipeline.dispatcher.flushState() }
+        await #expect(throws: Dispatcher.DeferredStateLost.self) { try await pipeline.dispatcher.handle([events[0]]) }
+        let day = try #require(LocalDate("2026-11-21"))
+        let tick = ScheduleTick(scheduledAt: day.instant(in: shanghai), localDate: day)
+        await #expect(throws: Dispatcher.DeferredStateLost.self) { try await pipeline.dispatcher.runTick(tick, plugin: "rules") }
     }
 
     @Test func everyDailyBalanceOfABatchIsKeptInTheHistory() async throws {

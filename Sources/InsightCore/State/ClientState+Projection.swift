@@ -18,7 +18,7 @@ extension ClientState {
         func decimal(_ key: String) -> Decimal? { data[key]?.decimalValue }
         func string(_ key: String) -> String? { data[key]?.stringValue }
         func date(_ key: String) -> LocalDate? { data[key]?.stringValue.flatMap(LocalDate.init) }
-        // A transaction's fields were looked up when the event was made; other types look theirs up here.
+        // A transaction's fields are looked up once per event (``Event/transaction``); other types look theirs up here.
         if let transaction = event.transaction {
             guard let accountId = transaction.accountId else { return changes }
             var account = accounts[accountId] ?? AccountState(id: accountId, currency: transaction.currency ?? "CNY")

@@ -154,7 +154,7 @@ public struct Replay: Sendable {
         var held: [Event] = []  // the sorting pass holds every event
         var accepted = 0
         var last: Date?
-        try await input.forEachChunk(seen: seen) { file, chunk, fresh in
+        try await input.forEachChunk(seen: seen, warmTransactions: !sorted) { file, chunk, fresh in
             for (item, first) in zip(chunk.items, fresh) {
                 switch item.result {
                 case .failure(let reason):
@@ -337,7 +337,8 @@ final class ReplayInput: @unchecked Sendable {
     /// Calls `body` with each chunk of each file, in order, and for each of its items whether it is the first
     /// with its `(source, id)` (false for a rejected item): the journal's idempotency, checked against `seen`
     /// on the read-ahead thread while the chunk before is handled.
-    func forEachChunk(seen: SeenEventKeys, _ body: (String, EventFileReader.Chunk, [Bool]) async throws -> Void) async throws {
+    func forEachChunk(seen: SeenEventKeys, warmTransactions: Bool,
+                      _ body: (String, EventFileReader.Chunk, [Bool]) async throws -> Void) async throws {
         var before: Int64 = 0
         for file in files {
             let reader: SharedEventFileReader
@@ -353,7 +354,9 @@ final class ReplayInput: @unchecked Sendable {
                 for item in chunk.items {
                     guard case .success(let event) = item.result else { continue }
                     keys.append((event.source, event.id))
-                    _ = event.transaction  // looked up here, ahead, and not by the shards while they run
+                    // Looked up here, ahead, and not by the shards while they run; not for the sorting pass, which holds
+                    // every event until the end.
+                    if warmTransactions { _ = event.transaction }
                 }
                 var fresh = try seen.insert(keys)[...]
                 return (chunk, chunk.items.map { item in
