@@ -22,8 +22,10 @@ public struct RiskMemory: PluginMemory, Hashable {
     public struct Movement: Sendable, Hashable {
         /// Event time, epoch milliseconds.
         public var at: Int64
-        public var amount: Decimal
-        /// The amount as the event gave it (decimal text): stored as is, so writing the memory needs no formatting.
+        /// The amount as ``Decimal/plainText`` writes it (the event's own literal when it already was that text):
+        /// stored as is, so writing the memory needs no formatting. The `Decimal` is made from it when a rule needs
+        /// it (a sum without exact ``units``, a lead's figures): a window can hold thousands of movements of a busy
+        /// client, and the text is what they keep.
         var amountText: String
         public var eventId: String
         /// The event's source; kept for credits (their lead key), empty for debits.
@@ -35,15 +37,17 @@ public struct RiskMemory: PluginMemory, Hashable {
         /// `Decimal` arithmetic would cost more than the rest of the rule.
         let units: Int64?
 
+        /// The amount, exact (the text is the plain text of a decimal, so it always parses).
+        public var amount: Decimal { Decimal(exactly: amountText) ?? 0 }
+
         public init(at: Int64, amount: Decimal, eventId: String, source: String, accountId: String, alerted: Bool = false) {
-            self.init(at: at, amount: amount, amountText: amount.plainText, eventId: eventId, source: source,
+            self.init(at: at, amountText: amount.plainText, eventId: eventId, source: source,
                       accountId: accountId, alerted: alerted)
         }
 
-        init(at: Int64, amount: Decimal, amountText: String, eventId: String, source: String, accountId: String,
-             alerted: Bool = false) {
+        /// `amountText` must be the plain text of a decimal (``Decimal/plainText``, or a literal it accepts).
+        init(at: Int64, amountText: String, eventId: String, source: String, accountId: String, alerted: Bool = false) {
             self.at = at
-            self.amount = amount
             self.amountText = amountText
             self.units = RiskMemory.units(amountText)
             self.eventId = eventId
@@ -283,14 +287,14 @@ public struct RiskMemory: PluginMemory, Hashable {
             return date
         }
         debits = try items(Key.debits, width: 4).map { fields in
-            let (value, literal) = try amount(fields[1], Key.debits)
-            return Movement(at: try integer(fields[0], Key.debits), amount: value, amountText: literal,
+            let (_, literal) = try amount(fields[1], Key.debits)
+            return Movement(at: try integer(fields[0], Key.debits), amountText: literal,
                             eventId: try text(fields[2], Key.debits), source: "", accountId: try text(fields[3], Key.debits))
         }
         credits = try items(Key.credits, width: 6).map { fields in
-            let (value, literal) = try amount(fields[1], Key.credits)
+            let (_, literal) = try amount(fields[1], Key.credits)
             guard let alerted = fields[5].boolValue else { throw fail(Key.credits) }
-            return Movement(at: try integer(fields[0], Key.credits), amount: value, amountText: literal,
+            return Movement(at: try integer(fields[0], Key.credits), amountText: literal,
                             eventId: try text(fields[2], Key.credits), source: try text(fields[3], Key.credits),
                             accountId: try text(fields[4], Key.credits), alerted: alerted)
         }

@@ -48,7 +48,7 @@ extension RiskAlertsPlugin {
 
         // Remember what the windows need, then forget what has left the longest one.
         let at = RiskMemory.milliseconds(event.time)
-        let movement = RiskMemory.Movement(at: at, amount: transaction.amount, amountText: transaction.amountText,
+        let movement = RiskMemory.Movement(at: at, amountText: transaction.amountText,
                                            eventId: event.id, source: event.source, accountId: transaction.accountId)
         let velocity = configuration.velocity, rapid = configuration.rapidInOut
         let longest = Int64(max(velocity.enabled ? velocity.windowHours : 0, rapid.enabled ? rapid.windowHours : 0)) * Self.hour
