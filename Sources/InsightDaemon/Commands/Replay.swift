@@ -237,8 +237,10 @@ struct ReplayTimeline {
     let ticks: [(key: String, value: LocalTime)]
     let batchSize: Int
     /// The day being replayed, and the next tick of it to fire (`ticks.count`: its end).
-    private(set) var day: LocalDate?
-    private var nextTick = 0
+    private(set) var day: LocalDate? { didSet { stop = nil } }
+    private var nextTick = 0 { didSet { stop = nil } }
+    /// The instant the timeline next stops at, once worked out for the current day and tick (nil: not yet).
+    private var stop: Date?
     private var firstDay: LocalDate?
     private var batch: [Event] = []
 
@@ -252,9 +254,14 @@ struct ReplayTimeline {
         batch.reserveCapacity(batchSize)
     }
 
-    /// The instant the timeline next stops at: the next tick of the day, or the day's end.
-    private func boundary(of day: LocalDate) -> Date {
-        nextTick < ticks.count ? day.instant(at: ticks[nextTick].value, in: timeZone) : day.adding(days: 1).instant(in: timeZone)
+    /// The instant the timeline next stops at: the next tick of the day, or the day's end. Worked out once per stop,
+    /// not for every event.
+    private mutating func boundary(of day: LocalDate) -> Date {
+        if let stop { return stop }
+        let next = nextTick < ticks.count ? day.instant(at: ticks[nextTick].value, in: timeZone)
+                                          : day.adding(days: 1).instant(in: timeZone)
+        stop = next
+        return next
     }
 
     /// Adds the next event in time order.
