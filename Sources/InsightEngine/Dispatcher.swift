@@ -33,8 +33,9 @@ public actor Dispatcher {
         /// Later: each batch commits its leads, failures and position, and the changed clients stay in the cache
         /// until it lets them go, a daily tick is about to read the database, or ``flushState()``. A busy client is
         /// then written once instead of once per batch. The database's state may lag its position, so this is for a
-        /// run that nothing resumes from (`insightd replay`'s scratch state). After an error that lost unwritten
-        /// state, every later call throws ``DeferredStateLost``. While events are handled, a read of the database
+        /// run that nothing resumes from (`insightd replay`'s scratch state). After an error that dropped the cache
+        /// (and so state the database may lack, or have ahead of its position), every later call that handles, settles,
+        /// flushes or ticks throws ``DeferredStateLost``. While events are handled, a read of the database
         /// (another client's state, balance history, the indexed queries) sees the state of the last write; the
         /// built-in plugins read only the event's own client, from the cache, and the ledger.
         case deferred
@@ -173,6 +174,7 @@ public actor Dispatcher {
     /// state (a daily tick) and at the end. Returns the events of the batch that was settled (0 if none).
     @discardableResult
     public func submit(_ events: [Event]) async throws -> Int {
+        if lostState { throw DeferredStateLost() }
         guard !events.isEmpty else { return 0 }
         let current = try await settingsForNextBatch()
         let next: Prepared
@@ -204,6 +206,7 @@ public actor Dispatcher {
     /// Waits for the batch in flight (see ``submit(_:)``) to commit. Returns its events (0 if none).
     @discardableResult
     public func settle() async throws -> Int {
+        if lostState { throw DeferredStateLost() }
         guard let (prepared, commit) = inFlight else { return 0 }
         inFlight = nil
         return try await settle(prepared, commit)
@@ -227,17 +230,17 @@ public actor Dispatcher {
         return total + (try await settle())
     }
 
-    /// Waits for a batch's commit and accounts for it; returns its event count. A failed commit drops the
-    /// caches (they hold state the database does not have) and rethrows.
+    /// Waits for a batch's commit and accounts for it; returns its event count. A failed commit (or a failed
+    /// write of deferred state as the cache evicts) drops the caches (they hold state the database does not have)
+    /// and rethrows.
     private func settle(_ prepared: Prepared, _ commit: Task<[Lead], any Error>, pending: Prepared? = nil) async throws -> Int {
-        let newLeads: [Lead]
         do {
-            newLeads = try await commit.value
+            let newLeads = try await commit.value
+            try finish(prepared, newLeads: newLeads, pending: pending)
         } catch {
             dropCaches()
             throw error
         }
-        try finish(prepared, newLeads: newLeads, pending: pending)
         return prepared.events
     }
 
@@ -320,7 +323,7 @@ public actor Dispatcher {
         if ids != cachedPluginIds {
             try await settle()
             try writeUnwritten()
-            dropCaches()
+            dropCaches(afterError: false)  // everything is written: nothing is lost
             cachedPluginIds = ids
         }
         return current
@@ -460,7 +463,10 @@ public actor Dispatcher {
         let balances = unwrittenBalances
         // A changed client is cached until it is written (an eviction writes first): one that is not would be a bug
         // that loses its changes, so it stops the run rather than go unnoticed.
-        guard changed.allSatisfy({ $0.state != nil }) else { throw DeferredStateLost() }
+        guard changed.allSatisfy({ $0.state != nil }) else {
+            lostState = true
+            throw DeferredStateLost()
+        }
         let made = try ParallelMap.tryMap(count: changed.count) { index -> (DispatchCommit.ClientUpdate, ClientState)? in
             let entry = changed[index]
             guard let state = entry.state else { return nil }
@@ -477,9 +483,11 @@ public actor Dispatcher {
         unwrittenBalances = [:]
     }
 
-    /// After a failed commit the caches may hold state that never reached the database: forget it all.
-    private func dropCaches() {
-        if !unwritten.isEmpty { lostState = true }
+    /// After a failed commit the caches may hold state that never reached the database: forget it all. With deferred
+    /// state writes that loses state the database never had (or writes an eviction made ahead of a batch that then
+    /// failed): the dispatcher refuses to go on.
+    private func dropCaches(afterError: Bool = true) {
+        if afterError && stateWrites == .deferred { lostState = true }
         unwritten = [:]
         unwrittenBalances = [:]
         clients = ClientCache(bus: bus)

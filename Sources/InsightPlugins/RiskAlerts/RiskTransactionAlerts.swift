@@ -156,7 +156,7 @@ extension RiskAlertsPlugin {
         // By index, reading two fields: iterating the elements would copy each debit (and retain its strings).
         for index in memory.debits.indices where memory.debits[index].at >= at - window && memory.debits[index].at <= at {
             count += 1
-            if let sum = units, let amount = memory.debits[index].units { units = sum + amount } else { units = nil }
+            units = Self.adding(memory.debits[index].units, to: units)
         }
         let byTotal: Bool
         if let units, let limit = rule.maxDebitTotalUnits {
@@ -199,6 +199,15 @@ extension RiskAlertsPlugin {
                      context: context)
     }
 
+    /// A running sum of exact ten-thousandths: nil once an amount has none; the caller then adds `Decimal`s. A window
+    /// holds at most ``RiskMemory/maximumDebits`` amounts below 10¹⁶ units each, far from overflowing; should that bound
+    /// ever grow, an overflow gives nil too rather than stop the daemon.
+    static func adding(_ amount: Int64?, to sum: Int64?) -> Int64? {
+        guard let sum, let amount else { return nil }
+        let (total, overflow) = sum.addingReportingOverflow(amount)
+        return overflow ? nil : total
+    }
+
     // MARK: - Rapid in-out
 
     /// For each large credit not yet reported whose window still holds this debit: the debits since the
@@ -209,22 +218,33 @@ extension RiskAlertsPlugin {
         let window = Int64(rule.windowHours) * Self.hour
         var drafts: [LeadDraft] = []
         for credit in memory.credits where !credit.alerted && credit.at <= at && at - credit.at <= window {
+            let creditAmount = credit.amount
+            guard creditAmount > 0 else { continue }
+            let threshold = creditAmount * rule.outRatio
+            // The check first, in exact integer units where every debit has them: on most debits nothing fires, and a
+            // movement keeps its amount as text (parsing each again for every debit would cost more than the rule).
+            var units: Int64? = 0
+            for index in memory.debits.indices
+            where memory.debits[index].at >= credit.at && memory.debits[index].at <= credit.at + window {
+                units = Self.adding(memory.debits[index].units, to: units)
+            }
+            if let units, Decimal(units) / 10_000 < threshold { continue }
             let debits = memory.debits.filter { $0.at >= credit.at && $0.at <= credit.at + window }
             let total = debits.reduce(Decimal(0)) { $0 + $1.amount }
-            guard credit.amount > 0, total >= credit.amount * rule.outRatio else { continue }
+            guard total >= threshold else { continue }
             memory.markAlerted(credit: credit)
 
-            let share = total / credit.amount
+            let share = total / creditAmount
             let hours = max(1, (at - credit.at + Self.hour - 1) / Self.hour)
             let creditTime = RiskMemory.date(credit.at)
             let account = Masking.field("accountId", value: credit.accountId)
             let values: [String: Any] = [
-                "creditAmount": RiskFormat.amount(credit.amount, context), "creditTime": RiskFormat.time(creditTime, context),
+                "creditAmount": RiskFormat.amount(creditAmount, context), "creditTime": RiskFormat.time(creditTime, context),
                 "account": account, "debitCount": String(debits.count), "debitTotal": RiskFormat.amount(total, context),
                 "ratio": LeadFormat.percent(share), "minRatio": LeadFormat.percent(rule.outRatio),
                 "windowHours": String(rule.windowHours), "hours": String(hours),
             ]
-            let creditText = RiskFormat.amount(credit.amount, context), creditAt = RiskFormat.instant(creditTime, context)
+            let creditText = RiskFormat.amount(creditAmount, context), creditAt = RiskFormat.instant(creditTime, context)
             let totalText = RiskFormat.amount(total, context), shareText = LeadFormat.percent(share)
             let minShare = LeadFormat.percent(rule.outRatio)
             var evidence = [
