@@ -88,6 +88,9 @@ public actor Dispatcher {
     private var lastHandledTime: Date?
     /// Deferred state was dropped after an error: nothing more may be handled.
     private var lostState = false
+    /// Every client the database holds is cached (deferred writes on a database that started with no clients, and
+    /// no eviction since): a client not cached is then new, and no batch needs to look for it in the database.
+    private var everyStoredClientCached = false
     /// A handled batch whose commit is running (``submit(_:)``), settled by the next call.
     private var inFlight: (prepared: Prepared, commit: Task<[Lead], any Error>)?
     /// Called with the leads each commit made new, after the commit.
@@ -120,6 +123,9 @@ public actor Dispatcher {
         self.reader = StoreStateReader(database: database)
         self.onNewLeads = onNewLeads
         self.position = try database.consumerPosition(AppDatabase.dispatcherConsumer)
+        // Only with deferred writes is this dispatcher known to be the only writer of client rows (a replay's scratch
+        // database); the daemon's may be written by others, and looks every batch's clients up.
+        everyStoredClientCached = try stateWrites == .deferred && database.clientCount() == 0
     }
 
     public var currentPosition: Int64 { position }
@@ -435,6 +441,7 @@ public actor Dispatcher {
                 // is written before the cache lets the clients go.
                 try writeUnwritten()
                 clients = ClientCache(bus: bus)
+                everyStoredClientCached = false
             } else {
                 clients.retain(only: Set(pending?.commit.clients.map(\.state.id) ?? []))
             }
@@ -488,6 +495,7 @@ public actor Dispatcher {
     /// failed): the dispatcher refuses to go on.
     private func dropCaches(afterError: Bool = true) {
         if afterError && stateWrites == .deferred { lostState = true }
+        everyStoredClientCached = false
         unwritten = [:]
         unwrittenBalances = [:]
         clients = ClientCache(bus: bus)
@@ -500,7 +508,9 @@ public actor Dispatcher {
     /// clients are looked through once more (a manager not cached is still read by the shard, only slower).
     private func warmCaches(for events: [Event]) throws {
         var missing = Set<String>()
-        for event in events { if let id = event.clientId, !clients.contains(id) { missing.insert(id) } }
+        if !everyStoredClientCached {
+            for event in events { if let id = event.clientId, !clients.contains(id) { missing.insert(id) } }
+        }
         var managerIds = Set<String>()
         if !missing.isEmpty {
             for (id, state) in try database.loadClients(missing) {

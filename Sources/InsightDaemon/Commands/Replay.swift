@@ -67,13 +67,22 @@ public struct Replay: Sendable {
     public struct LeadStream {
         /// Called once, before the first lead, with what the replay handled.
         public var begin: (_ events: Int, _ days: [LocalDate]) throws -> Void
-        /// Each lead, with the open lead that inhibited it (its status is then `suppressed`).
-        public var lead: (_ lead: Lead, _ inhibitedBy: String?) throws -> Void
+        /// Each page of leads read from the ledger (``Replay/leadPage`` at most), in order, each with the open lead
+        /// that inhibited it (its status is then `suppressed`).
+        public var page: (_ leads: [(lead: Lead, inhibitedBy: String?)]) throws -> Void
 
+        /// One lead at a time.
         public init(begin: @escaping (_ events: Int, _ days: [LocalDate]) throws -> Void,
                     lead: @escaping (_ lead: Lead, _ inhibitedBy: String?) throws -> Void) {
             self.begin = begin
-            self.lead = lead
+            page = { leads in for item in leads { try lead(item.lead, item.inhibitedBy) } }
+        }
+
+        /// A page at a time: the caller may then write a page's leads on every core.
+        public init(begin: @escaping (_ events: Int, _ days: [LocalDate]) throws -> Void,
+                    page: @escaping (_ leads: [(lead: Lead, inhibitedBy: String?)]) throws -> Void) {
+            self.begin = begin
+            self.page = page
         }
     }
 
@@ -200,17 +209,19 @@ public struct Replay: Sendable {
         var position: AppDatabase.LeadPosition?
         repeat {
             let page = try database.leads(after: position, limit: max(1, leadPage))
+            var streamed: [(lead: Lead, inhibitedBy: String?)] = []
             for var lead in page.leads {
                 let inhibitedBy = try Self.inhibition(of: lead, policy: policy, database: database)
                 if inhibitedBy != nil { lead.status = .suppressed }
                 result.tally.count(lead, inhibited: inhibitedBy != nil, timeZone: timeZone)
-                if let stream {
-                    try stream.lead(lead, inhibitedBy)
+                if stream != nil {
+                    streamed.append((lead, inhibitedBy))
                 } else {
                     result.leads.append(lead)
                     if let inhibitedBy { result.inhibited[lead.id] = inhibitedBy }
                 }
             }
+            if let stream, !streamed.isEmpty { try stream.page(streamed) }
             position = page.next
         } while position != nil
         return result

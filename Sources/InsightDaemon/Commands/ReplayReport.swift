@@ -121,10 +121,16 @@ extension Commands {
                 if terminal { FileHandle.standardError.write(Data("\n".utf8)) }  // off the progress line
                 if format == .json { emit(Replay.Result.jsonHead(events: events, days: days)) }
             },
-            lead: { lead, inhibitedBy in
+            page: { leads in
                 guard format == .json else { return }
-                emit((firstLead ? "" : ",") + (try Replay.Result.leadJSON(lead, inhibitedBy: inhibitedBy, timeZone: timeZone)))
-                firstLead = false
+                // A page's leads are written on every core, then emitted in order.
+                let texts = try ParallelMap.tryMap(count: leads.count, minimumForParallel: 64) {
+                    try Replay.Result.leadJSON(leads[$0].lead, inhibitedBy: leads[$0].inhibitedBy, timeZone: timeZone)
+                }
+                for text in texts {
+                    emit((firstLead ? "" : ",") + text)
+                    firstLead = false
+                }
             })
         do {
             let result = try await Replay(configuration: configuration).run(
