@@ -62,8 +62,9 @@ public struct Replay: Sendable {
         }
     }
 
-    /// Takes a replay's leads one at a time, in creation order (then key), while its scratch state still holds
-    /// them, so that a replay of any size writes them out without holding them all (`insightd replay --format json`).
+    /// Takes a replay's leads a page (or one) at a time, in creation order (then key), while its scratch state still
+    /// holds them, so that a replay of any size writes them out without holding them all (`insightd replay --format
+    /// json`).
     public struct LeadStream {
         /// Called once, before the first lead, with what the replay handled.
         public var begin: (_ events: Int, _ days: [LocalDate]) throws -> Void
