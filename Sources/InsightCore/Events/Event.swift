@@ -152,11 +152,7 @@ public final class TransactionFields: Sendable {
     public let balanceAfter: Decimal?
 
     init(_ data: JSONValue) {
-        guard case .object(let fields) = data else {
-            accountId = nil; amount = nil; amountLiteral = nil; direction = nil
-            currency = nil; channel = nil; counterparty = nil; balanceAfter = nil
-            return
-        }
+        let fields = data.objectValue ?? [:]
         accountId = fields["accountId"]?.stringValue
         let amountValue = fields["amount"]
         amount = amountValue?.decimalValue

@@ -17,9 +17,9 @@ public struct ClientState: Sendable, Hashable, Codable {
         /// The profile and the balance are read far more often than written, and most clients of a large book never
         /// have one or the other: each sits behind a pointer (nil: the empty profile, no balance) instead of taking
         /// a few hundred bytes inline in every client's box.
-        @usableFromInline var profileBox: ProfileBox?
+        @usableFromInline var profileBox: Frozen<ClientProfile>?
         @usableFromInline var accounts: [String: AccountState]
-        @usableFromInline var balanceBox: BalanceBox?
+        @usableFromInline var balanceBox: Frozen<BalanceSnapshot>?
         @usableFromInline var deposits: [String: TermDeposit]
         @usableFromInline var loans: [String: LoanState]
         @usableFromInline var holdings: [String: Holding]
@@ -57,24 +57,13 @@ public struct ClientState: Sendable, Hashable, Codable {
         }
     }
 
-    /// A profile, immutable: a write replaces the box.
+    /// A value behind a pointer, immutable: a write replaces the box (so copies of the state share it safely).
     @usableFromInline
-    final class ProfileBox: Sendable {
-        @usableFromInline let value: ClientProfile
+    final class Frozen<Value: Sendable>: Sendable {
+        @usableFromInline let value: Value
 
         @usableFromInline
-        init(_ value: ClientProfile) {
-            self.value = value
-        }
-    }
-
-    /// A balance snapshot, immutable: a write replaces the box.
-    @usableFromInline
-    final class BalanceBox: Sendable {
-        @usableFromInline let value: BalanceSnapshot
-
-        @usableFromInline
-        init(_ value: BalanceSnapshot) {
+        init(_ value: Value) {
             self.value = value
         }
     }
@@ -91,10 +80,10 @@ public struct ClientState: Sendable, Hashable, Codable {
     @inlinable public var id: String { storage.id }
     @inlinable public var profile: ClientProfile {
         get { storage.profileBox?.value ?? ClientProfile() }
-        set { unique.profileBox = ProfileBox(newValue) }
+        set { unique.profileBox = Frozen(newValue) }
         _modify {
             var value = profile
-            defer { unique.profileBox = ProfileBox(value) }
+            defer { unique.profileBox = Frozen(value) }
             yield &value
         }
     }
@@ -106,10 +95,10 @@ public struct ClientState: Sendable, Hashable, Codable {
     /// The latest daily balance snapshot.
     @inlinable public var balance: BalanceSnapshot? {
         get { storage.balanceBox?.value }
-        set { unique.balanceBox = newValue.map(BalanceBox.init) }
+        set { unique.balanceBox = newValue.map(Frozen.init) }
         _modify {
             var value = balance
-            defer { unique.balanceBox = value.map(BalanceBox.init) }
+            defer { unique.balanceBox = value.map(Frozen.init) }
             yield &value
         }
     }

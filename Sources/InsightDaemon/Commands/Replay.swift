@@ -249,10 +249,10 @@ struct ReplayTimeline {
     let ticks: [(key: String, value: LocalTime)]
     let batchSize: Int
     /// The day being replayed, and the next tick of it to fire (`ticks.count`: its end).
-    private(set) var day: LocalDate? { didSet { stop = nil } }
-    private var nextTick = 0 { didSet { stop = nil } }
-    /// The instant the timeline next stops at, once worked out for the current day and tick (nil: not yet).
-    private var stop: Date?
+    private(set) var day: LocalDate?
+    private var nextTick = 0
+    /// The instant the timeline last worked out as its next stop, with the day and tick it is for.
+    private var stop: (day: LocalDate, tick: Int, at: Date)?
     private var firstDay: LocalDate?
     private var batch: [Event] = []
 
@@ -269,10 +269,10 @@ struct ReplayTimeline {
     /// The instant the timeline next stops at: the next tick of the day, or the day's end. Worked out once per stop,
     /// not for every event.
     private mutating func boundary(of day: LocalDate) -> Date {
-        if let stop { return stop }
+        if let stop, stop.day == day, stop.tick == nextTick { return stop.at }
         let next = nextTick < ticks.count ? day.instant(at: ticks[nextTick].value, in: timeZone)
                                           : day.adding(days: 1).instant(in: timeZone)
-        stop = next
+        stop = (day, nextTick, next)
         return next
     }
 
