@@ -82,7 +82,7 @@ public actor Dispatcher {
     private var cachedPlugins: [LoadedPlugin] = []
     /// With deferred state writes, the changes of cached clients that the database does not have yet, and their
     /// daily balance snapshots (the state holds the latest only).
-    private var unwritten: [String: Set<StateChange>] = [:]
+    private var unwritten: [String: StateChanges] = [:]
     private var unwrittenBalances: [String: [BalanceSnapshot]] = [:]
     /// The event time of the last batch handled (the time a deferred state write is made at).
     private var lastHandledTime: Date?
@@ -344,7 +344,7 @@ public actor Dispatcher {
         // in this batch already names a manager introduced in this batch.
         var changedManagers: [String: ManagerState] = [:]
         for event in events where event.type == EventType.managerProfile {
-            guard let id = event.data["managerId"]?.stringValue else { continue }
+            guard let id = event.field("managerId")?.stringValue else { continue }
             var manager = managers[id] ?? ManagerState(id: id)
             manager.apply(event.data)
             managers[id] = manager
@@ -400,9 +400,9 @@ public actor Dispatcher {
         commit.managers = changedManagers.keys.sorted().compactMap { changedManagers[$0] }
         for event in events where event.type == EventType.crmInteraction {
             commit.interactions.append(DispatchCommit.Interaction(
-                journalSequence: event.sequence, clientId: event.clientId, managerId: event.data["managerId"]?.stringValue,
-                channel: event.data["channel"]?.stringValue, outcome: event.data["outcome"]?.stringValue,
-                leadId: event.data["leadId"]?.stringValue, at: event.time))
+                journalSequence: event.sequence, clientId: event.clientId, managerId: event.field("managerId")?.stringValue,
+                channel: event.field("channel")?.stringValue, outcome: event.field("outcome")?.stringValue,
+                leadId: event.field("leadId")?.stringValue, at: event.time))
         }
         commit.leads.sort { ($0.sequence ?? 0, $0.lead.key) < ($1.sequence ?? 0, $1.lead.key) }
         commit.position = last.sequence
@@ -525,7 +525,7 @@ public actor Dispatcher {
             }
         }
         for event in events where event.type == EventType.managerProfile || event.type == EventType.clientProfile {
-            if let managerId = event.data["managerId"]?.stringValue { managerIds.insert(managerId) }
+            if let managerId = event.field("managerId")?.stringValue { managerIds.insert(managerId) }
         }
         let missingManagers = managerIds.filter { managers[$0] == nil }
         if !missingManagers.isEmpty {

@@ -11,7 +11,7 @@ struct ShardWorker: Sendable {
         var shard: Int
         /// The shard's part of the cache, with this batch's events applied.
         var states: [String: ClientState]
-        var changes: [String: Set<StateChange>] = [:]
+        var changes: [String: StateChanges] = [:]
         /// Each daily balance snapshot the batch recorded per client, in order (one per day: a later event for the
         /// same day replaces it). The state holds only the latest; the store keeps them all as its history.
         var balances: [String: [BalanceSnapshot]] = [:]
@@ -177,7 +177,7 @@ struct ShardWorker: Sendable {
     /// decoded form is the memory: the JSON would only double what the cache holds, and the update needs it no more
     /// either (the row's memory is its `memoryText` now), so both leave it out. The live memories stay with the cache
     /// alone: the next batch changes them in place while this one commits.
-    static func update(_ state: ClientState, changes: Set<StateChange>, balances: [BalanceSnapshot],
+    static func update(_ state: ClientState, changes: StateChanges, balances: [BalanceSnapshot],
                        plugins: [String: LoadedPlugin]) throws -> (update: DispatchCommit.ClientUpdate, cached: ClientState) {
         var state = state
         var encoded: [String] = []

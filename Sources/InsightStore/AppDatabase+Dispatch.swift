@@ -11,7 +11,7 @@ public struct DispatchCommit: Sendable {
         /// already written into `memoryText`: the writer then takes `memoryText` (the fallback to `state.memory`
         /// is for an update that was not encoded).
         public var state: ClientState
-        public var changes: Set<StateChange>
+        public var changes: StateChanges
         /// With a ``StateChange/balance`` change, every daily snapshot the update covers, oldest first: the state
         /// holds only the latest, and the history keeps each day's (empty: the state's latest alone).
         public var balances: [BalanceSnapshot] = []
@@ -20,7 +20,7 @@ public struct DispatchCommit: Sendable {
         /// Every plugin's memory of the client as one JSON object (nil: none), for the client row.
         var memoryText: String?
 
-        public init(state: ClientState, changes: Set<StateChange>) {
+        public init(state: ClientState, changes: StateChanges) {
             self.state = state
             self.changes = changes
         }

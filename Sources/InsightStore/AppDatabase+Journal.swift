@@ -132,14 +132,19 @@ extension JournalRecord {
     /// The journaled event, with its `data` parsed.
     func event() throws -> Event {
         let sequence = seq ?? 0
-        let parsed: JSONValue
+        let parsed: JSONDocument
         do {
-            parsed = try JSONParser.parse(data)
+            parsed = try JSONParser.parseMembers(data)
         } catch {
             throw StoreError.corruptRow(table: "journal", key: "seq \(sequence)", reason: "\(error)")
         }
-        return Event(sequence: sequence, id: eventId, source: source, type: EventType.interned(type),
-                     time: Date(milliseconds: timeMs),
-                     clientId: clientId, data: parsed)
+        switch parsed {
+        case .members(let members):  // the usual `data`: kept as its members, no dictionary made
+            return Event(sequence: sequence, id: eventId, source: source, type: EventType.interned(type),
+                         time: Date(milliseconds: timeMs), clientId: clientId, dataMembers: members)
+        case .value(let value):
+            return Event(sequence: sequence, id: eventId, source: source, type: EventType.interned(type),
+                         time: Date(milliseconds: timeMs), clientId: clientId, data: value)
+        }
     }
 }

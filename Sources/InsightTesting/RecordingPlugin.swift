@@ -52,8 +52,8 @@ public struct RecordingPlugin: Plugin {
 
     public func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] {
         configuration.recorder.record(event)
-        if event.data["fail"]?.boolValue == true { throw Failure() }
-        guard event.data["lead"]?.boolValue == true else { return [] }
+        if event.field("fail")?.boolValue == true { throw Failure() }
+        guard event.field("lead")?.boolValue == true else { return [] }
         return [LeadDraft(key: "\(event.clientId ?? "-"):\(event.id)", kind: "recorded", clientId: event.clientId,
                           title: "Recorded \(event.id)", evidence: [Evidence(key: "now", label: "now", value: "\(context.now.timeIntervalSince1970)")],
                           sourceEvents: [event.id])]

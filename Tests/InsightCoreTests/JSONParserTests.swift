@@ -170,6 +170,47 @@ struct JSONParserTests {
         #expect(failure.message.contains(testCase.message), "message was: \(failure.message)")
     }
 
+    /// `parseMembers` keeps a small root object as its members: the same value as `parse` for every valid case,
+    /// the same error for every invalid one.
+    @Test("parseMembers gives what parse gives", arguments: validCases)
+    func membersAgreeWithParse(_ testCase: ValidJSONCase) throws {
+        let document = try testCase.bytes.withUnsafeBufferPointer { try JSONParser.parseMembers($0) }
+        switch document {
+        case .members(let members):
+            #expect(JSONValue.object(members.object) == testCase.expected)
+            for (key, value) in testCase.expected.objectValue ?? [:] { #expect(members[key] == value) }
+        case .value(let value):
+            #expect(value == testCase.expected)
+            #expect(value.objectValue == nil, "a small object is kept as its members")
+        }
+    }
+
+    @Test("parseMembers reports the errors parse reports", arguments: invalidCases)
+    func membersRejectAsParseDoes(_ testCase: InvalidJSONCase) throws {
+        let failure = try #require(throws: JSONParser.Failure.self) {
+            try testCase.bytes.withUnsafeBufferPointer { try JSONParser.parseMembers($0) }
+        }
+        let reference = try #require(throws: JSONParser.Failure.self) { try JSONParser.parse(testCase.bytes) }
+        #expect(failure == reference)
+    }
+
+    @Test func membersKeepOrderAndLargeObjectsStayDictionaries() throws {
+        guard case .members(let members) = try JSONParser.parseMembers(#" {"b": 1, "a": {"c": [2]}} "#) else {
+            Issue.record("a small object is kept as its members")
+            return
+        }
+        #expect(members.members.map(\.key) == ["b", "a"])
+        #expect(members["a"] == .object(["c": .array([.number("2")])]))
+        #expect(members["c"] == nil)
+        let large = "{" + (0..<17).map { "\"k\($0)\": \($0)" }.joined(separator: ",") + "}"
+        guard case .value(let value) = try JSONParser.parseMembers(large) else {
+            Issue.record("an object of more than 16 members is a dictionary")
+            return
+        }
+        #expect(value.objectValue?.count == 17)
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parseMembers(#"{"k": 1, "k": 2}"#) }
+    }
+
     @Test func failureOffsetIsZeroBasedByteOffset() throws {
         let failure = try #require(throws: JSONParser.Failure.self) {
             try JSONParser.parse("[\n  1,\n  2,\n]")

@@ -139,9 +139,28 @@ struct EnvelopeScannerDifferentialTests {
                 let fast = fast(line, decoder: decoder, encodeData: encodeData)
                 let reference = reference(line, decoder: decoder, encodeData: encodeData)
                 #expect(fast == reference, "line \(String(decoding: line, as: UTF8.self).debugDescription), encodeData \(encodeData)")
+                if let event = fast?.event, let expected = reference?.event {
+                    expectSameFields(event, expected)
+                }
             }
         }
         return scanned
+    }
+
+    /// Each of `data`'s fields read one at a time (the fast path keeps `data` as its members), and a transaction's
+    /// fields, are those of the reference's object.
+    static func expectSameFields(_ event: Event, _ expected: Event) {
+        let object = expected.data.objectValue ?? [:]
+        for (key, value) in object { #expect(event.field(key) == value, "data.\(key)") }
+        #expect(event.field("no such field") == nil)
+        #expect(event.dataIsObject == (expected.data.objectValue != nil))
+        let fields = event.transaction, reference = expected.transaction
+        #expect(fields?.accountId == reference?.accountId)
+        #expect(fields?.amount == reference?.amount)
+        #expect(fields?.amountLiteral == reference?.amountLiteral)
+        #expect(fields?.direction == reference?.direction)
+        #expect(fields?.counterparty == reference?.counterparty)
+        #expect(fields?.balanceAfter == reference?.balanceAfter)
     }
 
     @Test("handwritten lines: the same events and rejections, native and ingest decoders")

@@ -87,7 +87,7 @@ private struct Population {
     mutating func project(_ events: [Event], batches: Int, into database: AppDatabase, at now: Date) throws {
         let size = max(1, (events.count + batches - 1) / batches)
         for start in stride(from: 0, to: events.count, by: size) {
-            var changed: [String: Set<StateChange>] = [:]
+            var changed: [String: StateChanges] = [:]
             for event in events[start..<min(start + size, events.count)] {
                 guard let id = event.clientId else { continue }
                 changed[id, default: []].formUnion(states[id, default: ClientState(id: id)].apply(event))
@@ -226,7 +226,7 @@ struct PluginQueryTests {
 
         let changes = state.apply(event("e2", EventType.clientProfile, client: "C1", at: instant(days: 2),
                                         ["birthCalendar": .string("chinese"), "segment": .null]))
-        step.clients = [.init(state: state, changes: Set(changes))]
+        step.clients = [.init(state: state, changes: changes)]
         try store.database.commit(step, at: now)
         #expect(try reader.clients(birthdayKeys: [1125]).isEmpty)
         let lunarKey = try #require(state.profile.birthdayKey)
@@ -313,7 +313,7 @@ struct PluginQueryTests {
     @Test func previousTransactionAndLastWealthPurchasePersist() throws {
         let store = try TestStore()
         var state = ClientState(id: "C1")
-        var changes = Set<StateChange>()
+        var changes = StateChanges()
         for (index, time) in ["2026-11-01T09:00:00+08:00", "2026-11-15T09:00:00+08:00", "2026-11-20T09:00:00+08:00"].enumerated() {
             changes.formUnion(state.apply(event("t\(index)", EventType.accountTransaction, client: "C1", at: instant(time), [
                 "accountId": .string("AC1"), "amount": .number("10"), "direction": .string("credit"),

@@ -49,8 +49,8 @@ struct StateStoreTests {
         return state
     }
 
-    static func everyChange(of state: ClientState) -> Set<StateChange> {
-        var changes: Set<StateChange> = [.profile, .activity, .balance]
+    static func everyChange(of state: ClientState) -> StateChanges {
+        var changes: StateChanges = [.profile, .activity, .balance]
         changes.formUnion(state.accounts.keys.map(StateChange.account))
         changes.formUnion(state.deposits.keys.map(StateChange.deposit))
         changes.formUnion(state.loans.keys.map(StateChange.loan))
@@ -59,7 +59,7 @@ struct StateStoreTests {
         return changes
     }
 
-    func commit(_ states: [(ClientState, Set<StateChange>)], managers: [ManagerState] = [], to database: AppDatabase) throws {
+    func commit(_ states: [(ClientState, StateChanges)], managers: [ManagerState] = [], to database: AppDatabase) throws {
         var step = DispatchCommit()
         step.clients = states.map { DispatchCommit.ClientUpdate(state: $0.0, changes: $0.1) }
         step.managers = managers

@@ -19,44 +19,82 @@ public struct Event: Sendable, Hashable {
         @usableFromInline let source: String
         @usableFromInline let type: String
         @usableFromInline let clientId: String?
-        @usableFromInline let data: JSONValue
+        /// `data` as given whole, or nil when the decoder kept it as its members.
+        @usableFromInline let givenData: JSONValue?
+        /// `data` as its members (``JSONObjectMembers``), as decoded on the data path; nil when given whole.
+        @usableFromInline let dataMembers: JSONObjectMembers?
         @usableFromInline var dataText: String?
-        /// A transaction's fields, looked up on first use (nil inside: not yet). Only an event that is handled needs
-        /// them: one that is only journaled (a webhook's, an inbox file's) never pays for them.
-        private let transactionFields: Mutex<TransactionFields?>
+        /// What is made from `data` on first use (nil inside: not yet): the whole object of an event kept as members,
+        /// and a transaction's fields. Only an event that is handled needs them: one that is only journaled (a
+        /// webhook's, an inbox file's) never pays for them.
+        private let derived: Mutex<Derived>
+
+        struct Derived {
+            var data: JSONValue?
+            var transaction: TransactionFields?
+        }
 
         @usableFromInline
-        init(id: String, source: String, type: String, clientId: String?, data: JSONValue, dataText: String?,
-             transaction: TransactionFields? = nil) {
+        init(id: String, source: String, type: String, clientId: String?, data: JSONValue?, members: JSONObjectMembers?,
+             dataText: String?, transaction: TransactionFields? = nil) {
             self.id = id
             self.source = source
             self.type = type
             self.clientId = clientId
-            self.data = data
+            givenData = members == nil ? data ?? .object([:]) : nil
+            dataMembers = members
             self.dataText = dataText
-            transactionFields = Mutex(transaction)
+            derived = Mutex(Derived(data: nil, transaction: transaction))
+        }
+
+        /// A copy with another source or `dataText`, keeping `data` as it is held and whatever was made from it.
+        @usableFromInline func copy(source: String, dataText: String?) -> Body {
+            let made = derived.withLock { $0 }
+            let body = Body(id: id, source: source, type: type, clientId: clientId, data: givenData, members: dataMembers,
+                            dataText: dataText, transaction: made.transaction)
+            if let data = made.data { body.derived.withLock { $0.data = data } }
+            return body
+        }
+
+        @usableFromInline var data: JSONValue {
+            if let givenData { return givenData }
+            return derived.withLock { made in
+                if let data = made.data { return data }
+                let data = JSONValue.object(dataMembers?.object ?? [:])
+                made.data = data
+                return data
+            }
+        }
+
+        /// `data[key]`, without making the whole object of an event kept as members.
+        @usableFromInline func field(_ key: String) -> JSONValue? {
+            if let dataMembers { return dataMembers[key] }
+            return givenData?[key]
         }
 
         /// Nil for every type but `account.transaction`. The lock makes the first use safe from any thread.
         @usableFromInline var transaction: TransactionFields? {
             guard type == EventType.accountTransaction else { return nil }
-            return transactionFields.withLock { fields in
-                if let fields { return fields }
-                let made = TransactionFields(data)
-                fields = made
-                return made
+            return derived.withLock { made in
+                if let fields = made.transaction { return fields }
+                let fields = TransactionFields(field)
+                made.transaction = fields
+                return fields
             }
         }
-
-        /// The fields if they were already looked up, for a copy of the box to keep.
-        @usableFromInline var transactionIfMade: TransactionFields? { transactionFields.withLock { $0 } }
     }
 
     @inlinable public var id: String { body.id }
     @inlinable public var source: String { body.source }
     @inlinable public var type: String { body.type }
     @inlinable public var clientId: String? { body.clientId }
+    /// The event's `data` object. An event decoded on the data path keeps `data` as its members and makes the object
+    /// on first use: read one field with ``field(_:)`` instead.
     @inlinable public var data: JSONValue { body.data }
+    /// True when `data` is an object, as it is for every decoded event.
+    @inlinable public var dataIsObject: Bool { body.dataMembers != nil || body.givenData?.objectValue != nil }
+    /// `data[key]`, the same value, without making the whole object of an event decoded on the data path.
+    @inlinable public func field(_ key: String) -> JSONValue? { body.field(key) }
     /// For an `account.transaction`, the fields the projection and the plugins read on every transaction, looked up
     /// in `data` once, on first use (nil for every other type).
     @inlinable public var transaction: TransactionFields? { body.transaction }
@@ -69,8 +107,7 @@ public struct Event: Sendable, Hashable {
             if isKnownUniquelyReferenced(&body) {
                 body.dataText = newValue
             } else {
-                body = Body(id: body.id, source: body.source, type: body.type, clientId: body.clientId, data: body.data,
-                            dataText: newValue, transaction: body.transactionIfMade)
+                body = body.copy(source: body.source, dataText: newValue)
             }
         }
     }
@@ -79,7 +116,16 @@ public struct Event: Sendable, Hashable {
                 data: JSONValue, dataText: String? = nil) {
         self.sequence = sequence
         self.time = time
-        body = Body(id: id, source: source, type: type, clientId: clientId, data: data, dataText: dataText)
+        body = Body(id: id, source: source, type: type, clientId: clientId, data: data, members: nil, dataText: dataText)
+    }
+
+    /// An event whose `data` is kept as the members it was decoded into (see ``JSONObjectMembers``).
+    package init(sequence: Int64 = 0, id: String, source: String, type: String, time: Date, clientId: String?,
+                 dataMembers: JSONObjectMembers, dataText: String? = nil) {
+        self.sequence = sequence
+        self.time = time
+        body = Body(id: id, source: source, type: type, clientId: clientId, data: nil, members: dataMembers,
+                    dataText: dataText)
     }
 
     public static func == (lhs: Event, rhs: Event) -> Bool {
@@ -104,8 +150,7 @@ public struct Event: Sendable, Hashable {
     public func journaled(under sender: String) -> Event {
         guard source != sender else { return self }
         var scoped = self
-        scoped.body = Body(id: id, source: sender + "/" + source, type: type, clientId: clientId, data: data, dataText: dataText,
-                           transaction: body.transactionIfMade)
+        scoped.body = body.copy(source: sender + "/" + source, dataText: dataText)
         return scoped
     }
 
@@ -151,19 +196,19 @@ public final class TransactionFields: Sendable {
     public let counterparty: String?
     public let balanceAfter: Decimal?
 
-    init(_ data: JSONValue) {
-        let fields = data.objectValue ?? [:]
-        accountId = fields["accountId"]?.stringValue
-        let amountValue = fields["amount"]
+    /// The fields, from `data[key]` through `field`.
+    init(_ field: (String) -> JSONValue?) {
+        accountId = field("accountId")?.stringValue
+        let amountValue = field("amount")
         amount = amountValue?.decimalValue
         switch amountValue {
         case .number(let literal)?, .string(let literal)?: amountLiteral = literal
         default: amountLiteral = nil
         }
-        direction = fields["direction"]?.stringValue
-        currency = fields["currency"]?.stringValue
-        channel = fields["channel"]?.stringValue
-        counterparty = fields["counterparty"]?.stringValue
-        balanceAfter = fields["balanceAfter"]?.decimalValue
+        direction = field("direction")?.stringValue
+        currency = field("currency")?.stringValue
+        channel = field("channel")?.stringValue
+        counterparty = field("counterparty")?.stringValue
+        balanceAfter = field("balanceAfter")?.decimalValue
     }
 }

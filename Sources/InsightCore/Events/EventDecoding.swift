@@ -35,6 +35,8 @@ public struct EnvelopeMembers: Sendable {
     public var source: JSONValue?
     public var clientId: JSONValue?
     public var data: JSONValue?
+    /// `data` as its members, when the scan found an object it kept that way (then ``data`` is nil).
+    public var dataMembers: JSONObjectMembers?
     /// Where `data`'s value lies in the scanned bytes (only from ``JSONParser/scanEnvelope(_:)``).
     public var dataRange: Range<Int>?
 
@@ -94,8 +96,9 @@ public struct NativeEventDecoder: EventDecoding {
             guard let text = given.stringValue, !text.isEmpty else { return reject("field \"source\" must be a non-empty string") }
             source = text
         }
-        let data = members.data ?? .object([:])
-        guard case .object = data else { return reject("field \"data\" must be a JSON object, got \(data.typeName)") }
+        if members.dataMembers == nil, let data = members.data, data.objectValue == nil {
+            return reject("field \"data\" must be a JSON object, got \(data.typeName)")
+        }
         var clientId: String?
         if let given = members.clientId, given != .null {
             guard let text = given.stringValue ?? numberText(given), !text.isEmpty else {
@@ -103,7 +106,11 @@ public struct NativeEventDecoder: EventDecoding {
             }
             clientId = text
         }
-        let event = Event(id: id, source: source, type: type, time: time, clientId: clientId, data: data)
+        let event = if let dataMembers = members.dataMembers {
+            Event(id: id, source: source, type: type, time: time, clientId: clientId, dataMembers: dataMembers)
+        } else {
+            Event(id: id, source: source, type: type, time: time, clientId: clientId, data: members.data ?? .object([:]))
+        }
         if let problem = EventValidator.problem(with: event) { return reject(problem) }
         return .success(event)
     }
@@ -130,9 +137,9 @@ public enum EventValidator {
         if EventType.isClientScoped(event.type), event.clientId == nil {
             return "field \"clientId\" is required for type \(event.type)"
         }
-        guard let rules = EventType.schema(for: event.type), case .object(let data) = event.data else { return nil }
+        guard let rules = EventType.schema(for: event.type) else { return nil }
         for rule in rules {
-            guard let value = data[rule.name] else {
+            guard let value = event.field(rule.name) else {
                 if rule.required { return "data.\(rule.name) is required for type \(event.type)" }
                 continue
             }

@@ -58,6 +58,24 @@ public struct JSONParser {
         return (value, text)
     }
 
+    /// Parses exactly one JSON document as ``parse(_:)-swift.type.method`` does (the same errors at the same
+    /// places), keeping a root object of up to 16 members as its members instead of building its dictionary.
+    public static func parseMembers(_ bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> JSONDocument {
+        var parser = JSONParser(bytes: bytes)
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { parser.index = 3 }
+        parser.skipWhitespace()
+        guard parser.peek() == UInt8(ascii: "{") else { return .value(try parser.parseDocument()) }
+        let document = try parser.parseObject(depth: 0, asMembers: true)
+        parser.skipWhitespace()
+        guard parser.index == bytes.count else { throw parser.failure("unexpected data after the JSON value") }
+        return document
+    }
+
+    public static func parseMembers(_ text: String) throws(Failure) -> JSONDocument {
+        var text = text
+        return try text.withUTF8 { buffer in Result { () throws(Failure) in try parseMembers(buffer) } }.get()
+    }
+
     /// The members of a flat native event envelope, read straight from its bytes: no object is built for the
     /// envelope, only the `data` member's value (the typed fast path of ``EventBatch``). Nil unless the bytes
     /// are one JSON object whose members are among `id`, `type`, `time`, `source`, `clientId` and `data`,
@@ -99,16 +117,23 @@ public struct JSONParser {
                 index += 1
                 skipWhitespace()
                 let valueStart = index
-                let value = try parseValue(depth: 1)
                 switch member {
-                case .id: guard members.id == nil else { return nil }; members.id = value
-                case .type: guard members.type == nil else { return nil }; members.type = value
-                case .time: guard members.time == nil else { return nil }; members.time = value
-                case .source: guard members.source == nil else { return nil }; members.source = value
-                case .clientId: guard members.clientId == nil else { return nil }; members.clientId = value
+                case .id: guard members.id == nil else { return nil }; members.id = try parseValue(depth: 1)
+                case .type: guard members.type == nil else { return nil }; members.type = try parseValue(depth: 1)
+                case .time: guard members.time == nil else { return nil }; members.time = try parseValue(depth: 1)
+                case .source: guard members.source == nil else { return nil }; members.source = try parseValue(depth: 1)
+                case .clientId: guard members.clientId == nil else { return nil }; members.clientId = try parseValue(depth: 1)
                 case .data:
-                    guard members.data == nil else { return nil }
-                    members.data = value
+                    guard members.data == nil, members.dataMembers == nil else { return nil }
+                    // An object is kept as its members (``JSONObjectMembers``): no dictionary on the data path.
+                    if peek() == UInt8(ascii: "{") {
+                        switch try parseObject(depth: 1, asMembers: true) {
+                        case .members(let object): members.dataMembers = object
+                        case .value(let value): members.data = value
+                        }
+                    } else {
+                        members.data = try parseValue(depth: 1)
+                    }
                     members.dataRange = valueStart..<index
                 }
                 skipWhitespace()
@@ -156,7 +181,11 @@ public struct JSONParser {
         guard depth < Self.maximumDepth else { throw failure("nesting deeper than \(Self.maximumDepth) levels") }
         guard index < bytes.count else { throw failure("unexpected end of input: expected a value") }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try parseObject(depth: depth)
+        case UInt8(ascii: "{"):
+            guard case .value(let object) = try parseObject(depth: depth, asMembers: false) else {
+                preconditionFailure("an object parsed as a value is a value")
+            }
+            return object
         case UInt8(ascii: "["): return try parseArray(depth: depth)
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
@@ -167,10 +196,12 @@ public struct JSONParser {
         }
     }
 
-    private mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
+    /// An object at `index`; `asMembers` keeps one of up to ``linearMembers`` members as its members (a larger one
+    /// is always a dictionary).
+    private mutating func parseObject(depth: Int, asMembers: Bool) throws(Failure) -> JSONDocument {
         index += 1
         skipWhitespace()
-        if peek() == UInt8(ascii: "}") { index += 1; return .object([:]) }
+        if peek() == UInt8(ascii: "}") { index += 1; return asMembers ? .members(JSONObjectMembers([])) : .value(.object([:])) }
         // Members gather on a stack shared by the nested objects, and the dictionary is made once at the end
         // with room for exactly them: no growth, and half the memory of a guessed capacity (a batch of
         // decoded events is mostly these dictionaries). A duplicate key is found as it is read, by comparing
@@ -208,10 +239,11 @@ public struct JSONParser {
             case UInt8(ascii: ","): index += 1
             case UInt8(ascii: "}"):
                 index += 1
-                if let large { return .object(large) }
+                if let large { return .value(.object(large)) }
+                if asMembers { return .members(JSONObjectMembers(Array(members[base...]))) }
                 var object = [String: JSONValue](minimumCapacity: members.count - base)
                 for member in members[base...] { object[member.key] = member.value }
-                return .object(object)
+                return .value(.object(object))
             default: throw failure("expected ',' or '}' in object")
             }
         }

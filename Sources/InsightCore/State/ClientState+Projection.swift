@@ -5,19 +5,19 @@ extension ClientState {
     ///
     /// Pure and deterministic: the same events in the same order always give the same state.
     @discardableResult
-    public mutating func apply(_ event: Event) -> [StateChange] {
-        guard case .object(let data) = event.data else { return [] }
-        var changes: [StateChange] = []
+    public mutating func apply(_ event: Event) -> StateChanges {
+        guard event.dataIsObject else { return [] }
+        var changes = StateChanges()
         // `lastEventAt` is kept exactly in memory but stored at day resolution: it is written when it
         // reaches a new (UTC) day, not on every event, which would double the writes of a busy client.
         if lastEventAt.map({ event.time > $0 }) ?? true {
             let previousDay = lastEventAt.map { Int(($0.timeIntervalSince1970 / 86_400).rounded(.down)) }
             lastEventAt = event.time
-            if previousDay != Int((event.time.timeIntervalSince1970 / 86_400).rounded(.down)) { changes.append(.activity) }
+            if previousDay != Int((event.time.timeIntervalSince1970 / 86_400).rounded(.down)) { changes.insert(.activity) }
         }
-        func decimal(_ key: String) -> Decimal? { data[key]?.decimalValue }
-        func string(_ key: String) -> String? { data[key]?.stringValue }
-        func date(_ key: String) -> LocalDate? { data[key]?.stringValue.flatMap(LocalDate.init) }
+        func decimal(_ key: String) -> Decimal? { event.field(key)?.decimalValue }
+        func string(_ key: String) -> String? { event.field(key)?.stringValue }
+        func date(_ key: String) -> LocalDate? { event.field(key)?.stringValue.flatMap(LocalDate.init) }
         // A transaction's fields are looked up once per event (``Event/transaction``); other types look theirs up here.
         if let transaction = event.transaction {
             guard let accountId = transaction.accountId else { return changes }
@@ -34,15 +34,15 @@ extension ClientState {
             }
             account.transactionCount += 1
             accounts[accountId] = account
-            changes.append(.account(accountId))
+            changes.insert(.account(accountId))
             return changes
         }
         let currency = string("currency") ?? "CNY"
 
         switch event.type {
         case EventType.clientProfile:
-            profile.merge(data)
-            changes.append(.profile)
+            profile.merge(event.data.objectValue ?? [:])
+            changes.insert(.profile)
 
         case EventType.accountBalance:
             guard let asOf = date("asOf"), let aum = decimal("aum") else { break }
@@ -50,14 +50,14 @@ extension ClientState {
             if let current = balance, current.asOf > asOf { break }
             balance = BalanceSnapshot(asOf: asOf, aum: aum, deposits: decimal("deposits"), wealth: decimal("wealth"),
                                       loans: decimal("loans"))
-            changes.append(.balance)
+            changes.insert(.balance)
 
         case EventType.depositTerm:
             guard let depositId = string("depositId"), let amount = decimal("amount"),
                   let maturity = date("maturityDate") else { break }
             deposits[depositId] = TermDeposit(id: depositId, amount: amount, currency: currency, openDate: date("openDate"),
                                               maturityDate: maturity, status: string("status"))
-            changes.append(.deposit(depositId))
+            changes.insert(.deposit(depositId))
 
         case EventType.loanAccount:
             guard let loanId = string("loanId") else { break }
@@ -73,7 +73,7 @@ extension ClientState {
             let reportsOverdue = string("status") == "overdue" || (decimal("overdueDays").map { $0 > 0 } ?? false)
             if reportsOverdue { loan.lastOverdueAt = event.time }
             loans[loanId] = loan
-            changes.append(.loan(loanId))
+            changes.insert(.loan(loanId))
 
         case EventType.wealthTrade:
             guard let productId = string("productId"), let amount = decimal("amount") else { break }
@@ -81,10 +81,10 @@ extension ClientState {
             holding.amount = string("action") == "redeem" ? max(0, holding.amount - amount) : holding.amount + amount
             holding.lastTradeAt = event.time
             holdings[productId] = holding
-            changes.append(.holding(productId))
+            changes.insert(.holding(productId))
             if string("action") != "redeem", lastWealthPurchaseAt.map({ event.time > $0 }) ?? true {
                 lastWealthPurchaseAt = event.time
-                changes.append(.wealthPurchase)
+                changes.insert(.wealthPurchase)
             }
 
         case EventType.corporateFinancials:
@@ -92,12 +92,12 @@ extension ClientState {
             financials[period] = Financials(period: period, totalAssets: decimal("totalAssets"),
                                             totalLiabilities: decimal("totalLiabilities"),
                                             operatingCashFlow: decimal("operatingCashFlow"), revenue: decimal("revenue"))
-            changes.append(.financials(period))
+            changes.insert(.financials(period))
 
         case EventType.crmInteraction:
             if lastInteractionAt.map({ event.time > $0 }) ?? true {
                 lastInteractionAt = event.time
-                if !changes.contains(.activity) { changes.append(.activity) }
+                changes.insert(.activity)
             }
 
         default:

@@ -58,9 +58,9 @@ public struct LoanRenewalPlugin: Plugin {
     }
 
     public func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] {
-        guard let client = context.client, let loanId = event.data["loanId"]?.stringValue,
+        guard let client = context.client, let loanId = event.field("loanId")?.stringValue,
               let loan = client.loans[loanId], loan.status == "repaid", let maturity = loan.maturityDate,
-              event.data["status"]?.stringValue == "repaid", productQualifies(loan) else { return [] }
+              event.field("status")?.stringValue == "repaid", productQualifies(loan) else { return [] }
         let repaid = loan.repaidDate ?? LocalDate(event.time, in: context.timeZone)
         let early = repaid.days(until: maturity)
         guard early > configuration.earlyRepaymentDays, !overdueRecently(loan, now: context.now) else { return [] }

@@ -91,20 +91,20 @@ public struct ProductMatchPlugin: Plugin {
         func evidence(_ key: String, _ value: String) -> Evidence { Evidence(key, value, labels: Self.labels, locale: locale) }
         switch event.type {
         case EventType.accountTransaction:
-            if triggers.largeCredit.enabled, event.data["direction"]?.stringValue == "credit",
-               let amount = event.data["amount"]?.decimalValue, amount >= triggers.largeCredit.minAmount {
+            if triggers.largeCredit.enabled, event.field("direction")?.stringValue == "credit",
+               let amount = event.field("amount")?.decimalValue, amount >= triggers.largeCredit.minAmount {
                 trigger = Trigger(kind: .largeCredit, amount: amount, reference: "\(event.source):\(event.id)", evidence: [
                     evidence("credit", LeadFormat.text("\(LeadFormat.amount(amount, locale: locale))（标准：≥\(LeadFormat.amount(triggers.largeCredit.minAmount, locale: locale))）",
                                                        "\(LeadFormat.amount(amount, locale: locale)) ≥ \(LeadFormat.amount(triggers.largeCredit.minAmount, locale: locale))",
                                                        locale: locale)),
-                    evidence("account", event.data["accountId"]?.stringValue.map(Masking.accountNumber) ?? "-"),
+                    evidence("account", event.field("accountId")?.stringValue.map(Masking.accountNumber) ?? "-"),
                 ], sourceEvents: [event.id])
             }
             trigger = trigger ?? idle(client, event: event, memory: &memory, context: context)
         case EventType.accountBalance:
             trigger = idle(client, event: event, memory: &memory, context: context)
         case EventType.loanAccount:
-            guard triggers.lifeEvents.enabled, let loanId = event.data["loanId"]?.stringValue,
+            guard triggers.lifeEvents.enabled, let loanId = event.field("loanId")?.stringValue,
                   let loan = client.loans[loanId], loan.product == "mortgage", !memory.mortgages.contains(loanId) else { break }
             memory.mortgages.append(loanId)
             guard loan.status != "repaid", !triggers.lifeEvents.mortgageOpened.isEmpty else { break }

@@ -9,8 +9,8 @@ extension RiskAlertsPlugin {
     /// One lead per drop episode: after an alert, only snapshots from the alert's day on can be a new peak.
     func aumDropAlerts(_ event: Event, context: PluginContext, memory: inout RiskMemory) -> [LeadDraft] {
         let rule = configuration.aumDrop
-        guard rule.enabled, let clientId = event.clientId, let asOf = event.data["asOf"]?.stringValue.flatMap(LocalDate.init),
-              let aum = event.data["aum"]?.decimalValue else { return [] }
+        guard rule.enabled, let clientId = event.clientId, let asOf = event.field("asOf")?.stringValue.flatMap(LocalDate.init),
+              let aum = event.field("aum")?.decimalValue else { return [] }
         memory.record(snapshot: RiskMemory.Snapshot(asOf: asOf, aum: aum))
         if let newest = memory.snapshots.last?.asOf { memory.expireSnapshots(before: newest.adding(days: -rule.lookbackDays)) }
 
@@ -50,7 +50,7 @@ extension RiskAlertsPlugin {
     /// one lead names the highest.
     func overdueAlerts(_ event: Event, context: PluginContext, memory: inout RiskMemory) -> [LeadDraft] {
         let rule = configuration.overdue
-        guard rule.enabled, let clientId = event.clientId, let loanId = event.data["loanId"]?.stringValue,
+        guard rule.enabled, let clientId = event.clientId, let loanId = event.field("loanId")?.stringValue,
               let loan = context.client?.loans[loanId] else { return [] }
         let overdue = loan.status == "overdue" || (loan.status != "repaid" && loan.overdueDays > 0)
         guard overdue else {
@@ -108,7 +108,7 @@ extension RiskAlertsPlugin {
     /// (`2026Q2` before `2026Q3`, `2025` before `2026`), so quarters are not compared with half-years.
     func corporateLeverageAlerts(_ event: Event, context: PluginContext) -> [LeadDraft] {
         let rule = configuration.corporateLeverage
-        guard rule.enabled, let clientId = event.clientId, let period = event.data["period"]?.stringValue,
+        guard rule.enabled, let clientId = event.clientId, let period = event.field("period")?.stringValue,
               let client = context.client, let current = client.financials[period] else { return [] }
         let form = Self.periodForm(period)
         let history = client.financials.keys.filter { Self.periodForm($0) == form && $0 <= period }.sorted()

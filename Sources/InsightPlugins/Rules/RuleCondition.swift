@@ -102,8 +102,9 @@ public indirect enum RuleCondition: Sendable, Decodable {
         case .any(let items): return items.contains { $0.matches(event, client: client) }
         case .field(let condition):
             if let path = condition.dataPath {
-                var value: JSONValue? = event.data
-                for key in path { value = value?[key] }
+                // The first key read as a field: an event decoded on the data path makes no object for it.
+                var value: JSONValue? = path.first.map(event.field) ?? event.data
+                for key in path.dropFirst() { value = value?[key] }
                 return condition.matches(value)
             }
             return condition.matches(Self.value(of: condition.field, event: event, client: client))
