@@ -97,7 +97,15 @@ public struct LeadTexts: Sendable {
         guard let compiled = templates[locale]?[kind] ?? templates[Self.defaultLocale]?[kind] else {
             return Rendered(title: kind, summary: "", suggestedAction: "")
         }
-        func clean(_ text: String) -> String { text.trimmingCharacters(in: .whitespacesAndNewlines) }
+        func clean(_ text: String) -> String {
+            // Foundation's trimming bridges through NSString: skip it when neither end is white space (the usual
+            // text). A printable ASCII byte at an end is not white space, without asking the Unicode tables.
+            func printable(_ byte: UInt8?) -> Bool { byte.map { $0 > 0x20 && $0 < 0x7F } ?? true }
+            if printable(text.utf8.first) && printable(text.utf8.last) { return text }
+            guard let first = text.first, let last = text.last, first.isWhitespace || first.isNewline
+                || last.isWhitespace || last.isNewline else { return text }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         return Rendered(title: clean(compiled.title.render(values)), summary: clean(compiled.summary.render(values)),
                         suggestedAction: clean(compiled.suggestedAction.render(values)))
     }
