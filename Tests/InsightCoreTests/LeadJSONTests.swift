@@ -34,6 +34,26 @@ struct LeadJSONTests {
         }
     }
 
+    /// The members that are optional inside a reference, and empty lists where a list is optional.
+    @Test("a client and manager without optional members, and empty products and tags")
+    func partialReferencesAndEmptyLists() throws {
+        let references: [(ClientReference, ManagerReference)] = [
+            (ClientReference(id: "C1", name: nil, segment: nil), ManagerReference(id: "M1", name: nil, branchId: nil)),
+            (ClientReference(id: "C1", name: "王*", segment: nil), ManagerReference(id: "M1", name: nil, branchId: "B-01")),
+            (ClientReference(id: "C1", name: nil, segment: "vip"), ManagerReference(id: "M1", name: "李*", branchId: nil)),
+        ]
+        for (client, manager) in references {
+            for (products, tags) in [([ProductSuggestion](), [String]()), ([], nil), (nil, [])] as [([ProductSuggestion]?, [String]?)] {
+                let lead = Lead(id: "ld_1", key: "k", plugin: "p", kind: "k", priority: .normal, client: client, manager: manager,
+                                title: "t", summary: "", suggestedAction: "", evidence: [], products: products, dueAt: nil,
+                                createdAt: Date(timeIntervalSince1970: 0), sourceEvents: [], status: .new, tags: tags)
+                let direct = try LeadJSON.value(lead, timeZone: .gmt)
+                #expect(try direct == LeadJSON.referenceValue(lead, timeZone: .gmt),
+                        "\(client) \(manager) products \(String(describing: products)) tags \(String(describing: tags))")
+            }
+        }
+    }
+
     @Test("a lead with every member set shows every stored property (a new one must be added to the direct form)")
     func everyPropertyIsWritten() throws {
         let lead = Self.lead(full: true, text: "x")

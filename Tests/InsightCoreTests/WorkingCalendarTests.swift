@@ -292,6 +292,21 @@ struct LeadTextsTests {
         }
     }
 
+    /// The renderer skips Foundation's trimming when neither end is white space: it must trim exactly what
+    /// Foundation trims, including scalars that are not `Character.isWhitespace` (U+200B) and a space behind a
+    /// prepended scalar (U+0600 joins the following space into one Character).
+    @Test("texts are trimmed exactly as Foundation trims them",
+          arguments: ["大额交易\u{200B}", "\u{200B}x", "abc\u{0600} ", " 问候 ", "\n行动\t", "plain", "", " ", "\u{3000}全角",
+                      "尾\u{3000}", "\u{85}x", "x\u{2028}", "e\u{301} ", "\u{FEFF}bom", "\r\n"])
+    func textsAreTrimmedAsFoundationTrims(_ text: String) throws {
+        let texts = try LeadTexts(builtIn: ["zh-CN": ["k": LeadTextSource(title: "{{{t}}}", summary: "{{{t}}}",
+                                                                        suggestedAction: "{{{t}}}")]], overrides: nil)
+        let rendered = texts.render("k", locale: "zh-CN", values: ["t": text])
+        let expected = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(Array(rendered.title.unicodeScalars) == Array(expected.unicodeScalars))
+        #expect(Array(rendered.summary.unicodeScalars) == Array(expected.unicodeScalars))
+    }
+
     @Test func invalidBuiltInTextIsAnErrorToo() {
         #expect(throws: PluginConfigurationError.self) {
             try LeadTexts(builtIn: ["zh-CN": ["k": LeadTextSource(title: "{{#x}}")]], overrides: nil)

@@ -159,6 +159,8 @@ struct EnvelopeScannerDifferentialTests {
         #expect(fields?.amount == reference?.amount)
         #expect(fields?.amountLiteral == reference?.amountLiteral)
         #expect(fields?.direction == reference?.direction)
+        #expect(fields?.currency == reference?.currency)
+        #expect(fields?.channel == reference?.channel)
         #expect(fields?.counterparty == reference?.counterparty)
         #expect(fields?.balanceAfter == reference?.balanceAfter)
     }

@@ -114,6 +114,24 @@ struct JournalTests {
         #expect(events[2].time == instant("2026-11-20T10:00:00+08:00"))
     }
 
+    /// `data` comes back as its members (up to 16) or as a dictionary (more): both read the same, by key and whole.
+    @Test(arguments: [0, 1, 16, 17, 40])
+    func readJournalGivesTheSameDataWhateverItsSize(members count: Int) throws {
+        let store = try TestStore()
+        var data: [String: JSONValue] = [:]
+        for index in 0..<count { data["k\(index)"] = index.isMultiple(of: 2) ? .number("\(index).50") : .string("值\(index)") }
+        let event = EventFixtures.event("E1", "insurance.policy", client: "C1", source: "insurer", data: data)
+        _ = try store.database.append([event], receivedAt: received)
+        let stored = try #require(try store.database.readJournal(after: 0, limit: 1).first)
+        #expect(stored.data == .object(data))
+        #expect(stored.dataIsObject)
+        for (key, value) in data { #expect(stored.field(key) == value, "\(key)") }
+        #expect(stored.field("k\(count)") == nil)
+        var expected = event
+        expected.sequence = stored.sequence
+        #expect(stored == expected)
+    }
+
     @Test(arguments: [(0 as Int64, 2, ["E1", "E2"]), (2, 2, ["E3", "E4"]), (3, 10, ["E4", "E5"]), (5, 10, []), (0, 0, [])])
     func readJournalPagesAfterAPosition(after position: Int64, limit: Int, expected: [String]) throws {
         let store = try TestStore()

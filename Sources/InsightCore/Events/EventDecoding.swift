@@ -34,9 +34,10 @@ public struct EnvelopeMembers: Sendable {
     public var time: JSONValue?
     public var source: JSONValue?
     public var clientId: JSONValue?
-    public var data: JSONValue?
-    /// `data` as its members, when the scan found an object it kept that way (then ``data`` is nil).
-    public var dataMembers: JSONObjectMembers?
+    /// `data` as read: an object of at most the parser's linear limit of members is kept as its members
+    /// (``JSONDocument/members(_:)``) by ``JSONParser/scanEnvelope(_:)``; anything else is a whole value. A
+    /// decoder must handle both.
+    public var data: JSONDocument?
     /// Where `data`'s value lies in the scanned bytes (only from ``JSONParser/scanEnvelope(_:)``).
     public var dataRange: Range<Int>?
 
@@ -49,7 +50,7 @@ public struct EnvelopeMembers: Sendable {
         time = object["time"]
         source = object["source"]
         clientId = object["clientId"]
-        data = object["data"]
+        data = object["data"].map(JSONDocument.value)
     }
 }
 
@@ -96,7 +97,7 @@ public struct NativeEventDecoder: EventDecoding {
             guard let text = given.stringValue, !text.isEmpty else { return reject("field \"source\" must be a non-empty string") }
             source = text
         }
-        if members.dataMembers == nil, let data = members.data, data.objectValue == nil {
+        if case .value(let data)? = members.data, data.objectValue == nil {
             return reject("field \"data\" must be a JSON object, got \(data.typeName)")
         }
         var clientId: String?
@@ -106,10 +107,13 @@ public struct NativeEventDecoder: EventDecoding {
             }
             clientId = text
         }
-        let event = if let dataMembers = members.dataMembers {
+        let event = switch members.data {
+        case .members(let dataMembers)?:
             Event(id: id, source: source, type: type, time: time, clientId: clientId, dataMembers: dataMembers)
-        } else {
-            Event(id: id, source: source, type: type, time: time, clientId: clientId, data: members.data ?? .object([:]))
+        case .value(let data)?:
+            Event(id: id, source: source, type: type, time: time, clientId: clientId, data: data)
+        case nil:
+            Event(id: id, source: source, type: type, time: time, clientId: clientId, data: .object([:]))
         }
         if let problem = EventValidator.problem(with: event) { return reject(problem) }
         return .success(event)

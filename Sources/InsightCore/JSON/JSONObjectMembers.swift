@@ -6,7 +6,10 @@
 public struct JSONObjectMembers: Sendable, Equatable {
     public let members: [(key: String, value: JSONValue)]
 
-    public init(_ members: [(key: String, value: JSONValue)]) {
+    /// Members whose keys the caller has checked are unique (the parser rejects a duplicate key), so that reading
+    /// a key by ``subscript(_:)`` and through ``object`` agree. Not public: an outside caller could break it.
+    init(uniqueKeys members: [(key: String, value: JSONValue)]) {
+        assert(Set(members.map(\.key)).count == members.count, "JSONObjectMembers requires unique keys")
         self.members = members
     }
 

@@ -124,16 +124,10 @@ public struct JSONParser {
                 case .source: guard members.source == nil else { return nil }; members.source = try parseValue(depth: 1)
                 case .clientId: guard members.clientId == nil else { return nil }; members.clientId = try parseValue(depth: 1)
                 case .data:
-                    guard members.data == nil, members.dataMembers == nil else { return nil }
+                    guard members.data == nil else { return nil }
                     // An object is kept as its members (``JSONObjectMembers``): no dictionary on the data path.
-                    if peek() == UInt8(ascii: "{") {
-                        switch try parseObject(depth: 1, asMembers: true) {
-                        case .members(let object): members.dataMembers = object
-                        case .value(let value): members.data = value
-                        }
-                    } else {
-                        members.data = try parseValue(depth: 1)
-                    }
+                    members.data = peek() == UInt8(ascii: "{")
+                        ? try parseObject(depth: 1, asMembers: true) : .value(try parseValue(depth: 1))
                     members.dataRange = valueStart..<index
                 }
                 skipWhitespace()
@@ -201,7 +195,7 @@ public struct JSONParser {
     private mutating func parseObject(depth: Int, asMembers: Bool) throws(Failure) -> JSONDocument {
         index += 1
         skipWhitespace()
-        if peek() == UInt8(ascii: "}") { index += 1; return asMembers ? .members(JSONObjectMembers([])) : .value(.object([:])) }
+        if peek() == UInt8(ascii: "}") { index += 1; return asMembers ? .members(JSONObjectMembers(uniqueKeys: [])) : .value(.object([:])) }
         // Members gather on a stack shared by the nested objects, and the dictionary is made once at the end
         // with room for exactly them: no growth, and half the memory of a guessed capacity (a batch of
         // decoded events is mostly these dictionaries). A duplicate key is found as it is read, by comparing
@@ -240,7 +234,7 @@ public struct JSONParser {
             case UInt8(ascii: "}"):
                 index += 1
                 if let large { return .value(.object(large)) }
-                if asMembers { return .members(JSONObjectMembers(Array(members[base...]))) }
+                if asMembers { return .members(JSONObjectMembers(uniqueKeys: Array(members[base...]))) }
                 var object = [String: JSONValue](minimumCapacity: members.count - base)
                 for member in members[base...] { object[member.key] = member.value }
                 return .value(.object(object))

@@ -102,9 +102,12 @@ public struct LeadTexts: Sendable {
             // text). A printable ASCII byte at an end is not white space, without asking the Unicode tables.
             func printable(_ byte: UInt8?) -> Bool { byte.map { $0 > 0x20 && $0 < 0x7F } ?? true }
             if printable(text.utf8.first) && printable(text.utf8.last) { return text }
-            guard let first = text.first, let last = text.last, first.isWhitespace || first.isNewline
-                || last.isWhitespace || last.isNewline else { return text }
-            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            // Otherwise ask the same table Foundation trims by, about the end scalars (not Characters: U+200B is
+            // in the table but is not `Character.isWhitespace`, and a prepended scalar hides a space after it).
+            let trimmed = CharacterSet.whitespacesAndNewlines
+            guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
+                  trimmed.contains(first) || trimmed.contains(last) else { return text }
+            return text.trimmingCharacters(in: trimmed)
         }
         return Rendered(title: clean(compiled.title.render(values)), summary: clean(compiled.summary.render(values)),
                         suggestedAction: clean(compiled.suggestedAction.render(values)))
