@@ -169,6 +169,17 @@ enum Synthetic {
     }
 }
 
+/// SQLite's memory, as `storage` in `insightd.yaml` sets it for the daemon.
+struct SQLiteMemoryOptions: ParsableArguments {
+    @Option(help: "The writer's page cache in MiB (storage.page_cache_mb).")
+    var pageCacheMb = AppDatabase.MemoryUse.daemon.writerCacheMiB
+    @Option(help: "The memory map in MiB, 0 for none (storage.memory_map_mb).")
+    var memoryMapMb = AppDatabase.MemoryUse.daemon.memoryMapMiB
+
+    var memoryUse: AppDatabase.MemoryUse { AppDatabase.MemoryUse(writerCacheMiB: pageCacheMb, memoryMapMiB: memoryMapMb) }
+    var description: String { "SQLite page cache \(pageCacheMb) MiB, memory map \(memoryMapMb) MiB" }
+}
+
 enum PeakRSS {
     /// VmHWM from /proc/self/status, in MB (0 where /proc is absent).
     static func megabytes() -> Int {

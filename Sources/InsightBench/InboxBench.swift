@@ -15,13 +15,15 @@ struct InboxBench: AsyncParsableCommand {
     @Option(help: "Lines committed per transaction.") var linesPerCommit = InboxSettings.defaultLinesPerCommit
     @Option(help: "Take this JSONL file (copied into the inbox) instead of generating one, e.g. W1's.") var file: String?
     @Option(help: "Directory for the temporary inbox and database.") var directory = NSTemporaryDirectory()
+    @OptionGroup var sqlite: SQLiteMemoryOptions
 
     func run() async throws {
         let root = (directory as NSString).appendingPathComponent("insightd-inbox-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let inbox = (root as NSString).appendingPathComponent("inbox")
         try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
-        let database = try AppDatabase.open(directory: (root as NSString).appendingPathComponent("state"))
+        let database = try AppDatabase.open(directory: (root as NSString).appendingPathComponent("state"),
+                                            memory: sqlite.memoryUse)
 
         let path = (inbox as NSString).appendingPathComponent("bulk.jsonl")
         if let file {
@@ -52,7 +54,7 @@ struct InboxBench: AsyncParsableCommand {
 
     /// Times the watcher taking the file at `path` into the journal.
     private func measure(inbox: String, path: String, bytes: Int, database: AppDatabase, label: String) async throws {
-        print("inbox bench: \(label), \(bytes / 1_000_000) MB, \(linesPerCommit) lines per commit (synchronous=FULL)")
+        print("inbox bench: \(label), \(bytes / 1_000_000) MB, \(linesPerCommit) lines per commit (synchronous=FULL), \(sqlite.description)")
         let watcher = InboxWatcher(
             settings: InboxSettings(name: "bench", directory: inbox, pollInterval: .milliseconds(10),
                                     linesPerCommit: linesPerCommit, timeZone: TimeZone(identifier: "Asia/Shanghai") ?? .current),

@@ -23,6 +23,7 @@ struct PluginsBench: AsyncParsableCommand {
     var clientCache = Dispatcher.defaultCacheCapacity
     @Option(help: "Bus shards.") var shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Directory for the temporary databases (removed afterwards).") var directory = NSTemporaryDirectory()
+    @OptionGroup var sqlite: SQLiteMemoryOptions
     @Flag(help: "Skip the no-op baseline (for profiling the plugins alone).") var skipBaseline = false
     @Flag(help: "Skip the plugins run (for profiling the baseline alone).") var skipPlugins = false
     @Flag(help: "Keep the databases afterwards, and print where they are.") var keep = false
@@ -35,13 +36,13 @@ struct PluginsBench: AsyncParsableCommand {
         let calendar = plugins.calendar
         let start = LocalDate(year: 2026, month: 8, day: 1)?.instant(in: zone) ?? Date()
         let bank = SyntheticBank(clients: clients, start: start, days: days, seed: 42)
-        print("insightd-bench plugins: \(clients) clients, \(events) events over \(days) days, \(shards) shards, client cache \(clientCache); plugins: \(plugins.loaded.filter(\.enabled).map(\.id).joined(separator: ", "))")
+        print("insightd-bench plugins: \(clients) clients, \(events) events over \(days) days, \(shards) shards, client cache \(clientCache), \(sqlite.description); plugins: \(plugins.loaded.filter(\.enabled).map(\.id).joined(separator: ", "))")
 
         // The same journal twice: one drained by a no-op plugin (the baseline), one by every built-in plugin.
         var results: [(String, Duration, Int, Int)] = []
         let runs = [("baseline: no-op plugin", [LoadedPlugin(NoOpPlugin())]), ("all built-in plugins", plugins.loaded)]
         for (label, set) in runs.dropFirst(skipBaseline ? 1 : 0).dropLast(skipPlugins ? 1 : 0) {
-            let database = try AppDatabase.open(directory: root + "/\(results.count)")
+            let database = try AppDatabase.open(directory: root + "/\(results.count)", memory: sqlite.memoryUse)
             try journal(bank, into: database)
             let settings = SettingsBox(PipelineSettings(plugins: set, timeZone: zone, locale: "zh-CN", workingCalendar: calendar))
             let dispatcher = try Dispatcher(database: database, settings: settings, clock: .eventTime, shards: shards,

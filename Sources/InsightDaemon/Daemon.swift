@@ -39,7 +39,7 @@ public struct Daemon: Sendable {
         // Lock first, so a second daemon is refused before it touches the database.
         try AppDatabase.prepareDirectory(configuration.stateDirectory)
         let lock = try StateLock(directory: configuration.stateDirectory)
-        let database = try AppDatabase.open(directory: configuration.stateDirectory)
+        let database = try AppDatabase.open(directory: configuration.stateDirectory, memory: configuration.config.storage.memoryUse)
         let settings = SettingsBox(configuration.pipelineSettings)
         let tuning = configuration.config.dispatcher
         let dispatcher = try Dispatcher(database: database, settings: settings, clock: .live(timeSource),

@@ -45,7 +45,8 @@ public actor Dispatcher {
     /// cannot go on.
     public struct DeferredStateLost: Error, CustomStringConvertible {
         public var description: String {
-            "the dispatcher lost client state it had not written yet, after an earlier error; start the run again"
+            "the dispatcher lost client state it had not written yet (after an earlier error, or its caches were "
+                + "discarded at the end of a run); start the run again"
         }
     }
 
@@ -493,6 +494,16 @@ public actor Dispatcher {
     /// After a failed commit the caches may hold state that never reached the database: forget it all. With deferred
     /// state writes that loses state the database never had (or writes an eviction made ahead of a batch that then
     /// failed): the dispatcher refuses to go on.
+    /// For a run that nothing resumes from, after its last ``settle()`` (`insightd replay`, which then writes its
+    /// leads): lets the cached state go on another thread, where freeing tens of thousands of clients does not hold
+    /// up the caller. With deferred writes the state not written is gone, and the dispatcher takes no more work
+    /// (``DeferredStateLost``); otherwise it reads its clients from the database again.
+    public func discardCaches() {
+        let released = ReleasedLater((clients, unwritten, unwrittenBalances, managers))
+        dropCaches(afterError: stateWrites == .deferred)
+        Task.detached(priority: .utility) { released.release() }
+    }
+
     private func dropCaches(afterError: Bool = true) {
         if afterError && stateWrites == .deferred { lostState = true }
         everyStoredClientCached = false
@@ -554,3 +565,13 @@ extension Logger {
     }
 }
 
+
+/// Holds a value until ``release()`` drops it, so that the thread calling it is the one that frees it. Handed from
+/// one owner to the next, never shared, hence unchecked.
+private final class ReleasedLater<Value>: @unchecked Sendable {
+    private var value: Value?
+
+    init(_ value: Value) { self.value = value }
+
+    func release() { value = nil }
+}

@@ -213,6 +213,14 @@ extension AppDatabase {
     /// A lead's stored JSON body. The dispatcher's shards call this in parallel, so the single writer thread
     /// only binds text.
     public static func encodeLeadBody(_ lead: Lead) throws -> String {
+        // Built directly rather than through `JSONEncoder` (a replay writes one per lead, and the encoder cost
+        // more than making the lead); ``referenceLeadBody(_:)`` is the form it must decode the same as.
+        JSONWriter.string(LeadJSON.storedValue(lead))
+    }
+
+    /// The stored form through `JSONEncoder` (sorted keys, dates in milliseconds): the reference for
+    /// ``encodeLeadBody(_:)``, compared in tests.
+    static func referenceLeadBody(_ lead: Lead) throws -> String {
         String(decoding: try jsonEncoder.encode(lead), as: UTF8.self)
     }
 }

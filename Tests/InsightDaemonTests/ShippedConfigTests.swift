@@ -2,6 +2,7 @@ import Foundation
 import InsightCore
 import InsightDaemon
 import InsightPlugins
+import InsightStore
 import Testing
 
 /// The files the repository ships must load, and the plugin registry, the plugin folders and the
@@ -20,6 +21,15 @@ import Testing
         #expect(!loaded.workingCalendar.isWorkingDay(LocalDate("2026-10-05")!), "National Day week is off")
         #expect(loaded.workingCalendar.isWorkingDay(LocalDate("2026-10-10")!), "a Saturday worked as a make-up day")
         #expect(loaded.secrets["sources[0].secret"]?.value.hasPrefix("whsec_") == true)
+    }
+
+    @Test func storageSetsSQLitesMemory() throws {
+        let shipped = try ConfigLoader().load(path: repositoryRoot + "/deploy/insightd.yaml", environment: [:])
+        #expect(shipped.config.storage.memoryUse == .daemon, "the shipped file states the defaults")
+        let fixture = ConfigFixture(main: "plugins_dir: plugins\nstorage: {page_cache_mb: 32, memory_map_mb: 0}\n")
+        let loaded = try fixture.load()
+        #expect(loaded.config.storage.memoryUse == AppDatabase.MemoryUse(writerCacheMiB: 32, memoryMapMiB: 0))
+        #expect(try ConfigFixture(main: "plugins_dir: plugins\n").load().config.storage.memoryUse == .daemon)
     }
 
     @Test func registryFoldersAndConfigFilesAgree() throws {

@@ -178,6 +178,31 @@ import Testing
         await #expect(throws: Dispatcher.DeferredStateLost.self) { try await pipeline.dispatcher.runTick(tick, plugin: "rules") }
     }
 
+    /// ``Dispatcher/discardCaches()`` at the end of a run: writing every batch, the dispatcher reads its clients back
+    /// and goes on as if nothing happened; with deferred writes it refuses to go on without the state it dropped.
+    @Test func discardingTheCachesMidRun() async throws {
+        let events = Self.mixedFeed(clients: 23, rounds: 4)
+        let half = events.count / 2
+        let plugins = { [LoadedPlugin(CountingPlugin(configuration: .init())), try rulesPlugin()] }
+        let whole = try Pipeline(plugins: try plugins(), clock: .eventTime, shards: 3, batchSize: 16)
+        let discarded = try Pipeline(plugins: try plugins(), clock: .eventTime, shards: 3, batchSize: 16)
+        #expect(try await whole.dispatcher.handle(events) == events.count)
+        #expect(try await discarded.dispatcher.handle(Array(events[..<half])) == half)
+        await discarded.dispatcher.discardCaches()
+        #expect(try await discarded.dispatcher.handle(Array(events[half...])) == events.count - half)
+        #expect(try discarded.database.leadBodies() == whole.database.leadBodies())
+        #expect(try whole.database.leadCount() > 10)
+        let expected = try Self.stateTables(whole.database)
+        let actual = try Self.stateTables(discarded.database)
+        for table in expected.keys.sorted() { #expect(actual[table] == expected[table], "table \(table)") }
+
+        let deferred = try Pipeline(plugins: try plugins(), clock: .eventTime, shards: 3, batchSize: 16, stateWrites: .deferred)
+        #expect(try await deferred.dispatcher.handle(Array(events[..<half])) == half)
+        await deferred.dispatcher.discardCaches()
+        await #expect(throws: Dispatcher.DeferredStateLost.self) { try await deferred.dispatcher.handle(Array(events[half...])) }
+        await #expect(throws: Dispatcher.DeferredStateLost.self) { try await deferred.dispatcher.flushState() }
+    }
+
     @Test func everyDailyBalanceOfABatchIsKeptInTheHistory() async throws {
         for writes in [Dispatcher.StateWrites.everyBatch, .deferred] {
             let pipeline = try Pipeline(plugins: [], clock: .eventTime, stateWrites: writes)

@@ -17,7 +17,24 @@ public enum LeadJSON {
     /// `Codable` form through ``encoder(timeZone:)``, parsed), built directly. A replay writes one per lead, and
     /// the encoder and parser cost several times the lead's own making.
     public static func value(_ lead: Lead, timeZone: TimeZone) throws -> JSONValue {
-        func date(_ date: Date) -> JSONValue { .string(RFC3339.format(date, timeZone: timeZone)) }
+        value(lead) { .string(RFC3339.format($0, timeZone: timeZone)) }
+    }
+
+    /// The lead as its stored form in the ledger: what `JSONEncoder` with `.millisecondsSince1970` dates makes of it
+    /// (a date is its milliseconds since 1970 as a number), built directly. Decoding it gives the same lead.
+    public static func storedValue(_ lead: Lead) -> JSONValue {
+        value(lead) { date in .number(millisecondsText(date)) }
+    }
+
+    /// A date's milliseconds since 1970 as `JSONEncoder` writes `.millisecondsSince1970`: the `Double`, exactly
+    /// (its shortest round-trip text; a whole number without a fraction).
+    static func millisecondsText(_ date: Date) -> String {
+        let milliseconds = date.timeIntervalSince1970 * 1000
+        if milliseconds.rounded() == milliseconds, let whole = Int64(exactly: milliseconds) { return String(whole) }
+        return "\(milliseconds)"
+    }
+
+    private static func value(_ lead: Lead, date: (Date) -> JSONValue) -> JSONValue {
         func optional(_ text: String?) -> JSONValue? { text.map(JSONValue.string) }
         func strings(_ texts: [String]) -> JSONValue { .array(texts.map(JSONValue.string)) }
         // A nil member is left out, as `encodeIfPresent` leaves it out.

@@ -1,6 +1,7 @@
 import Foundation
 import InsightCore
 import InsightEngine
+import InsightStore
 
 /// `deploy/insightd.yaml`: the main configuration (DESIGN §6). Keys are snake_case; unknown keys are errors.
 public struct DaemonConfig: Sendable, Decodable {
@@ -16,6 +17,7 @@ public struct DaemonConfig: Sendable, Decodable {
     public var delivery: DeliveryConfig
     public var retention: RetentionConfig
     public var dispatcher: DispatcherConfig
+    public var storage: StorageConfig
     public var logging: LoggingConfig
     public var http: HTTPConfig
     public var compliance: ComplianceConfig
@@ -24,7 +26,7 @@ public struct DaemonConfig: Sendable, Decodable {
     public var snooze: SnoozeConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, timezone, locale, sources, receivers, routes, delivery, retention, dispatcher, logging, http
+        case listen, timezone, locale, sources, receivers, routes, delivery, retention, dispatcher, storage, logging, http
         case compliance, inhibit, snooze
         case stateDir = "state_dir"
         case pluginsDir = "plugins_dir"
@@ -49,6 +51,7 @@ public struct DaemonConfig: Sendable, Decodable {
         delivery = try c.decodeIfPresent(DeliveryConfig.self, forKey: .delivery) ?? DeliveryConfig()
         retention = try c.decodeIfPresent(RetentionConfig.self, forKey: .retention) ?? RetentionConfig()
         dispatcher = try c.decodeIfPresent(DispatcherConfig.self, forKey: .dispatcher) ?? DispatcherConfig()
+        storage = try c.decodeIfPresent(StorageConfig.self, forKey: .storage) ?? StorageConfig()
         logging = try c.decodeIfPresent(LoggingConfig.self, forKey: .logging) ?? LoggingConfig()
         http = try c.decodeIfPresent(HTTPConfig.self, forKey: .http) ?? HTTPConfig()
         compliance = try c.decodeIfPresent(ComplianceConfig.self, forKey: .compliance) ?? ComplianceConfig()
@@ -551,6 +554,48 @@ public struct DispatcherConfig: Sendable, Decodable {
         guard (1...256).contains(shards) else {
             throw DecodingError.dataCorruptedError(forKey: .shards, in: c, debugDescription: "must be between 1 and 256")
         }
+    }
+}
+
+/// How much memory SQLite may use in the daemon (``AppDatabase/MemoryUse``). With `dispatcher.client_cache` it
+/// bounds the daemon's memory whatever the size of the book, the journal or a file dropped in the inbox.
+public struct StorageConfig: Sendable, Decodable {
+    /// `page_cache_mb`: the writer connection's page cache. A dispatcher batch dirties thousands of state pages;
+    /// with too small a cache SQLite writes them to the WAL mid-batch and reads them back.
+    public var pageCacheMiB: Int
+    /// `memory_map_mb`: how much of the database file readers see through a memory map (0: none, every page
+    /// is read with a system call). Mapped pages count in RSS as file pages, which the kernel may drop.
+    public var memoryMapMiB: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case pageCacheMiB = "page_cache_mb"
+        case memoryMapMiB = "memory_map_mb"
+    }
+
+    public init() {
+        pageCacheMiB = AppDatabase.MemoryUse.daemon.writerCacheMiB
+        memoryMapMiB = AppDatabase.MemoryUse.daemon.memoryMapMiB
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        pageCacheMiB = try c.decodeIfPresent(Int.self, forKey: .pageCacheMiB) ?? pageCacheMiB
+        memoryMapMiB = try c.decodeIfPresent(Int.self, forKey: .memoryMapMiB) ?? memoryMapMiB
+        guard (2...65_536).contains(pageCacheMiB) else {
+            throw DecodingError.dataCorruptedError(forKey: .pageCacheMiB, in: c,
+                debugDescription: "must be between 2 and 65536 (MiB), got \(pageCacheMiB)")
+        }
+        // SQLite caps the map at SQLITE_MAX_MMAP_SIZE (just under 2 GiB in Debian's build) without saying so.
+        guard (0...2_047).contains(memoryMapMiB) else {
+            throw DecodingError.dataCorruptedError(forKey: .memoryMapMiB, in: c,
+                debugDescription: "must be between 0 (no memory map) and 2047 (MiB, SQLite's limit), got \(memoryMapMiB)")
+        }
+    }
+
+    /// The daemon's SQLite memory.
+    public var memoryUse: AppDatabase.MemoryUse {
+        AppDatabase.MemoryUse(writerCacheMiB: pageCacheMiB, memoryMapMiB: memoryMapMiB)
     }
 }
 

@@ -54,6 +54,7 @@ public struct ReloadService: Service, CustomStringConvertible {
                 loaded.stateDirectory != running.stateDirectory ? "state_dir" : nil,
                 loaded.config.listen != running.config.listen ? "listen" : nil,
                 loaded.config.dispatcher.shards != running.config.dispatcher.shards ? "dispatcher.shards" : nil,
+                loaded.config.storage.memoryUse != running.config.storage.memoryUse ? "storage" : nil,
                 "\(loaded.config.receivers)" != "\(running.config.receivers)" ? "receivers" : nil,
                 loaded.config.delivery.templatesDir != running.config.delivery.templatesDir ? "delivery.templates_dir" : nil,
                 loaded.config.delivery.concurrency != running.config.delivery.concurrency ? "delivery.concurrency" : nil,

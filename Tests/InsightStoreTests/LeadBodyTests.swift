@@ -1,0 +1,57 @@
+import Foundation
+import InsightCore
+@testable import InsightStore
+import Testing
+
+/// A lead's stored body is built directly (``AppDatabase/encodeLeadBody(_:)``); `JSONEncoder`'s form is the
+/// reference. Both must read back as the same lead, whatever its shape, texts and dates.
+@Suite("Lead body: the stored form built directly reads back as JSONEncoder's does")
+struct LeadBodyTests {
+    static let texts = ["", "plain", "quote \" and \\ backslash", "a/b</script>", "line\nbreak\ttab\r", "\u{01}\u{1F}\u{7F}",
+                        "\u{2028}\u{2029}", "中文，全角：１３８", "😀 family 👨‍👩‍👧", "e\u{301}"]
+    /// Whole milliseconds, fractions of one, before 1970, and far ahead.
+    static let dates: [Double] = [1_764_000_000, 1_764_000_000.123, 1_764_000_000.1234567, 0.0005, -86_400.25, 4_102_444_800.999,
+                                  1_763_990_000.000_001]
+
+    static func lead(_ text: String, date: Date, full: Bool) -> Lead {
+        Lead(id: "ld_0123456789abcdef", key: "risk-alerts:C1:\(text)", plugin: "risk-alerts", kind: "risk_velocity",
+             priority: full ? .urgent : .low,
+             client: full ? ClientReference(id: "C1", name: "王*", segment: text) : ClientReference(id: "C2", name: nil, segment: nil),
+             manager: full ? ManagerReference(id: "M1", name: text, branchId: "B-01") : nil,
+             title: "大额交易 " + text, summary: text, suggestedAction: "核实 / verify: " + text,
+             evidence: full ? [Evidence(key: "debitTotal", label: "支出合计", value: "¥50,000.00"), Evidence(key: text, label: text, value: "")] : [],
+             products: full ? [ProductSuggestion(id: "P/1", name: text, riskLevel: "R2", reason: "适合 " + text)] : [],
+             dueAt: full ? date.addingTimeInterval(86_400) : nil, createdAt: date,
+             sourceEvents: full ? ["e1", text] : [], status: full ? .suppressed : .new, tags: full ? ["marketing", text] : nil)
+    }
+
+    @Test("every shape, text and date", arguments: [true, false])
+    func directReadsBackAsTheReference(full: Bool) throws {
+        for text in Self.texts {
+            for seconds in Self.dates {
+                let lead = Self.lead(text, date: Date(timeIntervalSince1970: seconds), full: full)
+                let direct = try AppDatabase.encodeLeadBody(lead)
+                let reference = try AppDatabase.referenceLeadBody(lead)
+                let decoded = try JSONDecoder().decodeStoredLead(Data(direct.utf8))
+                #expect(decoded == (try JSONDecoder().decodeStoredLead(Data(reference.utf8))), "\(text.debugDescription) at \(seconds)")
+                #expect(decoded == lead, "\(text.debugDescription) at \(seconds)")
+                // The same members, in the same (sorted) order.
+                let keys = { (body: String) throws -> [String] in
+                    guard case .object(let object) = try JSONParser.parse(body) else { return [] }
+                    return object.keys.sorted()
+                }
+                #expect(try keys(direct) == keys(reference))
+                #expect(direct.hasPrefix("{\"client\":"))
+            }
+        }
+    }
+
+    @Test("a date's milliseconds are written as JSONEncoder writes them", arguments: [1_764_000_000.0, 1_764_000_000.5, 0.0, -1.0])
+    func millisecondsAreWholeWhenWhole(seconds: Double) throws {
+        let lead = Self.lead("x", date: Date(timeIntervalSince1970: seconds), full: false)
+        let body = try AppDatabase.encodeLeadBody(lead)
+        #expect(body.contains("\"createdAt\":\(Int64(seconds * 1000))") == (seconds * 1000).rounded().isEqual(to: seconds * 1000))
+        #expect(try AppDatabase.referenceLeadBody(lead).contains("\"createdAt\":\(Int64(seconds * 1000))")
+                == body.contains("\"createdAt\":\(Int64(seconds * 1000))"))
+    }
+}
