@@ -100,7 +100,7 @@ extension AppDatabase {
 
     static func lead(from record: LeadRecord) throws -> Lead {
         do {
-            var lead = try jsonDecoder.decodeStoredLead(Data(record.body.utf8))
+            var lead = try storedLead(record.body)
             if let status = LeadStatus(rawValue: record.status) { lead.status = status }
             return lead
         } catch {

@@ -731,7 +731,7 @@ extension AppDatabase {
     static func lead(row: Row) throws -> Lead {
         let key: String = row["key"]
         do {
-            var lead = try jsonDecoder.decodeStoredLead(Data((row["body"] as String).utf8))
+            var lead = try storedLead(row["body"])
             if let status = LeadStatus(rawValue: row["status"]) { lead.status = status }
             return lead
         } catch {
@@ -775,7 +775,16 @@ struct Snooze {
     }
 }
 
+extension AppDatabase {
+    /// A lead from its stored body (``LeadJSON/storedLead(_:)``; ``JSONDecoder/decodeStoredLead(_:)`` is the
+    /// reference it is tested against).
+    static func storedLead(_ body: String) throws -> Lead {
+        try LeadJSON.storedLead(try JSONParser.parse(body))
+    }
+}
+
 extension JSONDecoder {
+    /// The reference reading of a stored lead, through `Codable`.
     func decodeStoredLead(_ data: Data) throws -> Lead {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .millisecondsSince1970

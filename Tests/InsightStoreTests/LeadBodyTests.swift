@@ -35,6 +35,9 @@ struct LeadBodyTests {
                 let decoded = try JSONDecoder().decodeStoredLead(Data(direct.utf8))
                 #expect(decoded == (try JSONDecoder().decodeStoredLead(Data(reference.utf8))), "\(text.debugDescription) at \(seconds)")
                 #expect(decoded == lead, "\(text.debugDescription) at \(seconds)")
+                // Read back directly, from the new form and from JSONEncoder's (the bodies stored before it).
+                #expect(try AppDatabase.storedLead(direct) == lead, "\(text.debugDescription) at \(seconds)")
+                #expect(try AppDatabase.storedLead(reference) == lead, "\(text.debugDescription) at \(seconds)")
                 // The same members, in the same (sorted) order.
                 let keys = { (body: String) throws -> [String] in
                     guard case .object(let object) = try JSONParser.parse(body) else { return [] }
@@ -44,6 +47,41 @@ struct LeadBodyTests {
                 #expect(direct.hasPrefix("{\"client\":"))
             }
         }
+    }
+
+    /// Bodies edited member by member: the direct reading accepts what `JSONDecoder` accepts, with the same lead,
+    /// and refuses what it refuses.
+    @Test("edited bodies read back as JSONDecoder reads them", arguments: [
+        ("title", nil), ("title", JSONValue.null), ("title", .number("5")), ("priority", .string("mega")), ("status", .string("x")),
+        ("client", .null), ("client", .object([:])), ("client", .object(["id": .string("C9")])),
+        ("client", .object(["id": .string("C9"), "name": .null, "segment": .number("1")])), ("manager", .array([])),
+        ("evidence", .array([.object(["label": .string("只有标签"), "value": .string("v")])])), ("evidence", .array([.string("x")])),
+        ("evidence", .null), ("evidence", nil), ("products", .null), ("products", .array([])),
+        ("products", .array([.object(["id": .string("P"), "name": .string("n"), "riskLevel": .string("R1")])])),
+        ("tags", .null), ("tags", .array([])), ("tags", .array([.number("1")])), ("dueAt", .null), ("dueAt", .string("2026-01-01")),
+        ("dueAt", .number("1764000000123.5")), ("createdAt", .string("x")), ("createdAt", .number("1.764e12")), ("createdAt", nil),
+        ("unknownMember", .string("ignored")), ("sourceEvents", .array([.number("1")])), ("sourceEvents", .array([])),
+    ] as [(String, JSONValue?)])
+    func editedBodies(member: String, value: JSONValue?) throws {
+        let lead = Self.lead("x", date: Date(timeIntervalSince1970: 1_764_000_000.25), full: true)
+        guard case .object(var fields) = try JSONParser.parse(try AppDatabase.referenceLeadBody(lead)) else {
+            Issue.record("not an object"); return
+        }
+        fields[member] = value
+        let body = JSONWriter.string(.object(fields))
+        let reference = Result { try JSONDecoder().decodeStoredLead(Data(body.utf8)) }
+        let direct = Result { try AppDatabase.storedLead(body) }
+        switch (reference, direct) {
+        case (.success(let expected), .success(let actual)): #expect(actual == expected, "\(body)")
+        case (.failure, .failure(let error)): #expect("\(error)".contains(member), "the error names the member: \(error)")
+        case (.success, .failure(let error)): Issue.record("refused what JSONDecoder reads: \(error) in \(body)")
+        case (.failure(let error), .success): Issue.record("read what JSONDecoder refuses (\(error)): \(body)")
+        }
+    }
+
+    @Test func aBodyThatIsNotAnObjectIsRefused() {
+        #expect(throws: (any Error).self) { try AppDatabase.storedLead("[]") }
+        #expect(throws: (any Error).self) { try AppDatabase.storedLead("{\"id\":") }
     }
 
     @Test("a date's milliseconds are written as JSONEncoder writes them", arguments: [1_764_000_000.0, 1_764_000_000.5, 0.0, -1.0])

@@ -77,6 +77,108 @@ public enum LeadJSON {
         try JSONParser.parse(Array(encoder(timeZone: timeZone).encode(lead)))
     }
 
+    /// A stored lead that does not read back: which member, and what is wrong with it.
+    public struct StoredFormError: Error, CustomStringConvertible {
+        public let path: String
+        public let problem: String
+        public var description: String { "\(path.isEmpty ? "the lead" : path): \(problem)" }
+    }
+
+    /// The lead from its stored form (``storedValue(_:)``, or `JSONEncoder`'s form of earlier versions), read as
+    /// `JSONDecoder` with `.millisecondsSince1970` dates reads it: a missing or null optional member is nil, a
+    /// required one must be there with its type, unknown members are ignored, and an evidence without a `key`
+    /// takes its label. Built directly: reading a replay's leads back through `JSONDecoder` cost more than
+    /// writing them out.
+    public static func storedLead(_ value: JSONValue) throws(StoredFormError) -> Lead {
+        typealias Object = [String: JSONValue]
+        func fail(_ path: String, _ problem: String) -> StoredFormError { StoredFormError(path: path, problem: problem) }
+        func object(_ value: JSONValue, _ path: String) throws(StoredFormError) -> Object {
+            guard case .object(let object) = value else { throw fail(path, "expected an object, found \(value.typeName)") }
+            return object
+        }
+        func present(_ object: Object, _ key: String, _ path: String) throws(StoredFormError) -> JSONValue? {
+            guard let value = object[key] else { return nil }
+            return value == .null ? nil : value
+        }
+        func required(_ object: Object, _ key: String, _ path: String) throws(StoredFormError) -> JSONValue {
+            guard let value = object[key] else { throw fail(path + key, "missing") }
+            guard value != .null else { throw fail(path + key, "null where a value is required") }
+            return value
+        }
+        func string(_ value: JSONValue, _ path: String) throws(StoredFormError) -> String {
+            guard case .string(let text) = value else { throw fail(path, "expected a string, found \(value.typeName)") }
+            return text
+        }
+        func text(_ object: Object, _ key: String, _ path: String) throws(StoredFormError) -> String {
+            try string(required(object, key, path), path + key)
+        }
+        func optionalText(_ object: Object, _ key: String, _ path: String) throws(StoredFormError) -> String? {
+            guard let value = try present(object, key, path) else { return nil }
+            return try string(value, path + key)
+        }
+        func array(_ value: JSONValue, _ path: String) throws(StoredFormError) -> [JSONValue] {
+            guard case .array(let items) = value else { throw fail(path, "expected an array, found \(value.typeName)") }
+            return items
+        }
+        func strings(_ value: JSONValue, _ path: String) throws(StoredFormError) -> [String] {
+            var texts: [String] = []
+            for (index, item) in try array(value, path).enumerated() { texts.append(try string(item, "\(path)[\(index)]")) }
+            return texts
+        }
+        func date(_ value: JSONValue, _ path: String) throws(StoredFormError) -> Date {
+            guard case .number(let literal) = value, let milliseconds = Double(literal), milliseconds.isFinite else {
+                throw fail(path, "expected milliseconds since 1970, found \(value.typeName)")
+            }
+            return Date(timeIntervalSince1970: milliseconds / 1000)
+        }
+
+        let lead = try object(value, "")
+        let priorityText = try text(lead, "priority", "")
+        guard let priority = LeadPriority(rawValue: priorityText) else {
+            throw fail("priority", "must be one of \(LeadPriority.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(priorityText)\"")
+        }
+        let statusText = try text(lead, "status", "")
+        guard let status = LeadStatus(rawValue: statusText) else { throw fail("status", "unknown status \"\(statusText)\"") }
+        var client: ClientReference?
+        if let value = try present(lead, "client", "") {
+            let fields = try object(value, "client")
+            client = ClientReference(id: try text(fields, "id", "client."), name: try optionalText(fields, "name", "client."),
+                                     segment: try optionalText(fields, "segment", "client."))
+        }
+        var manager: ManagerReference?
+        if let value = try present(lead, "manager", "") {
+            let fields = try object(value, "manager")
+            manager = ManagerReference(id: try text(fields, "id", "manager."), name: try optionalText(fields, "name", "manager."),
+                                       branchId: try optionalText(fields, "branchId", "manager."))
+        }
+        var evidence: [Evidence] = []
+        for (index, item) in try array(try required(lead, "evidence", ""), "evidence").enumerated() {
+            let path = "evidence[\(index)]."
+            let fields = try object(item, "evidence[\(index)]")
+            let label = try text(fields, "label", path)
+            evidence.append(Evidence(key: try optionalText(fields, "key", path) ?? label, label: label, value: try text(fields, "value", path)))
+        }
+        var products: [ProductSuggestion]?
+        if let value = try present(lead, "products", "") {
+            var list: [ProductSuggestion] = []
+            for (index, item) in try array(value, "products").enumerated() {
+                let path = "products[\(index)]."
+                let fields = try object(item, "products[\(index)]")
+                list.append(ProductSuggestion(id: try text(fields, "id", path), name: try text(fields, "name", path),
+                                              riskLevel: try text(fields, "riskLevel", path), reason: try text(fields, "reason", path)))
+            }
+            products = list
+        }
+        return Lead(id: try text(lead, "id", ""), key: try text(lead, "key", ""), plugin: try text(lead, "plugin", ""),
+                    kind: try text(lead, "kind", ""), priority: priority, client: client, manager: manager,
+                    title: try text(lead, "title", ""), summary: try text(lead, "summary", ""),
+                    suggestedAction: try text(lead, "suggestedAction", ""), evidence: evidence, products: products,
+                    dueAt: try present(lead, "dueAt", "").map { value throws(StoredFormError) in try date(value, "dueAt") },
+                    createdAt: try date(try required(lead, "createdAt", ""), "createdAt"),
+                    sourceEvents: try strings(try required(lead, "sourceEvents", ""), "sourceEvents"), status: status,
+                    tags: try present(lead, "tags", "").map { value throws(StoredFormError) in try strings(value, "tags") })
+    }
+
     public static func data(_ lead: Lead, timeZone: TimeZone) throws -> Data {
         try encoder(timeZone: timeZone).encode(lead)
     }
