@@ -176,6 +176,11 @@ struct SQLiteMemoryOptions: ParsableArguments {
     @Option(help: "The memory map in MiB, 0 for none (storage.memory_map_mb).")
     var memoryMapMb = AppDatabase.MemoryUse.daemon.memoryMapMiB
 
+    func validate() throws {
+        guard (2...65_536).contains(pageCacheMb) else { throw ValidationError("--page-cache-mb must be 2 to 65536") }
+        guard (0...2_047).contains(memoryMapMb) else { throw ValidationError("--memory-map-mb must be 0 to 2047") }
+    }
+
     var memoryUse: AppDatabase.MemoryUse { AppDatabase.MemoryUse(writerCacheMiB: pageCacheMb, memoryMapMiB: memoryMapMb) }
     var description: String { "SQLite page cache \(pageCacheMb) MiB, memory map \(memoryMapMb) MiB" }
 }

@@ -89,6 +89,8 @@ public actor Dispatcher {
     private var lastHandledTime: Date?
     /// Deferred state was dropped after an error: nothing more may be handled.
     private var lostState = false
+    /// Commits being awaited by ``settle(_:_:pending:)`` (at most one; more if calls interleave on the actor).
+    private var awaitedCommits = 0
     /// Every client the database holds is cached (deferred writes on a database that started with no clients, and
     /// no eviction since): a client not cached is then new, and no batch needs to look for it in the database.
     private var everyStoredClientCached = false
@@ -241,6 +243,9 @@ public actor Dispatcher {
     /// write of deferred state as the cache evicts) drops the caches (they hold state the database does not have)
     /// and rethrows.
     private func settle(_ prepared: Prepared, _ commit: Task<[Lead], any Error>, pending: Prepared? = nil) async throws -> Int {
+        // Taken out of `inFlight` but not yet landed: counted, so that ``discardCaches()`` can tell.
+        awaitedCommits += 1
+        defer { awaitedCommits -= 1 }
         do {
             let newLeads = try await commit.value
             try finish(prepared, newLeads: newLeads, pending: pending)
@@ -491,19 +496,29 @@ public actor Dispatcher {
         unwrittenBalances = [:]
     }
 
-    /// After a failed commit the caches may hold state that never reached the database: forget it all. With deferred
-    /// state writes that loses state the database never had (or writes an eviction made ahead of a batch that then
-    /// failed): the dispatcher refuses to go on.
+    /// A batch is still handled or committing: ``discardCaches()`` must wait for ``settle()``.
+    public struct BatchInFlight: Error, CustomStringConvertible {
+        public var description: String { "a batch is still being committed: settle it before discarding the caches" }
+    }
+
     /// For a run that nothing resumes from, after its last ``settle()`` (`insightd replay`, which then writes its
     /// leads): lets the cached state go on another thread, where freeing tens of thousands of clients does not hold
     /// up the caller. With deferred writes the state not written is gone, and the dispatcher takes no more work
-    /// (``DeferredStateLost``); otherwise it reads its clients from the database again.
-    public func discardCaches() {
+    /// (``DeferredStateLost``); otherwise it reads its clients from the database again. Throws ``BatchInFlight``
+    /// while a batch is handed in and not yet settled (its commit would land after the clients were read again).
+    public func discardCaches() throws {
+        guard inFlight == nil, awaitedCommits == 0 else { throw BatchInFlight() }
         let released = ReleasedLater((clients, unwritten, unwrittenBalances, managers))
-        dropCaches(afterError: stateWrites == .deferred)
+        dropCaches()
         Task.detached(priority: .utility) { released.release() }
     }
 
+    /// The clients cached now (for tests).
+    var cachedClientCount: Int { clients.count }
+
+    /// After a failed commit the caches may hold state that never reached the database: forget it all. With deferred
+    /// state writes that loses state the database never had (or writes an eviction made ahead of a batch that then
+    /// failed): the dispatcher refuses to go on.
     private func dropCaches(afterError: Bool = true) {
         if afterError && stateWrites == .deferred { lostState = true }
         everyStoredClientCached = false

@@ -215,7 +215,12 @@ extension AppDatabase {
     public static func encodeLeadBody(_ lead: Lead) throws -> String {
         // Built directly rather than through `JSONEncoder` (a replay writes one per lead, and the encoder cost
         // more than making the lead); ``referenceLeadBody(_:)`` is the form it must decode the same as.
-        JSONWriter.string(LeadJSON.storedValue(lead))
+        // A date that is not finite has no milliseconds JSON can hold (JSONEncoder refused it too).
+        guard lead.createdAt.timeIntervalSince1970.isFinite, lead.dueAt?.timeIntervalSince1970.isFinite ?? true else {
+            throw EncodingError.invalidValue(lead.dueAt as Any, .init(codingPath: [],
+                debugDescription: "lead \(lead.key) has a date that is not finite"))
+        }
+        return JSONWriter.string(LeadJSON.storedValue(lead))
     }
 
     /// The stored form through `JSONEncoder` (sorted keys, dates in milliseconds): the reference for

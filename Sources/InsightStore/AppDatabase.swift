@@ -28,8 +28,8 @@ public final class AppDatabase: Sendable {
         public var writerCacheMiB: Int
         /// Each reader connection's page cache, in MiB (at most ``AppDatabase/maximumReaderCount`` readers).
         public var readerCacheMiB: Int
-        /// The memory map, in MiB (0: none). Pages read through it count in the process's RSS as file pages,
-        /// which the kernel may drop under pressure.
+        /// The memory map every connection reads the file through, in MiB (0: none). Pages read through it count in
+        /// the process's RSS as file pages, which the kernel may drop under pressure.
         public var memoryMapMiB: Int
 
         public init(writerCacheMiB: Int, readerCacheMiB: Int = 8, memoryMapMiB: Int) {
@@ -49,12 +49,14 @@ public final class AppDatabase: Sendable {
         /// replay`, whose client state stays in its cache).
         public static let small = MemoryUse(writerCacheMiB: 8, readerCacheMiB: 4, memoryMapMiB: 0)
 
-        /// The PRAGMAs for a reader connection (the writer's cache is set after, in ``writerCachePragma``).
+        /// The PRAGMAs for every connection (the writer's cache is set after, in ``writerCachePragma``).
+        /// (Each figure at least its floor: a negative one would make `cache_size = --1024`, which SQL reads as a
+        /// comment.)
         var readerPragmas: String {
-            "PRAGMA mmap_size = \(memoryMapMiB << 20); PRAGMA cache_size = -\(readerCacheMiB << 10)"
+            "PRAGMA mmap_size = \(max(0, memoryMapMiB) << 20); PRAGMA cache_size = -\(max(1, readerCacheMiB) << 10)"
         }
 
-        var writerCachePragma: String { "PRAGMA cache_size = -\(writerCacheMiB << 10)" }
+        var writerCachePragma: String { "PRAGMA cache_size = -\(max(1, writerCacheMiB) << 10)" }
     }
 
     /// Reader connections in the pool, at most.

@@ -188,7 +188,9 @@ import Testing
         let discarded = try Pipeline(plugins: try plugins(), clock: .eventTime, shards: 3, batchSize: 16)
         #expect(try await whole.dispatcher.handle(events) == events.count)
         #expect(try await discarded.dispatcher.handle(Array(events[..<half])) == half)
-        await discarded.dispatcher.discardCaches()
+        #expect(await discarded.dispatcher.cachedClientCount == 23)
+        try await discarded.dispatcher.discardCaches()
+        #expect(await discarded.dispatcher.cachedClientCount == 0, "the clients are read from the database again")
         #expect(try await discarded.dispatcher.handle(Array(events[half...])) == events.count - half)
         #expect(try discarded.database.leadBodies() == whole.database.leadBodies())
         #expect(try whole.database.leadCount() > 10)
@@ -198,9 +200,20 @@ import Testing
 
         let deferred = try Pipeline(plugins: try plugins(), clock: .eventTime, shards: 3, batchSize: 16, stateWrites: .deferred)
         #expect(try await deferred.dispatcher.handle(Array(events[..<half])) == half)
-        await deferred.dispatcher.discardCaches()
+        try await deferred.dispatcher.discardCaches()
         await #expect(throws: Dispatcher.DeferredStateLost.self) { try await deferred.dispatcher.handle(Array(events[half...])) }
         await #expect(throws: Dispatcher.DeferredStateLost.self) { try await deferred.dispatcher.flushState() }
+    }
+
+    /// A batch handed in and not settled: its commit would land after the clients were read again.
+    @Test func discardingTheCachesWaitsForTheBatchInFlight() async throws {
+        let events = Self.mixedFeed(clients: 5, rounds: 1)
+        let pipeline = try Pipeline(plugins: [try rulesPlugin()], clock: .eventTime, batchSize: 64)
+        try await pipeline.dispatcher.submit(events)
+        await #expect(throws: Dispatcher.BatchInFlight.self) { try await pipeline.dispatcher.discardCaches() }
+        #expect(try await pipeline.dispatcher.settle() == events.count)
+        try await pipeline.dispatcher.discardCaches()
+        #expect(try pipeline.database.consumerPosition(AppDatabase.dispatcherConsumer) == Int64(events.count))
     }
 
     @Test func everyDailyBalanceOfABatchIsKeptInTheHistory() async throws {

@@ -21,7 +21,9 @@ public enum LeadJSON {
     }
 
     /// The lead as its stored form in the ledger: what `JSONEncoder` with `.millisecondsSince1970` dates makes of it
-    /// (a date is its milliseconds since 1970 as a number), built directly. Decoding it gives the same lead.
+    /// (a date is its milliseconds since 1970 as a number), built directly. Decoding it gives what decoding
+    /// `JSONEncoder`'s form gives: the same lead, except that a date finer than a millisecond may come back a
+    /// fraction of a microsecond off (the milliseconds are a `Double`), as it always did. Dates must be finite.
     public static func storedValue(_ lead: Lead) -> JSONValue {
         value(lead) { date in .number(millisecondsText(date)) }
     }

@@ -200,7 +200,7 @@ public struct Replay: Sendable {
         }
         let days = try await timeline.finish(until: until)
         // Nothing more is dispatched: the client cache is freed on another core while the leads are written.
-        await dispatcher.discardCaches()
+        try await dispatcher.discardCaches()
         if let day = days.last {
             progress(Progress(day: day, bytesRead: input.totalBytes, totalBytes: input.totalBytes, events: accepted,
                               leads: try database.leadCount()))

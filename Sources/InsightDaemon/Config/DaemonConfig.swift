@@ -563,8 +563,8 @@ public struct StorageConfig: Sendable, Decodable {
     /// `page_cache_mb`: the writer connection's page cache. A dispatcher batch dirties thousands of state pages;
     /// with too small a cache SQLite writes them to the WAL mid-batch and reads them back.
     public var pageCacheMiB: Int
-    /// `memory_map_mb`: how much of the database file readers see through a memory map (0: none, every page
-    /// is read with a system call). Mapped pages count in RSS as file pages, which the kernel may drop.
+    /// `memory_map_mb`: how much of the database file every connection reads through a memory map (0: none, every
+    /// page is read with a system call). Mapped pages count in RSS as file pages, which the kernel may drop.
     public var memoryMapMiB: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
