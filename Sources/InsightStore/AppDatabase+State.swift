@@ -231,25 +231,33 @@ extension AppDatabase {
         let state = update.state
         let changes = update.changes
         let memoryChanged = changes.contains { if case .memory = $0 { true } else { false } }
+        // Each statement's values are bound in its column order (``BoundExecution``).
+        func run(_ statement: Statement, _ bind: (inout BoundExecution) -> Void) throws {
+            var execution = BoundExecution(statement, db)
+            bind(&execution)
+            try execution.execute()
+        }
         if changes.contains(.profile) {
             let profile = try update.profileText ?? String(decoding: jsonEncoder.encode(state.profile), as: UTF8.self)
-            try statements.profile.execute(arguments: [
-                state.id, profile, state.profile.managerId, state.profile.branchId, state.profile.segment,
-                state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds, state.profile.birthdayKey,
-                state.lastWealthPurchaseAt?.milliseconds, update.memoryText ?? DispatchCommit.ClientUpdate.memoryText(state),
-            ])
+            try run(statements.profile) {
+                $0.bind(state.id); $0.bind(profile); $0.bind(state.profile.managerId); $0.bind(state.profile.branchId)
+                $0.bind(state.profile.segment); $0.bind(state.lastEventAt?.milliseconds)
+                $0.bind(state.lastInteractionAt?.milliseconds); $0.bind(state.profile.birthdayKey)
+                $0.bind(state.lastWealthPurchaseAt?.milliseconds)
+                $0.bind(update.memoryText ?? DispatchCommit.ClientUpdate.memoryText(state))
+            }
         } else if memoryChanged {
-            try statements.activityAndMemory.execute(arguments: [
-                state.id, state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds,
-                update.memoryText ?? DispatchCommit.ClientUpdate.memoryText(state),
-            ])
+            try run(statements.activityAndMemory) {
+                $0.bind(state.id); $0.bind(state.lastEventAt?.milliseconds); $0.bind(state.lastInteractionAt?.milliseconds)
+                $0.bind(update.memoryText ?? DispatchCommit.ClientUpdate.memoryText(state))
+            }
         } else if changes.contains(.activity) {
-            try statements.activity.execute(arguments: [
-                state.id, state.lastEventAt?.milliseconds, state.lastInteractionAt?.milliseconds,
-            ])
+            try run(statements.activity) {
+                $0.bind(state.id); $0.bind(state.lastEventAt?.milliseconds); $0.bind(state.lastInteractionAt?.milliseconds)
+            }
         }
         if changes.contains(.wealthPurchase), !changes.contains(.profile) {
-            try statements.wealthPurchase.execute(arguments: [state.id, state.lastWealthPurchaseAt?.milliseconds])
+            try run(statements.wealthPurchase) { $0.bind(state.id); $0.bind(state.lastWealthPurchaseAt?.milliseconds) }
         }
         for change in changes {
             switch change {
@@ -257,42 +265,44 @@ extension AppDatabase {
                 break
             case .account(let id):
                 guard let account = state.accounts[id] else { continue }
-                try statements.account.execute(arguments: [
-                    id, state.id, account.currency, account.balance?.storedText,
-                    account.lastTransactionAt?.milliseconds, account.transactionCount,
-                    account.previousTransactionAt?.milliseconds,
-                ])
+                try run(statements.account) {
+                    $0.bind(id); $0.bind(state.id); $0.bind(account.currency); $0.bind(account.balance?.storedText)
+                    $0.bind(account.lastTransactionAt?.milliseconds); $0.bind(account.transactionCount)
+                    $0.bind(account.previousTransactionAt?.milliseconds)
+                }
             case .balance:
                 for balance in update.balances.isEmpty ? (state.balance.map { [$0] } ?? []) : update.balances {
-                    try statements.balance.execute(arguments: [
-                        state.id, balance.asOf.description, balance.aum.storedText, balance.deposits?.storedText,
-                        balance.wealth?.storedText, balance.loans?.storedText,
-                    ])
+                    try run(statements.balance) {
+                        $0.bind(state.id); $0.bind(balance.asOf.description); $0.bind(balance.aum.storedText)
+                        $0.bind(balance.deposits?.storedText); $0.bind(balance.wealth?.storedText); $0.bind(balance.loans?.storedText)
+                    }
                 }
             case .deposit(let id):
                 guard let deposit = state.deposits[id] else { continue }
-                try statements.deposit.execute(arguments: [
-                    id, state.id, deposit.amount.storedText, deposit.currency, deposit.openDate?.description,
-                    deposit.maturityDate.description, deposit.status,
-                ])
+                try run(statements.deposit) {
+                    $0.bind(id); $0.bind(state.id); $0.bind(deposit.amount.storedText); $0.bind(deposit.currency)
+                    $0.bind(deposit.openDate?.description); $0.bind(deposit.maturityDate.description); $0.bind(deposit.status)
+                }
             case .loan(let id):
                 guard let loan = state.loans[id] else { continue }
-                try statements.loan.execute(arguments: [
-                    id, state.id, loan.product, loan.principal?.storedText, loan.outstanding?.storedText, loan.currency,
-                    loan.maturityDate?.description, loan.status, loan.overdueDays, loan.lastOverdueAt?.milliseconds,
-                    loan.repaidDate?.description,
-                ])
+                try run(statements.loan) {
+                    $0.bind(id); $0.bind(state.id); $0.bind(loan.product); $0.bind(loan.principal?.storedText)
+                    $0.bind(loan.outstanding?.storedText); $0.bind(loan.currency); $0.bind(loan.maturityDate?.description)
+                    $0.bind(loan.status); $0.bind(loan.overdueDays); $0.bind(loan.lastOverdueAt?.milliseconds)
+                    $0.bind(loan.repaidDate?.description)
+                }
             case .holding(let productId):
                 guard let holding = state.holdings[productId] else { continue }
-                try statements.holding.execute(arguments: [
-                    state.id, productId, holding.amount.storedText, holding.lastTradeAt?.milliseconds,
-                ])
+                try run(statements.holding) {
+                    $0.bind(state.id); $0.bind(productId); $0.bind(holding.amount.storedText); $0.bind(holding.lastTradeAt?.milliseconds)
+                }
             case .financials(let period):
                 guard let financials = state.financials[period] else { continue }
-                try statements.financials.execute(arguments: [
-                    state.id, period, financials.totalAssets?.storedText, financials.totalLiabilities?.storedText,
-                    financials.operatingCashFlow?.storedText, financials.revenue?.storedText,
-                ])
+                try run(statements.financials) {
+                    $0.bind(state.id); $0.bind(period); $0.bind(financials.totalAssets?.storedText)
+                    $0.bind(financials.totalLiabilities?.storedText); $0.bind(financials.operatingCashFlow?.storedText)
+                    $0.bind(financials.revenue?.storedText)
+                }
             case .memory:
                 break  // written with the client row above
             }
