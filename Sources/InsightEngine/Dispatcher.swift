@@ -89,8 +89,9 @@ public actor Dispatcher {
     private var lastHandledTime: Date?
     /// Deferred state was dropped after an error: nothing more may be handled.
     private var lostState = false
-    /// Commits being awaited by ``settle(_:_:pending:)`` (at most one; more if calls interleave on the actor).
-    private var awaitedCommits = 0
+    /// Batches being handled or committed right now (``prepare(_:settings:)``, ``commit(_:)``,
+    /// ``settle(_:_:pending:)``): the caches are handed to the shards, or ahead of the database, while one is.
+    private var batchesUnderway = 0
     /// Every client the database holds is cached (deferred writes on a database that started with no clients, and
     /// no eviction since): a client not cached is then new, and no batch needs to look for it in the database.
     private var everyStoredClientCached = false
@@ -244,8 +245,8 @@ public actor Dispatcher {
     /// and rethrows.
     private func settle(_ prepared: Prepared, _ commit: Task<[Lead], any Error>, pending: Prepared? = nil) async throws -> Int {
         // Taken out of `inFlight` but not yet landed: counted, so that ``discardCaches()`` can tell.
-        awaitedCommits += 1
-        defer { awaitedCommits -= 1 }
+        batchesUnderway += 1
+        defer { batchesUnderway -= 1 }
         do {
             let newLeads = try await commit.value
             try finish(prepared, newLeads: newLeads, pending: pending)
@@ -344,6 +345,8 @@ public actor Dispatcher {
     /// Handles a batch in memory: projection, bus, plugins. The caches move ahead to the batch's state.
     private func prepare(_ events: [Event], settings current: PipelineSettings) async throws -> Prepared {
         guard let last = events.last else { preconditionFailure("prepare needs events") }
+        batchesUnderway += 1
+        defer { batchesUnderway -= 1 }
         try warmCaches(for: events)
 
         // The manager directory is tiny and shared by every shard: apply its updates first, so a lead made
@@ -416,6 +419,8 @@ public actor Dispatcher {
     }
 
     private func commit(_ prepared: Prepared) async throws -> [Lead] {
+        batchesUnderway += 1
+        defer { batchesUnderway -= 1 }
         let newLeads: [Lead]
         do {
             newLeads = try await database.commitAsync(prepared.commit, at: clock.commitTime(fallback: prepared.lastTime))
@@ -505,9 +510,10 @@ public actor Dispatcher {
     /// leads): lets the cached state go on another thread, where freeing tens of thousands of clients does not hold
     /// up the caller. With deferred writes the state not written is gone, and the dispatcher takes no more work
     /// (``DeferredStateLost``); otherwise it reads its clients from the database again. Throws ``BatchInFlight``
-    /// while a batch is handed in and not yet settled (its commit would land after the clients were read again).
+    /// while a batch is being handled, or handed in and not yet settled (its commit would land after the clients
+    /// were read again).
     public func discardCaches() throws {
-        guard inFlight == nil, awaitedCommits == 0 else { throw BatchInFlight() }
+        guard inFlight == nil, batchesUnderway == 0 else { throw BatchInFlight() }
         let released = ReleasedLater((clients, unwritten, unwrittenBalances, managers))
         dropCaches()
         Task.detached(priority: .utility) { released.release() }

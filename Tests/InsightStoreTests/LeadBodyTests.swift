@@ -62,6 +62,8 @@ struct LeadBodyTests {
         ("products", .array([.object(["id": .string("P"), "name": .string("n"), "riskLevel": .string("R1")])])),
         ("tags", .null), ("tags", .array([])), ("tags", .array([.number("1")])), ("dueAt", .null), ("dueAt", .string("2026-01-01")),
         ("dueAt", .number("1764000000123.5")), ("createdAt", .string("x")), ("createdAt", .number("1.764e12")), ("createdAt", nil),
+        ("createdAt", .number("1e-400")), ("createdAt", .number("-2e-324")), ("createdAt", .number("0e400")),
+        ("createdAt", .number("1e400")), ("dueAt", .number("0.0")), ("dueAt", .number("-0")),
         ("unknownMember", .string("ignored")), ("sourceEvents", .array([.number("1")])), ("sourceEvents", .array([])),
     ] as [(String, JSONValue?)])
     func editedBodies(member: String, value: JSONValue?) throws {
@@ -79,6 +81,13 @@ struct LeadBodyTests {
         case (.success, .failure(let error)): Issue.record("refused what JSONDecoder reads: \(error) in \(body)")
         case (.failure(let error), .success): Issue.record("read what JSONDecoder refuses (\(error)): \(body)")
         }
+    }
+
+    /// Where the text itself is at fault, the direct reading is stricter than `JSONDecoder` (which keeps the first
+    /// of two equal keys): no writer of a lead body makes such text.
+    @Test func aBodyWithADuplicateKeyIsRefused() throws {
+        let body = try AppDatabase.encodeLeadBody(Self.lead("x", date: Date(timeIntervalSince1970: 0), full: false))
+        #expect(throws: (any Error).self) { try AppDatabase.storedLead("{\"title\":\"other\"," + body.dropFirst()) }
     }
 
     @Test func aBodyThatIsNotAnObjectIsRefused() {

@@ -90,7 +90,9 @@ public enum LeadJSON {
     /// `JSONDecoder` with `.millisecondsSince1970` dates reads it: a missing or null optional member is nil, a
     /// required one must be there with its type, unknown members are ignored, and an evidence without a `key`
     /// takes its label. Built directly: reading a replay's leads back through `JSONDecoder` cost more than
-    /// writing them out.
+    /// writing them out. The text is read by ``JSONParser``, which is stricter than `JSONDecoder` about text no
+    /// writer of a lead body makes: a duplicate key, a trailing comma, a bad escape inside a member nobody reads,
+    /// nesting deeper than 64 are refused.
     public static func storedLead(_ value: JSONValue) throws(StoredFormError) -> Lead {
         typealias Object = [String: JSONValue]
         func fail(_ path: String, _ problem: String) -> StoredFormError { StoredFormError(path: path, problem: problem) }
@@ -128,9 +130,14 @@ public enum LeadJSON {
             return texts
         }
         func date(_ value: JSONValue, _ path: String) throws(StoredFormError) -> Date {
-            guard case .number(let literal) = value, let milliseconds = Double(literal), milliseconds.isFinite else {
+            guard case .number(let literal) = value else {
                 throw fail(path, "expected milliseconds since 1970, found \(value.typeName)")
             }
+            // As `JSONDecoder` reads a `Double`: a number too large for one, or one that is not zero but rounds to
+            // zero (`1e-400`), is refused rather than read as infinity or 1970.
+            guard let milliseconds = Double(literal), milliseconds.isFinite,
+                  milliseconds != 0 || !literal.prefix(while: { $0 != "e" && $0 != "E" }).contains(where: { $0 >= "1" && $0 <= "9" })
+            else { throw fail(path, "\(literal.prefix(40)) is out of range for milliseconds since 1970") }
             return Date(timeIntervalSince1970: milliseconds / 1000)
         }
 
