@@ -179,19 +179,39 @@ struct ShardWorker: Sendable {
     /// alone: the next batch changes them in place while this one commits.
     static func update(_ state: ClientState, changes: StateChanges, balances: [BalanceSnapshot],
                        plugins: [String: LoadedPlugin]) throws -> (update: DispatchCommit.ClientUpdate, cached: ClientState) {
-        var state = state
-        var encoded: [String] = []
-        for (pluginId, live) in state.liveMemory.values {
-            guard let plugin = plugins[pluginId] else { continue }
-            state.memory[pluginId] = plugin.storedMemory(live)
-            encoded.append(pluginId)
-        }
         var update = DispatchCommit.ClientUpdate(state: state, changes: changes)
         update.balances = balances
-        try update.encode()
-        for pluginId in encoded { state.memory[pluginId] = nil }
-        update.state = state
+        // The memory column is written straight from the live memories (and the stored ones no plugin decoded),
+        // without building their JSON trees: `state.memory` keeps only the stored ones, as the cache wants it.
+        try update.encode { output in writeMemory(of: state, plugins: plugins, into: &output) }
         update.state.liveMemory = LiveMemories()
         return (update, state)
+    }
+
+    /// Appends the client's `memory` column: the object of every plugin's memory, keys sorted, as ``JSONWriter``
+    /// writes it. A live memory whose plugin is loaded is written from its decoded form (an empty one is left out,
+    /// with any stored form it replaced); any other is written as stored. False when there is nothing to write.
+    static func writeMemory(of state: ClientState, plugins: [String: LoadedPlugin], into output: inout String) -> Bool {
+        var live: [String: (plugin: LoadedPlugin, memory: LiveMemory)] = [:]
+        for (pluginId, memory) in state.liveMemory.values {
+            if let plugin = plugins[pluginId] { live[pluginId] = (plugin, memory) }
+        }
+        var members = 0
+        var value = ""
+        for pluginId in Set(state.memory.keys).union(live.keys).sorted() {
+            value.removeAll(keepingCapacity: true)
+            if let (plugin, memory) = live[pluginId] {
+                guard plugin.writeStoredMemory(memory, into: &value) else { continue }
+            } else if let stored = state.memory[pluginId] {
+                JSONWriter.write(stored, into: &value)
+            }
+            output += members == 0 ? "{" : ","
+            JSONWriter.writeString(pluginId, into: &output)
+            output += ":"
+            output += value
+            members += 1
+        }
+        if members > 0 { output += "}" }
+        return members > 0
     }
 }

@@ -28,11 +28,24 @@ public struct DispatchCommit: Sendable {
         /// Serializes the changed profile and plugin memories now, on the caller's thread (the dispatcher's
         /// shards run this in parallel) rather than inside the write transaction.
         public mutating func encode() throws {
+            let state = state
+            try encode { output in
+                guard let text = Self.memoryText(state) else { return false }
+                output += text
+                return true
+            }
+        }
+
+        /// As ``encode()``, with the `client.memory` column written by `writeMemory` rather than from
+        /// `state.memory`: it appends the memory object (every plugin's memory, keys sorted, as ``JSONWriter``
+        /// writes them) and returns true, or appends nothing and returns false when there is none.
+        public mutating func encode(memory writeMemory: (inout String) -> Bool) throws {
             if changes.contains(.profile) {
                 profileText = JSONWriter.string(state.profile.storedJSON)
             }
             if changes.contains(where: { if case .memory = $0 { true } else { false } }) || changes.contains(.profile) {
-                memoryText = Self.memoryText(state)
+                var text = ""
+                memoryText = writeMemory(&text) ? text : nil
             }
         }
 

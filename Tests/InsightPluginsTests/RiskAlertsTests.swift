@@ -541,6 +541,37 @@ struct RiskMemoryTests {
         #expect(try RiskMemory(json: RiskMemory().json).isEmpty)
     }
 
+    /// Every combination of members (64), with awkward texts: the text written directly is what `JSONWriter`
+    /// makes of ``RiskMemory/json``.
+    @Test func theDirectTextIsTheWritersTextOfTheJSON() throws {
+        let members: [(String, JSONValue)] = [
+            ("aum", .array([.array([.string("2026-11-01"), .number("1000000")]), .array([.string("2026-11-20"), .number("-0.5")])])),
+            ("aumAlertAsOf", .string("2026-11-20")),
+            ("credits", .array([
+                .array([.number("1764000000000"), .number("600000.50"), .string("E\"1\\/"), .string("core-banking"), .string("A1"), .bool(true)]),
+                .array([.number("-5"), .number("1e3"), .string("中文\n"), .string(""), .string("A\u{1}"), .bool(false)]),
+            ])),
+            ("debits", .array([
+                .array([.number("1764000000001"), .number("12345678901234567890.12"), .string("D1"), .string("62220202\u{2028}")]),
+                .array([.number("0"), .number("0"), .string(""), .string("")]),
+            ])),
+            ("overdueLoans", .object([
+                "LN2": .array([.number("3"), .string("2026-11-17")]), "LN10": .array([.number("90"), .string("2026-08-01")]),
+                "贷款\"": .array([.number("1"), .string("2026-01-01")]),
+            ])),
+            ("velocityAlertAt", .number("1764000000002")),
+        ]
+        for mask in 0..<(1 << members.count) {
+            var object: [String: JSONValue] = [:]
+            for (index, member) in members.enumerated() where mask & (1 << index) != 0 { object[member.0] = member.1 }
+            let memory = try RiskMemory(json: .object(object))
+            var direct = ""
+            memory.writeJSON(into: &direct)
+            #expect(direct == JSONWriter.string(memory.json), "members \(object.keys.sorted())")
+            #expect(direct == JSONWriter.string(.object(object)), "members \(object.keys.sorted())")
+        }
+    }
+
     @Test(arguments: ["1234.50", "-0.01", "0", "1e3", "12345678901234567890.12", "9999999999999999999"])
     func storedAmountsReadBackExactly(_ literal: String) throws {
         let json = JSONValue.object(["debits": .array([.array([.number("1"), .number(literal), .string("E1"), .string("A1")])])])

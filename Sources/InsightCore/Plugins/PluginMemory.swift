@@ -16,6 +16,15 @@ public protocol PluginMemory: Sendable, Equatable {
     var json: JSONValue { get }
     /// True when there is nothing to keep; the stored row is then deleted.
     var isEmpty: Bool { get }
+    /// Appends ``json`` as ``JSONWriter`` writes it. The default writes `json`; a memory written with every batch
+    /// of a busy client (risk-alerts' windows) writes its text directly, without building the tree first.
+    func writeJSON(into output: inout String)
+}
+
+extension PluginMemory {
+    public func writeJSON(into output: inout String) {
+        JSONWriter.write(json, into: &output)
+    }
 }
 
 /// One plugin's memory of one client in decoded form, as the dispatcher keeps it between events (see

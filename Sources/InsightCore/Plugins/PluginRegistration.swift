@@ -40,6 +40,7 @@ public struct LoadedPlugin: Sendable {
     private let handleTick: @Sendable (ScheduleTick, PluginContext) throws -> [LeadDraft]
     private let decodeMemory: @Sendable (JSONValue?) -> LiveMemory
     private let encodeMemory: @Sendable (LiveMemory) -> JSONValue?
+    private let writeMemory: @Sendable (LiveMemory, inout String) -> Bool
 
     public init<P: Plugin>(_ plugin: P) {
         id = P.id
@@ -63,6 +64,11 @@ public struct LoadedPlugin: Sendable {
         encodeMemory = { live in
             guard let memory = (live as? LiveMemoryBox<P.Memory>)?.memory, !memory.isEmpty else { return nil }
             return memory.json
+        }
+        writeMemory = { live, output in
+            guard let memory = (live as? LiveMemoryBox<P.Memory>)?.memory, !memory.isEmpty else { return false }
+            memory.writeJSON(into: &output)
+            return true
         }
     }
 
@@ -96,6 +102,12 @@ public struct LoadedPlugin: Sendable {
     /// The stored form of a decoded memory (nil: nothing to store).
     public func storedMemory(_ live: LiveMemory) -> JSONValue? {
         encodeMemory(live)
+    }
+
+    /// Appends the stored form of a decoded memory as ``JSONWriter`` writes ``storedMemory(_:)``; false (and nothing
+    /// appended) when there is nothing to store.
+    public func writeStoredMemory(_ live: LiveMemory, into output: inout String) -> Bool {
+        writeMemory(live, &output)
     }
 
     /// Handles an event without the client's memory (a plugin that keeps one starts from an empty memory).

@@ -259,6 +259,91 @@ public struct RiskMemory: PluginMemory, Hashable {
         return .object(object)
     }
 
+    /// ``json`` as ``JSONWriter`` writes it (keys sorted: aum, aumAlertAsOf, credits, debits, overdueLoans,
+    /// velocityAlertAt), written directly: a busy client's windows are written with every batch.
+    public func writeJSON(into output: inout String) {
+        var members = 0
+        func key(_ name: String) {
+            output += members == 0 ? "{\"" : ",\""
+            output += name
+            output += "\":"
+            members += 1
+        }
+        func list<T>(_ items: [T], _ write: (T) -> Void) {
+            output += "["
+            for (offset, item) in items.enumerated() {
+                if offset > 0 { output += "," }
+                write(item)
+            }
+            output += "]"
+        }
+        if !snapshots.isEmpty {
+            key(Key.snapshots)
+            list(snapshots) { snapshot in
+                output += "["
+                JSONWriter.writeString(snapshot.asOf.description, into: &output)
+                output += ","
+                output += snapshot.aum.plainText
+                output += "]"
+            }
+        }
+        if let aumAlertAsOf {
+            key(Key.aumAlertAsOf)
+            JSONWriter.writeString(aumAlertAsOf.description, into: &output)
+        }
+        if !credits.isEmpty {
+            key(Key.credits)
+            list(credits) { credit in
+                output += "["
+                output += String(credit.at)
+                output += ","
+                output += credit.amountText
+                output += ","
+                JSONWriter.writeString(credit.eventId, into: &output)
+                output += ","
+                JSONWriter.writeString(credit.source, into: &output)
+                output += ","
+                JSONWriter.writeString(credit.accountId, into: &output)
+                output += credit.alerted ? ",true]" : ",false]"
+            }
+        }
+        if !debits.isEmpty {
+            key(Key.debits)
+            list(debits) { debit in
+                output += "["
+                output += String(debit.at)
+                output += ","
+                output += debit.amountText
+                output += ","
+                JSONWriter.writeString(debit.eventId, into: &output)
+                output += ","
+                JSONWriter.writeString(debit.accountId, into: &output)
+                output += "]"
+            }
+        }
+        if !overdueLoans.isEmpty {
+            key(Key.overdueLoans)
+            output += "{"
+            for (offset, id) in overdueLoans.keys.sorted().enumerated() {
+                if offset > 0 { output += "," }
+                JSONWriter.writeString(id, into: &output)
+                output += ":["
+                if let loan = overdueLoans[id] {
+                    output += String(loan.days)
+                    output += ","
+                    JSONWriter.writeString(loan.since.description, into: &output)
+                }
+                output += "]"
+            }
+            output += "}"
+        }
+        if let velocityAlertAt {
+            key(Key.velocityAlertAt)
+            output += String(velocityAlertAt)
+        }
+        output += members == 0 ? "{}" : "}"
+    }
+
     public init(json: JSONValue) throws {
         guard case .object(let object) = json else { throw PluginMemoryError("risk-alerts memory is not an object") }
         func fail(_ what: String) -> PluginMemoryError { PluginMemoryError("risk-alerts memory: \(what) has the wrong shape") }
