@@ -179,10 +179,17 @@ struct ShardWorker: Sendable {
     /// alone: the next batch changes them in place while this one commits.
     static func update(_ state: ClientState, changes: StateChanges, balances: [BalanceSnapshot],
                        plugins: [String: LoadedPlugin]) throws -> (update: DispatchCommit.ClientUpdate, cached: ClientState) {
+        // A live memory replaces the stored form it was decoded from: the cache keeps the decoded one only (and an
+        // emptied memory must not come back from its stored form). Usually only a client's first batch after a
+        // load holds such an entry.
+        var state = state
+        for pluginId in state.liveMemory.values.keys where plugins[pluginId] != nil && state.memory[pluginId] != nil {
+            state.memory[pluginId] = nil
+        }
         var update = DispatchCommit.ClientUpdate(state: state, changes: changes)
         update.balances = balances
         // The memory column is written straight from the live memories (and the stored ones no plugin decoded),
-        // without building their JSON trees: `state.memory` keeps only the stored ones, as the cache wants it.
+        // without building their JSON trees.
         try update.encode { output in writeMemory(of: state, plugins: plugins, into: &output) }
         update.state.liveMemory = LiveMemories()
         return (update, state)

@@ -19,6 +19,8 @@ public struct DispatchCommit: Sendable {
         var profileText: String?
         /// Every plugin's memory of the client as one JSON object (nil: none), for the client row.
         var memoryText: String?
+        /// Whether ``encode()`` wrote ``memoryText``: then nil means no memory (a NULL column), never "not made yet".
+        var memoryEncoded = false
 
         public init(state: ClientState, changes: StateChanges) {
             self.state = state
@@ -46,12 +48,18 @@ public struct DispatchCommit: Sendable {
             if changes.contains(where: { if case .memory = $0 { true } else { false } }) || changes.contains(.profile) {
                 var text = ""
                 memoryText = writeMemory(&text) ? text : nil
+                memoryEncoded = true
             }
         }
 
         /// The `client.memory` column: every plugin's memory as one object, or nil when there is none.
         static func memoryText(_ state: ClientState) -> String? {
             state.memory.isEmpty ? nil : JSONWriter.string(.object(state.memory))
+        }
+
+        /// The `client.memory` column to write: as encoded, or (for an update that was not encoded) from `state.memory`.
+        var memoryColumn: String? {
+            memoryEncoded ? memoryText : memoryText ?? Self.memoryText(state)
         }
     }
 

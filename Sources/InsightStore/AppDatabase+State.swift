@@ -244,12 +244,12 @@ extension AppDatabase {
                 $0.bind(state.profile.segment); $0.bind(state.lastEventAt?.milliseconds)
                 $0.bind(state.lastInteractionAt?.milliseconds); $0.bind(state.profile.birthdayKey)
                 $0.bind(state.lastWealthPurchaseAt?.milliseconds)
-                $0.bind(update.memoryText ?? DispatchCommit.ClientUpdate.memoryText(state))
+                $0.bind(update.memoryColumn)
             }
         } else if memoryChanged {
             try run(statements.activityAndMemory) {
                 $0.bind(state.id); $0.bind(state.lastEventAt?.milliseconds); $0.bind(state.lastInteractionAt?.milliseconds)
-                $0.bind(update.memoryText ?? DispatchCommit.ClientUpdate.memoryText(state))
+                $0.bind(update.memoryColumn)
             }
         } else if changes.contains(.activity) {
             try run(statements.activity) {

@@ -1,7 +1,17 @@
 import Foundation
 import InsightCore
 @testable import InsightEngine
+@testable import InsightStore
+import InsightTesting
 import Testing
+
+private func transaction(_ id: String, client: String, minute: Int, reset: Bool = false) -> Event {
+    let time = "2026-11-20T10:\(minute < 10 ? "0" : "")\(minute):00+08:00"
+    guard reset else { return EventFixtures.transaction(id, client: client, amount: "100.00", account: "AC-\(client)", at: time) }
+    return EventFixtures.event(id, EventType.accountTransaction, client: client, at: time, data: [
+        "accountId": .string("AC-\(client)"), "amount": .string("1"), "direction": .string("credit"), "reset": .bool(true),
+    ])
+}
 
 /// The client's `memory` column is written straight from the live memories (``ShardWorker/writeMemory(of:plugins:into:)``):
 /// it must be what `JSONWriter` makes of the memories as the cache would store them.
@@ -40,6 +50,42 @@ struct MemoryColumnTests {
         state.memory = [CountingPlugin.id: .string("stale"), "other": .bool(true)]
         state.liveMemory.values[CountingPlugin.id] = Self.live(count: 0)
         #expect(Self.written(state) == #"{"other":true}"#)
+    }
+
+    /// A memory read from the database, then emptied: the row loses it, and the cache holds only the decoded form.
+    @Test func aStoredMemoryEmptiedAfterARestartLeavesTheColumn() async throws {
+        let clock = FixedTimeSource("2026-11-20T12:00:00+08:00")
+        let first = try Pipeline(plugins: [Self.counting], clock: .live(clock), batchSize: 1)
+        _ = try first.database.append([transaction("a1", client: "C1", minute: 1), transaction("a2", client: "C1", minute: 2)],
+                                      receivedAt: clock.now())
+        try await first.dispatcher.drain()
+        #expect(try first.database.loadClients(["C1"])["C1"]?.memory[CountingPlugin.id] != nil)
+        let again = try Pipeline(directory: first.directory, plugins: [Self.counting], clock: .live(clock), batchSize: 1)
+        _ = try again.database.append([transaction("a3", client: "C1", minute: 3, reset: true)], receivedAt: clock.now())
+        try await again.dispatcher.drain()
+        #expect(try again.database.loadClients(["C1"])["C1"]?.memory.isEmpty == true)
+    }
+
+    @Test func theUpdateAndTheCacheLeaveOutTheStoredFormOfALiveMemory() throws {
+        for count in [0, 2] {
+            var state = ClientState(id: "C1")
+            state.memory = [CountingPlugin.id: .object(["count": .number("2"), "pending": .array([])]), "other": .bool(true)]
+            state.liveMemory.values[CountingPlugin.id] = Self.live(count: count)
+            let (update, cached) = try ShardWorker.update(state, changes: [.activity, .memory(CountingPlugin.id)], balances: [],
+                                                          plugins: [CountingPlugin.id: Self.counting])
+            #expect(update.state.memory == ["other": .bool(true)])
+            #expect(cached.memory == ["other": .bool(true)])
+            #expect(cached.liveMemory.values[CountingPlugin.id] != nil, "the cache keeps the decoded memory")
+            #expect(update.memoryColumn == (count == 0 ? #"{"other":true}"# : #"{"counting":{"count":2,"pending":[]},"other":true}"#))
+        }
+        // The only memory, emptied: a NULL column, not the stored form.
+        var state = ClientState(id: "C1")
+        state.memory = [CountingPlugin.id: .object(["count": .number("2"), "pending": .array([])])]
+        state.liveMemory.values[CountingPlugin.id] = Self.live(count: 0)
+        let (update, cached) = try ShardWorker.update(state, changes: [.activity, .memory(CountingPlugin.id)], balances: [],
+                                                      plugins: [CountingPlugin.id: Self.counting])
+        #expect(update.memoryColumn == nil)
+        #expect(cached.memory.isEmpty)
     }
 
     @Test func noMemoryAtAllWritesNothing() {
