@@ -146,6 +146,7 @@ public struct Daemon: Sendable {
             "config.path": "\(configuration.configPath)", "state.dir": "\(configuration.stateDirectory)",
             "timezone": "\(configuration.config.timezone)", "plugins.enabled": "\(enabled.joined(separator: ","))",
             "journal.position": "\(startPosition)",
+            "storage.page_cache_mb": "\(database.memory.writerCacheMiB)", "storage.memory_map_mb": "\(database.memory.memoryMapMiB)",
         ])
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: services().map { .init(service: $0) },

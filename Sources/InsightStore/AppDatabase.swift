@@ -9,6 +9,8 @@ public final class AppDatabase: Sendable {
 
     let pool: DatabasePool
     public let path: String
+    /// The memory SQLite was given when the database was opened (its page caches and memory map).
+    public let memory: MemoryUse
 
     /// Opens (creating if needed) the database in `directory`, migrates it, and checks it can be written.
     ///
@@ -110,14 +112,15 @@ public final class AppDatabase: Sendable {
         } catch {
             throw .openFailed(path: path, reason: "\(error)")
         }
-        let database = AppDatabase(pool: pool, path: path)
+        let database = AppDatabase(pool: pool, path: path, memory: memory)
         try database.prepare(durability: durability, memory: memory)
         return database
     }
 
-    private init(pool: DatabasePool, path: String) {
+    private init(pool: DatabasePool, path: String, memory: MemoryUse) {
         self.pool = pool
         self.path = path
+        self.memory = memory
     }
 
     private func prepare(durability: Durability, memory: MemoryUse) throws(StoreError) {

@@ -104,7 +104,7 @@ import Glibc
     @Test func runsUnderSystemdNotifyReloadsOnHupAndStopsCleanlyOnTerm() throws {
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "built insightd at \(Self.binary)")
         let port = try #require(Self.freePort())
-        let fixture = ConfigFixture.daemon(port: port)
+        let fixture = ConfigFixture.daemon(port: port, "storage: {page_cache_mb: 24, memory_map_mb: 8}\n")
         let notify = try #require(NotifySocket(directory: fixture.directory.path))
         let daemon = try Run(["run", "--config", fixture.mainPath],
                              environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])
@@ -158,6 +158,10 @@ import Glibc
         let lines = result.stderr.split(separator: "\n").map { (try? JSONParser.parse(String($0))) ?? .null }
         #expect(!lines.isEmpty && lines.allSatisfy { $0["message"]?.stringValue != nil }, "every line is a JSON log record")
         #expect(lines.contains { $0["message"]?.stringValue == "configuration reloaded" })
+        // The state database was opened with the configured SQLite memory.
+        let starting = lines.first { $0["message"]?.stringValue == "insightd starting" }
+        #expect(starting?["metadata"]?["storage.page_cache_mb"]?.stringValue == "24")
+        #expect(starting?["metadata"]?["storage.memory_map_mb"]?.stringValue == "8")
         let stopped = lines.first { $0["message"]?.stringValue == "insightd stopped cleanly" }
         #expect(stopped?["metadata"]?["journal.position"]?.stringValue == "6")
         #expect(lines.filter { $0["message"]?.stringValue == "lead created" }.count == 3)

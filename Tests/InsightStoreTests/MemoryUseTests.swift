@@ -13,6 +13,7 @@ struct MemoryUseTests {
         let directory = TemporaryDirectory("insightd-memory")
         let database = try AppDatabase.open(directory: directory.path, memory: memory)
         defer { try? database.close() }
+        #expect(database.memory == memory)
         let writer = try database.pool.writeWithoutTransaction { db in
             (try Int.fetchOne(db, sql: "PRAGMA cache_size"), try Int.fetchOne(db, sql: "PRAGMA mmap_size"))
         }
