@@ -7,7 +7,7 @@ import InsightCore
 /// after it has nothing to redo. Lead keys are unique, so a replayed batch cannot duplicate a lead.
 public struct DispatchCommit: Sendable {
     public struct ClientUpdate: Sendable {
-        /// The client's state. After ``encode()`` the dispatcher leaves out of its `memory` the plugin memories
+        /// The client's state. After ``encode(memory:)`` the dispatcher leaves out of its `memory` the plugin memories
         /// already written into `memoryText`: the writer then takes `memoryText` (the fallback to `state.memory`
         /// is for an update that was not encoded).
         public var state: ClientState
@@ -15,11 +15,11 @@ public struct DispatchCommit: Sendable {
         /// With a ``StateChange/balance`` change, every daily snapshot the update covers, oldest first: the state
         /// holds only the latest, and the history keeps each day's (empty: the state's latest alone).
         public var balances: [BalanceSnapshot] = []
-        /// The JSON the write needs, made ahead by ``encode()`` so the single writer thread only binds text.
+        /// The JSON the write needs, made ahead by ``encode(memory:)`` so the single writer thread only binds text.
         var profileText: String?
         /// Every plugin's memory of the client as one JSON object (nil: none), for the client row.
         var memoryText: String?
-        /// Whether ``encode()`` wrote ``memoryText``: then nil means no memory (a NULL column), never "not made yet".
+        /// Whether ``encode(memory:)`` wrote ``memoryText``: then nil means no memory (a NULL column), never "not made yet".
         var memoryEncoded = false
 
         public init(state: ClientState, changes: StateChanges) {
@@ -28,19 +28,9 @@ public struct DispatchCommit: Sendable {
         }
 
         /// Serializes the changed profile and plugin memories now, on the caller's thread (the dispatcher's
-        /// shards run this in parallel) rather than inside the write transaction.
-        public mutating func encode() throws {
-            let state = state
-            try encode { output in
-                guard let text = Self.memoryText(state) else { return false }
-                output += text
-                return true
-            }
-        }
-
-        /// As ``encode()``, with the `client.memory` column written by `writeMemory` rather than from
-        /// `state.memory`: it appends the memory object (every plugin's memory, keys sorted, as ``JSONWriter``
-        /// writes them) and returns true, or appends nothing and returns false when there is none.
+        /// shards run this in parallel) rather than inside the write transaction. `writeMemory` writes the
+        /// `client.memory` column: it appends the memory object (every plugin's memory, keys sorted, as
+        /// ``JSONWriter`` writes them) and returns true, or appends nothing and returns false when there is none.
         public mutating func encode(memory writeMemory: (inout String) -> Bool) throws {
             if changes.contains(.profile) {
                 profileText = JSONWriter.string(state.profile.storedJSON)

@@ -100,7 +100,8 @@ public enum LeadJSON {
             guard case .object(let object) = value else { throw fail(path, "expected an object, found \(value.typeName)") }
             return object
         }
-        func present(_ object: Object, _ key: String, _ path: String) throws(StoredFormError) -> JSONValue? {
+        /// The member, nil when it is missing or null (`decodeIfPresent`).
+        func present(_ object: Object, _ key: String) -> JSONValue? {
             guard let value = object[key] else { return nil }
             return value == .null ? nil : value
         }
@@ -117,7 +118,7 @@ public enum LeadJSON {
             try string(required(object, key, path), path + key)
         }
         func optionalText(_ object: Object, _ key: String, _ path: String) throws(StoredFormError) -> String? {
-            guard let value = try present(object, key, path) else { return nil }
+            guard let value = present(object, key) else { return nil }
             return try string(value, path + key)
         }
         func array(_ value: JSONValue, _ path: String) throws(StoredFormError) -> [JSONValue] {
@@ -149,13 +150,13 @@ public enum LeadJSON {
         let statusText = try text(lead, "status", "")
         guard let status = LeadStatus(rawValue: statusText) else { throw fail("status", "unknown status \"\(statusText)\"") }
         var client: ClientReference?
-        if let value = try present(lead, "client", "") {
+        if let value = present(lead, "client") {
             let fields = try object(value, "client")
             client = ClientReference(id: try text(fields, "id", "client."), name: try optionalText(fields, "name", "client."),
                                      segment: try optionalText(fields, "segment", "client."))
         }
         var manager: ManagerReference?
-        if let value = try present(lead, "manager", "") {
+        if let value = present(lead, "manager") {
             let fields = try object(value, "manager")
             manager = ManagerReference(id: try text(fields, "id", "manager."), name: try optionalText(fields, "name", "manager."),
                                        branchId: try optionalText(fields, "branchId", "manager."))
@@ -168,7 +169,7 @@ public enum LeadJSON {
             evidence.append(Evidence(key: try optionalText(fields, "key", path) ?? label, label: label, value: try text(fields, "value", path)))
         }
         var products: [ProductSuggestion]?
-        if let value = try present(lead, "products", "") {
+        if let value = present(lead, "products") {
             var list: [ProductSuggestion] = []
             for (index, item) in try array(value, "products").enumerated() {
                 let path = "products[\(index)]."
@@ -182,10 +183,10 @@ public enum LeadJSON {
                     kind: try text(lead, "kind", ""), priority: priority, client: client, manager: manager,
                     title: try text(lead, "title", ""), summary: try text(lead, "summary", ""),
                     suggestedAction: try text(lead, "suggestedAction", ""), evidence: evidence, products: products,
-                    dueAt: try present(lead, "dueAt", "").map { value throws(StoredFormError) in try date(value, "dueAt") },
+                    dueAt: try present(lead, "dueAt").map { value throws(StoredFormError) in try date(value, "dueAt") },
                     createdAt: try date(try required(lead, "createdAt", ""), "createdAt"),
                     sourceEvents: try strings(try required(lead, "sourceEvents", ""), "sourceEvents"), status: status,
-                    tags: try present(lead, "tags", "").map { value throws(StoredFormError) in try strings(value, "tags") })
+                    tags: try present(lead, "tags").map { value throws(StoredFormError) in try strings(value, "tags") })
     }
 
     public static func data(_ lead: Lead, timeZone: TimeZone) throws -> Data {

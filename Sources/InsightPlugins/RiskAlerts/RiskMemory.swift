@@ -291,35 +291,30 @@ public struct RiskMemory: PluginMemory, Hashable {
             key(Key.aumAlertAsOf)
             JSONWriter.writeString(aumAlertAsOf.description, into: &output)
         }
+        // [t, amount, eventId, accountId] for a debit; [t, amount, eventId, source, accountId, alerted] for a credit.
+        func movement(_ movement: Movement, credit: Bool) {
+            output += "["
+            output += String(movement.at)
+            output += ","
+            output += movement.amountText
+            output += ","
+            JSONWriter.writeString(movement.eventId, into: &output)
+            output += ","
+            if credit {
+                JSONWriter.writeString(movement.source, into: &output)
+                output += ","
+            }
+            JSONWriter.writeString(movement.accountId, into: &output)
+            if credit { output += movement.alerted ? ",true" : ",false" }
+            output += "]"
+        }
         if !credits.isEmpty {
             key(Key.credits)
-            list(credits) { credit in
-                output += "["
-                output += String(credit.at)
-                output += ","
-                output += credit.amountText
-                output += ","
-                JSONWriter.writeString(credit.eventId, into: &output)
-                output += ","
-                JSONWriter.writeString(credit.source, into: &output)
-                output += ","
-                JSONWriter.writeString(credit.accountId, into: &output)
-                output += credit.alerted ? ",true]" : ",false]"
-            }
+            list(credits) { movement($0, credit: true) }
         }
         if !debits.isEmpty {
             key(Key.debits)
-            list(debits) { debit in
-                output += "["
-                output += String(debit.at)
-                output += ","
-                output += debit.amountText
-                output += ","
-                JSONWriter.writeString(debit.eventId, into: &output)
-                output += ","
-                JSONWriter.writeString(debit.accountId, into: &output)
-                output += "]"
-            }
+            list(debits) { movement($0, credit: false) }
         }
         if !overdueLoans.isEmpty {
             key(Key.overdueLoans)
