@@ -27,6 +27,8 @@ struct PluginsBench: AsyncParsableCommand {
     @Flag(help: "Skip the no-op baseline (for profiling the plugins alone).") var skipBaseline = false
     @Flag(help: "Skip the plugins run (for profiling the baseline alone).") var skipPlugins = false
     @Flag(help: "Keep the databases afterwards, and print where they are.") var keep = false
+    @Option(help: "Seconds between the dispatcher's state checkpoints while it catches up (dispatcher.state_checkpoint; 0 writes the state with every batch).")
+    var stateCheckpoint: Double = 10
 
     func run() async throws {
         let root = (directory as NSString).appendingPathComponent("insightd-bench-\(UUID().uuidString)")
@@ -36,7 +38,7 @@ struct PluginsBench: AsyncParsableCommand {
         let calendar = plugins.calendar
         let start = LocalDate(year: 2026, month: 8, day: 1)?.instant(in: zone) ?? Date()
         let bank = SyntheticBank(clients: clients, start: start, days: days, seed: 42)
-        print("insightd-bench plugins: \(clients) clients, \(events) events over \(days) days, \(shards) shards, client cache \(clientCache), \(sqlite.description); plugins: \(plugins.loaded.filter(\.enabled).map(\.id).joined(separator: ", "))")
+        print("insightd-bench plugins: \(clients) clients, \(events) events over \(days) days, \(shards) shards, client cache \(clientCache), state checkpoint \(stateCheckpoint > 0 ? "every \(stateCheckpoint) s" : "every batch"), \(sqlite.description); plugins: \(plugins.loaded.filter(\.enabled).map(\.id).joined(separator: ", "))")
 
         // The same journal twice: one drained by a no-op plugin (the baseline), one by every built-in plugin.
         var results: [(String, Duration, Int, Int)] = []
@@ -47,6 +49,7 @@ struct PluginsBench: AsyncParsableCommand {
             let settings = SettingsBox(PipelineSettings(plugins: set, timeZone: zone, locale: "zh-CN", workingCalendar: calendar))
             let dispatcher = try Dispatcher(database: database, settings: settings, clock: .eventTime, shards: shards,
                                             batchSize: dispatchBatch, cacheCapacity: clientCache,
+                                            stateWrites: stateCheckpoint > 0 ? .checkpointed(every: .milliseconds(Int64(stateCheckpoint * 1000))) : .everyBatch,
                                             logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
             var handled = 0
             // The dispatch's own peak: generating and appending the events is not part of it, nor is the memory the

@@ -44,7 +44,7 @@ public struct Daemon: Sendable {
         let tuning = configuration.config.dispatcher
         let dispatcher = try Dispatcher(database: database, settings: settings, clock: .live(timeSource),
                                         shards: tuning.shards, batchSize: tuning.batchSize, cacheCapacity: tuning.clientCache,
-                                        logger: logger.component("dispatcher"))
+                                        stateWrites: tuning.stateWrites, logger: logger.component("dispatcher"))
         let wake = WakeSignal()
         let queue = IngestQueue(database: database, logger: logger.component("ingest"), onCommitted: { wake.wake() })
         let config = configuration.config
@@ -133,7 +133,8 @@ public struct Daemon: Sendable {
             timeSource: timeSource, logger: logger.component("http"), timeZone: config.timeZone,
             outboxChanged: { [outbox] in outbox.wakeLanes() }, receiverNames: Set(config.receivers.map(\.name)),
             metrics: .init(registry: DaemonMetrics.registry, refresh: { [database, dispatcher, outbox] in
-                DaemonMetrics.refresh(database: database, position: await dispatcher.currentPosition, outbox: outbox)
+                DaemonMetrics.refresh(database: database, position: await dispatcher.currentPosition,
+                                      statePosition: await dispatcher.currentStatePosition, outbox: outbox)
             }))
     }
 
@@ -145,7 +146,7 @@ public struct Daemon: Sendable {
         logger.info("insightd starting", metadata: [
             "config.path": "\(configuration.configPath)", "state.dir": "\(configuration.stateDirectory)",
             "timezone": "\(configuration.config.timezone)", "plugins.enabled": "\(enabled.joined(separator: ","))",
-            "journal.position": "\(startPosition)",
+            "journal.position": "\(startPosition)", "dispatcher.state_checkpoint": "\(configuration.config.dispatcher.stateCheckpoint)",
             "storage.page_cache_mb": "\(database.memory.writerCacheMiB)", "storage.memory_map_mb": "\(database.memory.memoryMapMiB)",
         ])
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

@@ -6,7 +6,8 @@ import Metrics
 
 /// Reads the journal in order, projects client state, publishes each event on the sharded bus to the
 /// subscribed plugins, and commits state, leads and its journal position in one transaction per batch (or, with
-/// ``StateWrites/deferred``, leads and position per batch and the state later).
+/// ``StateWrites/checkpointed(every:)`` and ``StateWrites/deferred``, leads and position per batch and the state
+/// later).
 ///
 /// It is the single writer of projected state and leads. Daily ticks run through it too, between batches,
 /// so a tick always sees fully committed state.
@@ -26,14 +27,27 @@ public actor Dispatcher {
     }
 
     /// When a batch's client state reaches the database.
-    public enum StateWrites: Sendable {
+    public enum StateWrites: Sendable, Equatable {
         /// With the batch: state, leads and journal position in one transaction, so that a restart resumes from
-        /// committed state (the daemon).
+        /// committed state.
         case everyBatch
+        /// At checkpoints, as a stream processor keeps its state (the daemon): each batch commits its leads, failures,
+        /// interactions and position, and the changed clients stay in the cache until a checkpoint writes them all
+        /// with the database's state position (``AppDatabase/stateConsumer``): when the dispatcher has caught up with
+        /// the journal, when `every` has passed since the last one while it catches up, when the cache is over its
+        /// bound, before a daily tick, and at ``flushState()`` (the daemon's shutdown). A client busy in many batches
+        /// of a backlog is then written once, not once per batch.
+        ///
+        /// Nothing is lost in between: the journal holds the events, and a restart (or a failed commit) dispatches
+        /// again from the state position, leaving out what the events up to the committed position already gave
+        /// (leads, interactions, plugin failures), so each lead is still made once. While a backlog is dispatched
+        /// the database's client state (what `GET /v1/clients/{id}` and the daily ticks' queries read) may be behind
+        /// by up to `every`; once caught up it is current.
+        case checkpointed(every: Duration)
         /// Later: each batch commits its leads, failures and position, and the changed clients stay in the cache
         /// until it lets them go, a daily tick is about to read the database, or ``flushState()``. A busy client is
-        /// then written once instead of once per batch. The database's state may lag its position, so this is for a
-        /// run that nothing resumes from (`insightd replay`'s scratch state). After an error that dropped the cache
+        /// then written once instead of once per batch. No state position is kept and the events may not be
+        /// journaled, so this is for a run that nothing resumes from (`insightd replay`'s scratch state). After an error that dropped the cache
         /// (and so state the database may lack, or have ahead of its position), every later call that handles, settles,
         /// flushes or ticks throws ``DeferredStateLost``. While events are handled, a read of the database
         /// (another client's state, balance history, the indexed queries) sees the state of the last write; the
@@ -67,8 +81,18 @@ public actor Dispatcher {
     private let stateWrites: StateWrites
     private let logger: Logger
     private let reader: StoreStateReader
-    /// The last committed journal position.
+    /// The journal position handled through: the next batch reads after it. The last committed position, or, after
+    /// a restart or a failed commit with checkpointed state, the state position it went back to.
     private var position: Int64
+    /// The position committed with the leads (``AppDatabase/dispatcherConsumer``): the outputs of an event up to
+    /// it are in the database already, and handling it again (after going back to ``statePosition``) leaves them out.
+    private var outputsThrough: Int64
+    /// The position the database's client state is at (``AppDatabase/stateConsumer``).
+    private var statePosition: Int64
+    /// When the state was last written (``uptime``), for ``StateWrites/checkpointed(every:)``.
+    private var lastStateWrite: Duration
+    /// A monotonic clock for checkpoint intervals (tests drive their own).
+    private let uptime: @Sendable () -> Duration
     /// Projected state of recently seen clients, possibly ahead of the database by one in-flight batch (or, with
     /// deferred state writes, by every change since the last write).
     private var clients: ClientCache
@@ -97,6 +121,13 @@ public actor Dispatcher {
     private var everyStoredClientCached = false
     /// A handled batch whose commit is running (``submit(_:)``), settled by the next call.
     private var inFlight: (prepared: Prepared, commit: Task<[Lead], any Error>)?
+    /// Pipelines running (``drain(maximumBatches:)``, ``handle(_:)``): between their batches the actor is free, but
+    /// the caches are handed to shards or ahead of the database.
+    private var pipelinesRunning = 0
+    /// Calls waiting for the running pipelines to stop between batches (``untilBetweenBatches()``): a draining
+    /// pipeline takes no further batch while there are any.
+    private var betweenBatchesWaiters: [CheckedContinuation<Void, Never>] = []
+    private var callsWaiting = 0
     /// Called with the leads each commit made new, after the commit.
     private let onNewLeads: @Sendable ([Lead]) -> Void
 
@@ -114,6 +145,7 @@ public actor Dispatcher {
     public init(database: AppDatabase, settings: SettingsBox, clock: DispatchClock, shards: Int = 4,
                 batchSize: Int = Dispatcher.defaultBatchSize, cacheCapacity: Int = Dispatcher.defaultCacheCapacity,
                 stateWrites: StateWrites = .everyBatch, logger: Logger,
+                uptime: @escaping @Sendable () -> Duration = Dispatcher.systemUptime,
                 onNewLeads: @escaping @Sendable ([Lead]) -> Void = { _ in }) throws {
         self.database = database
         self.settings = settings
@@ -126,13 +158,33 @@ public actor Dispatcher {
         self.logger = logger
         self.reader = StoreStateReader(database: database)
         self.onNewLeads = onNewLeads
-        self.position = try database.consumerPosition(AppDatabase.dispatcherConsumer)
+        self.uptime = uptime
+        self.lastStateWrite = uptime()
+        // Resume from the state's position: events after it are handled again, their committed outputs left out.
+        let positions = try database.dispatcherResumePositions(at: clock.commitTime(fallback: Date(timeIntervalSince1970: 0)))
+        self.position = positions.state
+        self.statePosition = positions.state
+        self.outputsThrough = positions.handled
         // Only with deferred writes is this dispatcher known to be the only writer of client rows (a replay's scratch
         // database); the daemon's may be written by others, and looks every batch's clients up.
         everyStoredClientCached = try stateWrites == .deferred && database.clientCount() == 0
     }
 
     public var currentPosition: Int64 { position }
+
+    /// The position the database's client state is at (behind ``currentPosition`` between checkpoints).
+    public var currentStatePosition: Int64 { statePosition }
+
+    /// Time since an arbitrary fixed point, never going back.
+    public static let systemUptime: @Sendable () -> Duration = { ContinuousClock.now - processStart }
+    private static let processStart = ContinuousClock.now
+
+    /// Whether a batch's client state waits in the cache rather than committing with the batch.
+    private var defersState: Bool { stateWrites != .everyBatch }
+
+    private var checkpointInterval: Duration? {
+        if case .checkpointed(let every) = stateWrites { every } else { nil }
+    }
 
     /// Handles and commits the next batch, if any.
     public func step() async throws -> Step {
@@ -151,16 +203,22 @@ public actor Dispatcher {
     @discardableResult
     public func drain(maximumBatches: Int = .max) async throws -> Int {
         var batches = 0
+        var caughtUp = false
         var reading: Task<[Event], any Error>? = maximumBatches > 0 ? readAhead(after: position) : nil
         defer { reading?.cancel() }
-        return try await pipeline {
-            guard let read = reading else { return nil }
+        let handled = try await pipeline {
+            // A daily tick or a flush is waiting: stop here (the tick runs once this batch is committed).
+            guard let read = reading, callsWaiting == 0 else { return nil }
             let events = try await read.value
-            guard let last = events.last else { reading = nil; return nil }
+            guard let last = events.last else { reading = nil; caughtUp = true; return nil }
             batches += 1
             reading = batches < maximumBatches ? readAhead(after: last.sequence) : nil
             return events
         }
+        // Caught up with the journal: checkpointed state is written now, so that the database is current while
+        // the dispatcher is idle.
+        if caughtUp, checkpointInterval != nil { try writeUnwritten() }
+        return handled
     }
 
     /// Handles events that were never journaled, in batches, as ``drain(maximumBatches:)`` handles the
@@ -225,6 +283,11 @@ public actor Dispatcher {
     /// Prepares the batches `nextBatch` gives (nil: no more) and commits them in order, batch N committing on
     /// the writer's thread while N+1 is prepared here.
     private func pipeline(_ nextBatch: () async throws -> [Event]?) async throws -> Int {
+        pipelinesRunning += 1
+        defer {
+            pipelinesRunning -= 1
+            resumeBetweenBatchesWaiters()
+        }
         var total = try await settle()
         while true {
             let events: [Event]?
@@ -240,13 +303,33 @@ public actor Dispatcher {
         return total + (try await settle())
     }
 
+    /// Waits until no pipeline is running (a daily tick, ``flushState()``): a running drain stops after the batch in
+    /// hand, commits it and returns, and the next drain takes no batch until the waiting call has run.
+    private func untilBetweenBatches() async {
+        callsWaiting += 1
+        defer { callsWaiting -= 1 }
+        while pipelinesRunning > 0 || batchesUnderway > 0 {
+            await withCheckedContinuation { betweenBatchesWaiters.append($0) }
+        }
+    }
+
+    private func resumeBetweenBatchesWaiters() {
+        guard pipelinesRunning == 0, batchesUnderway == 0, !betweenBatchesWaiters.isEmpty else { return }
+        let waiters = betweenBatchesWaiters
+        betweenBatchesWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+
     /// Waits for a batch's commit and accounts for it; returns its event count. A failed commit (or a failed
     /// write of deferred state as the cache evicts) drops the caches (they hold state the database does not have)
     /// and rethrows.
     private func settle(_ prepared: Prepared, _ commit: Task<[Lead], any Error>, pending: Prepared? = nil) async throws -> Int {
         // Taken out of `inFlight` but not yet landed: counted, so that ``discardCaches()`` can tell.
         batchesUnderway += 1
-        defer { batchesUnderway -= 1 }
+        defer {
+            batchesUnderway -= 1
+            resumeBetweenBatchesWaiters()
+        }
         do {
             let newLeads = try await commit.value
             try finish(prepared, newLeads: newLeads, pending: pending)
@@ -273,9 +356,12 @@ public actor Dispatcher {
 
     /// Runs one plugin's daily tick and records that it ran. Returns the leads that were new.
     @discardableResult
-    public func runTick(_ tick: ScheduleTick, plugin pluginId: String) throws -> [Lead] {
+    public func runTick(_ tick: ScheduleTick, plugin pluginId: String) async throws -> [Lead] {
         if lostState { throw DeferredStateLost() }
-        try writeUnwritten()  // the tick's queries read the database
+        // The tick's queries read the database: it runs between batches, with the state written.
+        await untilBetweenBatches()
+        try await settle()
+        try writeUnwritten()
         let current = settings.current
         var commit = DispatchCommit()
         commit.scheduleRuns = [.init(plugin: pluginId, tick: tick)]
@@ -346,7 +432,10 @@ public actor Dispatcher {
     private func prepare(_ events: [Event], settings current: PipelineSettings) async throws -> Prepared {
         guard let last = events.last else { preconditionFailure("prepare needs events") }
         batchesUnderway += 1
-        defer { batchesUnderway -= 1 }
+        defer {
+            batchesUnderway -= 1
+            resumeBetweenBatchesWaiters()
+        }
         try warmCaches(for: events)
 
         // The manager directory is tiny and shared by every shard: apply its updates first, so a lead made
@@ -369,7 +458,7 @@ public actor Dispatcher {
         let clock = self.clock
         let reader = self.reader
         let logger = self.logger
-        let encodesUpdates = stateWrites == .everyBatch
+        let encodesUpdates = !defersState
         cachedPlugins = plugins
         lastHandledTime = last.time
         let outputs: [ShardWorker.Output]
@@ -414,13 +503,39 @@ public actor Dispatcher {
                 leadId: event.field("leadId")?.stringValue, at: event.time))
         }
         commit.leads.sort { ($0.sequence ?? 0, $0.lead.key) < ($1.sequence ?? 0, $1.lead.key) }
-        commit.position = last.sequence
+        // Events handled again after going back to the state's position: their outputs are committed already.
+        let committed = outputsThrough
+        if let first = events.first, first.sequence <= committed {
+            commit.leads.removeAll { ($0.sequence ?? .max) <= committed }
+            commit.interactions.removeAll { $0.journalSequence <= committed }
+            commit.failures.removeAll { ($0.journalSequence ?? .max) <= committed }
+        }
+        commit.position = last.sequence > committed ? last.sequence : nil
+        switch stateWrites {
+        case .everyBatch:
+            commit.statePosition = last.sequence
+        case .checkpointed(let every):
+            // A checkpoint: every change since the last one goes with this batch, and the state position with it.
+            if uptime() - lastStateWrite >= every || clients.count > cacheCapacity {
+                // A failed commit drops the caches and goes back to the last checkpoint, so these are not needed again.
+                commit.clients = try unwrittenUpdates()
+                unwritten = [:]
+                unwrittenBalances = [:]
+                commit.statePosition = last.sequence
+                lastStateWrite = uptime()
+            }
+        case .deferred:
+            break
+        }
         return Prepared(commit: commit, events: events.count, lastSequence: last.sequence, lastTime: last.time)
     }
 
     private func commit(_ prepared: Prepared) async throws -> [Lead] {
         batchesUnderway += 1
-        defer { batchesUnderway -= 1 }
+        defer {
+            batchesUnderway -= 1
+            resumeBetweenBatchesWaiters()
+        }
         let newLeads: [Lead]
         do {
             newLeads = try await database.commitAsync(prepared.commit, at: clock.commitTime(fallback: prepared.lastTime))
@@ -437,6 +552,8 @@ public actor Dispatcher {
     /// with deferred writes, writes it with the rest before letting the clients go).
     private func finish(_ prepared: Prepared, newLeads: [Lead], pending: Prepared? = nil) throws {
         position = prepared.lastSequence
+        if let committed = prepared.commit.position { outputsThrough = max(outputsThrough, committed) }
+        if let state = prepared.commit.statePosition { statePosition = state }
         eventsCounter.increment(by: prepared.events)
         leadsCounter.increment(by: newLeads.count)
         failuresCounter.increment(by: prepared.commit.failures.count)
@@ -447,13 +564,18 @@ public actor Dispatcher {
         }
         report(newLeads)  // committed: reported even if the eviction's write below fails
         if clients.count > cacheCapacity {
-            if stateWrites == .deferred {
+            switch stateWrites {
+            case .deferred:
                 // The cache is ahead of the database by every deferred change, the pending batch's included: all of it
                 // is written before the cache lets the clients go.
                 try writeUnwritten()
                 clients = ClientCache(bus: bus)
                 everyStoredClientCached = false
-            } else {
+            case .checkpointed:
+                // Only the changes since the last checkpoint (the pending batch's among them) stay: the next batch
+                // is a checkpoint, as the cache is still over its bound if they are many.
+                clients.retain(only: Set(unwritten.keys))
+            case .everyBatch:
                 clients.retain(only: Set(pending?.commit.clients.map(\.state.id) ?? []))
             }
         }
@@ -468,6 +590,7 @@ public actor Dispatcher {
     /// and waits for it: afterwards the database holds every event handled. Settles the batch in flight first.
     public func flushState() async throws {
         if lostState { throw DeferredStateLost() }
+        await untilBetweenBatches()
         try await settle()
         try writeUnwritten()
     }
@@ -475,7 +598,28 @@ public actor Dispatcher {
     /// Writes the cached state of every client with deferred changes, in one transaction; their JSON is made on
     /// every core first. The cache keeps the clients, with their live memories.
     private func writeUnwritten() throws {
-        guard !unwritten.isEmpty else { return }
+        var commit = DispatchCommit()
+        if checkpointInterval != nil {
+            // Also with no client changed since: the state position moves up to the events handled.
+            guard !unwritten.isEmpty || statePosition < position else { return }
+            // The state position is the committed one: a batch in flight would put the state ahead of it.
+            guard inFlight == nil, batchesUnderway == 0 else { throw BatchInFlight() }
+            commit.statePosition = position
+        } else {
+            guard !unwritten.isEmpty else { return }
+        }
+        commit.clients = try unwrittenUpdates()
+        try database.commit(commit, at: clock.commitTime(fallback: lastHandledTime ?? Date(timeIntervalSince1970: 0)))
+        unwritten = [:]
+        unwrittenBalances = [:]
+        if let state = commit.statePosition { statePosition = state }
+        lastStateWrite = uptime()
+    }
+
+    /// The updates of every client with deferred changes, their JSON made on every core. The cache keeps the
+    /// clients, with their live memories.
+    private func unwrittenUpdates() throws -> [DispatchCommit.ClientUpdate] {
+        guard !unwritten.isEmpty else { return [] }
         let plugins = Dictionary(cachedPlugins.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let changed = unwritten.map { (id: $0.key, changes: $0.value, state: clients[$0.key]) }
         let balances = unwrittenBalances
@@ -490,15 +634,13 @@ public actor Dispatcher {
             guard let state = entry.state else { return nil }
             return try ShardWorker.update(state, changes: entry.changes, balances: balances[entry.id] ?? [], plugins: plugins)
         }
-        var commit = DispatchCommit()
-        commit.clients.reserveCapacity(made.count)
+        var updates: [DispatchCommit.ClientUpdate] = []
+        updates.reserveCapacity(made.count)
         for case let (update, cached)? in made {
-            commit.clients.append(update)
+            updates.append(update)
             clients[cached.id] = cached  // without the stored memories its live ones replace
         }
-        try database.commit(commit, at: clock.commitTime(fallback: lastHandledTime ?? Date(timeIntervalSince1970: 0)))
-        unwritten = [:]
-        unwrittenBalances = [:]
+        return updates
     }
 
     /// A batch is still handled or committing: ``discardCaches()`` must wait for ``settle()``.
@@ -527,6 +669,9 @@ public actor Dispatcher {
     /// failed): the dispatcher refuses to go on.
     private func dropCaches(afterError: Bool = true) {
         if afterError && stateWrites == .deferred { lostState = true }
+        // With checkpointed state, handle again from the state the database has; the outputs committed since are
+        // left out then (``outputsThrough``).
+        if checkpointInterval != nil { position = statePosition }
         everyStoredClientCached = false
         unwritten = [:]
         unwrittenBalances = [:]

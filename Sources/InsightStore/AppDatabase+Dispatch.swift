@@ -116,12 +116,19 @@ public struct DispatchCommit: Sendable {
     public var scheduleRuns: [ScheduleRun] = []
     /// The consumer's new position; nil leaves it unchanged (a tick-only commit).
     public var position: Int64?
+    /// The journal position the client state in the database is at after this commit (``AppDatabase/stateConsumer``);
+    /// nil leaves it unchanged. Never ahead of the consumer's position: a restart resumes from it, and leaves out the
+    /// leads of the events up to the consumer's.
+    public var statePosition: Int64?
 
     public init() {}
 }
 
 extension AppDatabase {
     public static let dispatcherConsumer = "dispatcher"
+    /// The journal position the dispatcher's client state in the database has reached. Behind
+    /// ``dispatcherConsumer`` while a dispatcher that checkpoints its state holds changes in memory only.
+    public static let stateConsumer = "dispatcher.state"
 
     /// Commits one dispatcher step. Returns the leads that are new (a lead whose key exists is skipped).
     @discardableResult
@@ -177,6 +184,9 @@ extension AppDatabase {
         }
         if let position = step.position {
             try ConsumerRecord(name: consumer, position: position, updatedMs: nowMs).upsert(db)
+        }
+        if let position = step.statePosition {
+            try ConsumerRecord(name: Self.stateConsumer, position: position, updatedMs: nowMs).upsert(db)
         }
         return inserted
     }

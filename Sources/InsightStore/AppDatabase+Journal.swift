@@ -103,6 +103,31 @@ extension AppDatabase {
     public func consumerPosition(_ name: String) throws -> Int64 {
         try pool.read { db in try ConsumerRecord.fetchOne(db, key: name)?.position ?? 0 }
     }
+
+    /// Where the dispatcher resumes: `handled`, its position (the leads of every event up to it are committed), and
+    /// `state`, the position the database's client state is at (at most `handled`; the same when no state position
+    /// was ever recorded, as in a database written batch by batch before there was one).
+    public func dispatcherPositions() throws -> (handled: Int64, state: Int64) {
+        try pool.read { db in try Self.dispatcherPositions(db) }
+    }
+
+    /// ``dispatcherPositions()``, recording the state position where there is none yet: from then on a dispatcher
+    /// that writes its state later keeps it behind, and a restart finds it.
+    public func dispatcherResumePositions(at now: Date) throws -> (handled: Int64, state: Int64) {
+        try pool.write { db in
+            let positions = try Self.dispatcherPositions(db)
+            if try ConsumerRecord.fetchOne(db, key: Self.stateConsumer) == nil {
+                try ConsumerRecord(name: Self.stateConsumer, position: positions.state, updatedMs: now.milliseconds).insert(db)
+            }
+            return positions
+        }
+    }
+
+    private static func dispatcherPositions(_ db: Database) throws -> (handled: Int64, state: Int64) {
+        let handled = try ConsumerRecord.fetchOne(db, key: Self.dispatcherConsumer)?.position ?? 0
+        let state = try ConsumerRecord.fetchOne(db, key: Self.stateConsumer)?.position ?? handled
+        return (handled, min(handled, state))
+    }
 }
 
 extension AppDatabase {

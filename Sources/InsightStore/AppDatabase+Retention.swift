@@ -49,12 +49,16 @@ extension AppDatabase {
             }
         }
         report.journal = try repeatedly { db in
+            // Up to where both the leads and the client state are written: a restart dispatches again from the
+            // state's position, so the events after it stay.
             let handled = try Int64.fetchOne(db, sql: "SELECT position FROM consumer WHERE name = ?",
                                              arguments: [Self.dispatcherConsumer]) ?? 0
+            let state = try Int64.fetchOne(db, sql: "SELECT position FROM consumer WHERE name = ?",
+                                           arguments: [Self.stateConsumer]) ?? handled
             try db.execute(sql: """
                 DELETE FROM journal WHERE seq IN (
                     SELECT seq FROM journal WHERE seq <= ? AND received_ms < ? ORDER BY seq LIMIT ?)
-                """, arguments: [handled, cutoffs.journal.milliseconds, batch])
+                """, arguments: [min(handled, state), cutoffs.journal.milliseconds, batch])
             return db.changesCount
         }
         report.quarantine = try repeatedly { db in

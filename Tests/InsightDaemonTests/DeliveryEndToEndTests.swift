@@ -80,6 +80,7 @@ import Testing
             ("insightd_events_total", [#"source="crm""#, #"outcome="accepted""#]),
             ("insightd_events_total", [#"source="crm""#, #"outcome="rejected""#]),
             ("insightd_journal_lag_events", []),
+            ("insightd_state_checkpoint_lag_events", []),
             ("insightd_dispatch_events_total", []),
             ("insightd_leads_total", [#"plugin="rules""#, #"kind="large_inflow""#]),
             ("insightd_plugin_leads", [#"plugin="rules""#, #"stage="converted""#]),

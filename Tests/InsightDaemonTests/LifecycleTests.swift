@@ -164,6 +164,10 @@ import Glibc
         #expect(starting?["metadata"]?["storage.memory_map_mb"]?.stringValue == "8")
         let stopped = lines.first { $0["message"]?.stringValue == "insightd stopped cleanly" }
         #expect(stopped?["metadata"]?["journal.position"]?.stringValue == "6")
+        // The state is written at the stop: a restart has nothing to dispatch again.
+        let dispatcherStopped = lines.first { $0["message"]?.stringValue == "dispatcher stopped" }
+        #expect(dispatcherStopped?["metadata"]?["state.position"]?.stringValue == "6")
+        #expect(starting?["metadata"]?["dispatcher.state_checkpoint"]?.stringValue == "10s")
         #expect(lines.filter { $0["message"]?.stringValue == "lead created" }.count == 3)
         #expect(!result.stderr.contains("13812345678"), "no unmasked phone number in the log")
         #expect(!result.stderr.contains("张三"), "no unmasked client name in the log")

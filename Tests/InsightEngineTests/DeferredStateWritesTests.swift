@@ -13,7 +13,7 @@ import Testing
 
     /// Profiles, transactions on two accounts, daily balances (two days in a row for some clients, so one batch may
     /// hold both), a deposit and a loan, over `clients` clients; every 10th transaction is a large credit.
-    private static func mixedFeed(clients: Int, rounds: Int) -> [Event] {
+    static func mixedFeed(clients: Int, rounds: Int) -> [Event] {
         var events: [Event] = []
         for round in 0..<rounds {
             for index in 0..<clients {
@@ -54,7 +54,7 @@ import Testing
     /// Every table the projection writes, row by row, in key order. A client's last event time is stored at day
     /// resolution (written when it reaches a new day): compared by its UTC day, since a deferred write stores the
     /// latest time of that day where writing every batch may have stored an earlier one.
-    private static func stateTables(_ database: AppDatabase) throws -> [String: [String]] {
+    static func stateTables(_ database: AppDatabase) throws -> [String: [String]] {
         let tables = [
             "client": """
                 SELECT id, profile, manager_id, branch_id, segment, last_event_ms / 86400000 AS last_event_day,

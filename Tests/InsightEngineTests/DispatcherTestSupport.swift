@@ -15,12 +15,14 @@ struct Pipeline {
 
     init(directory: TemporaryDirectory = TemporaryDirectory(), plugins: [LoadedPlugin], clock: DispatchClock,
          shards: Int = 4, batchSize: Int = 2048, cacheCapacity: Int = 200_000,
-         stateWrites: Dispatcher.StateWrites = .everyBatch) throws {
+         stateWrites: Dispatcher.StateWrites = .everyBatch,
+         uptime: @escaping @Sendable () -> Duration = Dispatcher.systemUptime) throws {
         self.directory = directory
         database = try AppDatabase.open(directory: directory.path)
         settings = SettingsBox(PipelineSettings(plugins: plugins, timeZone: shanghai, locale: "zh-CN"))
         dispatcher = try Dispatcher(database: database, settings: settings, clock: clock, shards: shards,
-                                    batchSize: batchSize, cacheCapacity: cacheCapacity, stateWrites: stateWrites, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+                                    batchSize: batchSize, cacheCapacity: cacheCapacity, stateWrites: stateWrites,
+                                    logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), uptime: uptime)
     }
 }
 
@@ -50,5 +52,19 @@ func syntheticEvents(count: Int, clients: Int) -> [Event] {
         return EventFixtures.transaction("evt-\(index)", client: client, amount: amount,
                                          account: "62220202\(String(format: "%08d", index % clients))",
                                          at: "2026-11-20T10:\(minute < 10 ? "0" : "")\(minute):00+08:00")
+    }
+}
+
+/// A monotonic clock a test moves by hand (``Dispatcher``'s checkpoint intervals).
+final class ManualUptime: @unchecked Sendable {
+    private let lock = NSLock()
+    private var now = Duration.zero
+
+    func advance(by duration: Duration) {
+        lock.withLock { now += duration }
+    }
+
+    var reading: @Sendable () -> Duration {
+        { [self] in lock.withLock { now } }
     }
 }

@@ -61,4 +61,25 @@ import Testing
                                                         delivered: now - 30 * day, webhookIds: now - 7 * day), now: now)
         #expect(again.journal + again.quarantine + again.leads + again.deliveries == 0, "a second pass finds nothing more")
     }
+
+    /// Events handled but not yet in the written client state (a dispatcher that checkpoints its state) stay: a
+    /// restart dispatches them again.
+    @Test func pruningKeepsTheEventsAfterTheStatePosition() throws {
+        let store = try TestStore()
+        let database = store.database
+        let old = instant("2026-01-01T10:00:00+08:00")
+        let now = instant("2026-11-24T10:00:00+08:00")
+        _ = try database.append((1...5).map { EventFixtures.transaction("old-\($0)", client: "C1", amount: "1") }, receivedAt: old)
+        try database.setConsumerPosition(AppDatabase.dispatcherConsumer, to: 5, at: now)
+        try database.setConsumerPosition(AppDatabase.stateConsumer, to: 2, at: now)
+        #expect(try database.dispatcherPositions() == (handled: 5, state: 2))
+        let day: TimeInterval = 86_400
+        let cutoffs = RetentionCutoffs(journal: now - 90 * day, quarantine: now - 90 * day, leads: now - 300 * day,
+                                       delivered: now - 30 * day, webhookIds: now - 7 * day)
+        #expect(try database.prune(cutoffs, now: now).journal == 2)
+        #expect(try database.readJournal(after: 0, limit: 10).map(\.id) == ["old-3", "old-4", "old-5"])
+
+        try database.setConsumerPosition(AppDatabase.stateConsumer, to: 5, at: now)
+        #expect(try database.prune(cutoffs, now: now).journal == 3, "written state: all of them go")
+    }
 }

@@ -70,7 +70,7 @@ dispatch() {
   while [ "$position" != "$head" ]; do
     sleep 0.1
     kill -0 $pid 2>/dev/null || { echo "$label: the daemon stopped:"; tail -5 "$work/$label.err"; exit 1; }
-    position=$(sqlite3 "$state/insightd.sqlite" "SELECT position FROM consumer WHERE name = 'dispatcher'" 2>/dev/null || echo 0)
+    position=$(sqlite3 "$state/insightd.sqlite" "SELECT MIN(position) FROM consumer WHERE name IN ('dispatcher', 'dispatcher.state')" 2>/dev/null || echo 0)
   done
   local secs; secs=$(python3 -c "import time; print(round(time.time() - $start, 2))")
   pkill -TERM -P $pid 2>/dev/null || kill -TERM $pid; wait $pid || true

@@ -519,12 +519,23 @@ public struct DispatcherConfig: Sendable, Decodable {
     /// read from the database when their events come). It bounds the daemon's memory whatever the size of
     /// the book; a batch's own clients are always held while it runs.
     public var clientCache: Int
+    /// `state_checkpoint`: how long a dispatcher catching up on a backlog keeps the clients' changed state in memory
+    /// before writing it (``Dispatcher/StateWrites/checkpointed(every:)``); each batch still commits its leads. It is
+    /// written anyway once the journal is caught up, before a daily tick and at shutdown. A crash dispatches the events
+    /// since the last write again (their leads are not made twice). `0s` writes the state with every batch.
+    public var stateCheckpoint: ConfigDuration
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case shards
         case batchSize = "batch_size"
         case pollInterval = "poll_interval"
         case clientCache = "client_cache"
+        case stateCheckpoint = "state_checkpoint"
+    }
+
+    /// How the daemon's dispatcher writes client state.
+    public var stateWrites: Dispatcher.StateWrites {
+        stateCheckpoint.seconds > 0 ? .checkpointed(every: stateCheckpoint.duration) : .everyBatch
     }
 
     public init() {
@@ -532,6 +543,7 @@ public struct DispatcherConfig: Sendable, Decodable {
         shards = max(1, ProcessInfo.processInfo.activeProcessorCount)
         pollInterval = ConfigDuration(seconds: 0.2, text: "200ms")
         clientCache = Dispatcher.defaultCacheCapacity
+        stateCheckpoint = ConfigDuration(seconds: 10, text: "10s")
     }
 
     public init(from decoder: any Decoder) throws {
@@ -544,6 +556,11 @@ public struct DispatcherConfig: Sendable, Decodable {
         shards = try c.decodeIfPresent(Int.self, forKey: .shards) ?? shards
         pollInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .pollInterval) ?? pollInterval
         clientCache = try c.decodeIfPresent(Int.self, forKey: .clientCache) ?? clientCache
+        stateCheckpoint = try c.decodeIfPresent(ConfigDuration.self, forKey: .stateCheckpoint) ?? stateCheckpoint
+        guard stateCheckpoint.seconds <= 3600 else {
+            throw DecodingError.dataCorruptedError(forKey: .stateCheckpoint, in: c,
+                debugDescription: "must be at most 1h (0s writes the state with every batch), got \(stateCheckpoint)")
+        }
         guard (1_000...100_000_000).contains(clientCache) else {
             throw DecodingError.dataCorruptedError(forKey: .clientCache, in: c,
                 debugDescription: "must be between 1000 and 100000000 clients, got \(clientCache)")

@@ -35,7 +35,15 @@ public struct DispatcherService: Service {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: backoff) }
             }
         }
+        do {
+            // Checkpointed state still in memory is written, so that a restart need not dispatch it again.
+            try await dispatcher.flushState()
+        } catch {
+            logger.warning("the dispatcher's state was not written at shutdown; the next start dispatches again from its last checkpoint",
+                           metadata: ["error": "\(error)"])
+        }
         let position = await dispatcher.currentPosition
-        logger.info("dispatcher stopped", metadata: ["journal.position": "\(position)"])
+        let statePosition = await dispatcher.currentStatePosition
+        logger.info("dispatcher stopped", metadata: ["journal.position": "\(position)", "state.position": "\(statePosition)"])
     }
 }

@@ -54,6 +54,10 @@ public struct ReloadService: Service, CustomStringConvertible {
                 loaded.stateDirectory != running.stateDirectory ? "state_dir" : nil,
                 loaded.config.listen != running.config.listen ? "listen" : nil,
                 loaded.config.dispatcher.shards != running.config.dispatcher.shards ? "dispatcher.shards" : nil,
+                loaded.config.dispatcher.batchSize != running.config.dispatcher.batchSize ? "dispatcher.batch_size" : nil,
+                loaded.config.dispatcher.clientCache != running.config.dispatcher.clientCache ? "dispatcher.client_cache" : nil,
+                loaded.config.dispatcher.stateCheckpoint != running.config.dispatcher.stateCheckpoint
+                    ? "dispatcher.state_checkpoint" : nil,
                 loaded.config.storage.memoryUse != running.config.storage.memoryUse ? "storage" : nil,
                 "\(loaded.config.receivers)" != "\(running.config.receivers)" ? "receivers" : nil,
                 loaded.config.delivery.templatesDir != running.config.delivery.templatesDir ? "delivery.templates_dir" : nil,

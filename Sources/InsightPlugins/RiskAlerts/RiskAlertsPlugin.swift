@@ -121,7 +121,8 @@ enum RiskFormat {
     static func instant(_ date: Date, _ context: PluginContext) -> String {
         let text = RFC3339.format(date, timeZone: context.timeZone)
         guard context.locale != "en" else { return text }
-        return String(text.prefix(19)).replacingOccurrences(of: "T", with: " ")
+        // `2026-11-20T10:00:00…` → `2026-11-20 10:00:00`: RFC 3339 has its one `T` at offset 10.
+        return String(text.prefix(10)) + " " + String(text.dropFirst(11).prefix(8))
     }
 
     /// A date for texts, with the year when it is not this year: `11月20日`, `2025年5月3日`, `3 May 2025`.

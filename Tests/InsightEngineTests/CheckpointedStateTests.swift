@@ -1,0 +1,198 @@
+import Foundation
+import GRDB
+import InsightCore
+@testable import InsightEngine
+@testable import InsightStore
+import InsightTesting
+import Testing
+
+/// ``Dispatcher/StateWrites/checkpointed(every:)`` (the daemon): leads commit with every batch, client state at
+/// checkpoints with the position it is at; a crash or a failed commit goes back to that position and handles the
+/// events since again without making their leads twice.
+@Suite struct CheckpointedStateTests {
+    private static func plugins() throws -> [LoadedPlugin] {
+        [LoadedPlugin(CountingPlugin(configuration: .init())), try rulesPlugin()]
+    }
+
+    /// The mixed feed of ``DeferredStateWritesTests`` with a CRM interaction for every fifth client.
+    private static func feed() -> [Event] {
+        var events = DeferredStateWritesTests.mixedFeed(clients: 23, rounds: 4)
+        for index in stride(from: 0, to: 23, by: 5) {
+            events.append(EventFixtures.event("i\(index)", EventType.crmInteraction, client: "C\(index)",
+                                              at: "2026-11-14T15:00:00+08:00",
+                                              data: ["managerId": .string("M\(index % 3)"), "channel": .string("phone")]))
+        }
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+        return events
+    }
+
+    /// What writing every batch leaves, from the same journal.
+    private static func reference(_ events: [Event]) async throws -> Pipeline {
+        let pipeline = try Pipeline(plugins: try plugins(), clock: .eventTime, shards: 3, batchSize: 16)
+        _ = try pipeline.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+        try await pipeline.dispatcher.drain()
+        return pipeline
+    }
+
+    /// The committed position and the state's, as an array (which a failed expectation prints).
+    private static func positions(_ database: AppDatabase) throws -> [Int64] {
+        let positions = try database.dispatcherPositions()
+        return [positions.handled, positions.state]
+    }
+
+    private static func interactionCount(_ database: AppDatabase) throws -> Int {
+        try database.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM interaction") ?? 0 }
+    }
+
+    private static func expectSameState(_ actual: AppDatabase, as expected: AppDatabase) throws {
+        #expect(try actual.leadBodies() == expected.leadBodies())
+        let want = try DeferredStateWritesTests.stateTables(expected)
+        let have = try DeferredStateWritesTests.stateTables(actual)
+        for table in want.keys.sorted() { #expect(have[table] == want[table], "table \(table)") }
+        #expect(try interactionCount(actual) == interactionCount(expected))
+    }
+
+    @Test func stateWaitsForACheckpointWhileLeadsCommitWithEveryBatch() async throws {
+        let events = Self.feed()
+        let reference = try await Self.reference(events)
+        let uptime = ManualUptime()
+        let pipeline = try Pipeline(plugins: try Self.plugins(), clock: .eventTime, shards: 3, batchSize: 16,
+                                    stateWrites: .checkpointed(every: .seconds(10)), uptime: uptime.reading)
+        _ = try pipeline.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+
+        try await pipeline.dispatcher.drain(maximumBatches: 3)
+        #expect(try Self.positions(pipeline.database) == [48, 0])
+        #expect(try pipeline.database.leadCount() > 0, "leads commit with their batch")
+        #expect(try pipeline.database.loadClients(["C0", "C1"]).isEmpty, "no client row before a checkpoint")
+
+        uptime.advance(by: .seconds(11))
+        try await pipeline.dispatcher.drain(maximumBatches: 1)
+        #expect(try Self.positions(pipeline.database) == [64, 64], "the interval has passed")
+        #expect(await pipeline.dispatcher.currentStatePosition == 64)
+        #expect(try pipeline.database.loadClients(["C0"])["C0"]?.profile.managerId == "M0")
+
+        try await pipeline.dispatcher.drain(maximumBatches: 2)
+        #expect(try Self.positions(pipeline.database) == [96, 64])
+        try await pipeline.dispatcher.drain()
+        let head = Int64(events.count)
+        #expect(try Self.positions(pipeline.database) == [head, head], "caught up: written at once")
+        try Self.expectSameState(pipeline.database, as: reference.database)
+        #expect(try reference.database.leadCount() > 10)
+    }
+
+    /// The process dies between checkpoints: the next one handles the events since the last checkpoint again, and
+    /// ends with every lead once and the state, interactions and plugin memories that one uninterrupted run leaves.
+    @Test(arguments: [0, 2])
+    func aCrashBetweenCheckpointsLosesNothingAndMakesNoLeadTwice(checkpointAfter: Int) async throws {
+        let events = Self.feed()
+        let reference = try await Self.reference(events)
+        let directory = TemporaryDirectory()
+        let leadsBefore: Int
+        do {
+            let uptime = ManualUptime()
+            let first = try Pipeline(directory: directory, plugins: try Self.plugins(), clock: .eventTime, shards: 3,
+                                     batchSize: 16, stateWrites: .checkpointed(every: .seconds(10)), uptime: uptime.reading)
+            _ = try first.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+            if checkpointAfter > 0 {
+                try await first.dispatcher.drain(maximumBatches: checkpointAfter - 1)
+                uptime.advance(by: .seconds(10))
+                try await first.dispatcher.drain(maximumBatches: 1)
+            }
+            try await first.dispatcher.drain(maximumBatches: 5)
+            #expect(try Self.positions(first.database) == [Int64(16 * (5 + checkpointAfter)), Int64(16 * checkpointAfter)])
+            leadsBefore = try first.database.leadCount()
+            #expect(leadsBefore > 0)
+            // The crash: no flush, no shutdown.
+        }
+        let second = try Pipeline(directory: directory, plugins: try Self.plugins(), clock: .eventTime, shards: 3,
+                                  batchSize: 16, stateWrites: .checkpointed(every: .seconds(10)))
+        #expect(await second.dispatcher.currentPosition == Int64(16 * checkpointAfter), "resumes at the checkpoint")
+        try await second.dispatcher.drain(maximumBatches: 2)
+        #expect(try second.database.leadCount() == leadsBefore, "events handled again make no lead")
+        #expect(try second.database.consumerPosition(AppDatabase.dispatcherConsumer) == Int64(16 * (5 + checkpointAfter)),
+                "the committed position never goes back")
+        try await second.dispatcher.drain()
+        try Self.expectSameState(second.database, as: reference.database)
+    }
+
+    /// A failure while a batch is handled (a stored client row that does not decode) drops the caches: the next drain
+    /// starts again from the checkpoint, once the row is mended.
+    @Test func afterAFailureTheDispatcherGoesOnFromItsCheckpoint() async throws {
+        var events = Self.feed()
+        let bad = EventFixtures.transaction("tx", client: "CX", amount: "10", account: "AX", at: "2026-11-14T16:00:00+08:00")
+        events.insert(bad, at: 100)
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+        let reference = try await Self.reference(events)
+        let pipeline = try Pipeline(plugins: try Self.plugins(), clock: .eventTime, shards: 3, batchSize: 16,
+                                    stateWrites: .checkpointed(every: .seconds(3600)), uptime: ManualUptime().reading)
+        _ = try pipeline.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+        try await pipeline.database.pool.write { db in try db.execute(sql: "INSERT INTO client (id, profile) VALUES ('CX', 'not json')") }
+        await #expect(throws: StoreError.self) { try await pipeline.dispatcher.drain() }
+        #expect(await pipeline.dispatcher.currentPosition == 0, "back to the last checkpoint")
+        let committed = try pipeline.database.consumerPosition(AppDatabase.dispatcherConsumer)
+        #expect(committed >= 80 && committed < 101, "the batches before the bad one committed their leads")
+
+        try await pipeline.database.pool.write { db in try db.execute(sql: "DELETE FROM client WHERE id = 'CX'") }
+        try await pipeline.dispatcher.drain()
+        try Self.expectSameState(pipeline.database, as: reference.database)
+    }
+
+    /// A daily tick while a drain runs waits until it stops between batches, then reads the state written.
+    @Test func aTickDuringADrainRunsBetweenBatchesOnWrittenState() async throws {
+        struct SegmentTick: Plugin {
+            struct Configuration: PluginConfiguration { var enabled = true }
+            static let id = "segment-tick"
+            static let summary = "a lead per hnw client on its daily tick"
+            let configuration: Configuration
+            var subscriptions: [EventPattern] { [] }
+            var schedule: LocalTime? { LocalTime(hour: 9, minute: 0) }
+            func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] { [] }
+            func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] {
+                try context.state.clients(inSegments: ["hnw"]).map {
+                    LeadDraft(key: "hnw:\($0.id)", kind: "daily", clientId: $0.id, title: "t", dueAt: tick.scheduledAt)
+                }
+            }
+        }
+        let events = DeferredStateWritesTests.mixedFeed(clients: 40, rounds: 3)
+        let pipeline = try Pipeline(plugins: [LoadedPlugin(SegmentTick(configuration: .init())), try rulesPlugin()],
+                                    clock: .eventTime, shards: 2, batchSize: 4,
+                                    stateWrites: .checkpointed(every: .seconds(3600)), uptime: ManualUptime().reading)
+        _ = try pipeline.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+        let dispatcher = pipeline.dispatcher
+        let draining = Task { try await dispatcher.drain() }
+        let day = try #require(LocalDate("2026-11-21"))
+        let tick = ScheduleTick(scheduledAt: day.instant(at: LocalTime(hour: 9, minute: 0), in: shanghai), localDate: day)
+        while await dispatcher.currentPosition == 0 { await Task.yield() }  // the drain is under way
+        let leads = try await dispatcher.runTick(tick, plugin: "segment-tick")
+        let handled = try await draining.value
+        // The tick ran between two batches (or after the drain, had it finished first), on the state written up to where
+        // the dispatcher had got: a lead for each hnw client whose profile was handled by then.
+        let positions = try pipeline.database.dispatcherPositions()
+        #expect(positions.state == positions.handled)
+        #expect(positions.handled == Int64(handled))
+        let profiled = events.prefix(handled).filter { $0.type == EventType.clientProfile && $0.field("segment")?.stringValue == "hnw" }
+        #expect(leads.map(\.key).sorted() == profiled.compactMap(\.clientId).map { "segment-tick:hnw:\($0)" }.sorted())
+        try await dispatcher.drain()
+        #expect(try Self.positions(pipeline.database) == [Int64(events.count), Int64(events.count)])
+        #expect(handled <= events.count)
+        let hnw = try await pipeline.database.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM client WHERE segment = 'hnw'") }
+        #expect(hnw == 20)
+    }
+
+    @Test func switchingToEveryBatchStillResumesFromTheCheckpoint() async throws {
+        let events = Self.feed()
+        let reference = try await Self.reference(events)
+        let directory = TemporaryDirectory()
+        do {
+            let first = try Pipeline(directory: directory, plugins: try Self.plugins(), clock: .eventTime, shards: 3,
+                                     batchSize: 16, stateWrites: .checkpointed(every: .seconds(10)), uptime: ManualUptime().reading)
+            _ = try first.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+            try await first.dispatcher.drain(maximumBatches: 4)
+        }
+        let second = try Pipeline(directory: directory, plugins: try Self.plugins(), clock: .eventTime, shards: 3, batchSize: 16)
+        #expect(await second.dispatcher.currentPosition == 0)
+        try await second.dispatcher.drain()
+        #expect(try Self.positions(second.database) == [Int64(events.count), Int64(events.count)])
+        try Self.expectSameState(second.database, as: reference.database)
+    }
+}
