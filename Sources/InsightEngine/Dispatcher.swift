@@ -495,6 +495,8 @@ public actor Dispatcher {
             commit.leadBodies.merge(output.leadBodies) { first, _ in first }
             commit.failures.append(contentsOf: output.failures)
         }
+        // Client rows in key order, as a checkpoint writes them: each page of the state tables is dirtied once.
+        commit.clients.sort { $0.state.id < $1.state.id }
         commit.managers = changedManagers.keys.sorted().compactMap { changedManagers[$0] }
         for event in events where event.type == EventType.crmInteraction {
             commit.interactions.append(DispatchCommit.Interaction(
@@ -621,7 +623,9 @@ public actor Dispatcher {
     private func unwrittenUpdates() throws -> [DispatchCommit.ClientUpdate] {
         guard !unwritten.isEmpty else { return [] }
         let plugins = Dictionary(cachedPlugins.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let changed = unwritten.map { (id: $0.key, changes: $0.value, state: clients[$0.key]) }
+        // In key order: the rows of `client` (and the tables keyed by client) are then written page after page, each
+        // page dirtied once, instead of at random across the whole book.
+        let changed = unwritten.keys.sorted().map { (id: $0, changes: unwritten[$0] ?? [], state: clients[$0]) }
         let balances = unwrittenBalances
         // A changed client is cached until it is written (an eviction writes first): one that is not would be a bug
         // that loses its changes, so it stops the run rather than go unnoticed.

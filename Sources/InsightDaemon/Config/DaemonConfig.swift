@@ -577,8 +577,9 @@ public struct DispatcherConfig: Sendable, Decodable {
 /// How much memory SQLite may use in the daemon (``AppDatabase/MemoryUse``). With `dispatcher.client_cache` it
 /// bounds the daemon's memory whatever the size of the book, the journal or a file dropped in the inbox.
 public struct StorageConfig: Sendable, Decodable {
-    /// `page_cache_mb`: the writer connection's page cache. A dispatcher batch dirties thousands of state pages;
-    /// with too small a cache SQLite writes them to the WAL mid-batch and reads them back.
+    /// `page_cache_mb`: the writer connection's page cache (16 MiB by default). A dispatcher checkpoint dirties
+    /// thousands of state pages, in key order; with too small a cache SQLite writes them to the WAL mid-transaction
+    /// and reads them back.
     public var pageCacheMiB: Int
     /// `memory_map_mb`: how much of the database file every connection reads through a memory map (0: none, every
     /// page is read with a system call). Mapped pages count in RSS as file pages, which the kernel may drop.
