@@ -7,11 +7,16 @@ public enum DispatchClock: Sendable {
     case live(any TimeSource)
     /// Each event's own time, and each tick's scheduled instant: replay and backtests.
     case eventTime
+    /// Live, but an event up to `through` is being handled again (after going back to the state's checkpoint): it
+    /// gets `at`, when its outputs were committed, not the time it happens to be handled again, so that what
+    /// plugins remember of it (a rule's cooldown) starts when it first did, not after the restart.
+    indirect case handlingAgain(through: Int64, at: Date, then: DispatchClock)
 
     func now(for event: Event) -> Date {
         switch self {
         case .live(let source): source.now()
         case .eventTime: event.time
+        case .handlingAgain(let through, let at, let then): event.sequence <= through ? at : then.now(for: event)
         }
     }
 
@@ -21,10 +26,17 @@ public enum DispatchClock: Sendable {
         tick.scheduledAt
     }
 
+    /// The clock to handle a batch with, when events up to `through` were handled before (committed at `at`).
+    func handlingAgain(through: Int64, at: Date?) -> DispatchClock {
+        guard case .live = self, let at else { return self }
+        return .handlingAgain(through: through, at: at, then: self)
+    }
+
     func commitTime(fallback: Date) -> Date {
         switch self {
         case .live(let source): source.now()
         case .eventTime: fallback
+        case .handlingAgain(_, _, let then): then.commitTime(fallback: fallback)
         }
     }
 }

@@ -87,6 +87,9 @@ public actor Dispatcher {
     /// The position committed with the leads (``AppDatabase/dispatcherConsumer``): the outputs of an event up to
     /// it are in the database already, and handling it again (after going back to ``statePosition``) leaves them out.
     private var outputsThrough: Int64
+    /// When ``outputsThrough`` was committed: the time plugins see for an event handled again (see
+    /// ``DispatchClock/handlingAgain(through:at:then:)``).
+    private var outputsCommittedAt: Date?
     /// The position the database's client state is at (``AppDatabase/stateConsumer``).
     private var statePosition: Int64
     /// When the state was last written (``uptime``), for ``StateWrites/checkpointed(every:)``.
@@ -165,6 +168,7 @@ public actor Dispatcher {
         self.position = positions.state
         self.statePosition = positions.state
         self.outputsThrough = positions.handled
+        self.outputsCommittedAt = positions.handledAt
         // Only with deferred writes is this dispatcher known to be the only writer of client rows (a replay's scratch
         // database); the daemon's may be written by others, and looks every batch's clients up.
         everyStoredClientCached = try stateWrites == .deferred && database.clientCount() == 0
@@ -303,6 +307,24 @@ public actor Dispatcher {
         return total + (try await settle())
     }
 
+    /// After going back to the state's position, handles the events whose outputs are already committed, so that a
+    /// tick reads state at least as recent as the leads in the ledger (no drain runs meanwhile: the caller holds
+    /// ``callsWaiting`` up, and is counted as a pipeline so that another tick waits).
+    private func handleAgainUpToCommittedOutputs() async throws {
+        guard position < outputsThrough else { return }
+        pipelinesRunning += 1
+        defer {
+            pipelinesRunning -= 1
+            resumeBetweenBatchesWaiters()
+        }
+        while position < outputsThrough {
+            let events = try database.readJournal(after: position, limit: Int(min(Int64(batchSize), outputsThrough - position)))
+            guard !events.isEmpty else { return }
+            let prepared = try await prepare(events, settings: try await settingsForNextBatch())
+            _ = try await commit(prepared)
+        }
+    }
+
     /// Waits until no pipeline is running (a daily tick, ``flushState()``): a running drain stops after the batch in
     /// hand, commits it and returns, and the next drain takes no batch until the waiting call has run.
     private func untilBetweenBatches() async {
@@ -359,8 +381,11 @@ public actor Dispatcher {
     public func runTick(_ tick: ScheduleTick, plugin pluginId: String) async throws -> [Lead] {
         if lostState { throw DeferredStateLost() }
         // The tick's queries read the database: it runs between batches, with the state written.
+        callsWaiting += 1  // no drain takes a batch until the tick is done
+        defer { callsWaiting -= 1 }
         await untilBetweenBatches()
         try await settle()
+        try await handleAgainUpToCommittedOutputs()
         try writeUnwritten()
         let current = settings.current
         var commit = DispatchCommit()
@@ -455,7 +480,9 @@ public actor Dispatcher {
         let handoffs = (0..<bus.shardCount).map { StatesHandoff(clients.take(shard: $0)) }
         let plugins = current.enabledPlugins
         let managerSnapshot = managers
-        let clock = self.clock
+        // Events handled again after going back to the state's position see the time their outputs were committed.
+        let clock = events[0].sequence > outputsThrough
+            ? self.clock : self.clock.handlingAgain(through: outputsThrough, at: outputsCommittedAt)
         let reader = self.reader
         let logger = self.logger
         let encodesUpdates = !defersState
@@ -554,7 +581,10 @@ public actor Dispatcher {
     /// with deferred writes, writes it with the rest before letting the clients go).
     private func finish(_ prepared: Prepared, newLeads: [Lead], pending: Prepared? = nil) throws {
         position = prepared.lastSequence
-        if let committed = prepared.commit.position { outputsThrough = max(outputsThrough, committed) }
+        if let committed = prepared.commit.position, committed > outputsThrough {
+            outputsThrough = committed
+            outputsCommittedAt = clock.commitTime(fallback: prepared.lastTime)
+        }
         if let state = prepared.commit.statePosition { statePosition = state }
         eventsCounter.increment(by: prepared.events)
         leadsCounter.increment(by: newLeads.count)
@@ -574,9 +604,12 @@ public actor Dispatcher {
                 clients = ClientCache(bus: bus)
                 everyStoredClientCached = false
             case .checkpointed:
-                // Only the changes since the last checkpoint (the pending batch's among them) stay: the next batch
-                // is a checkpoint, as the cache is still over its bound if they are many.
-                clients.retain(only: Set(unwritten.keys))
+                // The changes since the last checkpoint (the pending batch's among them) stay, and so do the clients
+                // a pending checkpoint is writing: read from the database before it lands, they would be stale. If
+                // they are many the cache is still over its bound, and the next batch is a checkpoint again.
+                var keep = Set(unwritten.keys)
+                for update in pending?.commit.clients ?? [] { keep.insert(update.state.id) }
+                clients.retain(only: keep)
             case .everyBatch:
                 clients.retain(only: Set(pending?.commit.clients.map(\.state.id) ?? []))
             }

@@ -107,13 +107,13 @@ extension AppDatabase {
     /// Where the dispatcher resumes: `handled`, its position (the leads of every event up to it are committed), and
     /// `state`, the position the database's client state is at (at most `handled`; the same when no state position
     /// was ever recorded, as in a database written batch by batch before there was one).
-    public func dispatcherPositions() throws -> (handled: Int64, state: Int64) {
+    public func dispatcherPositions() throws -> DispatcherPositions {
         try pool.read { db in try Self.dispatcherPositions(db) }
     }
 
     /// ``dispatcherPositions()``, recording the state position where there is none yet: from then on a dispatcher
     /// that writes its state later keeps it behind, and a restart finds it.
-    public func dispatcherResumePositions(at now: Date) throws -> (handled: Int64, state: Int64) {
+    public func dispatcherResumePositions(at now: Date) throws -> DispatcherPositions {
         try pool.write { db in
             let positions = try Self.dispatcherPositions(db)
             if try ConsumerRecord.fetchOne(db, key: Self.stateConsumer) == nil {
@@ -123,11 +123,23 @@ extension AppDatabase {
         }
     }
 
-    private static func dispatcherPositions(_ db: Database) throws -> (handled: Int64, state: Int64) {
-        let handled = try ConsumerRecord.fetchOne(db, key: Self.dispatcherConsumer)?.position ?? 0
+    private static func dispatcherPositions(_ db: Database) throws -> DispatcherPositions {
+        let record = try ConsumerRecord.fetchOne(db, key: Self.dispatcherConsumer)
+        let handled = record?.position ?? 0
         let state = try ConsumerRecord.fetchOne(db, key: Self.stateConsumer)?.position ?? handled
-        return (handled, min(handled, state))
+        return DispatcherPositions(handled: handled, state: min(handled, state),
+                                   handledAt: record.map { Date(milliseconds: $0.updatedMs) })
     }
+}
+
+/// See ``AppDatabase/dispatcherPositions()``.
+public struct DispatcherPositions: Sendable, Equatable {
+    /// The dispatcher's position: the outputs (leads, interactions, failures) of every event up to it are committed.
+    public var handled: Int64
+    /// The position the database's client state is at, at most `handled`.
+    public var state: Int64
+    /// When `handled` was committed (nil: never).
+    public var handledAt: Date?
 }
 
 extension AppDatabase {

@@ -10,6 +10,47 @@ import Testing
 /// checkpoints with the position it is at; a crash or a failed commit goes back to that position and handles the
 /// events since again without making their leads twice.
 @Suite struct CheckpointedStateTests {
+    /// A lead per hnw client on its daily tick, from the database's state.
+    private struct SegmentTick: Plugin {
+        struct Configuration: PluginConfiguration { var enabled = true }
+        static let id = "segment-tick"
+        static let summary = "a lead per hnw client on its daily tick"
+        let configuration: Configuration
+        var subscriptions: [EventPattern] { [] }
+        var schedule: LocalTime? { LocalTime(hour: 9, minute: 0) }
+        func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] { [] }
+        func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] {
+            try context.state.clients(inSegments: ["hnw"]).map {
+                LeadDraft(key: "hnw:\($0.id)", kind: "daily", clientId: $0.id, title: "t", dueAt: tick.scheduledAt)
+            }
+        }
+    }
+
+    /// Remembers, per client, the `context.now` of the last transaction it saw.
+    private struct LastSeen: Plugin {
+        struct Configuration: PluginConfiguration { var enabled = true }
+        struct Memory: PluginMemory {
+            var at = ""
+            init() {}
+            init(json: JSONValue) throws { at = json["at"]?.stringValue ?? "" }
+            var json: JSONValue { .object(["at": .string(at)]) }
+            var isEmpty: Bool { at.isEmpty }
+        }
+        static let id = "last-seen"
+        static let summary = "remembers when it last saw a client's transaction"
+        let configuration: Configuration
+        var subscriptions: [EventPattern] { [EventPattern("account.transaction")].compactMap { $0 } }
+        func handle(_ event: Event, context: PluginContext, memory: inout Memory) throws -> [LeadDraft] {
+            memory.at = RFC3339.format(context.now, timeZone: shanghai)
+            return []
+        }
+    }
+
+    private static let tick: ScheduleTick = {
+        let day = LocalDate(year: 2026, month: 11, day: 21) ?? LocalDate(Date(), in: shanghai)
+        return ScheduleTick(scheduledAt: day.instant(at: LocalTime(hour: 9, minute: 0), in: shanghai), localDate: day)
+    }()
+
     private static func plugins() throws -> [LoadedPlugin] {
         [LoadedPlugin(CountingPlugin(configuration: .init())), try rulesPlugin()]
     }
@@ -139,20 +180,6 @@ import Testing
 
     /// A daily tick while a drain runs waits until it stops between batches, then reads the state written.
     @Test func aTickDuringADrainRunsBetweenBatchesOnWrittenState() async throws {
-        struct SegmentTick: Plugin {
-            struct Configuration: PluginConfiguration { var enabled = true }
-            static let id = "segment-tick"
-            static let summary = "a lead per hnw client on its daily tick"
-            let configuration: Configuration
-            var subscriptions: [EventPattern] { [] }
-            var schedule: LocalTime? { LocalTime(hour: 9, minute: 0) }
-            func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] { [] }
-            func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] {
-                try context.state.clients(inSegments: ["hnw"]).map {
-                    LeadDraft(key: "hnw:\($0.id)", kind: "daily", clientId: $0.id, title: "t", dueAt: tick.scheduledAt)
-                }
-            }
-        }
         let events = DeferredStateWritesTests.mixedFeed(clients: 40, rounds: 3)
         let pipeline = try Pipeline(plugins: [LoadedPlugin(SegmentTick(configuration: .init())), try rulesPlugin()],
                                     clock: .eventTime, shards: 2, batchSize: 4,
@@ -160,10 +187,8 @@ import Testing
         _ = try pipeline.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
         let dispatcher = pipeline.dispatcher
         let draining = Task { try await dispatcher.drain() }
-        let day = try #require(LocalDate("2026-11-21"))
-        let tick = ScheduleTick(scheduledAt: day.instant(at: LocalTime(hour: 9, minute: 0), in: shanghai), localDate: day)
         while await dispatcher.currentPosition == 0 { await Task.yield() }  // the drain is under way
-        let leads = try await dispatcher.runTick(tick, plugin: "segment-tick")
+        let leads = try await dispatcher.runTick(Self.tick, plugin: "segment-tick")
         let handled = try await draining.value
         // The tick ran between two batches (or after the drain, had it finished first), on the state written up to where
         // the dispatcher had got: a lead for each hnw client whose profile was handled by then.
@@ -194,5 +219,77 @@ import Testing
         try await second.dispatcher.drain()
         #expect(try Self.positions(second.database) == [Int64(events.count), Int64(events.count)])
         try Self.expectSameState(second.database, as: reference.database)
+    }
+
+    /// A cache far smaller than a batch: every batch is a checkpoint, and the cache lets clients go while the next
+    /// checkpoint is still being written; a client read back meanwhile must not come from before it.
+    @Test(arguments: [(batchSize: 256, cacheCapacity: 50), (batchSize: 16, cacheCapacity: 10), (batchSize: 5, cacheCapacity: 4)])
+    func evictionsKeepTheStateWritingEveryBatchLeaves(batchSize: Int, cacheCapacity: Int) async throws {
+        var events = DeferredStateWritesTests.mixedFeed(clients: 300, rounds: 4)
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+        let reference = try Pipeline(plugins: try Self.plugins(), clock: .eventTime, shards: 3, batchSize: batchSize)
+        _ = try reference.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+        try await reference.dispatcher.drain()
+        let pipeline = try Pipeline(plugins: try Self.plugins(), clock: .eventTime, shards: 3, batchSize: batchSize,
+                                    cacheCapacity: cacheCapacity, stateWrites: .checkpointed(every: .seconds(3600)),
+                                    uptime: ManualUptime().reading)
+        _ = try pipeline.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+        try await pipeline.dispatcher.drain()
+        #expect(try Self.positions(pipeline.database) == [Int64(events.count), Int64(events.count)])
+        #expect(await pipeline.dispatcher.cachedClientCount <= max(cacheCapacity, batchSize) * 2, "the cache stays bounded")
+        try Self.expectSameState(pipeline.database, as: reference.database)
+    }
+
+    /// After a restart that went back to the checkpoint, a daily tick first handles again the events whose leads are
+    /// committed: its query reads state at least as recent as the ledger.
+    @Test func aTickAfterARestartReadsStateAsRecentAsTheLeads() async throws {
+        let events = DeferredStateWritesTests.mixedFeed(clients: 40, rounds: 2)
+        let plugins = { [LoadedPlugin(SegmentTick(configuration: .init())), try rulesPlugin()] }
+        let directory = TemporaryDirectory()
+        do {
+            let first = try Pipeline(directory: directory, plugins: try plugins(), clock: .eventTime, batchSize: 16,
+                                     stateWrites: .checkpointed(every: .seconds(3600)), uptime: ManualUptime().reading)
+            _ = try first.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+            try await first.dispatcher.drain(maximumBatches: 5)
+            #expect(try Self.positions(first.database) == [80, 0])
+        }
+        let second = try Pipeline(directory: directory, plugins: try plugins(), clock: .eventTime, batchSize: 16,
+                                  stateWrites: .checkpointed(every: .seconds(3600)), uptime: ManualUptime().reading)
+        #expect(await second.dispatcher.currentPosition == 0)
+        let leads = try await second.dispatcher.runTick(Self.tick, plugin: "segment-tick")
+        #expect(try Self.positions(second.database) == [80, 80])
+        let profiled = events.prefix(80).filter { $0.type == EventType.clientProfile && $0.field("segment")?.stringValue == "hnw" }
+        #expect(!profiled.isEmpty)
+        #expect(leads.map(\.key).sorted() == profiled.compactMap(\.clientId).map { "segment-tick:hnw:\($0)" }.sorted())
+    }
+
+    /// Live, an event handled again after a restart sees the time its outputs were first committed, not the restart's:
+    /// what a plugin remembers of it (a cooldown's start) does not move.
+    @Test func anEventHandledAgainSeesTheTimeItsOutputsWereCommitted() async throws {
+        let directory = TemporaryDirectory()
+        let time = FixedTimeSource("2026-11-20T10:00:00+08:00")
+        var events = [
+            EventFixtures.transaction("t1", client: "C1", amount: "10", account: "A1", at: "2026-11-20T09:00:00+08:00"),
+            EventFixtures.transaction("t2", client: "C2", amount: "10", account: "A2", at: "2026-11-20T09:01:00+08:00"),
+        ]
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+        do {
+            let first = try Pipeline(directory: directory, plugins: [LoadedPlugin(LastSeen(configuration: .init()))],
+                                     clock: .live(time), batchSize: 1, stateWrites: .checkpointed(every: .seconds(3600)),
+                                     uptime: ManualUptime().reading)
+            _ = try first.database.append(events, receivedAt: time.now())
+            try await first.dispatcher.drain(maximumBatches: 1)
+            time.advance(by: 60)
+            try await first.dispatcher.drain(maximumBatches: 1)
+            #expect(try Self.positions(first.database) == [2, 0])
+        }
+        time.advance(by: 3 * 3600)  // the restart, three hours later
+        let second = try Pipeline(directory: directory, plugins: [LoadedPlugin(LastSeen(configuration: .init()))],
+                                  clock: .live(time), batchSize: 2, stateWrites: .checkpointed(every: .seconds(3600)))
+        try await second.dispatcher.drain()
+        let clients = try second.database.loadClients(["C1", "C2"])
+        // Both were committed by 10:01 (the second batch's commit): neither sees 13:01.
+        #expect(clients["C1"]?.memory[LastSeen.id]?["at"]?.stringValue == "2026-11-20T10:01:00+08:00")
+        #expect(clients["C2"]?.memory[LastSeen.id]?["at"]?.stringValue == "2026-11-20T10:01:00+08:00")
     }
 }

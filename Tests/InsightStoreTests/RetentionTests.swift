@@ -72,7 +72,8 @@ import Testing
         _ = try database.append((1...5).map { EventFixtures.transaction("old-\($0)", client: "C1", amount: "1") }, receivedAt: old)
         try database.setConsumerPosition(AppDatabase.dispatcherConsumer, to: 5, at: now)
         try database.setConsumerPosition(AppDatabase.stateConsumer, to: 2, at: now)
-        #expect(try database.dispatcherPositions() == (handled: 5, state: 2))
+        #expect(try database.dispatcherPositions().handled == 5)
+        #expect(try database.dispatcherPositions().state == 2)
         let day: TimeInterval = 86_400
         let cutoffs = RetentionCutoffs(journal: now - 90 * day, quarantine: now - 90 * day, leads: now - 300 * day,
                                        delivered: now - 30 * day, webhookIds: now - 7 * day)
