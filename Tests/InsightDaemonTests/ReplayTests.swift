@@ -68,7 +68,7 @@ import Testing
 
     @Test func replayBatchesAreSmallUnlessTheConfigSetsThem() throws {
         let unset = try JSONDecoder().decode(DispatcherConfig.self, from: Data("{}".utf8))
-        #expect(!unset.batchSizeIsSet && unset.batchSize == 65_536)
+        #expect(!unset.batchSizeIsSet && unset.batchSize == 16_384)
         let set = try JSONDecoder().decode(DispatcherConfig.self, from: Data(#"{"batch_size": 500}"#.utf8))
         #expect(set.batchSizeIsSet && set.batchSize == 500)
         #expect(Replay.defaultBatchSize == 8_192)
