@@ -546,7 +546,10 @@ public actor Dispatcher {
             commit.statePosition = last.sequence
         case .checkpointed(let every):
             // A checkpoint: every change since the last one goes with this batch, and the state position with it.
-            if uptime() - lastStateWrite >= every || clients.count > cacheCapacity {
+            // Also the batch that ends handling events again after a restart: a daemon restarted over and over
+            // faster than `every` still moves its state on.
+            let endsHandlingAgain = events[0].sequence <= committed && last.sequence >= committed && committed > statePosition
+            if uptime() - lastStateWrite >= every || clients.count > cacheCapacity || endsHandlingAgain {
                 // A failed commit drops the caches and goes back to the last checkpoint, so these are not needed again.
                 commit.clients = try unwrittenUpdates()
                 unwritten = [:]

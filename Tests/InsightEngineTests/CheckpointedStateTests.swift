@@ -152,6 +152,9 @@ import Testing
         #expect(try second.database.leadCount() == leadsBefore, "events handled again make no lead")
         #expect(try second.database.consumerPosition(AppDatabase.dispatcherConsumer) == Int64(16 * (5 + checkpointAfter)),
                 "the committed position never goes back")
+        // The batch that ends handling them again is a checkpoint: a daemon restarted over and over still moves on.
+        try await second.dispatcher.drain(maximumBatches: 3)
+        #expect(try Self.positions(second.database) == [Int64(16 * (5 + checkpointAfter)), Int64(16 * (5 + checkpointAfter))])
         try await second.dispatcher.drain()
         try Self.expectSameState(second.database, as: reference.database)
     }
