@@ -8,8 +8,9 @@ public enum DispatchClock: Sendable {
     /// Each event's own time, and each tick's scheduled instant: replay and backtests.
     case eventTime
     /// Live, but an event up to `through` is being handled again (after going back to the state's checkpoint): it
-    /// gets `at`, when its outputs were committed, not the time it happens to be handled again, so that what
-    /// plugins remember of it (a rule's cooldown) starts when it first did, not after the restart.
+    /// gets `at`, when the last of those outputs was committed (at most a checkpoint interval and a batch after its
+    /// own), not the time it happens to be handled again, so that what plugins remember of it (a rule's cooldown)
+    /// starts about when it first did, not after the restart.
     indirect case handlingAgain(through: Int64, at: Date, then: DispatchClock)
 
     func now(for event: Event) -> Date {

@@ -70,6 +70,10 @@ public actor Dispatcher {
         var events: Int
         var lastSequence: Int64
         var lastTime: Date
+        /// The time its commit is made at (and the consumer row records): read once, so that what an event handled
+        /// again sees (``DispatchClock/handlingAgain(through:at:then:)``) is the same after a rewind in the process as
+        /// after a restart.
+        var commitAt: Date
     }
 
     private let database: AppDatabase
@@ -209,7 +213,8 @@ public actor Dispatcher {
     public func drain(maximumBatches: Int = .max) async throws -> Int {
         var batches = 0
         var caughtUp = false
-        var reading: Task<[Event], any Error>? = maximumBatches > 0 ? readAhead(after: position) : nil
+        // While a tick or a flush waits, nothing is read: the drain would take no batch anyway.
+        var reading: Task<[Event], any Error>? = maximumBatches > 0 && callsWaiting == 0 ? readAhead(after: position) : nil
         defer { reading?.cancel() }
         let handled = try await pipeline {
             // A daily tick or a flush is waiting: stop here (the tick runs once this batch is committed).
@@ -373,7 +378,7 @@ public actor Dispatcher {
     /// Commits a handled batch on the database writer's thread.
     private func startCommit(_ prepared: Prepared) -> Task<[Lead], any Error> {
         let database = self.database
-        let at = clock.commitTime(fallback: prepared.lastTime)
+        let at = prepared.commitAt
         return Task.detached { try await database.commitAsync(prepared.commit, at: at) }
     }
 
@@ -560,7 +565,8 @@ public actor Dispatcher {
         case .deferred:
             break
         }
-        return Prepared(commit: commit, events: events.count, lastSequence: last.sequence, lastTime: last.time)
+        return Prepared(commit: commit, events: events.count, lastSequence: last.sequence, lastTime: last.time,
+                        commitAt: self.clock.commitTime(fallback: last.time))
     }
 
     private func commit(_ prepared: Prepared) async throws -> [Lead] {
@@ -571,7 +577,7 @@ public actor Dispatcher {
         }
         let newLeads: [Lead]
         do {
-            newLeads = try await database.commitAsync(prepared.commit, at: clock.commitTime(fallback: prepared.lastTime))
+            newLeads = try await database.commitAsync(prepared.commit, at: prepared.commitAt)
         } catch {
             dropCaches()
             throw error
@@ -587,7 +593,7 @@ public actor Dispatcher {
         position = prepared.lastSequence
         if let committed = prepared.commit.position, committed > outputsThrough {
             outputsThrough = committed
-            outputsCommittedAt = clock.commitTime(fallback: prepared.lastTime)
+            outputsCommittedAt = prepared.commitAt
         }
         if let state = prepared.commit.statePosition { statePosition = state }
         eventsCounter.increment(by: prepared.events)

@@ -295,4 +295,78 @@ import Testing
         #expect(clients["C1"]?.memory[LastSeen.id]?["at"]?.stringValue == "2026-11-20T10:01:00+08:00")
         #expect(clients["C2"]?.memory[LastSeen.id]?["at"]?.stringValue == "2026-11-20T10:01:00+08:00")
     }
+
+    /// After a restart with the state behind: two ticks, a drain loop (as the daemon's) and a flush at once. The ticks
+    /// handle the committed events again while no drain takes a batch; everything ends as writing every batch does.
+    @Test(arguments: 0..<3)
+    func ticksDrainsAndAFlushAtOnceAfterARestart(round: Int) async throws {
+        let events = Self.feed()
+        let reference = try await Self.reference(events)
+        let directory = TemporaryDirectory()
+        let plugins = { [LoadedPlugin(SegmentTick(configuration: .init()))] + (try Self.plugins()) }
+        do {
+            let first = try Pipeline(directory: directory, plugins: try plugins(), clock: .eventTime, shards: 3, batchSize: 8,
+                                     stateWrites: .checkpointed(every: .seconds(3600)), uptime: ManualUptime().reading)
+            _ = try first.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+            try await first.dispatcher.drain(maximumBatches: 10)
+        }
+        let second = try Pipeline(directory: directory, plugins: try plugins(), clock: .eventTime, shards: 3, batchSize: 8,
+                                  stateWrites: .checkpointed(every: .seconds(3600)), uptime: ManualUptime().reading)
+        let dispatcher = second.dispatcher
+        let ticking = Task { try await dispatcher.runTick(Self.tick, plugin: "segment-tick") }
+        let draining = Task {
+            for _ in 0..<40 {
+                try await dispatcher.drain(maximumBatches: 1)
+                await Task.yield()
+            }
+        }
+        let tickingAgain = Task { try await dispatcher.runTick(Self.tick, plugin: "segment-tick") }
+        let flushing = Task { try await dispatcher.flushState() }
+        _ = try await tickingAgain.value
+        try await flushing.value
+        _ = try await ticking.value
+        try await draining.value
+        try await dispatcher.drain()
+        #expect(try Self.positions(second.database) == [Int64(events.count), Int64(events.count)])
+        let want = try DeferredStateWritesTests.stateTables(reference.database)
+        let have = try DeferredStateWritesTests.stateTables(second.database)
+        for table in want.keys.sorted() { #expect(have[table] == want[table], "table \(table)") }
+    }
+
+    /// A clock that moves a second each time it is read.
+    private final class SteppingTime: TimeSource, @unchecked Sendable {
+        private let lock = NSLock()
+        private var current: Date
+        init(_ start: Date) { current = start }
+        func now() -> Date {
+            lock.withLock {
+                current = current.addingTimeInterval(1)
+                return current
+            }
+        }
+    }
+
+    /// After a failure in the process, events handled again see the time the consumer row recorded for the last
+    /// commit, as they would after a restart.
+    @Test func anEventHandledAgainInTheProcessSeesTheRecordedCommitTime() async throws {
+        let time = SteppingTime(RFC3339.parse("2026-11-20T10:00:00+08:00") ?? Date())
+        var events = [
+            EventFixtures.transaction("t1", client: "C1", amount: "10", account: "A1", at: "2026-11-20T09:00:00+08:00"),
+            EventFixtures.transaction("t2", client: "C2", amount: "10", account: "A2", at: "2026-11-20T09:01:00+08:00"),
+            EventFixtures.transaction("t3", client: "CX", amount: "10", account: "AX", at: "2026-11-20T09:02:00+08:00"),
+        ]
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+        let pipeline = try Pipeline(plugins: [LoadedPlugin(LastSeen(configuration: .init()))], clock: .live(time), batchSize: 1,
+                                    stateWrites: .checkpointed(every: .seconds(3600)), uptime: ManualUptime().reading)
+        _ = try pipeline.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+        try await pipeline.database.pool.write { db in try db.execute(sql: "INSERT INTO client (id, profile) VALUES ('CX', 'not json')") }
+        await #expect(throws: StoreError.self) { try await pipeline.dispatcher.drain() }
+        let recorded = try #require(try pipeline.database.dispatcherPositions().handledAt)
+        try await pipeline.database.pool.write { db in try db.execute(sql: "DELETE FROM client WHERE id = 'CX'") }
+        try await pipeline.dispatcher.drain()
+        let clients = try pipeline.database.loadClients(["C1", "C2"])
+        let expected = RFC3339.format(recorded, timeZone: shanghai)
+        #expect(clients["C1"]?.memory[LastSeen.id]?["at"]?.stringValue == expected)
+        #expect(clients["C2"]?.memory[LastSeen.id]?["at"]?.stringValue == expected)
+    }
 }
