@@ -10,22 +10,6 @@ import Testing
 /// checkpoints with the position it is at; a crash or a failed commit goes back to that position and handles the
 /// events since again without making their leads twice.
 @Suite struct CheckpointedStateTests {
-    /// A lead per hnw client on its daily tick, from the database's state.
-    private struct SegmentTick: Plugin {
-        struct Configuration: PluginConfiguration { var enabled = true }
-        static let id = "segment-tick"
-        static let summary = "a lead per hnw client on its daily tick"
-        let configuration: Configuration
-        var subscriptions: [EventPattern] { [] }
-        var schedule: LocalTime? { LocalTime(hour: 9, minute: 0) }
-        func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] { [] }
-        func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] {
-            try context.state.clients(inSegments: ["hnw"]).map {
-                LeadDraft(key: "hnw:\($0.id)", kind: "daily", clientId: $0.id, title: "t", dueAt: tick.scheduledAt)
-            }
-        }
-    }
-
     /// Remembers, per client, the `context.now` of the last transaction it saw.
     private struct LastSeen: Plugin {
         struct Configuration: PluginConfiguration { var enabled = true }

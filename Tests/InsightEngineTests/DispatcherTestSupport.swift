@@ -68,3 +68,19 @@ final class ManualUptime: @unchecked Sendable {
         { [self] in lock.withLock { now } }
     }
 }
+
+/// A lead per hnw client on its daily tick, from the database's state (what a tick's query sees).
+struct SegmentTick: Plugin {
+    struct Configuration: PluginConfiguration { var enabled = true }
+    static let id = "segment-tick"
+    static let summary = "a lead per hnw client on its daily tick"
+    let configuration: Configuration
+    var subscriptions: [EventPattern] { [] }
+    var schedule: LocalTime? { LocalTime(hour: 9, minute: 0) }
+    func handle(_ event: Event, context: PluginContext) throws -> [LeadDraft] { [] }
+    func tick(_ tick: ScheduleTick, context: PluginContext) throws -> [LeadDraft] {
+        try context.state.clients(inSegments: ["hnw"]).map {
+            LeadDraft(key: "hnw:\($0.id)", kind: "daily", clientId: $0.id, title: "t", dueAt: tick.scheduledAt)
+        }
+    }
+}
