@@ -15,7 +15,8 @@ import Metrics
 /// ``drain(maximumBatches:)`` pipelines: while batch N commits on the database writer's thread, batch N+1
 /// is read and handled on top of N's (not yet committed) state. Each batch still commits atomically and in
 /// order. If a commit fails, everything handled after the last good commit is discarded and the caches are
-/// dropped, so the next attempt starts again from committed state.
+/// dropped, so the next attempt starts again from committed state (with checkpointed state, from the last
+/// checkpoint, leaving out the outputs committed since).
 public actor Dispatcher {
     public struct Step: Sendable {
         /// Events handled (0: the journal had nothing new).
