@@ -11,13 +11,13 @@ public enum DispatchClock: Sendable {
     /// gets `at`, when the last of those outputs was committed (at most a checkpoint interval and a batch after its
     /// own), not the time it happens to be handled again, so that what plugins remember of it (a rule's cooldown)
     /// starts about when it first did, not after the restart.
-    indirect case handlingAgain(through: Int64, at: Date, then: DispatchClock)
+    case handlingAgain(through: Int64, at: Date, then: any TimeSource)
 
     func now(for event: Event) -> Date {
         switch self {
         case .live(let source): source.now()
         case .eventTime: event.time
-        case .handlingAgain(let through, let at, let then): event.sequence <= through ? at : then.now(for: event)
+        case .handlingAgain(let through, let at, let then): event.sequence <= through ? at : then.now()
         }
     }
 
@@ -29,15 +29,15 @@ public enum DispatchClock: Sendable {
 
     /// The clock to handle a batch with, when events up to `through` were handled before (committed at `at`).
     func handlingAgain(through: Int64, at: Date?) -> DispatchClock {
-        guard case .live = self, let at else { return self }
-        return .handlingAgain(through: through, at: at, then: self)
+        guard case .live(let source) = self, let at else { return self }
+        return .handlingAgain(through: through, at: at, then: source)
     }
 
     func commitTime(fallback: Date) -> Date {
         switch self {
         case .live(let source): source.now()
         case .eventTime: fallback
-        case .handlingAgain(_, _, let then): then.commitTime(fallback: fallback)
+        case .handlingAgain(_, _, let then): then.now()
         }
     }
 }

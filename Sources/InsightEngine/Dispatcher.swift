@@ -42,14 +42,14 @@ public actor Dispatcher {
         /// Nothing is lost in between: the journal holds the events, and a restart (or a failed commit) dispatches
         /// again from the state position, leaving out what the events up to the committed position already gave
         /// (leads, interactions, plugin failures), so each lead is still made once. While a backlog is dispatched
-        /// the database's client state (what `GET /v1/clients/{id}` and the daily ticks' queries read) may be behind
-        /// by up to `every`; once caught up it is current.
+        /// the database's client state (what `GET /v1/clients/{id}` reads; a daily tick writes it first) may be
+        /// behind by up to `every`; once caught up it is current.
         case checkpointed(every: Duration)
         /// Later: each batch commits its leads, failures and position, and the changed clients stay in the cache
         /// until it lets them go, a daily tick is about to read the database, or ``flushState()``. A busy client is
         /// then written once instead of once per batch. No state position is kept and the events may not be
-        /// journaled, so this is for a run that nothing resumes from (`insightd replay`'s scratch state). After an error that dropped the cache
-        /// (and so state the database may lack, or have ahead of its position), every later call that handles, settles,
+        /// journaled, so this is for a run that nothing resumes from (`insightd replay`'s scratch state). After an
+        /// error that dropped the cache (and so state the database may lack, or have ahead of its position), every later call that handles, settles,
         /// flushes or ticks throws ``DeferredStateLost``. While events are handled, a read of the database
         /// (another client's state, balance history, the indexed queries) sees the state of the last write; the
         /// built-in plugins read only the event's own client, from the cache, and the ledger.
@@ -132,9 +132,10 @@ public actor Dispatcher {
     /// Pipelines running (``drain(maximumBatches:)``, ``handle(_:)``): between their batches the actor is free, but
     /// the caches are handed to shards or ahead of the database.
     private var pipelinesRunning = 0
-    /// Calls waiting for the running pipelines to stop between batches (``untilBetweenBatches()``): a draining
-    /// pipeline takes no further batch while there are any.
+    /// Calls waiting for the running pipelines to stop between batches (``untilBetweenBatches()``).
     private var betweenBatchesWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Calls (a tick, a flush) that want the dispatcher between batches: while there are any, a drain reads and takes
+    /// no further batch.
     private var callsWaiting = 0
     /// Called with the leads each commit made new, after the commit.
     private let onNewLeads: @Sendable ([Lead]) -> Void
@@ -189,11 +190,9 @@ public actor Dispatcher {
     public static let systemUptime: @Sendable () -> Duration = { ContinuousClock.now - processStart }
     private static let processStart = ContinuousClock.now
 
-    /// Whether a batch's client state waits in the cache rather than committing with the batch.
-    private var defersState: Bool { stateWrites != .everyBatch }
-
-    private var checkpointInterval: Duration? {
-        if case .checkpointed(let every) = stateWrites { every } else { nil }
+    /// Whether the state is written at checkpoints with its own position (``StateWrites/checkpointed(every:)``).
+    private var checkpoints: Bool {
+        if case .checkpointed = stateWrites { true } else { false }
     }
 
     /// Handles and commits the next batch, if any.
@@ -228,7 +227,7 @@ public actor Dispatcher {
         }
         // Caught up with the journal: checkpointed state is written now, so that the database is current while
         // the dispatcher is idle.
-        if caughtUp, checkpointInterval != nil { try writeUnwritten() }
+        if caughtUp, checkpoints { try writeUnwritten() }
         return handled
     }
 
@@ -492,7 +491,7 @@ public actor Dispatcher {
             ? self.clock : self.clock.handlingAgain(through: outputsThrough, at: outputsCommittedAt)
         let reader = self.reader
         let logger = self.logger
-        let encodesUpdates = !defersState
+        let encodesUpdates = stateWrites == .everyBatch
         cachedPlugins = plugins
         lastHandledTime = last.time
         let outputs: [ShardWorker.Output]
@@ -645,7 +644,7 @@ public actor Dispatcher {
     /// every core first. The cache keeps the clients, with their live memories.
     private func writeUnwritten() throws {
         var commit = DispatchCommit()
-        if checkpointInterval != nil {
+        if checkpoints {
             // Also with no client changed since: the state position moves up to the events handled.
             guard !unwritten.isEmpty || statePosition < position else { return }
             // The state position is the committed one: a batch in flight would put the state ahead of it.
@@ -719,7 +718,7 @@ public actor Dispatcher {
         if afterError && stateWrites == .deferred { lostState = true }
         // With checkpointed state, handle again from the state the database has; the outputs committed since are
         // left out then (``outputsThrough``).
-        if checkpointInterval != nil { position = statePosition }
+        if checkpoints { position = statePosition }
         everyStoredClientCached = false
         unwritten = [:]
         unwrittenBalances = [:]
