@@ -271,4 +271,50 @@ extension ClientProfile {
         if let status { fields["status"] = .string(status) }
         return .object(fields)
     }
+
+    /// Reads the form ``storedJSON`` writes, as `JSONDecoder` would (unknown keys ignored, `null` as absent); nil
+    /// for anything else (a wrong type, a risk level out of range, no `tags`), which the caller then hands to
+    /// `JSONDecoder` for its verdict. Clients are read back on every miss of the dispatcher's cache.
+    init?(stored json: JSONValue) {
+        guard case .object(let fields) = json else { return nil }
+        self.init()
+        var sawTags = false
+        for (key, value) in fields {
+            if case .null = value, key != "tags" { continue }
+            switch key {
+            case "name": guard case .string(let text) = value else { return nil }; name = text
+            case "birthDate": guard case .string(let text) = value, let date = LocalDate(text) else { return nil }; birthDate = date
+            case "birthCalendar":
+                guard case .string(let text) = value, let calendar = BirthCalendar(rawValue: text) else { return nil }
+                birthCalendar = calendar
+            case "segment": guard case .string(let text) = value else { return nil }; segment = text
+            case "riskLevel":
+                guard case .object(let level) = value, case .number(let literal)? = level["value"],
+                      let number = Int(literal), let risk = RiskLevel(number) else { return nil }
+                riskLevel = risk
+            case "riskAssessedAt":
+                guard case .string(let text) = value, let date = LocalDate(text) else { return nil }
+                riskAssessedAt = date
+            case "managerId": guard case .string(let text) = value else { return nil }; managerId = text
+            case "branchId": guard case .string(let text) = value else { return nil }; branchId = text
+            case "tags":
+                guard case .array(let items) = value else { return nil }
+                var strings: [String] = []
+                strings.reserveCapacity(items.count)
+                for item in items {
+                    guard case .string(let text) = item else { return nil }
+                    strings.append(text)
+                }
+                tags = strings
+                sawTags = true
+            case "phone": guard case .string(let text) = value else { return nil }; phone = text
+            case "idNumber": guard case .string(let text) = value else { return nil }; idNumber = text
+            case "marketingConsent": guard case .bool(let flag) = value else { return nil }; marketingConsent = flag
+            case "status": guard case .string(let text) = value else { return nil }; status = text
+            default: continue
+            }
+        }
+        guard sawTags else { return nil }
+    }
 }
+

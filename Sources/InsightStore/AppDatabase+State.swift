@@ -4,11 +4,28 @@ import InsightCore
 
 extension AppDatabase {
     /// Loads the projected state of the given clients. Clients never seen are absent from the result.
+    /// Many clients are read in key order (neighbours share pages), in slices on several reader connections at
+    /// once. Each client is read whole by one of them, so it is consistent with itself; callers do not read clients
+    /// that a commit in flight is writing.
     public func loadClients(_ ids: some Collection<String>) throws -> [String: ClientState] {
         guard !ids.isEmpty else { return [:] }
-        let idList = Array(ids)
-        return try pool.read { db in try Self.loadClients(idList, db: db) }
+        guard ids.count >= Self.parallelLoadMinimum else {
+            let idList = Array(ids)
+            return try pool.read { db in try Self.loadClients(idList, db: db) }
+        }
+        let sorted = ids.sorted()
+        let slices = try ParallelMap.trySlices(count: sorted.count, minimumForParallel: Self.parallelLoadMinimum) { range in
+            let slice = Array(sorted[range])
+            return try self.pool.read { db in try Self.loadClients(slice, db: db) }
+        }
+        var states = slices[0]
+        states.reserveCapacity(sorted.count)
+        for slice in slices.dropFirst() { states.merge(slice) { first, _ in first } }
+        return states
     }
+
+    /// Below this many clients one connection reads them all.
+    static let parallelLoadMinimum = 1024
 
     public func loadManager(_ id: String) throws -> ManagerState? {
         try pool.read { db in try ManagerRecord.fetchOne(db, key: id).map(Self.manager(from:)) }
@@ -56,72 +73,115 @@ extension AppDatabase {
         return encoder
     }()
 
+    /// Reads the clients' rows, one statement per table for all of them (the ids travel as one JSON array, so each
+    /// statement is prepared once whatever the count), columns by position, the profile through
+    /// ``ClientProfile/init(stored:)``. A cache miss of the dispatcher comes here: on a book larger than its cache
+    /// nearly every event's client does.
     static func loadClients(_ ids: [String], db: Database) throws -> [String: ClientState] {
-        var states: [String: ClientState] = [:]
-        for record in try ClientRecord.filter(keys: ids).fetchAll(db) {
-            var state = ClientState(id: record.id)
-            if let profile = record.profile {
-                do {
-                    state.profile = try jsonDecoder.decode(ClientProfile.self, from: Data(profile.utf8))
-                } catch {
-                    throw StoreError.corruptRow(table: "client", key: record.id, reason: "profile: \(error)")
-                }
-            }
-            state.lastEventAt = record.lastEventMs.map(Date.init(milliseconds:))
-            state.lastInteractionAt = record.lastInteractionMs.map(Date.init(milliseconds:))
-            state.lastWealthPurchaseAt = record.lastWealthBuyMs.map(Date.init(milliseconds:))
+        guard !ids.isEmpty else { return [:] }
+        let idArray = JSONWriter.string(.array(ids.map(JSONValue.string)))
+        var states: [String: ClientState] = Dictionary(minimumCapacity: ids.count)
+        let clients = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT id, profile, last_event_ms, last_interaction_ms, last_wealth_buy_ms, memory FROM client
+            WHERE id IN (SELECT value FROM json_each(?))
+            """), arguments: [idArray])
+        while let row = try clients.next() {
+            let id: String = row[0]
+            var state = ClientState(id: id)
+            if let profile: String = row[1] { state.profile = try decodeProfile(profile, client: id) }
+            state.lastEventAt = (row[2] as Int64?).map(Date.init(milliseconds:))
+            state.lastInteractionAt = (row[3] as Int64?).map(Date.init(milliseconds:))
+            state.lastWealthPurchaseAt = (row[4] as Int64?).map(Date.init(milliseconds:))
             // A memory that does not parse is dropped: the plugins start afresh for that client.
-            if let text = record.memory, case .object(let memories)? = try? JSONParser.parse(Array(text.utf8)) {
+            if let text: String = row[5], case .object(let memories)? = try? JSONParser.parse(Array(text.utf8)) {
                 state.memory = memories
             }
-            states[record.id] = state
+            states[id] = state
         }
-        let clientIds = Array(states.keys)
-        guard !clientIds.isEmpty else { return states }
-        for record in try AccountRecord.filter(clientIds.contains(AccountRecord.Columns.clientId)).fetchAll(db) {
-            var account = AccountState(id: record.id, currency: record.currency)
-            account.balance = Decimal(stored: record.balance)
-            account.lastTransactionAt = record.lastTransactionMs.map(Date.init(milliseconds:))
-            account.previousTransactionAt = record.previousTransactionMs.map(Date.init(milliseconds:))
-            account.transactionCount = record.transactionCount
-            states[record.clientId]?.accounts[record.id] = account
+        guard !states.isEmpty else { return states }
+        let accounts = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT id, client_id, currency, balance, last_transaction_ms, previous_transaction_ms, transaction_count
+            FROM account WHERE client_id IN (SELECT value FROM json_each(?))
+            """), arguments: [idArray])
+        while let row = try accounts.next() {
+            let id: String = row[0]
+            var account = AccountState(id: id, currency: row[2])
+            account.balance = Decimal(stored: row[3] as String?)
+            account.lastTransactionAt = (row[4] as Int64?).map(Date.init(milliseconds:))
+            account.previousTransactionAt = (row[5] as Int64?).map(Date.init(milliseconds:))
+            account.transactionCount = row[6]
+            states[row[1] as String]?.accounts[id] = account
         }
-        let latestBalances = try BalanceSnapshotRecord.fetchAll(db, sql: """
-            SELECT b.* FROM balance_snapshot b
-            JOIN (SELECT client_id, MAX(as_of) AS as_of FROM balance_snapshot
-                  WHERE client_id IN (SELECT value FROM json_each(?)) GROUP BY client_id) latest
-            ON b.client_id = latest.client_id AND b.as_of = latest.as_of
-            """, arguments: [JSONWriter.string(.array(clientIds.map(JSONValue.string)))])
-        for record in latestBalances {
-            states[record.clientId]?.balance = snapshot(from: record)
+        // The latest snapshot of each: a seek to the greatest `as_of` of the client's primary-key range.
+        let balances = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT b.client_id, b.as_of, b.aum, b.deposits, b.wealth, b.loans
+            FROM json_each(?) ids JOIN balance_snapshot b ON b.client_id = ids.value
+            WHERE b.as_of = (SELECT MAX(as_of) FROM balance_snapshot WHERE client_id = ids.value)
+            """), arguments: [idArray])
+        while let row = try balances.next() {
+            guard let asOf = LocalDate(row[1] as String), let aum = Decimal(stored: row[2] as String?) else { continue }
+            states[row[0] as String]?.balance = BalanceSnapshot(
+                asOf: asOf, aum: aum, deposits: Decimal(stored: row[3] as String?),
+                wealth: Decimal(stored: row[4] as String?), loans: Decimal(stored: row[5] as String?))
         }
-        for record in try TermDepositRecord.filter(clientIds.contains(TermDepositRecord.Columns.clientId)).fetchAll(db) {
-            guard let amount = Decimal(stored: record.amount), let maturity = LocalDate(record.maturityDate) else { continue }
-            states[record.clientId]?.deposits[record.id] = TermDeposit(
-                id: record.id, amount: amount, currency: record.currency, openDate: record.openDate.flatMap(LocalDate.init),
-                maturityDate: maturity, status: record.status)
+        let deposits = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT id, client_id, amount, currency, open_date, maturity_date, status
+            FROM term_deposit WHERE client_id IN (SELECT value FROM json_each(?))
+            """), arguments: [idArray])
+        while let row = try deposits.next() {
+            guard let amount = Decimal(stored: row[2] as String?), let maturity = LocalDate(row[5] as String) else { continue }
+            let id: String = row[0]
+            states[row[1] as String]?.deposits[id] = TermDeposit(
+                id: id, amount: amount, currency: row[3], openDate: (row[4] as String?).flatMap(LocalDate.init),
+                maturityDate: maturity, status: row[6])
         }
-        for record in try LoanRecord.filter(clientIds.contains(LoanRecord.Columns.clientId)).fetchAll(db) {
-            states[record.clientId]?.loans[record.id] = LoanState(
-                id: record.id, product: record.product, principal: Decimal(stored: record.principal),
-                outstanding: Decimal(stored: record.outstanding), currency: record.currency,
-                maturityDate: record.maturityDate.flatMap(LocalDate.init), status: record.status,
-                overdueDays: record.overdueDays, lastOverdueAt: record.lastOverdueMs.map(Date.init(milliseconds:)),
-                repaidDate: record.repaidDate.flatMap(LocalDate.init))
+        let loans = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT id, client_id, product, principal, outstanding, currency, maturity_date, status, overdue_days,
+                   last_overdue_ms, repaid_date
+            FROM loan WHERE client_id IN (SELECT value FROM json_each(?))
+            """), arguments: [idArray])
+        while let row = try loans.next() {
+            let id: String = row[0]
+            states[row[1] as String]?.loans[id] = LoanState(
+                id: id, product: row[2], principal: Decimal(stored: row[3] as String?),
+                outstanding: Decimal(stored: row[4] as String?), currency: row[5],
+                maturityDate: (row[6] as String?).flatMap(LocalDate.init), status: row[7], overdueDays: row[8],
+                lastOverdueAt: (row[9] as Int64?).map(Date.init(milliseconds:)),
+                repaidDate: (row[10] as String?).flatMap(LocalDate.init))
         }
-        for record in try HoldingRecord.filter(clientIds.contains(HoldingRecord.Columns.clientId)).fetchAll(db) {
-            states[record.clientId]?.holdings[record.productId] = Holding(
-                productId: record.productId, amount: Decimal(stored: record.amount) ?? 0,
-                lastTradeAt: record.lastTradeMs.map(Date.init(milliseconds:)))
+        let holdings = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT client_id, product_id, amount, last_trade_ms
+            FROM holding WHERE client_id IN (SELECT value FROM json_each(?))
+            """), arguments: [idArray])
+        while let row = try holdings.next() {
+            let product: String = row[1]
+            states[row[0] as String]?.holdings[product] = Holding(
+                productId: product, amount: Decimal(stored: row[2] as String?) ?? 0,
+                lastTradeAt: (row[3] as Int64?).map(Date.init(milliseconds:)))
         }
-        for record in try FinancialsRecord.filter(clientIds.contains(FinancialsRecord.Columns.clientId)).fetchAll(db) {
-            states[record.clientId]?.financials[record.period] = Financials(
-                period: record.period, totalAssets: Decimal(stored: record.totalAssets),
-                totalLiabilities: Decimal(stored: record.totalLiabilities),
-                operatingCashFlow: Decimal(stored: record.operatingCashFlow), revenue: Decimal(stored: record.revenue))
+        let financials = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT client_id, period, total_assets, total_liabilities, operating_cash_flow, revenue
+            FROM financials WHERE client_id IN (SELECT value FROM json_each(?))
+            """), arguments: [idArray])
+        while let row = try financials.next() {
+            let period: String = row[1]
+            states[row[0] as String]?.financials[period] = Financials(
+                period: period, totalAssets: Decimal(stored: row[2] as String?),
+                totalLiabilities: Decimal(stored: row[3] as String?),
+                operatingCashFlow: Decimal(stored: row[4] as String?), revenue: Decimal(stored: row[5] as String?))
         }
-
         return states
+    }
+
+    /// A stored profile: the form ``ClientProfile/storedJSON`` writes is read by hand; anything else goes through
+    /// `JSONDecoder`, which reads what it can and says what is wrong.
+    static func decodeProfile(_ text: String, client id: String) throws -> ClientProfile {
+        if let json = try? JSONParser.parse(Array(text.utf8)), let profile = ClientProfile(stored: json) { return profile }
+        do {
+            return try jsonDecoder.decode(ClientProfile.self, from: Data(text.utf8))
+        } catch {
+            throw StoreError.corruptRow(table: "client", key: id, reason: "profile: \(error)")
+        }
     }
 
     static func snapshot(from record: BalanceSnapshotRecord) -> BalanceSnapshot? {

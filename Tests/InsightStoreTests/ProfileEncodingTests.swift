@@ -30,6 +30,34 @@ import Testing
             let written = JSONWriter.string(profile.storedJSON)
             #expect(written == expected)
             #expect(try JSONDecoder().decode(ClientProfile.self, from: Data(written.utf8)) == profile)
+            // Read back by hand, as a cache miss does: the same profile as the reference decoder's.
+            #expect(ClientProfile(stored: try JSONParser.parse(Array(written.utf8))) == profile)
+            #expect(try AppDatabase.decodeProfile(written, client: "C1") == profile)
+        }
+    }
+
+    /// Whatever the hand reader does not take goes to `JSONDecoder`: the verdict, value or error, is the reference's.
+    @Test(arguments: [
+        #"{"tags":[],"name":null,"segment":"mass","extra":{"x":[1,2]}}"#,  // null as absent, unknown keys ignored
+        #"{"tags":["a"],"riskLevel":{"value":7}}"#,  // out of range: the decoder takes it as it always did
+        #"{"tags":["a"],"riskLevel":{"value":3.0}}"#,
+        #"{"tags":["a"],"marketingConsent":1}"#,
+        #"{"tags":null}"#,
+        #"{"name":"x"}"#,  // no tags
+        #"{"tags":["a", 3]}"#,
+        #"{"tags":[],"birthDate":"2026-02-30"}"#,
+        #"{"tags":[],"birthCalendar":"julian"}"#,
+        #"[1,2]"#,
+        #"{"tags":[],"#,
+    ])
+    func profilesNotInTheStoredFormGetTheReferenceVerdict(text: String) throws {
+        let reference = Result { try JSONDecoder().decode(ClientProfile.self, from: Data(text.utf8)) }
+        let read = Result { try AppDatabase.decodeProfile(text, client: "C9") }
+        switch (reference, read) {
+        case (.success(let expected), .success(let profile)): #expect(profile == expected)
+        case (.failure, .failure(let error)):
+            #expect("\(error)".contains("C9"), "the error names the client row")
+        default: Issue.record("\(text): the reference gave \(reference), the reader \(read)")
         }
     }
 }

@@ -93,6 +93,42 @@ struct StateStoreTests {
         #expect(try Set(store.database.loadClients(["C1", "nobody"]).keys) == ["C1"])
     }
 
+    /// A dispatcher's cache miss on a large book reads thousands of clients at once, in slices on several reader
+    /// connections: each comes back whole, with its latest balance of several days, and only the ids asked for.
+    @Test func manyClientsLoadBackWholeInSlices() throws {
+        let store = try TestStore()
+        var clients: [ClientState] = []
+        for index in 0..<2_500 {
+            var client = Self.fullClient(String(format: "C%06d", index))
+            client.profile.name = index.isMultiple(of: 3) ? nil : "客户\(index)"
+            if index.isMultiple(of: 5) { client.loans = [:] }
+            if index.isMultiple(of: 7) { client.memory = ["risk-alerts": .object(["n": .number("\(index)")])] }
+            clients.append(client)
+        }
+        try commit(clients.map { client in
+            var changes = Self.everyChange(of: client)
+            changes.insert(.memory("risk-alerts"))
+            return (client, changes)
+        }, to: store.database)
+        // Earlier and later days for some: the latest is the state's balance.
+        var later = clients[10]
+        later.balance = BalanceSnapshot(asOf: day("2026-11-20"), aum: money("1.50"))
+        var earlier = clients[11]
+        earlier.balance = BalanceSnapshot(asOf: day("2026-11-01"), aum: money("9.99"))
+        try commit([(later, [.balance]), (earlier, [.balance])], to: store.database)
+        clients[10] = later
+
+        let asked = clients.map(\.id).filter { !$0.hasSuffix("9") } + ["nobody", "C999999"]
+        let loaded = try store.database.loadClients(asked)
+        #expect(asked.count > 1_024, "enough clients to be read in slices")
+        #expect(loaded.count == asked.count - 2)
+        for client in clients where !client.id.hasSuffix("9") {
+            #expect(loaded[client.id] == client, "\(client.id)")
+        }
+        #expect(loaded["C000011"]?.balance?.asOf == day("2026-11-19"), "an older day does not replace the latest")
+        #expect(loaded["C000010"]?.balance?.aum == money("1.50"))
+    }
+
     @Test func onlyThePartsNamedInChangesAreWritten() throws {
         let store = try TestStore()
         var client = ClientState(id: "C1")
