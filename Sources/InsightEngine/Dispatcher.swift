@@ -665,7 +665,7 @@ public actor Dispatcher {
     /// clients, with their live memories.
     private func unwrittenUpdates() throws -> [DispatchCommit.ClientUpdate] {
         guard !unwritten.isEmpty else { return [] }
-        let plugins = Dictionary(cachedPlugins.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let plugins = PluginsById(cachedPlugins)
         // In key order: the rows of `client` (and the tables keyed by client) are then written page after page, each
         // page dirtied once, instead of at random across the whole book.
         let changed = unwritten.keys.sorted().map { (id: $0, changes: unwritten[$0] ?? [], state: clients[$0]) }

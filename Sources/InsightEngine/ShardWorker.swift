@@ -142,7 +142,7 @@ struct ShardWorker: Sendable {
             }
         }
         guard encodesUpdates else { return output }
-        let pluginsById = Dictionary(plugins.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let pluginsById = PluginsById(plugins)
         for (id, changes) in output.changes {  // only this batch's clients are written
             guard let state = output.states[id] else { continue }
             let (update, cached) = try Self.update(state, changes: changes, balances: output.balances[id] ?? [],
@@ -178,7 +178,7 @@ struct ShardWorker: Sendable {
     /// either (the row's memory is its `memoryText` now), so both leave it out. The live memories stay with the cache
     /// alone: the next batch changes them in place while this one commits.
     static func update(_ state: ClientState, changes: StateChanges, balances: [BalanceSnapshot],
-                       plugins: [String: LoadedPlugin]) throws -> (update: DispatchCommit.ClientUpdate, cached: ClientState) {
+                       plugins: PluginsById) throws -> (update: DispatchCommit.ClientUpdate, cached: ClientState) {
         // A live memory replaces the stored form it was decoded from: the cache keeps the decoded one only (and an
         // emptied memory must not come back from its stored form). Usually only a client's first batch after a
         // load holds such an entry.
@@ -198,27 +198,52 @@ struct ShardWorker: Sendable {
     /// Appends the client's `memory` column: the object of every plugin's memory, keys sorted, as ``JSONWriter``
     /// writes it. A live memory whose plugin is loaded is written from its decoded form (an empty one is left out,
     /// with any stored form it replaced); any other is written as stored. False when there is nothing to write.
-    static func writeMemory(of state: ClientState, plugins: [String: LoadedPlugin], into output: inout String) -> Bool {
-        var live: [String: (plugin: LoadedPlugin, memory: LiveMemory)] = [:]
-        for (pluginId, memory) in state.liveMemory.values {
-            if let plugin = plugins[pluginId] { live[pluginId] = (plugin, memory) }
-        }
+    static func writeMemory(of state: ClientState, plugins: PluginsById, into output: inout String) -> Bool {
+        let live = state.liveMemory.values, stored = state.memory
+        // A live memory whose plugin is loaded is written from it; every other stored one as stored.
+        var ids: [String] = []
+        ids.reserveCapacity(live.count + stored.count)
+        for id in live.keys where plugins[id] != nil { ids.append(id) }
+        for id in stored.keys where live[id] == nil || plugins[id] == nil { ids.append(id) }
+        if ids.count > 1 { ids.sort() }
         var members = 0
-        var value = ""
-        for pluginId in Set(state.memory.keys).union(live.keys).sorted() {
-            value.removeAll(keepingCapacity: true)
-            if let (plugin, memory) = live[pluginId] {
-                guard plugin.writeStoredMemory(memory, into: &value) else { continue }
-            } else if let stored = state.memory[pluginId] {
-                JSONWriter.write(stored, into: &value)
-            }
+        for pluginId in ids {
+            let start = output.utf8.count
             output += members == 0 ? "{" : ","
             JSONWriter.writeString(pluginId, into: &output)
             output += ":"
-            output += value
+            if let memory = live[pluginId], let entry = plugins[pluginId] {
+                guard entry.plugin.writeStoredMemory(memory, into: &output) else {
+                    // Empty: nothing of it is written (the plugin wrote nothing either).
+                    output = String(output.utf8.prefix(start)) ?? ""
+                    continue
+                }
+            } else if let value = stored[pluginId] {
+                JSONWriter.write(value, into: &output)
+            }
             members += 1
         }
         if members > 0 { output += "}" }
         return members > 0
     }
+}
+
+/// The loaded plugins by id, each behind one reference: a lookup for every client written then retains one object,
+/// not each of the plugin's closures.
+final class PluginsById: Sendable {
+    final class Entry: Sendable {
+        let plugin: LoadedPlugin
+
+        init(_ plugin: LoadedPlugin) {
+            self.plugin = plugin
+        }
+    }
+
+    private let entries: [String: Entry]
+
+    init(_ plugins: [LoadedPlugin]) {
+        entries = Dictionary(plugins.map { ($0.id, Entry($0)) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    subscript(id: String) -> Entry? { entries[id] }
 }

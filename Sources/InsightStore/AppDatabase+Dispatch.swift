@@ -33,7 +33,7 @@ public struct DispatchCommit: Sendable {
         /// ``JSONWriter`` writes them) and returns true, or appends nothing and returns false when there is none.
         public mutating func encode(memory writeMemory: (inout String) -> Bool) throws {
             if changes.contains(.profile) {
-                profileText = JSONWriter.string(state.profile.storedJSON)
+                profileText = state.profile.storedText
             }
             if changes.contains(where: { if case .memory = $0 { true } else { false } }) || changes.contains(.profile) {
                 var text = ""
@@ -252,27 +252,51 @@ extension AppDatabase {
 }
 
 extension ClientProfile {
-    /// The stored form of a profile, as `JSONEncoder` writes it for the `client.profile` column (absent
-    /// fields omitted, `riskLevel` as `{"value": n}`), built by hand: profiles are written on the hot path.
-    var storedJSON: JSONValue {
-        var fields: [String: JSONValue] = [:]
-        if let name { fields["name"] = .string(name) }
-        if let birthDate { fields["birthDate"] = .string(birthDate.description) }
-        if let birthCalendar { fields["birthCalendar"] = .string(birthCalendar.rawValue) }
-        if let segment { fields["segment"] = .string(segment) }
-        if let riskLevel { fields["riskLevel"] = .object(["value": .number(String(riskLevel.value))]) }
-        if let riskAssessedAt { fields["riskAssessedAt"] = .string(riskAssessedAt.description) }
-        if let managerId { fields["managerId"] = .string(managerId) }
-        if let branchId { fields["branchId"] = .string(branchId) }
-        fields["tags"] = .array(tags.map(JSONValue.string))
-        if let phone { fields["phone"] = .string(phone) }
-        if let idNumber { fields["idNumber"] = .string(idNumber) }
-        if let marketingConsent { fields["marketingConsent"] = .bool(marketingConsent) }
-        if let status { fields["status"] = .string(status) }
-        return .object(fields)
+    /// The stored form of a profile, as `JSONEncoder` writes it for the `client.profile` column (keys sorted, absent
+    /// fields omitted, `riskLevel` as `{"value": n}`), written by hand: profiles are written on the hot path.
+    var storedText: String {
+        var output = "{"
+        var members = 0
+        func key(_ name: String) {
+            output += members == 0 ? "\"" : ",\""
+            output += name
+            output += "\":"
+            members += 1
+        }
+        func string(_ name: String, _ value: String?) {
+            guard let value else { return }
+            key(name)
+            JSONWriter.writeString(value, into: &output)
+        }
+        string("birthCalendar", birthCalendar?.rawValue)
+        string("birthDate", birthDate?.description)
+        string("branchId", branchId)
+        string("idNumber", idNumber)
+        string("managerId", managerId)
+        if let marketingConsent {
+            key("marketingConsent")
+            output += marketingConsent ? "true" : "false"
+        }
+        string("name", name)
+        string("phone", phone)
+        string("riskAssessedAt", riskAssessedAt?.description)
+        if let riskLevel {
+            key("riskLevel")
+            output += "{\"value\":\(riskLevel.value)}"
+        }
+        string("segment", segment)
+        string("status", status)
+        key("tags")
+        output += "["
+        for (index, tag) in tags.enumerated() {
+            if index > 0 { output += "," }
+            JSONWriter.writeString(tag, into: &output)
+        }
+        output += "]}"
+        return output
     }
 
-    /// Reads the form ``storedJSON`` writes, as `JSONDecoder` would (unknown keys ignored, `null` as absent); nil
+    /// Reads the form ``storedText`` writes, as `JSONDecoder` would (unknown keys ignored, `null` as absent); nil
     /// for anything else (a wrong type, a risk level out of range, no `tags`), which the caller then hands to
     /// `JSONDecoder` for its verdict. Clients are read back on every miss of the dispatcher's cache.
     init?(stored json: JSONValue) {

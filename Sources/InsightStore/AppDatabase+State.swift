@@ -173,7 +173,7 @@ extension AppDatabase {
         return states
     }
 
-    /// A stored profile: the form ``ClientProfile/storedJSON`` writes is read by hand; anything else goes through
+    /// A stored profile: the form ``ClientProfile/storedText`` writes is read by hand; anything else goes through
     /// `JSONDecoder`, which reads what it can and says what is wrong.
     static func decodeProfile(_ text: String, client id: String) throws -> ClientProfile {
         if let json = try? JSONParser.parse(Array(text.utf8)), let profile = ClientProfile(stored: json) { return profile }

@@ -26,7 +26,7 @@ struct MemoryColumnTests {
 
     static func written(_ state: ClientState) -> String? {
         var text = ""
-        let wrote = ShardWorker.writeMemory(of: state, plugins: [CountingPlugin.id: counting], into: &text)
+        let wrote = ShardWorker.writeMemory(of: state, plugins: PluginsById([counting]), into: &text)
         #expect(wrote == !text.isEmpty)
         return wrote ? text : nil
     }
@@ -72,7 +72,7 @@ struct MemoryColumnTests {
             state.memory = [CountingPlugin.id: .object(["count": .number("2"), "pending": .array([])]), "other": .bool(true)]
             state.liveMemory.values[CountingPlugin.id] = Self.live(count: count)
             let (update, cached) = try ShardWorker.update(state, changes: [.activity, .memory(CountingPlugin.id)], balances: [],
-                                                          plugins: [CountingPlugin.id: Self.counting])
+                                                          plugins: PluginsById([Self.counting]))
             #expect(update.state.memory == ["other": .bool(true)])
             #expect(cached.memory == ["other": .bool(true)])
             #expect(cached.liveMemory.values[CountingPlugin.id] != nil, "the cache keeps the decoded memory")
@@ -83,7 +83,7 @@ struct MemoryColumnTests {
         state.memory = [CountingPlugin.id: .object(["count": .number("2"), "pending": .array([])])]
         state.liveMemory.values[CountingPlugin.id] = Self.live(count: 0)
         let (update, cached) = try ShardWorker.update(state, changes: [.activity, .memory(CountingPlugin.id)], balances: [],
-                                                      plugins: [CountingPlugin.id: Self.counting])
+                                                      plugins: PluginsById([Self.counting]))
         #expect(update.memoryColumn == nil)
         #expect(cached.memory.isEmpty)
     }

@@ -27,7 +27,7 @@ import Testing
             profile.status = maybe("active")
 
             let expected = String(decoding: try AppDatabase.jsonEncoder.encode(profile), as: UTF8.self)
-            let written = JSONWriter.string(profile.storedJSON)
+            let written = profile.storedText
             #expect(written == expected)
             #expect(try JSONDecoder().decode(ClientProfile.self, from: Data(written.utf8)) == profile)
             // Read back by hand, as a cache miss does: the same profile as the reference decoder's.
