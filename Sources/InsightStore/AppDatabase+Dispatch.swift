@@ -256,6 +256,7 @@ extension ClientProfile {
     /// fields omitted, `riskLevel` as `{"value": n}`), written by hand: profiles are written on the hot path.
     var storedText: String {
         var output = "{"
+        output.reserveCapacity(320)
         var members = 0
         func key(_ name: String) {
             output += members == 0 ? "\"" : ",\""

@@ -113,6 +113,7 @@ struct LunarCalendarTests {
         while day <= end {
             let lunar = LunarCalendar.lunar(day)
             #expect(LunarCalendar.gregorian(lunar) == day, "\(day) → \(lunar)")
+            #expect(LunarCalendar.lunar(day) == lunar, "\(day): remembered as converted")
             // Consecutive days: the next lunar day, or day 1 of the next month after day 29 or 30.
             if lunar.day == 1 {
                 #expect(previous.day == 29 || previous.day == 30, "\(day): a month ends on day 29 or 30")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A date on the Chinese lunisolar calendar.
 public struct LunarDate: Sendable, Hashable, CustomStringConvertible {
@@ -47,8 +48,25 @@ public enum LunarCalendar {
         Date(timeIntervalSince1970: Double(date.dayNumber * 86_400 + 43_200))
     }
 
+    /// Lunar dates already converted, by day number: Foundation's Chinese calendar takes microseconds a date, and a
+    /// client's birthday index key is worked out on every write of its profile. Emptied when it reaches
+    /// ``memoLimit`` entries (a book's birth dates span a few tens of thousands of days).
+    private static let memo = Mutex<[Int: LunarDate]>([:])
+    static let memoLimit = 100_000
+
     /// The lunar date of a Gregorian date.
     public static func lunar(_ date: LocalDate) -> LunarDate {
+        let day = date.dayNumber
+        if let known = memo.withLock({ $0[day] }) { return known }
+        let lunar = convert(date)
+        memo.withLock { known in
+            if known.count >= memoLimit { known.removeAll(keepingCapacity: true) }
+            known[day] = lunar
+        }
+        return lunar
+    }
+
+    private static func convert(_ date: LocalDate) -> LunarDate {
         let parts = chinese.dateComponents([.era, .year, .month, .day], from: noon(date))
         let leap = chinese.dateComponents([.month], from: noon(date)).isLeapMonth ?? false
         return LunarDate(year: (parts.era ?? 0) * 60 + (parts.year ?? 0), month: parts.month ?? 1, day: parts.day ?? 1,
