@@ -14,7 +14,8 @@ extension AppDatabase {
             return try pool.read { db in try Self.loadClients(idList, db: db) }
         }
         let sorted = ids.sorted()
-        let slices = try ParallelMap.trySlices(count: sorted.count, minimumForParallel: Self.parallelLoadMinimum) { range in
+        let slices = try ParallelMap.trySlices(count: sorted.count, minimumForParallel: Self.parallelLoadMinimum,
+                                               maximumSlices: Self.maximumReaderCount) { range in
             let slice = Array(sorted[range])
             return try self.pool.read { db in try Self.loadClients(slice, db: db) }
         }
@@ -78,13 +79,17 @@ extension AppDatabase {
     /// ``ClientProfile/init(stored:)``. A cache miss of the dispatcher comes here: on a book larger than its cache
     /// nearly every event's client does.
     static func loadClients(_ ids: [String], db: Database) throws -> [String: ClientState] {
-        guard !ids.isEmpty else { return [:] }
-        let idArray = JSONWriter.string(.array(ids.map(JSONValue.string)))
+        // An id holding U+0000 cannot be a stored client's (the event validator refuses control characters in
+        // `clientId`, and SQLite's JSON functions and text reads both end a string there): asking for one must not
+        // bring back the client named by its part before the NUL.
+        let ids = ids.filter { !$0.utf8.contains(0) }
         var states: [String: ClientState] = Dictionary(minimumCapacity: ids.count)
+        guard !ids.isEmpty else { return states }
+        let arguments: StatementArguments = [JSONWriter.string(.array(ids.map(JSONValue.string)))]
         let clients = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT id, profile, last_event_ms, last_interaction_ms, last_wealth_buy_ms, memory FROM client
             WHERE id IN (SELECT value FROM json_each(?))
-            """), arguments: [idArray])
+            """), arguments: arguments)
         while let row = try clients.next() {
             let id: String = row[0]
             var state = ClientState(id: id)
@@ -102,7 +107,7 @@ extension AppDatabase {
         let accounts = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT id, client_id, currency, balance, last_transaction_ms, previous_transaction_ms, transaction_count
             FROM account WHERE client_id IN (SELECT value FROM json_each(?))
-            """), arguments: [idArray])
+            """), arguments: arguments)
         while let row = try accounts.next() {
             let id: String = row[0]
             var account = AccountState(id: id, currency: row[2])
@@ -117,7 +122,7 @@ extension AppDatabase {
             SELECT b.client_id, b.as_of, b.aum, b.deposits, b.wealth, b.loans
             FROM json_each(?) ids JOIN balance_snapshot b ON b.client_id = ids.value
             WHERE b.as_of = (SELECT MAX(as_of) FROM balance_snapshot WHERE client_id = ids.value)
-            """), arguments: [idArray])
+            """), arguments: arguments)
         while let row = try balances.next() {
             guard let asOf = LocalDate(row[1] as String), let aum = Decimal(stored: row[2] as String?) else { continue }
             states[row[0] as String]?.balance = BalanceSnapshot(
@@ -127,7 +132,7 @@ extension AppDatabase {
         let deposits = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT id, client_id, amount, currency, open_date, maturity_date, status
             FROM term_deposit WHERE client_id IN (SELECT value FROM json_each(?))
-            """), arguments: [idArray])
+            """), arguments: arguments)
         while let row = try deposits.next() {
             guard let amount = Decimal(stored: row[2] as String?), let maturity = LocalDate(row[5] as String) else { continue }
             let id: String = row[0]
@@ -139,7 +144,7 @@ extension AppDatabase {
             SELECT id, client_id, product, principal, outstanding, currency, maturity_date, status, overdue_days,
                    last_overdue_ms, repaid_date
             FROM loan WHERE client_id IN (SELECT value FROM json_each(?))
-            """), arguments: [idArray])
+            """), arguments: arguments)
         while let row = try loans.next() {
             let id: String = row[0]
             states[row[1] as String]?.loans[id] = LoanState(
@@ -152,7 +157,7 @@ extension AppDatabase {
         let holdings = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT client_id, product_id, amount, last_trade_ms
             FROM holding WHERE client_id IN (SELECT value FROM json_each(?))
-            """), arguments: [idArray])
+            """), arguments: arguments)
         while let row = try holdings.next() {
             let product: String = row[1]
             states[row[0] as String]?.holdings[product] = Holding(
@@ -162,7 +167,7 @@ extension AppDatabase {
         let financials = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT client_id, period, total_assets, total_liabilities, operating_cash_flow, revenue
             FROM financials WHERE client_id IN (SELECT value FROM json_each(?))
-            """), arguments: [idArray])
+            """), arguments: arguments)
         while let row = try financials.next() {
             let period: String = row[1]
             states[row[0] as String]?.financials[period] = Financials(

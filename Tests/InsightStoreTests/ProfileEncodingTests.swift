@@ -8,7 +8,7 @@ import Testing
 @Suite struct ProfileEncodingTests {
     @Test func handWrittenProfileJSONMatchesJSONEncoder() throws {
         var random = SeededRandom(seed: 99)
-        let texts = ["张三", "O'Brien \"Bob\"", "a/b\\c", "tab\there", "emoji 🎉", "", "line\nbreak", "\u{1}"]
+        let texts = ["张三", "O'Brien \"Bob\"", "a/b\\c", "tab\there", "emoji 🎉", "", "line\nbreak", "\u{1}", "back\u{8}space", "form\u{C}feed\u{1F}"]
         for _ in 0..<300 {
             var profile = ClientProfile()
             func maybe<T>(_ value: T) -> T? { random.unit() < 0.7 ? value : nil }

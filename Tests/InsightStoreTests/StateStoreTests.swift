@@ -129,6 +129,18 @@ struct StateStoreTests {
         #expect(loaded["C000010"]?.balance?.aum == money("1.50"))
     }
 
+    /// SQLite's JSON functions and GRDB's text reads end a string at U+0000, so no stored client can have such an
+    /// id (nor can an event give one): asking for one finds nothing, and never the client named by its part before
+    /// the NUL.
+    @Test func anIdWithANulFindsNoOtherClient() throws {
+        let store = try TestStore()
+        let short = Self.fullClient("a")
+        try commit([(short, Self.everyChange(of: short))], to: store.database)
+
+        #expect(try store.database.loadClients(["a\u{0}b"]).isEmpty)
+        #expect(try store.database.loadClients(["a\u{0}b", "a"]) == ["a": short])
+    }
+
     @Test func onlyThePartsNamedInChangesAreWritten() throws {
         let store = try TestStore()
         var client = ClientState(id: "C1")

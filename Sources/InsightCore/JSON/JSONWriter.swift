@@ -51,6 +51,9 @@ public enum JSONWriter {
                 case "\n": output += "\\n"
                 case "\r": output += "\\r"
                 case "\t": output += "\\t"
+                // As `JSONEncoder` writes them: the stored forms written by hand must be its bytes.
+                case "\u{08}": output += "\\b"
+                case "\u{0C}": output += "\\f"
                 case let control where control.value < 0x20:
                     let hex = String(control.value, radix: 16)
                     output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex

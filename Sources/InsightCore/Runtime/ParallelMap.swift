@@ -14,16 +14,18 @@ public enum ParallelMap {
             .flatMap { try $0.get() }
     }
 
-    /// Runs `body` once per contiguous slice of `0..<count` (one slice per core, or one slice below
-    /// `minimumForParallel`), concurrently, and returns the per-slice results in order.
-    public static func trySlices<R: Sendable>(count: Int, minimumForParallel: Int = 512,
+    /// Runs `body` once per contiguous slice of `0..<count` (one slice per core, at most `maximumSlices`, or one
+    /// slice below `minimumForParallel`), concurrently, and returns the per-slice results in order.
+    public static func trySlices<R: Sendable>(count: Int, minimumForParallel: Int = 512, maximumSlices: Int = 8,
                                               _ body: @Sendable (Range<Int>) throws -> R) throws -> [R] {
-        try slices(count: count, minimum: minimumForParallel) { range in Result { try body(range) } }.map { try $0.get() }
+        try slices(count: count, minimum: minimumForParallel, maximum: maximumSlices) { range in Result { try body(range) } }
+            .map { try $0.get() }
     }
 
     /// Runs `body` once per slice of `0..<count`, concurrently, and returns the per-slice results in order.
-    private static func slices<R: Sendable>(count: Int, minimum: Int, _ body: @Sendable (Range<Int>) -> R) -> [R] {
-        let slices = count >= minimum ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
+    private static func slices<R: Sendable>(count: Int, minimum: Int, maximum: Int = 8,
+                                            _ body: @Sendable (Range<Int>) -> R) -> [R] {
+        let slices = count >= minimum ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, maximum)) : 1
         if slices == 1 { return [body(0..<count)] }
         let size = (count + slices - 1) / slices
         let results = Slots<R>(count: slices)
