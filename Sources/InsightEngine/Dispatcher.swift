@@ -556,7 +556,7 @@ public actor Dispatcher {
             let endsHandlingAgain = events[0].sequence <= committed && last.sequence >= committed && committed > statePosition
             if uptime() - lastStateWrite >= every || clients.count > cacheCapacity || endsHandlingAgain {
                 // A failed commit drops the caches and goes back to the last checkpoint, so these are not needed again.
-                commit.clients = try unwrittenUpdates()
+                try addUnwritten(to: &commit)
                 unwritten = [:]
                 unwrittenBalances = [:]
                 commit.statePosition = last.sequence
@@ -640,8 +640,8 @@ public actor Dispatcher {
         try writeUnwritten()
     }
 
-    /// Writes the cached state of every client with deferred changes, in one transaction; their JSON is made on
-    /// every core first. The cache keeps the clients, with their live memories.
+    /// Writes the cached state of every client with deferred changes, in one transaction, their JSON made a chunk at
+    /// a time on every core (``addUnwritten(to:)``). The cache keeps the clients, with their live memories.
     private func writeUnwritten() throws {
         var commit = DispatchCommit()
         if checkpoints {
@@ -653,7 +653,7 @@ public actor Dispatcher {
         } else {
             guard !unwritten.isEmpty else { return }
         }
-        commit.clients = try unwrittenUpdates()
+        try addUnwritten(to: &commit)
         try database.commit(commit, at: clock.commitTime(fallback: lastHandledTime ?? Date(timeIntervalSince1970: 0)))
         unwritten = [:]
         unwrittenBalances = [:]
@@ -661,33 +661,44 @@ public actor Dispatcher {
         lastStateWrite = uptime()
     }
 
-    /// The updates of every client with deferred changes, their JSON made on every core. The cache keeps the
-    /// clients, with their live memories.
-    private func unwrittenUpdates() throws -> [DispatchCommit.ClientUpdate] {
-        guard !unwritten.isEmpty else { return [] }
+    /// Adds every client with deferred changes to a checkpoint's commit, in key order: the rows of `client` (and the
+    /// tables keyed by client) are then written page after page, each page dirtied once, instead of at random across
+    /// the whole book. Each update holds the client's state and a snapshot of its live memories; the commit encodes
+    /// them a chunk at a time (``DispatchCommit/encodeClients``), so a checkpoint of the whole book never holds the
+    /// whole book's JSON. The cache keeps the clients with their live memories, which the next batch changes while
+    /// this commit runs.
+    private func addUnwritten(to commit: inout DispatchCommit) throws {
+        guard !unwritten.isEmpty else { return }
         let plugins = PluginsById(cachedPlugins)
-        // In key order: the rows of `client` (and the tables keyed by client) are then written page after page, each
-        // page dirtied once, instead of at random across the whole book.
-        let changed = unwritten.keys.sorted().map { (id: $0, changes: unwritten[$0] ?? [], state: clients[$0]) }
-        let balances = unwrittenBalances
-        // A changed client is cached until it is written (an eviction writes first): one that is not would be a bug
-        // that loses its changes, so it stops the run rather than go unnoticed.
-        guard changed.allSatisfy({ $0.state != nil }) else {
-            lostState = true
-            throw DeferredStateLost()
-        }
-        let made = try ParallelMap.tryMap(count: changed.count) { index -> (DispatchCommit.ClientUpdate, ClientState)? in
-            let entry = changed[index]
-            guard let state = entry.state else { return nil }
-            return try ShardWorker.update(state, changes: entry.changes, balances: balances[entry.id] ?? [], plugins: plugins)
-        }
         var updates: [DispatchCommit.ClientUpdate] = []
-        updates.reserveCapacity(made.count)
-        for case let (update, cached)? in made {
+        updates.reserveCapacity(unwritten.count)
+        for id in unwritten.keys.sorted() {
+            // A changed client is cached until it is written (an eviction writes first): one that is not would be a
+            // bug that loses its changes, so it stops the run rather than go unnoticed.
+            guard var state = clients[id] else {
+                lostState = true
+                throw DeferredStateLost()
+            }
+            var update = DispatchCommit.ClientUpdate(state: state, changes: unwritten[id] ?? [])
+            update.balances = unwrittenBalances[id] ?? []
+            for (pluginId, live) in state.liveMemory.values {
+                if let entry = plugins[pluginId] { update.state.liveMemory.values[pluginId] = entry.plugin.snapshot(live) }
+            }
             updates.append(update)
-            clients[cached.id] = cached  // without the stored memories its live ones replace
+            // A live memory replaces the stored form it was decoded from: the cache keeps the decoded one only (and an
+            // emptied memory must not come back from its stored form).
+            let replaced = state.liveMemory.values.keys.filter { plugins[$0] != nil && state.memory[$0] != nil }
+            if !replaced.isEmpty {
+                for pluginId in replaced { state.memory[pluginId] = nil }
+                clients[id] = state
+            }
         }
-        return updates
+        commit.clients = updates
+        commit.encodeClients = { update in
+            let state = update.state
+            try update.encode { output in ShardWorker.writeMemory(of: state, plugins: plugins, into: &output) }
+            update.state.liveMemory = LiveMemories()
+        }
     }
 
     /// A batch is still handled or committing: ``discardCaches()`` must wait for ``settle()``.

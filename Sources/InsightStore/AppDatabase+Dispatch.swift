@@ -99,6 +99,10 @@ public struct DispatchCommit: Sendable {
     }
 
     public var clients: [ClientUpdate] = []
+    /// When set, `clients` are not encoded yet (a state checkpoint: every client changed since the last one): the
+    /// write encodes them a chunk at a time, on every core, and writes each chunk before encoding the next. The
+    /// memory then holds one chunk's JSON at once, however many clients the checkpoint writes.
+    public var encodeClients: (@Sendable (inout ClientUpdate) throws -> Void)?
     public var managers: [ManagerState] = []
     /// Leads with the journal sequence of the event that produced them (nil for ticks).
     public var leads: [(lead: Lead, sequence: Int64?)] = []
@@ -145,11 +149,27 @@ extension AppDatabase {
         return try await pool.write { db in try Self.write(step, consumer: consumer, nowMs: nowMs, db: db) }
     }
 
+    /// Clients encoded at once by a commit that encodes them (``DispatchCommit/encodeClients``).
+    static let clientChunk = 4096
+
     private static func write(_ step: DispatchCommit, consumer: String, nowMs: Int64, db: Database) throws -> [Lead] {
         if !step.clients.isEmpty {
             let statements = try StateStatements(db)
-            for update in step.clients {
-                try write(update, statements: statements, db: db)
+            if let encode = step.encodeClients {
+                let clients = step.clients
+                for start in stride(from: 0, to: clients.count, by: clientChunk) {
+                    let end = min(start + clientChunk, clients.count)
+                    let encoded = try ParallelMap.tryMap(count: end - start) { index in
+                        var update = clients[start + index]
+                        try encode(&update)
+                        return update
+                    }
+                    for update in encoded { try write(update, statements: statements, db: db) }
+                }
+            } else {
+                for update in step.clients {
+                    try write(update, statements: statements, db: db)
+                }
             }
         }
         for manager in step.managers {

@@ -77,6 +77,25 @@ import Testing
         #expect(try interactionCount(actual) == interactionCount(expected))
     }
 
+    /// A checkpoint of more clients than its write encodes at once (4,096): each chunk is encoded and written, and
+    /// the state is the one that writing every batch leaves.
+    @Test func aCheckpointOfMoreClientsThanOneChunkWritesThemAll() async throws {
+        var events = DeferredStateWritesTests.mixedFeed(clients: 4_500, rounds: 2)
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+        let reference = try Pipeline(plugins: try Self.plugins(), clock: .eventTime, shards: 2, batchSize: 4_096)
+        _ = try reference.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+        try await reference.dispatcher.drain()
+
+        let pipeline = try Pipeline(plugins: try Self.plugins(), clock: .eventTime, shards: 2, batchSize: 4_096,
+                                    stateWrites: .checkpointed(every: .seconds(3_600)), uptime: ManualUptime().reading)
+        _ = try pipeline.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
+        try await pipeline.dispatcher.drain()
+        let head = Int64(events.count)
+        #expect(try Self.positions(pipeline.database) == [head, head], "one checkpoint, at the end")
+        #expect(try pipeline.database.clientCount() == 4_500)
+        try Self.expectSameState(pipeline.database, as: reference.database)
+    }
+
     @Test func stateWaitsForACheckpointWhileLeadsCommitWithEveryBatch() async throws {
         let events = Self.feed()
         let reference = try await Self.reference(events)

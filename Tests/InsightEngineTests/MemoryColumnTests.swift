@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import InsightCore
 @testable import InsightEngine
 @testable import InsightStore
@@ -86,6 +87,21 @@ struct MemoryColumnTests {
                                                       plugins: PluginsById([Self.counting]))
         #expect(update.memoryColumn == nil)
         #expect(cached.memory.isEmpty)
+    }
+
+    /// A checkpoint writes a snapshot of each live memory while the next batch goes on changing the memory itself:
+    /// what is written is the memory as it was at the checkpoint.
+    @Test func aSnapshotKeepsTheMemoryAsItWas() throws {
+        let live = Self.live(count: 2, pending: ["E1"])
+        let snapshot = Self.counting.snapshot(live)
+        var changed = false
+        let context = PluginContext(now: Date(timeIntervalSince1970: 1_790_000_000), timeZone: TimeZone(identifier: "Asia/Shanghai") ?? .current,
+                                    locale: "zh-CN", logger: Logger(label: "test"), state: InMemoryState(), client: nil)
+        _ = try Self.counting.handle(EventFixtures.transaction("E2", client: "C1", amount: "1.00"), context: context, live: live,
+                                     changed: &changed)
+        #expect(changed)
+        #expect(Self.counting.storedMemory(live) == .object(["count": .number("3"), "pending": .array([])]))
+        #expect(Self.counting.storedMemory(snapshot) == .object(["count": .number("2"), "pending": .array([.string("E1")])]))
     }
 
     @Test func noMemoryAtAllWritesNothing() {

@@ -41,6 +41,7 @@ public struct LoadedPlugin: Sendable {
     private let decodeMemory: @Sendable (JSONValue?) -> LiveMemory
     private let encodeMemory: @Sendable (LiveMemory) -> JSONValue?
     private let writeMemory: @Sendable (LiveMemory, inout String) -> Bool
+    private let copyMemory: @Sendable (LiveMemory) -> LiveMemory
 
     public init<P: Plugin>(_ plugin: P) {
         id = P.id
@@ -69,6 +70,10 @@ public struct LoadedPlugin: Sendable {
             guard let memory = (live as? LiveMemoryBox<P.Memory>)?.memory, !memory.isEmpty else { return false }
             memory.writeJSON(into: &output)
             return true
+        }
+        copyMemory = { live in
+            guard let box = live as? LiveMemoryBox<P.Memory> else { return live }
+            return LiveMemoryBox(box.memory)
         }
     }
 
@@ -108,6 +113,13 @@ public struct LoadedPlugin: Sendable {
     /// appended) when there is nothing to store.
     public func writeStoredMemory(_ live: LiveMemory, into output: inout String) -> Bool {
         writeMemory(live, &output)
+    }
+
+    /// A copy of a decoded memory as it is now, which later changes to `live` leave alone: a state checkpoint writes
+    /// the copy while the next batch goes on changing the original. The two share the memory's lists until one
+    /// of them changes (the first change then copies what it changes).
+    public func snapshot(_ live: LiveMemory) -> LiveMemory {
+        copyMemory(live)
     }
 
     /// Handles an event without the client's memory (a plugin that keeps one starts from an empty memory).
