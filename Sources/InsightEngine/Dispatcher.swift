@@ -679,11 +679,20 @@ public actor Dispatcher {
                 lostState = true
                 throw DeferredStateLost()
             }
-            var update = DispatchCommit.ClientUpdate(state: state, changes: unwritten[id] ?? [])
+            let changes = unwritten[id] ?? []
+            var update = DispatchCommit.ClientUpdate(state: state, changes: changes)
             update.balances = unwrittenBalances[id] ?? []
-            for (pluginId, live) in state.liveMemory.values {
-                if let entry = plugins[pluginId] { update.state.liveMemory.values[pluginId] = entry.plugin.snapshot(live) }
+            // The writer never holds a live memory: only snapshots of the loaded plugins' ones, and only for a client
+            // whose memory column is written (see `ClientUpdate.encode(memory:)`). A snapshot shares its lists with
+            // the live memory until the next batch changes them.
+            var snapshots = LiveMemories()
+            if changes.writesMemoryColumn {
+                snapshots.values.reserveCapacity(state.liveMemory.values.count)
+                for (pluginId, live) in state.liveMemory.values {
+                    if let entry = plugins[pluginId] { snapshots.values[pluginId] = entry.plugin.snapshot(live) }
+                }
             }
+            update.state.liveMemory = snapshots
             updates.append(update)
             // A live memory replaces the stored form it was decoded from: the cache keeps the decoded one only (and an
             // emptied memory must not come back from its stored form).

@@ -171,7 +171,8 @@ struct ShardWorker: Sendable {
     }
 
     /// A changed client's update, ready to write (its JSON made here, off the writer's thread), and its state as the
-    /// cache keeps it afterwards.
+    /// cache keeps it afterwards. For a batch that writes its own clients; a state checkpoint's updates are encoded by
+    /// its write instead, from snapshots (`Dispatcher.addUnwritten(to:)`).
     ///
     /// The decoded memories go back to their stored form for the row, which holds them all. While cached, the
     /// decoded form is the memory: the JSON would only double what the cache holds, and the update needs it no more

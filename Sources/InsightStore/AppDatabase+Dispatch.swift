@@ -7,15 +7,16 @@ import InsightCore
 /// after it has nothing to redo. Lead keys are unique, so a replayed batch cannot duplicate a lead.
 public struct DispatchCommit: Sendable {
     public struct ClientUpdate: Sendable {
-        /// The client's state. After ``encode(memory:)`` the dispatcher leaves out of its `memory` the plugin memories
-        /// already written into `memoryText`: the writer then takes `memoryText` (the fallback to `state.memory`
-        /// is for an update that was not encoded).
+        /// The client's state. Once ``encode(memory:)`` has run, the writer takes `memoryText` for the memory column
+        /// (the fallback to `state.memory` is for an update that was not encoded). A state checkpoint's updates hold
+        /// snapshots of the live memories in `state.liveMemory` until the write encodes them.
         public var state: ClientState
         public var changes: StateChanges
         /// With a ``StateChange/balance`` change, every daily snapshot the update covers, oldest first: the state
         /// holds only the latest, and the history keeps each day's (empty: the state's latest alone).
         public var balances: [BalanceSnapshot] = []
-        /// The JSON the write needs, made ahead by ``encode(memory:)`` so the single writer thread only binds text.
+        /// The JSON the write needs, made by ``encode(memory:)``: by the shards for a batch's own updates, by the write
+        /// itself a chunk at a time on every core for a checkpoint's (``DispatchCommit/encodeClients``).
         var profileText: String?
         /// Every plugin's memory of the client as one JSON object (nil: none), for the client row.
         var memoryText: String?
@@ -27,15 +28,15 @@ public struct DispatchCommit: Sendable {
             self.changes = changes
         }
 
-        /// Serializes the changed profile and plugin memories now, on the caller's thread (the dispatcher's
-        /// shards run this in parallel) rather than inside the write transaction. `writeMemory` writes the
+        /// Serializes the changed profile and plugin memories now, on the caller's thread (the shards, or the
+        /// checkpoint's write on every core). `writeMemory` writes the
         /// `client.memory` column: it appends the memory object (every plugin's memory, keys sorted, as
         /// ``JSONWriter`` writes them) and returns true, or appends nothing and returns false when there is none.
         public mutating func encode(memory writeMemory: (inout String) -> Bool) throws {
             if changes.contains(.profile) {
                 profileText = state.profile.storedText
             }
-            if changes.contains(where: { if case .memory = $0 { true } else { false } }) || changes.contains(.profile) {
+            if changes.writesMemoryColumn {
                 var text = ""
                 memoryText = writeMemory(&text) ? text : nil
                 memoryEncoded = true

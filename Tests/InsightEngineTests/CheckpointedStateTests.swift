@@ -96,6 +96,93 @@ import Testing
         try Self.expectSameState(pipeline.database, as: reference.database)
     }
 
+    /// Counts a client's transactions in its memory, and calls `handled` after changing the memory for the event
+    /// with id `signalOn`.
+    private struct SignalingCounter: Plugin {
+        struct Configuration: PluginConfiguration {
+            var enabled = true
+            var signalOn = ""
+            var handled: @Sendable () -> Void = {}
+            init(signalOn: String, handled: @escaping @Sendable () -> Void) {
+                self.signalOn = signalOn
+                self.handled = handled
+            }
+            init(from decoder: any Decoder) throws {}
+        }
+        struct Memory: PluginMemory {
+            var count = 0
+            init() {}
+            init(json: JSONValue) {
+                if case .number(let literal)? = json["count"] { count = Int(literal) ?? 0 }
+            }
+            var json: JSONValue { .object(["count": .number(String(count))]) }
+            var isEmpty: Bool { count == 0 }
+        }
+        static let id = "signaling-counter"
+        static let summary = "counts transactions, and says when it has handled one"
+        let configuration: Configuration
+        init(configuration: Configuration) { self.configuration = configuration }
+        var subscriptions: [EventPattern] { [EventPattern("account.transaction")].compactMap { $0 } }
+        func handle(_ event: Event, context: PluginContext, memory: inout Memory) throws -> [LeadDraft] {
+            memory.count += 1
+            if event.id == configuration.signalOn { configuration.handled() }
+            return []
+        }
+    }
+
+    /// Waits for a semaphore on a thread of its own, not on the cooperative pool the dispatcher's shards run on.
+    private static func wait(for semaphore: DispatchSemaphore) async {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                semaphore.wait()
+                continuation.resume()
+            }
+        }
+    }
+
+    /// The batch after a checkpoint changes its clients' memories while the checkpoint's commit still waits for the
+    /// writer: the checkpoint writes the memories of its own position (from snapshots), not the later ones. A restart
+    /// from that position then handles the later events again from the right memories.
+    @Test func aCheckpointWritesTheMemoriesOfItsPositionWhileTheNextBatchChangesThem() async throws {
+        let handled = DispatchSemaphore(value: 0)
+        let plugin = LoadedPlugin(SignalingCounter(configuration: .init(signalOn: "t2-C3") { handled.signal() }))
+        let uptime = ManualUptime()
+        let pipeline = try Pipeline(plugins: [plugin], clock: .eventTime, shards: 2, batchSize: 8,
+                                    stateWrites: .checkpointed(every: .seconds(10)), uptime: uptime.reading)
+        var events = (1...2).flatMap { round in
+            (0..<8).map { index in
+                EventFixtures.transaction("t\(round)-C\(index)", client: "C\(index)", amount: "10.00",
+                                          at: "2026-11-20T10:0\(round):0\(index)+08:00")
+            }
+        }
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+
+        // Hold the writer: the first batch's checkpoint commit waits for it.
+        let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let database = pipeline.database
+        Thread.detachNewThread {
+            database.pool.writeWithoutTransaction { _ in
+                holding.signal()
+                release.wait()
+            }
+        }
+        await Self.wait(for: holding)
+        uptime.advance(by: .seconds(11))  // the first batch is a checkpoint
+        try await pipeline.dispatcher.submit(Array(events[0..<8]))
+        // The second batch's shards change the memories; then it waits for the first batch's commit.
+        async let second = pipeline.dispatcher.submit(Array(events[8..<16]))
+        await Self.wait(for: handled)  // C3's memory counts 2 now, in the cache
+        release.signal()
+        _ = try await second
+
+        #expect(try database.dispatcherPositions().state == 8, "the first batch's checkpoint is committed")
+        let memory = try database.loadClients(["C3"])["C3"]?.memory[SignalingCounter.id]
+        #expect(memory == .object(["count": .number("1")]), "the memory as of the checkpoint's position")
+        try await pipeline.dispatcher.settle()
+        #expect(try Self.positions(database) == [16, 8])
+        #expect(try database.loadClients(["C3"])["C3"]?.memory[SignalingCounter.id] == .object(["count": .number("1")]))
+    }
+
     @Test func stateWaitsForACheckpointWhileLeadsCommitWithEveryBatch() async throws {
         let events = Self.feed()
         let reference = try await Self.reference(events)

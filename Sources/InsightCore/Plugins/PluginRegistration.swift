@@ -55,8 +55,9 @@ public struct LoadedPlugin: Sendable {
             guard let box = live as? LiveMemoryBox<P.Memory> else {
                 throw PluginMemoryError("the memory handed to \(P.id) is another plugin's")
             }
-            // In place: the box holds the only reference to the memory's lists, so the plugin changes them without
-            // copying them (unless it keeps a copy itself, as the default comparing `handle` does).
+            // In place: the box usually holds the only reference to the memory's lists, so the plugin changes them
+            // without copying them (unless it keeps a copy itself, as the default comparing `handle` does, or a
+            // checkpoint's snapshot still shares them: the first change after a checkpoint then copies what it changes).
             return try plugin.handle(event, context: context, memory: &box.memory, changed: &changed)
         }
         handleTick = { try plugin.tick($0, context: $1) }
@@ -72,7 +73,9 @@ public struct LoadedPlugin: Sendable {
             return true
         }
         copyMemory = { live in
-            guard let box = live as? LiveMemoryBox<P.Memory> else { return live }
+            // Another plugin's memory (never handed here): an empty one, which writes nothing, as `writeMemory` would
+            // write nothing for it. Never the live box itself.
+            guard let box = live as? LiveMemoryBox<P.Memory> else { return LiveMemoryBox(P.Memory()) }
             return LiveMemoryBox(box.memory)
         }
     }

@@ -74,6 +74,13 @@ public struct StateChanges: Sendable, Hashable, Sequence, ExpressibleByArrayLite
         return true
     }
 
+    /// True when a write of these changes writes the client's memory column: a plugin's memory changed, or the
+    /// profile (whose upsert writes the whole client row).
+    public var writesMemoryColumn: Bool {
+        if contains(.profile) { return true }
+        return others.contains { if case .memory = $0 { true } else { false } }
+    }
+
     public mutating func formUnion(_ changes: some Sequence<StateChange>) {
         for change in changes { insert(change) }
     }
