@@ -276,15 +276,10 @@ extension ClientProfile {
     /// The stored form of a profile, as `JSONEncoder` writes it for the `client.profile` column (keys sorted, absent
     /// fields omitted, `riskLevel` as `{"value": n}`), written by hand: profiles are written on the hot path.
     var storedText: String {
-        var output = "{"
+        var output = ""
         output.reserveCapacity(320)
         var members = 0
-        func key(_ name: String) {
-            output += members == 0 ? "\"" : ",\""
-            output += name
-            output += "\":"
-            members += 1
-        }
+        func key(_ name: String) { JSONWriter.writeMemberName(name, members: &members, into: &output) }
         func string(_ name: String, _ value: String?) {
             guard let value else { return }
             key(name)

@@ -54,6 +54,16 @@ struct JSONWriterTests {
         #expect(JSONWriter.string(.string(text)) == #""a\"b\\c\nd\re\tf\u0001g\u001fh\bi\fj/k""#)
     }
 
+    @Test func membersWrittenByHandMakeAnObject() {
+        var output = "", members = 0
+        JSONWriter.writeMemberName("a", members: &members, into: &output)
+        output += "1"
+        JSONWriter.writeMemberName("b\"", members: &members, into: &output)
+        output += "[]}"
+        #expect(output == #"{"a":1,"b\"":[]}"#)
+        #expect(members == 2)
+    }
+
     @Test func nonASCIIIsWrittenAsIs() {
         #expect(JSONWriter.string(.string("张三 😀 é")) == "\"张三 😀 é\"")
         #expect(JSONWriter.string(.string("张\n三")) == "\"张\\n三\"")

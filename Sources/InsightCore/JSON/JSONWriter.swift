@@ -34,6 +34,15 @@ public enum JSONWriter {
         }
     }
 
+    /// Opens the next member of an object written by hand: `{"name":` for the first (`members` is 0), `,"name":` after
+    /// it; counts the member. The caller closes the object with `}` once `members` > 0.
+    public static func writeMemberName(_ name: String, members: inout Int, into output: inout String) {
+        output += members == 0 ? "{" : ","
+        writeString(name, into: &output)
+        output += ":"
+        members += 1
+    }
+
     public static func writeString(_ text: String, into output: inout String) {
         output += "\""
         var needsEscape = false

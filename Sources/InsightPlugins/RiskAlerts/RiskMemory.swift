@@ -263,12 +263,7 @@ public struct RiskMemory: PluginMemory, Hashable {
     /// velocityAlertAt), written directly: a busy client's windows are written with every batch.
     public func writeJSON(into output: inout String) {
         var members = 0
-        func key(_ name: String) {
-            output += members == 0 ? "{\"" : ",\""
-            output += name
-            output += "\":"
-            members += 1
-        }
+        func key(_ name: String) { JSONWriter.writeMemberName(name, members: &members, into: &output) }
         func list<T>(_ items: [T], _ write: (T) -> Void) {
             output += "["
             for (offset, item) in items.enumerated() {
