@@ -210,9 +210,8 @@ struct ShardWorker: Sendable {
         var members = 0
         for pluginId in ids {
             let start = output.utf8.count
-            output += members == 0 ? "{" : ","
-            JSONWriter.writeString(pluginId, into: &output)
-            output += ":"
+            var opened = members
+            JSONWriter.writeMemberName(pluginId, members: &opened, into: &output)
             if let memory = live[pluginId], let entry = plugins[pluginId] {
                 guard entry.plugin.writeStoredMemory(memory, into: &output) else {
                     // Empty: nothing of it is written (the plugin wrote nothing either).
@@ -222,7 +221,7 @@ struct ShardWorker: Sendable {
             } else if let value = stored[pluginId] {
                 JSONWriter.write(value, into: &output)
             }
-            members += 1
+            members = opened
         }
         if members > 0 { output += "}" }
         return members > 0
