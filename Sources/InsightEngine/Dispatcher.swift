@@ -453,7 +453,11 @@ public actor Dispatcher {
         if ids != cachedPluginIds {
             try await settle()
             try writeUnwritten()
+            // Nothing cached yet (the first batch) on a database with no clients: it still has none, so a client not
+            // cached is still a new one.
+            let noClientStored = everyStoredClientCached && clients.count == 0
             dropCaches(afterError: false)  // everything is written: nothing is lost
+            everyStoredClientCached = noClientStored
             cachedPluginIds = ids
         }
         return current

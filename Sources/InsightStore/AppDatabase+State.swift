@@ -13,7 +13,11 @@ extension AppDatabase {
             let idList = Array(ids)
             return try pool.read { db in try Self.loadClients(idList, db: db) }
         }
-        let sorted = ids.sorted()
+        // Sorted as a concrete `[String]`: `sorted()` on the generic collection runs the standard library's unspecialized
+        // sort, which allocates on every comparison.
+        var ordered = Array(ids)
+        ordered.sort()
+        let sorted = ordered
         let slices = try ParallelMap.trySlices(count: sorted.count, minimumForParallel: Self.parallelLoadMinimum,
                                                maximumSlices: Self.maximumReaderCount) { range in
             let slice = Array(sorted[range])
