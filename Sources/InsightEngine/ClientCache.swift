@@ -44,13 +44,60 @@ struct ClientCache {
     }
 }
 
-/// One shard's states on their way to a worker: a class, so the worker can take the dictionary out and own
-/// it uniquely, where a captured value would be shared and copied on the first write.
+/// The client changes the database does not have yet (deferred or checkpointed state writes), split by shard as the
+/// cache is: each shard's worker takes its part with its states and adds the batch's changes to it, in parallel with
+/// the other shards, so the dispatcher merges nothing per client between batches.
+struct UnwrittenChanges {
+    /// One shard's part.
+    struct Part {
+        var changes: [String: StateChanges] = [:]
+        var balances: [String: [BalanceSnapshot]] = [:]
+    }
+
+    private var parts: [Part]
+    private let bus: EventBus
+
+    init(bus: EventBus) {
+        self.bus = bus
+        parts = Array(repeating: Part(), count: bus.shardCount)
+    }
+
+    var isEmpty: Bool { parts.allSatisfy(\.changes.isEmpty) }
+    var count: Int { parts.reduce(0) { $0 + $1.changes.count } }
+    /// Every client with changes, in no particular order.
+    var ids: [String] { parts.flatMap(\.changes.keys) }
+
+    /// A client's changes (empty when it has none).
+    func changes(of id: String) -> StateChanges { parts[bus.shard(for: id)].changes[id] ?? [] }
+    /// A client's daily balance snapshots not written yet, in order.
+    func balances(of id: String) -> [BalanceSnapshot] { parts[bus.shard(for: id)].balances[id] ?? [] }
+
+    /// Moves one shard's part out, leaving it empty (see ``ClientCache/take(shard:)``).
+    mutating func take(shard: Int) -> Part {
+        var taken = Part()
+        swap(&taken, &parts[shard])
+        return taken
+    }
+
+    mutating func restore(_ part: Part, shard: Int) {
+        parts[shard] = part
+    }
+
+    /// Everything is written (or dropped).
+    mutating func removeAll() {
+        parts = Array(repeating: Part(), count: bus.shardCount)
+    }
+}
+
+/// One shard's states (and its unwritten changes) on their way to a worker: a class, so the worker can take the
+/// dictionaries out and own them uniquely, where a captured value would be shared and copied on the first write.
 final class StatesHandoff: @unchecked Sendable {
     private var states: [String: ClientState]?
+    private var unwritten: UnwrittenChanges.Part?
 
-    init(_ states: [String: ClientState]) {
+    init(_ states: [String: ClientState], unwritten: UnwrittenChanges.Part) {
         self.states = states
+        self.unwritten = unwritten
     }
 
     /// The states, once: each shard's worker runs once per batch, and the dispatcher waits for it.
@@ -58,5 +105,12 @@ final class StatesHandoff: @unchecked Sendable {
         var taken: [String: ClientState]?
         swap(&taken, &states)
         return taken ?? [:]
+    }
+
+    /// The unwritten changes, once.
+    func takeUnwritten() -> UnwrittenChanges.Part {
+        var taken: UnwrittenChanges.Part?
+        swap(&taken, &unwritten)
+        return taken ?? UnwrittenChanges.Part()
     }
 }

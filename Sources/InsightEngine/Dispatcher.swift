@@ -113,10 +113,9 @@ public actor Dispatcher {
     private var cachedPluginIds: [String] = []
     /// The plugins of the last batch handled: only they can write back the live memories the cache holds.
     private var cachedPlugins: [LoadedPlugin] = []
-    /// With deferred state writes, the changes of cached clients that the database does not have yet, and their
-    /// daily balance snapshots (the state holds the latest only).
-    private var unwritten: [String: StateChanges] = [:]
-    private var unwrittenBalances: [String: [BalanceSnapshot]] = [:]
+    /// With deferred or checkpointed state writes, the changes of cached clients that the database does not have yet,
+    /// and their daily balance snapshots (the state holds the latest only), split by shard like the cache.
+    private var unwritten: UnwrittenChanges
     /// The event time of the last batch handled (the time a deferred state write is made at).
     private var lastHandledTime: Date?
     /// Deferred state was dropped after an error: nothing more may be handled.
@@ -125,7 +124,8 @@ public actor Dispatcher {
     /// ``settle(_:_:pending:)``): the caches are handed to the shards, or ahead of the database, while one is.
     private var batchesUnderway = 0
     /// Every client the database holds is cached (deferred writes on a database that started with no clients, and
-    /// no eviction since): a client not cached is then new, and no batch needs to look for it in the database.
+    /// since then no eviction, and no change of the plugin set with clients cached: the first batch's, with nothing
+    /// cached yet, keeps it): a client not cached is then new, and no batch needs to look for it in the database.
     private var everyStoredClientCached = false
     /// A handled batch whose commit is running (``submit(_:)``), settled by the next call.
     private var inFlight: (prepared: Prepared, commit: Task<[Lead], any Error>)?
@@ -162,6 +162,7 @@ public actor Dispatcher {
         self.clock = clock
         self.bus = EventBus(shardCount: shards)
         self.clients = ClientCache(bus: bus)
+        self.unwritten = UnwrittenChanges(bus: bus)
         self.batchSize = max(1, batchSize)
         self.cacheCapacity = cacheCapacity
         self.stateWrites = stateWrites
@@ -487,7 +488,9 @@ public actor Dispatcher {
         // Hand each shard its part of the cache, moved out so the worker owns the only copy and mutates in
         // place; it comes back with the shard's output.
         let partitions = bus.partition(events)
-        let handoffs = (0..<bus.shardCount).map { StatesHandoff(clients.take(shard: $0)) }
+        let handoffs = (0..<bus.shardCount).map {
+            StatesHandoff(clients.take(shard: $0), unwritten: unwritten.take(shard: $0))
+        }
         let plugins = current.enabledPlugins
         let managerSnapshot = managers
         // Events handled again after going back to the state's position see the time their outputs were committed.
@@ -503,7 +506,8 @@ public actor Dispatcher {
             outputs = try await bus.publish(partitioned: partitions) { shard, shardEvents in
                 try ShardWorker(managers: managerSnapshot, plugins: plugins, clock: clock, settings: current,
                                 reader: reader, logger: logger, encodesUpdates: encodesUpdates)
-                    .run(shardEvents, shard: shard, states: handoffs[shard].take())
+                    .run(shardEvents, shard: shard, states: handoffs[shard].take(),
+                         unwritten: encodesUpdates ? UnwrittenChanges.Part() : handoffs[shard].takeUnwritten())
             }
         } catch {
             // A shard failed (its store reads did): what it had taken is gone, so start again from the database.
@@ -513,20 +517,20 @@ public actor Dispatcher {
         var returned = Set<Int>()
         for output in outputs {
             clients.restore(output.states, shard: output.shard)
+            // The shard's unwritten changes, this batch's added by its worker.
+            if !encodesUpdates {
+                unwritten.restore(UnwrittenChanges.Part(changes: output.changes, balances: output.balances), shard: output.shard)
+            }
             returned.insert(output.shard)
         }
         for shard in 0..<bus.shardCount where !returned.contains(shard) {
-            clients.restore(handoffs[shard].take(), shard: shard)  // no events for it in this batch
+            // No events for it in this batch.
+            clients.restore(handoffs[shard].take(), shard: shard)
+            unwritten.restore(handoffs[shard].takeUnwritten(), shard: shard)
         }
 
         var commit = DispatchCommit()
         for output in outputs {
-            if !encodesUpdates {
-                for (id, changes) in output.changes { unwritten[id, default: []].formUnion(changes) }
-                for (id, snapshots) in output.balances {
-                    for snapshot in snapshots { ShardWorker.record(snapshot, in: &unwrittenBalances[id, default: []]) }
-                }
-            }
             commit.clients.append(contentsOf: output.updates)
             commit.leads.append(contentsOf: output.leads)
             commit.leadBodies.merge(output.leadBodies) { first, _ in first }
@@ -561,8 +565,7 @@ public actor Dispatcher {
             if uptime() - lastStateWrite >= every || clients.count > cacheCapacity || endsHandlingAgain {
                 // A failed commit drops the caches and goes back to the last checkpoint, so these are not needed again.
                 try addUnwritten(to: &commit)
-                unwritten = [:]
-                unwrittenBalances = [:]
+                unwritten.removeAll()
                 commit.statePosition = last.sequence
                 lastStateWrite = uptime()
             }
@@ -621,7 +624,7 @@ public actor Dispatcher {
                 // The changes since the last checkpoint (the pending batch's among them) stay, and so do the clients
                 // a pending checkpoint is writing: read from the database before it lands, they would be stale. If
                 // they are many the cache is still over its bound, and the next batch is a checkpoint again.
-                var keep = Set(unwritten.keys)
+                var keep = Set(unwritten.ids)
                 for update in pending?.commit.clients ?? [] { keep.insert(update.state.id) }
                 clients.retain(only: keep)
             case .everyBatch:
@@ -659,8 +662,7 @@ public actor Dispatcher {
         }
         try addUnwritten(to: &commit)
         try database.commit(commit, at: clock.commitTime(fallback: lastHandledTime ?? Date(timeIntervalSince1970: 0)))
-        unwritten = [:]
-        unwrittenBalances = [:]
+        unwritten.removeAll()
         if let state = commit.statePosition { statePosition = state }
         lastStateWrite = uptime()
     }
@@ -676,16 +678,16 @@ public actor Dispatcher {
         let plugins = PluginsById(cachedPlugins)
         var updates: [DispatchCommit.ClientUpdate] = []
         updates.reserveCapacity(unwritten.count)
-        for id in unwritten.keys.sorted() {
+        for id in unwritten.ids.sorted() {
             // A changed client is cached until it is written (an eviction writes first): one that is not would be a
             // bug that loses its changes, so it stops the run rather than go unnoticed.
             guard var state = clients[id] else {
                 lostState = true
                 throw DeferredStateLost()
             }
-            let changes = unwritten[id] ?? []
+            let changes = unwritten.changes(of: id)
             var update = DispatchCommit.ClientUpdate(state: state, changes: changes)
-            update.balances = unwrittenBalances[id] ?? []
+            update.balances = unwritten.balances(of: id)
             // The writer never holds a live memory: only snapshots of the loaded plugins' ones, and only for a client
             // whose memory column is written (see `ClientUpdate.encode(memory:)`). A snapshot shares its lists with
             // the live memory until the next batch changes them.
@@ -727,7 +729,7 @@ public actor Dispatcher {
     /// were read again).
     public func discardCaches() throws {
         guard inFlight == nil, batchesUnderway == 0 else { throw BatchInFlight() }
-        let released = ReleasedLater((clients, unwritten, unwrittenBalances, managers))
+        let released = ReleasedLater((clients, unwritten, managers))
         dropCaches()
         Task.detached(priority: .utility) { released.release() }
     }
@@ -744,8 +746,7 @@ public actor Dispatcher {
         // left out then (``outputsThrough``).
         if checkpoints { position = statePosition }
         everyStoredClientCached = false
-        unwritten = [:]
-        unwrittenBalances = [:]
+        unwritten.removeAll()
         clients = ClientCache(bus: bus)
         managers.removeAll(keepingCapacity: false)
         managersEvicted = false  // the clients go too: each is loaded again, with its manager

@@ -11,9 +11,11 @@ struct ShardWorker: Sendable {
         var shard: Int
         /// The shard's part of the cache, with this batch's events applied.
         var states: [String: ClientState]
+        /// Each changed client's changes: the batch's, added to those not written yet that the worker was given.
         var changes: [String: StateChanges] = [:]
-        /// Each daily balance snapshot the batch recorded per client, in order (one per day: a later event for the
-        /// same day replaces it). The state holds only the latest; the store keeps them all as its history.
+        /// Each daily balance snapshot recorded per client (the batch's, after those not written yet), in order (one
+        /// per day: a later event for the same day replaces it). The state holds only the latest; the store keeps them
+        /// all as its history.
         var balances: [String: [BalanceSnapshot]] = [:]
         /// The changed clients, ready to write (their JSON already made, here, in parallel with other shards).
         /// Empty when the worker leaves the writes to the dispatcher (``encodesUpdates``).
@@ -37,9 +39,19 @@ struct ShardWorker: Sendable {
 
     /// `states` is consumed: the worker must hold the only reference to the shard's dictionary, or its first
     /// write would copy all of it.
-    func run(_ events: [Event], shard: Int, states: consuming [String: ClientState]) throws -> Output {
+    ///
+    /// `unwritten` (also consumed) is the shard's part of the changes not written yet, when the worker leaves the writes
+    /// to the dispatcher: the batch's changes are added to it, and it comes back as the output's ``Output/changes``
+    /// and ``Output/balances``.
+    func run(_ events: [Event], shard: Int, states: consuming [String: ClientState],
+             unwritten: consuming UnwrittenChanges.Part = UnwrittenChanges.Part()) throws -> Output {
         var output = Output(shard: shard, states: consume states)
-        output.changes.reserveCapacity(events.count)
+        // Swapped in, so the output holds the only reference and adding to them copies nothing.
+        swap(&output.changes, &unwritten.changes)
+        swap(&output.balances, &unwritten.balances)
+        // Room for the batch's clients when starting afresh; a dictionary carried over grows as its own growth policy
+        // says (reserving on top of it at every batch would resize it again and again).
+        if output.changes.isEmpty { output.changes.reserveCapacity(events.count) }
         // Each plugin with its logger, and per event type the positions of those subscribed to it: the loop below
         // reaches a plugin in place, without copying its closures and logger for every event.
         let pluginLoggers = plugins.map { Subscriber(plugin: $0, logger: logger.with(plugin: $0.id)) }
@@ -164,8 +176,9 @@ struct ShardWorker: Sendable {
         }
     }
 
-    /// Adds a day's balance snapshot to a client's list for the batch: a second one for the same day replaces it,
-    /// as the store's upsert would.
+    /// Adds a day's balance snapshot to a client's list of those not written yet (the batch's, or, with deferred or
+    /// checkpointed writes, all since the last write): a second one for the same day replaces it, as the store's upsert
+    /// would.
     static func record(_ snapshot: BalanceSnapshot, in list: inout [BalanceSnapshot]) {
         if list.last?.asOf == snapshot.asOf { list[list.count - 1] = snapshot } else { list.append(snapshot) }
     }

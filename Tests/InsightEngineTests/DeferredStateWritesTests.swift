@@ -160,6 +160,49 @@ import Testing
         #expect(try await pipeline.dispatcher.handle(events) == 3)
     }
 
+    /// A plugin set changed mid-run writes what is deferred and drops the caches: the database then holds clients the
+    /// cache does not, so from then on each batch's clients are looked up again. Were they taken for new ones, the next
+    /// write would replace C1's profile with the later event's fields alone (a profile event changes only its fields).
+    @Test func aPluginSetChangedWithClientsCachedMakesTheDispatcherLookThemUpAgain() async throws {
+        let pipeline = try Pipeline(plugins: [try rulesPlugin()], clock: .eventTime, stateWrites: .deferred)
+        var events = [
+            EventFixtures.event("p1", EventType.clientProfile, client: "C1", data: ["segment": "hnw", "name": "张三"]),
+            EventFixtures.event("p2", EventType.clientProfile, client: "C1", data: ["segment": "mass"]),
+        ]
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+        try await pipeline.dispatcher.handle([events[0]])
+        pipeline.settings.replace(with: PipelineSettings(plugins: [LoadedPlugin(SegmentTick(configuration: .init())), try rulesPlugin()],
+                                                         timeZone: shanghai, locale: "zh-CN"))
+        try await pipeline.dispatcher.handle([events[1]])
+        try await pipeline.dispatcher.flushState()
+        let stored = try pipeline.database.loadClients(["C1"])["C1"]?.profile
+        #expect(stored?.segment == "mass")
+        #expect(stored?.name == "张三", "the name from before the change is kept")
+    }
+
+    /// The changes not written yet are kept by shard, each shard's worker adding its batch's changes to its own part: a
+    /// batch with no event for a shard leaves that shard's part as it was, and the write that follows has every part.
+    @Test func aShardWithNoEventsInABatchKeepsItsUnwrittenChanges() async throws {
+        let pipeline = try Pipeline(plugins: [try rulesPlugin()], clock: .eventTime, shards: 2, stateWrites: .deferred)
+        let bus = EventBus(shardCount: 2)
+        let ids = (0..<50).map { "C\($0)" }
+        let first = try #require(ids.first { bus.shard(for: $0) == 0 })
+        let second = try #require(ids.first { bus.shard(for: $0) == 1 })
+        var events = [
+            EventFixtures.transaction("t1", client: first, amount: "10", account: "A1", at: "2026-11-20T10:00:00+08:00"),
+            EventFixtures.transaction("t2", client: second, amount: "20", account: "A2", at: "2026-11-20T10:01:00+08:00"),
+            EventFixtures.transaction("t3", client: second, amount: "30", account: "A3", at: "2026-11-20T10:02:00+08:00"),
+        ]
+        for index in events.indices { events[index].sequence = Int64(index + 1) }
+        try await pipeline.dispatcher.handle(Array(events[0..<2]))  // both shards
+        try await pipeline.dispatcher.handle([events[2]])  // the second shard only
+        #expect(try pipeline.database.loadClients([first, second]).isEmpty, "nothing written before the flush")
+        try await pipeline.dispatcher.flushState()
+        let stored = try pipeline.database.loadClients([first, second])
+        #expect(stored[first]?.accounts.keys.sorted() == ["A1"])
+        #expect(stored[second]?.accounts.keys.sorted() == ["A2", "A3"])
+    }
+
     /// A failure that drops unwritten state (here a client row that does not decode, met while a batch is prepared)
     /// leaves the dispatcher refusing to go on: the run must start again, never carry on without that state.
     @Test func afterLosingUnwrittenStateEveryCallThrows() async throws {

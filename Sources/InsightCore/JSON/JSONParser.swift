@@ -201,7 +201,9 @@ public struct JSONParser {
         // decoded events is mostly these dictionaries). A duplicate key is found as it is read, by comparing
         // with the members before it; a large object switches to a dictionary, so a hostile one stays linear.
         let base = members.count
-        defer { members.removeSubrange(base...) }
+        // Room for a typical object's members at once, not grown one doubling at a time on every parse.
+        if members.capacity == 0 { members.reserveCapacity(Self.linearMembers) }
+        defer { popMembers(to: base) }
         var large: [String: JSONValue]?
         while true {
             skipWhitespace()
@@ -224,7 +226,7 @@ public struct JSONParser {
                 if members.count - base > Self.linearMembers {
                     var dictionary = [String: JSONValue](minimumCapacity: 4 * Self.linearMembers)
                     for member in members[base...] { dictionary[member.key] = member.value }
-                    members.removeSubrange(base...)
+                    popMembers(to: base)
                     large = dictionary
                 }
             }
@@ -245,6 +247,12 @@ public struct JSONParser {
 
     /// Objects up to this many members find duplicates by comparison; larger ones through a dictionary.
     private static let linearMembers = 16
+
+    /// Drops the members above `base` (one object's, at most one more than ``linearMembers``) one at a time, where
+    /// `removeSubrange` (and `removeLast(_:)`, which calls it) would run the generic range replacement for every object.
+    private mutating func popMembers(to base: Int) {
+        while members.count > base { members.removeLast() }
+    }
 
     private mutating func parseArray(depth: Int) throws(Failure) -> JSONValue {
         index += 1
