@@ -731,7 +731,7 @@ public actor Dispatcher {
         guard inFlight == nil, batchesUnderway == 0 else { throw BatchInFlight() }
         let released = ReleasedLater((clients, unwritten, managers))
         dropCaches()
-        Task.detached(priority: .utility) { released.release() }
+        released.releaseInBackground()
     }
 
     /// The clients cached now (for tests).
@@ -803,13 +803,3 @@ extension Logger {
     }
 }
 
-
-/// Holds a value until ``release()`` drops it, so that the thread calling it is the one that frees it. Handed from
-/// one owner to the next, never shared, hence unchecked.
-private final class ReleasedLater<Value>: @unchecked Sendable {
-    private var value: Value?
-
-    init(_ value: Value) { self.value = value }
-
-    func release() { value = nil }
-}

@@ -22,3 +22,20 @@ public final class BackgroundWork<Value: Sendable>: @unchecked Sendable {
         return result
     }
 }
+
+/// Holds a value until ``release()`` drops it, so that the thread calling it is the one that frees it: a large value
+/// (a cache of clients, a chunk of decoded events) is then freed off the thread that was done with it. Handed from one
+/// owner to the next, never shared, hence unchecked. The caller must hold no other reference, or the value is not
+/// freed here but wherever that one goes.
+public final class ReleasedLater<Value>: @unchecked Sendable {
+    private var value: Value?
+
+    public init(_ value: consuming Value) { self.value = value }
+
+    public func release() { value = nil }
+
+    /// Frees the value on another thread, at low priority.
+    public func releaseInBackground() {
+        Task.detached(priority: .utility) { self.release() }
+    }
+}

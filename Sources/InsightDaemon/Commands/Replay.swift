@@ -397,6 +397,8 @@ final class ReplayInput: @unchecked Sendable {
                 bytesRead = before + chunk.endOffset
                 do {
                     try await body(file, chunk, fresh)
+                    // Its events are freed on another thread: the next chunk's are handled meanwhile.
+                    ReleasedLater(chunk).releaseInBackground()
                 } catch {
                     // The read ahead ends before this returns: it must not go on reading (and recording seen keys)
                     // while the caller starts again or removes the scratch directory.
