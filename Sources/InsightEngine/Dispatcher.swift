@@ -373,7 +373,8 @@ public actor Dispatcher {
     private func readAhead(after sequence: Int64) -> Task<[Event], any Error> {
         let database = self.database
         let limit = batchSize
-        return Task.detached { try database.readJournal(after: sequence, limit: limit) }
+        // Off the cooperative pool: the read blocks its thread, which the shards of the batch in hand need.
+        return Task.detached { try await BlockingWork.run { try database.readJournal(after: sequence, limit: limit) } }
     }
 
     /// Commits a handled batch on the database writer's thread.

@@ -39,3 +39,17 @@ public final class ReleasedLater<Value>: @unchecked Sendable {
         Task.detached(priority: .utility) { self.release() }
     }
 }
+
+/// Blocking work (a database read, a file read, a ``ParallelMap`` that waits for its slices) awaited from async code
+/// without holding a thread of Swift's cooperative pool meanwhile. That pool has one thread per core, and on Linux it
+/// is libdispatch's default global queue, the one `DispatchQueue.global()` runs on too: on two cores a read-ahead
+/// blocking one of its threads left a batch's two shard workers taking turns on the other.
+public enum BlockingWork {
+    /// Runs `work` on a serial queue of its own (such a queue gets a thread beyond the pool's width) and resumes with
+    /// its result. It runs to its end even if the calling task is cancelled.
+    public static func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue(label: "insightd.blocking-work").async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+}

@@ -391,9 +391,10 @@ final class ReplayInput: @unchecked Sendable {
                     return fresh.popFirst() ?? false
                 })
             }
-            var next = Task.detached { try read() }
+            // Read on a thread of its own, not the cooperative pool's: decoding blocks its thread, which the shards need.
+            var next = Task.detached { try await BlockingWork.run(read) }
             while let (chunk, fresh) = try await next.value {
-                next = Task.detached { try read() }
+                next = Task.detached { try await BlockingWork.run(read) }
                 bytesRead = before + chunk.endOffset
                 do {
                     try await body(file, chunk, fresh)
