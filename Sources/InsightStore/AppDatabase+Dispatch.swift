@@ -158,14 +158,26 @@ extension AppDatabase {
             let statements = try StateStatements(db)
             if let encode = step.encodeClients {
                 let clients = step.clients
-                for start in stride(from: 0, to: clients.count, by: clientChunk) {
+                // Each chunk is encoded on the other cores while the one before it is written: at most two chunks' text
+                // are held, and the writer does not wait for the encoding between chunks.
+                let encodeChunk = { @Sendable (start: Int) -> Result<[DispatchCommit.ClientUpdate], any Error> in
                     let end = min(start + clientChunk, clients.count)
-                    let encoded = try ParallelMap.tryMap(count: end - start) { index in
-                        var update = clients[start + index]
-                        try encode(&update)
-                        return update
+                    return Result {
+                        try ParallelMap.tryMap(count: end - start) { index in
+                            var update = clients[start + index]
+                            try encode(&update)
+                            return update
+                        }
                     }
+                }
+                var next: BackgroundWork<Result<[DispatchCommit.ClientUpdate], any Error>>? = BackgroundWork { encodeChunk(0) }
+                var start = 0
+                while let work = next {
+                    let encoded = try work.value().get()
+                    let following = start + clientChunk
+                    next = following < clients.count ? BackgroundWork { encodeChunk(following) } : nil
                     for update in encoded { try write(update, statements: statements, db: db) }
+                    start = following
                 }
             } else {
                 for update in step.clients {
