@@ -50,7 +50,9 @@ extension AppDatabase {
                 request = request.filter(sql: "(created_ms, key) > (?, ?)", arguments: [position.createdMs, position.key])
             }
             let records = try request.order(LeadRecord.Columns.createdMs, LeadRecord.Columns.key).limit(limit).fetchAll(db)
-            return (try records.map(Self.lead(from:)), records.last.map { LeadPosition(createdMs: $0.createdMs, key: $0.key) })
+            // Each lead's stored body is parsed on every core (a replay reads its whole ledger this way, page by page).
+            let leads = try ParallelMap.tryMap(count: records.count, minimumForParallel: 256) { try Self.lead(from: records[$0]) }
+            return (leads, records.last.map { LeadPosition(createdMs: $0.createdMs, key: $0.key) })
         }
     }
 
