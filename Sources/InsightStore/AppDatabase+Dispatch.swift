@@ -101,8 +101,8 @@ public struct DispatchCommit: Sendable {
 
     public var clients: [ClientUpdate] = []
     /// When set, `clients` are not encoded yet (a state checkpoint: every client changed since the last one): the
-    /// write encodes them a chunk at a time, on every core, and writes each chunk before encoding the next. The
-    /// memory then holds one chunk's JSON at once, however many clients the checkpoint writes.
+    /// write encodes them a chunk at a time, on every core, the next chunk while the one before is written. The
+    /// memory then holds two chunks' JSON at most, however many clients the checkpoint writes.
     public var encodeClients: (@Sendable (inout ClientUpdate) throws -> Void)?
     public var managers: [ManagerState] = []
     /// Leads with the journal sequence of the event that produced them (nil for ticks).

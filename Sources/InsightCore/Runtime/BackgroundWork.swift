@@ -1,7 +1,12 @@
 import Foundation
 
 /// Work started on another thread now, its result waited for later: the read-ahead of a file's next chunk, the
-/// decoding of the inbox's next group while the one before commits. `value` blocks until it is done.
+/// decoding of the inbox's next group while the one before commits, a checkpoint's next chunk of clients encoded
+/// while the one before is written. `value` blocks until it is done.
+///
+/// The work runs on a serial queue of its own, which libdispatch gives a thread beyond the global pool's width: on
+/// `DispatchQueue.global()` it would wait for a thread of the pool that Swift's tasks run on (one per core), while
+/// the caller, perhaps on one of those threads, blocks in `value` for it.
 public final class BackgroundWork<Value: Sendable>: @unchecked Sendable {
     private let done = DispatchGroup()
     /// Written once on the worker's thread before `done` is left; read only after waiting for it.
@@ -9,7 +14,7 @@ public final class BackgroundWork<Value: Sendable>: @unchecked Sendable {
 
     public init(_ work: @escaping @Sendable () -> Value) {
         done.enter()
-        DispatchQueue.global().async {
+        DispatchQueue(label: "insightd.background-work").async {
             self.result = work()
             self.done.leave()
         }

@@ -344,8 +344,9 @@ final class ReplayInput: @unchecked Sendable {
     private(set) var bytesRead: Int64 = 0
 
     /// Text read and decoded at a time. The chunk being decoded and the one being handled are both in memory as decoded
-    /// events (about 1 KB each): 2 MiB chunks (about 10,000 events of 210 bytes, as `insightd ingest` reads) keep that
-    /// near 20 MB; the reader's default of 4 MiB took a replay of W1 from about 165 to 190 MB at its peak.
+    /// events (about 1 KB each; a third may be waiting to be freed): 2 MiB chunks (about 10,000 events of 210 bytes,
+    /// as `insightd ingest` reads) keep that near 20 or 30 MB; the reader's default of 4 MiB took a replay of W1 from
+    /// about 165 to 190 MB at its peak.
     static let chunkBytes = 2 << 20
 
     init(files: [String]) throws {
