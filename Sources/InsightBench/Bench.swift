@@ -15,7 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "insightd-bench",
         abstract: "insightd benchmarks: they print figures and never assert timings.",
-        subcommands: [Bench.self, PluginsBench.self, InboxBench.self, SignedRequests.self, DeliveryBench.self],
+        subcommands: [Bench.self, PluginsBench.self, InboxBench.self, SignedRequests.self, DeliveryBench.self, TextsBench.self],
         defaultSubcommand: Bench.self)
 }
 

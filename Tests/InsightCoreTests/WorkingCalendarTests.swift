@@ -292,6 +292,22 @@ struct LeadTextsTests {
         }
     }
 
+    /// String values reach the templates as rendered text of their own (a faster path through the renderer): every
+    /// way a template can use a string renders as it did with the plain string, and a text without a tag renders once.
+    @Test func stringValuesRenderAsPlainStringsDo() throws {
+        let texts = try LeadTexts(builtIn: ["zh-CN": ["k": LeadTextSource(
+            title: "{{uppercased(code)}}|{{#empty}}e:{{.}};{{/empty}}{{^empty}}no{{/empty}}|{{#name}}n={{.}},{{name}}{{/name}}",
+            summary: "{{{name}}}|{{&code}}|{{missing}}|{{name.count}}|{{#list}}{{.}}+{{/list}}|{{#flag}}F{{/flag}}|{{n}}",
+            suggestedAction: "  请于 30 日内联系客户。 ")]], overrides: nil)
+        let rendered = texts.render("k", locale: "zh-CN", values: [
+            "code": "ab<c", "empty": "", "name": "张*", "list": ["x", "y"], "flag": true, "n": 7,
+        ])
+        // An empty string is a truthy section, as a plain string is; transforms work on the string; no HTML escaping.
+        #expect(rendered.title == "AB<C|e:;|n=张*,张*")
+        #expect(rendered.summary == "张*|ab<c|||x+y+|F|7")
+        #expect(rendered.suggestedAction == "请于 30 日内联系客户。", "a constant text is trimmed as a rendered one")
+    }
+
     /// The renderer skips Foundation's trimming when neither end is white space: it must trim exactly what
     /// Foundation trims, including scalars that are not `Character.isWhitespace` (U+200B) and a space behind a
     /// prepended scalar (U+0600 joins the following space into one Character).

@@ -35,9 +35,37 @@ public struct LeadTexts: Sendable {
     public static let defaultLocale = "zh-CN"
 
     private struct Compiled: Sendable {
-        let title: MustacheTemplate
-        let summary: MustacheTemplate
-        let suggestedAction: MustacheTemplate
+        let title: Field
+        let summary: Field
+        let suggestedAction: Field
+    }
+
+    /// One text: a template, or the constant it always renders to (a source without a tag, such as most suggested
+    /// actions, rendered once when compiled).
+    private enum Field: Sendable {
+        case template(MustacheTemplate)
+        case constant(String)
+
+        init(_ template: MustacheTemplate, source: String) {
+            self = source.contains("{{") ? .template(template) : .constant(LeadTexts.clean(template.render([String: Any]())))
+        }
+
+        func render(_ values: [String: Any]) -> String {
+            switch self {
+            case .template(let template): LeadTexts.clean(template.render(values))
+            case .constant(let text): text
+            }
+        }
+    }
+
+    /// A string value as the templates see it: rendered as itself (``MustacheCustomRenderable``), so a variable costs
+    /// the renderer two type checks instead of the half dozen of its generic path (lambda, optional,
+    /// `String(describing:)`). Its transforms (`{{uppercased(name)}}`) are the string's own, and in a section it
+    /// is truthy as a string is, even when empty.
+    private struct Text: MustacheCustomRenderable, MustacheTransformable {
+        let renderText: String
+        var isNull: Bool { false }
+        func transform(_ name: String) -> Any? { renderText.transform(name) }
     }
 
     private let templates: [String: [String: Compiled]]
@@ -73,11 +101,11 @@ public struct LeadTexts: Sendable {
         for locale in merged.keys.sorted() {
             for (kind, entry) in merged[locale] ?? [:] {
                 let path = ["templates", locale, kind]
-                func template(_ text: String?, _ key: LeadTextSource.CodingKeys) throws(PluginConfigurationError) -> MustacheTemplate {
+                func template(_ text: String?, _ key: LeadTextSource.CodingKeys) throws(PluginConfigurationError) -> Field {
                     let source = text ?? ""
                     sources.append(PublishedText(path: path + [key.rawValue], text: source))
                     do {
-                        return try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + source)
+                        return Field(try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + source), source: source)
                     } catch {
                         throw PluginConfigurationError(path: path + [key.rawValue], message: "not a valid Mustache template: \(error)")
                     }
@@ -97,20 +125,26 @@ public struct LeadTexts: Sendable {
         guard let compiled = templates[locale]?[kind] ?? templates[Self.defaultLocale]?[kind] else {
             return Rendered(title: kind, summary: "", suggestedAction: "")
         }
-        func clean(_ text: String) -> String {
-            // Foundation's trimming bridges through NSString: skip it when neither end is white space (the usual
-            // text). A printable ASCII byte at an end is not white space, without asking the Unicode tables.
-            func printable(_ byte: UInt8?) -> Bool { byte.map { $0 > 0x20 && $0 < 0x7F } ?? true }
-            if printable(text.utf8.first) && printable(text.utf8.last) { return text }
-            // Otherwise ask the same table Foundation trims by, about the end scalars (not Characters: U+200B is
-            // in the table but is not `Character.isWhitespace`, and a prepended scalar hides a space after it).
-            let trimmed = CharacterSet.whitespacesAndNewlines
-            guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
-                  trimmed.contains(first) || trimmed.contains(last) else { return text }
-            return text.trimmingCharacters(in: trimmed)
-        }
-        return Rendered(title: clean(compiled.title.render(values)), summary: clean(compiled.summary.render(values)),
-                        suggestedAction: clean(compiled.suggestedAction.render(values)))
+        // The top-level strings (most values: amounts and dates come formatted) go in as `Text`.
+        var prepared: [String: Any] = [:]
+        prepared.reserveCapacity(values.count)
+        for (key, value) in values { prepared[key] = (value as? String).map { Text(renderText: $0) } ?? value }
+        return Rendered(title: compiled.title.render(prepared), summary: compiled.summary.render(prepared),
+                        suggestedAction: compiled.suggestedAction.render(prepared))
+    }
+
+    /// A rendered text without white space at either end.
+    private static func clean(_ text: String) -> String {
+        // Foundation's trimming bridges through NSString: skip it when neither end is white space (the usual
+        // text). A printable ASCII byte at an end is not white space, without asking the Unicode tables.
+        func printable(_ byte: UInt8?) -> Bool { byte.map { $0 > 0x20 && $0 < 0x7F } ?? true }
+        if printable(text.utf8.first) && printable(text.utf8.last) { return text }
+        // Otherwise ask the same table Foundation trims by, about the end scalars (not Characters: U+200B is
+        // in the table but is not `Character.isWhitespace`, and a prepended scalar hides a space after it).
+        let trimmed = CharacterSet.whitespacesAndNewlines
+        guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
+              trimmed.contains(first) || trimmed.contains(last) else { return text }
+        return text.trimmingCharacters(in: trimmed)
     }
 }
 
