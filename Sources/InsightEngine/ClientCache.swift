@@ -36,6 +36,10 @@ struct ClientCache {
         shards[shard] = states
     }
 
+    /// One shard's states, shared (to read on another thread): let go of it before the cache is written again, or
+    /// that write copies the shard's whole dictionary.
+    func states(shard: Int) -> [String: ClientState] { shards[shard] }
+
     /// Keeps only the clients `keep` names (an eviction that must not lose uncommitted state).
     mutating func retain(only keep: Set<String>) {
         for index in shards.indices {
@@ -49,7 +53,7 @@ struct ClientCache {
 /// the other shards, so the dispatcher merges nothing per client between batches.
 struct UnwrittenChanges {
     /// One shard's part.
-    struct Part {
+    struct Part: Sendable {
         var changes: [String: StateChanges] = [:]
         var balances: [String: [BalanceSnapshot]] = [:]
     }
@@ -71,6 +75,9 @@ struct UnwrittenChanges {
     func changes(of id: String) -> StateChanges { parts[bus.shard(for: id)].changes[id] ?? [] }
     /// A client's daily balance snapshots not written yet, in order.
     func balances(of id: String) -> [BalanceSnapshot] { parts[bus.shard(for: id)].balances[id] ?? [] }
+
+    /// One shard's part, shared (to read on another thread).
+    func part(shard: Int) -> Part { parts[shard] }
 
     /// Moves one shard's part out, leaving it empty (see ``ClientCache/take(shard:)``).
     mutating func take(shard: Int) -> Part {

@@ -473,7 +473,8 @@ public actor Dispatcher {
             batchesUnderway -= 1
             resumeBetweenBatchesWaiters()
         }
-        try warmCaches(for: events)
+        let partitions = bus.partition(events)
+        try warmCaches(for: events, partitions: partitions)
 
         // The manager directory is tiny and shared by every shard: apply its updates first, so a lead made
         // in this batch already names a manager introduced in this batch.
@@ -488,7 +489,6 @@ public actor Dispatcher {
 
         // Hand each shard its part of the cache, moved out so the worker owns the only copy and mutates in
         // place; it comes back with the shard's output.
-        let partitions = bus.partition(events)
         let handoffs = (0..<bus.shardCount).map {
             StatesHandoff(clients.take(shard: $0), unwritten: unwritten.take(shard: $0))
         }
@@ -677,21 +677,76 @@ public actor Dispatcher {
     private func addUnwritten(to commit: inout DispatchCommit) throws {
         guard !unwritten.isEmpty else { return }
         let plugins = PluginsById(cachedPlugins)
-        var updates: [DispatchCommit.ClientUpdate] = []
-        updates.reserveCapacity(unwritten.count)
-        for id in unwritten.ids.sorted() {
-            // A changed client is cached until it is written (an eviction writes first): one that is not would be a
-            // bug that loses its changes, so it stops the run rather than go unnoticed.
-            guard var state = clients[id] else {
-                lostState = true
-                throw DeferredStateLost()
+        // Each shard's updates are made on a core of their own, from its part of the cache and of the changes (shared
+        // for reading, and let go of before the cache is written below).
+        var shards: [ShardUpdates]
+        do {
+            let states = (0..<bus.shardCount).map { clients.states(shard: $0) }
+            let parts = (0..<bus.shardCount).map { unwritten.part(shard: $0) }
+            shards = ParallelMap.map(count: bus.shardCount, minimumForParallel: 2) { shard in
+                Self.updates(of: parts[shard], states: states[shard], plugins: plugins)
             }
-            let changes = unwritten.changes(of: id)
+        }
+        // A changed client is cached until it is written (an eviction writes first): one that is not would be a bug
+        // that loses its changes, so it stops the run rather than go unnoticed.
+        if shards.contains(where: \.lost) {
+            lostState = true
+            throw DeferredStateLost()
+        }
+        for shard in shards {
+            for state in shard.replaced { clients[state.id] = state }
+        }
+        // The shards' lists, each in key order, merged into one.
+        var updates: [DispatchCommit.ClientUpdate] = []
+        updates.reserveCapacity(shards.reduce(0) { $0 + $1.updates.count })
+        var next = Array(repeating: 0, count: shards.count)
+        while true {
+            var smallest: Int?
+            for shard in shards.indices where next[shard] < shards[shard].updates.count {
+                if let current = smallest,
+                   shards[current].updates[next[current]].state.id <= shards[shard].updates[next[shard]].state.id { continue }
+                smallest = shard
+            }
+            guard let shard = smallest else { break }
+            updates.append(shards[shard].updates[next[shard]])
+            next[shard] += 1
+        }
+        shards = []
+        commit.clients = updates
+        commit.encodeClients = { update in
+            let state = update.state
+            try update.encode { output in ShardWorker.writeMemory(of: state, plugins: plugins, into: &output) }
+            update.state.liveMemory = LiveMemories()
+        }
+    }
+
+    /// One shard's part of a checkpoint: the updates of its changed clients in key order, and the states the cache
+    /// keeps instead of those it holds (without the stored memories their live ones replace).
+    private struct ShardUpdates: Sendable {
+        var updates: [DispatchCommit.ClientUpdate] = []
+        var replaced: [ClientState] = []
+        /// A changed client was not cached.
+        var lost = false
+    }
+
+    /// Each update holds the client's state and a snapshot of its live memories; the commit encodes them a chunk at a
+    /// time. The writer never holds a live memory: only snapshots of the loaded plugins' ones, and only for a client
+    /// whose memory column is written (see `ClientUpdate.encode(memory:)`). A snapshot shares its lists with the live
+    /// memory until the next batch changes them.
+    private static func updates(of part: UnwrittenChanges.Part, states: [String: ClientState],
+                                plugins: PluginsById) -> ShardUpdates {
+        var result = ShardUpdates()
+        var ids = Array(part.changes.keys)
+        ids.sort()
+        result.updates.reserveCapacity(ids.count)
+        for id in ids {
+            guard var state = states[id] else {
+                result.lost = true
+                return result
+            }
+            let changes = part.changes[id] ?? []
             var update = DispatchCommit.ClientUpdate(state: state, changes: changes)
-            update.balances = unwritten.balances(of: id)
-            // The writer never holds a live memory: only snapshots of the loaded plugins' ones, and only for a client
-            // whose memory column is written (see `ClientUpdate.encode(memory:)`). A snapshot shares its lists with
-            // the live memory until the next batch changes them.
+            update.balances = part.balances[id] ?? []
             var snapshots = LiveMemories()
             if changes.writesMemoryColumn {
                 snapshots.values.reserveCapacity(state.liveMemory.values.count)
@@ -700,21 +755,16 @@ public actor Dispatcher {
                 }
             }
             update.state.liveMemory = snapshots
-            updates.append(update)
+            result.updates.append(update)
             // A live memory replaces the stored form it was decoded from: the cache keeps the decoded one only (and an
             // emptied memory must not come back from its stored form).
             let replaced = state.liveMemory.values.keys.filter { plugins[$0] != nil && state.memory[$0] != nil }
             if !replaced.isEmpty {
                 for pluginId in replaced { state.memory[pluginId] = nil }
-                clients[id] = state
+                result.replaced.append(state)
             }
         }
-        commit.clients = updates
-        commit.encodeClients = { update in
-            let state = update.state
-            try update.encode { output in ShardWorker.writeMemory(of: state, plugins: plugins, into: &output) }
-            update.state.liveMemory = LiveMemories()
-        }
+        return result
     }
 
     /// A batch is still handled or committing: ``discardCaches()`` must wait for ``settle()``.
@@ -756,10 +806,23 @@ public actor Dispatcher {
     /// Loads the batch's clients that are not cached, and the managers they and the batch's profile events
     /// name. A cached client's manager was loaded with it; after the manager cache was emptied, the batch's
     /// clients are looked through once more (a manager not cached is still read by the shard, only slower).
-    private func warmCaches(for events: [Event]) throws {
+    private func warmCaches(for events: [Event], partitions: [[Event]]) throws {
         var missing = Set<String>()
         if !everyStoredClientCached {
-            for event in events { if let id = event.clientId, !clients.contains(id) { missing.insert(id) } }
+            // Each shard's events against its part of the cache, on a core of their own (shared for reading, and let
+            // go of before the cache is written below).
+            let perShard: [Set<String>]
+            do {
+                let states = (0..<bus.shardCount).map { clients.states(shard: $0) }
+                perShard = ParallelMap.map(count: partitions.count, minimumForParallel: 2) { shard in
+                    var missing = Set<String>()
+                    for event in partitions[shard] {
+                        if let id = event.clientId, states[shard].index(forKey: id) == nil { missing.insert(id) }
+                    }
+                    return missing
+                }
+            }
+            for shard in perShard { missing.formUnion(shard) }
         }
         var managerIds = Set<String>()
         if !missing.isEmpty {

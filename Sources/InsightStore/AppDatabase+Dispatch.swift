@@ -173,16 +173,17 @@ extension AppDatabase {
                 var next: BackgroundWork<Result<[DispatchCommit.ClientUpdate], any Error>>? = BackgroundWork { encodeChunk(0) }
                 var start = 0
                 while let work = next {
-                    let encoded = try work.value().get()
+                    let encoded = try work.take().get()
                     let following = start + clientChunk
                     next = following < clients.count ? BackgroundWork { encodeChunk(following) } : nil
-                    for update in encoded { try write(update, statements: statements, db: db) }
+                    // Written in place (a copy of each update would retain its every part), and freed on another
+                    // thread: the writer is the checkpoint's one serial part.
+                    for index in encoded.indices { try write(encoded[index], statements: statements, db: db) }
+                    ReleasedLater(consume encoded).releaseInBackground()
                     start = following
                 }
             } else {
-                for update in step.clients {
-                    try write(update, statements: statements, db: db)
-                }
+                for index in step.clients.indices { try write(step.clients[index], statements: statements, db: db) }
             }
         }
         for manager in step.managers {

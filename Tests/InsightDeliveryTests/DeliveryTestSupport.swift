@@ -154,7 +154,10 @@ struct OutboxHarness {
     }
 
     /// Sends due deliveries until `done` holds or `timeout` passes.
-    func sendUntil(_ receiver: any Receiver, timeout: Duration = .seconds(10), _ done: () throws -> Bool) async throws {
+    /// Sends what is due until `done` holds. The deadline is only a safety net for a test that would otherwise wait
+    /// for ever: it is generous because the whole suite runs in parallel on two cores, where a test's tasks can wait
+    /// tens of seconds for a thread (a 10-second window once ran out after three of four scripted attempts).
+    func sendUntil(_ receiver: any Receiver, timeout: Duration = .seconds(90), _ done: () throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while try !done() {
             guard ContinuousClock.now < deadline else { return }

@@ -416,4 +416,29 @@ struct PluginQueryTests {
         #expect(try reader.clients(birthdayKeys: [1125]).map(\.id) == ["G"])
         try database.close()
     }
+
+    /// The client indexes hold no NULLs (v8), and the plugins' queries still search them rather than scan the book.
+    @Test func theClientIndexesLeaveNullsOutAndThePluginQueriesStillUseThem() throws {
+        let store = try TestStore()
+        let plans = try store.database.pool.read { db -> [String: String] in
+            let queries = [
+                "client_birthday": "SELECT id FROM client WHERE birthday_key IN (SELECT value FROM json_each('[1125]'))",
+                "client_segment": "SELECT id FROM client WHERE segment IN (SELECT value FROM json_each('[\"hnw\"]'))",
+                "client_wealth_buy": "SELECT id FROM client WHERE last_wealth_buy_ms >= 1 AND last_wealth_buy_ms < 2",
+                "client_manager": "SELECT id FROM client WHERE manager_id = 'M1'",
+            ]
+            var plans: [String: String] = [:]
+            for (index, sql) in queries {
+                plans[index] = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }
+                    .joined(separator: "; ")
+            }
+            return plans
+        }
+        for (index, plan) in plans { #expect(plan.contains("INDEX \(index) "), "\(index): \(plan)") }
+        let partial = try store.database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'client'")
+                .filter { ($0["sql"] as String?)?.contains("IS NOT NULL") == true }.map { $0["name"] as String }.sorted()
+        }
+        #expect(partial == ["client_birthday", "client_manager", "client_segment", "client_wealth_buy"])
+    }
 }

@@ -26,6 +26,15 @@ public final class BackgroundWork<Value: Sendable>: @unchecked Sendable {
         guard let result else { preconditionFailure("BackgroundWork left its group without a result") }
         return result
     }
+
+    /// The work's result, once it is done, handed over: this object keeps no reference to it, so the caller's is the
+    /// only one (and can be freed elsewhere, see ``ReleasedLater``). Call it once, and not after ``value()``.
+    public func take() -> Value {
+        done.wait()
+        guard let taken = result else { preconditionFailure("BackgroundWork's result was taken already") }
+        result = nil
+        return taken
+    }
 }
 
 /// Holds a value until ``release()`` drops it, so that the thread calling it is the one that frees it: a large value
