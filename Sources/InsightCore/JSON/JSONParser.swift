@@ -201,8 +201,11 @@ public struct JSONParser {
         // decoded events is mostly these dictionaries). A duplicate key is found as it is read, by comparing
         // with the members before it; a large object switches to a dictionary, so a hostile one stays linear.
         let base = members.count
+        // An object kept as its members with nothing under it on the stack (an event's `data`) takes the stack
+        // itself as its members when it ends, instead of a copy of it: room for a typical event's few members.
+        let takesStack = asMembers && base == 0
         // Room for a typical object's members at once, not grown one doubling at a time on every parse.
-        if members.capacity == 0 { members.reserveCapacity(Self.linearMembers) }
+        if members.capacity == 0 { members.reserveCapacity(takesStack ? Self.typicalMembers : Self.linearMembers) }
         defer { popMembers(to: base) }
         var large: [String: JSONValue]?
         while true {
@@ -236,6 +239,11 @@ public struct JSONParser {
             case UInt8(ascii: "}"):
                 index += 1
                 if let large { return .value(.object(large)) }
+                if takesStack {
+                    var taken: [(key: String, value: JSONValue)] = []
+                    swap(&taken, &members)
+                    return .members(JSONObjectMembers(uniqueKeys: taken))
+                }
                 if asMembers { return .members(JSONObjectMembers(uniqueKeys: Array(members[base...]))) }
                 var object = [String: JSONValue](minimumCapacity: members.count - base)
                 for member in members[base...] { object[member.key] = member.value }
@@ -247,6 +255,9 @@ public struct JSONParser {
 
     /// Objects up to this many members find duplicates by comparison; larger ones through a dictionary.
     private static let linearMembers = 16
+    /// The members most events' `data` has at most (a transaction's: account, amount, currency, direction, channel,
+    /// counterparty, balance after, time): the room an event's members are parsed into, kept as its storage.
+    private static let typicalMembers = 8
 
     /// Drops the members above `base` (one object's, at most one more than ``linearMembers``) one at a time, where
     /// `removeSubrange` (and `removeLast(_:)`, which calls it) would run the generic range replacement for every object.
