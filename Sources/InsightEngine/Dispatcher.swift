@@ -301,15 +301,18 @@ public actor Dispatcher {
         }
         var total = try await settle()
         while true {
-            let events: [Event]?
+            let events: [Event]
             do {
-                events = try await nextBatch()
+                guard let next = try await nextBatch(), !next.isEmpty else { break }
+                events = next
             } catch {
                 await abandon()
                 throw error
             }
-            guard let events, !events.isEmpty else { break }
             total += try await submit(events)
+            // The batch's events are freed on another thread: here, freeing them would hold up the next batch's
+            // shards, which wait for this actor.
+            ReleasedLater(consume events).releaseInBackground()
         }
         return total + (try await settle())
     }
