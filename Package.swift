@@ -169,7 +169,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore", "InsightTesting"]),
+        .testTarget(name: "InsightCoreTests", dependencies: [
+            "InsightCore", "InsightTesting", .product(name: "Mustache", package: "swift-mustache"),
+        ]),
         .testTarget(
             name: "InsightDeliveryTests",
             dependencies: [

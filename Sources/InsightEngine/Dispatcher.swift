@@ -179,7 +179,7 @@ public actor Dispatcher {
         self.outputsCommittedAt = positions.handledAt
         // Only with deferred writes is this dispatcher known to be the only writer of client rows (a replay's scratch
         // database); the daemon's may be written by others, and looks every batch's clients up.
-        everyStoredClientCached = try stateWrites == .deferred && database.clientCount() == 0
+        everyStoredClientCached = try stateWrites == .deferred && !database.hasClients()
     }
 
     public var currentPosition: Int64 { position }
@@ -310,8 +310,8 @@ public actor Dispatcher {
                 throw error
             }
             total += try await submit(events)
-            // The batch's events are freed on another thread: here, freeing them would hold up the next batch's
-            // shards, which wait for this actor.
+            // The batch's events are freed by a low-priority task, not on this actor, where freeing them would hold up
+            // the next batch's shards (a drain's batch is its only holder; `handle(_:)`'s caller still holds its own).
             ReleasedLater(consume events).releaseInBackground()
         }
         return total + (try await settle())

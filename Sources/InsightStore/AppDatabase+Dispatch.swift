@@ -176,8 +176,8 @@ extension AppDatabase {
                     let encoded = try work.take().get()
                     let following = start + clientChunk
                     next = following < clients.count ? BackgroundWork { encodeChunk(following) } : nil
-                    // Written in place (a copy of each update would retain its every part), and freed on another
-                    // thread: the writer is the checkpoint's one serial part.
+                    // The chunk is freed by a low-priority task rather than here: the writer is the checkpoint's
+                    // one serial part.
                     for index in encoded.indices { try write(encoded[index], statements: statements, db: db) }
                     ReleasedLater(consume encoded).releaseInBackground()
                     start = following

@@ -5,9 +5,14 @@ import InsightCore
 /// The indexed queries behind the daily ticks: each finds candidate client ids through an index, then loads
 /// only those clients' state.
 extension AppDatabase {
+    /// The queries that find clients through the `client` table's partial indexes (v8), each with one argument list.
+    static let birthdayQuery = "SELECT id FROM client WHERE birthday_key IN (SELECT value FROM json_each(?))"
+    static let segmentQuery = "SELECT id FROM client WHERE segment IN (SELECT value FROM json_each(?))"
+    static let wealthPurchaseQuery = "SELECT id FROM client WHERE last_wealth_buy_ms >= ? AND last_wealth_buy_ms < ?"
+
     public func clients(birthdayKeys keys: Set<Int>) throws -> [ClientState] {
         guard !keys.isEmpty else { return [] }
-        return try clients(where: "SELECT id FROM client WHERE birthday_key IN (SELECT value FROM json_each(?))",
+        return try clients(where: Self.birthdayQuery,
                            arguments: [JSONWriter.string(.array(keys.sorted().map { .number(String($0)) }))])
     }
 
@@ -23,12 +28,12 @@ extension AppDatabase {
 
     public func clients(inSegments segments: [String]) throws -> [ClientState] {
         guard !segments.isEmpty else { return [] }
-        return try clients(where: "SELECT id FROM client WHERE segment IN (SELECT value FROM json_each(?))",
+        return try clients(where: Self.segmentQuery,
                            arguments: [JSONWriter.string(.array(segments.map(JSONValue.string)))])
     }
 
     public func clients(lastWealthPurchaseFrom from: Date, until: Date) throws -> [ClientState] {
-        try clients(where: "SELECT id FROM client WHERE last_wealth_buy_ms >= ? AND last_wealth_buy_ms < ?",
+        try clients(where: Self.wealthPurchaseQuery,
                     arguments: [from.milliseconds, until.milliseconds])
     }
 

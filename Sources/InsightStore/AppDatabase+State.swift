@@ -63,6 +63,12 @@ extension AppDatabase {
         }
     }
 
+    /// Whether any client is stored: a seek to the first row, where a count (which no partial index can answer)
+    /// would read the whole table.
+    public func hasClients() throws -> Bool {
+        try pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM client)") ?? false }
+    }
+
     public func clientCount() throws -> Int {
         try pool.read { db in try ClientRecord.fetchCount(db) }
     }

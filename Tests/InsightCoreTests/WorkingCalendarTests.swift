@@ -2,6 +2,7 @@ import Foundation
 @testable import InsightCore
 import InsightTesting
 import Logging
+import Mustache
 import Testing
 
 private func date(_ text: String) -> LocalDate {
@@ -292,8 +293,34 @@ struct LeadTextsTests {
         }
     }
 
-    /// String values reach the templates as rendered text of their own (a faster path through the renderer): every
-    /// way a template can use a string renders as it did with the plain string, and a text without a tag renders once.
+    static var referenceValues: [String: Any] { [
+        "code": "ab<c", "empty": "", "name": "张*", "list": ["x", "y"], "flag": true, "off": false, "n": 7,
+        "nested": ["inner": "里", "count": 2] as [String: Any], "amount": "¥1,234.50",
+    ] }
+
+    /// LeadTexts hands string values to Mustache in a form of its own (a faster path through the renderer): each
+    /// template renders exactly as Mustache renders it with the plain values.
+    @Test("a template renders as Mustache renders it with plain strings", arguments: [
+        "{{code}}|{{{code}}}|{{&code}}|{{missing}}|{{n}}|{{amount}}",
+        "{{#empty}}e:{{.}};{{/empty}}{{^empty}}no{{/empty}}|{{#name}}n={{.}},{{name}}{{/name}}|{{^missing}}m{{/missing}}",
+        "{{uppercased(code)}}|{{lowercased(name)}}|{{reversed(code)}}|{{count(list)}}|{{first(list)}}",
+        "{{name.count}}|{{name.renderText}}|{{#name}}[{{renderText}}]{{/name}}|{{code.isEmpty}}",
+        "{{#list}}{{.}}+{{/list}}|{{#flag}}F{{/flag}}{{^off}}O{{/off}}|{{nested.inner}}|{{#nested}}{{inner}}{{count}}{{name}}{{/nested}}",
+        "  {{#flag}}\n  line {{name}}\n  {{/flag}}\n  tail  ",
+        "纯文本，无标签。", "",
+    ])
+    func aTemplateRendersAsMustacheRendersIt(_ source: String) throws {
+        let texts = try LeadTexts(builtIn: ["zh-CN": ["k": LeadTextSource(title: source, summary: source,
+                                                                        suggestedAction: source)]], overrides: nil)
+        let rendered = texts.render("k", locale: "zh-CN", values: Self.referenceValues)
+        let reference = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + source).render(Self.referenceValues)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(rendered.title == reference)
+        #expect(rendered.summary == reference)
+        #expect(rendered.suggestedAction == reference)
+    }
+
+    /// The same, spelled out for the cases that matter most.
     @Test func stringValuesRenderAsPlainStringsDo() throws {
         let texts = try LeadTexts(builtIn: ["zh-CN": ["k": LeadTextSource(
             title: "{{uppercased(code)}}|{{#empty}}e:{{.}};{{/empty}}{{^empty}}no{{/empty}}|{{#name}}n={{.}},{{name}}{{/name}}",

@@ -153,14 +153,16 @@ struct OutboxHarness {
                                metrics: metrics)
     }
 
-    /// Sends due deliveries until `done` holds or `timeout` passes.
     /// Sends what is due until `done` holds. The deadline is only a safety net for a test that would otherwise wait
     /// for ever: it is generous because the whole suite runs in parallel on two cores, where a test's tasks can wait
     /// tens of seconds for a thread (a 10-second window once ran out after three of four scripted attempts).
     func sendUntil(_ receiver: any Receiver, timeout: Duration = .seconds(90), _ done: () throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while try !done() {
-            guard ContinuousClock.now < deadline else { return }
+            guard ContinuousClock.now < deadline else {
+                Issue.record("sendUntil: the condition did not hold within \(timeout)")
+                return
+            }
             if try await outbox.sendDue(receiver) == 0 { try await Task.sleep(for: .milliseconds(20)) }
         }
     }

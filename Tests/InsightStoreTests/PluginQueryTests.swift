@@ -417,20 +417,23 @@ struct PluginQueryTests {
         try database.close()
     }
 
-    /// The client indexes hold no NULLs (v8), and the plugins' queries still search them rather than scan the book.
+    /// The client indexes hold no NULLs (v8), and the plugins' queries still search them rather than scan the book;
+    /// `hasClients()` answers without counting the table.
     @Test func theClientIndexesLeaveNullsOutAndThePluginQueriesStillUseThem() throws {
         let store = try TestStore()
+        #expect(try !store.database.hasClients())
         let plans = try store.database.pool.read { db -> [String: String] in
-            let queries = [
-                "client_birthday": "SELECT id FROM client WHERE birthday_key IN (SELECT value FROM json_each('[1125]'))",
-                "client_segment": "SELECT id FROM client WHERE segment IN (SELECT value FROM json_each('[\"hnw\"]'))",
-                "client_wealth_buy": "SELECT id FROM client WHERE last_wealth_buy_ms >= 1 AND last_wealth_buy_ms < 2",
-                "client_manager": "SELECT id FROM client WHERE manager_id = 'M1'",
+            let queries: [String: (String, StatementArguments)] = [
+                "client_birthday": (AppDatabase.birthdayQuery, ["[1125]"]),
+                "client_segment": (AppDatabase.segmentQuery, [#"["hnw"]"#]),
+                "client_wealth_buy": (AppDatabase.wealthPurchaseQuery, [1, 2]),
+                // No query reads a manager's book yet: the index must still serve one.
+                "client_manager": ("SELECT id FROM client WHERE manager_id = ?", ["M1"]),
             ]
             var plans: [String: String] = [:]
-            for (index, sql) in queries {
-                plans[index] = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }
-                    .joined(separator: "; ")
+            for (index, (sql, arguments)) in queries {
+                plans[index] = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments)
+                    .map { $0["detail"] as String }.joined(separator: "; ")
             }
             return plans
         }
@@ -440,5 +443,7 @@ struct PluginQueryTests {
                 .filter { ($0["sql"] as String?)?.contains("IS NOT NULL") == true }.map { $0["name"] as String }.sorted()
         }
         #expect(partial == ["client_birthday", "client_manager", "client_segment", "client_wealth_buy"])
+        try store.database.pool.write { db in try db.execute(sql: "INSERT INTO client (id) VALUES ('C1')") }
+        #expect(try store.database.hasClients())
     }
 }

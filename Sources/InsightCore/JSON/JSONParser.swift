@@ -239,7 +239,8 @@ public struct JSONParser {
             case UInt8(ascii: "}"):
                 index += 1
                 if let large { return .value(.object(large)) }
-                if takesStack {
+                // Taken only when most of its room is used: a stack grown by nested objects is copied to size.
+                if takesStack, members.capacity <= 2 * members.count {
                     var taken: [(key: String, value: JSONValue)] = []
                     swap(&taken, &members)
                     return .members(JSONObjectMembers(uniqueKeys: taken))

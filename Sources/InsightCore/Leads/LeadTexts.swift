@@ -62,10 +62,13 @@ public struct LeadTexts: Sendable {
     /// the renderer two type checks instead of the half dozen of its generic path (lambda, optional,
     /// `String(describing:)`). Its transforms (`{{uppercased(name)}}`) are the string's own, and in a section it
     /// is truthy as a string is, even when empty.
-    private struct Text: MustacheCustomRenderable, MustacheTransformable {
+    private struct Text: MustacheCustomRenderable, MustacheTransformable, CustomReflectable {
         let renderText: String
         var isNull: Bool { false }
         func transform(_ name: String) -> Any? { renderText.transform(name) }
+        /// No children, as a string has none: the renderer looks names up in a value by reflection, and must not find
+        /// `renderText` in this one (`{{name.renderText}}` renders nothing, as it does for a string).
+        var customMirror: Mirror { Mirror(self, children: [:]) }
     }
 
     private let templates: [String: [String: Compiled]]

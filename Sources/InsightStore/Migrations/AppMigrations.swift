@@ -407,10 +407,11 @@ enum AppMigrations {
         }
         migrator.registerMigration("v8-client-partial-indexes") { db in
             try db.execute(sql: """
-                -- A client is looked up by these columns only for a value (birthdays, segments, a purchase window,
-                -- a manager's book), never for NULL, and many clients have none (no profile yet, never bought a wealth
-                -- product): indexing their NULLs cost every new client's row four index writes for nothing. A query
-                -- with `column = ?`, `IN`, `>=` or `<` on the column still uses these.
+                -- A client is looked up by these columns only for a value (birthdays, segments, a purchase window;
+                -- the manager index is for a manager's book), never for NULL, and many clients have none (no profile
+                -- yet, never bought a wealth product): indexing their NULLs cost every new client's row four index
+                -- writes for nothing. A query with `column = ?`, `IN`, `>=` or `<` on the column still uses these
+                -- (not a count of the table: `hasClients()` seeks the first row instead).
                 DROP INDEX client_manager;
                 DROP INDEX client_birthday;
                 DROP INDEX client_segment;
