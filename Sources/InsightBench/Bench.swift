@@ -212,14 +212,7 @@ enum PeakRSS {
 
     /// Gives the memory the allocator holds free back to the system (glibc's `malloc_trim`), so that what a set-up
     /// phase freed is not counted in the next phase's RSS.
-    static func trim() {
-        #if canImport(Glibc)
-        // Looked up at run time: the Glibc module does not export it to Swift.
-        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "malloc_trim") else { return }
-        typealias MallocTrim = @convention(c) (Int) -> Int32
-        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
-        #endif
-    }
+    static func trim() { ProcessHeap.trimNow() }
 
     /// The current RSS split as /proc/self/status gives it: anonymous memory, file pages (SQLite's memory map).
     static func split() -> String {

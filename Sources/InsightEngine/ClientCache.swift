@@ -40,11 +40,27 @@ struct ClientCache {
     /// that write copies the shard's whole dictionary.
     func states(shard: Int) -> [String: ClientState] { shards[shard] }
 
-    /// Keeps only the clients `keep` names (an eviction that must not lose uncommitted state).
-    mutating func retain(only keep: Set<String>) {
-        for index in shards.indices {
-            shards[index] = keep.isEmpty ? [:] : shards[index].filter { keep.contains($0.key) }
+    /// Lets clients go until at most `target` are cached (each shard down to its share), never one that `keep` names:
+    /// their state is not in the database yet. Which ones go is the dictionaries' order, unrelated to when a client
+    /// came in or was last handled, so for a feed spread over the book it is as good as least recently used, and costs
+    /// no bookkeeping per event. Returns the states let go, to be freed off the caller's thread.
+    mutating func evict(downTo target: Int, keeping keep: Set<String>) -> [ClientState] {
+        guard count > target else { return [] }
+        let share = target / shards.count
+        var evicted: [ClientState] = []
+        for index in shards.indices where shards[index].count > share {
+            var victims: [String] = []
+            victims.reserveCapacity(shards[index].count - share)
+            for key in shards[index].keys where !keep.contains(key) {
+                victims.append(key)
+                if victims.count == shards[index].count - share { break }
+            }
+            evicted.reserveCapacity(evicted.count + victims.count)
+            for key in victims {
+                if let state = shards[index].removeValue(forKey: key) { evicted.append(state) }
+            }
         }
+        return evicted
     }
 }
 

@@ -148,8 +148,9 @@ public actor Dispatcher {
     /// commits only its leads and position, so a larger one gains little, while three are in memory at once (read,
     /// handled, committing): W1's dispatch ran as fast at 16,384 as at 65,536, its peak 205 MB against 380 MB.
     public static let defaultBatchSize = 16_384
-    /// Clients whose state stays cached between batches, at most (`dispatcher.client_cache`). Past it the cache
-    /// is emptied but for the batch in flight, and clients are read again as their events come.
+    /// Clients whose state stays cached between batches, at most (`dispatcher.client_cache`). Past it clients whose
+    /// state is written go (see ``evictClients(keeping:)``), and are read again as their events come; a checkpoint comes
+    /// early when three quarters of it hold changes not written.
     public static let defaultCacheCapacity = 100_000
 
     public init(database: AppDatabase, settings: SettingsBox, clock: DispatchClock, shards: Int = 4,
@@ -566,7 +567,7 @@ public actor Dispatcher {
             // Also the batch that ends handling events again after a restart: a daemon restarted over and over
             // faster than `every` still moves its state on.
             let endsHandlingAgain = events[0].sequence <= committed && last.sequence >= committed && committed > statePosition
-            if uptime() - lastStateWrite >= every || clients.count > cacheCapacity || endsHandlingAgain {
+            if uptime() - lastStateWrite >= every || (clients.count > cacheCapacity && unwritten.count > cacheCapacity - cacheCapacity / 4) || endsHandlingAgain {
                 // A failed commit drops the caches and goes back to the last checkpoint, so these are not needed again.
                 try addUnwritten(to: &commit)
                 unwritten.removeAll()
@@ -627,12 +628,12 @@ public actor Dispatcher {
             case .checkpointed:
                 // The changes since the last checkpoint (the pending batch's among them) stay, and so do the clients
                 // a pending checkpoint is writing: read from the database before it lands, they would be stale. If
-                // they are many the cache is still over its bound, and the next batch is a checkpoint again.
+                // they are many the cache stays over its bound, and the next batch is a checkpoint (``prepare``).
                 var keep = Set(unwritten.ids)
                 for update in pending?.commit.clients ?? [] { keep.insert(update.state.id) }
-                clients.retain(only: keep)
+                evictClients(keeping: keep)
             case .everyBatch:
-                clients.retain(only: Set(pending?.commit.clients.map(\.state.id) ?? []))
+                evictClients(keeping: Set(pending?.commit.clients.map(\.state.id) ?? []))
             }
         }
         if managers.count > cacheCapacity {
@@ -640,6 +641,14 @@ public actor Dispatcher {
             managers = uncommitted.isEmpty ? [:] : managers.filter { uncommitted.contains($0.key) }
             managersEvicted = true
         }
+    }
+
+    /// Lets clean clients go until the cache is an eighth under its bound, so that it is not full again with the next
+    /// batch: most of it stays, and a feed that comes back to the same clients finds them. The states are freed on
+    /// another thread.
+    private func evictClients(keeping keep: Set<String>) {
+        let evicted = clients.evict(downTo: cacheCapacity - cacheCapacity / 8, keeping: keep)
+        if !evicted.isEmpty { ReleasedLater(consume evicted).releaseInBackground(trimmingHeap: true) }
     }
 
     /// Writes the deferred state of the clients changed since the last such write (see ``StateWrites/deferred``)

@@ -48,9 +48,13 @@ public final class ReleasedLater<Value>: @unchecked Sendable {
 
     public func release() { value = nil }
 
-    /// Frees the value on another thread, at low priority.
-    public func releaseInBackground() {
-        Task.detached(priority: .utility) { self.release() }
+    /// Frees the value on another thread, at low priority; then, with `trimmingHeap`, gives the pages that left free back
+    /// to the system (``ProcessHeap/trim(atMostEvery:)``).
+    public func releaseInBackground(trimmingHeap: Bool = false) {
+        Task.detached(priority: .utility) {
+            self.release()
+            if trimmingHeap { ProcessHeap.trim() }
+        }
     }
 }
 
