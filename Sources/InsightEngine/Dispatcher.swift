@@ -36,7 +36,7 @@ public actor Dispatcher {
         /// interactions and position, and the changed clients stay in the cache until a checkpoint writes them all
         /// with the database's state position (``AppDatabase/stateConsumer``): when the dispatcher has caught up with
         /// the journal, when `every` has passed since the last one while it catches up, when the cache is over its
-        /// bound, before a daily tick, and at ``flushState()`` (the daemon's shutdown). A client busy in many batches
+        /// bound with three quarters of it changed, before a daily tick, and at ``flushState()`` (the daemon's shutdown). A client busy in many batches
         /// of a backlog is then written once, not once per batch.
         ///
         /// Nothing is lost in between: the journal holds the events, and a restart (or a failed commit) dispatches
@@ -629,11 +629,12 @@ public actor Dispatcher {
                 // The changes since the last checkpoint (the pending batch's among them) stay, and so do the clients
                 // a pending checkpoint is writing: read from the database before it lands, they would be stale. If
                 // they are many the cache stays over its bound, and the next batch is a checkpoint (``prepare``).
-                var keep = Set(unwritten.ids)
-                for update in pending?.commit.clients ?? [] { keep.insert(update.state.id) }
-                evictClients(keeping: keep)
+                let writing = Set(pending?.commit.clients.map(\.state.id) ?? [])
+                let unwritten = self.unwritten
+                evictClients { unwritten.contains($0) || writing.contains($0) }
             case .everyBatch:
-                evictClients(keeping: Set(pending?.commit.clients.map(\.state.id) ?? []))
+                let writing = Set(pending?.commit.clients.map(\.state.id) ?? [])
+                evictClients { writing.contains($0) }
             }
         }
         if managers.count > cacheCapacity {
@@ -646,7 +647,7 @@ public actor Dispatcher {
     /// Lets clean clients go until the cache is an eighth under its bound, so that it is not full again with the next
     /// batch: most of it stays, and a feed that comes back to the same clients finds them. The states are freed on
     /// another thread.
-    private func evictClients(keeping keep: Set<String>) {
+    private func evictClients(keeping keep: (String) -> Bool) {
         let evicted = clients.evict(downTo: cacheCapacity - cacheCapacity / 8, keeping: keep)
         if !evicted.isEmpty { ReleasedLater(consume evicted).releaseInBackground(trimmingHeap: true) }
     }

@@ -49,11 +49,11 @@ public final class ReleasedLater<Value>: @unchecked Sendable {
     public func release() { value = nil }
 
     /// Frees the value on another thread, at low priority; then, with `trimmingHeap`, gives the pages that left free back
-    /// to the system (``ProcessHeap/trim(atMostEvery:)``).
+    /// to the system (``ProcessHeap/trimSoon(atMostEvery:)``).
     public func releaseInBackground(trimmingHeap: Bool = false) {
         Task.detached(priority: .utility) {
             self.release()
-            if trimmingHeap { ProcessHeap.trim() }
+            if trimmingHeap { ProcessHeap.trimSoon() }
         }
     }
 }
