@@ -36,8 +36,8 @@ public actor Dispatcher {
         /// interactions and position, and the changed clients stay in the cache until a checkpoint writes them all
         /// with the database's state position (``AppDatabase/stateConsumer``): when the dispatcher has caught up with
         /// the journal, when `every` has passed since the last one while it catches up, when the cache is over its
-        /// bound with three quarters of it changed, before a daily tick, and at ``flushState()`` (the daemon's shutdown). A client busy in many batches
-        /// of a backlog is then written once, not once per batch.
+        /// bound with three quarters of it changed, before a daily tick, and at ``flushState()`` (the daemon's
+        /// shutdown). A client busy in many batches of a backlog is then written once, not once per batch.
         ///
         /// Nothing is lost in between: the journal holds the events, and a restart (or a failed commit) dispatches
         /// again from the state position, leaving out what the events up to the committed position already gave
@@ -567,7 +567,9 @@ public actor Dispatcher {
             // Also the batch that ends handling events again after a restart: a daemon restarted over and over
             // faster than `every` still moves its state on.
             let endsHandlingAgain = events[0].sequence <= committed && last.sequence >= committed && committed > statePosition
-            if uptime() - lastStateWrite >= every || (clients.count > cacheCapacity && unwritten.count > cacheCapacity - cacheCapacity / 4) || endsHandlingAgain {
+            // Also a cache over its bound that its written clients cannot bring back under it.
+            let overBound = clients.count > cacheCapacity && unwritten.count > cacheCapacity - cacheCapacity / 4
+            if uptime() - lastStateWrite >= every || overBound || endsHandlingAgain {
                 // A failed commit drops the caches and goes back to the last checkpoint, so these are not needed again.
                 try addUnwritten(to: &commit)
                 unwritten.removeAll()
