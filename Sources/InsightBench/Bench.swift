@@ -210,10 +210,6 @@ enum PeakRSS {
         }
     }
 
-    /// Gives the memory the allocator holds free back to the system (glibc's `malloc_trim`), so that what a set-up
-    /// phase freed is not counted in the next phase's RSS.
-    static func trim() { ProcessHeap.trimNow() }
-
     /// The current RSS split as /proc/self/status gives it: anonymous memory, file pages (SQLite's memory map).
     static func split() -> String {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return "" }

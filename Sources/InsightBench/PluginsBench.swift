@@ -54,7 +54,7 @@ struct PluginsBench: AsyncParsableCommand {
             var handled = 0
             // The dispatch's own peak: generating and appending the events is not part of it, nor is the memory the
             // allocator kept from it (given back first, as a daemon that only dispatches never had it).
-            PeakRSS.trim()
+            ProcessHeap.trimNow()
             let reset = PeakRSS.reset()
             let before = PeakRSS.currentMegabytes()
             let clock = ContinuousClock()
@@ -90,7 +90,7 @@ struct PluginsBench: AsyncParsableCommand {
                 try append(Array(opening[chunk..<min(chunk + 5000, opening.count)]), to: database)
             }
         }
-        PeakRSS.trim()
+        ProcessHeap.trimNow()
         let settings = SettingsBox(PipelineSettings(plugins: plugins.loaded, timeZone: zone, locale: "zh-CN", workingCalendar: calendar))
         // Project the book with no plugin (the ticks are what is measured here).
         let projector = try Dispatcher(database: database,

@@ -627,16 +627,14 @@ public actor Dispatcher {
                 try writeUnwritten()
                 clients = ClientCache(bus: bus)
                 everyStoredClientCached = false
-            case .checkpointed:
-                // The changes since the last checkpoint (the pending batch's among them) stay, and so do the clients
-                // a pending checkpoint is writing: read from the database before it lands, they would be stale. If
-                // they are many the cache stays over its bound, and the next batch is a checkpoint (``prepare``).
+            case .checkpointed, .everyBatch:
+                // The changes since the last checkpoint (the pending batch's among them; none when every batch writes
+                // its own) stay, and so do the clients the pending batch is writing: read from the database before it
+                // lands, they would be stale. If they are many the cache stays over its bound, and the next batch is a
+                // checkpoint (``prepare``).
                 let writing = Set(pending?.commit.clients.map(\.state.id) ?? [])
                 let unwritten = self.unwritten
                 evictClients { unwritten.contains($0) || writing.contains($0) }
-            case .everyBatch:
-                let writing = Set(pending?.commit.clients.map(\.state.id) ?? [])
-                evictClients { writing.contains($0) }
             }
         }
         if managers.count > cacheCapacity {

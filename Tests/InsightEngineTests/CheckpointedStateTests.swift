@@ -340,9 +340,7 @@ import Testing
     func anEvictionKeepsMostOfTheCache(checkpointed: Bool) async throws {
         var events = DeferredStateWritesTests.mixedFeed(clients: 300, rounds: 3)
         for index in events.indices { events[index].sequence = Int64(index + 1) }
-        let reference = try Pipeline(plugins: try Self.plugins(), clock: .eventTime, shards: 3, batchSize: 64)
-        _ = try reference.database.append(events, receivedAt: Date(timeIntervalSince1970: 1_790_000_000))
-        try await reference.dispatcher.drain()
+        let reference = try await Self.reference(events)
         let pipeline = try Pipeline(plugins: try Self.plugins(), clock: .eventTime, shards: 3, batchSize: 64,
                                     cacheCapacity: 200,
                                     stateWrites: checkpointed ? .checkpointed(every: .seconds(3600)) : .everyBatch,
