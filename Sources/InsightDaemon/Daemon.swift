@@ -127,7 +127,8 @@ public struct Daemon: Sendable {
                                           scopes: Set(token.scopes.compactMap { Authenticator.Scope(rawValue: $0.rawValue) }))
         }
         return HTTPServer(
-            settings: .init(host: config.listen.host, port: config.listen.port, maximumBodyBytes: config.http.maxBodyBytes),
+            settings: .init(host: config.listen.host, port: config.listen.port, maximumBodyBytes: config.http.maxBodyBytes,
+                            limits: Self.serverLimits(config.http, descriptorLimit: DescriptorUse.current()?.limit, logger: logger)),
             authenticator: Authenticator(webhookSecrets: webhookSecrets, sourceTokens: sourceTokens, apiTokens: apiTokens),
             database: database, queue: ingestQueue, dispatcher: dispatcher, pipeline: settings, health: health,
             timeSource: timeSource, logger: logger.component("http"), timeZone: config.timeZone,
@@ -136,6 +137,24 @@ public struct Daemon: Sendable {
                 DaemonMetrics.refresh(database: database, position: await dispatcher.currentPosition,
                                       statePosition: await dispatcher.currentStatePosition, outbox: outbox)
             }))
+    }
+
+    /// The server's limits from `http:`, with the connections kept under the descriptor limit: a quarter of the
+    /// descriptors stay for the database, the inbox and outbound deliveries, whatever `max_connections` says.
+    static func serverLimits(_ http: HTTPConfig, descriptorLimit: Int?, logger: Logger) -> ServerLimits {
+        var connections = http.maxConnections
+        if let descriptorLimit, connections > descriptorLimit * 3 / 4 {
+            connections = max(1, descriptorLimit * 3 / 4)
+            logger.warning("http.max_connections is over what the descriptor limit leaves for connections; lowered",
+                           metadata: ["http.max_connections": "\(http.maxConnections)", "http.max_connections.effective": "\(connections)",
+                                      "process.descriptor_limit": "\(descriptorLimit)"])
+        }
+        return ServerLimits(maximumConnections: connections, maximumBodiesInFlight: http.maxBodiesInFlight,
+                            maximumBodyBytesInFlight: http.maxBodyBytesInFlight,
+                            headerTimeout: http.headerTimeout.duration, bodyTimeout: http.bodyTimeout.duration,
+                            idleTimeout: http.idleTimeout.duration, shutdownGrace: http.shutdownGrace.duration,
+                            maximumItems: http.maxItems, listedRejections: http.maxListedRejections,
+                            quarantinedPerRequest: http.maxQuarantinedPerRequest)
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully: the dispatcher finishes and commits its

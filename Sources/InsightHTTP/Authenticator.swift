@@ -44,32 +44,67 @@ public struct Authenticator: Sendable {
         self.apiTokens = apiTokens
     }
 
-    /// Authenticates an event sender: a Standard Webhooks signature, else a bearer token with scope ingest.
-    public func sender(headers: HTTPFields, body: some DataProtocol, now: Date) throws(Problem) -> Sender {
-        if let signature = headers[HTTPField.Name.webhookSignature] {
-            let id = headers[HTTPField.Name.webhookId]
-            let timestamp = headers[HTTPField.Name.webhookTimestamp]
-            var lastFailure = StandardWebhooks.Failure.noMatchingSignature
-            for signer in signers {
-                do {
-                    try signer.verifier.verify(id: id, timestamp: timestamp, signature: signature, body: body, now: now)
-                    return Sender(source: signer.source, webhookId: id)
-                } catch {
-                    lastFailure = error
-                    if error != .noMatchingSignature { break }  // header or clock problems are the same for every key
-                }
+    /// What a request's head says about its sender, before any byte of the body is read.
+    public enum HeadCheck {
+        /// A bearer token: the sender is known.
+        case sender(Sender)
+        /// A Standard Webhooks request whose id, timestamp and signature header are sound: the body is read, fed
+        /// to the signature check as it arrives, and the sender is known at its end.
+        case signed(PendingSignature)
+    }
+
+    /// The body of a signed request, checked against every webhook source's key as it streams in.
+    public struct PendingSignature {
+        public let webhookId: String
+        var checks: [(source: String, verification: StandardWebhooks.Verification)]
+
+        public mutating func update(_ bytes: some DataProtocol) {
+            for index in checks.indices { checks[index].verification.update(bytes) }
+        }
+
+        /// The sender whose key signed the whole body, or 401.
+        public func finish() throws(Problem) -> Sender {
+            for check in checks where check.verification.matches() { return Sender(source: check.source, webhookId: webhookId) }
+            throw Problem.unauthorized(StandardWebhooks.Failure.noMatchingSignature.description)
+        }
+    }
+
+    /// Authenticates an event sender on the request's head: a bearer token (a source's, or an API token with scope
+    /// ingest), or a Standard Webhooks id, timestamp (inside the tolerance) and signature header. Anything else is
+    /// refused here, so an unauthenticated caller never has its body read.
+    public func check(head headers: HTTPFields, now: Date) throws(Problem) -> HeadCheck {
+        guard let signature = headers[HTTPField.Name.webhookSignature] else {
+            let token = try bearer(headers)
+            for (source, expected) in sourceTokens where constantTimeEqual(token, expected) {
+                return .sender(Sender(source: source, webhookId: nil))
             }
-            throw Problem.unauthorized(signers.isEmpty ? "no webhook source with a secret is configured" : lastFailure.description)
+            let caller = try apiToken(token)
+            guard caller.scopes.contains(.ingest) else {
+                throw Problem.forbidden("token \(caller.name) lacks scope ingest")
+            }
+            return .sender(Sender(source: caller.name, webhookId: nil))
         }
-        let token = try bearer(headers)
-        for (source, expected) in sourceTokens where constantTimeEqual(token, expected) {
-            return Sender(source: source, webhookId: nil)
+        guard !signers.isEmpty else { throw Problem.unauthorized("no webhook source with a secret is configured") }
+        let head: StandardWebhooks.SignedHead
+        do {
+            head = try StandardWebhooks.checkHead(id: headers[HTTPField.Name.webhookId], timestamp: headers[HTTPField.Name.webhookTimestamp],
+                                                  signature: signature, now: now)
+        } catch {
+            throw Problem.unauthorized(error.description)
         }
-        let caller = try apiToken(token)
-        guard caller.scopes.contains(.ingest) else {
-            throw Problem.forbidden("token \(caller.name) lacks scope ingest")
+        return .signed(PendingSignature(webhookId: head.id,
+                                        checks: signers.map { ($0.source, $0.verifier.verification(for: head)) }))
+    }
+
+    /// Authenticates an event sender whose whole body is at hand (see ``check(head:now:)``).
+    public func sender(headers: HTTPFields, body: some DataProtocol, now: Date) throws(Problem) -> Sender {
+        switch try check(head: headers, now: now) {
+        case .sender(let sender):
+            return sender
+        case .signed(var pending):
+            pending.update(body)
+            return try pending.finish()
         }
-        return Sender(source: caller.name, webhookId: nil)
     }
 
     /// Authenticates an API caller and checks it holds `scope`.

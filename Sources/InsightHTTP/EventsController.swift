@@ -13,6 +13,8 @@ struct EventsController: Sendable {
     let database: AppDatabase
     let queue: IngestQueue
     let maximumBodyBytes: Int
+    let limits: ServerLimits
+    let bodies: BodyAdmission
     let timeSource: any TimeSource
 
     enum Format {
@@ -27,31 +29,46 @@ struct EventsController: Sendable {
     }
 
     func ingest(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        // A bearer token needs no body: check it before buffering up to the body limit.
+        // Everything the head can tell is checked before one byte of the body is read: who sends it (a bearer
+        // token, or a signed request's id, timestamp and signature header), its format, its declared length,
+        // the header values the events are built from.
         let now = timeSource.now()
-        let bearerSender = request.headers[.webhookSignature] == nil
-            ? try authenticator.sender(headers: request.headers, body: [UInt8](), now: now) : nil
+        var check = try authenticator.check(head: request.headers, now: now)
         let format = try Self.format(of: request.headers)
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: maximumBodyBytes)
-        } catch is NIOTooManyBytesError {
+        try Self.checkHeaderValues(request.headers)
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maximumBodyBytes {
             throw Problem.tooLarge(maximumBodyBytes)
         }
-        let bytes = Array(body.readableBytesView)
-        let sender = try bearerSender ?? authenticator.sender(headers: request.headers, body: bytes, now: now)
+        guard bodies.tryEnter() else {
+            throw Problem.busy("insightd holds \(bodies.limit) request bodies already (http.max_bodies_in_flight); retry shortly")
+        }
+        defer { bodies.leave() }
+        // The body's bytes stay reserved until the answer: they are held, decoded and committed until then.
+        var reserved = 0
+        defer { bodies.release(reserved) }
+        let bytes = try await readBody(request.body, feeding: &check, reserved: &reserved)
+        let sender: Authenticator.Sender
+        switch check {
+        case .sender(let known): sender = known
+        case .signed(let pending): sender = try pending.finish()
+        }
         if let webhookId = sender.webhookId, try database.webhookSeen(source: sender.source, id: webhookId) {
             return Self.replayResponse(webhookId)
         }
 
         // Everything a sender sends is journaled in its own namespace: `sender`, or `sender/source` when
         // the body names another source (see Event.journaled(under:)).
-        let items = try Self.decode(bytes, format: format, headers: request.headers, source: sender.source).map { item in
+        let items = try Self.decode(bytes, format: format, headers: request.headers, source: sender.source,
+                                    maximumItems: limits.maximumItems).map { item in
             EventBatch.Item(line: item.line, index: item.index,
                             result: item.result.map { $0.journaled(under: sender.source) }, raw: item.raw)
         }
         guard !items.isEmpty else { throw Problem.badRequest("the body holds no events; send at least one") }
-        let split = EventBatch.split(items, source: sender.source, origin: "webhook:\(sender.source)", receivedAt: now)
+        var split = EventBatch.split(items, source: sender.source, origin: "webhook:\(sender.source)", receivedAt: now)
+        // A body of many small invalid items must not turn into as many stored rows: the first ones are kept for
+        // the operators to look at, the rest only counted (each is still listed as rejected, up to the limit).
+        let quarantineDropped = max(0, split.quarantine.count - limits.quarantinedPerRequest)
+        if quarantineDropped > 0 { split.quarantine.removeLast(quarantineDropped) }
         let outcome: IngestOutcome
         do {
             outcome = try await queue.submit(IngestSubmission(
@@ -68,27 +85,72 @@ struct EventsController: Sendable {
         IngestMetrics.count(source: sender.source, received: items.count, accepted: outcome.acceptedCount,
                             duplicates: outcome.duplicateCount, rejected: split.rejected.count)
 
-        let rejectedJSON: [JSONValue] = split.rejected.map { item, rejection in
-            var entry: [String: JSONValue] = ["index": .number(String(item.index)), "error": .string(rejection.reason)]
-            if let id = rejection.eventId { entry["id"] = .string(id) }
+        let rejectedJSON: [JSONValue] = split.rejected.prefix(limits.listedRejections).map { item, rejection in
+            var entry: [String: JSONValue] = ["index": .number(String(item.index)),
+                                              "error": .string(Problem.clipped(rejection.reason, to: Self.maximumReasonCharacters))]
+            if let id = rejection.eventId { entry["id"] = .string(Problem.clipped(id, to: Self.maximumReasonCharacters)) }
             if item.line > 1 || format.isLineOriented { entry["line"] = .number(String(item.line)) }
             return .object(entry)
+        }
+        // Listed up to `http.max_listed_rejections`; the count is always whole.
+        var counts: [String: JSONValue] = ["rejectedCount": .number(String(split.rejected.count))]
+        if quarantineDropped > 0 {
+            counts["quarantined"] = .number(String(split.quarantine.count))
         }
         if split.events.isEmpty {
             var problem = Problem(.unprocessableContent, "Unprocessable Content",
                                   detail: "none of the \(items.count) item\(items.count == 1 ? " is" : "s are") a valid event; see rejected")
+            problem.extra = counts
             problem.extra["rejected"] = .array(rejectedJSON)
             problem.extra["accepted"] = .number("0")
             problem.extra["duplicates"] = .number("0")
             throw problem
         }
-        let answer: JSONValue = .object([
-            "accepted": .number(String(outcome.acceptedCount)),
-            "duplicates": .number(String(outcome.duplicateCount)),
-            "rejected": .array(rejectedJSON),
-        ])
-        return Self.json(answer, status: .accepted)
+        counts["accepted"] = .number(String(outcome.acceptedCount))
+        counts["duplicates"] = .number(String(outcome.duplicateCount))
+        counts["rejected"] = .array(rejectedJSON)
+        return Self.json(.object(counts), status: .accepted)
     }
+
+    /// The longest rejection reason or id echoed in an answer, in characters.
+    static let maximumReasonCharacters = 300
+
+    /// Reads the body up to the limit, feeding a signed request's signature check as each chunk arrives, and
+    /// reserving its bytes (adding them to `reserved`) from the bodies' budget before it keeps them.
+    private func readBody(_ body: RequestBody, feeding check: inout Authenticator.HeadCheck, reserved: inout Int) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        var pending: Authenticator.PendingSignature?
+        if case .signed(let signed) = check { pending = signed }
+        for try await chunk in body {
+            guard bytes.count + chunk.readableBytes <= maximumBodyBytes else { throw Problem.tooLarge(maximumBodyBytes) }
+            guard bodies.reserve(chunk.readableBytes) else {
+                throw Problem.busy("the request bodies insightd holds have reached http.max_body_bytes_in_flight (\(bodies.byteLimit) bytes); retry shortly")
+            }
+            reserved += chunk.readableBytes
+            pending?.update(chunk.readableBytesView)
+            bytes.append(contentsOf: chunk.readableBytesView)
+        }
+        if let pending { check = .signed(pending) }
+        return bytes
+    }
+
+    /// The `webhook-*` and `ce-*` values become ids and attributes of events: each must be UTF-8 (a byte that is
+    /// not would turn into U+FFFD, and two different ids into one) and of a sane length.
+    static func checkHeaderValues(_ headers: HTTPFields) throws(Problem) {
+        for field in headers {
+            let name = field.name.canonicalName
+            guard name.hasPrefix("ce-") || name.hasPrefix("webhook-") else { continue }
+            // The HTTP/1 decoder has already repaired bytes that are not UTF-8 into U+FFFD: that is the sign of them.
+            let valid = field.withUnsafeBytesOfValue { String(validating: $0, as: UTF8.self) != nil } && !field.value.contains("\u{FFFD}")
+            guard valid else { throw Problem.badRequest("header \(Problem.clipped(name, to: 64)) is not valid UTF-8") }
+            guard field.withUnsafeBytesOfValue({ $0.count }) <= maximumHeaderValueBytes else {
+                throw Problem.badRequest("header \(Problem.clipped(name, to: 64)) is over \(maximumHeaderValueBytes) bytes")
+            }
+        }
+    }
+
+    /// The longest `ce-*` or `webhook-*` header value accepted.
+    static let maximumHeaderValueBytes = 4096
 
     static func replayResponse(_ webhookId: String) -> Response {
         json(.object([
@@ -120,24 +182,28 @@ struct EventsController: Sendable {
         }
     }
 
-    static func decode(_ bytes: [UInt8], format: Format, headers: HTTPFields, source: String) throws(Problem) -> [EventBatch.Item] {
+    static func decode(_ bytes: [UInt8], format: Format, headers: HTTPFields, source: String,
+                       maximumItems: Int = .max) throws(Problem) -> [EventBatch.Item] {
         let decoder = IngestDecoder()
         switch format {
         case .batch(let batchFormat):
             do {
                 // The data's JSON is written here, on the request's task, not on the journal's single writer.
                 return try EventBatch.decode(bytes, format: batchFormat, defaultSource: source, decoder: decoder,
-                                             encodeData: true)
+                                             encodeData: true, maximumItems: maximumItems)
             } catch {
+                if error.tooManyItems { throw Problem.tooManyItems(maximumItems) }
                 throw Problem.badRequest(error.description)
             }
         case .cloudEvent, .cloudEventBatch:
             let document: JSONValue
             do {
                 guard !bytes.isEmpty else { throw Problem.badRequest("the body is empty: send a CloudEvent") }
-                document = try JSONParser.parse(bytes)
+                document = try JSONParser.parse(bytes, maximumTopLevelElements: maximumItems)
             } catch let problem as Problem {
                 throw problem
+            } catch let failure as JSONParser.Failure where failure.exceedsLimit {
+                throw Problem.tooManyItems(maximumItems)
             } catch {
                 throw Problem.badRequest("the body is not valid JSON: \(error)")
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import InsightCore
 import InsightEngine
 import InsightStore
@@ -15,17 +16,19 @@ public struct HTTPServer: Sendable {
         public var maximumBodyBytes: Int
         /// How long `POST /v1/admin/tick` waits for the dispatcher to handle the events journaled before it.
         public var tickCatchUp: Duration
+        public var limits: ServerLimits
 
         public init(host: String = "127.0.0.1", port: Int = 8080, maximumBodyBytes: Int = 10 * 1024 * 1024,
-                    tickCatchUp: Duration = .seconds(30)) {
+                    tickCatchUp: Duration = .seconds(30), limits: ServerLimits = ServerLimits()) {
             self.host = host
             self.port = port
             self.maximumBodyBytes = maximumBodyBytes
             self.tickCatchUp = tickCatchUp
+            self.limits = limits
         }
     }
 
-    let settings: Settings
+    public let settings: Settings
     let authenticator: Authenticator
     let database: AppDatabase
     let queue: IngestQueue
@@ -38,6 +41,9 @@ public struct HTTPServer: Sendable {
     let outboxChanged: @Sendable () -> Void
     let receiverNames: Set<String>
     let metrics: MetricsEndpoint
+    /// The open connections, for `/metrics` and `/readyz`.
+    public let connections = ConnectionGauge()
+    let bodies: BodyAdmission
 
     /// What `GET /metrics` exposes, and the gauges it refreshes first.
     public struct MetricsEndpoint: Sendable {
@@ -69,6 +75,8 @@ public struct HTTPServer: Sendable {
         self.outboxChanged = outboxChanged
         self.receiverNames = receiverNames
         self.metrics = metrics
+        bodies = BodyAdmission(limit: settings.limits.maximumBodiesInFlight,
+                               byteLimit: max(settings.limits.maximumBodyBytesInFlight, settings.maximumBodyBytes))
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -77,22 +85,32 @@ public struct HTTPServer: Sendable {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         EventsController(authenticator: authenticator, database: database, queue: queue,
-                         maximumBodyBytes: settings.maximumBodyBytes, timeSource: timeSource).register(on: router)
+                         maximumBodyBytes: settings.maximumBodyBytes, limits: settings.limits, bodies: bodies,
+                         timeSource: timeSource).register(on: router)
         AdminController(authenticator: authenticator, dispatcher: dispatcher, database: database, settings: pipeline,
                         catchUp: settings.tickCatchUp).register(on: router)
         LeadsController(authenticator: authenticator, database: database, timeZone: timeZone, timeSource: timeSource,
                         outboxChanged: outboxChanged, receiverNames: receiverNames, settings: pipeline).register(on: router)
-        HealthController(database: database, health: health).register(on: router)
+        HealthController(database: database, health: health, authenticator: authenticator, connections: connections,
+                         maximumConnections: settings.limits.maximumConnections).register(on: router)
         MetricsController(registry: metrics.registry, refresh: metrics.refresh).register(on: router)
         OpenAPIDocument.register(on: router)
         return router
     }
 
-    /// The application; `onListening` gets the bound port (useful with port 0).
+    /// The application; `onListening` gets the bound port (useful with port 0). HTTP/1.1 with the request
+    /// deadlines and the connection limit of ``Settings/limits``.
     public func application(onListening: @escaping @Sendable (Int) -> Void = { _ in }) -> some ApplicationProtocol {
-        Application(router: router(),
-                    configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "insightd"),
-                    onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
-                    logger: logger)
+        let limits = settings.limits
+        let connections = connections
+        return Application(router: router(),
+                           server: HTTPServerBuilder { responder in
+                               DeadlineHTTP1Channel(responder: responder, limits: limits, gauge: connections)
+                           },
+                           configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "insightd",
+                                                availableConnectionsDelegate: ConnectionLimit(gauge: connections,
+                                                                                              maximum: limits.maximumConnections)),
+                           onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
+                           logger: logger)
     }
 }

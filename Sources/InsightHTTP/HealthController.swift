@@ -2,32 +2,79 @@ import Foundation
 import Hummingbird
 import InsightCore
 import InsightStore
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// `GET /healthz` (the process answers) and `GET /readyz` (the database takes writes and every source is
-/// running; otherwise 503 naming what is wrong).
+/// `GET /healthz` (the process answers) and `GET /readyz` (the database takes writes, every source is running, the
+/// process has descriptors to spare; otherwise 503 naming what is wrong).
+///
+/// `/readyz` answers anyone (a load balancer has no token), so it names components and their state only: a
+/// failure's own text can hold paths and addresses, and goes only to a caller with a token of scope `read` or
+/// `admin` (and always to the log).
 struct HealthController: Sendable {
     let database: AppDatabase
     let health: HealthBoard
+    let authenticator: Authenticator
+    let connections: ConnectionGauge
+    let maximumConnections: Int
+    var descriptors: @Sendable () -> DescriptorUse? = DescriptorUse.current
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in EventsController.json(.object(["status": .string("ok")]), status: .ok) }
-        router.get("/readyz") { _, _ in self.readiness() }
+        router.get("/readyz") { request, _ in
+            let detailed = (try? authenticator.requireAny([.read, .admin], headers: request.headers)) != nil
+            return self.readiness(detailed: detailed)
+        }
     }
 
-    func readiness() -> Response {
+    func readiness(detailed: Bool = false) -> Response {
         var problems: [String] = []
         if !database.isWritable() { problems.append("database: not writable") }
         for (name, status) in health.snapshot.sorted(by: { $0.key < $1.key }) {
             switch status {
             case .running: break
             case .starting: problems.append("\(name): starting")
-            case .failed(let reason): problems.append("\(name): \(reason)")
+            case .failed(let reason): problems.append(detailed ? "\(name): \(reason)" : "\(name): failed (see the daemon's log)")
             }
         }
-        let body: JSONValue = .object([
-            "status": .string(problems.isEmpty ? "ready" : "not ready"),
-            "problems": .array(problems.map(JSONValue.string)),
-        ])
-        return EventsController.json(body, status: problems.isEmpty ? .ok : .serviceUnavailable)
+        var body: [String: JSONValue] = ["connections": .number(String(connections.openConnections))]
+        if let use = descriptors() {
+            body["descriptors"] = .object(["open": .number(String(use.open)), "limit": .number(String(use.limit))])
+            if use.isLow {
+                problems.append("descriptors: \(use.open) of \(use.limit) open; raise LimitNOFILE or lower http.max_connections")
+            }
+        }
+        body["status"] = .string(problems.isEmpty ? "ready" : "not ready")
+        body["problems"] = .array(problems.map(JSONValue.string))
+        return EventsController.json(.object(body), status: problems.isEmpty ? .ok : .serviceUnavailable)
+    }
+}
+
+/// The process's open file descriptors against its limit (`RLIMIT_NOFILE`).
+public struct DescriptorUse: Sendable, Equatable {
+    public let open: Int
+    public let limit: Int
+
+    public init(open: Int, limit: Int) {
+        self.open = open
+        self.limit = limit
+    }
+
+    /// Fewer than a tenth of the limit left, or fewer than 64: a new connection, inbox file or database file may
+    /// fail to open.
+    public var isLow: Bool { limit - open < max(64, limit / 10) }
+
+    /// Read from `/proc/self/fd` and `getrlimit`; nil where neither is available.
+    @Sendable public static func current() -> DescriptorUse? {
+        #if canImport(Glibc)
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0,
+              let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return nil }
+        // The listing itself holds one descriptor while it runs.
+        return DescriptorUse(open: max(0, entries.count - 1), limit: Int(clamping: limit.rlim_cur))
+        #else
+        return nil
+        #endif
     }
 }

@@ -27,6 +27,10 @@ enum OpenAPIDocument {
         "properties": .object([
             "accepted": .object(["type": .string("integer")]),
             "duplicates": .object(["type": .string("integer")]),
+            "rejectedCount": .object(["type": .string("integer"),
+                                      "description": .string("every rejected item; `rejected` lists the first http.max_listed_rejections")]),
+            "quarantined": .object(["type": .string("integer"),
+                                    "description": .string("present when not every rejected item was kept in the quarantine (http.max_quarantined_per_request)")]),
             "rejected": .object(["type": .string("array"), "items": .object([
                 "type": .string("object"),
                 "properties": .object([

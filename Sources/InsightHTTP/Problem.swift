@@ -13,10 +13,21 @@ public struct Problem: HTTPResponseError, Sendable {
     public var extra: [String: JSONValue] = [:]
     public var headers: HTTPFields = [:]
 
+    /// `detail` is clipped to ``maximumDetailCharacters``: a detail may quote what the caller sent, and a caller
+    /// may send megabytes.
     public init(_ status: HTTPResponse.Status, _ title: String, detail: String) {
         self.status = status
         self.title = title
-        self.detail = detail
+        self.detail = Self.clipped(detail, to: Self.maximumDetailCharacters)
+    }
+
+    public static let maximumDetailCharacters = 1024
+
+    /// `text` if it has at most `limit` characters, else its first `limit` characters, an ellipsis and the length
+    /// it had.
+    public static func clipped(_ text: String, to limit: Int) -> String {
+        guard text.utf8.count > limit, text.count > limit else { return text }
+        return String(text.prefix(limit)) + "… (\(text.count) characters)"
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -40,9 +51,19 @@ public struct Problem: HTTPResponseError, Sendable {
         Problem(.contentTooLarge, "Content Too Large",
                 detail: "the body is over the \(limit)-byte limit; split it into several requests")
     }
+    /// 503 with `Retry-After: 1`: a limit of the server's is reached for now.
+    static func busy(_ detail: String) -> Problem {
+        var problem = Problem(.serviceUnavailable, "Service Unavailable", detail: detail)
+        problem.headers[.retryAfter] = "1"
+        return problem
+    }
+    static func tooManyItems(_ limit: Int) -> Problem {
+        Problem(.contentTooLarge, "Content Too Large",
+                detail: "the body holds more than \(limit) items (http.max_items); split it into several requests")
+    }
     static func unsupportedType(_ type: String?) -> Problem {
         Problem(.unsupportedMediaType, "Unsupported Media Type",
-                detail: "Content-Type \(type.map { "\"\($0)\"" } ?? "is missing"); send application/json, application/x-ndjson, application/cloudevents+json, application/cloudevents-batch+json, or a binary-mode CloudEvent (ce-* headers with application/json)")
+                detail: "Content-Type \(type.map { "\"\(clipped($0, to: 100))\"" } ?? "is missing"); send application/json, application/x-ndjson, application/cloudevents+json, application/cloudevents-batch+json, or a binary-mode CloudEvent (ce-* headers with application/json)")
     }
 }
 

@@ -46,7 +46,7 @@ import Testing
             "PrivateTmp=yes", "NoNewPrivileges=yes", "CapabilityBoundingSet=", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
             "SystemCallFilter=@system-service", "SystemCallArchitectures=native", "MemoryDenyWriteExecute=yes",
             "ProtectKernelTunables=yes", "ProtectKernelModules=yes", "ProtectKernelLogs=yes", "ProtectControlGroups=yes",
-            "RestrictNamespaces=yes", "LockPersonality=yes", "UMask=0077",
+            "RestrictNamespaces=yes", "LockPersonality=yes", "UMask=0077", "LimitNOFILE=65536",
             "ExecStartPre=/usr/local/bin/insightd check --config /etc/insightd/insightd.yaml",
         ] {
             #expect(lines.contains(directive), "insightd.service has \(directive)")

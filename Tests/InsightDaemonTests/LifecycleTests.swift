@@ -70,10 +70,11 @@ import Glibc
         /// Standard output, when asked for; else it goes nowhere.
         let stdout: Pipe?
 
-        init(_ arguments: [String], environment: [String: String] = [:], captureOutput: Bool = false) throws {
+        /// With `shell`, `arguments` is a whole command line whose first element is the program, not insightd's.
+        init(_ arguments: [String], environment: [String: String] = [:], captureOutput: Bool = false, shell: Bool = false) throws {
             stdout = captureOutput ? Pipe() : nil
-            process.executableURL = URL(fileURLWithPath: LifecycleTests.binary)
-            process.arguments = arguments
+            process.executableURL = URL(fileURLWithPath: shell ? arguments[0] : LifecycleTests.binary)
+            process.arguments = shell ? Array(arguments.dropFirst()) : arguments
             var env = ["PATH": "/usr/bin:/bin"]
             env.merge(environment) { _, new in new }
             process.environment = env
@@ -206,6 +207,71 @@ import Glibc
         let result = daemon.finish()
         #expect(result.status == 0, "\(result.stderr.suffix(600))")
         #expect(!result.stderr.contains("finished unexpectedly"))
+    }
+
+    /// Waits until `GET path` answers on `port`, and returns its status and body.
+    static func get(_ path: String, port: Int, headers: [String] = [], attempts: Int = 200) -> (status: Int, body: String)? {
+        for _ in 0..<attempts {
+            if let connection = try? RawConnection(port: port) {
+                connection.send((["GET \(path) HTTP/1.1", "Host: insightd"] + headers).joined(separator: "\r\n") + "\r\n\r\n")
+                let reply = connection.response(timeout: 5).text
+                if let status = RawConnection.status(of: reply) { return (status, reply) }
+            }
+            usleep(50_000)
+        }
+        return nil
+    }
+
+    @Test func aStalledRequestDoesNotHoldUpTheStopPastTheGrace() throws {
+        // A client that sent a head and part of a body, then went quiet: SIGTERM must still finish, after
+        // http.shutdown_grace, with the WAL checkpoint (systemd would otherwise SIGKILL the daemon).
+        let port = try #require(Self.freePort())
+        let fixture = ConfigFixture(main: """
+            plugins_dir: plugins
+            state_dir: state
+            listen: 127.0.0.1:\(port)
+            sources:
+              - {name: crm, kind: webhook, token: "t"}
+            http: {shutdown_grace: 1s, body_timeout: 1h}
+            """)
+        let daemon = try Run(["run", "--config", fixture.mainPath])
+        defer { if daemon.process.isRunning { daemon.process.terminate() } }
+        #expect(Self.get("/healthz", port: port)?.status == 200)
+        let stalled = try RawConnection(port: port)
+        stalled.send("POST /v1/events HTTP/1.1\r\nHost: insightd\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":")
+        usleep(300_000)
+        let stopAsked = Date()
+        kill(daemon.process.processIdentifier, SIGTERM)
+        let result = daemon.finish(timeout: 20)
+        let took = Date().timeIntervalSince(stopAsked)
+        #expect(result.status == 0, "\(result.stderr.suffix(600))")
+        #expect(took < 8, "the stop took \(took) s with a stalled request")
+        #expect(result.stderr.contains("http.shutdown_grace"), "\(result.stderr.suffix(600))")
+        #expect(result.stderr.contains("insightd stopped cleanly"))
+        #expect(stalled.receive(timeout: 2).closed)
+    }
+
+    @Test func fewDescriptorsLeftMakeTheDaemonNotReady() throws {
+        // Started with a hard limit of 80 descriptors: the daemon cannot raise it, keeps its connections under it,
+        // and says it is not ready rather than failing requests at random.
+        let port = try #require(Self.freePort())
+        let fixture = ConfigFixture(main: """
+            plugins_dir: plugins
+            state_dir: state
+            listen: 127.0.0.1:\(port)
+            sources:
+              - {name: crm, kind: webhook, token: "t"}
+            """)
+        let daemon = try Run(["/bin/sh", "-c", "ulimit -n 80 && exec \"$0\" run --config \"$1\"", Self.binary, fixture.mainPath],
+                             shell: true)
+        defer { if daemon.process.isRunning { daemon.process.terminate() } }
+        let ready = try #require(Self.get("/readyz", port: port))
+        #expect(ready.status == 503, "\(ready.body)")
+        #expect(ready.body.contains("descriptors:"), "\(ready.body)")
+        kill(daemon.process.processIdentifier, SIGTERM)
+        let result = daemon.finish()
+        #expect(result.status == 0, "\(result.stderr.suffix(600))")
+        #expect(result.stderr.contains("http.max_connections is over what the descriptor limit leaves"), "\(result.stderr.suffix(800))")
     }
 
     @Test func aCorruptDatabaseStopsStartupAndIsLeftUntouched() throws {

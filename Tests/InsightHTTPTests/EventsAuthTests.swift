@@ -16,7 +16,8 @@ struct WebhookSignatureTests {
             let reply = try await client.post(headers: try signedHeaders(body, id: "msg_001"), body: body)
             #expect(reply.status == .accepted, "\(reply)")
             #expect(reply.contentType == "application/json")
-            #expect(reply.json == .object(["accepted": .number("1"), "duplicates": .number("0"), "rejected": .array([])]))
+            #expect(reply.json == .object(["accepted": .number("1"), "duplicates": .number("0"), "rejected": .array([]),
+                                           "rejectedCount": .number("0")]))
             // 202 means durable: the journal holds it the moment the answer is in.
             #expect(try stack.database.journalCount() == 1)
             let journaled = try stack.database.readJournal(after: 0, limit: 10)

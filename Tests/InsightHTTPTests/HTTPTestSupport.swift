@@ -61,7 +61,8 @@ struct Stack: Sendable {
 /// `IngestQueue.run()` ignores task cancellation (see `IngestQueueLifecycleTests`), so the queue runs inside a
 /// `ServiceGroup` and is stopped with a graceful shutdown rather than by cancelling its task.
 func withStack<T: Sendable>(maximumBodyBytes: Int = 10 * 1024 * 1024, port: Int = 0, plugins: [LoadedPlugin] = [],
-                            tickCatchUp: Duration = .seconds(30), _ body: (Stack) async throws -> T) async throws -> T {
+                            tickCatchUp: Duration = .seconds(30), limits: ServerLimits = ServerLimits(),
+                            _ body: (Stack) async throws -> T) async throws -> T {
     let directory = TemporaryDirectory("insightd-http")
     let database = try AppDatabase.open(directory: directory.path)
     let settings = SettingsBox(PipelineSettings(plugins: plugins, timeZone: shanghai, locale: "zh-CN"))
@@ -70,7 +71,7 @@ func withStack<T: Sendable>(maximumBodyBytes: Int = 10 * 1024 * 1024, port: Int 
     let queue = IngestQueue(database: database, logger: quietLogger)
     let health = HealthBoard()
     let server = HTTPServer(
-        settings: .init(host: "127.0.0.1", port: port, maximumBodyBytes: maximumBodyBytes, tickCatchUp: tickCatchUp),
+        settings: .init(host: "127.0.0.1", port: port, maximumBodyBytes: maximumBodyBytes, tickCatchUp: tickCatchUp, limits: limits),
         authenticator: Credentials.authenticator, database: database, queue: queue, dispatcher: dispatcher,
         pipeline: settings, health: health, timeSource: clock, logger: quietLogger)
     let stack = Stack(directory: directory, database: database, settings: settings, dispatcher: dispatcher,
@@ -97,8 +98,9 @@ func withStack<T: Sendable>(maximumBodyBytes: Int = 10 * 1024 * 1024, port: Int 
 
 /// `withStack` plus a router-level test client.
 func withClient<T: Sendable>(maximumBodyBytes: Int = 10 * 1024 * 1024, plugins: [LoadedPlugin] = [], tickCatchUp: Duration = .seconds(30),
+                             limits: ServerLimits = ServerLimits(),
                              _ body: @escaping @Sendable (Stack, any TestClientProtocol) async throws -> T) async throws -> T {
-    try await withStack(maximumBodyBytes: maximumBodyBytes, plugins: plugins, tickCatchUp: tickCatchUp) { stack in
+    try await withStack(maximumBodyBytes: maximumBodyBytes, plugins: plugins, tickCatchUp: tickCatchUp, limits: limits) { stack in
         try await stack.server.application().test(.router) { client in try await body(stack, client) }
     }
 }

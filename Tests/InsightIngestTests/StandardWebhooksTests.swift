@@ -152,15 +152,16 @@ struct StandardWebhooksTests {
     func malformedEntryIgnored(entry: String) throws {
         let verifier = try Vector.verifier()
         #expect(failure(verifier, signature: "\(entry) \(Vector.signature)") == nil)
-        #expect(failure(verifier, signature: entry) == .noMatchingSignature)
+        // Nothing well-formed at all: refused on the head, before the body is read.
+        #expect(failure(verifier, signature: entry) == .badSignatureHeader)
     }
 
     @Test("a truncated MAC is not accepted")
     func truncatedMAC() throws {
         let mac = try #require(Data(base64Encoded: String(Vector.signature.dropFirst(3))))
         let short = "v1," + mac.prefix(16).base64EncodedString()
-        #expect(failure(try Vector.verifier(), signature: short) == .noMatchingSignature)
-        #expect(failure(try Vector.verifier(), signature: "v1,") == .noMatchingSignature)
+        #expect(failure(try Vector.verifier(), signature: short) == .badSignatureHeader)
+        #expect(failure(try Vector.verifier(), signature: "v1,") == .badSignatureHeader)
     }
 
     @Test("a timestamp far in the past is stale, however far")
@@ -194,5 +195,50 @@ struct StandardWebhooksTests {
     @Test("the tolerance constant is the 5 minutes of the specification")
     func toleranceConstant() {
         #expect(StandardWebhooks.tolerance == 300)
+    }
+}
+
+@Suite("Standard Webhooks: the head before the body")
+struct StandardWebhooksHeadTests {
+    static let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    static let now = Date(timeIntervalSince1970: 1_614_265_330)
+
+    @Test("a body fed in chunks verifies as it does whole, and a changed chunk does not", arguments: [1, 7, 64, 4096])
+    func chunked(chunk: Int) throws {
+        let verifier = try #require(StandardWebhooks(secret: Self.secret))
+        let body = Array((0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let signature = verifier.sign(id: "msg_1", timestamp: 1_614_265_330, body: body)
+        let head = try StandardWebhooks.checkHead(id: "msg_1", timestamp: "1614265330", signature: signature, now: Self.now)
+        var verification = verifier.verification(for: head)
+        for start in stride(from: 0, to: body.count, by: chunk) { verification.update(body[start..<min(start + chunk, body.count)]) }
+        #expect(verification.matches())
+        var tampered = verifier.verification(for: head)
+        tampered.update(body.dropLast())
+        tampered.update([body[body.count - 1] ^ 1])
+        #expect(!tampered.matches())
+    }
+
+    @Test("an over-long webhook-id is refused on the head")
+    func longId() throws {
+        let id = String(repeating: "a", count: StandardWebhooks.maximumIdBytes + 1)
+        #expect(throws: StandardWebhooks.Failure.badId(length: StandardWebhooks.maximumIdBytes + 1)) {
+            try StandardWebhooks.checkHead(id: id, timestamp: "1614265330", signature: "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+                                           now: Self.now)
+        }
+        let fits = String(repeating: "a", count: StandardWebhooks.maximumIdBytes)
+        _ = try StandardWebhooks.checkHead(id: fits, timestamp: "1614265330", signature: "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+                                           now: Self.now)
+    }
+
+    @Test("only the first signatures of a long list are tried")
+    func manySignatures() throws {
+        let verifier = try #require(StandardWebhooks(secret: Self.secret))
+        let body = Array(#"{"test": 2432232314}"#.utf8)
+        let good = verifier.sign(id: "msg_1", timestamp: 1_614_265_330, body: body)
+        let junk = Array(repeating: "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=", count: StandardWebhooks.maximumSignatures)
+        #expect(throws: StandardWebhooks.Failure.noMatchingSignature) {
+            try verifier.verify(id: "msg_1", timestamp: "1614265330", signature: (junk + [good]).joined(separator: " "), body: body, now: Self.now)
+        }
+        try verifier.verify(id: "msg_1", timestamp: "1614265330", signature: (junk.dropLast() + [good]).joined(separator: " "), body: body, now: Self.now)
     }
 }

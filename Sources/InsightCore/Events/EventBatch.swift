@@ -32,34 +32,45 @@ public enum EventBatch {
     /// A body that cannot be read as a whole (not JSON at all, or not UTF-8): the caller answers 400.
     public struct Unreadable: Error, Sendable, CustomStringConvertible {
         public let description: String
+        /// The body holds more items than the caller's `maximumItems`.
+        public var tooManyItems = false
     }
 
     /// With `encodeData`, each event's ``Event/dataText`` is written here (see
     /// ``decodeLine(_:number:defaultSource:decoder:encodeData:)``).
+    /// More than `maximumItems` items (events, valid or not) is ``Unreadable`` with ``Unreadable/tooManyItems``,
+    /// found before the items past the limit are decoded.
     public static func decode(_ bytes: [UInt8], format: Format, defaultSource: String,
                               decoder: some EventDecoding = NativeEventDecoder(),
-                              encodeData: Bool = false) throws(Unreadable) -> [Item] {
+                              encodeData: Bool = false, maximumItems: Int = .max) throws(Unreadable) -> [Item] {
         guard !bytes.isEmpty, bytes.contains(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else {
             throw Unreadable(description: "the body is empty: send a JSON event, an array of events, or NDJSON")
         }
         if String(validating: bytes, as: UTF8.self) == nil {
             throw Unreadable(description: "the body is not valid UTF-8; send UTF-8 text")
         }
+        let tooMany = Unreadable(description: "the body holds more than \(maximumItems) items", tooManyItems: true)
         switch format {
         case .ndjson:
-            return decodeLines(bytes, defaultSource: defaultSource, decoder: decoder, encodeData: encodeData)
+            return try decodeLines(bytes, defaultSource: defaultSource, decoder: decoder, encodeData: encodeData,
+                                   maximumItems: maximumItems)
         case .json:
             do {
-                return items(from: try JSONParser.parse(bytes), defaultSource: defaultSource, decoder: decoder,
-                             encodeData: encodeData)
+                return items(from: try JSONParser.parse(bytes, maximumTopLevelElements: maximumItems),
+                             defaultSource: defaultSource, decoder: decoder, encodeData: encodeData)
             } catch {
+                if error.exceedsLimit { throw tooMany }
                 throw Unreadable(description: "the body is not valid JSON: \(error)")
             }
         case .automatic:
-            if let document = try? JSONParser.parse(bytes) {
+            do {
+                let document = try JSONParser.parse(bytes, maximumTopLevelElements: maximumItems)
                 return items(from: document, defaultSource: defaultSource, decoder: decoder, encodeData: encodeData)
+            } catch {
+                if error.exceedsLimit { throw tooMany }
             }
-            let lines = decodeLines(bytes, defaultSource: defaultSource, decoder: decoder, encodeData: encodeData)
+            let lines = try decodeLines(bytes, defaultSource: defaultSource, decoder: decoder, encodeData: encodeData,
+                                        maximumItems: maximumItems)
             if lines.count <= 1, lines.allSatisfy({ if case .failure = $0.result { true } else { false } }) {
                 do { _ = try JSONParser.parse(bytes) } catch { throw Unreadable(description: "the body is not valid JSON: \(error)") }
             }
@@ -83,22 +94,25 @@ public enum EventBatch {
     }
 
     private static func decodeLines(_ bytes: [UInt8], defaultSource: String, decoder: some EventDecoding,
-                                    encodeData: Bool) -> [Item] {
+                                    encodeData: Bool, maximumItems: Int = .max) throws(Unreadable) -> [Item] {
         var items: [Item] = []
         var lineNumber = 0
-        bytes.withUnsafeBufferPointer { buffer in
+        let complete = bytes.withUnsafeBufferPointer { buffer in
             var start = 0
             while start <= buffer.count {
                 let end = buffer[start...].firstIndex(of: 0x0A) ?? buffer.count
                 lineNumber += 1
                 if var item = decodeLine(UnsafeBufferPointer(rebasing: buffer[start..<end]), number: lineNumber,
                                          defaultSource: defaultSource, decoder: decoder, encodeData: encodeData) {
+                    guard items.count < maximumItems else { return false }
                     item = Item(line: item.line, index: items.count, result: item.result, raw: item.raw)
                     items.append(item)
                 }
                 start = end + 1
             }
+            return true
         }
+        guard complete else { throw Unreadable(description: "the body holds more than \(maximumItems) items", tooManyItems: true) }
         return items
     }
 

@@ -10,6 +10,8 @@ public struct JSONParser {
         public let offset: Int
         public let line: Int
         public let column: Int
+        /// The text may be valid JSON, but it holds more top-level elements than the caller allows.
+        public var exceedsLimit = false
         public var description: String { "line \(line), column \(column): \(message)" }
     }
 
@@ -22,6 +24,8 @@ public struct JSONParser {
     private var dataRange: Range<Int>?
     /// The members of the objects being parsed, innermost last (see `parseObject`).
     private var members: [(key: String, value: JSONValue)] = []
+    /// The most elements a top-level array may have (see ``parse(_:maximumTopLevelElements:)``).
+    private var topLevelLimit = Int.max
 
     private init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -36,6 +40,17 @@ public struct JSONParser {
 
     public static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
         try bytes.withUnsafeBufferPointer { (buffer) throws(Failure) in try parse(buffer) }
+    }
+
+    /// Parses as ``parse(_:)-swift.type.method`` does, but stops at the element after the first `limit` of a
+    /// top-level array, with a failure whose ``Failure/exceedsLimit`` is set: a batch of millions of tiny items
+    /// is refused before it takes memory for each.
+    public static func parse(_ bytes: [UInt8], maximumTopLevelElements limit: Int) throws(Failure) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(Failure) in
+            var parser = JSONParser(bytes: buffer)
+            parser.topLevelLimit = limit
+            return try parser.parseDocument()
+        }
     }
 
     public static func parse(_ bytes: some Collection<UInt8>) throws(Failure) -> JSONValue {
@@ -273,6 +288,11 @@ public struct JSONParser {
         if peek() == UInt8(ascii: "]") { index += 1; return .array(array) }
         while true {
             skipWhitespace()
+            if depth == 0, array.count == topLevelLimit {
+                var limitFailure = failure("more than \(topLevelLimit) elements in the top-level array")
+                limitFailure.exceedsLimit = true
+                throw limitFailure
+            }
             array.append(try parseValue(depth: depth + 1))
             skipWhitespace()
             switch peek() {

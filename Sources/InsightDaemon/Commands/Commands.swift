@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import InsightCore
 import InsightEngine
 import InsightPlugins
@@ -10,6 +13,23 @@ import Logging
 public enum Commands {
     /// Exit status: 0 success, 1 a configuration, state or input problem (with a message on stderr).
     public typealias ExitCode = Int32
+
+    /// Raises the soft descriptor limit to the hard one (systemd's `LimitNOFILE` sets both; a shell often leaves the
+    /// soft one at 1024): connections, the database and the inbox share it, and a daemon out of descriptors
+    /// refuses valid requests.
+    static func raiseDescriptorLimit(logger: Logger) {
+        #if canImport(Glibc)
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            let before = limit.rlim_cur
+            limit.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+                logger.warning("could not raise the descriptor limit", metadata: ["process.descriptor_limit": "\(before)"])
+            }
+        }
+        #endif
+    }
 
     /// `insightd run`.
     public static func run(configPath: String) async -> ExitCode {
@@ -24,6 +44,7 @@ public enum Commands {
         DaemonMetrics.bootstrap()
         let logger = Logger(label: "insightd")
         for warning in configuration.warnings { logger.warning("\(warning)") }
+        raiseDescriptorLimit(logger: logger)
         do {
             let daemon = try Daemon.build(configuration: configuration, logger: logger)
             try await daemon.run()

@@ -617,26 +617,92 @@ public struct StorageConfig: Sendable, Decodable {
     }
 }
 
-/// HTTP limits.
+/// HTTP limits: what one client, or many, may take of the server before anything is authenticated (see
+/// `ServerLimits` in InsightHTTP, whose defaults these are).
 public struct HTTPConfig: Sendable, Decodable {
     /// The largest request body; larger ones are refused with 413 while streaming. Default 10 MiB.
     public var maxBodyBytes: Int
+    /// Open connections; over it the listener stops accepting until one closes. Default 1024.
+    public var maxConnections: Int
+    /// `POST /v1/events` bodies held at once; over it 503 with Retry-After. Default 256.
+    public var maxBodiesInFlight: Int
+    /// The bytes those bodies may hold in all; over it 503 with Retry-After. Default 64 MiB, at least max_body_bytes.
+    public var maxBodyBytesInFlight: Int
+    /// From a request's first byte to the end of its head. Default 10s.
+    public var headerTimeout: ConfigDuration
+    /// From a request's head to the end of its body. Default 60s.
+    public var bodyTimeout: ConfigDuration
+    /// A kept-alive connection with no request in progress is closed after this. Default 75s.
+    public var idleTimeout: ConfigDuration
+    /// After SIGTERM, how long requests in progress may take before their connections are closed. Default 10s.
+    public var shutdownGrace: ConfigDuration
+    /// Events per request; a body with more is refused whole (413). Default 100000.
+    public var maxItems: Int
+    /// Rejected items listed in an answer; the rest are counted in `rejectedCount`. Default 100.
+    public var maxListedRejections: Int
+    /// Rejected items of one request stored in the quarantine; the rest are counted. Default 1000.
+    public var maxQuarantinedPerRequest: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case maxBodyBytes = "max_body_bytes"
+        case maxConnections = "max_connections"
+        case maxBodiesInFlight = "max_bodies_in_flight"
+        case maxBodyBytesInFlight = "max_body_bytes_in_flight"
+        case headerTimeout = "header_timeout"
+        case bodyTimeout = "body_timeout"
+        case idleTimeout = "idle_timeout"
+        case shutdownGrace = "shutdown_grace"
+        case maxItems = "max_items"
+        case maxListedRejections = "max_listed_rejections"
+        case maxQuarantinedPerRequest = "max_quarantined_per_request"
     }
 
     public init() {
         maxBodyBytes = 10 * 1024 * 1024
+        maxConnections = 1024
+        maxBodiesInFlight = 256
+        maxBodyBytesInFlight = 64 << 20
+        headerTimeout = ConfigDuration(seconds: 10, text: "10s")
+        bodyTimeout = ConfigDuration(seconds: 60, text: "60s")
+        idleTimeout = ConfigDuration(seconds: 75, text: "75s")
+        shutdownGrace = ConfigDuration(seconds: 10, text: "10s")
+        maxItems = 100_000
+        maxListedRejections = 100
+        maxQuarantinedPerRequest = 1000
     }
 
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? maxBodyBytes
-        guard (1024...(1 << 30)).contains(maxBodyBytes) else {
-            throw DecodingError.dataCorruptedError(forKey: .maxBodyBytes, in: c, debugDescription: "must be between 1024 and 1073741824")
+        func integer(_ key: CodingKeys, _ value: inout Int, in range: ClosedRange<Int>) throws {
+            value = try c.decodeIfPresent(Int.self, forKey: key) ?? value
+            guard range.contains(value) else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c,
+                    debugDescription: "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+            }
         }
+        func duration(_ key: CodingKeys, _ value: inout ConfigDuration, in range: ClosedRange<Double>) throws {
+            value = try c.decodeIfPresent(ConfigDuration.self, forKey: key) ?? value
+            guard range.contains(value.seconds) else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c,
+                    debugDescription: "must be between \(range.lowerBound) s and \(range.upperBound) s, got \(value.text)")
+            }
+        }
+        try integer(.maxBodyBytes, &maxBodyBytes, in: 1024...(1 << 30))
+        try integer(.maxConnections, &maxConnections, in: 1...1_000_000)
+        try integer(.maxBodiesInFlight, &maxBodiesInFlight, in: 1...100_000)
+        try integer(.maxBodyBytesInFlight, &maxBodyBytesInFlight, in: 1024...(1 << 40))
+        guard maxBodyBytesInFlight >= maxBodyBytes else {
+            throw DecodingError.dataCorruptedError(forKey: .maxBodyBytesInFlight, in: c,
+                debugDescription: "must be at least max_body_bytes (\(maxBodyBytes)), so that one largest body fits; got \(maxBodyBytesInFlight)")
+        }
+        try integer(.maxItems, &maxItems, in: 1...100_000_000)
+        try integer(.maxListedRejections, &maxListedRejections, in: 0...100_000)
+        try integer(.maxQuarantinedPerRequest, &maxQuarantinedPerRequest, in: 0...100_000_000)
+        try duration(.headerTimeout, &headerTimeout, in: 0.1...3600)
+        try duration(.bodyTimeout, &bodyTimeout, in: 0.1...86_400)
+        try duration(.idleTimeout, &idleTimeout, in: 0.1...86_400)
+        try duration(.shutdownGrace, &shutdownGrace, in: 0...3600)
     }
 }
 

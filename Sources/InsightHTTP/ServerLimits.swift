@@ -1,0 +1,272 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import Logging
+import Metrics
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+
+/// What one client, or many, may take of the server before anything is authenticated: connections, time to send
+/// a request, bodies being read at once, items per request. Every limit has a default safe for a bank's network
+/// and is set under `http:` in the configuration.
+public struct ServerLimits: Sendable, Equatable {
+    /// Open connections; over it the listener stops accepting (new ones wait in the kernel's backlog) until one
+    /// closes. The daemon keeps it under its descriptor limit, so the inbox and the database always get theirs.
+    public var maximumConnections: Int
+    /// Requests on `POST /v1/events` holding their bodies at once (read, decoded, committed); over it: 503 with
+    /// `Retry-After`, nothing queued.
+    public var maximumBodiesInFlight: Int
+    /// The bytes those bodies may hold in all, whatever their number: a request whose body would go over it is
+    /// answered 503 with `Retry-After`. Bounds the memory that bodies, signed but not yet verified ones among them,
+    /// can take. At least the body limit, so that one largest body always fits.
+    public var maximumBodyBytesInFlight: Int
+    /// From the first byte of a request to the end of its head; over it the connection is closed.
+    public var headerTimeout: Duration
+    /// From the end of a request's head to the end of its body; over it the connection is closed.
+    public var bodyTimeout: Duration
+    /// A kept-alive connection with no request in progress is closed after this.
+    public var idleTimeout: Duration
+    /// After SIGTERM, how long requests in progress may take to finish before their connections are closed.
+    public var shutdownGrace: Duration
+    /// Items (events) per request; a body with more is refused whole with 413.
+    public var maximumItems: Int
+    /// Rejected items listed in an answer (the rest are counted in `rejectedCount`).
+    public var listedRejections: Int
+    /// Rejected items of one request kept in the quarantine (the rest are counted, not stored).
+    public var quarantinedPerRequest: Int
+
+    public init(maximumConnections: Int = 1024, maximumBodiesInFlight: Int = 256, maximumBodyBytesInFlight: Int = 64 << 20,
+                headerTimeout: Duration = .seconds(10),
+                bodyTimeout: Duration = .seconds(60), idleTimeout: Duration = .seconds(75), shutdownGrace: Duration = .seconds(10),
+                maximumItems: Int = 100_000, listedRejections: Int = 100, quarantinedPerRequest: Int = 1000) {
+        self.maximumConnections = maximumConnections
+        self.maximumBodiesInFlight = maximumBodiesInFlight
+        self.maximumBodyBytesInFlight = maximumBodyBytesInFlight
+        self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
+        self.idleTimeout = idleTimeout
+        self.shutdownGrace = shutdownGrace
+        self.maximumItems = maximumItems
+        self.listedRejections = listedRejections
+        self.quarantinedPerRequest = quarantinedPerRequest
+    }
+}
+
+/// The server's connections: counted for `/metrics` and `/readyz`, and held under ``ServerLimits/maximumConnections``
+/// by Hummingbird's accept gate.
+public final class ConnectionGauge: Sendable {
+    private let open = Atomic<Int>(0)
+    private let timedOut = Atomic<Int>(0)
+
+    public init() {}
+
+    public var openConnections: Int { open.load(ordering: .relaxed) }
+    /// Connections closed because a request's head or body did not arrive in time.
+    public var timedOutConnections: Int { timedOut.load(ordering: .relaxed) }
+
+    func opened() { Gauge(label: "insightd_http_connections_open").record(open.add(1, ordering: .relaxed).newValue) }
+    func closed() { Gauge(label: "insightd_http_connections_open").record(open.subtract(1, ordering: .relaxed).newValue) }
+    func timedOutOne() { timedOut.add(1, ordering: .relaxed) }
+}
+
+/// The requests on `POST /v1/events` holding a body, counted and weighed: ``tryEnter()`` refuses one over
+/// ``ServerLimits/maximumBodiesInFlight``, ``reserve(_:)`` refuses bytes over ``ServerLimits/maximumBodyBytesInFlight``,
+/// rather than queueing either.
+final class BodyAdmission: Sendable {
+    private let inFlight = Atomic<Int>(0)
+    private let bytes = Atomic<Int>(0)
+    let limit: Int
+    let byteLimit: Int
+
+    init(limit: Int, byteLimit: Int) {
+        self.limit = limit
+        self.byteLimit = byteLimit
+    }
+
+    /// Whether a body may be read now; if so the caller must ``leave()`` once it is done with it.
+    func tryEnter() -> Bool { Self.add(1, to: inFlight, upTo: limit) }
+
+    func leave() { inFlight.subtract(1, ordering: .releasing) }
+
+    /// Whether `count` more bytes of bodies may be held; if so the caller must ``release(_:)`` them.
+    func reserve(_ count: Int) -> Bool { Self.add(count, to: bytes, upTo: byteLimit) }
+
+    func release(_ count: Int) { bytes.subtract(count, ordering: .releasing) }
+
+    var current: Int { inFlight.load(ordering: .relaxed) }
+    var currentBytes: Int { bytes.load(ordering: .relaxed) }
+
+    private static func add(_ amount: Int, to counter: borrowing Atomic<Int>, upTo limit: Int) -> Bool {
+        var current = counter.load(ordering: .relaxed)
+        while current + amount <= limit {
+            let (exchanged, original) = counter.compareExchange(expected: current, desired: current + amount, ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+}
+
+/// Hummingbird's accept gate over ``ConnectionGauge``: the listener reads no new connection while
+/// ``ServerLimits/maximumConnections`` are open.
+struct ConnectionLimit: AvailableConnectionsDelegate {
+    let gauge: ConnectionGauge
+    let maximum: Int
+
+    mutating func connectionOpened() { gauge.opened() }
+    mutating func connectionClosed() { gauge.closed() }
+    func isAcceptingNewConnections() -> Bool { gauge.openConnections < maximum }
+}
+
+/// HTTP/1.1 with request deadlines: Hummingbird's channel, plus a handler in front of its decoder that sees the
+/// first byte of each request, and one behind it that sees the head and the end of the body. A request whose head
+/// is not complete within ``ServerLimits/headerTimeout`` of its first byte, or whose body is not complete within
+/// ``ServerLimits/bodyTimeout`` of its head, has its connection closed: a client that sends slowly, or stops,
+/// holds a connection and a body buffer for seconds, not for ever.
+struct DeadlineHTTP1Channel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+
+    let inner: HTTP1Channel
+    let limits: ServerLimits
+    let gauge: ConnectionGauge
+
+    init(responder: @escaping HTTPChannelHandler.Responder, limits: ServerLimits, gauge: ConnectionGauge) {
+        self.limits = limits
+        self.gauge = gauge
+        inner = HTTP1Channel(responder: responder, configuration: .init(
+            additionalChannelHandlers: [RequestPhaseHandler()], idleTimeout: TimeAmount(limits.idleTimeout)))
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        do {
+            try channel.pipeline.syncOperations.addHandler(
+                RequestDeadlineHandler(headerTimeout: TimeAmount(limits.headerTimeout), bodyTimeout: TimeAmount(limits.bodyTimeout),
+                                       gauge: gauge, logger: logger))
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return inner.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await inner.handle(value: value, logger: logger)
+    }
+}
+
+/// In front of the HTTP decoder: starts a request's head deadline at its first byte, and closes the connection
+/// when a deadline passes. ``RequestPhaseHandler``, behind the decoder, moves it from head to body to response.
+final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    enum Phase: String {
+        /// Between requests: no deadline of ours (Hummingbird's idle timeout applies).
+        case idle
+        case head
+        case body
+        /// The request is read; the server is answering it.
+        case responding
+    }
+
+    private let headerTimeout: TimeAmount
+    private let bodyTimeout: TimeAmount
+    private let gauge: ConnectionGauge
+    private let logger: Logger
+    private var phase = Phase.idle
+    private var deadline: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+
+    init(headerTimeout: TimeAmount, bodyTimeout: TimeAmount, gauge: ConnectionGauge, logger: Logger) {
+        self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
+        self.gauge = gauge
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // The first bytes of a request (or of the next one, pipelined behind a response): its head is due.
+        if phase == .idle || phase == .responding { start(.head, within: headerTimeout) }
+        context.fireChannelRead(data)
+    }
+
+    /// The decoder produced the request's head: its body is due.
+    func headReceived() { start(.body, within: bodyTimeout) }
+
+    /// The decoder produced the end of the request's body.
+    func bodyReceived() {
+        deadline?.cancel()
+        deadline = nil
+        phase = .responding
+    }
+
+    /// The server wrote the end of a response.
+    func responseWritten() {
+        if phase == .responding { phase = .idle }
+    }
+
+    private func start(_ next: Phase, within timeout: TimeAmount) {
+        deadline?.cancel()
+        phase = next
+        guard let context else { return }
+        deadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) { [self] in
+            deadline = nil
+            expire(next, after: timeout)
+        }
+    }
+
+    private func expire(_ phase: Phase, after timeout: TimeAmount) {
+        guard let context, self.phase == phase else { return }
+        gauge.timedOutOne()
+        Counter(label: "insightd_http_connections_timed_out_total", dimensions: [("phase", phase.rawValue)]).increment()
+        logger.notice("closed a connection: the request's \(phase == .head ? "head" : "body") did not arrive in time", metadata: [
+            "http.timeout_ms": "\(timeout.nanoseconds / 1_000_000)",
+            "net.peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "unknown")",
+        ])
+        context.close(promise: nil)
+    }
+}
+
+/// Behind the HTTP decoder: tells the ``RequestDeadlineHandler`` in front of it where the request stands.
+final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private var deadlines: RequestDeadlineHandler?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        deadlines = try? context.pipeline.syncOperations.handler(type: RequestDeadlineHandler.self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { deadlines = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head: deadlines?.headReceived()
+        case .body: break
+        case .end: deadlines?.bodyReceived()
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { deadlines?.responseWritten() }
+        context.write(data, promise: promise)
+    }
+}
