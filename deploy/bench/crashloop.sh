@@ -39,7 +39,7 @@ rm -rf "$work/state" "$work/plugins" "$work/killed-copy"
 rm -f "$work"/{acks.txt,receiver.log,receiver.out,receiver.port,sender.out,daemon.out,daemon.err,insightd.yaml}
 pid="" receiver="" sender=""
 cleanup() {
-  [ -z "$sender" ] || kill -TERM "$sender" 2>/dev/null || true
+  [ -z "$sender" ] || kill -KILL "$sender" 2>/dev/null || true
   [ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true
   [ -z "$receiver" ] || kill -TERM "$receiver" 2>/dev/null || true
   wait 2>/dev/null || true

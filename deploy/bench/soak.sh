@@ -11,16 +11,19 @@
 #
 # - deploy/bench/proofs/rate_sender.py: open-loop signed requests at RATE (python asyncio; wrk has no fixed rate and
 #   wrk2 is not packaged in Debian), one event each (common.soak_event: mostly small card transactions over CLIENTS
-#   clients, 4% CNY 60,000 cash withdrawals that make an AML and a rules lead, 2% CNY 800,000 credits); latency is
+#   clients, 4% CNY 60,000 cash withdrawals that make an AML and a rules lead, 2% CNY 800,000 credits; the small
+#   ones are credits, as debits would fill risk-alerts' 24-hour velocity windows for a day); latency is
 #   taken from the moment each request was due (no coordinated omission) and, beside it, from when it was written;
 # - deploy/bench/proofs/receiver.py: the `hook` and `aml` webhook receivers, answering 500 to 30% of the requests;
 # - deploy/bench/proofs/loris.py: LORIS connections writing a request head that never ends, a byte a second, each
 #   reopened when the daemon closes it (the reconnections are counted: with header deadlines the daemon closes them);
-# - every 10 s the daemon's VmRSS, open descriptors, threads, CPU seconds and pending outbox rows go to
-#   WORK_DIR/samples.csv (the sender's per-10 s latency to WORK_DIR/latency.csv).
+# - every 10 s the daemon's VmRSS, open descriptors, threads, CPU seconds, seconds waited for a CPU, the machine's
+#   CPU and IO pressure (PSI) and the pending outbox rows go to WORK_DIR/samples.csv (the sender's per-10 s latency
+#   to WORK_DIR/latency.csv).
 # Prints the achieved rate against the target, p50/p99/max latency and the error count of the valid requests, RSS
 # and descriptors (idle, the first sample under load, 20% into the run, the highest, the end of the load, after
-# it), the daemon's CPU and the load average (the machine may be shared), the slow-loris figures, the outbox pending
+# it), the daemon's CPU and the time it waited for one, the machine's load and pressure (it may be shared: a p99
+# taken on a busy machine says little), the slow-loris figures, the outbox pending
 # at the end of the load and after the drain, and how long SIGTERM took with the slow-loris connections still open.
 # Exits 1 if a check fails: errors, under 95% of the rate, p99 >= 50 ms, the outbox not drained, and on runs of
 # 5 minutes or more (shorter ones are still warming their caches) the end RSS over 1.25x the figure 20% into the
@@ -90,14 +93,18 @@ curl -sf "127.0.0.1:$port/healthz" >/dev/null || { echo "insightd did not start:
 
 t0=$(date +%s)
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' /proc/$pid/stat; }
-sample() { # PHASE: one CSV line: phase,elapsed_s,rss_kb,fds,threads,cpu_s,pending
+# Seconds the daemon's live threads have waited on a run queue for a CPU, and the machine's CPU and IO pressure
+# (PSI "some" avg10, %): on a shared machine they tell a stall of the daemon from one of the machine.
+runq() { cat /proc/$pid/task/*/schedstat 2>/dev/null | awk '{s += $2} END {printf "%.1f", s / 1e9}'; }
+psi() { awk '/^some/ {sub("avg10=", "", $2); print $2}' "/proc/pressure/$1" 2>/dev/null || echo ""; }
+sample() { # PHASE: one CSV line: phase,elapsed_s,rss_kb,fds,threads,cpu_s,runq_wait_s,psi_cpu,psi_io,pending
   local rss threads fds
   rss=$(awk '/^VmRSS/ {print $2}' /proc/$pid/status 2>/dev/null) || return 1
   threads=$(awk '/^Threads/ {print $2}' /proc/$pid/status 2>/dev/null) || return 1
   fds=$(ls /proc/$pid/fd 2>/dev/null | wc -l)
-  echo "$1,$(( $(date +%s) - t0 )),$rss,$fds,$threads,$(cpu),$(pending)"
+  echo "$1,$(( $(date +%s) - t0 )),$rss,$fds,$threads,$(cpu),$(runq),$(psi cpu),$(psi io),$(pending)"
 }
-echo "phase,elapsed_s,rss_kb,fds,threads,cpu_s,pending" > "$work/samples.csv"
+echo "phase,elapsed_s,rss_kb,fds,threads,cpu_s,runq_wait_s,psi_cpu,psi_io,pending" > "$work/samples.csv"
 idle=$(sample idle); echo "$idle" >> "$work/samples.csv"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "soak: $minutes min at $rate requests/s, $loris_count slow-loris connections, receiver failing 30%, $(basename "$bin"), work $work"
@@ -148,22 +155,23 @@ kill -TERM $loris; wait $loris 2>/dev/null || true; loris=""
 kill -TERM $receiver; wait $receiver 2>/dev/null || true; receiver=""
 
 python3 - "$work" "$rate" "$pending_end" "$now_pending" "$drain_secs" "$loris_figures" "$outbox" "$leads" \
-  "$journal" "$stopped (exit $status)" "$load_before" "$load_after" "$(nproc)" <<'PY'
+  "$journal" "$stopped (exit $status)" "$load_before" "$load_after" "$(nproc)" "$seconds" <<'PY'
 import csv, json, sys
-work, rate, pending_end, pending_after, drain_secs, loris, outbox, leads, journal, stopped, la0, la1, cores = sys.argv[1:]
+work, rate, pending_end, pending_after, drain_secs, loris, outbox, leads, journal, stopped, la0, la1, cores, planned \
+    = sys.argv[1:]
 rate = float(rate)
 s = json.load(open(f"{work}/sender.json"))
 rows = [r for r in csv.DictReader(open(f"{work}/samples.csv"))]
 for r in rows:
     for k in r:
-        r[k] = int(r[k]) if r[k].lstrip("-").isdigit() else float(r[k]) if k == "cpu_s" else r[k]
+        r[k] = int(r[k]) if r[k].lstrip("-").isdigit() else float(r[k]) if k in ("cpu_s", "runq_wait_s") else r[k]
 idle = rows[0]
 after = rows[-1]
 load = [r for r in rows if r["phase"] == "load"] or [after]
 run = load[-1]["elapsed_s"]
 warm = next(r for r in load if r["elapsed_s"] >= 0.2 * run)
 first, end = load[0], load[-1]
-judged = run >= 300  # RSS and descriptors are judged on 5 minutes or more; before that the caches are warming
+judged = int(planned) >= 300  # RSS and descriptors are judged on 5 minutes or more; before that the caches are warming
 rss_max = max(load or [idle], key=lambda r: r["rss_kb"])
 fd_max = max(load or [idle], key=lambda r: r["fds"])
 mb = lambda kb: f"{kb / 1024:.0f} MB"
@@ -188,8 +196,13 @@ print(f"RSS: idle {mb(idle['rss_kb'])}, first sample under load {mb(first['rss_k
 print(f"descriptors: idle {idle['fds']}, first under load {first['fds']}, at 20% {warm['fds']}, max {fd_max['fds']} "
       f"({fd_max['elapsed_s']} s), end of the load {end['fds']}, after it {after['fds']}; threads {idle['threads']} "
       f"idle, {end['threads']} at the end  {verdict(end['fds'] <= warm['fds'] + 16, 'descriptors grew')}")
-print(f"daemon CPU: {after['cpu_s'] - idle['cpu_s']:.1f} s over {after['elapsed_s']} s on {cores} cores; "
-      f"load average {la0} before, {la1} after the load")
+psi_cpu = [float(r["psi_cpu"]) for r in load if r["psi_cpu"]]
+psi_io = [float(r["psi_io"]) for r in load if r["psi_io"]]
+mean = lambda v: f"{sum(v) / len(v):.0f}%" if v else "?"
+print(f"daemon CPU: {after['cpu_s'] - idle['cpu_s']:.1f} s over {after['elapsed_s']} s on {cores} cores, "
+      f"{after['runq_wait_s'] - idle['runq_wait_s']:.1f} s waiting for a CPU; machine: load average {la0} before, "
+      f"{la1} after, CPU pressure {mean(psi_cpu)} (max {max(psi_cpu, default=0):.0f}%), IO pressure {mean(psi_io)} "
+      f"(max {max(psi_io, default=0):.0f}%) of the time (PSI some, avg10)")
 l = json.loads(loris or "{}")
 print(f"slow-loris: {l.get('open', '?')} open at the end, {l.get('opened', '?')} opened, "
       f"{l.get('reconnections', '?')} reconnections after the daemon closed one"

@@ -66,8 +66,10 @@ def lead_event(event_id, n, clients, prefix="C"):
 
 
 def soak_event(event_id, n, clients, prefix="S"):
-    """Event n of the soak: mostly small card transactions (no lead), 4% a CNY 60,000 cash withdrawal (an AML lead
-    and a rules lead), 2% a CNY 800,000 transfer in (rules and product-match)."""
+    """Event n of the soak: mostly small card credits (no lead), 4% a CNY 60,000 cash withdrawal (an AML lead and a
+    rules lead), 2% a CNY 800,000 transfer in (rules and product-match). The small ones are credits because
+    risk-alerts keeps every debit of the last 24 h of event time in the client's velocity window: debits at 500/s
+    would make the state grow for a day, which is the workload's memory, not a leak."""
     client = f"{prefix}{n % clients:06d}"
     account = f"6228{n % clients:012d}"
     shape = (n * 2654435761 >> 7) % 50
@@ -79,7 +81,7 @@ def soak_event(event_id, n, clients, prefix="S"):
     else:
         amount = 10 + (n * 7919) % 4990
         data = {"accountId": account, "amount": f"{amount}.00", "currency": "CNY",
-                "direction": "debit" if n % 2 else "credit", "channel": "card"}
+                "direction": "credit", "channel": "card"}
     return {"id": event_id, "type": "account.transaction", "time": now_iso(), "clientId": client, "data": data}
 
 
