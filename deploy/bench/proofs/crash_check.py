@@ -136,7 +136,7 @@ print(f"  leads received {len(received_leads & wanted)} of {len(wanted)}, not re
 print(f"  redeliveries (a delivery id accepted again after a kill, at-least-once): {redelivered} "
       f"({sum(1 for n in accepted.values() if n > 1)} delivery ids)")
 print(f"  one lead under two delivery ids at one path: {two_ids}, accepted ids the outbox does not have as sent: "
-      f"{len(unknown)}  {check(two_ids == 0 and not unknown, 'deliveries duplicated')}{sample(unknown)}")
+      f"{len(unknown)}  {check(two_ids == 0 and not unknown, 'deliveries duplicated or unknown to the outbox')}{sample(unknown)}")
 if failures:
     print("FAILED: " + "; ".join(failures))
     sys.exit(1)
