@@ -149,7 +149,8 @@ public struct Daemon: Sendable {
                            metadata: ["http.max_connections": "\(http.maxConnections)", "http.max_connections.effective": "\(connections)",
                                       "process.descriptor_limit": "\(descriptorLimit)"])
         }
-        return ServerLimits(maximumConnections: connections, maximumBodiesInFlight: http.maxBodiesInFlight,
+        return ServerLimits(maximumConnections: connections, maximumConnectionsPerAddress: http.maxConnectionsPerAddress,
+                            maximumBodiesInFlight: http.maxBodiesInFlight,
                             maximumBodyBytesInFlight: http.maxBodyBytesInFlight,
                             headerTimeout: http.headerTimeout.duration, bodyTimeout: http.bodyTimeout.duration,
                             idleTimeout: http.idleTimeout.duration, shutdownGrace: http.shutdownGrace.duration,

@@ -14,6 +14,9 @@ public struct ServerLimits: Sendable, Equatable {
     /// Open connections; over it the listener stops accepting (new ones wait in the kernel's backlog) until one
     /// closes. The daemon keeps it under its descriptor limit, so the inbox and the database always get theirs.
     public var maximumConnections: Int
+    /// Open connections from one client address (0: no limit); over it a new connection is closed at once, so one
+    /// host cannot take every connection from the others.
+    public var maximumConnectionsPerAddress: Int
     /// Requests on `POST /v1/events` holding their bodies at once (read, decoded, committed); over it: 503 with
     /// `Retry-After`, nothing queued.
     public var maximumBodiesInFlight: Int
@@ -36,11 +39,12 @@ public struct ServerLimits: Sendable, Equatable {
     /// Rejected items of one request kept in the quarantine (the rest are counted, not stored).
     public var quarantinedPerRequest: Int
 
-    public init(maximumConnections: Int = 1024, maximumBodiesInFlight: Int = 256, maximumBodyBytesInFlight: Int = 64 << 20,
+    public init(maximumConnections: Int = 1024, maximumConnectionsPerAddress: Int = 256, maximumBodiesInFlight: Int = 256, maximumBodyBytesInFlight: Int = 64 << 20,
                 headerTimeout: Duration = .seconds(10),
                 bodyTimeout: Duration = .seconds(60), idleTimeout: Duration = .seconds(75), shutdownGrace: Duration = .seconds(10),
                 maximumItems: Int = 100_000, listedRejections: Int = 100, quarantinedPerRequest: Int = 1000) {
         self.maximumConnections = maximumConnections
+        self.maximumConnectionsPerAddress = maximumConnectionsPerAddress
         self.maximumBodiesInFlight = maximumBodiesInFlight
         self.maximumBodyBytesInFlight = maximumBodyBytesInFlight
         self.headerTimeout = headerTimeout
@@ -58,6 +62,8 @@ public struct ServerLimits: Sendable, Equatable {
 public final class ConnectionGauge: Sendable {
     private let open = Atomic<Int>(0)
     private let timedOut = Atomic<Int>(0)
+    private let refused = Atomic<Int>(0)
+    private let byAddress = Mutex<[String: Int]>([:])
 
     public init() {}
 
@@ -68,6 +74,31 @@ public final class ConnectionGauge: Sendable {
     func opened() { Gauge(label: "insightd_http_connections_open").record(open.add(1, ordering: .relaxed).newValue) }
     func closed() { Gauge(label: "insightd_http_connections_open").record(open.subtract(1, ordering: .relaxed).newValue) }
     func timedOutOne() { timedOut.add(1, ordering: .relaxed) }
+
+    /// Connections closed at once because their address had too many open.
+    public var refusedConnections: Int { refused.load(ordering: .relaxed) }
+
+    /// Counts a connection from `address` unless that address has `limit` open already (0: no limit).
+    func admit(_ address: String, limit: Int) -> Bool {
+        let admitted = byAddress.withLock { counts in
+            let open = counts[address, default: 0]
+            guard limit == 0 || open < limit else { return false }
+            counts[address] = open + 1
+            return true
+        }
+        if !admitted {
+            refused.add(1, ordering: .relaxed)
+            Counter(label: "insightd_http_connections_refused_total").increment()
+        }
+        return admitted
+    }
+
+    func release(_ address: String) {
+        byAddress.withLock { counts in
+            let open = counts[address, default: 1] - 1
+            counts[address] = open > 0 ? open : nil
+        }
+    }
 }
 
 /// The requests on `POST /v1/events` holding a body, counted and weighed: ``tryEnter()`` refuses one over
@@ -139,6 +170,16 @@ struct DeadlineHTTP1Channel: ServerChildChannel {
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        // One host may not hold every connection: over its share, the connection is closed before a byte is read.
+        let address = channel.remoteAddress?.ipAddress ?? "unknown"
+        guard gauge.admit(address, limit: limits.maximumConnectionsPerAddress) else {
+            logger.notice("closed a connection: its address has http.max_connections_per_address open", metadata: [
+                "net.peer": "\(address)", "http.max_connections_per_address": "\(limits.maximumConnectionsPerAddress)",
+            ])
+            return channel.close().flatMapThrowing { throw ChannelError.ioOnClosedChannel }
+        }
+        let gauge = gauge
+        channel.closeFuture.whenComplete { _ in gauge.release(address) }
         do {
             try channel.pipeline.syncOperations.addHandler(
                 RequestDeadlineHandler(headerTimeout: TimeAmount(limits.headerTimeout), bodyTimeout: TimeAmount(limits.bodyTimeout),

@@ -215,6 +215,24 @@ struct HostileClientTests {
         }
     }
 
+    @Test("over http.max_connections_per_address a new connection from that address is closed at once")
+    func perAddressLimit() async throws {
+        try await withRunningApplication(limits: ServerLimits(maximumConnectionsPerAddress: 2)) { stack, port in
+            let held = [try RawConnection(port: port), try RawConnection(port: port)]
+            try await Task.sleep(for: .milliseconds(200))
+            let third = try RawConnection(port: port)
+            third.send("GET /healthz HTTP/1.1\r\nHost: insightd\r\n\r\n")
+            let refused = await third.response(timeout: 3)
+            #expect(refused.closed && RawConnection.status(of: refused.text) == nil, "\(refused.text.prefix(200))")
+            #expect(stack.server.connections.refusedConnections == 1)
+            // Its own connections still work, and a closed one frees its place.
+            held[0].send("GET /healthz HTTP/1.1\r\nHost: insightd\r\n\r\n")
+            let served = await held[0].response(timeout: 3)
+            #expect(RawConnection.status(of: served.text) == 200)
+            _ = held
+        }
+    }
+
     @Test("a header value that is not UTF-8 is refused, not turned into U+FFFD")
     func headerNotUTF8() async throws {
         try await withLiveServer { _, port in

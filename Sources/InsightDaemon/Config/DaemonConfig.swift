@@ -624,6 +624,8 @@ public struct HTTPConfig: Sendable, Decodable {
     public var maxBodyBytes: Int
     /// Open connections; over it the listener stops accepting until one closes. Default 1024.
     public var maxConnections: Int
+    /// Open connections from one client address (0: no limit); over it a new one is closed. Default 256.
+    public var maxConnectionsPerAddress: Int
     /// `POST /v1/events` bodies held at once; over it 503 with Retry-After. Default 256.
     public var maxBodiesInFlight: Int
     /// The bytes those bodies may hold in all; over it 503 with Retry-After. Default 64 MiB, at least max_body_bytes.
@@ -646,6 +648,7 @@ public struct HTTPConfig: Sendable, Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case maxBodyBytes = "max_body_bytes"
         case maxConnections = "max_connections"
+        case maxConnectionsPerAddress = "max_connections_per_address"
         case maxBodiesInFlight = "max_bodies_in_flight"
         case maxBodyBytesInFlight = "max_body_bytes_in_flight"
         case headerTimeout = "header_timeout"
@@ -660,6 +663,7 @@ public struct HTTPConfig: Sendable, Decodable {
     public init() {
         maxBodyBytes = 10 * 1024 * 1024
         maxConnections = 1024
+        maxConnectionsPerAddress = 256
         maxBodiesInFlight = 256
         maxBodyBytesInFlight = 64 << 20
         headerTimeout = ConfigDuration(seconds: 10, text: "10s")
@@ -690,6 +694,7 @@ public struct HTTPConfig: Sendable, Decodable {
         }
         try integer(.maxBodyBytes, &maxBodyBytes, in: 1024...(1 << 30))
         try integer(.maxConnections, &maxConnections, in: 1...1_000_000)
+        try integer(.maxConnectionsPerAddress, &maxConnectionsPerAddress, in: 0...1_000_000)
         try integer(.maxBodiesInFlight, &maxBodiesInFlight, in: 1...100_000)
         try integer(.maxBodyBytesInFlight, &maxBodyBytesInFlight, in: 1024...(1 << 40))
         guard maxBodyBytesInFlight >= maxBodyBytes else {
