@@ -4,6 +4,7 @@ import InsightIngest
 import InsightStore
 import InsightTesting
 import Logging
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -291,7 +292,8 @@ final class DyingSink: IngestSink, @unchecked Sendable {
     }
 }
 
-/// A store that, on its first commit, lets a producer rename a new file over the one being read.
+/// A store that, on its first commit, lets a producer act on the file being read: rename a new file over it, or
+/// append to it in place.
 final class ReplacingSink: IngestSink, @unchecked Sendable {
     let database: AppDatabase
     let replace: () -> Void
@@ -338,6 +340,256 @@ final class ReplacingSink: IngestSink, @unchecked Sendable {
         let second = try inbox.settle(watcher)
         #expect(second == [.init(fileName: "feed.jsonl", result: .done(accepted: 3, duplicates: 0, rejected: 0))])
         #expect(try inbox.database.readJournal(after: 0, limit: 10).map(\.id) == ["old-1", "old-2", "new-1", "new-2", "new-3"])
+        #expect(inbox.exists("done/feed.jsonl"))
+    }
+}
+
+/// Issue 14: nothing in the inbox is reached through a symlink, nothing but a regular file is opened, and a file
+/// written in place is not moved to `done/` with a tail that was never read.
+@Suite struct InboxHardeningTests {
+    static func line(_ id: String) -> String {
+        #"{"id":"\#(id)","type":"custom.tick","time":"2026-11-20T10:00:00+08:00","clientId":"C1","data":{}}"# + "\n"
+    }
+
+    static func isSymlink(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFLNK
+    }
+
+    static func append(_ text: String, to path: String) {
+        guard let handle = FileHandle(forWritingAtPath: path) else { return }
+        _ = try? handle.seekToEnd()
+        try? handle.write(contentsOf: Data(text.utf8))
+        try? handle.close()
+    }
+
+    /// A flag shared with the threads that race the scans.
+    final class Flag: Sendable {
+        private let value = Atomic<Bool>(false)
+        func set() { value.store(true, ordering: .releasing) }
+        var isSet: Bool { value.load(ordering: .acquiring) }
+    }
+
+    /// renameat2(2), looked up at run time: the Glibc module does not export it to Swift.
+    typealias Renameat2 = @convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32
+    static let renameat2: Renameat2? = dlsym(dlopen(nil, RTLD_NOW), "renameat2").map { unsafeBitCast($0, to: Renameat2.self) }
+    static let renameExchange: UInt32 = 1 << 1
+
+    /// Until `stop`, swaps at `name` in the inbox, as fast as it can, a hard link to the regular file `regular`
+    /// (always the same inode, size and time, so the scans see it unchanged) and what `make` makes (a symlink, a
+    /// FIFO), kept at a hidden name of the inbox: one renameat2(RENAME_EXCHANGE) per swap, as an attacker racing
+    /// the claim would do it. What the inbox moves away is put back.
+    static func swap(in inbox: InboxWatcherTests.Inbox, name: String, regular: String, stop: Flag, stopped: Flag,
+                     make: @escaping @Sendable (String) -> Void) {
+        Thread.detachNewThread {
+            defer { stopped.set() }
+            guard let exchange = renameat2 else { return }
+            let target = inbox.directory.file("in/\(name)"), hidden = inbox.directory.file("in/.other")
+            _ = link(regular, target)
+            make(hidden)
+            while !stop.isSet {
+                // At random moments, not in step with the scans (a tight loop falls in step with their readdir).
+                usleep(UInt32.random(in: 0...300))
+                guard exchange(AT_FDCWD, target, AT_FDCWD, hidden, renameExchange) != 0 else { continue }
+                var status = stat()
+                if lstat(hidden, &status) != 0 || status.st_mode & S_IFMT == S_IFREG {
+                    unlink(hidden)
+                    make(hidden)
+                }
+                if lstat(target, &status) != 0 { _ = link(regular, target) }
+            }
+        }
+    }
+
+    /// Scans for a second on a thread of its own (not the test's: its cooperative threads are shared), then sets
+    /// `done`.
+    static func scanForASecond(_ watcher: InboxWatcher, then done: Flag) {
+        Thread.detachNewThread {
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < .seconds(1) { _ = try? watcher.scan() }
+            done.set()
+        }
+    }
+
+    /// The names `swap` uses, for a test to reach what it swaps.
+    static func swapped(in inbox: InboxWatcherTests.Inbox, name: String) -> [String] {
+        [inbox.directory.file("in/\(name)"), inbox.directory.file("in/.other")]
+    }
+
+    @Test func anErrorNotePlantedAsASymlinkIsNotWrittenThrough() throws {
+        let inbox = try InboxWatcherTests.Inbox()
+        let outside = TemporaryDirectory("outside")
+        let target = outside.write("precious.txt", "keep me\n")
+        try FileManager.default.createDirectory(atPath: inbox.directory.file("in/failed"), withIntermediateDirectories: true)
+        #expect(symlink(target, inbox.directory.file("in/failed/notes.txt.error")) == 0)
+        try inbox.drop("notes.txt", Array("hello\n".utf8))
+
+        let reports = try inbox.settle(inbox.watcher())
+        #expect(reports.count == 1 && reports.allSatisfy { if case .failed = $0.result { true } else { false } })
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "keep me\n", "the symlink's target is untouched")
+        #expect(Self.isSymlink(inbox.directory.file("in/failed/notes.txt.error")), "the planted link is left as it is")
+        #expect(!inbox.exists("notes.txt"), "the file itself still moved to failed/")
+        #expect(inbox.exists("failed/notes.txt.1"), "under a name whose note is free")
+        #expect((try? String(contentsOfFile: inbox.directory.file("in/failed/notes.txt.1.error"), encoding: .utf8))?
+            .contains("neither .jsonl/.ndjson nor .csv") == true)
+    }
+
+    @Test func aDoneDirectoryReplacedByASymlinkIsRefusedAndReported() async throws {
+        let inbox = try InboxWatcherTests.Inbox()
+        let outside = TemporaryDirectory("outside")
+        #expect(symlink(outside.path, inbox.directory.file("in/done")) == 0)
+        try inbox.drop("a.jsonl", Array(Self.line("e1").utf8))
+        let watcher = inbox.watcher()
+
+        for _ in 0..<3 {
+            let error = #expect(throws: (any Error).self, "the scan refuses the inbox while done/ is a symlink") {
+                try watcher.scan()
+            }
+            #expect(error.map { "\($0)" }?.contains(inbox.directory.file("in/done")) == true, "the message names done/")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path).isEmpty, "nothing went outside")
+        #expect(inbox.exists("a.jsonl"), "the file stays where it is")
+        #expect(Self.isSymlink(inbox.directory.file("in/done")), "done/ is not replaced behind the operator's back")
+
+        // Running, the inbox's health says why.
+        let task = Task { try await watcher.run() }
+        defer { task.cancel() }
+        var status: HealthBoard.Status?
+        for _ in 0..<500 {
+            status = inbox.health.snapshot["inbox:nightly"]
+            if case .failed = status { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        guard case .failed(let message)? = status else {
+            Issue.record("the inbox reported \(String(describing: status)), not a failure")
+            return
+        }
+        #expect(message.contains(inbox.directory.file("in/done")) && message.contains("symlink"))
+        #expect(inbox.exists("a.jsonl"))
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "only root can give done/ to another user"))
+    func aDoneDirectoryOwnedBySomeoneElseIsRefused() throws {
+        let inbox = try InboxWatcherTests.Inbox()
+        let done = inbox.directory.file("in/done")
+        try FileManager.default.createDirectory(atPath: done, withIntermediateDirectories: true)
+        #expect(chown(done, 65_534, 65_534) == 0)
+        try inbox.drop("a.jsonl", Array(Self.line("e1").utf8))
+        let watcher = inbox.watcher()
+        for _ in 0..<3 {
+            let error = #expect(throws: (any Error).self) { try watcher.scan() }
+            #expect(error.map { "\($0)" }?.contains("65534") == true, "the message names the owner")
+        }
+        #expect(inbox.exists("a.jsonl"))
+        #expect(try inbox.database.journalCount() == 0)
+    }
+
+    /// A symlink in the inbox is never read: neither one sitting there, nor one renamed over a file between the
+    /// scan that saw a regular file and the open.
+    @Test func aSymlinkInTheInboxIsNeverFollowed() async throws {
+        let inbox = try InboxWatcherTests.Inbox()
+        let outside = TemporaryDirectory("outside")
+        let secret = outside.write("secret.jsonl", Self.line("outside"))
+        #expect(symlink(secret, inbox.directory.file("in/link.jsonl")) == 0)
+        let watcher = inbox.watcher()
+        #expect(try inbox.settle(watcher).isEmpty)
+        #expect(Self.isSymlink(inbox.directory.file("in/link.jsonl")), "left where it is")
+
+        let regular = inbox.directory.write("feed.jsonl", Self.line("inside"))
+        try #require(Self.renameat2 != nil)
+        let stop = Flag(), stopped = Flag(), scanned = Flag()
+        Self.swap(in: inbox, name: "feed.jsonl", regular: regular, stop: stop, stopped: stopped) { _ = symlink(secret, $0) }
+        Self.scanForASecond(watcher, then: scanned)
+        while !scanned.isSet { try await Task.sleep(for: .milliseconds(10)) }
+        stop.set()
+        while !stopped.isSet { try await Task.sleep(for: .milliseconds(1)) }
+
+        let ids = try inbox.database.readJournal(after: 0, limit: 10).map(\.id)
+        #expect(!ids.contains("outside"), "the file outside the inbox was never read")
+        #expect(try String(contentsOfFile: secret, encoding: .utf8) == Self.line("outside"))
+    }
+
+    /// A FIFO does not block the inbox: neither one sitting there, nor one renamed over a file between the scan
+    /// that saw a regular file and the open (a blocking open(2) of a FIFO waits for a writer forever).
+    @Test func aFIFOInTheInboxDoesNotBlockTheScan() async throws {
+        let inbox = try InboxWatcherTests.Inbox()
+        #expect(mkfifo(inbox.directory.file("in/pipe.jsonl"), 0o600) == 0)
+        try inbox.drop("a.jsonl", Array(Self.line("e1").utf8))
+        let watcher = inbox.watcher()
+        #expect(try inbox.settle(watcher) == [.init(fileName: "a.jsonl", result: .done(accepted: 1, duplicates: 0, rejected: 0))])
+        #expect(inbox.exists("pipe.jsonl"), "left where it is")
+
+        let regular = inbox.directory.write("feed.jsonl", Self.line("inside"))
+        try #require(Self.renameat2 != nil)
+        let stop = Flag(), stopped = Flag(), scanned = Flag()
+        Self.swap(in: inbox, name: "feed.jsonl", regular: regular, stop: stop, stopped: stopped) { _ = mkfifo($0, 0o600) }
+        Self.scanForASecond(watcher, then: scanned)
+        let deadline = ContinuousClock.now + .seconds(15)
+        while !scanned.isSet && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        stop.set()
+        #expect(scanned.isSet, "the scans finished: none waited on the FIFO")
+        // Otherwise, let the blocked open(2) go (it waits for a writer) so the test can end.
+        while !scanned.isSet {
+            for path in Self.swapped(in: inbox, name: "feed.jsonl") {
+                let writer = open(path, O_WRONLY | O_NONBLOCK)
+                if writer >= 0 { close(writer) }
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        while !stopped.isSet { try await Task.sleep(for: .milliseconds(1)) }
+    }
+
+    /// A writer that pauses at a line end while its file is claimed: the file is read on, not moved with the
+    /// appended line unread.
+    @Test func aFileAppendedWhileReadIsReadOnBeforeItMovesToDone() throws {
+        let inbox = try InboxWatcherTests.Inbox()
+        try inbox.drop("feed.jsonl", Array(Self.line("e1").utf8))
+        let path = inbox.directory.file("in/feed.jsonl")
+        let sink = ReplacingSink(database: inbox.database) { InboxHardeningTests.append(InboxHardeningTests.line("e2"), to: path) }
+        let settings = InboxSettings(name: "nightly", directory: inbox.directory.file("in"), pollInterval: .milliseconds(10),
+                                     timeZone: TimeZone(secondsFromGMT: 0) ?? .current)
+        let watcher = InboxWatcher(settings: settings, sink: sink, health: inbox.health,
+                                   logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+
+        let first = try inbox.settle(watcher, scans: 2)
+        #expect(first == [.init(fileName: "feed.jsonl", result: .stillBeingWritten(accepted: 1, duplicates: 0, rejected: 0))])
+        #expect(inbox.exists("feed.jsonl") && !inbox.exists("done/feed.jsonl"), "it changed while read: it stays")
+        #expect(try inbox.database.readJournal(after: 0, limit: 10).map(\.id) == ["e1"])
+
+        let second = try inbox.settle(watcher)
+        #expect(second == [.init(fileName: "feed.jsonl", result: .done(accepted: 1, duplicates: 0, rejected: 0))],
+                "read on from where it stopped: nothing read twice")
+        #expect(try inbox.database.readJournal(after: 0, limit: 10).map(\.id) == ["e1", "e2"])
+        #expect(inbox.exists("done/feed.jsonl") && !inbox.exists("feed.jsonl"))
+        #expect(try String(contentsOfFile: inbox.directory.file("in/done/feed.jsonl"), encoding: .utf8)
+            == Self.line("e1") + Self.line("e2"))
+    }
+
+    /// A writer that pauses mid-line (long enough for the claim) and goes on while the file is read: the line
+    /// without its newline is not taken cut short; it is read whole on the next claim.
+    @Test func aLastLineWithoutANewlineIsNotTakenCutShortWhileTheFileGrows() throws {
+        let inbox = try InboxWatcherTests.Inbox()
+        let whole = Self.line("e2")
+        let cut = whole.utf8.count / 2
+        let head = String(decoding: Array(whole.utf8)[..<cut], as: UTF8.self)
+        let tail = String(decoding: Array(whole.utf8)[cut...], as: UTF8.self)
+        try inbox.drop("feed.jsonl", Array((Self.line("e1") + head).utf8))
+        let path = inbox.directory.file("in/feed.jsonl")
+        let sink = ReplacingSink(database: inbox.database) { InboxHardeningTests.append(tail, to: path) }
+        let settings = InboxSettings(name: "nightly", directory: inbox.directory.file("in"), pollInterval: .milliseconds(10),
+                                     timeZone: TimeZone(secondsFromGMT: 0) ?? .current)
+        let watcher = InboxWatcher(settings: settings, sink: sink, health: inbox.health,
+                                   logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+
+        let first = try inbox.settle(watcher, scans: 3)  // no final newline: claimed on the third scan
+        #expect(first == [.init(fileName: "feed.jsonl", result: .stillBeingWritten(accepted: 1, duplicates: 0, rejected: 0))])
+        #expect(inbox.exists("feed.jsonl") && !inbox.exists("done/feed.jsonl"))
+        #expect(try inbox.database.quarantinedItems().isEmpty, "the half line was not taken as a line")
+
+        let second = try inbox.settle(watcher)
+        #expect(second == [.init(fileName: "feed.jsonl", result: .done(accepted: 1, duplicates: 0, rejected: 0))])
+        #expect(try inbox.database.readJournal(after: 0, limit: 10).map(\.id) == ["e1", "e2"])
+        #expect(try inbox.database.quarantinedItems().isEmpty)
         #expect(inbox.exists("done/feed.jsonl"))
     }
 }

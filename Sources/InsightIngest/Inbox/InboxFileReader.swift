@@ -6,7 +6,11 @@ import InsightCore
 /// crash resumes exactly where the last commit ended.
 struct InboxFileReader: Sendable {
     enum Outcome: Sendable, Equatable {
+        /// Every line committed, the last checkpoint marked finished.
         case done(accepted: Int, duplicates: Int, rejected: Int)
+        /// Every whole line committed; the bytes after the last newline were left, as the file changed while it was
+        /// read: they are the start of a line still being written, for the next read.
+        case readSoFar(accepted: Int, duplicates: Int, rejected: Int)
         case interrupted
     }
 
@@ -35,25 +39,47 @@ struct InboxFileReader: Sendable {
         throw Unreadable(description: "\(fileName) is neither .jsonl/.ndjson nor .csv")
     }
 
-    /// The file's identity across restarts: its name and a hash of its content, read through `handle`.
-    static func fileKey(handle: FileHandle, name: String) throws -> String {
+    /// The file's identity across restarts: its name and a hash of its first `length` bytes (all of it, as it was
+    /// when claimed), read through `handle`. With `prefixLength`, also the identity its first `prefixLength` bytes
+    /// had, to tell a file that grew in place since they were read (one pass for both).
+    static func fileKeys(handle: FileHandle, name: String, length: UInt64,
+                         prefixLength: UInt64? = nil) throws -> (whole: String, prefix: String?) {
+        func key(_ hasher: SHA256) -> String {
+            name + "|" + hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+        }
         try handle.seek(toOffset: 0)
         var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return name + "|" + hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+        var position: UInt64 = 0
+        var prefix = prefixLength == 0 ? key(hasher) : nil
+        while position < length {
+            var count = min(1 << 20, length - position)
+            if let prefixLength, position < prefixLength { count = min(count, prefixLength - position) }
+            guard let chunk = try handle.read(upToCount: Int(count)), !chunk.isEmpty else { break }
+            hasher.update(data: chunk)
+            position += UInt64(chunk.count)
+            if position == prefixLength { prefix = key(hasher) }
+        }
+        return (key(hasher), prefix)
     }
 
-    /// Reads the file open in `handle` (the one that was hashed), committing as it goes. `shouldStop` is
-    /// checked between commits.
-    func read(handle: FileHandle, name: String, fileKey: String, modified: Date,
-              shouldStop: () -> Bool) throws -> Outcome {
+    /// Reads the file open in `handle` (the one that was hashed) up to `end`, the size it had when claimed, from
+    /// `start` if it was started before, committing as it goes. `shouldStop` is checked between commits.
+    ///
+    /// Bytes after the last newline are a last line only if `lastLineIsWhole()` says so once every line before
+    /// them is committed (as late as can be): the file has not changed since it was claimed. If it has, they are
+    /// the start of a line still being written, left for the next read rather than taken cut short.
+    func read(handle: FileHandle, name: String, fileKey: String, end: UInt64, start: InboxCheckpoint?, modified: Date,
+              shouldStop: () -> Bool, lastLineIsWhole: () -> Bool) throws -> Outcome {
         let kind = try Self.kind(of: name, settings: settings)
         try handle.seek(toOffset: 0)
         var layout: [(field: String, column: Int)] = []
         var startOffset: UInt64 = 0
         var startLine = 0
         if case .csv(let mapping) = kind {
-            let (header, headerBytes) = try readHeader(handle, mapping: mapping, name: name)
+            guard let (header, headerBytes) = try readHeader(handle, mapping: mapping, name: name, end: end,
+                                                             isWhole: lastLineIsWhole) else {
+                return .readSoFar(accepted: 0, duplicates: 0, rejected: 0)
+            }
             do {
                 layout = try mapping.layout(header: header)
             } catch {
@@ -62,13 +88,14 @@ struct InboxFileReader: Sendable {
             startOffset = headerBytes
             startLine = 1
         }
-        if let checkpoint = try sink.inboxCheckpoint(source: settings.name, fileKey: fileKey) {
-            startOffset = UInt64(checkpoint.byteOffset)
-            startLine = checkpoint.line
+        if let start {
+            startOffset = UInt64(start.byteOffset)
+            startLine = start.line
         }
         try handle.seek(toOffset: startOffset)
 
         var offset = startOffset  // absolute offset of `pending[0]`
+        var position = startOffset  // absolute offset of the next read
         var line = startLine
         var pending = [UInt8]()
         var totals = (accepted: 0, duplicates: 0, rejected: 0)
@@ -92,7 +119,9 @@ struct InboxFileReader: Sendable {
                 _ = try commitInFlight()  // what is decoded is committed, as a stop between commits finds it
                 return .interrupted
             }
-            let chunk = try handle.read(upToCount: 4 << 20) ?? Data()
+            let count = Int(min(4 << 20, end - min(position, end)))
+            let chunk = count > 0 ? try handle.read(upToCount: count) ?? Data() : Data()
+            position += UInt64(chunk.count)
             atEnd = chunk.isEmpty
             let buffer = pending + chunk
             // Complete lines, each with the absolute offset just past it (where a resume would start). The line
@@ -113,11 +142,6 @@ struct InboxFileReader: Sendable {
                 lines.append(Line(number: line, bytes: buffer[lineStart..<index], end: offset + UInt64(index + 1)))
                 lineStart = index + 1
             }
-            if atEnd, lineStart < buffer.count {
-                line += 1
-                lines.append(Line(number: line, bytes: buffer[lineStart..<buffer.count], end: offset + UInt64(buffer.count)))
-                lineStart = buffer.count
-            }
             pending = Array(buffer[lineStart..<buffer.count])
             let consumedTo = offset + UInt64(lineStart)
 
@@ -125,7 +149,7 @@ struct InboxFileReader: Sendable {
             repeat {
                 let groupEnd = min(lines.count, groupStart + settings.linesPerCommit)
                 let group = lines[groupStart..<groupEnd]
-                let finished = atEnd && groupEnd == lines.count
+                let finished = atEnd && groupEnd == lines.count && pending.isEmpty
                 guard !group.isEmpty || finished else { break }
                 let checkpoint = InboxCheckpoint(source: settings.name, fileKey: fileKey, fileName: name,
                                                  byteOffset: Int64(group.last?.end ?? consumedTo),
@@ -141,13 +165,33 @@ struct InboxFileReader: Sendable {
             offset = consumedTo
         }
         _ = try commitInFlight()
+        if !pending.isEmpty {
+            // The bytes end without a newline: a last line if the file is whole, committed on its own.
+            guard lastLineIsWhole() else {
+                return .readSoFar(accepted: totals.accepted, duplicates: totals.duplicates, rejected: totals.rejected)
+            }
+            line += 1
+            let last = Line(number: line, bytes: pending[...], end: offset + UInt64(pending.count))
+            let checkpoint = InboxCheckpoint(source: settings.name, fileKey: fileKey, fileName: name,
+                                             byteOffset: Int64(last.end), line: line, finished: true)
+            let reader = self, columns = layout
+            inFlight = (BackgroundWork {
+                reader.decode([last][...], kind: kind, layout: columns, name: name, modified: modified, checkpoint: checkpoint)
+            }, true)
+            _ = try commitInFlight()
+        }
         return .done(accepted: totals.accepted, duplicates: totals.duplicates, rejected: totals.rejected)
     }
 
-    private func readHeader(_ handle: FileHandle, mapping: CSVMapping, name: String) throws -> ([String], UInt64) {
+    /// The header row and the bytes it takes, within the first `end` bytes. Nil when those hold no newline and
+    /// `isWhole()` says the file changed since it was claimed: the header is still being written.
+    private func readHeader(_ handle: FileHandle, mapping: CSVMapping, name: String, end: UInt64,
+                            isWhole: () -> Bool) throws -> ([String], UInt64)? {
         var bytes = [UInt8]()
-        while true {
-            guard let chunk = try handle.read(upToCount: 64 * 1024), !chunk.isEmpty else { break }
+        var position: UInt64 = 0
+        while position < end {
+            guard let chunk = try handle.read(upToCount: Int(min(64 * 1024, end - position))), !chunk.isEmpty else { break }
+            position += UInt64(chunk.count)
             if let newline = chunk.firstIndex(of: 0x0A) {
                 bytes.append(contentsOf: chunk[chunk.startIndex..<newline])
                 let length = UInt64(bytes.count + 1)
@@ -157,6 +201,7 @@ struct InboxFileReader: Sendable {
             if bytes.count > 1 << 20 { throw Unreadable(description: "\(name): no header line within the first MiB") }
         }
         guard !bytes.isEmpty else { throw Unreadable(description: "\(name) is empty: a CSV file needs a header row") }
+        guard isWhole() else { return nil }
         return (try headerFields(bytes, mapping: mapping, name: name), UInt64(bytes.count))
     }
 

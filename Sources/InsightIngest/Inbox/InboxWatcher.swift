@@ -5,16 +5,27 @@ import ServiceLifecycle
 import Synchronization
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Watches one inbox directory (polling). A file is claimed only when complete: names ending in `.tmp` or
 /// `.part` are skipped (write then rename), and a file must keep the same size and modification time
 /// across two scans. Finished files go to `done/` (or are deleted); unreadable ones go to `failed/` with a
 /// `.error` note beside them.
+///
+/// The inbox is written by other jobs, so nothing in it is reached through a symlink (``InboxDirectory``): only
+/// regular files are read, each opened relative to the inbox's descriptor with `O_NOFOLLOW | O_NONBLOCK` and
+/// checked once open; `done/` and `failed/` must be real directories owned by the daemon's user, or the scan is
+/// refused (the inbox's health says why) and every file stays where it is. A file that changed while it was read
+/// (written in place) is not moved: it stays, and a later scan reads on from where the last commit stopped.
 public final class InboxWatcher: Service, Sendable {
     public struct FileReport: Sendable, Equatable {
         public enum Result: Sendable, Equatable {
             case done(accepted: Int, duplicates: Int, rejected: Int)
+            /// Read as far as it went, but it changed meanwhile (a writer still at it, in place): it stays in the
+            /// inbox and a later scan reads on from there.
+            case stillBeingWritten(accepted: Int, duplicates: Int, rejected: Int)
             case alreadyDone
             case interrupted
             case failed(String)
@@ -29,16 +40,29 @@ public final class InboxWatcher: Service, Sendable {
         }
     }
 
-    private struct Observation: Equatable {
-        let size: Int64
-        let modified: Date
-        let inode: UInt64
-    }
-
     private struct Tracked {
-        var observation: Observation
+        var observation: InboxDirectory.Status
         /// Consecutive scans that saw the file unchanged.
         var stableScans: Int
+        /// What was read of the file before it changed, if it did while it was read.
+        var readSoFar: ReadSoFar?
+    }
+
+    /// The part of a file read before it was seen changing: its first `length` bytes, known as `fileKey`. When
+    /// the file, grown in place, still starts with them, it is read on from that key's checkpoint. Kept in
+    /// memory only: after a restart such a file is read from its start (its events then come out as duplicates).
+    private struct ReadSoFar {
+        let inode: UInt64
+        let fileKey: String
+        let length: UInt64
+    }
+
+    /// The inbox and where its files go, open for one scan.
+    private struct Directories {
+        let inbox: InboxDirectory
+        /// Nil when finished files are deleted.
+        let done: InboxDirectory?
+        let failed: InboxDirectory
     }
 
     public let settings: InboxSettings
@@ -47,6 +71,8 @@ public final class InboxWatcher: Service, Sendable {
     private let logger: Logger
     private let onCommitted: @Sendable () -> Void
     private let observed = Mutex<[String: Tracked]>([:])
+    /// Entries left alone (not regular files), with the reason logged: logged once while they stay.
+    private let refused = Mutex<[String: String]>([:])
     /// Set on graceful shutdown or cancellation; checked between commits (scans run off the task's thread).
     private let stopRequested = Atomic<Bool>(false)
     /// Scans do blocking file and database I/O: they run here, not on Swift's shared cooperative threads.
@@ -92,7 +118,9 @@ public final class InboxWatcher: Service, Sendable {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 continuation.resume(with: Result {
-                    try self.prepareDirectories()
+                    // The configured directory is made if missing; `done/` and `failed/` are made by the scan, inside
+                    // the directory it opened.
+                    try FileManager.default.createDirectory(atPath: self.settings.directory, withIntermediateDirectories: true)
                     return try self.scan()
                 })
             }
@@ -103,35 +131,40 @@ public final class InboxWatcher: Service, Sendable {
     ///
     /// A file is complete when it kept its size, modification time and inode since the previous scan and
     /// ends with a newline; a file without a final newline (or an empty one) must stay unchanged for one
-    /// more scan, so a writer that pauses mid-line is not cut short.
+    /// more scan, so a writer that pauses mid-line is not cut short. Throws, leaving every file in place, when
+    /// the inbox, `done/` or `failed/` is not a real directory (a symlink, say) or not the daemon's.
     @discardableResult
     public func scan() throws -> [FileReport] {
-        let manager = FileManager.default
-        let names = try manager.contentsOfDirectory(atPath: settings.directory).sorted()
+        let inbox = try InboxDirectory(opening: settings.directory)
+        let done = settings.onDone == .move ? try inbox.subdirectory("done") : nil
+        let directories = Directories(inbox: inbox, done: done, failed: try inbox.subdirectory("failed"))
         var reports: [FileReport] = []
-        var seen = Set<String>()
-        for name in names {
+        var present = Set<String>(), seen = Set<String>()
+        for name in try inbox.names() {
             if shouldStop() { break }
             guard !name.hasPrefix("."), !name.hasSuffix(".tmp"), !name.hasSuffix(".part") else { continue }
-            let path = (settings.directory as NSString).appendingPathComponent(name)
-            guard let attributes = try? manager.attributesOfItem(atPath: path),
-                  attributes[.type] as? FileAttributeType == .typeRegular else { continue }
-            let observation = Observation(size: (attributes[.size] as? NSNumber)?.int64Value ?? -1,
-                                          modified: attributes[.modificationDate] as? Date ?? .distantPast,
-                                          inode: (attributes[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0)
+            guard let observation = inbox.status(of: name) else { continue }  // gone since the listing
+            present.insert(name)
+            guard observation.isRegular else {
+                if !(observation.isDirectory && (name == "done" || name == "failed")) {
+                    refuse(name, InboxDirectory.notRegular(name, kind: observation.kind))
+                }
+                continue
+            }
             seen.insert(name)
             let stableScans = observed.withLock { state -> Int in
-                let stable = state[name].map { $0.observation == observation ? $0.stableScans + 1 : 0 } ?? 0
-                state[name] = Tracked(observation: observation, stableScans: stable)
+                let earlier = state[name]
+                let stable = earlier.map { $0.observation == observation ? $0.stableScans + 1 : 0 } ?? 0
+                state[name] = Tracked(observation: observation, stableScans: stable, readSoFar: earlier?.readSoFar)
                 return stable
             }
             guard stableScans >= 1 else { continue }  // first sight, or changed since the last scan
-            if stableScans == 1, observation.size == 0 || !Self.endsWithNewline(path) { continue }
-            let report = process(path: path, name: name, modified: observation.modified)
-            reports.append(report)
-            if report.result != .interrupted { observed.withLock { _ = $0.removeValue(forKey: name) } }
+            if let report = claim(name, observation: observation, stableScans: stableScans, in: directories) {
+                reports.append(report)
+            }
         }
         observed.withLock { state in state = state.filter { seen.contains($0.key) } }
+        refused.withLock { state in state = state.filter { present.contains($0.key) } }
         return reports
     }
 
@@ -139,78 +172,134 @@ public final class InboxWatcher: Service, Sendable {
         stopRequested.load(ordering: .acquiring) || Task.isCancelled
     }
 
-    private static func endsWithNewline(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        guard let end = try? handle.seekToEnd(), end > 0 else { return false }
-        try? handle.seek(toOffset: end - 1)
-        return (try? handle.read(upToCount: 1))?.first == 0x0A
+    /// Opens the file `name` the scans saw unchanged and processes it if it is complete; nil when it is not
+    /// claimed (not yet complete, refused, or not the file the scans saw).
+    private func claim(_ name: String, observation: InboxDirectory.Status, stableScans: Int,
+                       in directories: Directories) -> FileReport? {
+        let file: InboxDirectory.OpenFile
+        do {
+            file = try directories.inbox.openFile(name)
+        } catch {
+            // Swapped for a symlink, a FIFO or the like since the scan looked at it.
+            refuse(name, error.description)
+            return nil
+        }
+        // What was opened is what the scans watched; a file renamed over it meanwhile is watched anew.
+        guard file.status == observation else { return nil }
+        if stableScans == 1, observation.size == 0 || !Self.endsWithNewline(file) { return nil }
+        let (report, readSoFar) = process(name, file: file, directories: directories)
+        observed.withLock { state in
+            switch report.result {
+            case .interrupted:
+                break  // unchanged, it is claimed again at the next scan and resumes at its checkpoint
+            case .stillBeingWritten:
+                // Claimed again once it has kept still for a scan from now.
+                state[name] = Tracked(observation: file.currentStatus() ?? observation, stableScans: 0, readSoFar: readSoFar)
+            case .done, .alreadyDone, .failed:
+                state[name] = nil
+            }
+        }
+        return report
     }
 
-    private func process(path: String, name: String, modified: Date) -> FileReport {
+    private static func endsWithNewline(_ file: InboxDirectory.OpenFile) -> Bool {
+        guard file.status.size > 0 else { return false }
+        var byte: UInt8 = 0
+        return pread(file.handle.fileDescriptor, &byte, 1, off_t(file.status.size - 1)) == 1 && byte == 0x0A
+    }
+
+    /// Reads the open file `name` from its checkpoint, if any, to the size it had when opened, then moves it
+    /// away if it is unchanged. Returns what happened and, when it changed meanwhile, what was read of it.
+    private func process(_ name: String, file: InboxDirectory.OpenFile,
+                         directories: Directories) -> (FileReport, ReadSoFar?) {
+        // One open descriptor for hashing and reading: a file renamed over this one meanwhile is not mixed in.
+        // Both stop at the size the file had when opened, so the key names exactly the bytes that were read.
+        let end = UInt64(max(0, file.status.size))
+        let unchanged = { file.currentStatus().map { $0.sameContent(as: file.status) } ?? false }
+        func report(_ result: FileReport.Result) -> FileReport { FileReport(fileName: name, result: result) }
         do {
-            // One open handle for hashing and reading: a file renamed over this one meanwhile is not mixed in.
-            guard let handle = FileHandle(forReadingAtPath: path) else {
-                throw InboxFileReader.Unreadable(description: "cannot open \(name)")
+            let earlier = observed.withLock { $0[name]?.readSoFar }
+                .flatMap { $0.inode == file.status.inode && $0.length <= end ? $0 : nil }
+            let keys = try InboxFileReader.fileKeys(handle: file.handle, name: name, length: end, prefixLength: earlier?.length)
+            let readSoFar = ReadSoFar(inode: file.status.inode, fileKey: keys.whole, length: end)
+            var start = try sink.inboxCheckpoint(source: settings.name, fileKey: keys.whole)
+            if start?.finished == true {
+                switch try finish(name, file: file, unchanged: unchanged, directories: directories) {
+                case .finished, .replaced: return (report(.alreadyDone), nil)
+                case .changed: return (report(.stillBeingWritten(accepted: 0, duplicates: 0, rejected: 0)), readSoFar)
+                }
             }
-            defer { try? handle.close() }
-            var status = stat()
-            let inode = fstat(handle.fileDescriptor, &status) == 0 ? UInt64(status.st_ino) : 0
-            let key = try InboxFileReader.fileKey(handle: handle, name: name)
-            if try sink.inboxCheckpoint(source: settings.name, fileKey: key)?.finished == true {
-                try finish(path: path, name: name, inode: inode)
-                return FileReport(fileName: name, result: .alreadyDone)
+            if start == nil, let earlier, keys.prefix == earlier.fileKey {
+                // Grown in place since it was read, and still starting with what was read: read on from there.
+                start = try sink.inboxCheckpoint(source: settings.name, fileKey: earlier.fileKey)
             }
             let reader = InboxFileReader(settings: settings, sink: sink, onCommitted: onCommitted)
-            switch try reader.read(handle: handle, name: name, fileKey: key, modified: modified, shouldStop: shouldStop) {
+            switch try reader.read(handle: file.handle, name: name, fileKey: keys.whole, end: end, start: start,
+                                   modified: file.status.modified, shouldStop: shouldStop, lastLineIsWhole: unchanged) {
             case .interrupted:
-                return FileReport(fileName: name, result: .interrupted)
+                return (report(.interrupted), nil)
+            case .readSoFar(let accepted, let duplicates, let rejected):
+                return (report(.stillBeingWritten(accepted: accepted, duplicates: duplicates, rejected: rejected)), readSoFar)
             case .done(let accepted, let duplicates, let rejected):
-                try finish(path: path, name: name, inode: inode)
-                return FileReport(fileName: name, result: .done(accepted: accepted, duplicates: duplicates, rejected: rejected))
+                switch try finish(name, file: file, unchanged: unchanged, directories: directories) {
+                case .finished, .replaced:
+                    return (report(.done(accepted: accepted, duplicates: duplicates, rejected: rejected)), nil)
+                case .changed:
+                    return (report(.stillBeingWritten(accepted: accepted, duplicates: duplicates, rejected: rejected)), readSoFar)
+                }
             }
         } catch let error as InboxFileReader.Unreadable {
-            fail(path: path, name: name, reason: error.description)
-            return FileReport(fileName: name, result: .failed(error.description))
+            fail(name, file: file, reason: error.description, directories: directories)
+            return (report(.failed(error.description)), nil)
         } catch {
             // A database or disk problem, not the file's fault: leave the file and try again next scan.
             logger.error("inbox file not processed; will retry", metadata: [
                 "inbox.source": "\(settings.name)", "file.name": "\(name)", "error": "\(error)",
             ])
-            return FileReport(fileName: name, result: .interrupted)
+            return (report(.interrupted), nil)
         }
     }
 
-    private func prepareDirectories() throws {
-        let manager = FileManager.default
-        for directory in [settings.directory, doneDirectory, failedDirectory] {
-            try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
+    private enum Settlement {
+        /// Moved to `done/` (or deleted).
+        case finished
+        /// Another file is at its name now: that one is for the next scan.
+        case replaced
+        /// Written to since it was opened: it stays, to be read on.
+        case changed
     }
 
-    private var doneDirectory: String { (settings.directory as NSString).appendingPathComponent("done") }
-    private var failedDirectory: String { (settings.directory as NSString).appendingPathComponent("failed") }
-
-    /// Moves (or deletes) the file that was read, unless another file has been renamed over it meanwhile:
-    /// that one stays for the next scan.
-    private func finish(path: String, name: String, inode: UInt64) throws {
-        var status = stat()
-        guard stat(path, &status) == 0, UInt64(status.st_ino) == inode else {
+    /// Moves (or deletes) the file that was read, unless another file has been renamed over it meanwhile (that
+    /// one stays for the next scan) or it changed since it was opened: a writer appending in place could
+    /// otherwise see its last lines moved to `done/` unread.
+    private func finish(_ name: String, file: InboxDirectory.OpenFile, unchanged: () -> Bool,
+                        directories: Directories) throws -> Settlement {
+        guard directories.inbox.status(of: name)?.inode == file.status.inode else {
             logger.warning("a new file replaced the one just read; it will be read on the next scan", metadata: [
                 "inbox.source": "\(settings.name)", "file.name": "\(name)",
             ])
-            return
+            return .replaced
         }
-        switch settings.onDone {
-        case .delete: try FileManager.default.removeItem(atPath: path)
-        case .move: try move(path, into: doneDirectory, name: name)
+        guard unchanged() else { return .changed }
+        if let done = directories.done {
+            try directories.inbox.move(name, into: done)
+        } else {
+            try directories.inbox.remove(name)
         }
+        return .finished
     }
 
-    private func fail(path: String, name: String, reason: String) {
+    /// Moves the file to `failed/` with its `.error` note (a new file, never one written through an existing
+    /// name), unless another file has been renamed over it meanwhile.
+    private func fail(_ name: String, file: InboxDirectory.OpenFile, reason: String, directories: Directories) {
+        guard directories.inbox.status(of: name)?.inode == file.status.inode else {
+            logger.warning("inbox file unreadable, and a new file replaced it; that one will be read on the next scan",
+                           metadata: ["inbox.source": "\(settings.name)", "file.name": "\(name)", "reason": "\(reason)"])
+            return
+        }
         do {
-            let target = try move(path, into: failedDirectory, name: name)
-            try Data((reason + "\n").utf8).write(to: URL(fileURLWithPath: target + ".error"))
+            let moved = try directories.inbox.move(name, into: directories.failed, companion: ".error")
+            try directories.failed.writeNew(moved + ".error", reason + "\n")
         } catch {
             logger.error("cannot move an unreadable file to failed/", metadata: ["file.name": "\(name)", "error": "\(error)"])
         }
@@ -219,19 +308,16 @@ public final class InboxWatcher: Service, Sendable {
         ])
     }
 
-    /// Moves a file into a directory, never overwriting: a second `loans.csv` becomes `loans.csv.1`.
-    @discardableResult
-    private func move(_ path: String, into directory: String, name: String) throws -> String {
-        let manager = FileManager.default
-        try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var target = (directory as NSString).appendingPathComponent(name)
-        var suffix = 1
-        while manager.fileExists(atPath: target) {
-            target = (directory as NSString).appendingPathComponent("\(name).\(suffix)")
-            suffix += 1
+    /// Logs why the entry `name` is left alone, once for as long as it stays so.
+    private func refuse(_ name: String, _ reason: String) {
+        let new = refused.withLock { state -> Bool in
+            defer { state[name] = reason }
+            return state[name] != reason
         }
-        try manager.moveItem(atPath: path, toPath: target)
-        return target
+        guard new else { return }
+        logger.warning("inbox entry refused; left where it is", metadata: [
+            "inbox.source": "\(settings.name)", "file.name": "\(name)", "reason": "\(reason)",
+        ])
     }
 
     private func log(_ report: FileReport) {
@@ -240,6 +326,13 @@ public final class InboxWatcher: Service, Sendable {
             IngestMetrics.count(source: settings.name, received: accepted + duplicates + rejected, accepted: accepted,
                                 duplicates: duplicates, rejected: rejected)
             logger.info("inbox file ingested", metadata: [
+                "inbox.source": "\(settings.name)", "file.name": "\(report.fileName)", "events.accepted": "\(accepted)",
+                "events.duplicates": "\(duplicates)", "events.rejected": "\(rejected)",
+            ])
+        case .stillBeingWritten(let accepted, let duplicates, let rejected):
+            IngestMetrics.count(source: settings.name, received: accepted + duplicates + rejected, accepted: accepted,
+                                duplicates: duplicates, rejected: rejected)
+            logger.info("inbox file ingested so far; it is still being written", metadata: [
                 "inbox.source": "\(settings.name)", "file.name": "\(report.fileName)", "events.accepted": "\(accepted)",
                 "events.duplicates": "\(duplicates)", "events.rejected": "\(rejected)",
             ])
