@@ -7,6 +7,8 @@ import Foundation
 public struct StandardWebhooks: Sendable {
     public enum Failure: Error, Sendable, Equatable, CustomStringConvertible {
         case missingHeaders
+        /// A webhook-id over ``StandardWebhooks/maximumIdBytes``, with its size in bytes.
+        case idTooLong(Int)
         case badTimestamp(String)
         case stale(seconds: Int)
         case future(seconds: Int)
@@ -16,6 +18,8 @@ public struct StandardWebhooks: Sendable {
             switch self {
             case .missingHeaders:
                 return "missing webhook-id, webhook-timestamp or webhook-signature header"
+            case .idTooLong(let bytes):
+                return "webhook-id is \(bytes) bytes long; it must be at most \(StandardWebhooks.maximumIdBytes)"
             case .badTimestamp(let text):
                 return "webhook-timestamp \"\(text.prefix(20))\" is not whole seconds since 1970"
             case .stale(let seconds):
@@ -29,6 +33,11 @@ public struct StandardWebhooks: Sendable {
     }
 
     public static let tolerance: TimeInterval = 300
+
+    /// The longest webhook-id accepted, in UTF-8 bytes. The id is kept with every signed request, for replay
+    /// detection; senders' ids are short (`msg_2KWPBgLlAfxdpx2AI54pPJ85f4W`), and a header of any length
+    /// would be kept whole.
+    public static let maximumIdBytes = 256
 
     /// The raw key bytes (`SymmetricKey` is not `Sendable` in this swift-crypto; one is made per check).
     let keyBytes: Data
@@ -49,6 +58,7 @@ public struct StandardWebhooks: Sendable {
     /// Checks the headers against `body` at `now`. Returns nothing on success.
     public func verify(id: String?, timestamp: String?, signature: String?, body: some DataProtocol, now: Date) throws(Failure) {
         guard let id, let timestamp, let signature, !id.isEmpty else { throw .missingHeaders }
+        guard id.utf8.count <= Self.maximumIdBytes else { throw .idTooLong(id.utf8.count) }
         guard let seconds = Int64(timestamp) else { throw .badTimestamp(timestamp) }
         // Any Int64 may arrive here; clamp before converting so no header can overflow an Int.
         let age = min(max(now.timeIntervalSince1970 - Double(seconds), -1e12), 1e12)
