@@ -6,7 +6,8 @@ import Glibc
 
 enum LoggingSetup {
     /// Logs go to stderr (journald picks them up under systemd): human-readable text on a terminal, one
-    /// JSON object per line otherwise, unless the configuration says which.
+    /// JSON object per line otherwise, unless the configuration says which. Either way a record is one line,
+    /// whatever its message and metadata hold: both formats escape control characters.
     static func bootstrap(_ config: LoggingConfig) {
         let level = Logger.Level(rawValue: config.level.rawValue) ?? .info
         let json: Bool
@@ -19,9 +20,7 @@ enum LoggingSetup {
             if json {
                 return JSONLogHandler(logLevel: level, label: label)
             }
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            return TextLogHandler(logLevel: level, label: label)
         }
     }
 }

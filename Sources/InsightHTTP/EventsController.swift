@@ -220,10 +220,19 @@ struct EventsController: Sendable {
                 EventBatch.Item(line: 1, index: index, result: CloudEvents.decodeStructured(value), raw: JSONWriter.string(value))
             }
         case .cloudEventBinary:
-            var attributes: [String: String] = [:]
-            for field in headers { attributes[field.name.canonicalName] = field.value }
+            // The values as received (bytes, not text read leniently); an attribute sent twice is refused, not
+            // silently one of the two.
+            var attributes: [String: [UInt8]] = [:]
+            var repeated: String?
+            for field in headers where field.name.canonicalName.hasPrefix("ce-") {
+                let name = field.name.canonicalName
+                if attributes.updateValue(field.withUnsafeBytesOfValue { Array($0) }, forKey: name) != nil { repeated = repeated ?? name }
+            }
             let raw = String(decoding: bytes.prefix(65_536), as: UTF8.self)
-            return [EventBatch.Item(line: 1, index: 0, result: CloudEvents.decodeBinary(headers: attributes, body: bytes), raw: raw)]
+            let result: Result<Event, EventRejection> = repeated.map {
+                .failure(EventRejection(eventId: nil, reason: "header \(EventRejection.excerpt($0, quoted: false)) is given more than once"))
+            } ?? CloudEvents.decodeBinary(headers: attributes, body: bytes)
+            return [EventBatch.Item(line: 1, index: 0, result: result, raw: raw)]
         }
     }
 }

@@ -90,8 +90,9 @@ struct EventDecodingTests {
 
         let tooLong = longest + "b"
         let rejected = try rejection(#"{"id":"\#(tooLong)","type":"x.y","time":"2026-11-20T10:00:00Z"}"#)
-        #expect(rejected.eventId == tooLong)
+        #expect(rejected.eventId == nil, "an id over the limit is no id: the reason shows its start")
         #expect(rejected.reason.contains("1 to 128 characters"))
+        #expect(rejected.reason.hasSuffix(#", got "\#(String(repeating: "a", count: 64))…" (129 bytes)"#))
 
         let empty = try rejection(#"{"id":"","type":"x.y","time":"2026-11-20T10:00:00Z"}"#)
         #expect(empty.reason.contains("1 to 128 characters"))
@@ -288,6 +289,74 @@ struct EventDecodingTests {
             let result = try decode(envelope(type: "client.profile", data: #"{"riskAssessedAt":"\#(value)"}"#))
             #expect(throws: Never.self) { try result.get() }
         }
+    }
+
+    /// Issue 14: one character may hold any number of combining marks; a limit in characters alone bounds nothing.
+    @Test func idLengthBoundsBytesToo() throws {
+        let marks = String(repeating: "\u{301}", count: 5000)
+        let rejected = try rejection(#"{"id":"e\#(marks)","type":"x.y","time":"2026-11-20T10:00:00Z"}"#)
+        #expect(rejected.reason.utf8.starts(with: #"field "id" must be 1 to 128 characters, got "e"#.utf8))  // "é́…": bytes
+        #expect(rejected.reason.hasSuffix("…\" (10001 bytes)"))
+        let widest = String(repeating: "😀", count: Event.maximumIdLength)  // 512 bytes, the most
+        #expect(try decode(#"{"id":"\#(widest)","type":"x.y","time":"2026-11-20T10:00:00Z"}"#).get().id == widest)
+    }
+
+    /// Issue 14: `source`, `type` and `clientId` are keys too, limited as `id` is.
+    @Test(arguments: ["source", "type", "clientId"])
+    func otherIdentifiersAreLimitedToo(_ field: String) throws {
+        let long = String(repeating: "x", count: Event.maximumIdLength + 1)
+        var members = ["id": "evt-1", "source": "core", "type": "x.y", "clientId": "C1"]
+        members[field] = long
+        let text = #"{"id":"\#(members["id"] ?? "")","source":"\#(members["source"] ?? "")","type":"\#(members["type"] ?? "")","time":"2026-11-20T10:00:00Z","clientId":"\#(members["clientId"] ?? "")"}"#
+        let rejected = try rejection(text)
+        #expect(rejected.eventId == "evt-1")
+        #expect(rejected.reason == #"field "\#(field)" must be at most 128 characters, got "\#(String(repeating: "x", count: 64))…" (129 bytes)"#)
+        members[field] = String(repeating: "x", count: Event.maximumIdLength)
+        let fits = #"{"id":"evt-1","source":"\#(members["source"] ?? "")","type":"\#(members["type"] ?? "")","time":"2026-11-20T10:00:00Z","clientId":"\#(members["clientId"] ?? "")"}"#
+        #expect(throws: Never.self) { try decode(fits).get() }
+    }
+
+    /// Issue 14: a reason quotes at most 64 scalars of any one input, then its size: the payload kept in
+    /// quarantine is capped, and the reason must not carry the input whole instead.
+    @Test func reasonsQuoteInputsCutShort() throws {
+        let huge = String(repeating: "k", count: 1 << 20)
+        let combining = "2" + String(repeating: "\u{301}", count: 100_000)  // one character
+        let lines = [
+            #"{"\#(huge)":1,"\#(huge)":2}"#,  // duplicate key
+            #"{"\#(huge)" 1}"#,  // no colon after the key
+            #"{"id":"e1","type":"x.y","time":"\#(huge)"}"#,
+            #"{"id":"e1","type":"x.y","time":"\#(combining)"}"#,
+            envelope(type: "account.transaction", data: #"{"accountId":"A1","amount":"\#(huge)","direction":"debit"}"#),
+            envelope(type: "account.transaction", data: #"{"accountId":"A1","amount":1,"direction":1\#(String(repeating: "0", count: 1 << 20))}"#),
+            envelope(type: "client.profile", data: #"{"riskLevel":"\#(huge)"}"#),
+        ]
+        for (number, line) in lines.enumerated() {
+            let item = Array(line.utf8).withUnsafeBufferPointer { bytes in
+                EventBatch.decodeLine(bytes, number: number + 1, defaultSource: "core", decoder: NativeEventDecoder())
+            }
+            guard case .failure(let rejected)? = item?.result else {
+                Issue.record("line \(number + 1) was not rejected")
+                continue
+            }
+            #expect(rejected.reason.utf8.count < 400, "line \(number + 1): \(rejected.reason.prefix(300))")
+            #expect(rejected.reason.contains("…") && rejected.reason.contains(" bytes)"), "line \(number + 1): \(rejected.reason.prefix(300))")
+        }
+    }
+
+    @Test func excerptsShowTheStartAndTheSize() {
+        #expect(EventRejection.excerpt("short") == #""short""#)
+        #expect(EventRejection.excerpt("short", quoted: false) == "short")
+        let long = String(repeating: "张", count: 65)
+        #expect(EventRejection.excerpt(long) == "\"" + String(repeating: "张", count: 64) + "…\" (195 bytes)")
+        #expect(EventRejection.excerpt(long, quoted: false) == String(repeating: "张", count: 64) + "… (195 bytes)")
+        #expect(EventRejection.excerpt(String(repeating: "a", count: 64)) == "\"" + String(repeating: "a", count: 64) + "\"")
+    }
+
+    @Test func aReasonItselfIsBounded() {
+        let rejected = EventRejection(eventId: String(repeating: "i", count: 200), reason: String(repeating: "r", count: 100_000))
+        #expect(rejected.eventId == nil)
+        #expect(rejected.reason.utf8.count < 1100)
+        #expect(rejected.reason.hasSuffix("… (100000 bytes)"))
     }
 
     @Test func rejectionDescriptionIncludesTheEventId() {

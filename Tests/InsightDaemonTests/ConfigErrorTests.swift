@@ -89,6 +89,16 @@ import Testing
              message: "insightd.yaml:2:20: snooze.max_days: must be 1 to 366 days, got 3650"),
         Case(name: "unknown API token scope", yaml: "plugins_dir: plugins\napi_tokens:\n  - {name: a, token: t0123456789, scopes: [aml]}\n",
              message: "insightd.yaml:3:44: api_tokens[0].scopes[0]: \"aml\" is not allowed here; use one of ingest, read, feedback, admin, compliance"),
+        // Issue 14: a token's events are journaled under its name, as a source's are.
+        Case(name: "API token named like a source",
+             yaml: "plugins_dir: plugins\nsources:\n  - {name: core-banking, kind: webhook, token: cb0123456789}\napi_tokens:\n  - {name: core-banking, token: t0123456789, scopes: [ingest]}\n",
+             message: "insightd.yaml:5:12: api_tokens[0].name: a source is also named core-banking; events sent with this token would be journaled under that source's name and share its event ids (either's event e500 would make the other's a duplicate); give the token a name of its own"),
+        Case(name: "API token name with a slash",
+             yaml: "plugins_dir: plugins\nsources:\n  - {name: crm, kind: webhook, token: crm0123456789}\napi_tokens:\n  - {name: crm/core-banking, token: t0123456789, scopes: [ingest]}\n",
+             message: "insightd.yaml:5:12: api_tokens[0].name: a name must not contain /: events a sender sends for another source are journaled as <sender>/<source>, and this name could collide with them"),
+        Case(name: "source name with a slash",
+             yaml: "plugins_dir: plugins\nsources:\n  - {name: crm/core-banking, kind: inbox, path: /tmp}\n",
+             message: "insightd.yaml:3:12: sources[0].name: a name must not contain /: events a sender sends for another source are journaled as <sender>/<source>, and this name could collide with them"),
         Case(name: "delivery concurrency out of range", yaml: "plugins_dir: plugins\ndelivery: {concurrency: 0}\n",
              message: "insightd.yaml:2:25: delivery.concurrency: must be 1 to 256, got 0"),
         Case(name: "bad duration", yaml: "plugins_dir: plugins\ndelivery: {timeout: 15 seconds}\n",
@@ -150,6 +160,19 @@ import Testing
         } catch {
             #expect(error.errors.map(\.keyPath) == ["sources[0]", "sources[1]"])
         }
+    }
+
+    @Test func checkRefusesATokenNamedLikeASource() {
+        let fixture = ConfigFixture(main: """
+            plugins_dir: plugins
+            sources:
+              - {name: core-banking, kind: webhook, token: cb0123456789}
+            api_tokens:
+              - {name: ops, token: ops0123456789, scopes: [read]}
+              - {name: core-banking, token: t0123456789, scopes: [ingest]}
+            """)
+        #expect(Commands.check(configPath: fixture.mainPath) == 1)
+        #expect(fixture.firstError()?.hasPrefix("insightd.yaml:6:12: api_tokens[1].name: a source is also named core-banking;") == true)
     }
 
     @Test func checkCommandExitsOneAndPrintsTheLocatedError() {

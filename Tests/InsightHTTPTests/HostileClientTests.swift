@@ -105,10 +105,10 @@ struct HostileClientTests {
         try await withLiveServer(limits: ServerLimits(headerTimeout: .milliseconds(300))) { stack, port in
             let connection = try RawConnection(port: port)
             connection.send("POST /v1/events HTTP/1.1\r\nHost: insightd\r\n")
-            let started = Date()
-            let reply = await connection.receive(timeout: 5)
-            #expect(reply.closed, "the connection was still open 5 s later")
-            #expect(Date().timeIntervalSince(started) < 4)
+            // Closed by the 300 ms deadline; the wait is long only for a loaded machine (without a deadline the
+            // connection stays open for ever, or until the 75 s idle timeout).
+            let reply = await connection.receive(timeout: 20)
+            #expect(reply.closed, "the connection was still open 20 s later")
             #expect(stack.server.connections.timedOutConnections >= 1)
             // The server still answers others.
             let other = try RawConnection(port: port)

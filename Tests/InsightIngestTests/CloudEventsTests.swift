@@ -293,6 +293,91 @@ struct CloudEventsBinaryTests {
     }
 }
 
+/// Issue 14: header values that are not UTF-8, or whose percent escapes are not, were read leniently, and two
+/// different ids could become one; inputs were echoed in reasons whole.
+@Suite("CloudEvents header values and limits")
+struct CloudEventsHeaderValueTests {
+    static func rawHeaders(_ overrides: [String: [UInt8]] = [:]) -> [String: [UInt8]] {
+        var headers = CloudEventsBinaryTests.headers().mapValues { Array($0.utf8) }
+        for (key, value) in overrides { headers[key] = value }
+        return headers
+    }
+
+    @Test("raw header bytes that are UTF-8 and percent-encoded decode as before")
+    func rawBytes() throws {
+        let event = try CloudEvents.decodeBinary(headers: Self.rawHeaders([
+            "ce-id": Array("caf%C3%a9-%25-€".utf8), "ce-source": Array("/core%20banking".utf8),
+        ]), body: CloudEventsBinaryTests.body).get()
+        #expect(event.id == "café-%-€")
+        #expect(event.source == "/core banking")
+    }
+
+    @Test("a header value that is not UTF-8 is refused, naming the header", arguments: [
+        [0x62, 0x69, 0x6E, 0xFF], [0xC0, 0xA0], [0xE2, 0x82], [0xED, 0xA0, 0x80],
+    ] as [[UInt8]])
+    func notUTF8(bytes: [UInt8]) throws {
+        #expect(CloudEvents.validateHeaderValue(bytes) == .notUTF8)
+        let result = rejection(CloudEvents.decodeBinary(headers: Self.rawHeaders(["ce-id": bytes]), body: CloudEventsBinaryTests.body))
+        #expect(result?.reason == "header ce-id is not UTF-8 text; send other characters percent-encoded (%E2%82%AC)")
+        #expect(result?.eventId == nil)
+        let other = rejection(CloudEvents.decodeBinary(headers: Self.rawHeaders(["ce-source": bytes]), body: CloudEventsBinaryTests.body))
+        #expect(other?.reason.hasPrefix("header ce-source is not UTF-8") == true)
+        #expect(other?.eventId == "bin-1")
+    }
+
+    @Test("percent escapes must be two hex digits standing for UTF-8", arguments: [
+        ("50%", CloudEvents.HeaderValueProblem.badPercentEscape), ("a%2", .badPercentEscape), ("a%zz", .badPercentEscape),
+        ("%FF", .escapesNotUTF8), ("%C0%A0", .escapesNotUTF8), ("%E2%82", .escapesNotUTF8),
+    ])
+    func badEscapes(value: String, problem: CloudEvents.HeaderValueProblem) {
+        #expect(CloudEvents.validateHeaderValue(Array(value.utf8)) == problem)
+        let result = rejection(CloudEvents.decodeBinary(headers: CloudEventsBinaryTests.headers(["ce-id": value]),
+                                                        body: CloudEventsBinaryTests.body))
+        #expect(result?.reason == "header ce-id \(problem)")
+    }
+
+    @Test("well-formed values pass validation", arguments: ["bin-1", "%20", "%e2%82%ac", "Euro%20%E2%82%AC%20%F0%9F%98%80", "", "张三"])
+    func validValues(value: String) {
+        #expect(CloudEvents.validateHeaderValue(Array(value.utf8)) == nil)
+    }
+
+    /// Before, `%FF` (not UTF-8 once decoded) was kept as written, the same id as `%25FF` decoded.
+    @Test("two different header values never give one id")
+    func noCollision() throws {
+        let escaped = CloudEvents.decodeBinary(headers: CloudEventsBinaryTests.headers(["ce-id": "%25FF"]), body: CloudEventsBinaryTests.body)
+        #expect(try escaped.get().id == "%FF")
+        let raw = CloudEvents.decodeBinary(headers: CloudEventsBinaryTests.headers(["ce-id": "%FF"]), body: CloudEventsBinaryTests.body)
+        #expect(rejection(raw) != nil)
+    }
+
+    @Test("one attribute in two headers is refused")
+    func twice() {
+        var headers = Self.rawHeaders()
+        headers["CE-ID"] = Array("bin-2".utf8)
+        let result = rejection(CloudEvents.decodeBinary(headers: headers, body: CloudEventsBinaryTests.body))
+        #expect(result?.reason == "header ce-id is given more than once")
+    }
+
+    @Test("source, type and clientid are limited as id is", arguments: ["source", "type", "clientid"])
+    func attributeLength(attribute: String) throws {
+        let long = String(repeating: "s", count: Event.maximumIdLength + 1)
+        let result = rejection(CloudEvents.decodeStructured(try structured([attribute: long])))
+        let field = attribute == "clientid" ? "clientId" : attribute
+        #expect(result?.reason == #"field "\#(field)" must be at most 128 characters, got "\#(String(repeating: "s", count: 64))…" (129 bytes)"#)
+        #expect(result?.eventId == "ce-1")
+    }
+
+    @Test("reasons quote at most 64 characters of an attribute", arguments: ["specversion", "id", "time", "datacontenttype"])
+    func reasonsAreBounded(attribute: String) throws {
+        let huge = String(repeating: "v", count: 1 << 20)
+        let result = rejection(CloudEvents.decodeStructured(try structured([attribute: huge])))
+        let reason = try #require(result?.reason)
+        #expect(reason.utf8.count < 300, "\(reason.prefix(300))")
+        #expect(reason.contains(String(repeating: "v", count: 64) + "…"))
+        #expect(reason.contains("(1048576 bytes)"))
+    }
+}
+
 @Suite("IngestDecoder")
 struct IngestDecoderTests {
     @Test("NDJSON may mix native envelopes and structured CloudEvents")

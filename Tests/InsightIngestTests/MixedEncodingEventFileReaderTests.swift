@@ -58,3 +58,14 @@ struct MixedEncodingEventFileReaderTests {
         }
     }
 }
+
+@Suite("TextEncoding")
+struct TextEncodingTests {
+    /// Found by deploy/fuzz (the csv target): GBK's byte 0x80 is €, three bytes of UTF-8, and a line mostly of
+    /// them overflowed an output buffer sized for two bytes each, so it was refused as "not valid GBK text".
+    @Test("a GBK line of euro signs decodes, whatever its length", arguments: [1, 17, 40, 4096])
+    func gbkEuros(count: Int) throws {
+        let text = try TextEncoding.gbk.decode(ArraySlice(repeating: 0x80, count: count))
+        #expect(text == String(repeating: "€", count: count))
+    }
+}

@@ -136,6 +136,20 @@ struct StandardWebhooksTests {
         #expect(failure(try Vector.verifier(), timestamp: timestamp) == .badTimestamp(timestamp))
     }
 
+    /// Issue 14: the webhook-id is kept with every request for replay detection; a validly signed id of any
+    /// length was accepted.
+    @Test("a webhook-id over 256 bytes is refused even when signed; 256 is fine")
+    func idLength() throws {
+        let verifier = try Vector.verifier()
+        let longest = String(repeating: "m", count: 256)
+        let longestSignature = verifier.sign(id: longest, timestamp: Vector.timestamp, body: Vector.body)
+        #expect(failure(verifier, id: longest, signature: longestSignature) == nil)
+        let tooLong = String(repeating: "m", count: 100_000)
+        let signature = verifier.sign(id: tooLong, timestamp: Vector.timestamp, body: Vector.body)
+        let refused = try #require(failure(verifier, id: tooLong, signature: signature))
+        #expect(refused.description == "webhook-id is 100000 bytes long; it must be at most 256")
+    }
+
     @Test("key rotation: several space-separated signatures, only the second valid")
     func rotation() throws {
         let verifier = try Vector.verifier()
@@ -221,7 +235,7 @@ struct StandardWebhooksHeadTests {
     @Test("an over-long webhook-id is refused on the head")
     func longId() throws {
         let id = String(repeating: "a", count: StandardWebhooks.maximumIdBytes + 1)
-        #expect(throws: StandardWebhooks.Failure.badId(length: StandardWebhooks.maximumIdBytes + 1)) {
+        #expect(throws: StandardWebhooks.Failure.idTooLong(StandardWebhooks.maximumIdBytes + 1)) {
             try StandardWebhooks.checkHead(id: id, timestamp: "1614265330", signature: "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
                                            now: Self.now)
         }

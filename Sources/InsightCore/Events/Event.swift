@@ -154,14 +154,21 @@ public struct Event: Sendable, Hashable {
         return scoped
     }
 
-    /// The largest accepted `id`, in characters.
+    /// The largest accepted `id`, in characters; the same for `source`, `type` and `clientId`.
     public static let maximumIdLength = 128
 
-    /// True when `id` has at most ``maximumIdLength`` characters. Counting characters walks grapheme
-    /// boundaries; an id of at most that many UTF-8 bytes (any ASCII id) cannot have more characters.
+    /// The most UTF-8 bytes an `id` (or a `source`, `type`, `clientId`) may take, whatever its characters:
+    /// 128 characters of up to 4 bytes each, so any id of 128 ordinary characters (`张`, 3 bytes) fits. A
+    /// limit in characters alone bounds nothing: one character may hold any number of combining marks.
+    public static let maximumIdBytes = 4 * maximumIdLength
+
+    /// True when `id` has at most ``maximumIdLength`` characters and ``maximumIdBytes`` UTF-8 bytes. Counting
+    /// characters walks grapheme boundaries; an id of at most ``maximumIdLength`` UTF-8 bytes (any ASCII id)
+    /// cannot have more characters, and one over ``maximumIdBytes`` is refused before they are counted.
     @inlinable
     public static func fitsIdLength(_ id: String) -> Bool {
-        id.utf8.count <= maximumIdLength || id.count <= maximumIdLength
+        let bytes = id.utf8.count
+        return bytes <= maximumIdLength || (bytes <= maximumIdBytes && id.count <= maximumIdLength)
     }
 
     /// The value a rule or template sees at a dotted path: `type`, `id`, `source`, `clientId`, `time`, or `data.…`.

@@ -81,7 +81,7 @@ public struct NativeEventDecoder: EventDecoding {
             .failure(EventRejection(eventId: id, reason: reason))
         }
         guard !id.isEmpty, Event.fitsIdLength(id) else {
-            return reject("field \"id\" must be 1 to \(Event.maximumIdLength) characters")
+            return reject("field \"id\" must be 1 to \(Event.maximumIdLength) characters, got \(EventRejection.excerpt(id))")
         }
         guard let type = members.type?.stringValue.map(EventType.interned), !type.isEmpty else {
             return reject("field \"type\" is required (for example \"account.transaction\")")
@@ -90,7 +90,7 @@ public struct NativeEventDecoder: EventDecoding {
             return reject("field \"time\" is required, as an RFC 3339 time such as \"2026-11-20T10:00:00+08:00\"")
         }
         guard let time = RFC3339.parse(timeText) else {
-            return reject("field \"time\" is not an RFC 3339 time: \"\(timeText.prefix(40))\"")
+            return reject("field \"time\" is not an RFC 3339 time: \(EventRejection.excerpt(timeText))")
         }
         var source = defaultSource
         if let given = members.source {
@@ -133,6 +133,16 @@ public enum EventValidator {
         func hasControl(_ text: String) -> Bool { text.utf8.contains { $0 < 0x20 || $0 == 0x7F } }
         func control(_ name: String) -> String {
             "field \"\(name)\" contains a control character; identifiers must be printable text"
+        }
+        // Each is a key in the journal and the state: bounded, whichever decoder made the event (the envelope
+        // decoders check `id` first, in their own words).
+        func tooLong(_ name: String, _ value: String?) -> String? {
+            guard let value, !Event.fitsIdLength(value) else { return nil }
+            return "field \"\(name)\" must be at most \(Event.maximumIdLength) characters, got \(EventRejection.excerpt(value))"
+        }
+        if let problem = tooLong("id", event.id) ?? tooLong("source", event.source) ?? tooLong("type", event.type)
+            ?? tooLong("clientId", event.clientId) {
+            return problem
         }
         if hasControl(event.id) { return control("id") }
         if hasControl(event.source) { return control("source") }

@@ -154,8 +154,8 @@ public struct FieldRule: Sendable {
 
     private func describe(_ value: JSONValue) -> String {
         switch value {
-        case .string(let text): return "\"\(text.prefix(40))\""
-        case .number(let literal): return literal
+        case .string(let text): return EventRejection.excerpt(text)
+        case .number(let literal): return EventRejection.excerpt(literal, quoted: false)
         case .bool(let flag): return String(flag)
         default: return value.typeName
         }

@@ -226,19 +226,21 @@ public struct JSONParser {
         while true {
             skipWhitespace()
             guard peek() == UInt8(ascii: "\"") else { throw failure("expected a quoted object key") }
+            // A key is quoted in a failure through `EventRejection.excerpt`: failures become rejection reasons,
+            // and a key may be megabytes long.
             let key = try parseString()
             skipWhitespace()
-            guard peek() == UInt8(ascii: ":") else { throw failure("expected ':' after object key \"\(key)\"") }
+            guard peek() == UInt8(ascii: ":") else { throw failure("expected ':' after object key \(EventRejection.excerpt(key))") }
             index += 1
             skipWhitespace()
             let valueStart = index
             let value = try parseValue(depth: depth + 1)
             if depth == 0, key == "data" { dataRange = valueStart..<index }
             if large != nil {
-                guard large?.updateValue(value, forKey: key) == nil else { throw failure("duplicate object key \"\(key)\"") }
+                guard large?.updateValue(value, forKey: key) == nil else { throw failure("duplicate object key \(EventRejection.excerpt(key))") }
             } else {
                 for member in members[base...] where member.key == key {
-                    throw failure("duplicate object key \"\(key)\"")
+                    throw failure("duplicate object key \(EventRejection.excerpt(key))")
                 }
                 members.append((key, value))
                 if members.count - base > Self.linearMembers {

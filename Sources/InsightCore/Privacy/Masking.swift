@@ -19,17 +19,25 @@ public enum Masking {
 
     /// `13812345678` → `138****5678`. Short values are masked entirely.
     public static func phone(_ phone: String) -> String {
-        keep(phone, head: 3, tail: 4)
+        keep(phone, Shown.phone)
     }
 
     /// `110101199001011234` → `110***********1234`.
     public static func idNumber(_ id: String) -> String {
-        keep(id, head: 3, tail: 4)
+        keep(id, Shown.idNumber)
     }
 
     /// Only the last 4 digits show: `6222020200112233` → `************2233`.
     public static func accountNumber(_ account: String) -> String {
-        keep(account, head: 0, tail: 4)
+        keep(account, Shown.accountNumber)
+    }
+
+    /// How many characters each mask leaves at the start and at the end; ``scrub(_:)`` masks the numbers it
+    /// finds in text alike.
+    enum Shown {
+        static let phone = (head: 3, tail: 4)
+        static let idNumber = (head: 3, tail: 4)
+        static let accountNumber = (head: 0, tail: 4)
     }
 
     /// Masks a field value by what its name says it holds: names and counterparties like names, phones,
@@ -45,78 +53,21 @@ public enum Masking {
         }
     }
 
-    /// Masks personal data inside free text: mainland mobile numbers (`138****5678`, also written `138-1234-5678`
-    /// or after letters as in `Tel13812345678`), 18-digit ID numbers (`110***********1234`) and 12–19 digit
-    /// account or card numbers (last 4 digits; also in groups of four). A last line of defence for messages,
-    /// notes and logs; leads are masked where they are made. insightd's own ids (`ld_…`, `dl_…`) stay whole.
+    /// Masks personal data inside free text: mainland mobile numbers (`138****5678`), 18-character ID numbers
+    /// (`110***********1234`, the last may be `X`) and 12–19 digit account or card numbers (last 4 digits).
+    /// A last line of defence for messages, notes and logs; leads are masked where they are made.
+    ///
+    /// Numbers are found however they are written: after letters (`Tel13812345678`), in full-width digits
+    /// (`１３８１２３４５６７８`), and in groups separated by a space, `-` or `.` (full-width ones too):
+    /// `138-1234-5678`, `138-12345678`, `(138)1234-5678`, `110101 19900101 123X`, `6222.0202.0011.2233`. A
+    /// number in groups is masked whole (`138****5678`), its separators dropped; the digits it shows are the
+    /// ones written, full-width or not. Only those shapes join groups, so dates (`2026-12-07`), times, amounts
+    /// (`12,345.67`) and short numbers stay as they are. insightd's own ids (`ld_…`, `dl_…`) stay whole.
+    ///
+    /// One pass over the bytes finds the runs of digits and a second reads them in order, looking at most a few
+    /// runs ahead: linear in the text whatever it holds (no regular expression, nothing to backtrack).
     public static func scrub(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 >= 0x30 && $0 <= 0x39 }) else { return text }
-        let grouped = maskGroupedNumbers(text)
-        var output = ""
-        var token = ""
-        func flush() {
-            output += token.hasPrefix("ld_") || token.hasPrefix("dl_") ? token : maskDigitRuns(token)
-            token = ""
-        }
-        for character in grouped {
-            if character.isASCII && (character.isNumber || character.isLetter || character == "_") {
-                token.append(character)
-            } else {
-                flush()
-                output.append(character)
-            }
-        }
-        flush()
-        return output
-    }
-
-    /// Each maximal run of digits in a token (17 digits and an `X` for an ID number), masked by its length.
-    static func maskDigitRuns(_ token: String) -> String {
-        guard token.contains(where: \.isNumber) else { return token }
-        var output = ""
-        var run = ""
-        for character in token {
-            if character.isNumber {
-                run.append(character)
-            } else if (character == "X" || character == "x") && run.count == 17 {
-                run.append(character)
-                output += maskNumber(run)
-                run = ""
-            } else {
-                output += maskNumber(run)
-                run = ""
-                output.append(character)
-            }
-        }
-        return output + maskNumber(run)
-    }
-
-    static func maskNumber(_ run: String) -> String {
-        guard run.count >= 11 else { return run }
-        let allDigits = run.allSatisfy(\.isNumber)
-        if run.count == 11, allDigits, run.hasPrefix("1") { return phone(run) }
-        if run.count == 18 { return idNumber(run) }
-        if allDigits, (12...19).contains(run.count) { return accountNumber(run) }
-        return run
-    }
-
-    /// Phones written `138-1234-5678` or `138 1234 5678`, and card numbers in groups of four.
-    private static let groupedNumbers: [NSRegularExpression] = [
-        #"(?<![0-9])1[3-9][0-9][- ][0-9]{4}[- ][0-9]{4}(?![0-9])"#,
-        #"(?<![0-9])[0-9]{4}(?:[- ][0-9]{4}){2,3}(?:[- ][0-9]{1,3})?(?![0-9])"#,
-    ].compactMap { try? NSRegularExpression(pattern: $0) }
-
-    static func maskGroupedNumbers(_ text: String) -> String {
-        var result = text
-        for expression in groupedNumbers {
-            let matches = expression.matches(in: result, range: NSRange(result.startIndex..., in: result))
-            for match in matches.reversed() {
-                guard let range = Range(match.range, in: result) else { continue }
-                let digits = result[range].filter(\.isNumber)
-                result.replaceSubrange(range, with: digits.count == 11 ? phone(String(digits)) : accountNumber(String(digits)))
-            }
-        }
-        return result
+        FreeText.scrub(text)
     }
 
     /// A stable stand-in for an account-like identifier in a lead key, where even the last 4 digits are not
@@ -125,7 +76,8 @@ public enum Masking {
         "#" + StableHash.hex(id)
     }
 
-    private static func keep(_ value: String, head: Int, tail: Int) -> String {
+    private static func keep(_ value: String, _ shown: (head: Int, tail: Int)) -> String {
+        let (head, tail) = shown
         let characters = Array(value)
         guard characters.count > head + tail else { return String(repeating: "*", count: characters.count) }
         return String(characters.prefix(head)) + String(repeating: "*", count: characters.count - head - tail)

@@ -55,6 +55,7 @@ public struct ConfigLoader: Sendable {
         for (index, source) in config.sources.enumerated() {
             let path = ["sources", "\(index)"]
             check(!source.name.isEmpty, path + ["name"], "a source needs a name")
+            check(!source.name.contains("/"), path + ["name"], Self.slashInSenderName)
             switch source.kind {
             case .webhook:
                 check(source.secret != nil || source.token != nil, path,
@@ -77,7 +78,14 @@ public struct ConfigLoader: Sendable {
         }
 
         checkUnique(config.apiTokens.map(\.name), "api_tokens", "API token", document: document, errors: &errors)
+        let sourceNames = Set(config.sources.map(\.name))
         for (index, token) in config.apiTokens.enumerated() {
+            // A token that sends events is their sender, as a source is: its events are journaled under its name.
+            check(!sourceNames.contains(token.name), ["api_tokens", "\(index)", "name"],
+                  "a source is also named \(token.name); events sent with this token would be journaled under that source's "
+                      + "name and share its event ids (either's event e500 would make the other's a duplicate); "
+                      + "give the token a name of its own")
+            check(!token.name.contains("/"), ["api_tokens", "\(index)", "name"], Self.slashInSenderName)
             check(!token.scopes.isEmpty, ["api_tokens", "\(index)", "scopes"], "give the token at least one scope: ingest, read, feedback, admin, compliance")
             resolve(token.token, ["api_tokens", "\(index)", "token"])
         }
@@ -286,6 +294,12 @@ public struct ConfigLoader: Sendable {
             }
         }
     }
+
+    /// Source and token names are the senders' namespaces in the journal; a sender's event that names another
+    /// source is journaled as `sender/source` (``Event/journaled(under:)``). A `/` in a sender's own name would
+    /// let it write into that space: a token named `crm/core-banking` into what `crm` sends for `core-banking`.
+    private static let slashInSenderName = "a name must not contain /: events a sender sends for another source "
+        + "are journaled as <sender>/<source>, and this name could collide with them"
 
     private func checkUnique(_ names: [String], _ key: String, _ what: String, document: YAMLDocument,
                              errors: inout [ConfigError]) {

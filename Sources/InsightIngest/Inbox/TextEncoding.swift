@@ -39,7 +39,8 @@ public enum TextEncoding: String, Sendable, CaseIterable {
         }
         defer { iconv_close(converter) }
         var input = Array(bytes)
-        var output = [UInt8](repeating: 0, count: input.count * 2 + 16)
+        // A byte can become three of UTF-8 (GBK 0x80 is €, U+20AC): room for four each.
+        var output = [UInt8](repeating: 0, count: input.count * 4 + 16)
         let result: Int = input.withUnsafeMutableBufferPointer { inBuffer in
             output.withUnsafeMutableBufferPointer { outBuffer in
                 var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(inBuffer.baseAddress)?

@@ -7,7 +7,8 @@ import Foundation
 public struct StandardWebhooks: Sendable {
     public enum Failure: Error, Sendable, Equatable, CustomStringConvertible {
         case missingHeaders
-        case badId(length: Int)
+        /// A webhook-id over ``StandardWebhooks/maximumIdBytes``, with its size in bytes.
+        case idTooLong(Int)
         case badTimestamp(String)
         case badSignatureHeader
         case stale(seconds: Int)
@@ -18,8 +19,8 @@ public struct StandardWebhooks: Sendable {
             switch self {
             case .missingHeaders:
                 return "missing webhook-id, webhook-timestamp or webhook-signature header"
-            case .badId(let length):
-                return "webhook-id is \(length) bytes; at most \(StandardWebhooks.maximumIdBytes) are accepted"
+            case .idTooLong(let bytes):
+                return "webhook-id is \(bytes) bytes long; it must be at most \(StandardWebhooks.maximumIdBytes)"
             case .badSignatureHeader:
                 return "webhook-signature holds no \"v1,<base64>\" signature (at most \(StandardWebhooks.maximumSignatures), space-separated)"
             case .badTimestamp(let text):
@@ -35,7 +36,10 @@ public struct StandardWebhooks: Sendable {
     }
 
     public static let tolerance: TimeInterval = 300
-    /// The longest `webhook-id` accepted: it is stored (replay detection) and echoed, so it is bounded.
+
+    /// The longest webhook-id accepted, in UTF-8 bytes. The id is kept with every signed request, for replay
+    /// detection; senders' ids are short (`msg_2KWPBgLlAfxdpx2AI54pPJ85f4W`), and a header of any length
+    /// would be kept whole.
     public static let maximumIdBytes = 256
     /// The most signatures one `webhook-signature` may carry (key rotation needs two or three).
     public static let maximumSignatures = 8
@@ -54,7 +58,7 @@ public struct StandardWebhooks: Sendable {
     /// forged-looking request is refused before its body is read.
     public static func checkHead(id: String?, timestamp: String?, signature: String?, now: Date) throws(Failure) -> SignedHead {
         guard let id, let timestamp, let signature, !id.isEmpty else { throw .missingHeaders }
-        guard id.utf8.count <= maximumIdBytes else { throw .badId(length: id.utf8.count) }
+        guard id.utf8.count <= maximumIdBytes else { throw .idTooLong(id.utf8.count) }
         guard timestamp.utf8.count <= 20, let seconds = Int64(timestamp) else { throw .badTimestamp(timestamp) }
         // Any Int64 may arrive here; clamp before converting so no header can overflow an Int.
         let age = min(max(now.timeIntervalSince1970 - Double(seconds), -1e12), 1e12)
