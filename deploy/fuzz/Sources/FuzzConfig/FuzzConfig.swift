@@ -25,6 +25,21 @@ func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> S
 let registry = ConfigLoader().registry
 let fileNames = registry.map(\.id) + ["products", "calendar"]
 
+/// Writes `bytes` to `path` (created or truncated), with no fsync: FileManager.createFile writes a temporary file,
+/// syncs it and renames it, which made each input wait for the disk.
+func write(_ bytes: some Collection<UInt8>, to path: String) {
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard descriptor >= 0 else { fatalError("cannot write \(path): errno \(errno)") }
+    defer { close(descriptor) }
+    let data = Array(bytes)
+    var offset = 0
+    while offset < data.count {
+        let written = data[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        guard written > 0 else { fatalError("cannot write \(path): errno \(errno)") }
+        offset += written
+    }
+}
+
 /// etc/ and plugins-config/ in a directory made once per process.
 let root: String = {
     var template = Array((NSTemporaryDirectory() + "/insightd-fuzz-config.XXXXXX").utf8CString)
@@ -47,13 +62,11 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
         try? manager.removeItem(atPath: plugins + "/" + name)
     }
     let configPath = root + "/etc/insightd.yaml"
-    guard manager.createFile(atPath: configPath, contents: Data(parts.first.map(Array.init) ?? [])) else { fatalError("cannot write the config") }
+    write(parts.first.map(Array.init) ?? [], to: configPath)
     var written = Set<String>()
     for part in parts.dropFirst() where !part.isEmpty {
         let name = fileNames[Int(part[part.startIndex]) % fileNames.count]
-        guard manager.createFile(atPath: "\(plugins)/\(name).yaml", contents: Data(part.dropFirst())) else {
-            fatalError("cannot write \(name).yaml")
-        }
+        write(part.dropFirst(), to: "\(plugins)/\(name).yaml")
         written.insert(name)
     }
     let loader = ConfigLoader(registry: registry.filter { written.contains($0.id) })
