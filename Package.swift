@@ -7,6 +7,11 @@ let package = Package(
     products: [
         .executable(name: "insightd", targets: ["insightd"]),
         .executable(name: "insightd-bench", targets: ["InsightBench"]),
+        // Libraries only for deploy/fuzz (a package of its own, built with -sanitize=fuzzer,address): a package
+        // that depends on this one sees its products, not its targets. Not an API promise.
+        .library(name: "InsightCore", targets: ["InsightCore"]),
+        .library(name: "InsightIngest", targets: ["InsightIngest"]),
+        .library(name: "InsightDaemon", targets: ["InsightDaemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
