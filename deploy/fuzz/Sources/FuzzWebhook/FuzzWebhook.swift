@@ -8,8 +8,9 @@ import InsightIngest
 // - The first line is also tried as a secret (`whsec_…`, bare base64, raw bytes).
 // - Round trips: what `sign` makes for these id and body at a valid timestamp verifies, also after any other
 //   candidates in the header (key rotation); the same signature over a body one byte longer does not.
-// TODO: fuzz `StandardWebhooks.checkHead(id:timestamp:signature:now:)` here too once it is on main (the header
-// check before the body is read); until then `verify` covers the same parsing.
+// - The head check that runs before a body is read (`checkHead`) never accepts what `verify` refuses for a header
+//   reason, and a head it accepts, fed the body in chunks of the input's choosing, matches exactly when `verify`
+//   accepts the whole body.
 // A broken property traps (`check`), which libFuzzer reports as a crash with the input.
 
 @inline(never)
@@ -23,6 +24,9 @@ let vectorNow = Date(timeIntervalSince1970: 1_614_265_330)
 let verifier = StandardWebhooks(secret: vectorSecret)!
 
 func roundTrip(_ webhooks: StandardWebhooks, id: String, seconds: Int64, body: [UInt8], otherCandidates: String) {
+    // Ids over the limit are refused whatever their signature; only the first signatures of a header are tried.
+    guard id.utf8.count <= StandardWebhooks.maximumIdBytes,
+          otherCandidates.split(separator: " ").count < StandardWebhooks.maximumSignatures else { return }
     let now = Date(timeIntervalSince1970: Double(seconds))
     let signature = webhooks.sign(id: id, timestamp: seconds, body: body)
     do {
@@ -53,10 +57,23 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     let id = header(0), timestamp = header(1), signature = header(2)
     let body = parts.count > 3 ? Array(parts[3]) : []
 
+    let verified: Bool
     do {
         try verifier.verify(id: id, timestamp: timestamp, signature: signature, body: body, now: vectorNow)
+        verified = true
     } catch {
         _ = error.description
+        verified = false
+    }
+    // The same decision in two steps: the head, then the body streamed in chunks sized by the body's first byte.
+    do {
+        let head = try StandardWebhooks.checkHead(id: id, timestamp: timestamp, signature: signature, now: vectorNow)
+        var verification = verifier.verification(for: head)
+        let chunk = max(1, Int(body.first ?? 1))
+        for start in stride(from: 0, to: body.count, by: chunk) { verification.update(body[start..<min(start + chunk, body.count)]) }
+        check(verification.matches() == verified, "the head and streamed body decided \(!verified), verify \(verified)")
+    } catch {
+        check(!verified, "checkHead refused (\(error)) what verify accepted")
     }
 
     if let id, !id.isEmpty {
