@@ -44,6 +44,8 @@ public struct HTTPServer: Sendable {
     /// The open connections, for `/metrics` and `/readyz`.
     public let connections = ConnectionGauge()
     let bodies: BodyAdmission
+    /// Requests on `POST /v1/events` holding a body now.
+    public var bodiesInFlight: Int { bodies.current }
 
     /// What `GET /metrics` exposes, and the gauges it refreshes first.
     public struct MetricsEndpoint: Sendable {
@@ -75,8 +77,8 @@ public struct HTTPServer: Sendable {
         self.outboxChanged = outboxChanged
         self.receiverNames = receiverNames
         self.metrics = metrics
-        bodies = BodyAdmission(limit: settings.limits.maximumBodiesInFlight,
-                               byteLimit: max(settings.limits.maximumBodyBytesInFlight, settings.maximumBodyBytes))
+        bodies = BodyAdmission(limit: settings.limits.maximumBodiesInFlight, byteLimit: settings.limits.maximumBodyBytesInFlight,
+                               largestBody: settings.maximumBodyBytes)
     }
 
     public func router() -> Router<BasicRequestContext> {

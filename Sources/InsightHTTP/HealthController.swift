@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import InsightCore
 import InsightStore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -65,16 +66,36 @@ public struct DescriptorUse: Sendable, Equatable {
     /// fail to open.
     public var isLow: Bool { limit - open < max(64, limit / 10) }
 
-    /// Read from `/proc/self/fd` and `getrlimit`; nil where neither is available.
+    /// Read from `/proc/self/fd` and `getrlimit`, at most once a second (`/readyz` answers anyone, and listing
+    /// tens of thousands of descriptors takes a while); nil where neither is available. A listing that fails for
+    /// want of a descriptor is the answer too: every one is in use.
     @Sendable public static func current() -> DescriptorUse? {
         #if canImport(Glibc)
+        let now = ContinuousClock.now
+        if let cached = cache.withLock({ $0 }), cached.at.duration(to: now) < .seconds(1) { return cached.use }
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0,
-              let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return nil }
-        // The listing itself holds one descriptor while it runs.
-        return DescriptorUse(open: max(0, entries.count - 1), limit: Int(clamping: limit.rlim_cur))
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+        let soft = Int(clamping: limit.rlim_cur)
+        let use: DescriptorUse
+        if let directory = opendir("/proc/self/fd") {
+            var count = 0
+            while let entry = readdir(directory) {
+                // "." and "..", and not the listing's own descriptor (counted once: it is open while this runs).
+                if entry.pointee.d_name.0 != UInt8(ascii: ".") { count += 1 }
+            }
+            closedir(directory)
+            use = DescriptorUse(open: max(0, count - 1), limit: soft)
+        } else if errno == EMFILE || errno == ENFILE {
+            use = DescriptorUse(open: soft, limit: soft)
+        } else {
+            return nil
+        }
+        cache.withLock { $0 = (now, use) }
+        return use
         #else
         return nil
         #endif
     }
+
+    private static let cache = Mutex<(at: ContinuousClock.Instant, use: DescriptorUse)?>(nil)
 }

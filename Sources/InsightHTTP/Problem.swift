@@ -23,11 +23,13 @@ public struct Problem: HTTPResponseError, Sendable {
 
     public static let maximumDetailCharacters = 1024
 
-    /// `text` if it has at most `limit` characters, else its first `limit` characters, an ellipsis and the length
-    /// it had.
+    /// `text` if it has at most `limit` Unicode scalars, else its first `limit`, an ellipsis and the size it had.
+    /// Scalars, not characters: one character can hold any number of combining marks.
     public static func clipped(_ text: String, to limit: Int) -> String {
-        guard text.utf8.count > limit, text.count > limit else { return text }
-        return String(text.prefix(limit)) + "… (\(text.count) characters)"
+        guard text.utf8.count > limit, text.unicodeScalars.count > limit else { return text }
+        var scalars = String.UnicodeScalarView()
+        scalars.append(contentsOf: text.unicodeScalars.prefix(limit))
+        return String(scalars) + "… (\(text.utf8.count) bytes)"
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -36,7 +38,7 @@ public struct Problem: HTTPResponseError, Sendable {
         object["title"] = .string(title)
         object["status"] = .number(String(status.code))
         object["detail"] = .string(detail)
-        object["instance"] = .string(request.uri.path)
+        object["instance"] = .string(Self.clipped(request.uri.path, to: 256))
         var fields = headers
         fields[.contentType] = "application/problem+json"
         return Response(status: status, headers: fields,
@@ -70,6 +72,8 @@ public struct Problem: HTTPResponseError, Sendable {
 /// Turns anything a handler throws that is not already a problem into one, so no stack trace or plain
 /// text ever reaches a caller. Errors that are not the caller's fault are 503 (retry later), and logged.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    static func clipped(_ text: String, to limit: Int) -> String { Problem.clipped(text, to: limit) }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -82,8 +86,13 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             let status = error.status
             let detail = error.body ?? (status == .notFound ? "no route \(request.method) \(request.uri.path)" : status.reasonPhrase)
             return try Problem(status, status.reasonPhrase, detail: detail).response(from: request, context: context)
+        } catch where error is CancellationError || error is ChannelError {
+            // The client went away, or its connection was closed (a deadline, the shutdown grace): nothing to answer,
+            // and nothing that is insightd's failure.
+            context.logger.debug("request ended with its connection", metadata: ["error": "\(error)", "http.path": "\(Self.clipped(request.uri.path, to: 256))"])
+            throw error
         } catch {
-            context.logger.error("request failed inside insightd", metadata: ["error": "\(error)", "http.path": "\(request.uri.path)"])
+            context.logger.error("request failed inside insightd", metadata: ["error": "\(error)", "http.path": "\(Self.clipped(request.uri.path, to: 256))"])
             var problem = Problem(.serviceUnavailable, "Service Unavailable",
                                   detail: "insightd could not complete the request; nothing was stored, retry later")
             problem.headers[.retryAfter] = "5"

@@ -110,9 +110,13 @@ final class BodyAdmission: Sendable {
     let limit: Int
     let byteLimit: Int
 
-    init(limit: Int, byteLimit: Int) {
+    /// The largest body one request may send: the unverified share always holds one.
+    let largestBody: Int
+
+    init(limit: Int, byteLimit: Int, largestBody: Int) {
         self.limit = limit
-        self.byteLimit = byteLimit
+        self.byteLimit = max(byteLimit, largestBody)
+        self.largestBody = largestBody
     }
 
     /// Whether a body may be read now; if so the caller must ``leave()`` once it is done with it.
@@ -124,6 +128,20 @@ final class BodyAdmission: Sendable {
     func reserve(_ count: Int) -> Bool { Self.add(count, to: bytes, upTo: byteLimit) }
 
     func release(_ count: Int) { bytes.subtract(count, ordering: .releasing) }
+
+    // Signed bodies whose signature is not checked yet (it can be only at their end) come from callers not known
+    // to be anyone: they get a quarter of the places and half the bytes, so that forged ones sent slowly cannot
+    // hold every place and starve the senders a bearer token already identified.
+    private let unverified = Atomic<Int>(0)
+    private let unverifiedBytes = Atomic<Int>(0)
+    var unverifiedLimit: Int { max(1, limit / 4) }
+    var unverifiedByteLimit: Int { max(byteLimit / 2, largestBody) }
+
+    /// Like ``tryEnter()``, for a body not yet verified; ``leaveUnverified()`` once it is verified or refused.
+    func tryEnterUnverified() -> Bool { Self.add(1, to: unverified, upTo: unverifiedLimit) }
+    func leaveUnverified() { unverified.subtract(1, ordering: .releasing) }
+    func reserveUnverified(_ count: Int) -> Bool { Self.add(count, to: unverifiedBytes, upTo: unverifiedByteLimit) }
+    func releaseUnverified(_ count: Int) { unverifiedBytes.subtract(count, ordering: .releasing) }
 
     var current: Int { inFlight.load(ordering: .relaxed) }
     var currentBytes: Int { bytes.load(ordering: .relaxed) }
@@ -185,9 +203,13 @@ struct DeadlineHTTP1Channel: ServerChildChannel {
                 RequestDeadlineHandler(headerTimeout: TimeAmount(limits.headerTimeout), bodyTimeout: TimeAmount(limits.bodyTimeout),
                                        gauge: gauge, logger: logger))
         } catch {
-            return channel.eventLoop.makeFailedFuture(error)
+            // NIO drops a child channel whose setup failed without closing it: close it, or its descriptor and its
+            // place under the limits are lost for good.
+            return channel.close().flatMapThrowing { throw error }
         }
-        return inner.setup(channel: channel, logger: logger)
+        return inner.setup(channel: channel, logger: logger).flatMapError { error in
+            channel.close().flatMapThrowing { throw error }
+        }
     }
 
     func handle(value: Value, logger: Logger) async {
@@ -225,7 +247,20 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
         self.logger = logger
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // A new connection owes its first request's head from the start: one that sends nothing is closed after
+        // the head deadline, not kept until the idle timeout.
+        if context.channel.isActive { start(.head, within: headerTimeout) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if phase == .idle { start(.head, within: headerTimeout) }
+        context.fireChannelActive()
+    }
+
+    /// Where the request on this connection stands (see ``RequestPhaseHandler``).
+    var currentPhase: Phase { phase }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
@@ -306,8 +341,25 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 
+    /// Set when an answer goes out before its request's body was read (a refusal on the head): the connection is
+    /// closed after it, so the body announced is never read, whatever length it claimed.
+    private var closeAfterResponse = false
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { deadlines?.responseWritten() }
-        context.write(data, promise: promise)
+        switch unwrapOutboundIn(data) {
+        case .head(var response) where deadlines?.currentPhase == .body:
+            closeAfterResponse = true
+            response.headerFields[.connection] = "close"
+            context.write(wrapOutboundOut(.head(response)), promise: promise)
+        case .end where closeAfterResponse:
+            deadlines?.responseWritten()
+            context.writeAndFlush(data, promise: promise)
+            context.close(promise: nil)
+        case .end:
+            deadlines?.responseWritten()
+            context.write(data, promise: promise)
+        default:
+            context.write(data, promise: promise)
+        }
     }
 }

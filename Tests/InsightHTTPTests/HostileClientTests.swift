@@ -47,6 +47,12 @@ struct HostileClientTests {
         }
     }
 
+    /// Polls `condition` for up to 30 s.
+    func waitUntil(_ condition: @Sendable () -> Bool) async throws {
+        for _ in 0..<600 where !condition() { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(condition(), "still not so after 30 s")
+    }
+
     /// A head announcing a body of `length` bytes, with `headers` (each a full `Name: value` line).
     func head(length: Int, headers: [String]) -> String {
         (["POST /v1/events HTTP/1.1", "Host: insightd", "Content-Type: application/json", "Content-Length: \(length)"] + headers)
@@ -118,6 +124,52 @@ struct HostileClientTests {
         }
     }
 
+    @Test("a connection that sends nothing is closed after http.header_timeout, not kept until the idle timeout")
+    func silentConnection() async throws {
+        try await withLiveServer(limits: ServerLimits(headerTimeout: .milliseconds(300))) { _, port in
+            let connection = try RawConnection(port: port)
+            let reply = await connection.receive(timeout: 20)
+            #expect(reply.closed, "a silent connection was still open 20 s later")
+        }
+    }
+
+    @Test("after a refusal on the head the connection is closed: the body announced is never read")
+    func refusalClosesTheConnection() async throws {
+        try await withLiveServer { _, port in
+            let connection = try RawConnection(port: port)
+            connection.send(head(length: 100_000_000, headers: []))
+            let refused = await connection.response(timeout: 30)
+            #expect(RawConnection.status(of: refused.text) == 401)
+            #expect(refused.text.lowercased().contains("connection: close"), "\(refused.text.prefix(300))")
+            var closed = refused.closed
+            let started = Date()
+            while !closed, Date().timeIntervalSince(started) < 20 {
+                if !connection.send(Array(repeating: UInt8(ascii: "x"), count: 65_536)) { closed = true; break }
+                closed = await connection.receive(timeout: 0.05).closed
+            }
+            #expect(closed, "the server kept reading the refused request's body")
+        }
+    }
+
+    @Test("signed bodies not yet verified get a quarter of the places: forged slow ones cannot starve a bearer sender")
+    func forgedSignaturesCannotStarve() async throws {
+        try await withLiveServer(limits: ServerLimits(maximumBodiesInFlight: 4)) { stack, port in
+            let forged = try RawConnection(port: port)
+            forged.send(head(length: 1000, headers: signedHeaderLines(id: "msg_forged_1")))
+            forged.send("{")
+            try await waitUntil { stack.server.bodiesInFlight == 1 }
+            let second = try RawConnection(port: port)
+            second.send(head(length: 1000, headers: signedHeaderLines(id: "msg_forged_2")) + "{")
+            let refused = await second.response(timeout: 30)
+            #expect(RawConnection.status(of: refused.text) == 503, "\(refused.text.prefix(300))")
+            let bearer = try RawConnection(port: port)
+            let body = transaction("bearer-amid-forged")
+            bearer.send(head(length: body.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]) + body)
+            let accepted = await bearer.response(timeout: 30)
+            #expect(RawConnection.status(of: accepted.text) == 202, "\(accepted.text.prefix(300))")
+        }
+    }
+
     @Test("a body that stops has its connection closed after http.body_timeout, and nothing is stored")
     func stalledBody() async throws {
         try await withLiveServer(limits: ServerLimits(bodyTimeout: .milliseconds(400))) { stack, port in
@@ -153,8 +205,8 @@ struct HostileClientTests {
             let body = transaction("slow-1")
             slow.send(head(length: body.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]))
             slow.send(Array(body.utf8.prefix(10)))
-            // The slow one is reading its body; give the server a moment to admit it.
-            try await Task.sleep(for: .milliseconds(300))
+            // The slow one is reading its body once the server has admitted it.
+            try await waitUntil { stack.server.bodiesInFlight == 1 }
             let other = try RawConnection(port: port)
             let otherBody = transaction("fast-1")
             other.send(head(length: otherBody.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]) + otherBody)
@@ -181,7 +233,7 @@ struct HostileClientTests {
             let body = transaction("big-1") + padding
             slow.send(head(length: body.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]))
             slow.send(Array(body.utf8.prefix(3000)))
-            try await Task.sleep(for: .milliseconds(300))
+            try await waitUntil { stack.server.bodiesInFlight == 1 }
             let other = try RawConnection(port: port)
             let otherBody = transaction("other-1") + padding
             other.send(head(length: otherBody.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]) + otherBody)
@@ -218,7 +270,7 @@ struct HostileClientTests {
     @Test("over http.max_connections_per_address a new connection from that address is closed at once")
     func perAddressLimit() async throws {
         try await withRunningApplication(limits: ServerLimits(maximumConnectionsPerAddress: 2)) { stack, port in
-            let held = [try RawConnection(port: port), try RawConnection(port: port)]
+            var held = [try RawConnection(port: port), try RawConnection(port: port)]  // silent: header timeout 10 s
             try await Task.sleep(for: .milliseconds(200))
             let third = try RawConnection(port: port)
             third.send("GET /healthz HTTP/1.1\r\nHost: insightd\r\n\r\n")
@@ -229,6 +281,12 @@ struct HostileClientTests {
             held[0].send("GET /healthz HTTP/1.1\r\nHost: insightd\r\n\r\n")
             let served = await held[0].response(timeout: 30)
             #expect(RawConnection.status(of: served.text) == 200)
+            held.removeLast()  // closes it: its place is free again
+            try await Task.sleep(for: .milliseconds(200))
+            let fresh = try RawConnection(port: port)
+            fresh.send("GET /healthz HTTP/1.1\r\nHost: insightd\r\n\r\n")
+            let again = await fresh.response(timeout: 30)
+            #expect(RawConnection.status(of: again.text) == 200, "\(again.text.prefix(200))")
             _ = held
         }
     }
@@ -310,6 +368,14 @@ struct HostileBodyTests {
             let type = try await client.post(headers: bearerHeaders(contentType: String(repeating: "t", count: 50_000)), body: "{}")
             expectProblem(type, .unsupportedMediaType)
             #expect(type.text.utf8.count < 4 * 1024)
+            // One character of 20,000 combining marks: clipped by scalars, not characters.
+            let marks = "a" + String(repeating: "\u{0301}", count: 20_000)
+            let combining = try await client.post(headers: bearerHeaders(contentType: marks), body: "{}")
+            expectProblem(combining, .unsupportedMediaType)
+            #expect(combining.text.utf8.count < 4 * 1024, "answer of \(combining.text.utf8.count) bytes")
+            let duplicateKey = #"{"id":"dup","id":"\#(marks)","type":"account.transaction","time":"2026-11-20T10:00:00+08:00","data":{}}"#
+            let duplicate = try await client.post(headers: bearerHeaders(), body: duplicateKey)
+            #expect(duplicate.text.utf8.count < 8 * 1024, "answer of \(duplicate.text.utf8.count) bytes")
         }
     }
 

@@ -707,7 +707,9 @@ public struct HTTPConfig: Sendable, Decodable {
         try duration(.headerTimeout, &headerTimeout, in: 0.1...3600)
         try duration(.bodyTimeout, &bodyTimeout, in: 0.1...86_400)
         try duration(.idleTimeout, &idleTimeout, in: 0.1...86_400)
-        try duration(.shutdownGrace, &shutdownGrace, in: 0...3600)
+        // The unit gives the whole stop 60 s (TimeoutStopSec); the dispatcher's last commit and the WAL checkpoint
+        // come after the grace.
+        try duration(.shutdownGrace, &shutdownGrace, in: 0...40)
     }
 }
 

@@ -59,6 +59,7 @@ public struct ReloadService: Service, CustomStringConvertible {
                 loaded.config.dispatcher.stateCheckpoint != running.config.dispatcher.stateCheckpoint
                     ? "dispatcher.state_checkpoint" : nil,
                 loaded.config.storage.memoryUse != running.config.storage.memoryUse ? "storage" : nil,
+                "\(loaded.config.http)" != "\(running.config.http)" ? "http" : nil,
                 "\(loaded.config.receivers)" != "\(running.config.receivers)" ? "receivers" : nil,
                 loaded.config.delivery.templatesDir != running.config.delivery.templatesDir ? "delivery.templates_dir" : nil,
                 loaded.config.delivery.concurrency != running.config.delivery.concurrency ? "delivery.concurrency" : nil,

@@ -24,7 +24,7 @@ public struct StandardWebhooks: Sendable {
             case .badSignatureHeader:
                 return "webhook-signature holds no \"v1,<base64>\" signature (at most \(StandardWebhooks.maximumSignatures), space-separated)"
             case .badTimestamp(let text):
-                return "webhook-timestamp \"\(text.prefix(20))\" is not whole seconds since 1970"
+                return "webhook-timestamp \"\(String(String.UnicodeScalarView(text.unicodeScalars.prefix(20))))\" is not whole seconds since 1970"
             case .stale(let seconds):
                 return "webhook-timestamp is \(seconds) s old, beyond the 300 s tolerance; check the sender's clock or resend"
             case .future(let seconds):
