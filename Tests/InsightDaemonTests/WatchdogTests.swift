@@ -57,17 +57,18 @@ final class ManagedFlag: Sendable {
     }
 }
 
-/// The socket's blocking waits run on a dispatch thread, never on the (two-thread) cooperative pool the
-/// service under test needs.
+/// The socket's blocking waits run on a thread of their own: not on the (two-thread) cooperative pool the service
+/// under test needs, nor on Dispatch's global queues, whose threads that pool can share on Linux (a wait of 60 s
+/// there, with other suites busy, kept READY=1 from being sent at all).
 private func wait(_ socket: NotifySocket, _ text: String, timeout: TimeInterval) async -> [String]? {
     await withCheckedContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(returning: socket.waitFor(text, timeout: timeout)) }
+        Thread.detachNewThread { continuation.resume(returning: socket.waitFor(text, timeout: timeout)) }
     }
 }
 
 private func drain(_ socket: NotifySocket) async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             while socket.receive(timeout: 0.05) != nil {}
             continuation.resume()
         }

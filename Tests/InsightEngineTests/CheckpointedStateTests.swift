@@ -130,10 +130,11 @@ import Testing
         }
     }
 
-    /// Waits for a semaphore on a thread of its own, not on the cooperative pool the dispatcher's shards run on.
+    /// Waits for a semaphore on a thread of its own, not on the cooperative pool the dispatcher's shards run on (nor
+    /// on Dispatch's global queues, whose threads that pool can share on Linux).
     private static func wait(for semaphore: DispatchSemaphore) async {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 semaphore.wait()
                 continuation.resume()
             }
