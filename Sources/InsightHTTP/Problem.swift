@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import InsightCore
 import NIOCore
+import NIOHTTP1
 
 /// An RFC 9457 problem: the only shape errors leave the HTTP API in (`application/problem+json`).
 public struct Problem: HTTPResponseError, Sendable {
@@ -86,9 +87,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             let status = error.status
             let detail = error.body ?? (status == .notFound ? "no route \(request.method) \(request.uri.path)" : status.reasonPhrase)
             return try Problem(status, status.reasonPhrase, detail: detail).response(from: request, context: context)
-        } catch where error is CancellationError || error is ChannelError {
-            // The client went away, or its connection was closed (a deadline, the shutdown grace): nothing to answer,
-            // and nothing that is insightd's failure.
+        } catch where error is CancellationError || error is ChannelError || error is IOError || error is HTTPParserError {
+            // The client went away, or its connection was closed (a deadline, the shutdown grace), or it sent what is
+            // not HTTP (Hummingbird answers 400 and closes): nothing that is insightd's failure.
             context.logger.debug("request ended with its connection", metadata: ["error": "\(error)", "http.path": "\(Self.clipped(request.uri.path, to: 256))"])
             throw error
         } catch {

@@ -259,8 +259,6 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
         context.fireChannelActive()
     }
 
-    /// Where the request on this connection stands (see ``RequestPhaseHandler``).
-    var currentPhase: Phase { phase }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
@@ -274,14 +272,21 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
         context.fireChannelInactive()
     }
 
+    /// Bytes of a next request arrived while this one was being answered: its head is due once the answer is out
+    /// (not before: a slow answer must not cut the connection).
+    private var pendingHead = false
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // The first bytes of a request (or of the next one, pipelined behind a response): its head is due.
-        if phase == .idle || phase == .responding { start(.head, within: headerTimeout) }
+        // The first bytes of a request: its head is due.
+        if phase == .idle { start(.head, within: headerTimeout) } else if phase == .responding { pendingHead = true }
         context.fireChannelRead(data)
     }
 
     /// The decoder produced the request's head: its body is due.
-    func headReceived() { start(.body, within: bodyTimeout) }
+    func headReceived() {
+        pendingHead = false
+        start(.body, within: bodyTimeout)
+    }
 
     /// The decoder produced the end of the request's body.
     func bodyReceived() {
@@ -292,7 +297,13 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
 
     /// The server wrote the end of a response.
     func responseWritten() {
-        if phase == .responding { phase = .idle }
+        guard phase == .responding else { return }
+        if pendingHead {
+            pendingHead = false
+            start(.head, within: headerTimeout)
+        } else {
+            phase = .idle
+        }
     }
 
     private func start(_ next: Phase, within timeout: TimeAmount) {
@@ -336,7 +347,9 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head: deadlines?.headReceived()
         case .body: break
-        case .end: deadlines?.bodyReceived()
+        case .end:
+            requestsEnded += 1
+            deadlines?.bodyReceived()
         }
         context.fireChannelRead(data)
     }
@@ -344,18 +357,28 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Set when an answer goes out before its request's body was read (a refusal on the head): the connection is
     /// closed after it, so the body announced is never read, whatever length it claimed.
     private var closeAfterResponse = false
+    /// Requests whose end the decoder produced, and responses whose end was written: the request being answered is
+    /// the oldest unanswered one (HTTP/1.1 answers in order), and its body is unread while the two are equal.
+    private var requestsEnded = 0
+    private var responsesEnded = 0
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head(var response) where deadlines?.currentPhase == .body:
+        case .head(var response) where requestsEnded == responsesEnded:
             closeAfterResponse = true
             response.headerFields[.connection] = "close"
             context.write(wrapOutboundOut(.head(response)), promise: promise)
         case .end where closeAfterResponse:
+            responsesEnded += 1
             deadlines?.responseWritten()
-            context.writeAndFlush(data, promise: promise)
-            context.close(promise: nil)
+            // Closed once the answer is written (a close before would drop what the socket has not taken yet).
+            let written = context.eventLoop.makePromise(of: Void.self)
+            if let promise { written.futureResult.cascade(to: promise) }
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            written.futureResult.whenComplete { _ in bound.value.close(promise: nil) }
+            context.writeAndFlush(data, promise: written)
         case .end:
+            responsesEnded += 1
             deadlines?.responseWritten()
             context.write(data, promise: promise)
         default:

@@ -170,6 +170,25 @@ struct HostileClientTests {
         }
     }
 
+    @Test("answered requests keep their connection: keep-alive and pipelining are not taken for refusals")
+    func keepAliveAndPipelining() async throws {
+        try await withLiveServer(limits: ServerLimits(headerTimeout: .seconds(30))) { _, port in
+            let connection = try RawConnection(port: port)
+            let body = transaction("kept-alive-1")
+            connection.send(head(length: body.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]) + body)
+            let first = await connection.response(timeout: 30)
+            #expect(RawConnection.status(of: first.text) == 202, "\(first.text.prefix(300))")
+            #expect(!first.text.lowercased().contains("connection: close"))
+            // Two requests in one write, the second a POST whose body is in the same write.
+            let second = transaction("kept-alive-2")
+            connection.send("GET /healthz HTTP/1.1\r\nHost: insightd\r\n\r\n"
+                + head(length: second.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]) + second)
+            let both = await connection.receive(timeout: 30) { $0.components(separatedBy: "HTTP/1.1 ").count >= 3 && $0.contains("\"accepted\"") }
+            #expect(both.text.contains("HTTP/1.1 200") && both.text.contains("HTTP/1.1 202"), "\(both.text.prefix(600))")
+            #expect(!both.closed)
+        }
+    }
+
     @Test("a body that stops has its connection closed after http.body_timeout, and nothing is stored")
     func stalledBody() async throws {
         try await withLiveServer(limits: ServerLimits(bodyTimeout: .milliseconds(400))) { stack, port in
