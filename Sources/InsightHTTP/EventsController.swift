@@ -43,27 +43,10 @@ struct EventsController: Sendable {
             throw Problem.busy("insightd holds \(bodies.limit) request bodies already (http.max_bodies_in_flight); retry shortly")
         }
         defer { bodies.leave() }
-        let verifying: Bool
-        if case .signed = check {
-            guard bodies.tryEnterUnverified() else {
-                throw Problem.busy("insightd is reading \(bodies.unverifiedLimit) signed bodies not yet verified (a quarter of http.max_bodies_in_flight); retry shortly")
-            }
-            verifying = true
-        } else {
-            verifying = false
-        }
-        // The body's bytes stay reserved until the answer: they are held, decoded and committed until then. Those of
-        // a signed body count against the unverified share too, until its signature is checked.
+        // The body's bytes stay reserved until the answer: they are held, decoded and committed until then.
         var reserved = 0
         defer { bodies.release(reserved) }
-        let bytes: [UInt8]
-        do {
-            bytes = try await readBody(request.body, feeding: &check, reserved: &reserved, verifying: verifying)
-        } catch {
-            if verifying { bodies.leaveUnverified(); bodies.releaseUnverified(reserved) }
-            throw error
-        }
-        if verifying { bodies.leaveUnverified(); bodies.releaseUnverified(reserved) }
+        let bytes = try await readBody(request.body, feeding: &check, reserved: &reserved)
         let sender: Authenticator.Sender
         switch check {
         case .sender(let known): sender = known
@@ -133,19 +116,34 @@ struct EventsController: Sendable {
     static let maximumReasonCharacters = 300
 
     /// Reads the body up to the limit, feeding a signed request's signature check as each chunk arrives, and
-    /// reserving its bytes (adding them to `reserved`) from the bodies' budget before it keeps them.
-    private func readBody(_ body: RequestBody, feeding check: inout Authenticator.HeadCheck, reserved: inout Int,
-                          verifying: Bool) async throws -> [UInt8] {
-        var bytes: [UInt8] = []
+    /// reserving its bytes (adding them to `reserved`) from the bodies' budget before it keeps them. A signed body
+    /// also holds a place and its bytes in the unverified share while it is read, the time its sender is unknown.
+    private func readBody(_ body: RequestBody, feeding check: inout Authenticator.HeadCheck, reserved: inout Int) async throws -> [UInt8] {
         var pending: Authenticator.PendingSignature?
         if case .signed(let signed) = check { pending = signed }
+        let verifying = pending != nil
+        if verifying {
+            guard bodies.tryEnterUnverified() else {
+                throw Problem.busy("insightd is reading \(bodies.unverifiedLimit) signed bodies not yet verified (a quarter of http.max_bodies_in_flight); retry shortly")
+            }
+        }
+        var unverified = 0
+        defer {
+            if verifying {
+                bodies.releaseUnverified(unverified)
+                bodies.leaveUnverified()
+            }
+        }
+        var bytes: [UInt8] = []
         for try await chunk in body {
             guard bytes.count + chunk.readableBytes <= maximumBodyBytes else { throw Problem.tooLarge(maximumBodyBytes) }
-            guard !verifying || bodies.reserveUnverified(chunk.readableBytes) else {
-                throw Problem.busy("signed bodies not yet verified hold half of http.max_body_bytes_in_flight (\(bodies.unverifiedByteLimit) bytes); retry shortly")
+            if verifying {
+                guard bodies.reserveUnverified(chunk.readableBytes) else {
+                    throw Problem.busy("signed bodies not yet verified hold half of http.max_body_bytes_in_flight (\(bodies.unverifiedByteLimit) bytes); retry shortly")
+                }
+                unverified += chunk.readableBytes
             }
             guard bodies.reserve(chunk.readableBytes) else {
-                if verifying { bodies.releaseUnverified(chunk.readableBytes) }
                 throw Problem.busy("the request bodies insightd holds have reached http.max_body_bytes_in_flight (\(bodies.byteLimit) bytes); retry shortly")
             }
             reserved += chunk.readableBytes

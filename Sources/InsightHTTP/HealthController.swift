@@ -19,7 +19,6 @@ struct HealthController: Sendable {
     let authenticator: Authenticator
     let connections: ConnectionGauge
     let maximumConnections: Int
-    var descriptors: @Sendable () -> DescriptorUse? = DescriptorUse.current
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in EventsController.json(.object(["status": .string("ok")]), status: .ok) }
@@ -40,7 +39,7 @@ struct HealthController: Sendable {
             }
         }
         var body: [String: JSONValue] = ["connections": .number(String(connections.openConnections))]
-        if let use = descriptors() {
+        if let use = DescriptorUse.current() {
             body["descriptors"] = .object(["open": .number(String(use.open)), "limit": .number(String(use.limit))])
             if use.isLow {
                 problems.append("descriptors: \(use.open) of \(use.limit) open; raise LimitNOFILE or lower http.max_connections")

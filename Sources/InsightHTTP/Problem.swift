@@ -24,13 +24,10 @@ public struct Problem: HTTPResponseError, Sendable {
 
     public static let maximumDetailCharacters = 1024
 
-    /// `text` if it has at most `limit` Unicode scalars, else its first `limit`, an ellipsis and the size it had.
-    /// Scalars, not characters: one character can hold any number of combining marks.
+    /// `text` if it has at most `limit` Unicode scalars, else its first `limit`, an ellipsis and the size it had
+    /// (``EventRejection/excerpt(_:quoted:length:)``, unquoted).
     public static func clipped(_ text: String, to limit: Int) -> String {
-        guard text.utf8.count > limit, text.unicodeScalars.count > limit else { return text }
-        var scalars = String.UnicodeScalarView()
-        scalars.append(contentsOf: text.unicodeScalars.prefix(limit))
-        return String(scalars) + "… (\(text.utf8.count) bytes)"
+        EventRejection.excerpt(text, quoted: false, length: limit)
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -73,8 +70,6 @@ public struct Problem: HTTPResponseError, Sendable {
 /// Turns anything a handler throws that is not already a problem into one, so no stack trace or plain
 /// text ever reaches a caller. Errors that are not the caller's fault are 503 (retry later), and logged.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    static func clipped(_ text: String, to limit: Int) -> String { Problem.clipped(text, to: limit) }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -90,10 +85,10 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch where error is CancellationError || error is ChannelError || error is IOError || error is HTTPParserError {
             // The client went away, or its connection was closed (a deadline, the shutdown grace), or it sent what is
             // not HTTP (Hummingbird answers 400 and closes): nothing that is insightd's failure.
-            context.logger.debug("request ended with its connection", metadata: ["error": "\(error)", "http.path": "\(Self.clipped(request.uri.path, to: 256))"])
+            context.logger.debug("request ended with its connection", metadata: ["error": "\(error)", "http.path": "\(Problem.clipped(request.uri.path, to: 256))"])
             throw error
         } catch {
-            context.logger.error("request failed inside insightd", metadata: ["error": "\(error)", "http.path": "\(Self.clipped(request.uri.path, to: 256))"])
+            context.logger.error("request failed inside insightd", metadata: ["error": "\(error)", "http.path": "\(Problem.clipped(request.uri.path, to: 256))"])
             var problem = Problem(.serviceUnavailable, "Service Unavailable",
                                   detail: "insightd could not complete the request; nothing was stored, retry later")
             problem.headers[.retryAfter] = "5"

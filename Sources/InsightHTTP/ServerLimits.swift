@@ -144,7 +144,6 @@ final class BodyAdmission: Sendable {
     func releaseUnverified(_ count: Int) { unverifiedBytes.subtract(count, ordering: .releasing) }
 
     var current: Int { inFlight.load(ordering: .relaxed) }
-    var currentBytes: Int { bytes.load(ordering: .relaxed) }
 
     private static func add(_ amount: Int, to counter: borrowing Atomic<Int>, upTo limit: Int) -> Bool {
         var current = counter.load(ordering: .relaxed)

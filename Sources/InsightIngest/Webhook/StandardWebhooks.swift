@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import InsightCore
 
 /// Verifies Standard Webhooks signatures: `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`,
 /// possibly several space-separated (key rotation), with a 5-minute timestamp tolerance. The comparison is
@@ -24,7 +25,7 @@ public struct StandardWebhooks: Sendable {
             case .badSignatureHeader:
                 return "webhook-signature holds no \"v1,<base64>\" signature (at most \(StandardWebhooks.maximumSignatures), space-separated)"
             case .badTimestamp(let text):
-                return "webhook-timestamp \"\(String(String.UnicodeScalarView(text.unicodeScalars.prefix(20))))\" is not whole seconds since 1970"
+                return "webhook-timestamp \(EventRejection.excerpt(text, length: 20)) is not whole seconds since 1970"
             case .stale(let seconds):
                 return "webhook-timestamp is \(seconds) s old, beyond the 300 s tolerance; check the sender's clock or resend"
             case .future(let seconds):
