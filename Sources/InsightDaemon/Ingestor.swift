@@ -44,7 +44,7 @@ public struct Ingestor: Sendable {
         let outcome = try database.ingest([IngestSubmission(events: split.events, quarantine: split.quarantine)],
                                           receivedAt: receivedAt)[0]
         var summary = Summary()
-        summary.rejected = split.rejected.map { .init(index: $0.item.index, line: $0.item.line, rejection: $0.rejection) }
+        summary.rejected = split.rejected.map { .init(index: $0.index, line: $0.line, rejection: $0.rejection) }
         summary.rejectedCount = summary.rejected.count
         summary.accepted = outcome.acceptedCount
         summary.duplicates = outcome.duplicateCount
@@ -107,8 +107,8 @@ public struct Ingestor: Sendable {
                                                                 checkpoint: checkpoint)], receivedAt: receivedAt)[0]
             // Reported once committed: a failed commit (reported by the throw) is read again by the next run.
             // An item's index is its place among the items read (the reader leaves it 0), as for a body's items.
-            for ((item, failure), position) in zip(chunk.split.rejected, chunk.rejectedAt) {
-                let rejection = Summary.Rejected(index: index + position, line: item.line, rejection: failure)
+            for (item, position) in zip(chunk.split.rejected, chunk.rejectedAt) {
+                let rejection = Summary.Rejected(index: index + position, line: item.line, rejection: item.rejection)
                 if summary.rejected.count < Self.keptRejections { summary.rejected.append(rejection) }
                 summary.rejectedCount += 1
                 rejected(rejection)

@@ -46,7 +46,7 @@ struct EventsController: Sendable {
         // The body's bytes stay reserved until the answer: they are held, decoded and committed until then.
         var reserved = 0
         defer { bodies.release(reserved) }
-        let bytes = try await readBody(request.body, feeding: &check, reserved: &reserved)
+        var bytes = try await readBody(request.body, feeding: &check, reserved: &reserved)
         let sender: Authenticator.Sender
         switch check {
         case .sender(let known): sender = known
@@ -56,19 +56,31 @@ struct EventsController: Sendable {
             return Self.replayResponse(webhookId)
         }
 
-        // Everything a sender sends is journaled in its own namespace: `sender`, or `sender/source` when
-        // the body names another source (see Event.journaled(under:)).
-        let items = try Self.decode(bytes, format: format, headers: request.headers, source: sender.source,
-                                    maximumItems: limits.maximumItems).map { item in
-            EventBatch.Item(line: item.line, index: item.index,
-                            result: item.result.map { $0.journaled(under: sender.source) }, raw: item.raw)
+        let split: EventBatch.Split
+        let itemCount: Int
+        do {
+            // Everything a sender sends is journaled in its own namespace: `sender`, or `sender/source` when
+            // the body names another source (see Event.journaled(under:)).
+            let items = try Self.decode(bytes, format: format, headers: request.headers, source: sender.source,
+                                        maximumItems: limits.maximumItems).map { item in
+                EventBatch.Item(line: item.line, index: item.index,
+                                result: item.result.map { $0.journaled(under: sender.source) }, raw: item.raw)
+            }
+            bytes = []
+            guard !items.isEmpty else { throw Problem.badRequest("the body holds no events; send at least one") }
+            // Decoded, a body weighs more than its bytes, the more so the smaller its items (a line `{}` of 3 bytes
+            // becomes a rejection, a place and a reason): each item is charged to the same budget as the bytes.
+            let weight = items.count * BodyAdmission.decodedItemWeight
+            guard bodies.reserve(weight) else {
+                throw Problem.busy("the request bodies insightd holds have reached http.max_body_bytes_in_flight (\(bodies.byteLimit) bytes, counting \(BodyAdmission.decodedItemWeight) per decoded item); retry shortly")
+            }
+            reserved += weight
+            itemCount = items.count
+            // The first rejected items are kept for the operators to look at, the rest only counted (each is still
+            // listed as rejected, up to the limit).
+            split = EventBatch.split(items, source: sender.source, origin: "webhook:\(sender.source)", receivedAt: now,
+                                     maximumQuarantined: limits.quarantinedPerRequest)
         }
-        guard !items.isEmpty else { throw Problem.badRequest("the body holds no events; send at least one") }
-        var split = EventBatch.split(items, source: sender.source, origin: "webhook:\(sender.source)", receivedAt: now)
-        // A body of many small invalid items must not turn into as many stored rows: the first ones are kept for
-        // the operators to look at, the rest only counted (each is still listed as rejected, up to the limit).
-        let quarantineDropped = max(0, split.quarantine.count - limits.quarantinedPerRequest)
-        if quarantineDropped > 0 { split.quarantine.removeLast(quarantineDropped) }
         let outcome: IngestOutcome
         do {
             outcome = try await queue.submit(IngestSubmission(
@@ -82,24 +94,24 @@ struct EventsController: Sendable {
             throw problem
         }
         if outcome.replayedWebhook, let webhookId = sender.webhookId { return Self.replayResponse(webhookId) }
-        IngestMetrics.count(source: sender.source, received: items.count, accepted: outcome.acceptedCount,
+        IngestMetrics.count(source: sender.source, received: itemCount, accepted: outcome.acceptedCount,
                             duplicates: outcome.duplicateCount, rejected: split.rejected.count)
 
-        let rejectedJSON: [JSONValue] = split.rejected.prefix(limits.listedRejections).map { item, rejection in
+        let rejectedJSON: [JSONValue] = split.rejected.prefix(limits.listedRejections).map { item in
             var entry: [String: JSONValue] = ["index": .number(String(item.index)),
-                                              "error": .string(Problem.clipped(rejection.reason, to: Self.maximumReasonCharacters))]
-            if let id = rejection.eventId { entry["id"] = .string(Problem.clipped(id, to: Self.maximumReasonCharacters)) }
+                                              "error": .string(Problem.clipped(item.rejection.reason, to: Self.maximumReasonCharacters))]
+            if let id = item.rejection.eventId { entry["id"] = .string(Problem.clipped(id, to: Self.maximumReasonCharacters)) }
             if item.line > 1 || format.isLineOriented { entry["line"] = .number(String(item.line)) }
             return .object(entry)
         }
         // Listed up to `http.max_listed_rejections`; the count is always whole.
         var counts: [String: JSONValue] = ["rejectedCount": .number(String(split.rejected.count))]
-        if quarantineDropped > 0 {
+        if split.quarantineDropped > 0 {
             counts["quarantined"] = .number(String(split.quarantine.count))
         }
         if split.events.isEmpty {
             var problem = Problem(.unprocessableContent, "Unprocessable Content",
-                                  detail: "none of the \(items.count) item\(items.count == 1 ? " is" : "s are") a valid event; see rejected")
+                                  detail: "none of the \(itemCount) item\(itemCount == 1 ? " is" : "s are") a valid event; see rejected")
             problem.extra = counts
             problem.extra["rejected"] = .array(rejectedJSON)
             problem.extra["accepted"] = .number("0")

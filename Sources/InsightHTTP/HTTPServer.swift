@@ -78,7 +78,7 @@ public struct HTTPServer: Sendable {
         self.receiverNames = receiverNames
         self.metrics = metrics
         bodies = BodyAdmission(limit: settings.limits.maximumBodiesInFlight, byteLimit: settings.limits.maximumBodyBytesInFlight,
-                               largestBody: settings.maximumBodyBytes)
+                               largestBody: settings.maximumBodyBytes, maximumItems: settings.limits.maximumItems)
     }
 
     public func router() -> Router<BasicRequestContext> {

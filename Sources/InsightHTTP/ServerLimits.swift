@@ -71,8 +71,12 @@ public final class ConnectionGauge: Sendable {
     /// Connections closed because a request's head or body did not arrive in time.
     public var timedOutConnections: Int { timedOut.load(ordering: .relaxed) }
 
-    func opened() { Gauge(label: "insightd_http_connections_open").record(open.add(1, ordering: .relaxed).newValue) }
-    func closed() { Gauge(label: "insightd_http_connections_open").record(open.subtract(1, ordering: .relaxed).newValue) }
+    // The count and its gauge change under one lock: two connections closing at once on two event loops would
+    // otherwise record their counts in either order, and the gauge could be left at a count that no longer holds.
+    private let recording = Mutex<Void>(())
+    func opened() { recording.withLock { _ in Self.record(open.add(1, ordering: .relaxed).newValue) } }
+    func closed() { recording.withLock { _ in Self.record(open.subtract(1, ordering: .relaxed).newValue) } }
+    private static func record(_ count: Int) { Gauge(label: "insightd_http_connections_open").record(count) }
     func timedOutOne() { timedOut.add(1, ordering: .relaxed) }
 
     /// Connections closed at once because their address had too many open.
@@ -113,9 +117,15 @@ final class BodyAdmission: Sendable {
     /// The largest body one request may send: the unverified share always holds one.
     let largestBody: Int
 
-    init(limit: Int, byteLimit: Int, largestBody: Int) {
+    /// What one decoded item is charged beside its bytes: about what an event, or a rejection with its place, its
+    /// reason and its quarantine row, holds in memory until the answer. A line `{}` of 3 bytes weighs this much.
+    static let decodedItemWeight = 512
+
+    /// The byte budget is never under what one largest body weighs decoded (`maximumItems` items at most, and an
+    /// item takes at least 2 bytes and a separator), so that one request alone is never refused.
+    init(limit: Int, byteLimit: Int, largestBody: Int, maximumItems: Int) {
         self.limit = limit
-        self.byteLimit = max(byteLimit, largestBody)
+        self.byteLimit = max(byteLimit, largestBody + min(maximumItems, largestBody / 3 + 1) * Self.decodedItemWeight)
         self.largestBody = largestBody
     }
 
@@ -156,6 +166,26 @@ final class BodyAdmission: Sendable {
     }
 }
 
+extension DeadlineHTTP1Channel {
+    /// The key a connection is counted under for `http.max_connections_per_address`: an IPv4 address, or an IPv6
+    /// address's /64 prefix (one host is usually given a whole /64, and can take any address in it); an IPv4
+    /// address mapped into IPv6 (`::ffff:a.b.c.d`, from a dual-stack listener) counts as that IPv4 address.
+    static func peerKey(_ address: SocketAddress?) -> String {
+        switch address {
+        case .v4: return address?.ipAddress ?? "unknown"
+        case .v6(let v6):
+            let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+            guard bytes.count == 16 else { return address?.ipAddress ?? "unknown" }
+            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+                return bytes[12..<16].map(String.init).joined(separator: ".")
+            }
+            let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+            return groups.joined(separator: ":") + "::/64"
+        case .unixDomainSocket, .none: return "local"
+        }
+    }
+}
+
 /// Hummingbird's accept gate over ``ConnectionGauge``: the listener reads no new connection while
 /// ``ServerLimits/maximumConnections`` are open.
 struct ConnectionLimit: AvailableConnectionsDelegate {
@@ -188,7 +218,7 @@ struct DeadlineHTTP1Channel: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         // One host may not hold every connection: over its share, the connection is closed before a byte is read.
-        let address = channel.remoteAddress?.ipAddress ?? "unknown"
+        let address = Self.peerKey(channel.remoteAddress)
         guard gauge.admit(address, limit: limits.maximumConnectionsPerAddress) else {
             logger.notice("closed a connection: its address has http.max_connections_per_address open", metadata: [
                 "net.peer": "\(address)", "http.max_connections_per_address": "\(limits.maximumConnectionsPerAddress)",

@@ -3,7 +3,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import InsightCore
-import InsightHTTP
+@testable import InsightHTTP
+import NIOCore
 import InsightStore
 import InsightTesting
 import ServiceLifecycle
@@ -246,7 +247,8 @@ struct HostileClientTests {
 
     @Test("over http.max_body_bytes_in_flight, a request is answered 503 with Retry-After, and the budget comes back")
     func bodyBytesInFlight() async throws {
-        try await withLiveServer(limits: ServerLimits(maximumBodyBytesInFlight: 4096), maximumBodyBytes: 4096) { stack, port in
+        // One item per body: the budget is raised to one largest body decoded, 4096 + 512 bytes.
+        try await withLiveServer(limits: ServerLimits(maximumBodyBytesInFlight: 4096, maximumItems: 1), maximumBodyBytes: 4096) { stack, port in
             let slow = try RawConnection(port: port)
             let padding = String(repeating: " ", count: 3000)
             let body = transaction("big-1") + padding
@@ -308,6 +310,49 @@ struct HostileClientTests {
             #expect(RawConnection.status(of: again.text) == 200, "\(again.text.prefix(200))")
             _ = held
         }
+    }
+
+    @Test("decoded items are charged to http.max_body_bytes_in_flight beside their bytes")
+    func decodedItemsCharged() async throws {
+        // 4096-byte bodies of at most 10 items: the budget is raised to what one such body weighs decoded,
+        // 4096 + 10 × 512 bytes, and no further.
+        try await withLiveServer(limits: ServerLimits(maximumBodyBytesInFlight: 4096, maximumItems: 10), maximumBodyBytes: 4096) { stack, port in
+            let slow = try RawConnection(port: port)
+            let event = transaction("held-1")
+            let held = event + String(repeating: " ", count: 4096 - event.utf8.count)
+            slow.send(head(length: held.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]))
+            slow.send(Array(held.utf8.prefix(4090)))
+            try await waitUntil { stack.server.bodiesInFlight == 1 }
+            // The 31 bytes of ten `{}` items fit beside the 4090 held; decoded (5120 more) they do not.
+            let tiny = "[" + Array(repeating: "{}", count: 10).joined(separator: ",") + "]"
+            let other = try RawConnection(port: port)
+            other.send(head(length: tiny.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]) + tiny)
+            let refused = await other.response(timeout: 30)
+            #expect(RawConnection.status(of: refused.text) == 503, "\(refused.text.prefix(300))")
+            #expect(refused.text.contains("per decoded item"))
+            #expect(try stack.database.quarantinedItems(limit: 100).isEmpty)
+            slow.send(Array(held.utf8.dropFirst(4090)))
+            let accepted = await slow.response(timeout: 30)
+            #expect(RawConnection.status(of: accepted.text) == 202, "\(accepted.text.prefix(300))")
+            // Alone, the same body is decoded and answered (every item rejected).
+            let again = try RawConnection(port: port)
+            again.send(head(length: tiny.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]) + tiny)
+            let answered = await again.response(timeout: 30)
+            #expect(RawConnection.status(of: answered.text) == 422, "\(answered.text.prefix(300))")
+        }
+    }
+
+    @Test("connections are counted per IPv4 address, per IPv6 /64, and a mapped IPv4 address as itself")
+    func peerKeys() throws {
+        #expect(DeadlineHTTP1Channel.peerKey(try SocketAddress(ipAddress: "192.0.2.7", port: 1)) == "192.0.2.7")
+        let first = DeadlineHTTP1Channel.peerKey(try SocketAddress(ipAddress: "2001:db8:1:2:aaaa::1", port: 1))
+        let second = DeadlineHTTP1Channel.peerKey(try SocketAddress(ipAddress: "2001:db8:1:2:ffff:1:2:3", port: 1))
+        let otherNetwork = DeadlineHTTP1Channel.peerKey(try SocketAddress(ipAddress: "2001:db8:1:3::1", port: 1))
+        #expect(first == "2001:db8:1:2::/64")
+        #expect(first == second)
+        #expect(otherNetwork != first)
+        #expect(DeadlineHTTP1Channel.peerKey(try SocketAddress(ipAddress: "::ffff:192.0.2.7", port: 1)) == "192.0.2.7")
+        #expect(DeadlineHTTP1Channel.peerKey(nil) == "local")
     }
 
     @Test("a header value that is not UTF-8 is refused, not turned into U+FFFD")

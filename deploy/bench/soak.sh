@@ -54,37 +54,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 "$proofs/receiver.py" --port-file "$work/receiver.port" --log "$work/receiver.log" --fail 0.3 \
-  >"$work/receiver.out" 2>&1 &
-receiver=$!
-for _ in $(seq 50); do [ -s "$work/receiver.port" ] && break; sleep 0.1; done
-hook=$(cat "$work/receiver.port")
-
-cp -r plugins-config "$work/plugins"
-cat > "$work/insightd.yaml" <<YAML
-listen: 127.0.0.1:$port
-state_dir: state
-plugins_dir: plugins
-timezone: Asia/Shanghai
-sources:
-  - {name: core-banking, kind: webhook, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
-receivers:
-  - {name: hook, kind: webhook, url: "http://127.0.0.1:$hook/leads", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
-  - {name: aml, kind: webhook, url: "http://127.0.0.1:$hook/aml", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
-routes:
-  - {match: {}, receivers: [hook], mode: immediate}
-delivery:
-  retry_schedule: [0s, 1s, 2s, 5s, 10s, 10s, 10s, 10s, 10s, 10s]   # short, so the outbox drains within the wait
-  unassigned: [hook]               # the clients have no manager
-  compliance: [aml]
-  group_window: 0s                 # one message per lead
-logging: {level: warning, format: json}
-YAML
-"$bin" check --config "$work/insightd.yaml" >/dev/null 2>&1 || { "$bin" check --config "$work/insightd.yaml"; exit 1; }
-
-db=$work/state/insightd.sqlite
-q() { sqlite3 -readonly "$db" "$1" 2>/dev/null || echo "?"; }
+. "$proofs/setup.sh"
+# The receivers fail 30% of their requests; the retry schedule is short, so the outbox drains within the wait.
+proofs_setup 0.3 "[0s, 1s, 2s, 5s, 10s, 10s, 10s, 10s, 10s, 10s]"
 pending() { q "SELECT COUNT(*) FROM delivery WHERE status = 'pending'"; }
 "$bin" run --config "$work/insightd.yaml" >"$work/daemon.out" 2>"$work/daemon.err" &
 pid=$!

@@ -174,21 +174,37 @@ extension EventBatch {
     /// Decoded items sorted into what is journaled and what is quarantined.
     public struct Split: Sendable {
         public var events: [Event] = []
-        /// The rejected items, in input order, with their rejection.
-        public var rejected: [(item: Item, rejection: EventRejection)] = []
-        /// One quarantine row per rejected item, its origin suffixed with the item's line.
+        /// The rejected items, in input order: where each was, and why.
+        public var rejected: [Rejected] = []
+        /// One quarantine row per rejected item (up to the caller's bound), its origin suffixed with the item's line.
         public var quarantine: [QuarantinedItem] = []
+        /// Rejected items past the caller's bound: counted and listed, but given no quarantine row.
+        public var quarantineDropped = 0
     }
 
-    /// Splits items; `origin` is where they came from (`webhook:crm`, `cli:events.ndjson`).
-    public static func split(_ items: [Item], source: String, origin: String, receivedAt: Date) -> Split {
+    /// A rejected item's place and rejection (not the item: its raw text is in the quarantine row, if any).
+    public struct Rejected: Sendable {
+        public let line: Int
+        public let index: Int
+        public let rejection: EventRejection
+    }
+
+    /// Splits items; `origin` is where they came from (`webhook:crm`, `cli:events.ndjson`). At most
+    /// `maximumQuarantined` quarantine rows are made: a body of many small invalid items must not turn into as
+    /// many stored rows, nor hold them all in memory until they are dropped.
+    public static func split(_ items: [Item], source: String, origin: String, receivedAt: Date,
+                             maximumQuarantined: Int = .max) -> Split {
         var split = Split()
         for item in items {
             switch item.result {
             case .success(let event):
                 split.events.append(event)
             case .failure(let rejection):
-                split.rejected.append((item, rejection))
+                split.rejected.append(Rejected(line: item.line, index: item.index, rejection: rejection))
+                guard split.quarantine.count < maximumQuarantined else {
+                    split.quarantineDropped += 1
+                    continue
+                }
                 split.quarantine.append(QuarantinedItem(receivedAt: receivedAt, source: source,
                                                         origin: "\(origin):\(item.line)", eventId: rejection.eventId,
                                                         reason: rejection.reason, payload: item.raw))
