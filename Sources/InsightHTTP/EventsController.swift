@@ -56,6 +56,14 @@ struct EventsController: Sendable {
             return Self.replayResponse(webhookId)
         }
 
+        // Decoded, a body weighs more than its bytes, the more so the smaller its items (a line `x` of 2 bytes becomes a
+        // rejection, a place and a reason): the most it can weigh is reserved before it is decoded, from the same
+        // budget as the bytes, and what its items turn out to weigh is kept until the answer.
+        let bound = Self.itemBound(bytes, format: format, maximumItems: limits.maximumItems) * BodyAdmission.decodedItemWeight
+        guard bodies.reserve(bound) else {
+            throw Problem.busy("the request bodies insightd holds have reached http.max_body_bytes_in_flight (\(bodies.byteLimit) bytes, counting \(BodyAdmission.decodedItemWeight) per decoded item); retry shortly")
+        }
+        reserved += bound
         let split: EventBatch.Split
         let itemCount: Int
         do {
@@ -68,13 +76,9 @@ struct EventsController: Sendable {
             }
             bytes = []
             guard !items.isEmpty else { throw Problem.badRequest("the body holds no events; send at least one") }
-            // Decoded, a body weighs more than its bytes, the more so the smaller its items (a line `{}` of 3 bytes
-            // becomes a rejection, a place and a reason): each item is charged to the same budget as the bytes.
-            let weight = items.count * BodyAdmission.decodedItemWeight
-            guard bodies.reserve(weight) else {
-                throw Problem.busy("the request bodies insightd holds have reached http.max_body_bytes_in_flight (\(bodies.byteLimit) bytes, counting \(BodyAdmission.decodedItemWeight) per decoded item); retry shortly")
-            }
-            reserved += weight
+            let spare = bound - min(bound, items.count * BodyAdmission.decodedItemWeight)
+            bodies.release(spare)
+            reserved -= spare
             itemCount = items.count
             // The first rejected items are kept for the operators to look at, the rest only counted (each is still
             // listed as rejected, up to the limit).
@@ -122,6 +126,22 @@ struct EventsController: Sendable {
         counts["duplicates"] = .number(String(outcome.duplicateCount))
         counts["rejected"] = .array(rejectedJSON)
         return Self.json(.object(counts), status: .accepted)
+    }
+
+    /// The most items `bytes` can decode into, counted in one pass without decoding: a line of NDJSON is at most an
+    /// item; in a JSON document every item after the first follows a comma (commas inside the items are counted too,
+    /// so this is an upper bound, not the count); a binary-mode CloudEvent is one.
+    static func itemBound(_ bytes: [UInt8], format: Format, maximumItems: Int) -> Int {
+        let separator: UInt8
+        switch format {
+        case .cloudEventBinary: return 1
+        case .batch(.ndjson): separator = 0x0A
+        case .batch(.automatic): return min(maximumItems, bytes.count / 2 + 1)
+        case .batch(.json), .cloudEvent, .cloudEventBatch: separator = 0x2C
+        }
+        var count = 1
+        for byte in bytes where byte == separator { count += 1 }
+        return min(maximumItems, count)
     }
 
     /// The longest rejection reason or id echoed in an answer, in characters.
@@ -173,9 +193,14 @@ struct EventsController: Sendable {
             let name = field.name.canonicalName
             guard name.hasPrefix("ce-") || name.hasPrefix("webhook-") else { continue }
             // The HTTP/1 decoder has already repaired bytes that are not UTF-8 into U+FFFD: that is the sign of them.
-            let valid = field.withUnsafeBytesOfValue { String(validating: $0, as: UTF8.self) != nil } && !field.value.contains("\u{FFFD}")
+            // ASCII, the usual case, is valid as it is.
+            let (valid, count) = field.withUnsafeBytesOfValue { bytes in
+                (bytes.allSatisfy { $0 < 0x80 }
+                    || String(validating: bytes, as: UTF8.self).map { !$0.unicodeScalars.contains("\u{FFFD}") } == true,
+                 bytes.count)
+            }
             guard valid else { throw Problem.badRequest("header \(Problem.clipped(name, to: 64)) is not valid UTF-8") }
-            guard field.withUnsafeBytesOfValue({ $0.count }) <= maximumHeaderValueBytes else {
+            guard count <= maximumHeaderValueBytes else {
                 throw Problem.badRequest("header \(Problem.clipped(name, to: 64)) is over \(maximumHeaderValueBytes) bytes")
             }
         }

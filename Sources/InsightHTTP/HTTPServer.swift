@@ -46,6 +46,8 @@ public struct HTTPServer: Sendable {
     let bodies: BodyAdmission
     /// Requests on `POST /v1/events` holding a body now.
     public var bodiesInFlight: Int { bodies.current }
+    /// The weight the bodies in flight hold of `http.max_body_bytes_in_flight`: their bytes, and their items once decoded.
+    public var bodyBytesInFlight: Int { bodies.currentBytes }
 
     /// What `GET /metrics` exposes, and the gauges it refreshes first.
     public struct MetricsEndpoint: Sendable {
@@ -79,6 +81,12 @@ public struct HTTPServer: Sendable {
         self.metrics = metrics
         bodies = BodyAdmission(limit: settings.limits.maximumBodiesInFlight, byteLimit: settings.limits.maximumBodyBytesInFlight,
                                largestBody: settings.maximumBodyBytes, maximumItems: settings.limits.maximumItems)
+        if bodies.byteLimit > settings.limits.maximumBodyBytesInFlight {
+            logger.notice("http.max_body_bytes_in_flight raised so that one largest body fits with its items decoded", metadata: [
+                "http.max_body_bytes_in_flight": "\(settings.limits.maximumBodyBytesInFlight)", "raised_to": "\(bodies.byteLimit)",
+                "http.max_body_bytes": "\(settings.maximumBodyBytes)", "http.max_items": "\(settings.limits.maximumItems)",
+            ])
+        }
     }
 
     public func router() -> Router<BasicRequestContext> {

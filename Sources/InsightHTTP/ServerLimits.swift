@@ -118,14 +118,24 @@ final class BodyAdmission: Sendable {
     let largestBody: Int
 
     /// What one decoded item is charged beside its bytes: about what an event, or a rejection with its place, its
-    /// reason and its quarantine row, holds in memory until the answer. A line `{}` of 3 bytes weighs this much.
+    /// reason and its quarantine row, holds in memory until the answer. A line `x` of 2 bytes weighs this much.
     static let decodedItemWeight = 512
 
-    /// The byte budget is never under what one largest body weighs decoded (`maximumItems` items at most, and an
-    /// item takes at least 2 bytes and a separator), so that one request alone is never refused.
+    /// The most a body of `length` bytes can weigh decoded: `maximumItems` items at most, and an item takes at least
+    /// 2 bytes with its separator (`x\n`, `1,`).
+    static func decodedWeight(ofBodyOf length: Int, maximumItems: Int) -> Int {
+        min(maximumItems, length / 2 + 1) * decodedItemWeight
+    }
+
+    /// The byte budget as configured, before it is raised to fit one largest body decoded.
+    let configuredByteLimit: Int
+
+    /// The byte budget is never under what one largest body can weigh decoded, so that one request alone is never
+    /// refused.
     init(limit: Int, byteLimit: Int, largestBody: Int, maximumItems: Int) {
         self.limit = limit
-        self.byteLimit = max(byteLimit, largestBody + min(maximumItems, largestBody / 3 + 1) * Self.decodedItemWeight)
+        configuredByteLimit = max(byteLimit, largestBody)
+        self.byteLimit = max(byteLimit, largestBody + Self.decodedWeight(ofBodyOf: largestBody, maximumItems: maximumItems))
         self.largestBody = largestBody
     }
 
@@ -145,7 +155,8 @@ final class BodyAdmission: Sendable {
     private let unverified = Atomic<Int>(0)
     private let unverifiedBytes = Atomic<Int>(0)
     var unverifiedLimit: Int { max(1, limit / 4) }
-    var unverifiedByteLimit: Int { max(byteLimit / 2, largestBody) }
+    /// Unverified bodies are never decoded: their share is half the budget as configured, not as raised for decoding.
+    var unverifiedByteLimit: Int { max(configuredByteLimit / 2, largestBody) }
 
     /// Like ``tryEnter()``, for a body not yet verified; ``leaveUnverified()`` once it is verified or refused.
     func tryEnterUnverified() -> Bool { Self.add(1, to: unverified, upTo: unverifiedLimit) }
@@ -154,6 +165,7 @@ final class BodyAdmission: Sendable {
     func releaseUnverified(_ count: Int) { unverifiedBytes.subtract(count, ordering: .releasing) }
 
     var current: Int { inFlight.load(ordering: .relaxed) }
+    var currentBytes: Int { bytes.load(ordering: .relaxed) }
 
     private static func add(_ amount: Int, to counter: borrowing Atomic<Int>, upTo limit: Int) -> Bool {
         var current = counter.load(ordering: .relaxed)
@@ -266,7 +278,14 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
     private let gauge: ConnectionGauge
     private let logger: Logger
     private var phase = Phase.idle
-    private var deadline: Scheduled<Void>?
+    /// When the current phase's time is up (nil between requests), and that phase's timeout, for the log.
+    private var due: NIODeadline?
+    private var timeout = TimeAmount.zero
+    /// One timer at a time, armed lazily: a phase that starts while the timer is set to fire no later than its own
+    /// deadline leaves it, and the timer, when it fires early, arms itself again for the deadline then in force.
+    /// So a busy kept-alive connection schedules about one timer per header timeout, not two per request.
+    private var timer: Scheduled<Void>?
+    private var timerAt: NIODeadline?
     private var context: ChannelHandlerContext?
 
     init(headerTimeout: TimeAmount, bodyTimeout: TimeAmount, gauge: ConnectionGauge, logger: Logger) {
@@ -290,14 +309,12 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
 
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        disarm()
         self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        disarm()
         context.fireChannelInactive()
     }
 
@@ -319,8 +336,7 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
 
     /// The decoder produced the end of the request's body.
     func bodyReceived() {
-        deadline?.cancel()
-        deadline = nil
+        due = nil
         phase = .responding
     }
 
@@ -336,13 +352,33 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private func start(_ next: Phase, within timeout: TimeAmount) {
-        deadline?.cancel()
         phase = next
+        self.timeout = timeout
+        let deadline = NIODeadline.now() + timeout
+        due = deadline
+        arm(at: deadline)
+    }
+
+    private func arm(at deadline: NIODeadline) {
+        if timer != nil, let timerAt, timerAt <= deadline { return }
+        timer?.cancel()
         guard let context else { return }
-        deadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) { [self] in
-            deadline = nil
-            expire(next, after: timeout)
-        }
+        timerAt = deadline
+        timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [self] in fired() }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+        timerAt = nil
+        due = nil
+    }
+
+    private func fired() {
+        timer = nil
+        timerAt = nil
+        guard phase == .head || phase == .body, let due else { return }
+        if NIODeadline.now() >= due { expire(phase, after: timeout) } else { arm(at: due) }
     }
 
     private func expire(_ phase: Phase, after timeout: TimeAmount) {

@@ -254,7 +254,7 @@ struct HostileClientTests {
             let body = transaction("big-1") + padding
             slow.send(head(length: body.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]))
             slow.send(Array(body.utf8.prefix(3000)))
-            try await waitUntil { stack.server.bodiesInFlight == 1 }
+            try await waitUntil { stack.server.bodyBytesInFlight >= 3000 }
             let other = try RawConnection(port: port)
             let otherBody = transaction("other-1") + padding
             other.send(head(length: otherBody.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]) + otherBody)
@@ -322,7 +322,7 @@ struct HostileClientTests {
             let held = event + String(repeating: " ", count: 4096 - event.utf8.count)
             slow.send(head(length: held.utf8.count, headers: ["Authorization: Bearer \(Credentials.sourceToken)"]))
             slow.send(Array(held.utf8.prefix(4090)))
-            try await waitUntil { stack.server.bodiesInFlight == 1 }
+            try await waitUntil { stack.server.bodyBytesInFlight >= 4090 }
             // The 31 bytes of ten `{}` items fit beside the 4090 held; decoded (5120 more) they do not.
             let tiny = "[" + Array(repeating: "{}", count: 10).joined(separator: ",") + "]"
             let other = try RawConnection(port: port)
@@ -340,6 +340,21 @@ struct HostileClientTests {
             let answered = await again.response(timeout: 30)
             #expect(RawConnection.status(of: answered.text) == 422, "\(answered.text.prefix(300))")
         }
+    }
+
+    @Test("the items a body can hold are bounded without decoding it: its lines, its commas and one, at most max_items")
+    func itemBounds() {
+        let lines = Array("{\"a\":1,\"b\":2}\n{}\n\nx".utf8)
+        #expect(EventsController.itemBound(lines, format: .batch(.ndjson), maximumItems: 100) == 4)
+        let array = Array("[{\"a\":1,\"b\":2},{}]".utf8)
+        #expect(EventsController.itemBound(array, format: .batch(.json), maximumItems: 100) == 3)
+        #expect(EventsController.itemBound(array, format: .cloudEventBatch, maximumItems: 2) == 2)
+        #expect(EventsController.itemBound(array, format: .cloudEventBinary, maximumItems: 100) == 1)
+        // Never under the items decoded: a bound that were would let a body past the budget.
+        let tiny = Array(String(repeating: "x\n", count: 1000).utf8)
+        let decoded = try? EventsController.decode(tiny, format: .batch(.ndjson), headers: [:], source: "crm")
+        #expect(decoded?.count == 1000)
+        #expect(EventsController.itemBound(tiny, format: .batch(.ndjson), maximumItems: 100_000) >= 1000)
     }
 
     @Test("connections are counted per IPv4 address, per IPv6 /64, and a mapped IPv4 address as itself")
