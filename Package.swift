@@ -172,7 +172,7 @@ let package = Package(
         .testTarget(
             name: "InsightHTTPTests",
             dependencies: [
-                "InsightHTTP", "InsightTesting", "InsightPlugins",
+                "InsightHTTP", "InsightTesting", "InsightPlugins", "InsightDelivery",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -15,7 +15,7 @@ public struct DeliveryPlanner: Sendable {
     public let groupWindow: TimeInterval
 
     /// The route index of deliveries to the compliance queue (`delivery.compliance`).
-    public static let complianceRoute = AppDatabase.complianceRoute
+    public static let complianceRoute = Outbox.complianceRoute
 
     public init(router: Router, compliance: CompliancePolicy = CompliancePolicy(), groupWindow: TimeInterval = 0) {
         self.router = router
@@ -179,8 +179,8 @@ public final class OutboxService: Service, Sendable {
         let planner = self.planner
         let timeZone = planner.router.timeZone
         let now = timeSource.now()
-        let pass = try await database.routeNewLeads(
-            limit: settings.routingBatch, now: now, localDate: { LocalDate($0, in: timeZone).description },
+        let pass = try await LeadRouting.routeNewLeads(
+            in: database, limit: settings.routingBatch, now: now, localDate: { LocalDate($0, in: timeZone).description },
             compliance: planner.complianceHooks, groupWindowMs: Int64(planner.groupWindow * 1000), decide: { lead, sent in planner.plans(for: lead, at: now, sent: { route, day in sent(route, day.description) }) })
         if pass.leads > 0 {
             logger.debug("leads routed", metadata: [
@@ -272,8 +272,8 @@ public final class OutboxService: Service, Sendable {
             limit = min(limit, rate.available(at: now))
             guard limit > 0 else { return 0 }
         }
-        let due = try await database.claimDue(receiver: receiver.name, now: now, limit: limit, compliance: planner.complianceHooks,
-                                              group: planner.groupWindow > 0)
+        let due = try await OutboxRules.claimDue(in: database, receiver: receiver.name, now: now, limit: limit,
+                                                 compliance: planner.complianceHooks, group: planner.groupWindow > 0)
         rates[receiver.name]?.record(due.deliveries.count, at: now)
         guard !due.deliveries.isEmpty else { return 0 }
         let results = await withTaskGroup(of: DeliveryResult.self, returning: [DeliveryResult].self) { group in
@@ -291,7 +291,7 @@ public final class OutboxService: Service, Sendable {
             }
             return results
         }
-        let woken = try await database.recordResults(results)
+        let woken = try await OutboxRules.recordResults(results, in: database)
         for name in woken { lanes[name]?.wake() }
         return results.count
     }

@@ -32,7 +32,7 @@ struct LeadsController: Sendable {
     }
 
     static let maximumPage = 500
-    static let complianceRoute = AppDatabase.complianceRoute
+    static let complianceRoute = Outbox.complianceRoute
 
     /// Compliance, and the operators who retry its dead letters, see the compliance queue's deliveries; a
     /// manager's app does not.

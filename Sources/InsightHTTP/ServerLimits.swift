@@ -233,7 +233,8 @@ struct DeadlineHTTP1Channel: ServerChildChannel {
         let address = Self.peerKey(channel.remoteAddress)
         guard gauge.admit(address, limit: limits.maximumConnectionsPerAddress) else {
             logger.notice("closed a connection: its address has http.max_connections_per_address open", metadata: [
-                "net.peer": "\(address)", "http.max_connections_per_address": "\(limits.maximumConnectionsPerAddress)",
+                "net.peer": "\(channel.remoteAddress?.ipAddress ?? "unknown")", "net.peer.counted_as": "\(address)",
+                "http.max_connections_per_address": "\(limits.maximumConnectionsPerAddress)",
             ])
             return channel.close().flatMapThrowing { throw ChannelError.ioOnClosedChannel }
         }

@@ -282,10 +282,10 @@ final class RecordingReceiver: Receiver {
         try commitLeads([first], to: harness.database)
         try await harness.outbox.routeOnce()
         // The target answers 410 Gone.
-        let due = try await harness.database.claimDue(receiver: "gateway", now: clock.now(), limit: 5)
+        let due = try await OutboxRules.claimDue(in: harness.database, receiver: "gateway", now: clock.now(), limit: 5)
         let delivery = try #require(due.deliveries.first)
-        try await harness.database.recordResults([DeliveryResult(delivery: delivery, at: clock.now(), durationMs: 1, httpStatus: 410,
-                                                                 outcome: .gone, error: "410 Gone")])
+        try await OutboxRules.recordResults([DeliveryResult(delivery: delivery, at: clock.now(), durationMs: 1, httpStatus: 410,
+                                                                 outcome: .gone, error: "410 Gone")], in: harness.database)
         clock.set(instant("2026-11-20T22:15:00+08:00"))
         let second = makeLead("C2:2026", client: "C2")
         try commitLeads([second], to: harness.database)

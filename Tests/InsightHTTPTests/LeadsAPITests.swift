@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import InsightCore
+import InsightDelivery
 import InsightStore
 import Testing
 
@@ -146,13 +147,14 @@ struct LeadsAPITests {
         try await withClient { stack, client in
             let item = lead("C1:2026")
             try commitLeads([item], to: stack.database)
-            _ = try await stack.database.routeNewLeads(limit: 10, now: Credentials.now, localDate: { _ in "2026-11-20" }) { _, _ in
+            _ = try await LeadRouting.routeNewLeads(in: stack.database, limit: 10, now: Credentials.now,
+                                                    localDate: { _ in "2026-11-20" }) { _, _ in
                 [DeliveryPlan(receiver: "gateway", route: 0, timing: "immediate", notBefore: Credentials.now)]
             }
-            let due = try await stack.database.claimDue(receiver: "gateway", now: Credentials.now, limit: 10)
+            let due = try await OutboxRules.claimDue(in: stack.database, receiver: "gateway", now: Credentials.now, limit: 10)
             let delivery = try #require(due.deliveries.first)
-            try await stack.database.recordResults([DeliveryResult(delivery: delivery, at: Credentials.now, durationMs: 12, httpStatus: 500,
-                                                                   outcome: .failed(next: nil), error: "HTTP 500")])
+            try await OutboxRules.recordResults([DeliveryResult(delivery: delivery, at: Credentials.now, durationMs: 12, httpStatus: 500,
+                                                                   outcome: .failed(next: nil), error: "HTTP 500")], in: stack.database)
             let dead = try await client.execute(uri: "/v1/deliveries?status=dead", method: .get, headers: read()) { Reply($0) }
             #expect(dead["deliveries"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [delivery.id])
             #expect(dead["deliveries"]?.arrayValue?.first?["lastError"]?.stringValue == "HTTP 500")

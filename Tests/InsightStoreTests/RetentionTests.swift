@@ -30,16 +30,31 @@ import Testing
         let fresh = ["sent", "dead", "pending"].map { LedgerTests.lead(plugin: "rules", key: $0, client: "C1", manager: "M1") }
         step.leads = fresh.map { (lead: $0, sequence: nil) }
         try database.commit(step, at: recent)
-        _ = try await database.routeNewLeads(limit: 10, now: old, localDate: { _ in "2026-01-01" }) { _, _ in
-            [DeliveryPlan(receiver: "gateway", route: 0, timing: "immediate", notBefore: old)]
+        // Each lead gets a row to the gateway, as routing would make it, and the router's position moves past them.
+        try await database.outboxTransaction { outbox in
+            let routed = try outbox.leads(after: 0, limit: 10)
+            for entry in routed {
+                let lead = try entry.lead.get()
+                _ = try outbox.insert(NewDelivery(id: Outbox.deliveryId(lead.id, "gateway", "0", "lead"), leadId: lead.id,
+                                                  receiver: "gateway", managerId: "M1", route: 0, purpose: .lead, timing: "immediate",
+                                                  status: .pending, fallback: nil, due: old, createdAt: old))
+            }
+            try outbox.setPosition(of: Outbox.routerConsumer, to: routed.last?.seq ?? 0, at: old)
         }
-        let due = try await database.claimDue(receiver: "gateway", now: old, limit: 10)
-        let byLead = Dictionary(uniqueKeysWithValues: due.deliveries.map { ($0.leadId ?? "", $0) })
-        try await database.recordResults([
-            DeliveryResult(delivery: try #require(byLead[fresh[0].id]), at: old, durationMs: 1, httpStatus: 200, outcome: .sent, error: nil),
-            DeliveryResult(delivery: try #require(byLead[fresh[1].id]), at: old, durationMs: 1, httpStatus: 500,
-                           outcome: .failed(next: nil), error: "HTTP 500"),
-        ])
+        // One delivery sent, one dead, one left pending, as the outbox would record them.
+        try await database.outboxTransaction { outbox in
+            let sent = Outbox.deliveryId(fresh[0].id, "gateway", "0", "lead")
+            try outbox.addAttempt(delivery: sent, attempt: 1, at: old, durationMs: 1, httpStatus: 200, outcome: "sent", error: nil)
+            try outbox.markSent(delivery: sent, attempts: 1, at: old)
+            try outbox.markNotified(lead: fresh[0].id, at: old)
+            try outbox.addActivity(lead: fresh[0].id, at: old, kind: "delivered", outcome: nil, note: "lead via gateway (\(sent))",
+                                   actor: "outbox")
+            let dead = Outbox.deliveryId(fresh[1].id, "gateway", "0", "lead")
+            try outbox.addAttempt(delivery: dead, attempt: 1, at: old, durationMs: 1, httpStatus: 500, outcome: "dead", error: "HTTP 500")
+            try outbox.setStatus(ofDelivery: dead, to: .dead, attempts: 1, at: old, error: "HTTP 500")
+            try outbox.addActivity(lead: fresh[1].id, at: old, kind: "delivery_dead", outcome: nil, note: "gateway (\(dead)): HTTP 500",
+                                   actor: "outbox")
+        }
 
         let day: TimeInterval = 86_400
         let report = try database.prune(RetentionCutoffs(journal: now - 90 * day, quarantine: now - 90 * day, leads: now - 300 * day,

@@ -1,0 +1,250 @@
+import Foundation
+import InsightCore
+import InsightStore
+import InsightTesting
+import Testing
+
+/// A store backend under test: how to make an empty one and put leads and snoozes in it (the ledger and the snooze
+/// API are other concerns than the outbox's records).
+struct OutboxBackend: Sendable, CustomStringConvertible {
+    let description: String
+    let make: @Sendable () throws -> Fixture
+
+    struct Fixture: Sendable {
+        let store: any OutboxStore
+        let commitLeads: @Sendable ([Lead]) throws -> Void
+        let addSnooze: @Sendable (_ clientId: String?, _ until: Date, _ scope: String) throws -> Void
+        /// Keeps the backend's files until the test ends.
+        let owner: any Sendable
+    }
+
+    static let sqlite = OutboxBackend(description: "SQLite") {
+        let test = try TestStore()
+        let database = test.database
+        return Fixture(store: database, commitLeads: { leads in
+            var step = DispatchCommit()
+            step.leads = leads.map { (lead: $0, sequence: nil) }
+            _ = try database.commit(step, at: instant("2026-11-20T10:00:00+08:00"))
+        }, addSnooze: { clientId, until, scope in
+            _ = try database.addSnooze(clientId: clientId, plugin: nil, kind: nil, until: until, note: nil, actor: "test",
+                                       scope: scope, now: instant("2026-11-20T09:00:00+08:00"))
+        }, owner: test)
+    }
+
+    /// Every backend the outbox's rules run on; the suite runs on each.
+    static let all: [OutboxBackend] = [.sqlite]
+}
+
+/// What every ``OutboxStore`` must do, whatever its backend: the records the delivery rules (`LeadRouting`,
+/// `OutboxRules`) read and write, with no rule of their own.
+@Suite("outbox store conformance")
+struct OutboxStoreConformanceTests {
+    static let at = instant("2026-11-20T10:00:00+08:00")
+
+    func delivery(_ lead: Lead, receiver: String = "gateway", manager: String = "M1", route: Int = 0, timing: String = "immediate",
+                  status: DeliveryStatus = .pending, due: Date = at) -> NewDelivery {
+        NewDelivery(id: Outbox.deliveryId(lead.id, receiver, "\(route)", "lead"), leadId: lead.id, receiver: receiver,
+                    managerId: manager, route: route, purpose: .lead, timing: timing, status: status, fallback: "branch",
+                    due: due, createdAt: Self.at)
+    }
+
+    @Test("leads come in ledger order after a position, with their status; a consumer's position is kept", arguments: OutboxBackend.all)
+    func leadsAndPositions(backend: OutboxBackend) async throws {
+        let fixture = try backend.make()
+        let leads = (1...3).map { LedgerTests.lead(plugin: "rules", key: "k\($0)", client: "C\($0)", manager: "M1") }
+        try fixture.commitLeads(leads)
+        let (all, second, after, position) = try await fixture.store.outboxTransaction { outbox in
+            let all = try outbox.leads(after: 0, limit: 10)
+            try outbox.setPosition(of: "router", to: all[1].seq, at: Self.at)
+            return (all.map { try? $0.lead.get().id }, all[1].seq, try outbox.leads(after: all[1].seq, limit: 10).count,
+                    try outbox.position(of: "router"))
+        }
+        #expect(all == leads.map { Optional($0.id) })
+        #expect(after == 1)
+        #expect(position == second)
+        let unknown = try await fixture.store.outboxTransaction { try $0.position(of: "nobody") }
+        #expect(unknown == 0)
+    }
+
+    @Test("a row is inserted once: the same id again changes nothing", arguments: OutboxBackend.all)
+    func insertOnce(backend: OutboxBackend) async throws {
+        let fixture = try backend.make()
+        let lead = LedgerTests.lead(plugin: "rules", key: "k1", client: "C1", manager: "M1")
+        try fixture.commitLeads([lead])
+        let row = delivery(lead)
+        let (first, second, stored) = try await fixture.store.outboxTransaction { outbox in
+            (try outbox.insert(row), try outbox.insert(row), try outbox.delivery(id: row.id))
+        }
+        #expect(first && !second)
+        #expect(stored?.status == .pending && stored?.leadIds == [lead.id] && stored?.fallback == "branch")
+        #expect(stored?.nextAttempt == Self.at)
+    }
+
+    @Test("due rows: pending, due, not digest members, earliest first; digest members apart", arguments: OutboxBackend.all)
+    func dueRows(backend: OutboxBackend) async throws {
+        let fixture = try backend.make()
+        let leads = (1...4).map { LedgerTests.lead(plugin: "rules", key: "k\($0)", client: "C\($0)", manager: "M1") }
+        try fixture.commitLeads(leads)
+        let (due, members) = try await fixture.store.outboxTransaction { outbox in
+            _ = try outbox.insert(self.delivery(leads[0], due: Self.at + 60))
+            _ = try outbox.insert(self.delivery(leads[1], due: Self.at - 60))
+            _ = try outbox.insert(self.delivery(leads[2], due: Self.at + 3600))  // not due
+            _ = try outbox.insert(self.delivery(leads[3], timing: "digest:digest", due: Self.at))
+            return (try outbox.dueDeliveries(receiver: "gateway", now: Self.at + 120, limit: 10).map(\.leadId),
+                    try outbox.dueDigestMembers(receiver: "gateway", now: Self.at + 120).map(\.leadId))
+        }
+        #expect(due == [leads[1].id, leads[0].id])
+        #expect(members == [leads[3].id])
+    }
+
+    @Test("a message of several leads is inserted once and its members are batched inside it", arguments: OutboxBackend.all)
+    func messagesBatchTheirMembers(backend: OutboxBackend) async throws {
+        let fixture = try backend.make()
+        let leads = (1...2).map { LedgerTests.lead(plugin: "rules", key: "k\($0)", client: "C1", manager: "M1") }
+        try fixture.commitLeads(leads)
+        let rows = leads.map { delivery($0) }
+        let (message, members, due) = try await fixture.store.outboxTransaction { outbox in
+            for row in rows { _ = try outbox.insert(row) }
+            try outbox.insertMessage(id: "dl_group", purpose: .group, receiver: "gateway", managerId: "M1", route: 0,
+                                     timing: "immediate", leadIds: leads.map(\.id), fallback: nil, memberIds: rows.map(\.id), at: Self.at)
+            return (try outbox.delivery(id: "dl_group"), try rows.map { try outbox.delivery(id: $0.id) },
+                    try outbox.dueDeliveries(receiver: "gateway", now: Self.at, limit: 10).map(\.id))
+        }
+        #expect(message?.purpose == .group && message?.leadIds == leads.map(\.id) && message?.status == .pending)
+        #expect(members.allSatisfy { $0?.status == .batched && $0?.parentId == "dl_group" })
+        #expect(due == ["dl_group"])
+    }
+
+    @Test("a client's messages: those not tried yet, and those sent since an instant (a batched one by its group's time)",
+          arguments: OutboxBackend.all)
+    func clientMessages(backend: OutboxBackend) async throws {
+        let fixture = try backend.make()
+        let leads = (1...5).map { LedgerTests.lead(plugin: "rules", key: "k\($0)", client: "C1", manager: "M1") }
+        let other = LedgerTests.lead(plugin: "rules", key: "k6", client: "C2", manager: "M1")
+        try fixture.commitLeads(leads + [other])
+        let rows = leads.map { delivery($0) }
+        let found = try await fixture.store.outboxTransaction { outbox in
+            for row in rows { _ = try outbox.insert(row) }
+            _ = try outbox.insert(self.delivery(other))
+            try outbox.markSent(delivery: rows[0].id, attempts: 1, at: Self.at - 30)   // sent within
+            try outbox.markSent(delivery: rows[1].id, attempts: 1, at: Self.at - 600)  // sent before
+            try outbox.scheduleRetry(delivery: rows[2].id, attempts: 1, next: Self.at + 60, at: Self.at, error: "HTTP 500")
+            // rows[3]: pending, not tried. rows[4]: went inside a group message sent within.
+            try outbox.insertMessage(id: "dl_group", purpose: .group, receiver: "gateway", managerId: "M1", route: 0,
+                                     timing: "immediate", leadIds: [leads[4].id], fallback: nil, memberIds: [rows[4].id], at: Self.at - 50)
+            try outbox.markSent(delivery: "dl_group", attempts: 1, at: Self.at - 20)
+            return Set(try outbox.messages(aboutClient: "C1", receiver: "gateway", managerId: "M1", complianceQueue: false,
+                                           sentSince: Self.at - 60).map(\.id))
+        }
+        #expect(found == [rows[0].id, rows[3].id, rows[4].id])
+    }
+
+    @Test("results: sent marks the lead notified (only a new one); a retry, a status, a fallback; 410 disables and holds",
+          arguments: OutboxBackend.all)
+    func results(backend: OutboxBackend) async throws {
+        let fixture = try backend.make()
+        let leads = (1...3).map { LedgerTests.lead(plugin: "rules", key: "k\($0)", client: "C\($0)", manager: "M1") }
+        try fixture.commitLeads(leads)
+        let rows = leads.map { delivery($0) }
+        let outcome = try await fixture.store.outboxTransaction { outbox in
+            for row in rows { _ = try outbox.insert(row) }
+            try outbox.addAttempt(delivery: rows[0].id, attempt: 1, at: Self.at, durationMs: 5, httpStatus: 200, outcome: "sent", error: nil)
+            try outbox.markSent(delivery: rows[0].id, attempts: 1, at: Self.at)
+            try outbox.markNotified(lead: leads[0].id, at: Self.at)
+            try outbox.setStatus(ofLead: leads[1].id, to: .suppressed, at: Self.at)
+            try outbox.markNotified(lead: leads[1].id, at: Self.at)  // not new: stays suppressed
+            let dead = try #require(try outbox.delivery(id: rows[1].id))
+            try outbox.setStatus(ofDelivery: dead.id, to: .dead, attempts: 1, at: Self.at, error: "HTTP 500")
+            try outbox.insertFallback(id: "dl_fallback", of: dead, receiver: "branch", status: .pending, at: Self.at)
+            try outbox.disable(DeliveryTarget(receiver: "gateway", managerId: "M1"), at: Self.at, reason: "410 Gone", error: "gone")
+            return (sent: try outbox.delivery(id: rows[0].id), notified: try outbox.lead(id: leads[0].id)?.status,
+                    suppressed: try outbox.lead(id: leads[1].id)?.status, dead: try outbox.delivery(id: rows[1].id),
+                    fallback: try outbox.delivery(id: "dl_fallback"), held: try outbox.delivery(id: rows[2].id),
+                    disabled: try outbox.disabledTargets())
+        }
+        #expect(outcome.sent?.status == .sent && outcome.sent?.sentAt == Self.at && outcome.sent?.attempts == 1)
+        #expect(outcome.notified == .notified)
+        #expect(outcome.suppressed == .suppressed)
+        #expect(outcome.dead?.status == .dead && outcome.dead?.lastError == "HTTP 500")
+        #expect(outcome.fallback?.purpose == .fallback && outcome.fallback?.receiver == "branch" && outcome.fallback?.leadId == leads[1].id)
+        #expect(outcome.held?.status == .held && outcome.held?.lastError == "gone")
+        #expect(outcome.disabled == [DeliveryTarget(receiver: "gateway", managerId: "M1")])
+    }
+
+    @Test("a rescheduled row is due then; a target disabled twice holds its rows once, with the first error",
+          arguments: OutboxBackend.all)
+    func rescheduleAndDisable(backend: OutboxBackend) async throws {
+        let fixture = try backend.make()
+        let lead = LedgerTests.lead(plugin: "rules", key: "k1", client: "C1", manager: "M1")
+        try fixture.commitLeads([lead])
+        let row = delivery(lead, due: Self.at + 600)
+        let target = DeliveryTarget(receiver: "gateway", managerId: "M1")
+        let (due, disabled, other, held) = try await fixture.store.outboxTransaction { outbox in
+            _ = try outbox.insert(row)
+            try outbox.reschedule(delivery: row.id, to: Self.at)
+            let due = try outbox.dueDeliveries(receiver: "gateway", now: Self.at, limit: 10).map(\.id)
+            try outbox.disable(target, at: Self.at, reason: "first", error: "first")
+            try outbox.disable(target, at: Self.at + 1, reason: "second", error: "second")
+            try outbox.setStatus(ofDelivery: row.id, to: .held, attempts: 2, at: nil, error: nil)
+            return (due, try outbox.isDisabled(target), try outbox.isDisabled(DeliveryTarget(receiver: "gateway", managerId: "M2")),
+                    try outbox.delivery(id: row.id))
+        }
+        #expect(due == [row.id])
+        #expect(disabled && !other)
+        #expect(held?.status == .held && held?.attempts == 2 && held?.lastError == "first", "the first disabling set the error")
+        let reasons = try await fixture.store.outboxTransaction { try $0.disabledTargets() }
+        #expect(reasons == [target])
+    }
+
+    @Test("daily counts per manager, route and local date", arguments: OutboxBackend.all)
+    func dailyCounts(backend: OutboxBackend) async throws {
+        let fixture = try backend.make()
+        let counts = try await fixture.store.outboxTransaction { outbox in
+            try outbox.countSentAlone(managerId: "M1", route: 0, localDate: "2026-11-20")
+            try outbox.countSentAlone(managerId: "M1", route: 0, localDate: "2026-11-20")
+            try outbox.countSentAlone(managerId: "M1", route: 1, localDate: "2026-11-20")
+            return [try outbox.sentAlone(managerId: "M1", route: 0, localDate: "2026-11-20"),
+                    try outbox.sentAlone(managerId: "M1", route: 1, localDate: "2026-11-20"),
+                    try outbox.sentAlone(managerId: "M1", route: 0, localDate: "2026-11-21"),
+                    try outbox.sentAlone(managerId: "M2", route: 0, localDate: "2026-11-20")]
+        }
+        #expect(counts == [2, 1, 0, 0])
+    }
+
+    @Test("snoozes that end after an instant; activity kinds; clients of leads", arguments: OutboxBackend.all)
+    func snoozesActivityClients(backend: OutboxBackend) async throws {
+        let fixture = try backend.make()
+        let lead = LedgerTests.lead(plugin: "rules", key: "k1", client: "C1", manager: "M1")
+        try fixture.commitLeads([lead])
+        try fixture.addSnooze("C1", Self.at + 3600, "leads:write")
+        try fixture.addSnooze("C2", Self.at - 3600, "leads:write")
+        let (snoozes, before, after, clients) = try await fixture.store.outboxTransaction { outbox in
+            let snoozes = try outbox.snoozes(endingAfter: Self.at)
+            let before = try outbox.hasActivity(lead: lead.id, ofKinds: ["feedback", "interaction"])
+            try outbox.addActivity(lead: lead.id, at: Self.at, kind: "feedback", outcome: "contacted", note: nil, actor: "M1")
+            return (snoozes, before, try outbox.hasActivity(lead: lead.id, ofKinds: ["feedback", "interaction"]),
+                    try outbox.clients(ofLeads: [lead.id, "missing"]))
+        }
+        #expect(snoozes.map(\.clientId) == ["C1"])
+        #expect(snoozes.first?.until == Self.at + 3600)
+        #expect(!before && after)
+        #expect(clients == [lead.id: "C1"])
+    }
+
+    @Test("nothing of a transaction that throws is kept", arguments: OutboxBackend.all)
+    func rollback(backend: OutboxBackend) async throws {
+        struct Stop: Error {}
+        let fixture = try backend.make()
+        let lead = LedgerTests.lead(plugin: "rules", key: "k1", client: "C1", manager: "M1")
+        try fixture.commitLeads([lead])
+        let row = delivery(lead)
+        await #expect(throws: Stop.self) {
+            try await fixture.store.outboxTransaction { outbox in
+                _ = try outbox.insert(row)
+                throw Stop()
+            }
+        }
+        let stored = try await fixture.store.outboxTransaction { try $0.delivery(id: row.id) }
+        #expect(stored == nil)
+    }
+}
