@@ -129,19 +129,42 @@ struct EventsController: Sendable {
     }
 
     /// The most items `bytes` can decode into, counted in one pass without decoding: a line of NDJSON is at most an
-    /// item; in a JSON document every item after the first follows a comma (commas inside the items are counted too,
-    /// so this is an upper bound, not the count); a binary-mode CloudEvent is one.
+    /// item; a JSON document's items are the elements of its top-level array (one when it is not an array), counted
+    /// by the commas outside nested values and strings; a binary-mode CloudEvent is one. A document that is not JSON
+    /// decodes into no item at all.
     static func itemBound(_ bytes: [UInt8], format: Format, maximumItems: Int) -> Int {
-        let separator: UInt8
         switch format {
-        case .cloudEventBinary: return 1
-        case .batch(.ndjson): separator = 0x0A
+        case .cloudEventBinary, .cloudEvent: return 1
+        case .batch(.ndjson):
+            var count = 1
+            for byte in bytes where byte == 0x0A { count += 1 }
+            return min(maximumItems, count)
         case .batch(.automatic): return min(maximumItems, bytes.count / 2 + 1)
-        case .batch(.json), .cloudEvent, .cloudEventBatch: separator = 0x2C
+        case .batch(.json), .cloudEventBatch:
+            // Only an array's elements are items: a top-level object is one, whatever its members; anything else is
+            // bounded by its length.
+            switch bytes.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) {
+            case 0x5B: break
+            case 0x7B: return 1
+            default: return min(maximumItems, bytes.count / 2 + 1)
+            }
+            var depth = 0, count = 1
+            var inString = false, escaped = false
+            for byte in bytes {
+                if inString {
+                    if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
+                    continue
+                }
+                switch byte {
+                case 0x22: inString = true
+                case 0x5B, 0x7B: depth += 1
+                case 0x5D, 0x7D: depth -= 1
+                case 0x2C where depth == 1: count += 1
+                default: break
+                }
+            }
+            return min(maximumItems, count)
         }
-        var count = 1
-        for byte in bytes where byte == separator { count += 1 }
-        return min(maximumItems, count)
     }
 
     /// The longest rejection reason or id echoed in an answer, in characters.

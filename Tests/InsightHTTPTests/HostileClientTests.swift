@@ -342,13 +342,17 @@ struct HostileClientTests {
         }
     }
 
-    @Test("the items a body can hold are bounded without decoding it: its lines, its commas and one, at most max_items")
+    @Test("the items a body can hold are bounded without decoding it: its lines, its top-level elements, at most max_items")
     func itemBounds() {
         let lines = Array("{\"a\":1,\"b\":2}\n{}\n\nx".utf8)
         #expect(EventsController.itemBound(lines, format: .batch(.ndjson), maximumItems: 100) == 4)
-        let array = Array("[{\"a\":1,\"b\":2},{}]".utf8)
+        // Commas inside the items and inside strings do not count.
+        let array = Array(#"[{"a":1,"b":[2,3]},{"c":"x,\",y"},{}]"#.utf8)
         #expect(EventsController.itemBound(array, format: .batch(.json), maximumItems: 100) == 3)
         #expect(EventsController.itemBound(array, format: .cloudEventBatch, maximumItems: 2) == 2)
+        #expect(EventsController.itemBound(Array(#"{"a":1,"b":2}"#.utf8), format: .batch(.json), maximumItems: 100) == 1)
+        let decodedArray = try? EventsController.decode(array, format: .batch(.json), headers: [:], source: "crm")
+        #expect(decodedArray?.count == 3)
         #expect(EventsController.itemBound(array, format: .cloudEventBinary, maximumItems: 100) == 1)
         // Never under the items decoded: a bound that were would let a body past the budget.
         let tiny = Array(String(repeating: "x\n", count: 1000).utf8)
