@@ -139,14 +139,14 @@ struct EventsController: Sendable {
             var count = 1
             for byte in bytes where byte == 0x0A { count += 1 }
             return min(maximumItems, count)
-        case .batch(.automatic): return min(maximumItems, bytes.count / 2 + 1)
+        case .batch(.automatic): return BodyAdmission.mostItems(inBodyOf: bytes.count, maximumItems: maximumItems)
         case .batch(.json), .cloudEventBatch:
             // Only an array's elements are items: a top-level object is one, whatever its members; anything else is
             // bounded by its length.
             switch bytes.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) {
             case 0x5B: break
             case 0x7B: return 1
-            default: return min(maximumItems, bytes.count / 2 + 1)
+            default: return BodyAdmission.mostItems(inBodyOf: bytes.count, maximumItems: maximumItems)
             }
             var depth = 0, count = 1
             var inString = false, escaped = false

@@ -60,22 +60,21 @@ public struct ServerLimits: Sendable, Equatable {
 /// The server's connections: counted for `/metrics` and `/readyz`, and held under ``ServerLimits/maximumConnections``
 /// by Hummingbird's accept gate.
 public final class ConnectionGauge: Sendable {
-    private let open = Atomic<Int>(0)
+    /// Open connections; the gauge is recorded under the same lock, so two connections closing at once on two event
+    /// loops cannot leave it at a count that no longer holds.
+    private let open = Mutex<Int>(0)
     private let timedOut = Atomic<Int>(0)
     private let refused = Atomic<Int>(0)
     private let byAddress = Mutex<[String: Int]>([:])
 
     public init() {}
 
-    public var openConnections: Int { open.load(ordering: .relaxed) }
+    public var openConnections: Int { open.withLock { $0 } }
     /// Connections closed because a request's head or body did not arrive in time.
     public var timedOutConnections: Int { timedOut.load(ordering: .relaxed) }
 
-    // The count and its gauge change under one lock: two connections closing at once on two event loops would
-    // otherwise record their counts in either order, and the gauge could be left at a count that no longer holds.
-    private let recording = Mutex<Void>(())
-    func opened() { recording.withLock { _ in Self.record(open.add(1, ordering: .relaxed).newValue) } }
-    func closed() { recording.withLock { _ in Self.record(open.subtract(1, ordering: .relaxed).newValue) } }
+    func opened() { open.withLock { $0 += 1; Self.record($0) } }
+    func closed() { open.withLock { $0 -= 1; Self.record($0) } }
     private static func record(_ count: Int) { Gauge(label: "insightd_http_connections_open").record(count) }
     func timedOutOne() { timedOut.add(1, ordering: .relaxed) }
 
@@ -121,10 +120,10 @@ final class BodyAdmission: Sendable {
     /// reason and its quarantine row, holds in memory until the answer. A line `x` of 2 bytes weighs this much.
     static let decodedItemWeight = 512
 
-    /// The most a body of `length` bytes can weigh decoded: `maximumItems` items at most, and an item takes at least
-    /// 2 bytes with its separator (`x\n`, `1,`).
-    static func decodedWeight(ofBodyOf length: Int, maximumItems: Int) -> Int {
-        min(maximumItems, length / 2 + 1) * decodedItemWeight
+    /// The most items a body of `length` bytes can hold, whatever its format: `maximumItems` at most, and an item
+    /// takes at least 2 bytes with its separator (`x\n`, `1,`).
+    static func mostItems(inBodyOf length: Int, maximumItems: Int) -> Int {
+        min(maximumItems, length / 2 + 1)
     }
 
     /// The byte budget as configured, before it is raised to fit one largest body decoded.
@@ -135,7 +134,7 @@ final class BodyAdmission: Sendable {
     init(limit: Int, byteLimit: Int, largestBody: Int, maximumItems: Int) {
         self.limit = limit
         configuredByteLimit = max(byteLimit, largestBody)
-        self.byteLimit = max(byteLimit, largestBody + Self.decodedWeight(ofBodyOf: largestBody, maximumItems: maximumItems))
+        self.byteLimit = max(byteLimit, largestBody + Self.mostItems(inBodyOf: largestBody, maximumItems: maximumItems) * Self.decodedItemWeight)
         self.largestBody = largestBody
     }
 
