@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Events, client state, leads, the plugin contract, the bus, the clock, calendars, lead texts. No I/O.
@@ -116,6 +118,19 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The PostgreSQL backend of the store's protocols (the shared store of several instances).
+        .target(
+            name: "InsightPostgres",
+            dependencies: [
+                "InsightCore",
+                "InsightStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Composition root: config, services, lifecycle, systemd notify, reload.
         .target(
             name: "InsightDaemon",
@@ -139,7 +154,9 @@ let package = Package(
         // Shared test kit: fixed clock, temporary databases, fixtures.
         .target(
             name: "InsightTesting",
-            dependencies: ["InsightCore", "InsightStore", "InsightEngine"]
+            dependencies: [
+                "InsightCore", "InsightStore", "InsightEngine", "InsightPostgres", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "insightd",
@@ -200,7 +217,10 @@ let package = Package(
         ),
         .testTarget(
             name: "InsightStoreTests",
-            dependencies: ["InsightStore", "InsightTesting", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "InsightStore", "InsightPostgres", "InsightTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "InsightEngineTests",

@@ -35,9 +35,9 @@ public enum LeadRouting {
     ///   - groupWindowMs: a lead that goes at once to a receiver which got (or is about to get) a message about the
     ///     same client within this window waits for it, so they go as one message.
     public static func routeNewLeads(in store: some OutboxStore, limit: Int, now: Date,
-                                     localDate: @Sendable (Date) -> String,
+                                     localDate: @escaping @Sendable (Date) -> String,
                                      compliance: ComplianceHooks = .none, groupWindowMs: Int64 = 0,
-                                     decide: @Sendable (Lead, (Int, String) -> Int) -> [DeliveryPlan]) async throws -> RoutingPass {
+                                     decide: @escaping @Sendable (Lead, (Int, String) -> Int) -> [DeliveryPlan]) async throws -> RoutingPass {
         return try await store.outboxTransaction { outbox in
             try route(outbox, limit: limit, now: now, localDate: localDate, compliance: compliance,
                       groupWindowMs: groupWindowMs, decide: decide)

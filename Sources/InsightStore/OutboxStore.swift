@@ -209,11 +209,11 @@ public protocol OutboxTransaction {
 /// A store with an outbox.
 public protocol OutboxStore: Sendable {
     /// Runs `body` in one write transaction: everything it writes commits together, or nothing does.
-    func outboxTransaction<T: Sendable>(_ body: @Sendable (any OutboxTransaction) throws -> T) async throws -> T
+    func outboxTransaction<T: Sendable>(_ body: @escaping @Sendable (any OutboxTransaction) throws -> T) async throws -> T
 }
 
 extension AppDatabase: OutboxStore {
-    public func outboxTransaction<T: Sendable>(_ body: @Sendable (any OutboxTransaction) throws -> T) async throws -> T {
+    public func outboxTransaction<T: Sendable>(_ body: @escaping @Sendable (any OutboxTransaction) throws -> T) async throws -> T {
         try await pool.write { db in try body(SQLiteOutboxTransaction(db: db)) }
     }
 }

@@ -8,13 +8,13 @@ import Testing
 /// API are other concerns than the outbox's records).
 struct OutboxBackend: Sendable, CustomStringConvertible {
     let description: String
-    let make: @Sendable () throws -> Fixture
+    let make: @Sendable () async throws -> Fixture
 
     struct Fixture: Sendable {
         let store: any OutboxStore
-        let commitLeads: @Sendable ([Lead]) throws -> Void
-        let addSnooze: @Sendable (_ clientId: String?, _ until: Date, _ scope: String) throws -> Void
-        /// Keeps the backend's files until the test ends.
+        let commitLeads: @Sendable ([Lead]) async throws -> Void
+        let addSnooze: @Sendable (_ clientId: String?, _ until: Date, _ scope: String) async throws -> Void
+        /// Keeps the backend's files (or schema and pool) until the test ends.
         let owner: any Sendable
     }
 
@@ -31,8 +31,21 @@ struct OutboxBackend: Sendable, CustomStringConvertible {
         }, owner: test)
     }
 
-    /// Every backend the outbox's rules run on; the suite runs on each.
-    static let all: [OutboxBackend] = [.sqlite]
+    /// A schema of its own on the test server (``TestPostgres``).
+    static let postgres = OutboxBackend(description: "PostgreSQL") {
+        let test = try await TestPostgres()
+        let store = test.store
+        return Fixture(store: store, commitLeads: { leads in
+            try await store.appendLeads(leads)
+        }, addSnooze: { clientId, until, scope in
+            try await store.addSnooze(clientId: clientId, plugin: nil, kind: nil, until: until, note: nil, actor: "test",
+                                      scope: scope, now: instant("2026-11-20T09:00:00+08:00"))
+        }, owner: test)
+    }
+
+    /// Every backend the outbox's rules run on; the suite runs on each (PostgreSQL when a test server is configured,
+    /// and always in CI, where a missing server fails the suite).
+    static let all: [OutboxBackend] = [.sqlite] + (TestPostgres.url != nil || TestPostgres.isRequired ? [.postgres] : [])
 }
 
 /// What every ``OutboxStore`` must do, whatever its backend: the records the delivery rules (`LeadRouting`,
@@ -50,9 +63,9 @@ struct OutboxStoreConformanceTests {
 
     @Test("leads come in ledger order after a position, with their status; a consumer's position is kept", arguments: OutboxBackend.all)
     func leadsAndPositions(backend: OutboxBackend) async throws {
-        let fixture = try backend.make()
+        let fixture = try await backend.make()
         let leads = (1...3).map { LedgerTests.lead(plugin: "rules", key: "k\($0)", client: "C\($0)", manager: "M1") }
-        try fixture.commitLeads(leads)
+        try await fixture.commitLeads(leads)
         let (all, second, after, position) = try await fixture.store.outboxTransaction { outbox in
             let all = try outbox.leads(after: 0, limit: 10)
             try outbox.setPosition(of: "router", to: all[1].seq, at: Self.at)
@@ -68,9 +81,9 @@ struct OutboxStoreConformanceTests {
 
     @Test("a row is inserted once: the same id again changes nothing", arguments: OutboxBackend.all)
     func insertOnce(backend: OutboxBackend) async throws {
-        let fixture = try backend.make()
+        let fixture = try await backend.make()
         let lead = LedgerTests.lead(plugin: "rules", key: "k1", client: "C1", manager: "M1")
-        try fixture.commitLeads([lead])
+        try await fixture.commitLeads([lead])
         let row = delivery(lead)
         let (first, second, stored) = try await fixture.store.outboxTransaction { outbox in
             (try outbox.insert(row), try outbox.insert(row), try outbox.delivery(id: row.id))
@@ -82,9 +95,9 @@ struct OutboxStoreConformanceTests {
 
     @Test("due rows: pending, due, not digest members, earliest first; digest members apart", arguments: OutboxBackend.all)
     func dueRows(backend: OutboxBackend) async throws {
-        let fixture = try backend.make()
+        let fixture = try await backend.make()
         let leads = (1...4).map { LedgerTests.lead(plugin: "rules", key: "k\($0)", client: "C\($0)", manager: "M1") }
-        try fixture.commitLeads(leads)
+        try await fixture.commitLeads(leads)
         let (due, members) = try await fixture.store.outboxTransaction { outbox in
             _ = try outbox.insert(self.delivery(leads[0], due: Self.at + 60))
             _ = try outbox.insert(self.delivery(leads[1], due: Self.at - 60))
@@ -99,9 +112,9 @@ struct OutboxStoreConformanceTests {
 
     @Test("a message of several leads is inserted once and its members are batched inside it", arguments: OutboxBackend.all)
     func messagesBatchTheirMembers(backend: OutboxBackend) async throws {
-        let fixture = try backend.make()
+        let fixture = try await backend.make()
         let leads = (1...2).map { LedgerTests.lead(plugin: "rules", key: "k\($0)", client: "C1", manager: "M1") }
-        try fixture.commitLeads(leads)
+        try await fixture.commitLeads(leads)
         let rows = leads.map { delivery($0) }
         let (message, members, due) = try await fixture.store.outboxTransaction { outbox in
             for row in rows { _ = try outbox.insert(row) }
@@ -118,10 +131,10 @@ struct OutboxStoreConformanceTests {
     @Test("a client's messages: those not tried yet, and those sent since an instant (a batched one by its group's time)",
           arguments: OutboxBackend.all)
     func clientMessages(backend: OutboxBackend) async throws {
-        let fixture = try backend.make()
+        let fixture = try await backend.make()
         let leads = (1...5).map { LedgerTests.lead(plugin: "rules", key: "k\($0)", client: "C1", manager: "M1") }
         let other = LedgerTests.lead(plugin: "rules", key: "k6", client: "C2", manager: "M1")
-        try fixture.commitLeads(leads + [other])
+        try await fixture.commitLeads(leads + [other])
         let rows = leads.map { delivery($0) }
         let found = try await fixture.store.outboxTransaction { outbox in
             for row in rows { _ = try outbox.insert(row) }
@@ -142,9 +155,9 @@ struct OutboxStoreConformanceTests {
     @Test("results: sent marks the lead notified (only a new one); a retry, a status, a fallback; 410 disables and holds",
           arguments: OutboxBackend.all)
     func results(backend: OutboxBackend) async throws {
-        let fixture = try backend.make()
+        let fixture = try await backend.make()
         let leads = (1...3).map { LedgerTests.lead(plugin: "rules", key: "k\($0)", client: "C\($0)", manager: "M1") }
-        try fixture.commitLeads(leads)
+        try await fixture.commitLeads(leads)
         let rows = leads.map { delivery($0) }
         let outcome = try await fixture.store.outboxTransaction { outbox in
             for row in rows { _ = try outbox.insert(row) }
@@ -174,9 +187,9 @@ struct OutboxStoreConformanceTests {
     @Test("a rescheduled row is due then; a target disabled twice holds its rows once, with the first error",
           arguments: OutboxBackend.all)
     func rescheduleAndDisable(backend: OutboxBackend) async throws {
-        let fixture = try backend.make()
+        let fixture = try await backend.make()
         let lead = LedgerTests.lead(plugin: "rules", key: "k1", client: "C1", manager: "M1")
-        try fixture.commitLeads([lead])
+        try await fixture.commitLeads([lead])
         let row = delivery(lead, due: Self.at + 600)
         let target = DeliveryTarget(receiver: "gateway", managerId: "M1")
         let (due, disabled, other, held) = try await fixture.store.outboxTransaction { outbox in
@@ -198,7 +211,7 @@ struct OutboxStoreConformanceTests {
 
     @Test("daily counts per manager, route and local date", arguments: OutboxBackend.all)
     func dailyCounts(backend: OutboxBackend) async throws {
-        let fixture = try backend.make()
+        let fixture = try await backend.make()
         let counts = try await fixture.store.outboxTransaction { outbox in
             try outbox.countSentAlone(managerId: "M1", route: 0, localDate: "2026-11-20")
             try outbox.countSentAlone(managerId: "M1", route: 0, localDate: "2026-11-20")
@@ -213,11 +226,11 @@ struct OutboxStoreConformanceTests {
 
     @Test("snoozes that end after an instant; activity kinds; clients of leads", arguments: OutboxBackend.all)
     func snoozesActivityClients(backend: OutboxBackend) async throws {
-        let fixture = try backend.make()
+        let fixture = try await backend.make()
         let lead = LedgerTests.lead(plugin: "rules", key: "k1", client: "C1", manager: "M1")
-        try fixture.commitLeads([lead])
-        try fixture.addSnooze("C1", Self.at + 3600, "leads:write")
-        try fixture.addSnooze("C2", Self.at - 3600, "leads:write")
+        try await fixture.commitLeads([lead])
+        try await fixture.addSnooze("C1", Self.at + 3600, "leads:write")
+        try await fixture.addSnooze("C2", Self.at - 3600, "leads:write")
         let (snoozes, before, after, clients) = try await fixture.store.outboxTransaction { outbox in
             let snoozes = try outbox.snoozes(endingAfter: Self.at)
             let before = try outbox.hasActivity(lead: lead.id, ofKinds: ["feedback", "interaction"])
@@ -234,9 +247,9 @@ struct OutboxStoreConformanceTests {
     @Test("nothing of a transaction that throws is kept", arguments: OutboxBackend.all)
     func rollback(backend: OutboxBackend) async throws {
         struct Stop: Error {}
-        let fixture = try backend.make()
+        let fixture = try await backend.make()
         let lead = LedgerTests.lead(plugin: "rules", key: "k1", client: "C1", manager: "M1")
-        try fixture.commitLeads([lead])
+        try await fixture.commitLeads([lead])
         let row = delivery(lead)
         await #expect(throws: Stop.self) {
             try await fixture.store.outboxTransaction { outbox in

@@ -1,0 +1,187 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL schema, in numbered versions applied once each and recorded in `insightd_migration`.
+///
+/// The tables mirror SQLite's (same names, columns and meaning; times in epoch milliseconds), so that an installation
+/// moves between the two row for row. A version is never edited once released: a change is a new version.
+enum PostgresMigrations {
+    /// The advisory lock instances take while migrating (any fixed number; this one is "insightd" in ASCII).
+    static let lockKey: Int64 = 0x69_6E_73_69_67_68_74_64
+
+    struct Migration {
+        let version: Int
+        let name: String
+        let sql: [String]
+    }
+
+    static let all: [Migration] = [
+        Migration(version: 1, name: "v1-ledger-outbox", sql: [
+            """
+            CREATE TABLE consumer (
+                name TEXT PRIMARY KEY,
+                position BIGINT NOT NULL,
+                updated_ms BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE manager (
+                id TEXT PRIMARY KEY,
+                profile TEXT NOT NULL
+            )
+            """,
+            // The ledger. Leads are numbered in commit order: whoever appends takes the ledger's advisory lock first
+            // (see `PostgresStore.appendLeads`), so a reader that goes on from the last `seq` it saw never skips a
+            // lead that committed later with a smaller number.
+            """
+            CREATE TABLE lead (
+                seq BIGSERIAL PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                key TEXT NOT NULL UNIQUE,
+                plugin TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                priority TEXT NOT NULL,
+                client_id TEXT,
+                manager_id TEXT,
+                status TEXT NOT NULL,
+                created_ms BIGINT NOT NULL,
+                journal_seq BIGINT,
+                body TEXT NOT NULL,
+                status_ms BIGINT,
+                inhibited_by TEXT
+            )
+            """,
+            "CREATE INDEX lead_client ON lead (client_id)",
+            "CREATE INDEX lead_manager ON lead (manager_id, created_ms)",
+            "CREATE INDEX lead_created ON lead (created_ms)",
+            "CREATE INDEX lead_client_plugin ON lead (client_id, plugin, created_ms)",
+            "CREATE INDEX lead_client_kind ON lead (client_id, kind, created_ms)",
+            "CREATE INDEX lead_status ON lead (status)",
+            "CREATE INDEX lead_plugin_status ON lead (plugin, status)",
+            """
+            CREATE TABLE lead_decision (
+                lead_id TEXT PRIMARY KEY,
+                decision TEXT NOT NULL,
+                reference TEXT,
+                note TEXT,
+                actor TEXT NOT NULL,
+                at_ms BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE lead_activity (
+                id BIGSERIAL PRIMARY KEY,
+                lead_id TEXT NOT NULL,
+                at_ms BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                outcome TEXT,
+                note TEXT,
+                actor TEXT
+            )
+            """,
+            "CREATE INDEX lead_activity_lead ON lead_activity (lead_id, id)",
+            """
+            CREATE TABLE snooze (
+                id BIGSERIAL PRIMARY KEY,
+                client_id TEXT,
+                plugin TEXT,
+                kind TEXT,
+                until_ms BIGINT NOT NULL,
+                created_ms BIGINT NOT NULL,
+                note TEXT,
+                lead_id TEXT,
+                actor TEXT,
+                scope TEXT NOT NULL DEFAULT 'feedback'
+            )
+            """,
+            "CREATE INDEX snooze_until ON snooze (until_ms)",
+            // The outbox: one row per message to one receiver; `id` is the delivery id (the webhook-id).
+            """
+            CREATE TABLE delivery (
+                id TEXT PRIMARY KEY,
+                lead_id TEXT,
+                receiver TEXT NOT NULL,
+                manager_id TEXT NOT NULL,
+                route BIGINT NOT NULL,
+                purpose TEXT NOT NULL,
+                timing TEXT NOT NULL,
+                status TEXT NOT NULL,
+                parent_id TEXT,
+                members TEXT,
+                fallback TEXT,
+                attempts BIGINT NOT NULL DEFAULT 0,
+                not_before_ms BIGINT NOT NULL,
+                next_attempt_ms BIGINT NOT NULL,
+                created_ms BIGINT NOT NULL,
+                updated_ms BIGINT NOT NULL,
+                sent_ms BIGINT,
+                last_error TEXT
+            )
+            """,
+            "CREATE INDEX delivery_due ON delivery (status, receiver, next_attempt_ms)",
+            "CREATE INDEX delivery_lead ON delivery (lead_id)",
+            "CREATE INDEX delivery_parent ON delivery (parent_id)",
+            """
+            CREATE TABLE delivery_attempt (
+                id BIGSERIAL PRIMARY KEY,
+                delivery_id TEXT NOT NULL,
+                attempt BIGINT NOT NULL,
+                at_ms BIGINT NOT NULL,
+                duration_ms BIGINT NOT NULL,
+                http_status BIGINT,
+                outcome TEXT NOT NULL,
+                error TEXT
+            )
+            """,
+            "CREATE INDEX delivery_attempt_delivery ON delivery_attempt (delivery_id, id)",
+            """
+            CREATE TABLE disabled_target (
+                receiver TEXT NOT NULL,
+                manager_id TEXT NOT NULL,
+                disabled_ms BIGINT NOT NULL,
+                reason TEXT NOT NULL,
+                PRIMARY KEY (receiver, manager_id)
+            )
+            """,
+            """
+            CREATE TABLE route_count (
+                manager_id TEXT NOT NULL,
+                route BIGINT NOT NULL,
+                local_date TEXT NOT NULL,
+                sent BIGINT NOT NULL,
+                PRIMARY KEY (manager_id, route, local_date)
+            )
+            """,
+        ]),
+    ]
+
+    /// Applies the versions not applied yet, in order, inside the caller's transaction (which holds the lock).
+    static func apply(_ session: PostgresSession, logger: Logger) throws {
+        try session.execute("""
+            CREATE TABLE IF NOT EXISTS insightd_migration (
+                version INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """)
+        let applied = Set(try session.rows("SELECT version FROM insightd_migration").map { try $0.decode(Int.self) })
+        if let newest = applied.max(), newest > (all.last?.version ?? 0) {
+            throw NewerSchema(version: newest)
+        }
+        for migration in all where !applied.contains(migration.version) {
+            for statement in migration.sql { try session.execute(PostgresQuery(unsafeSQL: statement)) }
+            try session.execute("INSERT INTO insightd_migration (version, name) VALUES (\(migration.version), \(migration.name))")
+            logger.info("store migrated", metadata: ["store.migration": "\(migration.name)"])
+        }
+    }
+
+    /// The database was migrated by a newer insightd: this one does not know its tables.
+    struct NewerSchema: Error, CustomStringConvertible {
+        let version: Int
+        var description: String {
+            "the PostgreSQL store is at schema version \(version), newer than this insightd knows "
+                + "(\(PostgresMigrations.all.last?.version ?? 0)): run the newer insightd, or restore a backup"
+        }
+    }
+}

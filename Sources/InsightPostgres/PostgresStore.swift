@@ -1,0 +1,104 @@
+import Foundation
+import InsightCore
+import InsightStore
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The store on PostgreSQL: the shared store of one or several insightd instances.
+///
+/// A transaction's body runs synchronously, on a thread of its own, against one pooled connection between `BEGIN`
+/// and `COMMIT`, as a SQLite transaction runs on GRDB's writer: the store's protocols (``OutboxTransaction``) are the
+/// same for both backends, and so are the rules that run on them. Each statement waits for its answer on that thread,
+/// never on an event loop.
+///
+/// ``run()`` keeps the connection pool going and must run (as a service) while the store is used.
+public final class PostgresStore: Sendable {
+    public let settings: PostgresSettings
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(settings: PostgresSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+        client = PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: logger)
+    }
+
+    /// Runs the connection pool until the task is cancelled.
+    public func run() async {
+        await client.run()
+    }
+
+    /// Runs `body` in one transaction: everything it writes commits together, or (when it throws) nothing does.
+    /// A serialization failure or deadlock (SQLSTATE 40001, 40P01) runs it again, up to three times in all.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await client.withConnection { connection in
+                    let logger = self.logger
+                    return try await BlockingWork.run {
+                        let session = PostgresSession(connection: connection, logger: logger)
+                        try session.execute("BEGIN")
+                        do {
+                            let result = try body(session)
+                            try session.execute("COMMIT")
+                            return result
+                        } catch {
+                            _ = try? session.execute("ROLLBACK")
+                            throw error
+                        }
+                    }
+                }
+            } catch let error as PSQLError where attempt < 3 && Self.isRetryable(error) {
+                attempt += 1
+            }
+        }
+    }
+
+    static func isRetryable(_ error: PSQLError) -> Bool {
+        guard let code = error.serverInfo?[.sqlState] else { return false }
+        return code == "40001" || code == "40P01"
+    }
+
+    /// Brings the schema up to the newest version (see ``PostgresMigrations``). Several instances starting together
+    /// migrate once: the first takes an advisory lock, the others wait for it and find nothing left to do.
+    public func migrate() async throws {
+        let schema = settings.schema
+        try await transaction { session in
+            try session.execute(PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(\(PostgresMigrations.lockKey))"))
+            try session.execute(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"))
+            try PostgresMigrations.apply(session, logger: self.logger)
+        }
+    }
+
+    /// The versions applied, in order.
+    public func appliedMigrations() async throws -> [String] {
+        try await transaction { session in
+            try session.rows("SELECT name FROM insightd_migration ORDER BY version").map { try $0.decode(String.self) }
+        }
+    }
+}
+
+/// One connection inside a transaction, used from the transaction's own thread.
+public struct PostgresSession: Sendable {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    /// Runs a statement; returns the rows it changed (or returned).
+    @discardableResult
+    public func execute(_ query: PostgresQuery) throws -> Int {
+        try connection.query(query, logger: logger).wait().metadata.rows ?? 0
+    }
+
+    /// Runs a query and collects its rows.
+    public func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
+        Array(try connection.query(query, logger: logger).wait().rows)
+    }
+
+    /// The first row's first column, if there is a row.
+    public func value<T: PostgresDecodable>(_ type: T.Type, _ query: PostgresQuery) throws -> T? {
+        guard let row = try rows(query).first else { return nil }
+        return try row.decode(T.self)
+    }
+}
