@@ -212,6 +212,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                "InsightPostgres",
             ],
             resources: [.copy("Fixtures")]
         ),

@@ -134,7 +134,7 @@ public struct Daemon: Sendable {
             timeSource: timeSource, logger: logger.component("http"), timeZone: config.timeZone,
             outboxChanged: { [outbox] in outbox.wakeLanes() }, receiverNames: Set(config.receivers.map(\.name)),
             metrics: .init(registry: DaemonMetrics.registry, refresh: { [database, dispatcher, outbox] in
-                DaemonMetrics.refresh(database: database, position: await dispatcher.currentPosition,
+                await DaemonMetrics.refresh(database: database, position: await dispatcher.currentPosition,
                                       statePosition: await dispatcher.currentStatePosition, outbox: outbox)
             }))
     }

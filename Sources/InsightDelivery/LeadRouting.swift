@@ -47,6 +47,8 @@ public enum LeadRouting {
     static func route(_ outbox: any OutboxTransaction, limit: Int, now: Date, localDate: (Date) -> String,
                       compliance: ComplianceHooks, groupWindowMs: Int64,
                       decide: (Lead, (Int, String) -> Int) -> [DeliveryPlan]) throws -> RoutingPass {
+        // One instance at a time routes: two routing the same leads at once would count them twice.
+        try outbox.serialize("route")
         let stored = try outbox.leads(after: try outbox.position(of: consumer), limit: limit)
         guard let last = stored.last else { return RoutingPass() }
         var pass = RoutingPass()

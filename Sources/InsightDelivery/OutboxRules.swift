@@ -63,19 +63,26 @@ public enum OutboxRules {
     /// are due are first gathered into one digest delivery per manager, in the same transaction, so a digest's id
     /// (its webhook-id) is fixed before its first attempt.
     ///   - group: a client's due single-lead messages go as one group message (`delivery.group_window` > 0).
+    ///   - claim: who takes them, and until when no other instance may (it must outlast sending them). Their results
+    ///     end it; if they never come (the instance died), another instance takes the rows once it has passed and sends
+    ///     them with the same delivery ids.
     public static func claimDue(in store: some OutboxStore, receiver: String, now: Date, limit: Int,
-                                compliance: ComplianceHooks = .none, group: Bool = false) async throws -> DueDeliveries {
+                                compliance: ComplianceHooks = .none, group: Bool = false,
+                                claim: DeliveryClaim) async throws -> DueDeliveries {
         try await store.outboxTransaction { outbox in
-            try claimDue(outbox, receiver: receiver, now: now, limit: limit, compliance: compliance, group: group)
+            try claimDue(outbox, receiver: receiver, now: now, limit: limit, compliance: compliance, group: group, claim: claim)
         }
     }
 
     static func claimDue(_ outbox: any OutboxTransaction, receiver: String, now: Date, limit: Int,
-                         compliance: ComplianceHooks, group: Bool) throws -> DueDeliveries {
+                         compliance: ComplianceHooks, group: Bool, claim: DeliveryClaim) throws -> DueDeliveries {
+        // One instance at a time forms a receiver's digests and groups: two forming them from the same members at once
+        // would put a lead in two messages.
+        try outbox.serialize("lane:" + receiver)
         try formDigests(outbox, receiver: receiver, now: now)
         var due = DueDeliveries()
-        due.deliveries = try outbox.dueDeliveries(receiver: receiver, now: now, limit: limit)
-        if group { due.deliveries = try formGroups(outbox, receiver: receiver, deliveries: due.deliveries, now: now) }
+        due.deliveries = try outbox.claimDueDeliveries(receiver: receiver, now: now, limit: limit, claim: claim)
+        if group { due.deliveries = try formGroups(outbox, receiver: receiver, deliveries: due.deliveries, now: now, claim: claim) }
         let leadIds = Set(due.deliveries.flatMap(\.leadIds))
         let snoozes = leadIds.isEmpty ? [] : try outbox.snoozes(endingAfter: now)
         for id in leadIds {
@@ -111,7 +118,7 @@ public enum OutboxRules {
     /// Due single-lead messages about the same client (same manager) become one group message listing the
     /// leads, its members marked batched, in the same transaction, so the group's id is fixed before it is sent.
     static func formGroups(_ outbox: any OutboxTransaction, receiver: String, deliveries: [OutboxDelivery],
-                           now: Date) throws -> [OutboxDelivery] {
+                           now: Date, claim: DeliveryClaim) throws -> [OutboxDelivery] {
         let candidates = deliveries.filter { $0.purpose == .lead && $0.attempts == 0 && $0.leadId != nil && $0.members.isEmpty }
         guard candidates.count > 1 else { return deliveries }
         // Each due lead's client, in one read.
@@ -131,7 +138,7 @@ public enum OutboxRules {
             let id = Outbox.deliveryId("group", receiver, first.managerId, members.map(\.id).joined(separator: ","))
             try outbox.insertMessage(id: id, purpose: .group, receiver: receiver, managerId: first.managerId, route: first.route,
                                      timing: first.timing, leadIds: members.compactMap(\.leadId), fallback: first.fallback,
-                                     memberIds: members.map(\.id), at: now)
+                                     memberIds: members.map(\.id), at: now, claim: claim)
             absorbed.formUnion(members.map(\.id))
             if let message = try outbox.delivery(id: id) { replaced[first.id] = message }
         }
@@ -153,7 +160,7 @@ public enum OutboxRules {
             try outbox.insertMessage(id: Outbox.deliveryId("digest", receiver, first.managerId, memberIds.joined(separator: ",")),
                                      purpose: .digest, receiver: receiver, managerId: first.managerId, route: first.route,
                                      timing: "digest", leadIds: rows.compactMap(\.leadId), fallback: first.fallback,
-                                     memberIds: memberIds, at: now)
+                                     memberIds: memberIds, at: now, claim: nil)
         }
     }
 

@@ -78,17 +78,31 @@ public final class OutboxService: Service, Sendable {
         public var routingBatch: Int
         /// Deliveries a lane takes per round, per unit of its concurrency.
         public var roundPerSlot: Int
+        /// This instance's name in the rows it takes to send (``DeliveryClaim``): unique among the instances sharing a
+        /// store, and the same across its restarts (its first round ends the claims its previous run left, so that a
+        /// send cut short by a crash goes again at once, not when the claim passes).
+        public var instance: String
+        /// How long rows taken to send stay this instance's: past it, another instance may send them (again, with the
+        /// same delivery id). At least a round's worst case: `roundPerSlot` attempts one after another, each up to the
+        /// receiver's timeout.
+        public var claimTimeout: Duration
 
         public init(policy: RetryPolicy = RetryPolicy(), pollInterval: Duration = .milliseconds(500), routingBatch: Int = 2000,
-                    roundPerSlot: Int = 8) {
+                    roundPerSlot: Int = 8, instance: String = OutboxService.defaultInstance,
+                    claimTimeout: Duration = .seconds(300)) {
             self.policy = policy
             self.pollInterval = pollInterval
             self.routingBatch = routingBatch
             self.roundPerSlot = roundPerSlot
+            self.instance = instance
+            self.claimTimeout = claimTimeout
         }
     }
 
-    let database: AppDatabase
+    /// The host's name: one instance per host (several on one host each need a name of their own).
+    public static let defaultInstance = ProcessInfo.processInfo.hostName
+
+    let database: any OutboxStore
     /// Routes and the retry policy: replaced on SIGHUP (``replaceRouting(planner:policy:)``).
     private let routing: Mutex<(planner: DeliveryPlanner, policy: RetryPolicy)>
     let receivers: [String: any Receiver]
@@ -102,10 +116,12 @@ public final class OutboxService: Service, Sendable {
     let rates: [String: RateWindow]
     let heartbeat: (@Sendable () -> Void)?
     let metrics: any MetricsFactory
+    /// Whether the claims this instance's previous run left were ended (``releasePreviousClaims()``).
+    private let previousClaimsReleased = Mutex(false)
     /// How often the conversion and outbox-depth gauges are refreshed.
     static let gaugeInterval: TimeInterval = 30
 
-    public init(database: AppDatabase, planner: DeliveryPlanner, receivers: [any Receiver], settings: Settings = Settings(),
+    public init(database: any OutboxStore, planner: DeliveryPlanner, receivers: [any Receiver], settings: Settings = Settings(),
                 timeSource: any TimeSource = SystemTimeSource(), logger: Logger, heartbeat: (@Sendable () -> Void)? = nil,
                 metrics: any MetricsFactory = MetricsSystem.factory) {
         self.database = database
@@ -159,7 +175,7 @@ public final class OutboxService: Service, Sendable {
                 heartbeat?()
                 if Date().timeIntervalSince(gaugesAt) >= Self.gaugeInterval {
                     gaugesAt = Date()
-                    try publishGauges()
+                    try await publishGauges()
                 }
                 if pass.leads < settings.routingBatch {
                     await cancelWhenGracefulShutdown { await self.newLeads.wait(timeout: self.settings.pollInterval) }
@@ -198,8 +214,8 @@ public final class OutboxService: Service, Sendable {
     /// Per-plugin conversion counts (`insightd_plugin_leads{plugin, stage}`: leads, notified, contacted,
     /// converted, dismissed, suppressed), and the outbox's depth per receiver and status with the oldest
     /// pending delivery's age.
-    public func publishGauges() throws {
-        for counts in try database.conversionCounts() {
+    public func publishGauges() async throws {
+        for counts in try await database.conversionCounts() {
             let stages = [("leads", counts.leads), ("notified", counts.notified), ("contacted", counts.contacted),
                           ("converted", counts.converted), ("dismissed", counts.dismissed), ("suppressed", counts.suppressed),
                           ("inhibited", counts.inhibited)]
@@ -211,7 +227,7 @@ public final class OutboxService: Service, Sendable {
         let now = timeSource.now()
         var oldest: [String: Int64] = [:]
         var depth: [String: [DeliveryStatus: Int]] = [:]
-        for row in try database.outboxDepth() {
+        for row in try await database.outboxDepth() {
             depth[row.receiver, default: [:]][row.status] = row.count
             if row.status == .pending, let due = row.oldestMs { oldest[row.receiver] = due }
         }
@@ -240,7 +256,7 @@ public final class OutboxService: Service, Sendable {
                 if sent == 0 {
                     let now = timeSource.now()
                     var timeout = settings.pollInterval
-                    if let next = try database.nextDue(receiver: receiver.name) {
+                    if let next = try await database.nextDue(receiver: receiver.name) {
                         // Not due yet, or due but over the receiver's rate: wait until it may go.
                         let wake = next > now ? next : rates[receiver.name]?.nextFree(at: now)
                         if let wake {
@@ -264,16 +280,19 @@ public final class OutboxService: Service, Sendable {
     /// Sends one round of the receiver's due deliveries and records the attempts. Returns how many it tried.
     @discardableResult
     public func sendDue(_ receiver: any Receiver) async throws -> Int {
+        try await releasePreviousClaims()
         let now = timeSource.now()
         // A read first: an idle lane must not take the writer away from the dispatcher.
-        guard let next = try database.nextDue(receiver: receiver.name), next <= now else { return 0 }
+        guard let next = try await database.nextDue(receiver: receiver.name), next <= now else { return 0 }
         var limit = receiver.concurrency * settings.roundPerSlot
         if let rate = rates[receiver.name] {
             limit = min(limit, rate.available(at: now))
             guard limit > 0 else { return 0 }
         }
+        let claim = DeliveryClaim(claimant: settings.instance, until: now.addingTimeInterval(Double(settings.claimTimeout.components.seconds) + Double(settings.claimTimeout.components.attoseconds) / 1e18))
         let due = try await OutboxRules.claimDue(in: database, receiver: receiver.name, now: now, limit: limit,
-                                                 compliance: planner.complianceHooks, group: planner.groupWindow > 0)
+                                                 compliance: planner.complianceHooks, group: planner.groupWindow > 0,
+                                                 claim: claim)
         rates[receiver.name]?.record(due.deliveries.count, at: now)
         guard !due.deliveries.isEmpty else { return 0 }
         let results = await withTaskGroup(of: DeliveryResult.self, returning: [DeliveryResult].self) { group in
@@ -294,6 +313,20 @@ public final class OutboxService: Service, Sendable {
         let woken = try await OutboxRules.recordResults(results, in: database)
         for name in woken { lanes[name]?.wake() }
         return results.count
+    }
+
+    /// Ends the claims this instance's previous run left (it crashed or was killed while sending), once per run, before
+    /// its first round: those rows go again now, with the same delivery ids.
+    func releasePreviousClaims() async throws {
+        guard !previousClaimsReleased.withLock({ $0 }) else { return }
+        let instance = settings.instance
+        let released = try await database.outboxTransaction { try $0.releaseClaims(of: instance) }
+        previousClaimsReleased.withLock { $0 = true }
+        if released > 0 {
+            logger.notice("outbox: sending again what this instance was sending when it stopped", metadata: [
+                "deliveries": "\(released)", "instance": "\(instance)",
+            ])
+        }
     }
 
     /// Statuses that make a waiting message pointless.

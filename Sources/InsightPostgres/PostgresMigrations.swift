@@ -154,6 +154,61 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        Migration(version: 2, name: "v2-delivery-claims", sql: [
+            // Rows taken to be sent: by which instance, and until when nobody else may take them.
+            "ALTER TABLE delivery ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE delivery ADD COLUMN claimed_until_ms BIGINT",
+        ]),
+        Migration(version: 3, name: "v3-journal", sql: [
+            // Numbered in commit order: appenders hold the journal's advisory lock to their commit (see
+            // `PostgresStore.appendSubmissions`).
+            """
+            CREATE TABLE journal (
+                seq BIGSERIAL PRIMARY KEY,
+                source TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                client_id TEXT,
+                time_ms BIGINT NOT NULL,
+                received_ms BIGINT NOT NULL,
+                data TEXT NOT NULL,
+                UNIQUE (source, event_id)
+            )
+            """,
+            """
+            CREATE TABLE quarantine (
+                id BIGSERIAL PRIMARY KEY,
+                received_ms BIGINT NOT NULL,
+                source TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                event_id TEXT,
+                reason TEXT NOT NULL,
+                payload BYTEA NOT NULL
+            )
+            """,
+            "CREATE INDEX quarantine_received ON quarantine (received_ms)",
+            """
+            CREATE TABLE inbox_file (
+                source TEXT NOT NULL,
+                file_key TEXT NOT NULL,
+                file_name TEXT NOT NULL,
+                byte_offset BIGINT NOT NULL,
+                line BIGINT NOT NULL,
+                finished BOOLEAN NOT NULL,
+                updated_ms BIGINT NOT NULL,
+                PRIMARY KEY (source, file_key)
+            )
+            """,
+            """
+            CREATE TABLE webhook_seen (
+                source TEXT NOT NULL,
+                webhook_id TEXT NOT NULL,
+                received_ms BIGINT NOT NULL,
+                PRIMARY KEY (source, webhook_id)
+            )
+            """,
+            "CREATE INDEX webhook_seen_received ON webhook_seen (received_ms)",
+        ]),
     ]
 
     /// Applies the versions not applied yet, in order, inside the caller's transaction (which holds the lock).

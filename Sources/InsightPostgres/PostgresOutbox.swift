@@ -7,6 +7,36 @@ extension PostgresStore: OutboxStore {
     public func outboxTransaction<T: Sendable>(_ body: @escaping @Sendable (any OutboxTransaction) throws -> T) async throws -> T {
         try await transaction { session in try body(PostgresOutboxTransaction(session: session)) }
     }
+
+    public func nextDue(receiver: String) async throws -> Date? {
+        try await transaction { session in
+            try session.value(Int64?.self, """
+                SELECT MIN(GREATEST(next_attempt_ms, COALESCE(claimed_until_ms, 0))) FROM delivery
+                WHERE status = 'pending' AND receiver = \(receiver)
+                """)?.map(Date.init(milliseconds:))
+        }
+    }
+
+    public func outboxDepth() async throws -> [(receiver: String, status: DeliveryStatus, count: Int, oldestMs: Int64?)] {
+        let rows = try await transaction { session in
+            try session.rows("""
+                SELECT receiver, status, COUNT(*) AS n, MIN(next_attempt_ms) AS oldest FROM delivery
+                GROUP BY receiver, status ORDER BY receiver, status
+                """).map { try $0.decode((String, String, Int, Int64?).self) }
+        }
+        return rows.compactMap { row in DeliveryStatus(rawValue: row.1).map { (row.0, $0, row.2, row.3) } }
+    }
+
+    public func conversionCounts() async throws -> [ConversionCounts] {
+        let rows = try await transaction { session in
+            try session.rows("""
+                SELECT plugin, CASE WHEN inhibited_by IS NOT NULL AND status = 'suppressed' THEN 'inhibited' ELSE status END AS status,
+                       COUNT(*) AS n
+                FROM lead GROUP BY 1, 2
+                """).map { try $0.decode((String, String, Int).self) }
+        }
+        return ConversionCounts.tally(rows.map { (plugin: $0.0, status: $0.1, count: $0.2) })
+    }
 }
 
 // MARK: - The ledger (what the outbox reads; the rest of the ledger's concern follows)
@@ -36,6 +66,8 @@ extension PostgresStore {
 
     /// The ledger's advisory lock ("ledger" in ASCII).
     static let ledgerLockKey: Int64 = 0x6C_65_64_67_65_72
+    /// The first key of ``OutboxTransaction/serialize(_:)``'s advisory locks ("insi" in ASCII).
+    static let serializeSpace: Int32 = 0x69_6E_73_69
 
     /// Adds a snooze; returns its id.
     @discardableResult
@@ -237,13 +269,31 @@ struct PostgresOutboxTransaction: OutboxTransaction {
         return headers.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
-    func dueDeliveries(receiver: String, now: Date, limit: Int) throws -> [OutboxDelivery] {
-        try session.rows("""
-            SELECT \(unescaped: Self.deliveryColumns) FROM delivery
-            WHERE status = 'pending' AND receiver = \(receiver) AND next_attempt_ms <= \(now.milliseconds)
-              AND timing NOT LIKE 'digest:%'
-            ORDER BY next_attempt_ms, id LIMIT \(limit)
+    func claimDueDeliveries(receiver: String, now: Date, limit: Int, claim: DeliveryClaim) throws -> [OutboxDelivery] {
+        // Rows another instance is taking right now are locked by it: skipped, not waited for.
+        let rows = try session.rows("""
+            UPDATE delivery SET claimed_by = \(claim.claimant), claimed_until_ms = \(claim.until.milliseconds)
+            WHERE id IN (
+                SELECT id FROM delivery
+                WHERE status = 'pending' AND receiver = \(receiver) AND next_attempt_ms <= \(now.milliseconds)
+                  AND timing NOT LIKE 'digest:%'
+                  AND (claimed_until_ms IS NULL OR claimed_until_ms <= \(now.milliseconds))
+                ORDER BY next_attempt_ms, id LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED)
+            RETURNING \(unescaped: Self.deliveryColumns)
             """).map(Self.delivery(row:))
+        // RETURNING keeps no order.
+        return rows.sorted { ($0.nextAttempt, $0.id) < ($1.nextAttempt, $1.id) }
+    }
+
+    func releaseClaims(of claimant: String) throws -> Int {
+        try session.execute("UPDATE delivery SET claimed_by = NULL, claimed_until_ms = NULL WHERE claimed_by = \(claimant)")
+    }
+
+    func serialize(_ name: String) throws {
+        // A transaction-scoped advisory lock in insightd's own key space (two int4 keys, apart from the single bigint
+        // keys of the ledger and migrations), released at COMMIT or ROLLBACK.
+        try session.execute("SELECT pg_advisory_xact_lock(\(PostgresStore.serializeSpace), hashtext(\(name)))")
     }
 
     func dueDigestMembers(receiver: String, now: Date) throws -> [DigestMember] {
@@ -258,14 +308,14 @@ struct PostgresOutboxTransaction: OutboxTransaction {
     }
 
     func insertMessage(id: String, purpose: DeliveryPurpose, receiver: String, managerId: String, route: Int, timing: String,
-                       leadIds: [String], fallback: String?, memberIds: [String], at: Date) throws {
+                       leadIds: [String], fallback: String?, memberIds: [String], at: Date, claim: DeliveryClaim?) throws {
         let atMs = at.milliseconds
         let members = JSONWriter.string(.array(leadIds.map(JSONValue.string)))
         try session.execute("""
             INSERT INTO delivery (id, lead_id, receiver, manager_id, route, purpose, timing, status, members, fallback,
-                                  attempts, not_before_ms, next_attempt_ms, created_ms, updated_ms)
+                                  attempts, not_before_ms, next_attempt_ms, created_ms, updated_ms, claimed_by, claimed_until_ms)
             VALUES (\(id), NULL, \(receiver), \(managerId), \(route), \(purpose.rawValue), \(timing), 'pending', \(members),
-                    \(fallback), 0, \(atMs), \(atMs), \(atMs), \(atMs))
+                    \(fallback), 0, \(atMs), \(atMs), \(atMs), \(atMs), \(claim?.claimant), \(claim?.until.milliseconds))
             ON CONFLICT DO NOTHING
             """)
         guard !memberIds.isEmpty else { return }
@@ -342,7 +392,7 @@ struct PostgresOutboxTransaction: OutboxTransaction {
     func markSent(delivery id: String, attempts: Int, at: Date) throws {
         try session.execute("""
             UPDATE delivery SET status = 'sent', attempts = \(attempts), sent_ms = \(at.milliseconds), updated_ms = \(at.milliseconds),
-                                last_error = NULL
+                                last_error = NULL, claimed_by = NULL, claimed_until_ms = NULL
             WHERE id = \(id)
             """)
     }
@@ -354,7 +404,7 @@ struct PostgresOutboxTransaction: OutboxTransaction {
     func scheduleRetry(delivery id: String, attempts: Int, next: Date, at: Date, error: String?) throws {
         try session.execute("""
             UPDATE delivery SET attempts = \(attempts), next_attempt_ms = \(next.milliseconds), updated_ms = \(at.milliseconds),
-                                last_error = \(error)
+                                last_error = \(error), claimed_by = NULL, claimed_until_ms = NULL
             WHERE id = \(id)
             """)
     }
@@ -363,11 +413,14 @@ struct PostgresOutboxTransaction: OutboxTransaction {
         if let at {
             try session.execute("""
                 UPDATE delivery SET status = \(status.rawValue), attempts = \(attempts), updated_ms = \(at.milliseconds),
-                                    last_error = \(error)
+                                    last_error = \(error), claimed_by = NULL, claimed_until_ms = NULL
                 WHERE id = \(id)
                 """)
         } else {
-            try session.execute("UPDATE delivery SET status = \(status.rawValue), attempts = \(attempts) WHERE id = \(id)")
+            try session.execute("""
+                UPDATE delivery SET status = \(status.rawValue), attempts = \(attempts), claimed_by = NULL, claimed_until_ms = NULL
+                WHERE id = \(id)
+                """)
         }
     }
 

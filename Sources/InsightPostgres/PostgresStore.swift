@@ -72,6 +72,9 @@ public final class PostgresStore: Sendable {
         }
     }
 
+    /// Every version this insightd knows, in order.
+    public static var migrationNames: [String] { PostgresMigrations.all.map(\.name) }
+
     /// The versions applied, in order.
     public func appliedMigrations() async throws -> [String] {
         try await transaction { session in

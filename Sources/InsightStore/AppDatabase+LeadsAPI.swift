@@ -98,6 +98,28 @@ public struct ConversionCounts: Sendable, Hashable {
     public var suppressed: Int
     /// Held back by an inhibit rule while the client had an open AML lead (counted apart from snoozes).
     public var inhibited: Int = 0
+
+    /// Counts per plugin from the ledger's (plugin, status, count) rows, where a status of `inhibited` is a lead held
+    /// back by an inhibit rule: a lead past a stage counts in each stage before it. Sorted by plugin.
+    public static func tally(_ rows: [(plugin: String, status: String, count: Int)]) -> [ConversionCounts] {
+        var byPlugin: [String: ConversionCounts] = [:]
+        for row in rows {
+            var counts = byPlugin[row.plugin] ?? ConversionCounts(plugin: row.plugin, leads: 0, notified: 0, contacted: 0,
+                                                                  converted: 0, dismissed: 0, suppressed: 0)
+            let count = row.count
+            counts.leads += count
+            switch LeadStatus(rawValue: row.status) {
+            case .notified: counts.notified += count
+            case .contacted: counts.notified += count; counts.contacted += count
+            case .converted: counts.notified += count; counts.contacted += count; counts.converted += count
+            case .dismissed: counts.dismissed += count
+            case .suppressed: counts.suppressed += count
+            default: if row.status == "inhibited" { counts.inhibited += count }
+            }
+            byPlugin[row.plugin] = counts
+        }
+        return byPlugin.keys.sorted().compactMap { byPlugin[$0] }
+    }
 }
 
 extension AppDatabase {
@@ -236,28 +258,12 @@ extension AppDatabase {
     /// converted one was contacted.
     public func conversionCounts() throws -> [ConversionCounts] {
         try pool.read { db in
-            var byPlugin: [String: ConversionCounts] = [:]
-            for row in try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchAll(db, sql: """
                 SELECT plugin, CASE WHEN inhibited_by IS NOT NULL AND status = 'suppressed' THEN 'inhibited' ELSE status END AS status,
                        COUNT(*) AS n
                 FROM lead GROUP BY 1, 2
-                """) {
-                let plugin: String = row["plugin"]
-                let count: Int = row["n"]
-                var counts = byPlugin[plugin] ?? ConversionCounts(plugin: plugin, leads: 0, notified: 0, contacted: 0,
-                                                                   converted: 0, dismissed: 0, suppressed: 0)
-                counts.leads += count
-                switch LeadStatus(rawValue: row["status"]) {
-                case .notified: counts.notified += count
-                case .contacted: counts.notified += count; counts.contacted += count
-                case .converted: counts.notified += count; counts.contacted += count; counts.converted += count
-                case .dismissed: counts.dismissed += count
-                case .suppressed: counts.suppressed += count
-                default: if row["status"] as String == "inhibited" { counts.inhibited += count }
-                }
-                byPlugin[plugin] = counts
-            }
-            return byPlugin.keys.sorted().compactMap { byPlugin[$0] }
+                """).map { (plugin: $0["plugin"] as String, status: $0["status"] as String, count: $0["n"] as Int) }
+            return ConversionCounts.tally(rows)
         }
     }
 }

@@ -135,7 +135,7 @@ extension AppDatabase {
     public func nextDue(receiver: String) throws -> Date? {
         try pool.read { db in
             try Int64.fetchOne(db, sql: """
-                SELECT MIN(next_attempt_ms) FROM delivery WHERE status = 'pending' AND receiver = ?
+                SELECT MIN(MAX(next_attempt_ms, COALESCE(claimed_until_ms, 0))) FROM delivery WHERE status = 'pending' AND receiver = ?
                 """, arguments: [receiver]).map(Date.init(milliseconds:))
         }
     }
@@ -149,7 +149,7 @@ extension AppDatabase {
         let nowMs = now.milliseconds
         return try pool.write { db in
             try db.execute(sql: """
-                UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = MAX(not_before_ms, ?), updated_ms = ?
+                UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = MAX(not_before_ms, ?), updated_ms = ?, claimed_by = NULL, claimed_until_ms = NULL
                 WHERE id = ? AND status IN ('dead', 'held', 'cancelled')
                 """, arguments: [nowMs, nowMs, id])
             let retried = db.changesCount == 1
@@ -167,13 +167,13 @@ extension AppDatabase {
                 try db.execute(sql: "DELETE FROM disabled_target WHERE receiver = ? AND manager_id = ?",
                                arguments: [receiver, managerId])
                 try db.execute(sql: """
-                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = MAX(not_before_ms, ?), updated_ms = ?
+                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = MAX(not_before_ms, ?), updated_ms = ?, claimed_by = NULL, claimed_until_ms = NULL
                     WHERE receiver = ? AND manager_id = ? AND status = 'held'
                     """, arguments: [nowMs, nowMs, receiver, managerId])
             } else {
                 try db.execute(sql: "DELETE FROM disabled_target WHERE receiver = ?", arguments: [receiver])
                 try db.execute(sql: """
-                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = MAX(not_before_ms, ?), updated_ms = ?
+                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = MAX(not_before_ms, ?), updated_ms = ?, claimed_by = NULL, claimed_until_ms = NULL
                     WHERE receiver = ? AND status = 'held'
                     """, arguments: [nowMs, nowMs, receiver])
             }

@@ -138,6 +138,19 @@ public struct ClientMessage: Sendable, Hashable {
     }
 }
 
+/// Rows taken to be sent: by whom, and until when nobody else may take them. An instance that dies holding a claim
+/// leaves its rows to be taken again once the claim has passed, and sent again with the same delivery id.
+public struct DeliveryClaim: Sendable, Hashable {
+    /// The instance that sends them (``OutboxService``'s `instance`).
+    public var claimant: String
+    public var until: Date
+
+    public init(claimant: String, until: Date) {
+        self.claimant = claimant
+        self.until = until
+    }
+}
+
 /// The outbox's records inside one write transaction.
 public protocol OutboxTransaction {
     /// Where a consumer of the ledger stands (0 before its first commit).
@@ -173,14 +186,23 @@ public protocol OutboxTransaction {
 
     // Sending
 
-    /// A receiver's pending rows due at `now` that go alone (not digest members), earliest first, at most `limit`.
-    func dueDeliveries(receiver: String, now: Date, limit: Int) throws -> [OutboxDelivery]
+    /// Takes a receiver's pending rows due at `now` that go alone (not digest members) and that no unexpired claim
+    /// holds, earliest first, at most `limit`, and marks them with `claim`. Rows another transaction is taking at the
+    /// same moment are skipped, not waited for.
+    func claimDueDeliveries(receiver: String, now: Date, limit: Int, claim: DeliveryClaim) throws -> [OutboxDelivery]
+    /// Ends every claim `claimant` holds (an instance starting again: what its previous run had taken is not being
+    /// sent any more). Returns how many rows it had.
+    func releaseClaims(of claimant: String) throws -> Int
+    /// Only one transaction at a time, across every instance on the store, gets past this for `name`; the others wait
+    /// here until it ends. (Routing takes "route": two instances must not route the same leads at once.)
+    func serialize(_ name: String) throws
     /// A receiver's pending digest members due at `now`, by manager, route and age.
     func dueDigestMembers(receiver: String, now: Date) throws -> [DigestMember]
     /// Inserts a message carrying several leads (a digest or a group), pending and due at `at`, unless one with its
-    /// id exists, and marks `memberIds` batched inside it.
+    /// id exists, and marks `memberIds` batched inside it. With `claim`, it is taken at once (a group formed of rows
+    /// being sent).
     func insertMessage(id: String, purpose: DeliveryPurpose, receiver: String, managerId: String, route: Int, timing: String,
-                       leadIds: [String], fallback: String?, memberIds: [String], at: Date) throws
+                       leadIds: [String], fallback: String?, memberIds: [String], at: Date, claim: DeliveryClaim?) throws
     func delivery(id: String) throws -> OutboxDelivery?
     /// The client of each lead that has one.
     func clients(ofLeads ids: [String]) throws -> [String: String]
@@ -194,6 +216,7 @@ public protocol OutboxTransaction {
 
     func addAttempt(delivery id: String, attempt: Int, at: Date, durationMs: Int, httpStatus: Int?, outcome: String,
                     error: String?) throws
+    /// The results below also end the row's claim.
     func markSent(delivery id: String, attempts: Int, at: Date) throws
     /// A lead nobody was told of yet (`new`) becomes `notified`.
     func markNotified(lead id: String, at: Date) throws
@@ -210,6 +233,12 @@ public protocol OutboxTransaction {
 public protocol OutboxStore: Sendable {
     /// Runs `body` in one write transaction: everything it writes commits together, or nothing does.
     func outboxTransaction<T: Sendable>(_ body: @escaping @Sendable (any OutboxTransaction) throws -> T) async throws -> T
+    /// When the receiver's next pending row may go: its next attempt, or when a claim on it ends if that is later.
+    func nextDue(receiver: String) async throws -> Date?
+    /// Rows by receiver and status, with the earliest next attempt of each.
+    func outboxDepth() async throws -> [(receiver: String, status: DeliveryStatus, count: Int, oldestMs: Int64?)]
+    /// Leads by plugin and how far they went.
+    func conversionCounts() async throws -> [ConversionCounts]
 }
 
 extension AppDatabase: OutboxStore {
@@ -329,12 +358,27 @@ struct SQLiteOutboxTransaction: OutboxTransaction {
         try AppDatabase.inhibition(db, of: lead, hooks: hooks, now: now)
     }
 
-    func dueDeliveries(receiver: String, now: Date, limit: Int) throws -> [OutboxDelivery] {
-        try Row.fetchAll(db, sql: """
+    func claimDueDeliveries(receiver: String, now: Date, limit: Int, claim: DeliveryClaim) throws -> [OutboxDelivery] {
+        // SQLite has one writer at a time: nothing else takes rows between the read and the marks.
+        let rows = try Row.fetchAll(db, sql: """
             SELECT * FROM delivery
             WHERE status = 'pending' AND receiver = ? AND next_attempt_ms <= ? AND timing NOT LIKE 'digest:%'
+              AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?)
             ORDER BY next_attempt_ms, id LIMIT ?
-            """, arguments: [receiver, now.milliseconds, limit]).map(AppDatabase.delivery(row:))
+            """, arguments: [receiver, now.milliseconds, now.milliseconds, limit]).map(AppDatabase.delivery(row:))
+        let mark = try db.cachedStatement(sql: "UPDATE delivery SET claimed_by = ?, claimed_until_ms = ? WHERE id = ?")
+        for row in rows { try mark.execute(arguments: [claim.claimant, claim.until.milliseconds, row.id]) }
+        return rows
+    }
+
+    func releaseClaims(of claimant: String) throws -> Int {
+        try db.execute(sql: "UPDATE delivery SET claimed_by = NULL, claimed_until_ms = NULL WHERE claimed_by = ?",
+                       arguments: [claimant])
+        return db.changesCount
+    }
+
+    func serialize(_ name: String) throws {
+        // One writer at a time already: a write transaction holds the database's only write lock until it ends.
     }
 
     func dueDigestMembers(receiver: String, now: Date) throws -> [DigestMember] {
@@ -348,14 +392,15 @@ struct SQLiteOutboxTransaction: OutboxTransaction {
     }
 
     func insertMessage(id: String, purpose: DeliveryPurpose, receiver: String, managerId: String, route: Int, timing: String,
-                       leadIds: [String], fallback: String?, memberIds: [String], at: Date) throws {
+                       leadIds: [String], fallback: String?, memberIds: [String], at: Date, claim: DeliveryClaim?) throws {
         let atMs = at.milliseconds
         try db.execute(sql: """
             INSERT INTO delivery (id, lead_id, receiver, manager_id, route, purpose, timing, status, members, fallback,
-                                  attempts, not_before_ms, next_attempt_ms, created_ms, updated_ms)
-            VALUES (?, NULL, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                                  attempts, not_before_ms, next_attempt_ms, created_ms, updated_ms, claimed_by, claimed_until_ms)
+            VALUES (?, NULL, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """, arguments: [id, receiver, managerId, route, purpose.rawValue, timing,
-                             JSONWriter.string(.array(leadIds.map(JSONValue.string))), fallback, atMs, atMs, atMs, atMs])
+                             JSONWriter.string(.array(leadIds.map(JSONValue.string))), fallback, atMs, atMs, atMs, atMs,
+                             claim?.claimant, claim?.until.milliseconds])
         for memberId in memberIds {
             try db.execute(sql: "UPDATE delivery SET status = 'batched', parent_id = ?, updated_ms = ? WHERE id = ?",
                            arguments: [id, atMs, memberId])
@@ -401,9 +446,12 @@ struct SQLiteOutboxTransaction: OutboxTransaction {
             """).execute(arguments: [id, attempt, at.milliseconds, durationMs, httpStatus, outcome, error])
     }
 
+    /// The results below also end the row's claim.
     func markSent(delivery id: String, attempts: Int, at: Date) throws {
         try db.execute(sql: """
-            UPDATE delivery SET status = 'sent', attempts = ?, sent_ms = ?, updated_ms = ?, last_error = NULL WHERE id = ?
+            UPDATE delivery SET status = 'sent', attempts = ?, sent_ms = ?, updated_ms = ?, last_error = NULL,
+                                claimed_by = NULL, claimed_until_ms = NULL
+            WHERE id = ?
             """, arguments: [attempts, at.milliseconds, at.milliseconds, id])
     }
 
@@ -414,16 +462,21 @@ struct SQLiteOutboxTransaction: OutboxTransaction {
 
     func scheduleRetry(delivery id: String, attempts: Int, next: Date, at: Date, error: String?) throws {
         try db.execute(sql: """
-            UPDATE delivery SET attempts = ?, next_attempt_ms = ?, updated_ms = ?, last_error = ? WHERE id = ?
+            UPDATE delivery SET attempts = ?, next_attempt_ms = ?, updated_ms = ?, last_error = ?, claimed_by = NULL,
+                                claimed_until_ms = NULL
+            WHERE id = ?
             """, arguments: [attempts, next.milliseconds, at.milliseconds, error, id])
     }
 
     func setStatus(ofDelivery id: String, to status: DeliveryStatus, attempts: Int, at: Date?, error: String?) throws {
         if let at {
-            try db.execute(sql: "UPDATE delivery SET status = ?, attempts = ?, updated_ms = ?, last_error = ? WHERE id = ?",
-                           arguments: [status.rawValue, attempts, at.milliseconds, error, id])
+            try db.execute(sql: """
+                UPDATE delivery SET status = ?, attempts = ?, updated_ms = ?, last_error = ?, claimed_by = NULL, claimed_until_ms = NULL
+                WHERE id = ?
+                """, arguments: [status.rawValue, attempts, at.milliseconds, error, id])
         } else {
-            try db.execute(sql: "UPDATE delivery SET status = ?, attempts = ? WHERE id = ?", arguments: [status.rawValue, attempts, id])
+            try db.execute(sql: "UPDATE delivery SET status = ?, attempts = ?, claimed_by = NULL, claimed_until_ms = NULL WHERE id = ?",
+                           arguments: [status.rawValue, attempts, id])
         }
     }
 

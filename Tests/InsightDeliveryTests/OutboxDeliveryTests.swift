@@ -140,7 +140,9 @@ import Testing
                 let harness = try OutboxHarness(directory: directory, routes: Self.catchAll, receivers: [receiver])
                 try commitLeads([routed, inFlight], to: harness.database)
                 try await harness.outbox.routeOnce()
-                let due = try await OutboxRules.claimDue(in: harness.database, receiver: "gateway", now: Date(), limit: 10)
+                let due = try await OutboxRules.claimDue(in: harness.database, receiver: "gateway", now: Date(), limit: 10,
+                                                         claim: DeliveryClaim(claimant: OutboxService.defaultInstance,
+                                                                              until: Date() + 300))
                 let message = try #require(due.deliveries.first { $0.leadId == inFlight.id })
                 _ = await receiver.send(OutboundMessage(delivery: message, leads: [inFlight], manager: nil), at: Date())
                 try commitLeads([lead], to: harness.database)

@@ -243,7 +243,7 @@ final class RecordingReceiver: Receiver {
         _ = try await harness.outbox.sendDue(console)
         _ = try harness.database.recordFeedback(leadId: leads[0].id, outcome: .converted, note: nil, until: nil, actor: "t", now: clock.now())
         _ = try harness.database.recordFeedback(leadId: leads[1].id, outcome: .contacted, note: nil, until: nil, actor: "t", now: clock.now())
-        try harness.outbox.publishGauges()
+        try await harness.outbox.publishGauges()
 
         for (stage, expected) in [("leads", 3.0), ("notified", 3), ("contacted", 2), ("converted", 1)] {
             let gauge = try metrics.expectGauge("insightd_plugin_leads", [("plugin", "birthday-care"), ("stage", stage)])
@@ -282,7 +282,8 @@ final class RecordingReceiver: Receiver {
         try commitLeads([first], to: harness.database)
         try await harness.outbox.routeOnce()
         // The target answers 410 Gone.
-        let due = try await OutboxRules.claimDue(in: harness.database, receiver: "gateway", now: clock.now(), limit: 5)
+        let due = try await OutboxRules.claimDue(in: harness.database, receiver: "gateway", now: clock.now(), limit: 5,
+                                                 claim: DeliveryClaim(claimant: "test", until: clock.now() + 300))
         let delivery = try #require(due.deliveries.first)
         try await OutboxRules.recordResults([DeliveryResult(delivery: delivery, at: clock.now(), durationMs: 1, httpStatus: 410,
                                                                  outcome: .gone, error: "410 Gone")], in: harness.database)

@@ -151,7 +151,8 @@ struct LeadsAPITests {
                                                     localDate: { _ in "2026-11-20" }) { _, _ in
                 [DeliveryPlan(receiver: "gateway", route: 0, timing: "immediate", notBefore: Credentials.now)]
             }
-            let due = try await OutboxRules.claimDue(in: stack.database, receiver: "gateway", now: Credentials.now, limit: 10)
+            let due = try await OutboxRules.claimDue(in: stack.database, receiver: "gateway", now: Credentials.now, limit: 10,
+                                                     claim: DeliveryClaim(claimant: "test", until: Credentials.now + 300))
             let delivery = try #require(due.deliveries.first)
             try await OutboxRules.recordResults([DeliveryResult(delivery: delivery, at: Credentials.now, durationMs: 12, httpStatus: 500,
                                                                    outcome: .failed(next: nil), error: "HTTP 500")], in: stack.database)

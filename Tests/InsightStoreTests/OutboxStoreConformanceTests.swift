@@ -53,6 +53,7 @@ struct OutboxBackend: Sendable, CustomStringConvertible {
 @Suite("outbox store conformance")
 struct OutboxStoreConformanceTests {
     static let at = instant("2026-11-20T10:00:00+08:00")
+    static let claim = DeliveryClaim(claimant: "test", until: at + 300)
 
     func delivery(_ lead: Lead, receiver: String = "gateway", manager: String = "M1", route: Int = 0, timing: String = "immediate",
                   status: DeliveryStatus = .pending, due: Date = at) -> NewDelivery {
@@ -103,7 +104,7 @@ struct OutboxStoreConformanceTests {
             _ = try outbox.insert(self.delivery(leads[1], due: Self.at - 60))
             _ = try outbox.insert(self.delivery(leads[2], due: Self.at + 3600))  // not due
             _ = try outbox.insert(self.delivery(leads[3], timing: "digest:digest", due: Self.at))
-            return (try outbox.dueDeliveries(receiver: "gateway", now: Self.at + 120, limit: 10).map(\.leadId),
+            return (try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at + 120, limit: 10, claim: Self.claim).map(\.leadId),
                     try outbox.dueDigestMembers(receiver: "gateway", now: Self.at + 120).map(\.leadId))
         }
         #expect(due == [leads[1].id, leads[0].id])
@@ -119,9 +120,9 @@ struct OutboxStoreConformanceTests {
         let (message, members, due) = try await fixture.store.outboxTransaction { outbox in
             for row in rows { _ = try outbox.insert(row) }
             try outbox.insertMessage(id: "dl_group", purpose: .group, receiver: "gateway", managerId: "M1", route: 0,
-                                     timing: "immediate", leadIds: leads.map(\.id), fallback: nil, memberIds: rows.map(\.id), at: Self.at)
+                                     timing: "immediate", leadIds: leads.map(\.id), fallback: nil, memberIds: rows.map(\.id), at: Self.at, claim: nil)
             return (try outbox.delivery(id: "dl_group"), try rows.map { try outbox.delivery(id: $0.id) },
-                    try outbox.dueDeliveries(receiver: "gateway", now: Self.at, limit: 10).map(\.id))
+                    try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at, limit: 10, claim: Self.claim).map(\.id))
         }
         #expect(message?.purpose == .group && message?.leadIds == leads.map(\.id) && message?.status == .pending)
         #expect(members.allSatisfy { $0?.status == .batched && $0?.parentId == "dl_group" })
@@ -144,7 +145,7 @@ struct OutboxStoreConformanceTests {
             try outbox.scheduleRetry(delivery: rows[2].id, attempts: 1, next: Self.at + 60, at: Self.at, error: "HTTP 500")
             // rows[3]: pending, not tried. rows[4]: went inside a group message sent within.
             try outbox.insertMessage(id: "dl_group", purpose: .group, receiver: "gateway", managerId: "M1", route: 0,
-                                     timing: "immediate", leadIds: [leads[4].id], fallback: nil, memberIds: [rows[4].id], at: Self.at - 50)
+                                     timing: "immediate", leadIds: [leads[4].id], fallback: nil, memberIds: [rows[4].id], at: Self.at - 50, claim: nil)
             try outbox.markSent(delivery: "dl_group", attempts: 1, at: Self.at - 20)
             return Set(try outbox.messages(aboutClient: "C1", receiver: "gateway", managerId: "M1", complianceQueue: false,
                                            sentSince: Self.at - 60).map(\.id))
@@ -195,7 +196,7 @@ struct OutboxStoreConformanceTests {
         let (due, disabled, other, held) = try await fixture.store.outboxTransaction { outbox in
             _ = try outbox.insert(row)
             try outbox.reschedule(delivery: row.id, to: Self.at)
-            let due = try outbox.dueDeliveries(receiver: "gateway", now: Self.at, limit: 10).map(\.id)
+            let due = try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at, limit: 10, claim: Self.claim).map(\.id)
             try outbox.disable(target, at: Self.at, reason: "first", error: "first")
             try outbox.disable(target, at: Self.at + 1, reason: "second", error: "second")
             try outbox.setStatus(ofDelivery: row.id, to: .held, attempts: 2, at: nil, error: nil)
@@ -207,6 +208,52 @@ struct OutboxStoreConformanceTests {
         #expect(held?.status == .held && held?.attempts == 2 && held?.lastError == "first", "the first disabling set the error")
         let reasons = try await fixture.store.outboxTransaction { try $0.disabledTargets() }
         #expect(reasons == [target])
+    }
+
+    @Test("rows taken are nobody else's until the claim passes; a result ends the claim; the next due time counts claims",
+          arguments: OutboxBackend.all)
+    func claims(backend: OutboxBackend) async throws {
+        let fixture = try await backend.make()
+        let leads = (1...3).map { LedgerTests.lead(plugin: "rules", key: "k\($0)", client: "C\($0)", manager: "M1") }
+        try await fixture.commitLeads(leads)
+        let a = DeliveryClaim(claimant: "a", until: Self.at + 300), b = DeliveryClaim(claimant: "b", until: Self.at + 300)
+        let (first, second, taken) = try await fixture.store.outboxTransaction { outbox in
+            for lead in leads { _ = try outbox.insert(self.delivery(lead)) }
+            let first = try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at, limit: 2, claim: a).map(\.leadId)
+            let second = try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at, limit: 10, claim: b).map(\.leadId)
+            let taken = try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at + 299, limit: 10, claim: b)
+            return (first, second, taken)
+        }
+        #expect(first.count == 2 && second.count == 1 && Set(first + second) == Set(leads.map(\.id)))
+        #expect(taken.isEmpty, "every row is claimed until at + 300")
+        #expect(try await fixture.store.nextDue(receiver: "gateway") == Self.at + 300)
+        // The claim of "a" passes without a result (it died): "b" takes its rows, with the same ids.
+        let firstIds = leads.filter { first.contains($0.id) }.map { self.delivery($0).id }
+        let (again, afterResult) = try await fixture.store.outboxTransaction { outbox in
+            let again = try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at + 300, limit: 10,
+                                                      claim: DeliveryClaim(claimant: "b", until: Self.at + 600))
+            try outbox.scheduleRetry(delivery: firstIds[0], attempts: 1, next: Self.at + 310, at: Self.at + 301, error: "500")
+            try outbox.markSent(delivery: firstIds[1], attempts: 1, at: Self.at + 301)
+            let afterResult = try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at + 310, limit: 10, claim: a)
+            return (again, afterResult.map(\.id))
+        }
+        #expect(Set(again.map(\.id)) == Set(firstIds + [self.delivery(leads.first { second.contains($0.id) }!).id]))
+        #expect(afterResult == [firstIds[0]], "the retried row's claim ended with its result; the sent one is not due")
+    }
+
+    @Test("a group formed of rows being sent is taken with them", arguments: OutboxBackend.all)
+    func claimedMessage(backend: OutboxBackend) async throws {
+        let fixture = try await backend.make()
+        let lead = LedgerTests.lead(plugin: "rules", key: "k1", client: "C1", manager: "M1")
+        try await fixture.commitLeads([lead])
+        let due = try await fixture.store.outboxTransaction { outbox in
+            try outbox.insertMessage(id: "dl_group", purpose: .group, receiver: "gateway", managerId: "M1", route: 0,
+                                     timing: "immediate", leadIds: [lead.id], fallback: nil, memberIds: [], at: Self.at,
+                                     claim: Self.claim)
+            return try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at, limit: 10, claim: Self.claim)
+        }
+        #expect(due.isEmpty)
+        #expect(try await fixture.store.nextDue(receiver: "gateway") == Self.claim.until)
     }
 
     @Test("daily counts per manager, route and local date", arguments: OutboxBackend.all)

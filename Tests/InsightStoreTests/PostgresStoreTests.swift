@@ -57,7 +57,7 @@ struct PostgresStoreTests {
     func migratesOnce() async throws {
         let test = try await TestPostgres()
         let first = try await test.store.appliedMigrations()
-        #expect(first == ["v1-ledger-outbox"])
+        #expect(first == PostgresStore.migrationNames && first.first == "v1-ledger-outbox" && first.count >= 3)
         try await test.store.migrate()
         #expect(try await test.store.appliedMigrations() == first)
     }
@@ -74,7 +74,7 @@ struct PostgresStoreTests {
                 for store in stores { migrations.addTask { try await store.migrate() } }
                 try await migrations.waitForAll()
             }
-            for store in stores { #expect(try await store.appliedMigrations() == ["v1-ledger-outbox"]) }
+            for store in stores { #expect(try await store.appliedMigrations() == PostgresStore.migrationNames) }
             group.cancelAll()
         }
     }

@@ -33,13 +33,13 @@ public enum DaemonMetrics {
     /// The gauges read at scrape time: journal lag (head − the dispatcher's position), how far the client state
     /// in the database is behind it (events since the last state checkpoint), the outbox's depth and oldest pending
     /// age, and the process's resident memory.
-    static func refresh(database: AppDatabase, position: Int64, statePosition: Int64, outbox: OutboxService) {
+    static func refresh(database: AppDatabase, position: Int64, statePosition: Int64, outbox: OutboxService) async {
         if let head = try? database.journalHead() {
             Gauge(label: "insightd_journal_lag_events").record(max(0, head - position))
             Gauge(label: "insightd_journal_head").record(head)
         }
         Gauge(label: "insightd_state_checkpoint_lag_events").record(max(0, position - statePosition))
-        try? outbox.publishGauges()
+        try? await outbox.publishGauges()
         if let rss = residentBytes() { Gauge(label: "insightd_process_resident_memory_bytes").record(rss) }
     }
 

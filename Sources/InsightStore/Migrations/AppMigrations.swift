@@ -422,6 +422,14 @@ enum AppMigrations {
                 CREATE INDEX client_wealth_buy ON client (last_wealth_buy_ms) WHERE last_wealth_buy_ms IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v9-delivery-claims") { db in
+            try db.execute(sql: """
+                -- Rows taken to be sent: by which instance, and until when nobody else may take them (an instance that
+                -- dies holding them leaves them to another once the claim has passed).
+                ALTER TABLE delivery ADD COLUMN claimed_by TEXT;
+                ALTER TABLE delivery ADD COLUMN claimed_until_ms INTEGER;
+                """)
+        }
         return migrator
     }
 

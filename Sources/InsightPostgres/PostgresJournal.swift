@@ -1,0 +1,175 @@
+import Foundation
+import InsightCore
+import InsightStore
+import PostgresNIO
+
+extension PostgresStore: JournalStore {
+    /// The journal's advisory lock ("journal" in ASCII): appenders hold it to their commit, so sequences are given in
+    /// commit order and a reader going on from the last one it saw misses none (a `BIGSERIAL` alone is drawn before
+    /// commit: a later transaction could commit a smaller number after a reader passed it). Every instance's appends
+    /// are serialized here, as SQLite's single writer serializes one instance's.
+    static let journalLockKey: Int64 = 0x6A_6F_75_72_6E_61_6C
+
+    public func appendSubmissions(_ submissions: [IngestSubmission], receivedAt: Date) async throws -> [IngestOutcome] {
+        let received = receivedAt.milliseconds
+        // The texts are made here, off the transaction's thread and before the lock is taken.
+        let prepared = submissions.map { JournalBatch($0.events) }
+        return try await transaction { session in
+            try session.execute("SELECT pg_advisory_xact_lock(\(Self.journalLockKey))")
+            var outcomes: [IngestOutcome] = []
+            outcomes.reserveCapacity(submissions.count)
+            for (submission, batch) in zip(submissions, prepared) {
+                if let webhook = submission.webhook {
+                    let inserted = try session.execute("""
+                        INSERT INTO webhook_seen (source, webhook_id, received_ms) VALUES (\(webhook.source), \(webhook.id), \(received))
+                        ON CONFLICT DO NOTHING
+                        """)
+                    if inserted == 0 {
+                        outcomes.append(IngestOutcome(sequences: [], replayedWebhook: true))
+                        continue
+                    }
+                }
+                try Self.insertQuarantine(submission.quarantine, session: session)
+                let sequences = try batch.append(session: session, received: received)
+                if let checkpoint = submission.checkpoint {
+                    try session.execute("""
+                        INSERT INTO inbox_file (source, file_key, file_name, byte_offset, line, finished, updated_ms)
+                        VALUES (\(checkpoint.source), \(checkpoint.fileKey), \(checkpoint.fileName), \(checkpoint.byteOffset),
+                                \(checkpoint.line), \(checkpoint.finished), \(received))
+                        ON CONFLICT (source, file_key) DO UPDATE SET file_name = EXCLUDED.file_name,
+                            byte_offset = EXCLUDED.byte_offset, line = EXCLUDED.line, finished = EXCLUDED.finished,
+                            updated_ms = EXCLUDED.updated_ms
+                        """)
+                }
+                outcomes.append(IngestOutcome(sequences: sequences, replayedWebhook: false))
+            }
+            return outcomes
+        }
+    }
+
+    static func insertQuarantine(_ items: [QuarantinedItem], session: PostgresSession) throws {
+        guard !items.isEmpty else { return }
+        try session.execute("""
+            INSERT INTO quarantine (received_ms, source, origin, event_id, reason, payload)
+            SELECT r, s, o, CASE WHEN h THEN e END, reason, convert_to(p, 'UTF8')
+            FROM unnest(\(items.map { $0.receivedAt.milliseconds })::int8[], \(items.map(\.source))::text[],
+                        \(items.map(\.origin))::text[], \(items.map { $0.eventId ?? "" })::text[],
+                        \(items.map { $0.eventId != nil })::bool[], \(items.map(\.reason))::text[], \(items.map(\.payload))::text[])
+                 WITH ORDINALITY AS x(r, s, o, e, h, reason, p, n)
+            ORDER BY n
+            """)
+    }
+
+    public func readJournal(after position: Int64, limit: Int) async throws -> [Event] {
+        let rows = try await transaction { session in
+            try session.rows("""
+                SELECT seq, source, event_id, type, client_id, time_ms, received_ms, data FROM journal
+                WHERE seq > \(position) ORDER BY seq LIMIT \(limit)
+                """).map { try $0.decode((Int64, String, String, String, String?, Int64, Int64, String).self) }
+        }
+        // Parsing `data` is most of a read: across the cores, as SQLite's read does.
+        return try ParallelMap.tryMap(count: rows.count) { index in
+            let row = rows[index]
+            let event = try AppDatabase.journalEvent(seq: row.0, source: row.1, eventId: row.2, type: row.3, clientId: row.4,
+                                                     timeMs: row.5, receivedMs: row.6, data: row.7)
+            _ = event.transaction
+            return event
+        }
+    }
+
+    public func journalHead() async throws -> Int64 {
+        try await transaction { try $0.value(Int64.self, "SELECT COALESCE(MAX(seq), 0)::bigint FROM journal") ?? 0 }
+    }
+
+    public func inboxCheckpoint(source: String, fileKey: String) async throws -> InboxCheckpoint? {
+        try await transaction { session in
+            try session.rows("""
+                SELECT file_name, byte_offset, line, finished FROM inbox_file WHERE source = \(source) AND file_key = \(fileKey)
+                """).first.map { row in
+                let (name, offset, line, finished) = try row.decode((String, Int64, Int, Bool).self)
+                return InboxCheckpoint(source: source, fileKey: fileKey, fileName: name, byteOffset: offset, line: line,
+                                       finished: finished)
+            }
+        }
+    }
+
+    public func webhookSeen(source: String, id: String) async throws -> Bool {
+        try await transaction { session in
+            try session.value(Int.self, "SELECT 1 FROM webhook_seen WHERE source = \(source) AND webhook_id = \(id)") != nil
+        }
+    }
+
+    public func pruneWebhookIds(before date: Date) async throws -> Int {
+        try await transaction { try $0.execute("DELETE FROM webhook_seen WHERE received_ms < \(date.milliseconds)") }
+    }
+
+    public func quarantinedItems(limit: Int) async throws -> [QuarantinedItem] {
+        try await transaction { session in
+            try session.rows("""
+                SELECT id, received_ms, source, origin, event_id, reason, convert_from(payload, 'UTF8') FROM quarantine
+                ORDER BY id DESC LIMIT \(limit)
+                """).map { row in
+                let (id, received, source, origin, eventId, reason, payload) = try row.decode(
+                    (Int64, Int64, String, String, String?, String, String).self)
+                var item = QuarantinedItem(receivedAt: Date(milliseconds: received), source: source, origin: origin,
+                                           eventId: eventId, reason: reason, payload: payload)
+                item.id = id
+                return item
+            }
+        }
+    }
+}
+
+/// One submission's events as the columns of a multi-row insert: one statement, one round trip, whatever the count.
+struct JournalBatch: Sendable {
+    var sources: [String] = []
+    var ids: [String] = []
+    var types: [String] = []
+    /// "" where the event has no client (`hasClient` false): the arrays carry no NULL.
+    var clients: [String] = []
+    var hasClient: [Bool] = []
+    var times: [Int64] = []
+    var data: [String] = []
+
+    init(_ events: [Event]) {
+        for array in [\JournalBatch.sources, \.ids, \.types, \.clients, \.data] as [WritableKeyPath<JournalBatch, [String]>] {
+            self[keyPath: array].reserveCapacity(events.count)
+        }
+        for event in events {
+            sources.append(event.source)
+            ids.append(event.id)
+            types.append(event.type)
+            clients.append(event.clientId ?? "")
+            hasClient.append(event.clientId != nil)
+            times.append(event.time.milliseconds)
+            data.append(event.dataText ?? JSONWriter.string(event.data))
+        }
+    }
+
+    /// Inserts the events in order; returns per event its new sequence, or nil for one journaled already (or earlier in
+    /// the same batch).
+    func append(session: PostgresSession, received: Int64) throws -> [Int64?] {
+        guard !ids.isEmpty else { return [] }
+        let rows = try session.rows("""
+            INSERT INTO journal (source, event_id, type, client_id, time_ms, received_ms, data)
+            SELECT s, i, t, CASE WHEN h THEN c END, tm, \(received), d
+            FROM unnest(\(sources)::text[], \(ids)::text[], \(types)::text[], \(clients)::text[], \(hasClient)::bool[],
+                        \(times)::int8[], \(data)::text[]) WITH ORDINALITY AS x(s, i, t, c, h, tm, d, n)
+            ORDER BY n
+            ON CONFLICT (source, event_id) DO NOTHING
+            RETURNING seq, source, event_id
+            """)
+        var inserted: [Key: Int64] = Dictionary(minimumCapacity: rows.count)
+        for row in rows {
+            let (seq, source, id) = try row.decode((Int64, String, String).self)
+            inserted[Key(source: source, id: id)] = seq
+        }
+        // The first of a (source, id) in the batch is the one inserted; a repeat after it is a duplicate.
+        return zip(sources, ids).map { source, id in inserted.removeValue(forKey: Key(source: source, id: id)) }
+    }
+
+    struct Key: Hashable {
+        let source: String
+        let id: String
+    }
+}
