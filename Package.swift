@@ -169,6 +169,7 @@ let package = Package(
             name: "InsightBench",
             dependencies: [
                 "InsightDaemon",
+                "InsightPostgres",
                 "InsightDelivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

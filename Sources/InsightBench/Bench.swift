@@ -15,7 +15,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "insightd-bench",
         abstract: "insightd benchmarks: they print figures and never assert timings.",
-        subcommands: [Bench.self, PluginsBench.self, InboxBench.self, SignedRequests.self, DeliveryBench.self, TextsBench.self],
+        subcommands: [Bench.self, PluginsBench.self, InboxBench.self, SignedRequests.self, DeliveryBench.self, TextsBench.self,
+                      StoreBench.self],
         defaultSubcommand: Bench.self)
 }
 
@@ -157,9 +158,9 @@ enum Synthetic {
         return "{\"id\":\"evt-\(index)\",\"type\":\"account.transaction\",\"time\":\"\(time)\",\"clientId\":\"C\(client)\",\"source\":\"core-banking\",\"data\":{\"accountId\":\"62220202\(client)\",\"amount\":\"\(index % 90_000).50\",\"currency\":\"CNY\",\"direction\":\"\(index % 3 == 0 ? "debit" : "credit")\",\"channel\":\"transfer\"}}"
     }
 
-    static func event(_ index: Int, clients: Int) -> Event {
+    static func event(_ index: Int, clients: Int, idPrefix: String = "evt-") -> Event {
         let client = index % clients
-        return Event(id: "evt-\(index)", source: "core-banking", type: EventType.accountTransaction,
+        return Event(id: idPrefix + String(index), source: "core-banking", type: EventType.accountTransaction,
                      time: Date(timeIntervalSince1970: 1_795_000_000 + Double(index % 86_400)), clientId: "C\(client)",
                      data: .object([
                         "accountId": .string("62220202\(client)"), "amount": .string("\(index % 90_000).50"),

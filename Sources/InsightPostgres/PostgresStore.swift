@@ -72,6 +72,12 @@ public final class PostgresStore: Sendable {
         }
     }
 
+    /// Drops the schema and everything in it (a benchmark's or a test's scratch schema; never the store's own data).
+    public func dropSchema() async throws {
+        let schema = settings.schema
+        _ = try await transaction { try $0.execute(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE")) }
+    }
+
     /// Every version this insightd knows, in order.
     public static var migrationNames: [String] { PostgresMigrations.all.map(\.name) }
 
