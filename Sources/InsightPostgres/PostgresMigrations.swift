@@ -210,6 +210,27 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX webhook_seen_received ON webhook_seen (received_ms)",
         ]),
+        Migration(version: 4, name: "v4-leases", sql: [
+            "CREATE TABLE cluster_instance (name TEXT PRIMARY KEY, alive_until_ms BIGINT NOT NULL)",
+            """
+            CREATE TABLE partition_lease (
+                part INTEGER PRIMARY KEY,
+                owner TEXT,
+                epoch BIGINT NOT NULL,
+                expires_ms BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE tick_claim (
+                plugin TEXT NOT NULL,
+                local_date TEXT NOT NULL,
+                owner TEXT NOT NULL,
+                until_ms BIGINT NOT NULL,
+                done BOOLEAN NOT NULL,
+                PRIMARY KEY (plugin, local_date)
+            )
+            """,
+        ]),
     ]
 
     /// Applies the versions not applied yet, in order, inside the caller's transaction (which holds the lock).

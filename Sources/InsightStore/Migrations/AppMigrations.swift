@@ -430,6 +430,32 @@ enum AppMigrations {
                 ALTER TABLE delivery ADD COLUMN claimed_until_ms INTEGER;
                 """)
         }
+        migrator.registerMigration("v10-leases") { db in
+            try db.execute(sql: """
+                -- Instances sharing the store, each alive until its last heartbeat's end.
+                CREATE TABLE cluster_instance (
+                    name TEXT PRIMARY KEY,
+                    alive_until_ms INTEGER NOT NULL
+                );
+                -- Which instance processes which partition of the clients, until when; epoch grows with each change of
+                -- hands (commits are fenced by it).
+                CREATE TABLE partition_lease (
+                    part INTEGER PRIMARY KEY,
+                    owner TEXT,
+                    epoch INTEGER NOT NULL,
+                    expires_ms INTEGER NOT NULL
+                );
+                -- Who runs a plugin's daily tick for a local date: one instance, once.
+                CREATE TABLE tick_claim (
+                    plugin TEXT NOT NULL,
+                    local_date TEXT NOT NULL,
+                    owner TEXT NOT NULL,
+                    until_ms INTEGER NOT NULL,
+                    done INTEGER NOT NULL,
+                    PRIMARY KEY (plugin, local_date)
+                );
+                """)
+        }
         return migrator
     }
 
