@@ -18,7 +18,8 @@ struct StoreBench: AsyncParsableCommand {
     @Option(help: "Writers appending at once in the second round (webhook requests arrive on many connections).")
     var writers = 4
     @Option(help: "Distinct clients the events spread over.") var clients = 50_000
-    @Option(help: "A PostgreSQL URL (else INSIGHTD_PG_URL); without either, only SQLite is measured.") var postgresUrl: String?
+    @Option(help: "A PostgreSQL URL (better: INSIGHTD_PG_URL, which `ps` does not show); without either, only SQLite is measured.")
+    var postgresUrl: String?
     @Option(help: "Directory for the temporary SQLite database (removed afterwards).") var directory = NSTemporaryDirectory()
 
     func run() async throws {

@@ -119,7 +119,10 @@ public enum OutboxRules {
     /// leads, its members marked batched, in the same transaction, so the group's id is fixed before it is sent.
     static func formGroups(_ outbox: any OutboxTransaction, receiver: String, deliveries: [OutboxDelivery],
                            now: Date, claim: DeliveryClaim) throws -> [OutboxDelivery] {
-        let candidates = deliveries.filter { $0.purpose == .lead && $0.attempts == 0 && $0.leadId != nil && $0.members.isEmpty }
+        // A row taken over from a claim that ended without a result may have gone out: it keeps its own id.
+        let candidates = deliveries.filter {
+            $0.purpose == .lead && $0.attempts == 0 && $0.leadId != nil && $0.members.isEmpty && !$0.takenOver
+        }
         guard candidates.count > 1 else { return deliveries }
         // Each due lead's client, in one read.
         let clientOfLead = try outbox.clients(ofLeads: candidates.compactMap(\.leadId))

@@ -116,8 +116,11 @@ public final class OutboxService: Service, Sendable {
     let rates: [String: RateWindow]
     let heartbeat: (@Sendable () -> Void)?
     let metrics: any MetricsFactory
-    /// Whether the claims this instance's previous run left were ended (``releasePreviousClaims()``).
-    private let previousClaimsReleased = Mutex(false)
+    /// Ending the claims this instance's previous run left (``releasePreviousClaims()``): one task, which every lane's
+    /// first round waits for.
+    private let previousClaims = Mutex<Task<Void, any Error>?>(nil)
+    /// When this run started: each of its claims ends after `started + claimTimeout`, each of its previous run's before.
+    private let started: Date
     /// How often the conversion and outbox-depth gauges are refreshed.
     static let gaugeInterval: TimeInterval = 30
 
@@ -125,6 +128,7 @@ public final class OutboxService: Service, Sendable {
                 timeSource: any TimeSource = SystemTimeSource(), logger: Logger, heartbeat: (@Sendable () -> Void)? = nil,
                 metrics: any MetricsFactory = MetricsSystem.factory) {
         self.database = database
+        started = timeSource.now()
         routing = Mutex((planner, settings.policy))
         self.receivers = Dictionary(receivers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.settings = settings
@@ -316,16 +320,31 @@ public final class OutboxService: Service, Sendable {
     }
 
     /// Ends the claims this instance's previous run left (it crashed or was killed while sending), once per run, before
-    /// its first round: those rows go again now, with the same delivery ids.
+    /// any lane's first round: those rows go again now, alone, with their own delivery ids. Only claims ending by
+    /// `started + claimTimeout` are its previous run's: this run's end later, so a lane's round is never released under
+    /// it.
     func releasePreviousClaims() async throws {
-        guard !previousClaimsReleased.withLock({ $0 }) else { return }
-        let instance = settings.instance
-        let released = try await database.outboxTransaction { try $0.releaseClaims(of: instance) }
-        previousClaimsReleased.withLock { $0 = true }
-        if released > 0 {
-            logger.notice("outbox: sending again what this instance was sending when it stopped", metadata: [
-                "deliveries": "\(released)", "instance": "\(instance)",
-            ])
+        let task = previousClaims.withLock { task in
+            if let task { return task }
+            let instance = settings.instance, database = self.database, logger = self.logger
+            let endingBy = started.addingTimeInterval(Double(settings.claimTimeout.components.seconds))
+            let created = Task<Void, any Error> {
+                let released = try await database.outboxTransaction { try $0.releaseClaims(of: instance, endingBy: endingBy) }
+                if released > 0 {
+                    logger.notice("outbox: sending again what this instance was sending when it stopped", metadata: [
+                        "deliveries": "\(released)", "instance": "\(instance)",
+                    ])
+                }
+            }
+            task = created
+            return created
+        }
+        do {
+            try await task.value
+        } catch {
+            // Tried again at the next round.
+            previousClaims.withLock { $0 = nil }
+            throw error
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import InsightCore
 import InsightStore
+import NIOCore
 import PostgresNIO
 
 extension PostgresStore: JournalStore {
@@ -47,14 +48,16 @@ extension PostgresStore: JournalStore {
         }
     }
 
+    /// The payload goes as bytes (it is whatever did not parse, U+0000 included); the other texts through ``storable(_:)``.
     static func insertQuarantine(_ items: [QuarantinedItem], session: PostgresSession) throws {
         guard !items.isEmpty else { return }
         try session.execute("""
             INSERT INTO quarantine (received_ms, source, origin, event_id, reason, payload)
-            SELECT r, s, o, CASE WHEN h THEN e END, reason, convert_to(p, 'UTF8')
-            FROM unnest(\(items.map { $0.receivedAt.milliseconds })::int8[], \(items.map(\.source))::text[],
-                        \(items.map(\.origin))::text[], \(items.map { $0.eventId ?? "" })::text[],
-                        \(items.map { $0.eventId != nil })::bool[], \(items.map(\.reason))::text[], \(items.map(\.payload))::text[])
+            SELECT r, s, o, CASE WHEN h THEN e END, reason, p
+            FROM unnest(\(items.map { $0.receivedAt.milliseconds })::int8[], \(items.map { storable($0.source) })::text[],
+                        \(items.map { storable($0.origin) })::text[], \(items.map { storable($0.eventId ?? "") })::text[],
+                        \(items.map { $0.eventId != nil })::bool[], \(items.map { storable($0.reason) })::text[],
+                        \(items.map { ByteBuffer(string: $0.payload) })::bytea[])
                  WITH ORDINALITY AS x(r, s, o, e, h, reason, p, n)
             ORDER BY n
             """)
@@ -106,13 +109,13 @@ extension PostgresStore: JournalStore {
     public func quarantinedItems(limit: Int) async throws -> [QuarantinedItem] {
         try await transaction { session in
             try session.rows("""
-                SELECT id, received_ms, source, origin, event_id, reason, convert_from(payload, 'UTF8') FROM quarantine
+                SELECT id, received_ms, source, origin, event_id, reason, payload FROM quarantine
                 ORDER BY id DESC LIMIT \(limit)
                 """).map { row in
                 let (id, received, source, origin, eventId, reason, payload) = try row.decode(
-                    (Int64, Int64, String, String, String?, String, String).self)
+                    (Int64, Int64, String, String, String?, String, ByteBuffer).self)
                 var item = QuarantinedItem(receivedAt: Date(milliseconds: received), source: source, origin: origin,
-                                           eventId: eventId, reason: reason, payload: payload)
+                                           eventId: eventId, reason: reason, payload: String(buffer: payload))
                 item.id = id
                 return item
             }
@@ -168,8 +171,15 @@ struct JournalBatch: Sendable {
         return zip(sources, ids).map { source, id in inserted.removeValue(forKey: Key(source: source, id: id)) }
     }
 
+    /// By bytes, as the unique index compares them: Swift's `==` would take two canonically equivalent ids (NFC, NFD)
+    /// for one, where the database stores both.
     struct Key: Hashable {
-        let source: String
-        let id: String
+        let source: [UInt8]
+        let id: [UInt8]
+
+        init(source: String, id: String) {
+            self.source = Array(source.utf8)
+            self.id = Array(id.utf8)
+        }
     }
 }

@@ -10,10 +10,18 @@ extension PostgresStore: OutboxStore {
 
     public func nextDue(receiver: String) async throws -> Date? {
         try await transaction { session in
-            try session.value(Int64?.self, """
-                SELECT MIN(GREATEST(next_attempt_ms, COALESCE(claimed_until_ms, 0))) FROM delivery
+            // As on SQLite: the earliest row nobody is sending, and the earliest claim to end, each through its index.
+            let free = try session.value(Int64.self, """
+                SELECT next_attempt_ms FROM delivery
                 WHERE status = 'pending' AND receiver = \(receiver)
-                """)?.map(Date.init(milliseconds:))
+                  AND (claimed_until_ms IS NULL OR claimed_until_ms <= next_attempt_ms)
+                ORDER BY next_attempt_ms LIMIT 1
+                """)
+            let claimed = try session.value(Int64?.self, """
+                SELECT MIN(GREATEST(next_attempt_ms, claimed_until_ms)) FROM delivery
+                WHERE receiver = \(receiver) AND claimed_until_ms IS NOT NULL AND status = 'pending'
+                """) ?? nil
+            return [free, claimed].compactMap { $0 }.min().map(Date.init(milliseconds:))
         }
     }
 
@@ -73,7 +81,8 @@ extension PostgresStore {
     @discardableResult
     public func addSnooze(clientId: String?, plugin: String?, kind: String?, until: Date, note: String?, actor: String,
                           scope: String = "feedback", now: Date) async throws -> Int64 {
-        try await transaction { session in
+        let note = storable(note)
+        return try await transaction { session in
             try session.value(Int64.self, """
                 INSERT INTO snooze (client_id, plugin, kind, until_ms, created_ms, note, lead_id, actor, scope)
                 VALUES (\(clientId), \(plugin), \(kind), \(until.milliseconds), \(now.milliseconds), \(note), NULL, \(actor), \(scope))
@@ -176,7 +185,7 @@ struct PostgresOutboxTransaction: OutboxTransaction {
 
     static func addActivity(_ session: PostgresSession, lead: String, at: Date, kind: String, outcome: String?, note: String?,
                             actor: String?) throws {
-        let note = note.map { String($0.prefix(2000)) }
+        let note = storable(note.map { String($0.prefix(2000)) }), outcome = storable(outcome)
         try session.execute("""
             INSERT INTO lead_activity (lead_id, at_ms, kind, outcome, note, actor)
             VALUES (\(lead), \(at.milliseconds), \(kind), \(outcome), \(note), \(actor))
@@ -247,7 +256,7 @@ struct PostgresOutboxTransaction: OutboxTransaction {
         if let client = lead.client?.id {
             try add(session.rows("""
                 SELECT l.id, l.plugin, l.kind, l.priority, l.client_id, l.manager_id, l.created_ms,
-                       (l.body::jsonb -> 'tags')::text AS tags, d.at_ms AS decided_ms
+                       (l.body::json -> 'tags')::text AS tags, d.at_ms AS decided_ms
                 FROM lead l LEFT JOIN lead_decision d ON d.lead_id = l.id
                 WHERE l.client_id = \(client) AND l.created_ms >= \(since) AND l.id <> \(lead.id)
                   AND (\(kinds)::text[] IS NULL OR l.kind = ANY(\(kinds)::text[]))
@@ -258,7 +267,7 @@ struct PostgresOutboxTransaction: OutboxTransaction {
         if sources.byManager, let manager = lead.manager?.id {
             try add(session.rows("""
                 SELECT l.id, l.plugin, l.kind, l.priority, l.client_id, l.manager_id, l.created_ms,
-                       (l.body::jsonb -> 'tags')::text AS tags, d.at_ms AS decided_ms
+                       (l.body::json -> 'tags')::text AS tags, d.at_ms AS decided_ms
                 FROM lead l LEFT JOIN lead_decision d ON d.lead_id = l.id
                 WHERE l.manager_id = \(manager) AND l.created_ms >= \(since) AND l.id <> \(lead.id)
                   AND (\(kinds)::text[] IS NULL OR l.kind = ANY(\(kinds)::text[]))
@@ -270,24 +279,33 @@ struct PostgresOutboxTransaction: OutboxTransaction {
     }
 
     func claimDueDeliveries(receiver: String, now: Date, limit: Int, claim: DeliveryClaim) throws -> [OutboxDelivery] {
-        // Rows another instance is taking right now are locked by it: skipped, not waited for.
+        // Rows another instance is taking right now are locked by it: skipped, not waited for. Each row comes back with
+        // whether it carried a claim already (one that ended without a result: taken over).
         let rows = try session.rows("""
-            UPDATE delivery SET claimed_by = \(claim.claimant), claimed_until_ms = \(claim.until.milliseconds)
-            WHERE id IN (
-                SELECT id FROM delivery
+            WITH picked AS (
+                SELECT id, claimed_until_ms AS previous FROM delivery
                 WHERE status = 'pending' AND receiver = \(receiver) AND next_attempt_ms <= \(now.milliseconds)
                   AND timing NOT LIKE 'digest:%'
                   AND (claimed_until_ms IS NULL OR claimed_until_ms <= \(now.milliseconds))
                 ORDER BY next_attempt_ms, id LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED)
-            RETURNING \(unescaped: Self.deliveryColumns)
-            """).map(Self.delivery(row:))
+            UPDATE delivery d SET claimed_by = \(claim.claimant), claimed_until_ms = \(claim.until.milliseconds)
+            FROM picked WHERE d.id = picked.id
+            RETURNING \(unescaped: Self.deliveryColumns(prefix: "d.")), picked.previous
+            """).map { row in
+            var delivery = try Self.delivery(row: row)
+            delivery.takenOver = try row.makeRandomAccess()[18].decode(Int64?.self) != nil
+            return delivery
+        }
         // RETURNING keeps no order.
         return rows.sorted { ($0.nextAttempt, $0.id) < ($1.nextAttempt, $1.id) }
     }
 
-    func releaseClaims(of claimant: String) throws -> Int {
-        try session.execute("UPDATE delivery SET claimed_by = NULL, claimed_until_ms = NULL WHERE claimed_by = \(claimant)")
+    func releaseClaims(of claimant: String, endingBy: Date) throws -> Int {
+        try session.execute("""
+            UPDATE delivery SET claimed_by = NULL, claimed_until_ms = 0
+            WHERE claimed_by = \(claimant) AND claimed_until_ms <= \(endingBy.milliseconds)
+            """)
     }
 
     func serialize(_ name: String) throws {
@@ -328,10 +346,13 @@ struct PostgresOutboxTransaction: OutboxTransaction {
         try session.rows("SELECT \(unescaped: Self.deliveryColumns) FROM delivery WHERE id = \(id)").first.map(Self.delivery(row:))
     }
 
-    static let deliveryColumns = """
-        id, lead_id, receiver, manager_id, route, purpose, timing, status, parent_id, members, fallback, attempts, \
-        not_before_ms, next_attempt_ms, created_ms, updated_ms, sent_ms, last_error
-        """
+    static let deliveryColumns = deliveryColumns(prefix: "")
+
+    static func deliveryColumns(prefix: String) -> String {
+        ["id", "lead_id", "receiver", "manager_id", "route", "purpose", "timing", "status", "parent_id", "members", "fallback",
+         "attempts", "not_before_ms", "next_attempt_ms", "created_ms", "updated_ms", "sent_ms", "last_error"]
+            .map { prefix + $0 }.joined(separator: ", ")
+    }
 
     /// A row of ``deliveryColumns``.
     static func delivery(row: PostgresRow) throws -> OutboxDelivery {
@@ -383,6 +404,7 @@ struct PostgresOutboxTransaction: OutboxTransaction {
 
     func addAttempt(delivery id: String, attempt: Int, at: Date, durationMs: Int, httpStatus: Int?, outcome: String,
                     error: String?) throws {
+        let error = storable(error)
         try session.execute("""
             INSERT INTO delivery_attempt (delivery_id, attempt, at_ms, duration_ms, http_status, outcome, error)
             VALUES (\(id), \(attempt), \(at.milliseconds), \(durationMs), \(httpStatus), \(outcome), \(error))
@@ -402,6 +424,7 @@ struct PostgresOutboxTransaction: OutboxTransaction {
     }
 
     func scheduleRetry(delivery id: String, attempts: Int, next: Date, at: Date, error: String?) throws {
+        let error = storable(error)
         try session.execute("""
             UPDATE delivery SET attempts = \(attempts), next_attempt_ms = \(next.milliseconds), updated_ms = \(at.milliseconds),
                                 last_error = \(error), claimed_by = NULL, claimed_until_ms = NULL
@@ -410,6 +433,7 @@ struct PostgresOutboxTransaction: OutboxTransaction {
     }
 
     func setStatus(ofDelivery id: String, to status: DeliveryStatus, attempts: Int, at: Date?, error: String?) throws {
+        let error = storable(error)
         if let at {
             try session.execute("""
                 UPDATE delivery SET status = \(status.rawValue), attempts = \(attempts), updated_ms = \(at.milliseconds),
@@ -437,6 +461,7 @@ struct PostgresOutboxTransaction: OutboxTransaction {
     }
 
     func disable(_ target: DeliveryTarget, at: Date, reason: String, error: String?) throws {
+        let reason = storable(reason), error = storable(error)
         try session.execute("""
             INSERT INTO disabled_target (receiver, manager_id, disabled_ms, reason)
             VALUES (\(target.receiver), \(target.managerId), \(at.milliseconds), \(reason))

@@ -12,10 +12,13 @@ import PostgresNIO
 ///   schema: insightd             # the schema insightd's tables live in (created if missing)
 /// ```
 ///
-/// `sslmode` follows libpq's names: `disable`, `prefer` (the default: TLS when the server offers it) and `require`
-/// (TLS or no connection; the server's certificate is verified against the system's trust store, or `sslrootcert`,
-/// a PEM file, when given).
-public struct PostgresSettings: Sendable, Equatable {
+/// `sslmode` means what it means to libpq: `disable` (no TLS), `prefer` (the default: TLS when the server offers it,
+/// certificate not checked), `require` (TLS or no connection, certificate not checked), `verify-ca` (TLS, the
+/// certificate signed by a trusted authority) and `verify-full` (that, and issued for the host). Trusted authorities are
+/// the system's, or those of `sslrootcert` (a PEM file).
+///
+/// Its description never shows the password.
+public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     public var host: String
     public var port: Int
     public var username: String
@@ -31,7 +34,14 @@ public struct PostgresSettings: Sendable, Equatable {
 
     public enum TLSMode: String, Sendable, Equatable, CaseIterable {
         case disable, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
     }
+
+    /// How long a connection may sit inside a transaction without a statement before the server ends its session: a
+    /// paused or cut-off instance must not hold the journal's (or any) lock for the others longer than this. A
+    /// transaction's body here runs statements back to back, never waiting on anything else.
+    public static let idleInTransactionTimeout = "15s"
 
     /// The default pool size.
     public static let defaultPool = 16
@@ -46,10 +56,15 @@ public struct PostgresSettings: Sendable, Equatable {
         guard let url = URLComponents(string: text), let scheme = url.scheme, ["postgres", "postgresql"].contains(scheme) else {
             throw InvalidURL(description: "is not a postgres:// URL")
         }
-        guard let host = url.host, !host.isEmpty else { throw InvalidURL(description: "names no host") }
-        guard let user = url.user, !user.isEmpty else { throw InvalidURL(description: "names no user") }
-        let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
-        guard !database.isEmpty, !database.contains("/") else {
+        // The host without an IPv6 address's brackets; user, password and database decoded once, from their encoded form.
+        guard var host = url.percentEncodedHost, !host.isEmpty else { throw InvalidURL(description: "names no host") }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard let user = url.percentEncodedUser.flatMap({ $0.removingPercentEncoding }), !user.isEmpty else {
+            throw InvalidURL(description: "names no user")
+        }
+        let encodedPath = url.percentEncodedPath
+        let encodedDatabase = encodedPath.hasPrefix("/") ? String(encodedPath.dropFirst()) : encodedPath
+        guard !encodedDatabase.isEmpty, !encodedDatabase.contains("/"), let database = encodedDatabase.removingPercentEncoding else {
             throw InvalidURL(description: "names no database (postgres://USER:PASSWORD@HOST:PORT/DATABASE)")
         }
         var tls = TLSMode.prefer
@@ -60,8 +75,10 @@ public struct PostgresSettings: Sendable, Equatable {
                 switch item.value ?? "" {
                 case "disable": tls = .disable
                 case "allow", "prefer": tls = .prefer
-                case "require", "verify-ca", "verify-full": tls = .require
-                default: throw InvalidURL(description: "has an unknown sslmode (disable, prefer or require)")
+                case "require": tls = .require
+                case "verify-ca": tls = .verifyCA
+                case "verify-full": tls = .verifyFull
+                default: throw InvalidURL(description: "has an unknown sslmode (disable, prefer, require, verify-ca or verify-full)")
                 }
             case "sslrootcert": rootCertificate = item.value
             case "application_name", "connect_timeout": continue
@@ -74,9 +91,9 @@ public struct PostgresSettings: Sendable, Equatable {
         }
         self.host = host
         self.port = url.port ?? 5432
-        self.username = user.removingPercentEncoding ?? user
-        self.password = url.password.map { $0.removingPercentEncoding ?? $0 }
-        self.database = database.removingPercentEncoding ?? database
+        self.username = user
+        self.password = url.percentEncodedPassword.map { $0.removingPercentEncoding ?? $0 }
+        self.database = database
         self.tls = tls
         self.rootCertificate = rootCertificate
         self.pool = pool
@@ -98,23 +115,34 @@ public struct PostgresSettings: Sendable, Equatable {
         "postgres://\(username)@\(host):\(port)/\(database) (schema \(schema), sslmode \(tls.rawValue))"
     }
 
+    public var description: String { redacted }
+    public var debugDescription: String { redacted }
+
     /// The pool's configuration: every connection starts with the schema on its search path.
     func clientConfiguration() -> PostgresClient.Configuration {
         let tlsSetting: PostgresClient.Configuration.TLS
         switch tls {
         case .disable:
             tlsSetting = .disable
-        case .prefer, .require:
+        case .prefer, .require, .verifyCA, .verifyFull:
             var configuration = TLSConfiguration.makeClientConfiguration()
             if let rootCertificate {
                 configuration.trustRoots = .file(rootCertificate)
             }
-            tlsSetting = tls == .require ? .require(configuration) : .prefer(configuration)
+            switch tls {
+            case .prefer, .require: configuration.certificateVerification = .none
+            case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+            default: configuration.certificateVerification = .fullVerification
+            }
+            tlsSetting = tls == .prefer ? .prefer(configuration) : .require(configuration)
         }
         var configuration = PostgresClient.Configuration(host: host, port: port, username: username, password: password,
                                                          database: database, tls: tlsSetting)
         configuration.options.maximumConnections = pool
-        configuration.options.additionalStartupParameters = [("search_path", schema), ("application_name", "insightd")]
+        configuration.options.additionalStartupParameters = [
+            ("search_path", schema), ("application_name", "insightd"),
+            ("idle_in_transaction_session_timeout", Self.idleInTransactionTimeout),
+        ]
         return configuration
     }
 }

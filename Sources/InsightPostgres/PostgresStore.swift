@@ -30,7 +30,10 @@ public final class PostgresStore: Sendable {
     }
 
     /// Runs `body` in one transaction: everything it writes commits together, or (when it throws) nothing does.
-    /// A serialization failure or deadlock (SQLSTATE 40001, 40P01) runs it again, up to three times in all.
+    /// A serialization failure or deadlock (SQLSTATE 40001, 40P01) runs it again, up to three times in all. It runs at
+    /// READ COMMITTED whatever the database's default: the bodies that take an advisory lock and then read rely on
+    /// seeing what committed while they waited. A server error comes out as ``PostgresStoreError`` (its SQLSTATE and
+    /// message, never the statement's values).
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
         var attempt = 1
         while true {
@@ -39,10 +42,12 @@ public final class PostgresStore: Sendable {
                     let logger = self.logger
                     return try await BlockingWork.run {
                         let session = PostgresSession(connection: connection, logger: logger)
-                        try session.execute("BEGIN")
+                        try session.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                         do {
                             let result = try body(session)
-                            try session.execute("COMMIT")
+                            // A transaction that failed inside answers COMMIT with ROLLBACK: that is not a commit.
+                            let tag = try connection.query("COMMIT", logger: logger).wait().metadata.command
+                            guard tag == "COMMIT" else { throw PostgresStoreError(sqlState: nil, message: "the transaction was rolled back") }
                             return result
                         } catch {
                             _ = try? session.execute("ROLLBACK")
@@ -50,8 +55,12 @@ public final class PostgresStore: Sendable {
                         }
                     }
                 }
-            } catch let error as PSQLError where attempt < 3 && Self.isRetryable(error) {
-                attempt += 1
+            } catch let error as PSQLError {
+                if attempt < 3, Self.isRetryable(error) {
+                    attempt += 1
+                    continue
+                }
+                throw PostgresStoreError(error)
             }
         }
     }
@@ -66,6 +75,13 @@ public final class PostgresStore: Sendable {
     public func migrate() async throws {
         let schema = settings.schema
         try await transaction { session in
+            // Events and texts are UTF-8: a database in another encoding (GBK, EUC_CN) would refuse some of them at
+            // ingest, long after the start.
+            let encoding = try session.value(String.self, "SHOW server_encoding") ?? ""
+            guard encoding == "UTF8" else {
+                throw PostgresStoreError(sqlState: nil, message: "the database's encoding is \(encoding); insightd needs a UTF8 database "
+                                         + "(CREATE DATABASE … ENCODING 'UTF8')")
+            }
             try session.execute(PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(\(PostgresMigrations.lockKey))"))
             try session.execute(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"))
             try PostgresMigrations.apply(session, logger: self.logger)
@@ -88,6 +104,38 @@ public final class PostgresStore: Sendable {
         }
     }
 }
+
+/// A PostgreSQL error as operators need it: the server's SQLSTATE and message (postgres-nio's own description hides both),
+/// never the statement's bound values.
+public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
+    public let sqlState: String?
+    public let message: String
+
+    public init(sqlState: String?, message: String) {
+        self.sqlState = sqlState
+        self.message = message
+    }
+
+    init(_ error: PSQLError) {
+        if let info = error.serverInfo {
+            self.init(sqlState: info[.sqlState], message: info[.message] ?? "server error")
+        } else {
+            self.init(sqlState: nil, message: "PostgreSQL connection error (\(error.code))")
+        }
+    }
+
+    public var description: String {
+        "PostgreSQL: " + message + (sqlState.map { " (SQLSTATE \($0))" } ?? "")
+    }
+}
+
+/// Free text for a PostgreSQL `text` column, which cannot hold U+0000 where SQLite's can: a receiver's error body or a
+/// note with one would fail the whole transaction (and every result recorded in it). It becomes U+FFFD.
+func storable(_ text: String) -> String {
+    text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
+}
+
+func storable(_ text: String?) -> String? { text.map { storable($0) } }
 
 /// One connection inside a transaction, used from the transaction's own thread.
 public struct PostgresSession: Sendable {

@@ -81,6 +81,10 @@ public struct OutboxDelivery: Sendable, Hashable {
     public var updatedAt: Date
     public var sentAt: Date?
     public var lastError: String?
+    /// Taken from a claim that ended without a result (its instance died, or ran past the claim): it may have gone out
+    /// already, so it goes again alone, under its own id, never inside a new group message. Set by
+    /// ``OutboxTransaction/claimDueDeliveries(receiver:now:limit:claim:)``.
+    public var takenOver = false
 
     public init(id: String, leadId: String?, receiver: String, managerId: String, route: Int, purpose: DeliveryPurpose,
                 timing: String, status: DeliveryStatus, parentId: String?, members: [String], fallback: String?, attempts: Int,
@@ -134,9 +138,19 @@ extension AppDatabase {
     /// When the receiver's next pending delivery (or digest) is due; nil when it has none.
     public func nextDue(receiver: String) throws -> Date? {
         try pool.read { db in
-            try Int64.fetchOne(db, sql: """
-                SELECT MIN(MAX(next_attempt_ms, COALESCE(claimed_until_ms, 0))) FROM delivery WHERE status = 'pending' AND receiver = ?
-                """, arguments: [receiver]).map(Date.init(milliseconds:))
+            // The earliest row nobody is sending (the due index, walked from its start past the few claimed rows), and
+            // the earliest claim to end (the claimed index): a single MIN over an expression would read every pending
+            // row of the receiver.
+            let free = try Int64.fetchOne(db, sql: """
+                SELECT next_attempt_ms FROM delivery
+                WHERE status = 'pending' AND receiver = ? AND (claimed_until_ms IS NULL OR claimed_until_ms <= next_attempt_ms)
+                ORDER BY next_attempt_ms LIMIT 1
+                """, arguments: [receiver])
+            let claimed = try Int64.fetchOne(db, sql: """
+                SELECT MIN(MAX(next_attempt_ms, claimed_until_ms)) FROM delivery INDEXED BY delivery_claimed
+                WHERE receiver = ? AND claimed_until_ms IS NOT NULL AND status = 'pending'
+                """, arguments: [receiver])
+            return [free, claimed].compactMap { $0 }.min().map(Date.init(milliseconds:))
         }
     }
 

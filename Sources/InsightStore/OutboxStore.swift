@@ -190,9 +190,10 @@ public protocol OutboxTransaction {
     /// holds, earliest first, at most `limit`, and marks them with `claim`. Rows another transaction is taking at the
     /// same moment are skipped, not waited for.
     func claimDueDeliveries(receiver: String, now: Date, limit: Int, claim: DeliveryClaim) throws -> [OutboxDelivery]
-    /// Ends every claim `claimant` holds (an instance starting again: what its previous run had taken is not being
-    /// sent any more). Returns how many rows it had.
-    func releaseClaims(of claimant: String) throws -> Int
+    /// Ends the claims `claimant` holds that end by `endingBy` (an instance starting again: what its previous run had
+    /// taken is not being sent any more, and every claim of this run ends later). The rows count as taken over (see
+    /// ``OutboxDelivery/takenOver``). Returns how many there were.
+    func releaseClaims(of claimant: String, endingBy: Date) throws -> Int
     /// Only one transaction at a time, across every instance on the store, gets past this for `name`; the others wait
     /// here until it ends. (Routing takes "route": two instances must not route the same leads at once.)
     func serialize(_ name: String) throws
@@ -365,15 +366,20 @@ struct SQLiteOutboxTransaction: OutboxTransaction {
             WHERE status = 'pending' AND receiver = ? AND next_attempt_ms <= ? AND timing NOT LIKE 'digest:%'
               AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?)
             ORDER BY next_attempt_ms, id LIMIT ?
-            """, arguments: [receiver, now.milliseconds, now.milliseconds, limit]).map(AppDatabase.delivery(row:))
+            """, arguments: [receiver, now.milliseconds, now.milliseconds, limit]).map { row in
+            var delivery = try AppDatabase.delivery(row: row)
+            delivery.takenOver = (row["claimed_until_ms"] as Int64?) != nil
+            return delivery
+        }
         let mark = try db.cachedStatement(sql: "UPDATE delivery SET claimed_by = ?, claimed_until_ms = ? WHERE id = ?")
         for row in rows { try mark.execute(arguments: [claim.claimant, claim.until.milliseconds, row.id]) }
         return rows
     }
 
-    func releaseClaims(of claimant: String) throws -> Int {
-        try db.execute(sql: "UPDATE delivery SET claimed_by = NULL, claimed_until_ms = NULL WHERE claimed_by = ?",
-                       arguments: [claimant])
+    func releaseClaims(of claimant: String, endingBy: Date) throws -> Int {
+        // A claim that has ended, not no claim: the row is then known to be taken over.
+        try db.execute(sql: "UPDATE delivery SET claimed_by = NULL, claimed_until_ms = 0 WHERE claimed_by = ? AND claimed_until_ms <= ?",
+                       arguments: [claimant, endingBy.milliseconds])
         return db.changesCount
     }
 

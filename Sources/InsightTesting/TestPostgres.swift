@@ -28,15 +28,21 @@ public final class TestPostgres: Sendable {
         }
     }
 
-    /// A new store in a fresh schema (`t_` and a random suffix), migrated.
-    public init(pool size: Int = 4) async throws {
+    private init(store: PostgresStore) {
+        self.store = store
+        pool = Task { await store.run() }
+    }
+
+    /// A new store in a fresh schema (`t_` and a random suffix), migrated. (A static function, not an `async` init: the
+    /// release build's optimizer crashed splitting that initializer's coroutine.)
+    public static func start(pool size: Int = 4) async throws -> TestPostgres {
         guard let url = Self.url else { throw NotConfigured() }
         let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         let settings = try PostgresSettings(url: url, pool: size, schema: String(schema))
-        let store = PostgresStore(settings: settings, logger: Logger(label: "test.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
-        self.store = store
-        pool = Task { await store.run() }
-        try await store.migrate()
+        let test = TestPostgres(store: PostgresStore(settings: settings,
+                                                     logger: Logger(label: "test.postgres", factory: { _ in SwiftLogNoOpLogHandler() })))
+        try await test.store.migrate()
+        return test
     }
 
     deinit {

@@ -11,14 +11,14 @@ import Testing
 @Suite("outbox: several instances on PostgreSQL", .enabled(if: TestPostgres.url != nil || TestPostgres.isRequired))
 struct ClusteredOutboxTests {
     func service(_ store: PostgresStore, _ receiver: any Receiver, instance: String,
-                 claimTimeout: Duration = .seconds(300)) -> OutboxService {
+                 claimTimeout: Duration = .seconds(300), timeSource: any TimeSource = SystemTimeSource()) -> OutboxService {
         OutboxService(database: store,
                       planner: DeliveryPlanner(router: InsightDelivery.Router(routes: OutboxDeliveryTests.catchAll,
                                                                               timeZone: shanghai, unassigned: [])),
                       receivers: [receiver],
                       settings: .init(policy: RetryPolicy(schedule: [0, 0.05, 0.05, 0.05], jitter: 0), instance: instance,
                                       claimTimeout: claimTimeout),
-                      logger: quietLogger)
+                      timeSource: timeSource, logger: quietLogger)
     }
 
     /// Pending and sent rows of the store.
@@ -30,7 +30,7 @@ struct ClusteredOutboxTests {
 
     @Test("three instances route and send 60 leads at once: each delivery is sent once, by one of them")
     func eachDeliveryOnce() async throws {
-        let postgres = try await TestPostgres(pool: 8)
+        let postgres = try await TestPostgres.start(pool: 8)
         let store = postgres.store
         let server = TestReceiverServer()
         try await server.run { base in
@@ -67,22 +67,25 @@ struct ClusteredOutboxTests {
 
     @Test("rows taken by an instance that died go again from another once the claim passes, with the same webhook-id")
     func deadInstanceClaims() async throws {
-        let postgres = try await TestPostgres()
+        let postgres = try await TestPostgres.start()
         let store = postgres.store
         let server = TestReceiverServer()
         try await server.run { base in
             let leads = (0..<3).map { makeLead("C\($0):2026", client: "C\($0)") }
             try await store.appendLeads(leads)
             let receiver = try webhookReceiver(base + "/hook")
-            let survivor = service(store, receiver, instance: "node-b")
+            // The survivor's clock is the test's: the claim's end is reached by moving it, not by waiting.
+            let clock = FixedTimeSource(Date())
+            let survivor = service(store, receiver, instance: "node-b", timeSource: clock)
             _ = try await survivor.routeOnce()
-            // "node-a" takes every row for one second, then dies before sending or recording anything.
-            let taken = try await OutboxRules.claimDue(in: store, receiver: "gateway", now: Date(), limit: 10,
-                                                       claim: DeliveryClaim(claimant: "node-a", until: Date() + 1))
+            // "node-a" takes every row for a minute, then dies before sending or recording anything.
+            let taken = try await OutboxRules.claimDue(in: store, receiver: "gateway", now: clock.now(), limit: 10,
+                                                       claim: DeliveryClaim(claimant: "node-a", until: clock.now() + 60))
             #expect(taken.deliveries.count == leads.count)
+            clock.advance(by: 59)
             #expect(try await survivor.sendDue(receiver) == 0, "nothing is due while node-a's claim holds")
             #expect(server.requests.isEmpty)
-            try await Task.sleep(for: .milliseconds(1100))
+            clock.advance(by: 1)
             let deadline = ContinuousClock.now + .seconds(60)
             while try await depth(store).sent < leads.count, ContinuousClock.now < deadline {
                 if try await survivor.sendDue(receiver) == 0 { try await Task.sleep(for: .milliseconds(20)) }

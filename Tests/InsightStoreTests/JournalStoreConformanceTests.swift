@@ -15,7 +15,7 @@ struct JournalBackend: Sendable, CustomStringConvertible {
     }
 
     static let postgres = JournalBackend(description: "PostgreSQL") {
-        let test = try await TestPostgres(pool: 8)
+        let test = try await TestPostgres.start(pool: 8)
         return (test.store, test)
     }
 
@@ -84,8 +84,9 @@ struct JournalStoreConformanceTests {
         _ = owner
         let bad = QuarantinedItem(receivedAt: Self.received, source: "loans", origin: "file:loans.csv:3", eventId: nil,
                                   reason: "amount is not a number", payload: "L1,abc,客户")
+        // A payload is whatever did not parse, U+0000 included: it comes back as it went in.
         let named = QuarantinedItem(receivedAt: Self.received, source: "loans", origin: "file:loans.csv:4", eventId: "L2",
-                                    reason: "unknown type", payload: "{}")
+                                    reason: "unknown type", payload: "{\u{0}\u{1}}")
         var checkpoint = InboxCheckpoint(source: "loans", fileKey: "loans.csv|120", fileName: "loans.csv", byteOffset: 64, line: 4,
                                          finished: false)
         _ = try await store.appendSubmissions([IngestSubmission(events: [Self.event("L1")], quarantine: [bad, named],
@@ -100,6 +101,7 @@ struct JournalStoreConformanceTests {
         let items = try await store.quarantinedItems(limit: 10)
         #expect(items.map(\.origin) == ["file:loans.csv:4", "file:loans.csv:3"], "newest first")
         #expect(items[1].payload == "L1,abc,客户" && items[1].eventId == nil && items[0].eventId == "L2")
+        #expect(items[0].payload == "{\u{0}\u{1}}")
         #expect(items[1].reason == "amount is not a number" && items.allSatisfy { $0.id != nil })
     }
 

@@ -16,7 +16,7 @@ struct LeaseBackend: Sendable, CustomStringConvertible {
     }
 
     static let postgres = LeaseBackend(description: "PostgreSQL") {
-        let test = try await TestPostgres()
+        let test = try await TestPostgres.start()
         return (test.store, test)
     }
 
@@ -96,7 +96,7 @@ struct LeaseStoreConformanceTests {
 struct LeaseFencingTests {
     @Test("a paused owner's commit after another took its partition is refused, and nothing of it is kept")
     func pausedOwnerCannotCommit() async throws {
-        let test = try await TestPostgres()
+        let test = try await TestPostgres.start()
         let store = test.store
         let now = LeaseStoreConformanceTests.now
         let held = try await store.balanceLeases(instance: "a", partitions: 2, target: 2, now: now, until: now + 15)

@@ -33,7 +33,7 @@ struct OutboxBackend: Sendable, CustomStringConvertible {
 
     /// A schema of its own on the test server (``TestPostgres``).
     static let postgres = OutboxBackend(description: "PostgreSQL") {
-        let test = try await TestPostgres()
+        let test = try await TestPostgres.start()
         let store = test.store
         return Fixture(store: store, commitLeads: { leads in
             try await store.appendLeads(leads)
@@ -239,6 +239,44 @@ struct OutboxStoreConformanceTests {
         }
         #expect(Set(again.map(\.id)) == Set(firstIds + [self.delivery(leads.first { second.contains($0.id) }!).id]))
         #expect(afterResult == [firstIds[0]], "the retried row's claim ended with its result; the sent one is not due")
+    }
+
+    @Test("a row whose claim ended without a result comes back taken over; a receiver's error body with U+0000 is recorded",
+          arguments: OutboxBackend.all)
+    func takenOverAndHostileErrors(backend: OutboxBackend) async throws {
+        let fixture = try await backend.make()
+        let leads = (1...2).map { LedgerTests.lead(plugin: "rules", key: "k\($0)", client: "C1", manager: "M1") }
+        try await fixture.commitLeads(leads)
+        let (fresh, again, released, error) = try await fixture.store.outboxTransaction { outbox in
+            _ = try outbox.insert(self.delivery(leads[0]))
+            let fresh = try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at, limit: 10,
+                                                      claim: DeliveryClaim(claimant: "a", until: Self.at + 1))
+            _ = try outbox.insert(self.delivery(leads[1]))
+            // "a" died; its claim passed. The new row was never claimed.
+            let again = try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at + 2, limit: 10,
+                                                      claim: DeliveryClaim(claimant: "b", until: Self.at + 300))
+            // "b" restarts: claims ending by then are its previous run's.
+            let released = try outbox.releaseClaims(of: "b", endingBy: Self.at + 300)
+            let hostile = "HTTP 500: \u{0}\u{1}gzip"
+            try outbox.addAttempt(delivery: fresh[0].id, attempt: 1, at: Self.at + 3, durationMs: 5, httpStatus: 500, outcome: "failed",
+                                  error: hostile)
+            try outbox.scheduleRetry(delivery: fresh[0].id, attempts: 1, next: Self.at + 60, at: Self.at + 3, error: hostile)
+            try outbox.addActivity(lead: leads[0].id, at: Self.at + 3, kind: "note", outcome: nil, note: hostile, actor: "test")
+            return (fresh.map(\.takenOver), again.map { ($0.leadId, $0.takenOver) }, released,
+                    try outbox.delivery(id: fresh[0].id)?.lastError)
+        }
+        #expect(fresh == [false])
+        #expect(again.count == 2)
+        #expect(again.first { $0.0 == leads[0].id }?.1 == true, "a's row was taken over")
+        #expect(again.first { $0.0 == leads[1].id }?.1 == false)
+        #expect(released == 2, "the rows b took, none of a's")
+        // Recorded, not refused (PostgreSQL's text holds no U+0000: it stores U+FFFD; SQLite's reading stops at it).
+        #expect(error?.hasPrefix("HTTP 500: ") == true)
+        let retaken = try await fixture.store.outboxTransaction { outbox in
+            try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at + 4, limit: 10, claim: Self.claim)
+        }
+        #expect(retaken.map(\.leadId) == [leads[1].id] && retaken.map(\.takenOver) == [true],
+                "a released row is taken over too: it may have gone out (the other waits for its retry)")
     }
 
     @Test("a group formed of rows being sent is taken with them", arguments: OutboxBackend.all)

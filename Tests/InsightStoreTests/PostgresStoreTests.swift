@@ -17,7 +17,14 @@ struct PostgresSettingsTests {
         let defaults = try PostgresSettings(url: "postgresql://u@localhost/db")
         #expect(defaults.port == 5432 && defaults.tls == .prefer && defaults.password == nil && defaults.pool == 16)
         #expect(try PostgresSettings(url: "postgres://u@h/d?sslmode=disable").tls == .disable)
-        #expect(try PostgresSettings(url: "postgres://u@h/d?sslmode=verify-full&sslrootcert=/etc/ca.pem").rootCertificate == "/etc/ca.pem")
+        let verified = try PostgresSettings(url: "postgres://u@h/d?sslmode=verify-full&sslrootcert=/etc/ca.pem")
+        #expect(verified.rootCertificate == "/etc/ca.pem" && verified.tls == .verifyFull)
+        #expect(try PostgresSettings(url: "postgres://u@h/d?sslmode=verify-ca").tls == .verifyCA)
+        // Decoded once: a password that holds "%41" literally is sent as such; an IPv6 host loses its brackets.
+        let literal = try PostgresSettings(url: "postgres://u:p%2541ss@[::1]:5433/d%20b")
+        #expect(literal.password == "p%41ss" && literal.host == "::1" && literal.port == 5433 && literal.database == "d b")
+        // Printing the settings never shows the password.
+        #expect(!"\(settings)".contains("p/ss") && !String(reflecting: settings).contains("p/ss"))
     }
 
     @Test("a bad URL is refused with the reason, never the password",
@@ -55,7 +62,7 @@ struct PostgresStoreTests {
 
     @Test("migrations are versioned: applied once, recorded, and a second run changes nothing")
     func migratesOnce() async throws {
-        let test = try await TestPostgres()
+        let test = try await TestPostgres.start()
         let first = try await test.store.appliedMigrations()
         #expect(first == PostgresStore.migrationNames && first.first == "v1-ledger-outbox" && first.count >= 3)
         try await test.store.migrate()
@@ -81,7 +88,7 @@ struct PostgresStoreTests {
 
     @Test("a schema migrated by a newer insightd is refused, with what to do")
     func newerSchema() async throws {
-        let test = try await TestPostgres()
+        let test = try await TestPostgres.start()
         _ = try await test.store.transaction { session in
             try session.execute("INSERT INTO insightd_migration (version, name) VALUES (999, 'v999-future')")
         }
@@ -95,7 +102,7 @@ struct PostgresStoreTests {
 
     @Test("leads are numbered in commit order: each append's leads are consecutive, whatever runs beside it")
     func ledgerOrder() async throws {
-        let test = try await TestPostgres(pool: 6)
+        let test = try await TestPostgres.start(pool: 6)
         let store = test.store
         try await withThrowingTaskGroup(of: Void.self) { group in
             for batch in 0..<6 {
@@ -121,7 +128,7 @@ struct PostgresStoreTests {
 
     @Test("a transaction that throws leaves nothing; the connection is usable afterwards")
     func rollback() async throws {
-        let test = try await TestPostgres(pool: 1)
+        let test = try await TestPostgres.start(pool: 1)
         struct Boom: Error {}
         await #expect(throws: Boom.self) {
             try await test.store.transaction { session in

@@ -12,5 +12,7 @@ bench=${INSIGHTD_BENCH:-.build/release/insightd-bench}
 [ -n "${INSIGHTD_BENCH:-}" ] || swift build -c release --product insightd-bench >/dev/null
 dir=$(mktemp -d /tmp/insightd-store-bench-pg.XXXXXX)
 trap 'deploy/pg/throwaway.sh stop "$dir" || true; rm -rf "$dir"' EXIT
-url=$(deploy/pg/throwaway.sh start "$dir")
-"$bench" store --events "$events" --postgres-url "$url"
+# The URL (it holds the password) goes by the environment, not on a command line that `ps` shows.
+INSIGHTD_PG_URL=$(deploy/pg/throwaway.sh start "$dir")
+export INSIGHTD_PG_URL
+"$bench" store --events "$events"

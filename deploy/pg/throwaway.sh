@@ -30,8 +30,13 @@ pg() { # runs a PostgreSQL program as the server's user
 case $command in
 start)
   if [ -e "$dir/data/postmaster.pid" ]; then echo "throwaway.sh: a server is already running in $dir" >&2; exit 1; fi
-  rm -rf "$dir"
+  # Only an empty directory, or one a previous run made (it has the marker), is used: never someone's files.
+  if [ -d "$dir" ] && [ -n "$(ls -A "$dir")" ] && [ ! -e "$dir/.insightd-throwaway" ]; then
+    echo "throwaway.sh: $dir is not empty and was not made by throwaway.sh; give a new or empty directory" >&2; exit 1
+  fi
+  [ -e "$dir/.insightd-throwaway" ] && rm -rf "$dir"
   mkdir -p "$dir"
+  touch "$dir/.insightd-throwaway"
   [ "$(id -u)" -eq 0 ] && chown "${INSIGHTD_PG_USER:-postgres}" "$dir"
   password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
   (umask 077; echo "$password" > "$dir/password")
