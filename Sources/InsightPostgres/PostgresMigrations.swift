@@ -231,9 +231,6 @@ enum PostgresMigrations {
             )
             """,
         ]),
-        Migration(version: 5, name: "v5-delivery-claimed-index", sql: [
-            "CREATE INDEX delivery_claimed ON delivery (receiver, claimed_until_ms) WHERE claimed_until_ms IS NOT NULL",
-        ]),
     ]
 
     /// Applies the versions not applied yet, in order, inside the caller's transaction (which holds the lock).

@@ -9,19 +9,16 @@ extension PostgresStore: OutboxStore {
     }
 
     public func nextDue(receiver: String) async throws -> Date? {
+        // As on SQLite (`AppDatabase.nextDueSQL`): only rows up to the first one nobody is sending can hold the least.
         try await transaction { session in
-            // As on SQLite: the earliest row nobody is sending, and the earliest claim to end, each through its index.
-            let free = try session.value(Int64.self, """
-                SELECT next_attempt_ms FROM delivery
-                WHERE status = 'pending' AND receiver = \(receiver)
-                  AND (claimed_until_ms IS NULL OR claimed_until_ms <= next_attempt_ms)
-                ORDER BY next_attempt_ms LIMIT 1
-                """)
-            let claimed = try session.value(Int64?.self, """
-                SELECT MIN(GREATEST(next_attempt_ms, claimed_until_ms)) FROM delivery
-                WHERE receiver = \(receiver) AND claimed_until_ms IS NOT NULL AND status = 'pending'
-                """) ?? nil
-            return [free, claimed].compactMap { $0 }.min().map(Date.init(milliseconds:))
+            try session.value(Int64?.self, """
+                SELECT MIN(GREATEST(next_attempt_ms, COALESCE(claimed_until_ms, 0))) FROM delivery
+                WHERE status = 'pending' AND receiver = \(receiver) AND next_attempt_ms <= COALESCE((
+                    SELECT next_attempt_ms FROM delivery
+                    WHERE status = 'pending' AND receiver = \(receiver)
+                      AND (claimed_until_ms IS NULL OR claimed_until_ms <= next_attempt_ms)
+                    ORDER BY next_attempt_ms LIMIT 1), 9223372036854775807)
+                """).flatMap { $0 }.map(Date.init(milliseconds:))
         }
     }
 

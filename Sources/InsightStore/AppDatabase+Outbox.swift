@@ -138,21 +138,21 @@ extension AppDatabase {
     /// When the receiver's next pending delivery (or digest) is due; nil when it has none.
     public func nextDue(receiver: String) throws -> Date? {
         try pool.read { db in
-            // The earliest row nobody is sending (the due index, walked from its start past the few claimed rows), and
-            // the earliest claim to end (the claimed index): a single MIN over an expression would read every pending
-            // row of the receiver.
-            let free = try Int64.fetchOne(db, sql: """
-                SELECT next_attempt_ms FROM delivery
-                WHERE status = 'pending' AND receiver = ? AND (claimed_until_ms IS NULL OR claimed_until_ms <= next_attempt_ms)
-                ORDER BY next_attempt_ms LIMIT 1
-                """, arguments: [receiver])
-            let claimed = try Int64.fetchOne(db, sql: """
-                SELECT MIN(MAX(next_attempt_ms, claimed_until_ms)) FROM delivery INDEXED BY delivery_claimed
-                WHERE receiver = ? AND claimed_until_ms IS NOT NULL AND status = 'pending'
-                """, arguments: [receiver])
-            return [free, claimed].compactMap { $0 }.min().map(Date.init(milliseconds:))
+            try Int64.fetchOne(db, sql: Self.nextDueSQL, arguments: [receiver, receiver]).map(Date.init(milliseconds:))
         }
     }
+
+    /// When a receiver's next pending row may go: the least of each row's next attempt, or its claim's end when that is
+    /// later. Only rows up to the first one nobody is sending can hold it (a later row goes later), so the due index is
+    /// walked from its start over the few rows being sent and that one: never every pending row. The same text runs on
+    /// PostgreSQL (`GREATEST` for `MAX`).
+    static let nextDueSQL = """
+        SELECT MIN(MAX(next_attempt_ms, COALESCE(claimed_until_ms, 0))) FROM delivery
+        WHERE status = 'pending' AND receiver = ? AND next_attempt_ms <= COALESCE((
+            SELECT next_attempt_ms FROM delivery
+            WHERE status = 'pending' AND receiver = ? AND (claimed_until_ms IS NULL OR claimed_until_ms <= next_attempt_ms)
+            ORDER BY next_attempt_ms LIMIT 1), 9223372036854775807)
+        """
 
     // MARK: - Operators
 

@@ -371,8 +371,12 @@ struct SQLiteOutboxTransaction: OutboxTransaction {
             delivery.takenOver = (row["claimed_until_ms"] as Int64?) != nil
             return delivery
         }
-        let mark = try db.cachedStatement(sql: "UPDATE delivery SET claimed_by = ?, claimed_until_ms = ? WHERE id = ?")
-        for row in rows { try mark.execute(arguments: [claim.claimant, claim.until.milliseconds, row.id]) }
+        guard !rows.isEmpty else { return rows }
+        // One statement for the round's rows.
+        try db.execute(sql: """
+            UPDATE delivery SET claimed_by = ?, claimed_until_ms = ? WHERE id IN (\(databaseQuestionMarks(count: rows.count)))
+            """, arguments: StatementArguments([claim.claimant, claim.until.milliseconds] as [any DatabaseValueConvertible])
+                + StatementArguments(rows.map(\.id)))
         return rows
     }
 

@@ -456,13 +456,6 @@ enum AppMigrations {
                 );
                 """)
         }
-        migrator.registerMigration("v11-delivery-claimed-index") { db in
-            try db.execute(sql: """
-                -- The few rows being sent right now, for when a lane's next row may go (`nextDue`): a MIN over an
-                -- expression of every pending row would read them all.
-                CREATE INDEX delivery_claimed ON delivery (receiver, claimed_until_ms) WHERE claimed_until_ms IS NOT NULL;
-                """)
-        }
         return migrator
     }
 
