@@ -250,23 +250,16 @@ struct PostgresOutboxTransaction: OutboxTransaction {
                                          createdAt: Date(milliseconds: created), decidedAt: decided.map(Date.init(milliseconds:)))
             }
         }
-        if let client = lead.client?.id {
+        var pairs: [(column: String, value: String)] = []
+        if let client = lead.client?.id { pairs.append(("l.client_id", client)) }
+        if sources.byManager, let manager = lead.manager?.id { pairs.append(("l.manager_id", manager)) }
+        for pair in pairs {
+            // The column is one of the two fixed names above; every value is a bind.
             try add(session.rows("""
                 SELECT l.id, l.plugin, l.kind, l.priority, l.client_id, l.manager_id, l.created_ms,
                        (l.body::json -> 'tags')::text AS tags, d.at_ms AS decided_ms
                 FROM lead l LEFT JOIN lead_decision d ON d.lead_id = l.id
-                WHERE l.client_id = \(client) AND l.created_ms >= \(since) AND l.id <> \(lead.id)
-                  AND (\(kinds)::text[] IS NULL OR l.kind = ANY(\(kinds)::text[]))
-                  AND (\(plugins)::text[] IS NULL OR l.plugin = ANY(\(plugins)::text[]))
-                ORDER BY l.created_ms DESC LIMIT 200
-                """))
-        }
-        if sources.byManager, let manager = lead.manager?.id {
-            try add(session.rows("""
-                SELECT l.id, l.plugin, l.kind, l.priority, l.client_id, l.manager_id, l.created_ms,
-                       (l.body::json -> 'tags')::text AS tags, d.at_ms AS decided_ms
-                FROM lead l LEFT JOIN lead_decision d ON d.lead_id = l.id
-                WHERE l.manager_id = \(manager) AND l.created_ms >= \(since) AND l.id <> \(lead.id)
+                WHERE \(unescaped: pair.column) = \(pair.value) AND l.created_ms >= \(since) AND l.id <> \(lead.id)
                   AND (\(kinds)::text[] IS NULL OR l.kind = ANY(\(kinds)::text[]))
                   AND (\(plugins)::text[] IS NULL OR l.plugin = ANY(\(plugins)::text[]))
                 ORDER BY l.created_ms DESC LIMIT 200

@@ -294,6 +294,39 @@ struct OutboxStoreConformanceTests {
         #expect(try await fixture.store.nextDue(receiver: "gateway") == Self.claim.until)
     }
 
+    @Test("an inhibit rule's candidates: the same client's (or manager's) leads of the source kinds within the window",
+          arguments: OutboxBackend.all)
+    func inhibition(backend: OutboxBackend) async throws {
+        let fixture = try await backend.make()
+        let source = LedgerTests.lead(plugin: "risk-alerts", key: "aml", client: "C1", manager: "M1")
+        let target = LedgerTests.lead(plugin: "product-match", key: "offer", client: "C1", manager: "M1")
+        let otherClient = LedgerTests.lead(plugin: "product-match", key: "offer2", client: "C2", manager: "M1")
+        try await fixture.commitLeads([source, target, otherClient])
+        @Sendable func hooks(byManager: Bool) -> ComplianceHooks {
+            ComplianceHooks(protectedKinds: ["large_inflow"],
+                            sources: .init(kinds: ["large_inflow"], plugins: ["risk-alerts"], lookback: 3600, byManager: byManager),
+                            mayInhibit: { $0.plugin == "product-match" },
+                            inhibition: { _, candidates, _ in
+                                candidates.first.map { InhibitDecision(sourceId: $0.id, note: "rule \($0.kind)") }
+                            })
+        }
+        let (byClient, applied, none, late, byManager, status) = try await fixture.store.outboxTransaction { outbox in
+            let byClient = try outbox.inhibition(of: target, hooks: hooks(byManager: false), now: Self.at + 60)
+            let applied = try outbox.applyInhibition(lead: target, hooks: hooks(byManager: false), now: Self.at + 60, actor: "test")
+            let none = try outbox.inhibition(of: otherClient, hooks: hooks(byManager: false), now: Self.at + 60)
+            let late = try outbox.inhibition(of: otherClient, hooks: hooks(byManager: true), now: Self.at + 7200)
+            let byManager = try outbox.inhibition(of: otherClient, hooks: hooks(byManager: true), now: Self.at + 60)
+            return (byClient, applied, none, late, byManager, try outbox.lead(id: target.id)?.status)
+        }
+        #expect(byClient?.sourceId == source.id && byClient?.note == "rule large_inflow")
+        #expect(applied && status == .suppressed)
+        #expect(none == nil, "another client's lead has no source")
+        #expect(byManager?.sourceId == source.id, "paired by manager, the same manager's source holds it")
+        #expect(late == nil, "past the window")
+        let history = try await fixture.store.outboxTransaction { try $0.hasActivity(lead: target.id, ofKinds: ["inhibited"]) }
+        #expect(history)
+    }
+
     @Test("daily counts per manager, route and local date", arguments: OutboxBackend.all)
     func dailyCounts(backend: OutboxBackend) async throws {
         let fixture = try await backend.make()
