@@ -37,7 +37,7 @@ struct ClusteredOutboxTests {
             let leads = (0..<60).map { makeLead("C\($0):2026", client: "C\($0)") }
             try await store.appendLeads(leads)
             let instances = try (0..<3).map { index in
-                let receiver = try webhookReceiver(base + "/hook")
+                let receiver = try webhookReceiver(base + "/hook", timeout: .seconds(30))
                 return (service(store, receiver, instance: "node-\(index)"), receiver)
             }
             let deadline = ContinuousClock.now + .seconds(90)
@@ -73,7 +73,7 @@ struct ClusteredOutboxTests {
         try await server.run { base in
             let leads = (0..<3).map { makeLead("C\($0):2026", client: "C\($0)") }
             try await store.appendLeads(leads)
-            let receiver = try webhookReceiver(base + "/hook")
+            let receiver = try webhookReceiver(base + "/hook", timeout: .seconds(30))
             // The survivor's clock is the test's: the claim's end is reached by moving it, not by waiting.
             let clock = FixedTimeSource(Date())
             let survivor = service(store, receiver, instance: "node-b", timeSource: clock)
@@ -85,14 +85,18 @@ struct ClusteredOutboxTests {
             clock.advance(by: 59)
             #expect(try await survivor.sendDue(receiver) == 0, "nothing is due while node-a's claim holds")
             #expect(server.requests.isEmpty)
-            clock.advance(by: 1)
+            clock.advance(by: 2)  // past the claim (exactly at its end, rounding to milliseconds could fall short)
             let deadline = ContinuousClock.now + .seconds(60)
             while try await depth(store).sent < leads.count, ContinuousClock.now < deadline {
-                if try await survivor.sendDue(receiver) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+                if try await survivor.sendDue(receiver) == 0 {
+                    // An attempt that failed (a loaded machine's timeout) is retried on the test's clock: move it on.
+                    clock.advance(by: 1)
+                    try await Task.sleep(for: .milliseconds(20))
+                }
             }
             let ids = server.requests.compactMap { $0.headers["webhook-id"] }
             #expect(Set(ids) == Set(taken.deliveries.map(\.id)), "sent by node-b with the ids node-a had taken")
-            #expect(ids.count == leads.count)
+            #expect(ids.count >= leads.count, "each at least once (a timed-out attempt may have arrived too)")
         }
     }
 }
