@@ -293,7 +293,7 @@ public final class OutboxService: Service, Sendable {
             limit = min(limit, rate.available(at: now))
             guard limit > 0 else { return 0 }
         }
-        let claim = DeliveryClaim(claimant: settings.instance, until: now.addingTimeInterval(Double(settings.claimTimeout.components.seconds) + Double(settings.claimTimeout.components.attoseconds) / 1e18))
+        let claim = DeliveryClaim(claimant: settings.instance, until: now.addingTimeInterval(Self.seconds(settings.claimTimeout)))
         let due = try await OutboxRules.claimDue(in: database, receiver: receiver.name, now: now, limit: limit,
                                                  compliance: planner.complianceHooks, group: planner.groupWindow > 0,
                                                  claim: claim)
@@ -319,15 +319,20 @@ public final class OutboxService: Service, Sendable {
         return results.count
     }
 
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
     /// Ends the claims this instance's previous run left (it crashed or was killed while sending), once per run, before
-    /// any lane's first round: those rows go again now, alone, with their own delivery ids. Only claims ending by
+    /// any lane's first round: those rows go again now, alone, with their own delivery ids. Only claims ending before
     /// `started + claimTimeout` are its previous run's: this run's end later, so a lane's round is never released under
     /// it.
     func releasePreviousClaims() async throws {
         let task = previousClaims.withLock { task in
             if let task { return task }
             let instance = settings.instance, database = self.database, logger = self.logger
-            let endingBy = started.addingTimeInterval(Double(settings.claimTimeout.components.seconds))
+            // Strictly before: this run's first claim, made at `started` at the earliest, ends at `started + claimTimeout`.
+            let endingBy = started.addingTimeInterval(Self.seconds(settings.claimTimeout))
             let created = Task<Void, any Error> {
                 let released = try await database.outboxTransaction { try $0.releaseClaims(of: instance, endingBy: endingBy) }
                 if released > 0 {

@@ -294,7 +294,7 @@ struct PostgresOutboxTransaction: OutboxTransaction {
     func releaseClaims(of claimant: String, endingBy: Date) throws -> Int {
         try session.execute("""
             UPDATE delivery SET claimed_by = NULL, claimed_until_ms = 0
-            WHERE claimed_by = \(claimant) AND claimed_until_ms <= \(endingBy.milliseconds)
+            WHERE claimed_by = \(claimant) AND claimed_until_ms < \(endingBy.milliseconds)
             """)
     }
 

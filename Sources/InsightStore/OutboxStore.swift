@@ -190,7 +190,7 @@ public protocol OutboxTransaction {
     /// holds, earliest first, at most `limit`, and marks them with `claim`. Rows another transaction is taking at the
     /// same moment are skipped, not waited for.
     func claimDueDeliveries(receiver: String, now: Date, limit: Int, claim: DeliveryClaim) throws -> [OutboxDelivery]
-    /// Ends the claims `claimant` holds that end by `endingBy` (an instance starting again: what its previous run had
+    /// Ends the claims `claimant` holds that end before `endingBy` (an instance starting again: what its previous run had
     /// taken is not being sent any more, and every claim of this run ends later). The rows count as taken over (see
     /// ``OutboxDelivery/takenOver``). Returns how many there were.
     func releaseClaims(of claimant: String, endingBy: Date) throws -> Int
@@ -382,7 +382,7 @@ struct SQLiteOutboxTransaction: OutboxTransaction {
 
     func releaseClaims(of claimant: String, endingBy: Date) throws -> Int {
         // A claim that has ended, not no claim: the row is then known to be taken over.
-        try db.execute(sql: "UPDATE delivery SET claimed_by = NULL, claimed_until_ms = 0 WHERE claimed_by = ? AND claimed_until_ms <= ?",
+        try db.execute(sql: "UPDATE delivery SET claimed_by = NULL, claimed_until_ms = 0 WHERE claimed_by = ? AND claimed_until_ms < ?",
                        arguments: [claimant, endingBy.milliseconds])
         return db.changesCount
     }

@@ -256,7 +256,7 @@ struct OutboxStoreConformanceTests {
             let again = try outbox.claimDueDeliveries(receiver: "gateway", now: Self.at + 2, limit: 10,
                                                       claim: DeliveryClaim(claimant: "b", until: Self.at + 300))
             // "b" restarts: claims ending by then are its previous run's.
-            let released = try outbox.releaseClaims(of: "b", endingBy: Self.at + 300)
+            let released = try outbox.releaseClaims(of: "b", endingBy: Self.at + 301)
             let hostile = "HTTP 500: \u{0}\u{1}gzip"
             try outbox.addAttempt(delivery: fresh[0].id, attempt: 1, at: Self.at + 3, durationMs: 5, httpStatus: 500, outcome: "failed",
                                   error: hostile)
