@@ -348,7 +348,7 @@ public final class OutboxService: Service, Sendable {
             try await task.value
         } catch {
             // Tried again at the next round.
-            previousClaims.withLock { $0 = nil }
+            previousClaims.withLock { if $0 == task { $0 = nil } }
             throw error
         }
     }

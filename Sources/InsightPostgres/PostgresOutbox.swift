@@ -294,7 +294,7 @@ struct PostgresOutboxTransaction: OutboxTransaction {
     func releaseClaims(of claimant: String, endingBy: Date) throws -> Int {
         try session.execute("""
             UPDATE delivery SET claimed_by = NULL, claimed_until_ms = 0
-            WHERE claimed_by = \(claimant) AND claimed_until_ms < \(endingBy.milliseconds)
+            WHERE claimed_by = \(claimant) AND claimed_until_ms < \(endingBy.milliseconds) AND status = 'pending'
             """)
     }
 
@@ -328,7 +328,8 @@ struct PostgresOutboxTransaction: OutboxTransaction {
             """)
         guard !memberIds.isEmpty else { return }
         try session.execute("""
-            UPDATE delivery SET status = 'batched', parent_id = \(id), updated_ms = \(atMs) WHERE id = ANY(\(memberIds))
+            UPDATE delivery SET status = 'batched', parent_id = \(id), updated_ms = \(atMs), claimed_by = NULL, claimed_until_ms = NULL
+            WHERE id = ANY(\(memberIds))
             """)
     }
 

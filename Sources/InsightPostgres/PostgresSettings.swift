@@ -13,7 +13,8 @@ import PostgresNIO
 /// ```
 ///
 /// `sslmode` means what it means to libpq: `disable` (no TLS), `prefer` (the default: TLS when the server offers it,
-/// certificate not checked), `require` (TLS or no connection, certificate not checked), `verify-ca` (TLS, the
+/// certificate not checked), `require` (TLS or no connection, certificate not checked unless `sslrootcert` is given,
+/// then as `verify-ca`), `verify-ca` (TLS, the
 /// certificate signed by a trusted authority) and `verify-full` (that, and issued for the host). Trusted authorities are
 /// the system's, or those of `sslrootcert` (a PEM file).
 ///
@@ -130,6 +131,8 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
                 configuration.trustRoots = .file(rootCertificate)
             }
             switch tls {
+            // As libpq: `require` with a root certificate file checks the certificate against it (as `verify-ca`).
+            case .require where rootCertificate != nil: configuration.certificateVerification = .noHostnameVerification
             case .prefer, .require: configuration.certificateVerification = .none
             case .verifyCA: configuration.certificateVerification = .noHostnameVerification
             default: configuration.certificateVerification = .fullVerification

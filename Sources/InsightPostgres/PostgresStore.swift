@@ -33,7 +33,7 @@ public final class PostgresStore: Sendable {
     /// A serialization failure or deadlock (SQLSTATE 40001, 40P01) runs it again, up to three times in all. It runs at
     /// READ COMMITTED whatever the database's default: the bodies that take an advisory lock and then read rely on
     /// seeing what committed while they waited. A server error comes out as ``PostgresStoreError`` (its SQLSTATE and
-    /// message, never the statement's values).
+    /// message, not the statement).
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
         var attempt = 1
         while true {
@@ -105,8 +105,9 @@ public final class PostgresStore: Sendable {
     }
 }
 
-/// A PostgreSQL error as operators need it: the server's SQLSTATE and message (postgres-nio's own description hides both),
-/// never the statement's bound values.
+/// A PostgreSQL error as operators need it: the server's SQLSTATE and message (postgres-nio's own description hides both).
+/// The statement and its bound values are not in it; a few server messages quote a value that failed to convert (class
+/// 22), which comes from insightd's own writes, never from a secret.
 public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
     public let sqlState: String?
     public let message: String

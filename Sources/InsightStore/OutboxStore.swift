@@ -382,8 +382,10 @@ struct SQLiteOutboxTransaction: OutboxTransaction {
 
     func releaseClaims(of claimant: String, endingBy: Date) throws -> Int {
         // A claim that has ended, not no claim: the row is then known to be taken over.
-        try db.execute(sql: "UPDATE delivery SET claimed_by = NULL, claimed_until_ms = 0 WHERE claimed_by = ? AND claimed_until_ms < ?",
-                       arguments: [claimant, endingBy.milliseconds])
+        try db.execute(sql: """
+            UPDATE delivery SET claimed_by = NULL, claimed_until_ms = 0
+            WHERE claimed_by = ? AND claimed_until_ms < ? AND status = 'pending'
+            """, arguments: [claimant, endingBy.milliseconds])
         return db.changesCount
     }
 
@@ -412,8 +414,10 @@ struct SQLiteOutboxTransaction: OutboxTransaction {
                              JSONWriter.string(.array(leadIds.map(JSONValue.string))), fallback, atMs, atMs, atMs, atMs,
                              claim?.claimant, claim?.until.milliseconds])
         for memberId in memberIds {
-            try db.execute(sql: "UPDATE delivery SET status = 'batched', parent_id = ?, updated_ms = ? WHERE id = ?",
-                           arguments: [id, atMs, memberId])
+            try db.execute(sql: """
+                UPDATE delivery SET status = 'batched', parent_id = ?, updated_ms = ?, claimed_by = NULL, claimed_until_ms = NULL
+                WHERE id = ?
+                """, arguments: [id, atMs, memberId])
         }
     }
 

@@ -14,16 +14,18 @@
 set -euo pipefail
 command=${1:?usage: throwaway.sh start|stop DIR}
 dir=${2:?usage: throwaway.sh start|stop DIR}
+dir=$(realpath -m "$dir")
 
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 pg() { # runs a PostgreSQL program as the server's user
   local program=$1; shift
   local path=$program
   [ -n "$bin" ] && [ -x "$bin/$program" ] && path="$bin/$program"
+  # From /: the server's user may not be allowed into the caller's directory (a checkout under /root).
   if [ "$(id -u)" -eq 0 ]; then
-    runuser -u "${INSIGHTD_PG_USER:-postgres}" -- "$path" "$@"
+    (cd / && runuser -u "${INSIGHTD_PG_USER:-postgres}" -- "$path" "$@")
   else
-    "$path" "$@"
+    (cd / && "$path" "$@")
   fi
 }
 
