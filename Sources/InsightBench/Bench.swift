@@ -102,9 +102,9 @@ struct Bench: AsyncParsableCommand {
         }
         precondition(accepted == sample.count && parsed == sample.count, "every synthetic line decodes")
         report("decode (JSONParser + validation)", count: sample.count, time: decode,
-               extra: String(format: "%.1f MB/s", Double(totalBytes) / 1_000_000 / seconds(decode)))
+               extra: String(format: "%.1f MB/s", Double(totalBytes) / 1_000_000 / decode.timeInterval))
         report("baseline: Foundation JSONSerialization", count: sample.count, time: foundation,
-               extra: String(format: "%.1f MB/s, parse only, numbers as Double", Double(totalBytes) / 1_000_000 / seconds(foundation)))
+               extra: String(format: "%.1f MB/s, parse only, numbers as Double", Double(totalBytes) / 1_000_000 / foundation.timeInterval))
 
         print("peak RSS overall: \(PeakRSS.megabytes()) MB")
         try database.close()
@@ -121,13 +121,9 @@ struct Bench: AsyncParsableCommand {
         return ContinuousClock.now - start
     }
 
-    private func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
     private func report(_ phase: String, count: Int, time: Duration, extra: String) {
-        let rate = Double(count) / seconds(time)
-        print(String(format: "%-46@ %9d events in %7.2f s = %9.0f events/s  (%@)", phase as NSString, count, seconds(time),
+        let rate = Double(count) / time.timeInterval
+        print(String(format: "%-46@ %9d events in %7.2f s = %9.0f events/s  (%@)", phase as NSString, count, time.timeInterval,
                      rate, extra as NSString))
     }
 }

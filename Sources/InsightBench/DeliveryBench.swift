@@ -122,7 +122,7 @@ struct DeliveryBench: AsyncParsableCommand {
                 if try sentCount(database) >= leads { break }
             }
             let elapsed = ContinuousClock.now - start
-            seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            seconds = elapsed.timeInterval
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }

@@ -66,7 +66,7 @@ struct InboxBench: AsyncParsableCommand {
         let start = ContinuousClock.now
         let reports = try watcher.scan()
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.timeInterval
         let journaled = try database.journalCount()
         print("reports: \(reports.map { "\($0.fileName): \($0.result)" })")
         print(String(format: "inbox → journal: %d events in %.2f s = %.0f events/s (%.1f MB/s), peak RSS %d MB (%d MB before it)",

@@ -73,7 +73,7 @@ struct PluginsBench: AsyncParsableCommand {
             try database.close()
         }
         if results.count == 2 {
-            let ratio = seconds(results[1].1) / max(0.000_001, seconds(results[0].1))
+            let ratio = results[1].1.timeInterval / max(0.000_001, results[0].1.timeInterval)
             print(String(format: "plugins cost: %.2f× the baseline dispatch time", ratio))
         }
 
@@ -110,7 +110,7 @@ struct PluginsBench: AsyncParsableCommand {
             let leads = try await dispatcher.runTick(tick, plugin: plugin)
             let elapsed = ContinuousClock.now - begin
             print(String(format: "%-46@ %9d clients in %7.2f s  (%d leads)", "daily tick: \(plugin)" as NSString, tickClients,
-                         seconds(elapsed), leads.count))
+                         elapsed.timeInterval, leads.count))
         }
         try database.close()
     }
@@ -143,12 +143,8 @@ struct PluginsBench: AsyncParsableCommand {
         _ = try database.append(batch, receivedAt: Date())
     }
 
-    private func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
     private func report(_ phase: String, count: Int, time: Duration, extra: String) {
-        print(String(format: "%-46@ %9d events in %7.2f s = %9.0f events/s  (%@)", phase as NSString, count, seconds(time),
-                     Double(count) / seconds(time), extra as NSString))
+        print(String(format: "%-46@ %9d events in %7.2f s = %9.0f events/s  (%@)", phase as NSString, count, time.timeInterval,
+                     Double(count) / time.timeInterval, extra as NSString))
     }
 }

@@ -68,7 +68,7 @@ struct StoreBench: AsyncParsableCommand {
                 index += count
             }
         }
-        let rate = Double(appended) / seconds(single)
+        let rate = Double(appended) / single.timeInterval
         report("\(name): append, 1 writer", appended, single)
         // Several writers at once.
         let perWriter = events / writers
@@ -106,12 +106,8 @@ struct StoreBench: AsyncParsableCommand {
         return rate
     }
 
-    private func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
     private func report(_ phase: String, _ count: Int, _ time: Duration) {
         let label = phase.padding(toLength: max(34, phase.count), withPad: " ", startingAt: 0)
-        print(label + String(format: " %9d events in %6.2f s = %9.0f events/s", count, seconds(time), Double(count) / seconds(time)))
+        print(label + String(format: " %9d events in %6.2f s = %9.0f events/s", count, time.timeInterval, Double(count) / time.timeInterval))
     }
 }

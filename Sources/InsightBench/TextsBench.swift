@@ -32,7 +32,7 @@ struct TextsBench: ParsableCommand {
                 characters += rendered.title.utf8.count + rendered.summary.utf8.count + rendered.suggestedAction.utf8.count
             }
         }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.timeInterval
         print(String(format: "lead texts: %d leads in %.3f s = %.1f µs per lead (%d bytes rendered)", leads, seconds,
                      seconds / Double(leads) * 1e6, characters))
     }

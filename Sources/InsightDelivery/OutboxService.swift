@@ -293,7 +293,7 @@ public final class OutboxService: Service, Sendable {
             limit = min(limit, rate.available(at: now))
             guard limit > 0 else { return 0 }
         }
-        let claim = DeliveryClaim(claimant: settings.instance, until: now.addingTimeInterval(Self.seconds(settings.claimTimeout)))
+        let claim = DeliveryClaim(claimant: settings.instance, until: now.addingTimeInterval(settings.claimTimeout.timeInterval))
         let due = try await OutboxRules.claimDue(in: database, receiver: receiver.name, now: now, limit: limit,
                                                  compliance: planner.complianceHooks, group: planner.groupWindow > 0,
                                                  claim: claim)
@@ -319,10 +319,6 @@ public final class OutboxService: Service, Sendable {
         return results.count
     }
 
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
     /// Ends the claims this instance's previous run left (it crashed or was killed while sending), once per run, before
     /// any lane's first round: those rows go again now, alone, with their own delivery ids. Only claims ending before
     /// `started + claimTimeout` are its previous run's: this run's end later, so a lane's round is never released under
@@ -332,7 +328,7 @@ public final class OutboxService: Service, Sendable {
             if let task { return task }
             let instance = settings.instance, database = self.database, logger = self.logger
             // Strictly before: this run's first claim, made at `started` at the earliest, ends at `started + claimTimeout`.
-            let endingBy = started.addingTimeInterval(Self.seconds(settings.claimTimeout))
+            let endingBy = started.addingTimeInterval(settings.claimTimeout.timeInterval)
             let created = Task<Void, any Error> {
                 let released = try await database.outboxTransaction { try $0.releaseClaims(of: instance, endingBy: endingBy) }
                 if released > 0 {

@@ -17,7 +17,7 @@ extension PostgresStore: LeaseStore {
     public func balanceLeases(instance: String, partitions: Int, target: Int, now: Date, until: Date) async throws -> [PartitionLease] {
         try await transaction { session in
             // One instance balances at a time: two taking the same free partitions at once would both count them.
-            try PostgresOutboxTransaction(session: session).serialize("leases")
+            try session.serialize("leases")
             try session.execute("""
                 INSERT INTO partition_lease (part, owner, epoch, expires_ms)
                 SELECT g, NULL, 0, 0 FROM generate_series(0, \(partitions - 1)) AS g ON CONFLICT DO NOTHING

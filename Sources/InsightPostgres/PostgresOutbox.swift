@@ -71,8 +71,6 @@ extension PostgresStore {
 
     /// The ledger's advisory lock ("ledger" in ASCII).
     static let ledgerLockKey: Int64 = 0x6C_65_64_67_65_72
-    /// The first key of ``OutboxTransaction/serialize(_:)``'s advisory locks ("insi" in ASCII).
-    static let serializeSpace: Int32 = 0x69_6E_73_69
 
     /// Adds a snooze; returns its id.
     @discardableResult
@@ -299,9 +297,7 @@ struct PostgresOutboxTransaction: OutboxTransaction {
     }
 
     func serialize(_ name: String) throws {
-        // A transaction-scoped advisory lock in insightd's own key space (two int4 keys, apart from the single bigint
-        // keys of the ledger and migrations), released at COMMIT or ROLLBACK.
-        try session.execute("SELECT pg_advisory_xact_lock(\(PostgresStore.serializeSpace), hashtext(\(name)))")
+        try session.serialize(name)
     }
 
     func dueDigestMembers(receiver: String, now: Date) throws -> [DigestMember] {

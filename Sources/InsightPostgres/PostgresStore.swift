@@ -154,6 +154,16 @@ public struct PostgresSession: Sendable {
         Array(try connection.query(query, logger: logger).wait().rows)
     }
 
+    /// Only one transaction at a time, across every instance, gets past this for `name`; the others wait here until it
+    /// ends. A transaction-scoped advisory lock in insightd's own key space (two int4 keys, apart from the single
+    /// bigint keys of the journal, the ledger and migrations), released at COMMIT or ROLLBACK.
+    public func serialize(_ name: String) throws {
+        try execute("SELECT pg_advisory_xact_lock(\(Self.serializeSpace), hashtext(\(name)))")
+    }
+
+    /// The first key of ``serialize(_:)``'s advisory locks ("insi" in ASCII).
+    static let serializeSpace: Int32 = 0x69_6E_73_69
+
     /// The first row's first column, if there is a row.
     public func value<T: PostgresDecodable>(_ type: T.Type, _ query: PostgresQuery) throws -> T? {
         guard let row = try rows(query).first else { return nil }

@@ -72,11 +72,12 @@ extension AppDatabase: LeaseStore {
     public func balanceLeases(instance: String, partitions: Int, target: Int, now: Date, until: Date) async throws -> [PartitionLease] {
         try await pool.write { db in
             // SQLite has one writer: the transaction is serialized with every other already.
-            for partition in 0..<partitions {
-                try db.execute(sql: """
-                    INSERT INTO partition_lease (part, owner, epoch, expires_ms) VALUES (?, NULL, 0, 0) ON CONFLICT DO NOTHING
-                    """, arguments: [partition])
-            }
+            // Every partition has its row (one statement; those there already are left as they are).
+            try db.execute(sql: """
+                WITH RECURSIVE p(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM p WHERE n + 1 < ?)
+                INSERT INTO partition_lease (part, owner, epoch, expires_ms) SELECT n, NULL, 0, 0 FROM p WHERE true
+                ON CONFLICT DO NOTHING
+                """, arguments: [partitions])
             try db.execute(sql: "UPDATE partition_lease SET expires_ms = ? WHERE owner = ?", arguments: [until.milliseconds, instance])
             let held = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM partition_lease WHERE owner = ?", arguments: [instance]) ?? 0
             if held > target {

@@ -138,7 +138,7 @@ extension Commands {
                 progress: { step in
                     guard terminal else { return }
                     let elapsed = ContinuousClock.now - started
-                    let seconds = max(0.001, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                    let seconds = max(0.001, elapsed.timeInterval)
                     let filled = step.totalBytes > 0 ? Int(min(30, step.bytesRead * 30 / step.totalBytes)) : 30
                     let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled)
                     FileHandle.standardError.write(Data(String(format: "\r%@ %@  %d events  %d leads  %.0f events/s ",

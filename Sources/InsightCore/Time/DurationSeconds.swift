@@ -1,0 +1,6 @@
+extension Duration {
+    /// The duration in seconds, as a `TimeInterval` (for `Date` arithmetic and rates).
+    public var timeInterval: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
