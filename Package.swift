@@ -128,6 +128,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -227,8 +228,9 @@ let package = Package(
         .testTarget(
             name: "InsightEngineTests",
             dependencies: [
-                "InsightEngine", "InsightPlugins", "InsightTesting",
+                "InsightEngine", "InsightPlugins", "InsightTesting", "InsightPostgres",
                 .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             resources: [.copy("Fixtures")]
         ),

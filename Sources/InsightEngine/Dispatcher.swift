@@ -77,7 +77,7 @@ public actor Dispatcher {
         var commitAt: Date
     }
 
-    private let database: AppDatabase
+    private let database: any DispatchStore
     private let settings: SettingsBox
     private let clock: DispatchClock
     private let bus: EventBus
@@ -85,7 +85,7 @@ public actor Dispatcher {
     private let cacheCapacity: Int
     private let stateWrites: StateWrites
     private let logger: Logger
-    private let reader: StoreStateReader
+    private let reader: any StateReader
     /// The journal position handled through: the next batch reads after it. The last committed position, or, after
     /// a restart or a failed commit with checkpointed state, the state position it went back to.
     private var position: Int64
@@ -153,7 +153,7 @@ public actor Dispatcher {
     /// early when three quarters of it hold changes not written.
     public static let defaultCacheCapacity = 100_000
 
-    public init(database: AppDatabase, settings: SettingsBox, clock: DispatchClock, shards: Int = 4,
+    public init(database: any DispatchStore, settings: SettingsBox, clock: DispatchClock, shards: Int = 4,
                 batchSize: Int = Dispatcher.defaultBatchSize, cacheCapacity: Int = Dispatcher.defaultCacheCapacity,
                 stateWrites: StateWrites = .everyBatch, logger: Logger,
                 uptime: @escaping @Sendable () -> Duration = Dispatcher.systemUptime,
@@ -168,7 +168,7 @@ public actor Dispatcher {
         self.cacheCapacity = cacheCapacity
         self.stateWrites = stateWrites
         self.logger = logger
-        self.reader = StoreStateReader(database: database)
+        self.reader = database.stateReader()
         self.onNewLeads = onNewLeads
         self.uptime = uptime
         self.lastStateWrite = uptime()
@@ -820,6 +820,13 @@ public actor Dispatcher {
     /// name. A cached client's manager was loaded with it; after the manager cache was emptied, the batch's
     /// clients are looked through once more (a manager not cached is still read by the shard, only slower).
     private func warmCaches(for events: [Event], partitions: [[Event]]) throws {
+        if database.managersChangeElsewhere {
+            // Other instances write the managers too: read them again, keeping only those the batch in flight changed
+            // (not committed yet, so the store would give them as they were).
+            let changing = Set(inFlight?.prepared.commit.managers.map(\.id) ?? [])
+            managers = managers.filter { changing.contains($0.key) }
+            managersEvicted = true
+        }
         var missing = Set<String>()
         if !everyStoredClientCached {
             // Each shard's events against its part of the cache, on a core of their own (shared for reading, and let

@@ -30,7 +30,7 @@ struct ShardWorker: Sendable {
     let plugins: [LoadedPlugin]
     let clock: DispatchClock
     let settings: PipelineSettings
-    let reader: StoreStateReader
+    let reader: any StateReader
     let logger: Logger
     /// Whether the changed clients come back as ``Output/updates`` ready to write with this batch. When they
     /// do not (a dispatcher that defers its state writes), their changes come back and their live memories stay

@@ -131,6 +131,8 @@ struct JournalBatch: Sendable {
     /// "" where the event has no client (`hasClient` false): the arrays carry no NULL.
     var clients: [String] = []
     var hasClient: [Bool] = []
+    /// Each event's ``ClientPartitions/hash(of:)``.
+    var hashes: [Int32] = []
     var times: [Int64] = []
     var data: [String] = []
 
@@ -144,6 +146,7 @@ struct JournalBatch: Sendable {
             types.append(event.type)
             clients.append(event.clientId ?? "")
             hasClient.append(event.clientId != nil)
+            hashes.append(ClientPartitions.hash(of: event.clientId))
             times.append(event.time.milliseconds)
             data.append(event.dataText ?? JSONWriter.string(event.data))
         }
@@ -154,10 +157,10 @@ struct JournalBatch: Sendable {
     func append(session: PostgresSession, received: Int64) throws -> [Int64?] {
         guard !ids.isEmpty else { return [] }
         let rows = try session.rows("""
-            INSERT INTO journal (source, event_id, type, client_id, time_ms, received_ms, data)
-            SELECT s, i, t, CASE WHEN h THEN c END, tm, \(received), d
+            INSERT INTO journal (source, event_id, type, client_id, time_ms, received_ms, data, client_hash)
+            SELECT s, i, t, CASE WHEN h THEN c END, tm, \(received), d, ch
             FROM unnest(\(sources)::text[], \(ids)::text[], \(types)::text[], \(clients)::text[], \(hasClient)::bool[],
-                        \(times)::int8[], \(data)::text[]) WITH ORDINALITY AS x(s, i, t, c, h, tm, d, n)
+                        \(times)::int8[], \(data)::text[], \(hashes)::int4[]) WITH ORDINALITY AS x(s, i, t, c, h, tm, d, ch, n)
             ORDER BY n
             ON CONFLICT (source, event_id) DO NOTHING
             RETURNING seq, source, event_id

@@ -231,6 +231,144 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        Migration(version: 5, name: "v5-state-partitions", sql: [
+            // The projected client state, as SQLite's (ids compared byte for byte, as there).
+            """
+            CREATE TABLE client (
+                id TEXT COLLATE "C" PRIMARY KEY,
+                profile TEXT,
+                manager_id TEXT,
+                branch_id TEXT,
+                segment TEXT,
+                last_event_ms BIGINT,
+                last_interaction_ms BIGINT,
+                birthday_key INTEGER,
+                last_wealth_buy_ms BIGINT,
+                memory TEXT
+            )
+            """,
+            "CREATE INDEX client_manager ON client (manager_id) WHERE manager_id IS NOT NULL",
+            "CREATE INDEX client_birthday ON client (birthday_key) WHERE birthday_key IS NOT NULL",
+            "CREATE INDEX client_segment ON client (segment) WHERE segment IS NOT NULL",
+            "CREATE INDEX client_wealth_buy ON client (last_wealth_buy_ms) WHERE last_wealth_buy_ms IS NOT NULL",
+            """
+            CREATE TABLE account (
+                id TEXT COLLATE "C" PRIMARY KEY,
+                client_id TEXT COLLATE "C" NOT NULL,
+                currency TEXT NOT NULL,
+                balance TEXT,
+                last_transaction_ms BIGINT,
+                transaction_count BIGINT NOT NULL,
+                previous_transaction_ms BIGINT
+            )
+            """,
+            "CREATE INDEX account_client ON account (client_id)",
+            """
+            CREATE TABLE balance_snapshot (
+                client_id TEXT COLLATE "C" NOT NULL,
+                as_of TEXT COLLATE "C" NOT NULL,
+                aum TEXT NOT NULL,
+                deposits TEXT,
+                wealth TEXT,
+                loans TEXT,
+                PRIMARY KEY (client_id, as_of)
+            )
+            """,
+            """
+            CREATE TABLE term_deposit (
+                id TEXT COLLATE "C" PRIMARY KEY,
+                client_id TEXT COLLATE "C" NOT NULL,
+                amount TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                open_date TEXT,
+                maturity_date TEXT COLLATE "C" NOT NULL,
+                status TEXT
+            )
+            """,
+            "CREATE INDEX term_deposit_client ON term_deposit (client_id)",
+            "CREATE INDEX term_deposit_maturity ON term_deposit (maturity_date)",
+            """
+            CREATE TABLE loan (
+                id TEXT COLLATE "C" PRIMARY KEY,
+                client_id TEXT COLLATE "C" NOT NULL,
+                product TEXT,
+                principal TEXT,
+                outstanding TEXT,
+                currency TEXT NOT NULL,
+                maturity_date TEXT COLLATE "C",
+                status TEXT,
+                overdue_days BIGINT NOT NULL,
+                last_overdue_ms BIGINT,
+                repaid_date TEXT
+            )
+            """,
+            "CREATE INDEX loan_client ON loan (client_id)",
+            "CREATE INDEX loan_maturity ON loan (maturity_date)",
+            """
+            CREATE TABLE holding (
+                client_id TEXT COLLATE "C" NOT NULL,
+                product_id TEXT COLLATE "C" NOT NULL,
+                amount TEXT NOT NULL,
+                last_trade_ms BIGINT,
+                PRIMARY KEY (client_id, product_id)
+            )
+            """,
+            """
+            CREATE TABLE financials (
+                client_id TEXT COLLATE "C" NOT NULL,
+                period TEXT COLLATE "C" NOT NULL,
+                total_assets TEXT,
+                total_liabilities TEXT,
+                operating_cash_flow TEXT,
+                revenue TEXT,
+                PRIMARY KEY (client_id, period)
+            )
+            """,
+            """
+            CREATE TABLE interaction (
+                journal_seq BIGINT PRIMARY KEY,
+                client_id TEXT,
+                manager_id TEXT,
+                channel TEXT,
+                outcome TEXT,
+                lead_id TEXT,
+                at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX interaction_client ON interaction (client_id, at_ms)",
+            """
+            CREATE TABLE plugin_failure (
+                id BIGSERIAL PRIMARY KEY,
+                plugin TEXT NOT NULL,
+                journal_seq BIGINT,
+                event_id TEXT,
+                error TEXT NOT NULL,
+                at_ms BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE schedule_run (
+                plugin TEXT NOT NULL,
+                local_date TEXT NOT NULL,
+                scheduled_ms BIGINT NOT NULL,
+                ran_ms BIGINT NOT NULL,
+                lead_count BIGINT NOT NULL,
+                PRIMARY KEY (plugin, local_date)
+            )
+            """,
+            // Each event's client hash (`ClientPartitions.hash`), from which its partition follows; 0 without a client.
+            "ALTER TABLE journal ADD COLUMN client_hash INTEGER NOT NULL DEFAULT 0",
+            // How far each partition's events are handled: its state, leads and this position commit together.
+            """
+            CREATE TABLE partition_offset (
+                part INTEGER PRIMARY KEY,
+                position BIGINT NOT NULL,
+                updated_ms BIGINT NOT NULL
+            )
+            """,
+            // Settings every instance must agree on (the partition count), fixed by the first instance to start.
+            "CREATE TABLE cluster_setting (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ]),
     ]
 
     /// Applies the versions not applied yet, in order, inside the caller's transaction (which holds the lock).

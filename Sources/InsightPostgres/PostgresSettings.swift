@@ -119,33 +119,56 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
     public var description: String { redacted }
     public var debugDescription: String { redacted }
 
-    /// The pool's configuration: every connection starts with the schema on its search path.
+    /// The TLS client configuration `sslmode` and `sslrootcert` ask for (nil: no TLS), and whether TLS is required.
+    private func tlsConfiguration() -> (configuration: TLSConfiguration, required: Bool)? {
+        guard tls != .disable else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let rootCertificate {
+            configuration.trustRoots = .file(rootCertificate)
+        }
+        switch tls {
+        // As libpq: `require` with a root certificate file checks the certificate against it (as `verify-ca`).
+        case .require where rootCertificate != nil: configuration.certificateVerification = .noHostnameVerification
+        case .prefer, .require: configuration.certificateVerification = .none
+        case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+        default: configuration.certificateVerification = .fullVerification
+        }
+        return (configuration, tls != .prefer)
+    }
+
+    /// What every connection starts with: the schema on its search path, its name, and the idle-in-transaction limit.
+    private var startupParameters: [(String, String)] {
+        [("search_path", schema), ("application_name", "insightd"),
+         ("idle_in_transaction_session_timeout", Self.idleInTransactionTimeout)]
+    }
+
+    /// The pool's configuration.
     func clientConfiguration() -> PostgresClient.Configuration {
         let tlsSetting: PostgresClient.Configuration.TLS
-        switch tls {
-        case .disable:
+        if let (configuration, required) = tlsConfiguration() {
+            tlsSetting = required ? .require(configuration) : .prefer(configuration)
+        } else {
             tlsSetting = .disable
-        case .prefer, .require, .verifyCA, .verifyFull:
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            if let rootCertificate {
-                configuration.trustRoots = .file(rootCertificate)
-            }
-            switch tls {
-            // As libpq: `require` with a root certificate file checks the certificate against it (as `verify-ca`).
-            case .require where rootCertificate != nil: configuration.certificateVerification = .noHostnameVerification
-            case .prefer, .require: configuration.certificateVerification = .none
-            case .verifyCA: configuration.certificateVerification = .noHostnameVerification
-            default: configuration.certificateVerification = .fullVerification
-            }
-            tlsSetting = tls == .prefer ? .prefer(configuration) : .require(configuration)
         }
         var configuration = PostgresClient.Configuration(host: host, port: port, username: username, password: password,
                                                          database: database, tls: tlsSetting)
         configuration.options.maximumConnections = pool
-        configuration.options.additionalStartupParameters = [
-            ("search_path", schema), ("application_name", "insightd"),
-            ("idle_in_transaction_session_timeout", Self.idleInTransactionTimeout),
-        ]
+        configuration.options.additionalStartupParameters = startupParameters
+        return configuration
+    }
+
+    /// A single connection's configuration (``PostgresBlockingConnections``), the same as the pool's.
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let tlsSetting: PostgresConnection.Configuration.TLS
+        if let (configuration, required) = tlsConfiguration() {
+            let context = try NIOSSLContext(configuration: configuration)
+            tlsSetting = required ? .require(context) : .prefer(context)
+        } else {
+            tlsSetting = .disable
+        }
+        var configuration = PostgresConnection.Configuration(host: host, port: port, username: username,
+                                                             password: password, database: database, tls: tlsSetting)
+        configuration.options.additionalStartupParameters = startupParameters
         return configuration
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import InsightCore
 import InsightStore
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 
@@ -18,15 +19,29 @@ public final class PostgresStore: Sendable {
     let client: PostgresClient
     let logger: Logger
 
+    /// Connections for synchronous calls (the dispatcher's), opened on first use.
+    private let blockingConnections = NIOLockedValueBox<PostgresBlockingConnections?>(nil)
+
     public init(settings: PostgresSettings, logger: Logger) {
         self.settings = settings
         self.logger = logger
         client = PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: logger)
     }
 
-    /// Runs the connection pool until the task is cancelled.
+    /// Runs the connection pool until the task is cancelled; then closes the synchronous connections too.
     public func run() async {
         await client.run()
+        blockingConnections.withLockedValue { $0 }?.close()
+    }
+
+    /// The connections synchronous calls use.
+    func blocking() throws -> PostgresBlockingConnections {
+        try blockingConnections.withLockedValue { connections in
+            if let connections { return connections }
+            let made = try PostgresBlockingConnections(settings: settings, logger: logger)
+            connections = made
+            return made
+        }
     }
 
     /// Runs `body` in one transaction: everything it writes commits together, or (when it throws) nothing does.
@@ -41,18 +56,7 @@ public final class PostgresStore: Sendable {
                 return try await client.withConnection { connection in
                     let logger = self.logger
                     return try await BlockingWork.run {
-                        let session = PostgresSession(connection: connection, logger: logger)
-                        try session.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-                        do {
-                            let result = try body(session)
-                            // A transaction that failed inside answers COMMIT with ROLLBACK: that is not a commit.
-                            let tag = try connection.query("COMMIT", logger: logger).wait().metadata.command
-                            guard tag == "COMMIT" else { throw PostgresStoreError(sqlState: nil, message: "the transaction was rolled back") }
-                            return result
-                        } catch {
-                            _ = try? session.execute("ROLLBACK")
-                            throw error
-                        }
+                        try Self.runTransaction(PostgresSession(connection: connection, logger: logger), body)
                     }
                 }
             } catch let error as PSQLError {
@@ -62,6 +66,21 @@ public final class PostgresStore: Sendable {
                 }
                 throw PostgresStoreError(error)
             }
+        }
+    }
+
+    /// `body` between `BEGIN` and `COMMIT` on the session's connection, on the caller's thread; a ROLLBACK if it throws.
+    static func runTransaction<T>(_ session: PostgresSession, _ body: (PostgresSession) throws -> T) throws -> T {
+        try session.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        do {
+            let result = try body(session)
+            // A transaction that failed inside answers COMMIT with ROLLBACK: that is not a commit.
+            let tag = try session.connection.query("COMMIT", logger: session.logger).wait().metadata.command
+            guard tag == "COMMIT" else { throw PostgresStoreError(sqlState: nil, message: "the transaction was rolled back") }
+            return result
+        } catch {
+            _ = try? session.execute("ROLLBACK")
+            throw error
         }
     }
 

@@ -17,7 +17,7 @@ public struct DispatchCommit: Sendable {
         public var balances: [BalanceSnapshot] = []
         /// The JSON the write needs, made by ``encode(memory:)``: by the shards for a batch's own updates, by the write
         /// itself a chunk at a time on every core for a checkpoint's (``DispatchCommit/encodeClients``).
-        var profileText: String?
+        public internal(set) var profileText: String?
         /// Every plugin's memory of the client as one JSON object (nil: none), for the client row.
         var memoryText: String?
         /// Whether ``encode(memory:)`` wrote ``memoryText``: then nil means no memory (a NULL column), never "not made yet".
@@ -49,7 +49,7 @@ public struct DispatchCommit: Sendable {
         }
 
         /// The `client.memory` column to write: as encoded, or (for an update that was not encoded) from `state.memory`.
-        var memoryColumn: String? {
+        public var memoryColumn: String? {
             memoryEncoded ? memoryText : memoryText ?? Self.memoryText(state)
         }
     }
@@ -288,7 +288,7 @@ extension AppDatabase {
 extension ClientProfile {
     /// The stored form of a profile, as `JSONEncoder` writes it for the `client.profile` column (keys sorted, absent
     /// fields omitted, `riskLevel` as `{"value": n}`), written by hand: profiles are written on the hot path.
-    var storedText: String {
+    public var storedText: String {
         var output = ""
         output.reserveCapacity(320)
         var members = 0

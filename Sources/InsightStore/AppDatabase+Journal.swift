@@ -140,6 +140,12 @@ public struct DispatcherPositions: Sendable, Equatable {
     public var state: Int64
     /// When `handled` was committed (nil: never).
     public var handledAt: Date?
+
+    public init(handled: Int64, state: Int64, handledAt: Date?) {
+        self.handled = handled
+        self.state = state
+        self.handledAt = handledAt
+    }
 }
 
 extension AppDatabase {

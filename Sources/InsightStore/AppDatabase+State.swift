@@ -190,7 +190,7 @@ extension AppDatabase {
 
     /// A stored profile: the form ``ClientProfile/storedText`` writes is read by hand; anything else goes through
     /// `JSONDecoder`, which reads what it can and says what is wrong.
-    static func decodeProfile(_ text: String, client id: String) throws -> ClientProfile {
+    public static func decodeProfile(_ text: String, client id: String) throws -> ClientProfile {
         if let json = try? JSONParser.parse(Array(text.utf8)), let profile = ClientProfile(stored: json) { return profile }
         do {
             return try jsonDecoder.decode(ClientProfile.self, from: Data(text.utf8))
@@ -206,11 +206,7 @@ extension AppDatabase {
     }
 
     static func manager(from record: ManagerRecord) throws -> ManagerState {
-        do {
-            return try jsonDecoder.decode(ManagerState.self, from: Data(record.profile.utf8))
-        } catch {
-            throw StoreError.corruptRow(table: "manager", key: record.id, reason: "\(error)")
-        }
+        try decodeManager(record.profile, id: record.id)
     }
 
     // MARK: - Writing state
@@ -384,8 +380,22 @@ extension AppDatabase {
         }
     }
 
+    /// A manager's stored form (the `manager.profile` column).
+    public static func managerText(_ manager: ManagerState) throws -> String {
+        String(decoding: try jsonEncoder.encode(manager), as: UTF8.self)
+    }
+
+    /// Reads a `manager.profile` column.
+    public static func decodeManager(_ text: String, id: String) throws -> ManagerState {
+        do {
+            return try jsonDecoder.decode(ManagerState.self, from: Data(text.utf8))
+        } catch {
+            throw StoreError.corruptRow(table: "manager", key: id, reason: "\(error)")
+        }
+    }
+
     static func write(_ manager: ManagerState, db: Database) throws {
-        let profile = String(decoding: try jsonEncoder.encode(manager), as: UTF8.self)
+        let profile = try managerText(manager)
         try ManagerRecord(id: manager.id, profile: profile).upsert(db)
     }
 }

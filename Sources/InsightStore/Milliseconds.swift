@@ -11,9 +11,9 @@ extension Date {
 
 extension Decimal {
     /// Exact decimal text for money columns (never through Double).
-    var storedText: String { plainText }
+    public var storedText: String { plainText }
 
-    init?(stored text: String?) {
+    public init?(stored text: String?) {
         guard let text else { return nil }
         self.init(exactly: text)
     }

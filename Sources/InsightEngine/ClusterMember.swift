@@ -1,0 +1,228 @@
+import Foundation
+import InsightCore
+import InsightStore
+import Logging
+import Metrics
+
+/// The `cluster:` section: how this instance shares the work with the others on one shared store.
+///
+/// ```yaml
+/// cluster:
+///   instance: app-1        # this instance's name, unique in the cluster (default: the host name)
+///   partitions: 64         # the clients are split into this many partitions; the same on every instance, fixed
+///   lease_timeout: 15s     # a dead instance's partitions move to the others after this
+/// ```
+public struct ClusterSettings: Sendable, Equatable, Decodable {
+    /// This instance's name in the lease table.
+    public var instance: String
+    /// The cluster's partition count (recorded by the first instance; the others must agree).
+    public var partitions: Int
+    /// How long a lease lasts unless renewed. Leases are renewed every third of it.
+    public var leaseTimeout: Duration
+
+    public init(instance: String, partitions: Int = ClientPartitions.defaultCount, leaseTimeout: Duration = .seconds(15)) {
+        self.instance = instance
+        self.partitions = partitions
+        self.leaseTimeout = leaseTimeout
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case instance, partitions
+        case leaseTimeout = "lease_timeout"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        instance = try container.decodeIfPresent(String.self, forKey: .instance) ?? ProcessInfo.processInfo.hostName
+        partitions = try container.decodeIfPresent(Int.self, forKey: .partitions) ?? ClientPartitions.defaultCount
+        guard (1...4096).contains(partitions) else {
+            throw DecodingError.dataCorruptedError(forKey: .partitions, in: container,
+                                                   debugDescription: "partitions must be between 1 and 4096")
+        }
+        let timeout = try container.decodeIfPresent(DurationText.self, forKey: .leaseTimeout)?.duration ?? .seconds(15)
+        guard timeout >= .seconds(3) else {
+            throw DecodingError.dataCorruptedError(forKey: .leaseTimeout, in: container,
+                                                   debugDescription: "lease_timeout must be at least 3s")
+        }
+        leaseTimeout = timeout
+        guard !instance.isEmpty, instance.count <= 200 else {
+            throw DecodingError.dataCorruptedError(forKey: .instance, in: container,
+                                                   debugDescription: "instance must be a name of 1 to 200 characters")
+        }
+    }
+
+    /// How often leases are renewed (and the others' failures noticed).
+    public var renewInterval: Duration { leaseTimeout / 3 }
+}
+
+/// A duration as config writes it: `15s`, `500ms`, `2m`, or a number of seconds.
+struct DurationText: Decodable {
+    let duration: Duration
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let seconds = try? container.decode(Double.self) {
+            duration = .milliseconds(Int64((seconds * 1000).rounded()))
+            return
+        }
+        let text = try container.decode(String.self).trimmingCharacters(in: .whitespaces)
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (unit, scale) in units where text.hasSuffix(unit) {
+            if let number = Double(text.dropLast(unit.count)), number >= 0 {
+                duration = .milliseconds(Int64((number * scale * 1000).rounded()))
+                return
+            }
+        }
+        throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not a duration (15s, 500ms, 2m)")
+    }
+}
+
+/// One instance of a cluster: keeps its share of the partition leases and dispatches the events of the partitions it
+/// holds, on a dispatcher made for exactly those leases.
+///
+/// ``renewLeases()`` runs every ``ClusterSettings/renewInterval`` (the daemon's lease keeper): it records the instance
+/// alive, and takes or gives back partitions so that the live instances hold about as many each. ``dispatch(maximumBatches:)``
+/// runs the dispatcher; when the held leases differ from those the dispatcher was made for, it makes a new one first
+/// (the partitions' positions are read again, and so is their state). A commit after a lease was lost (this instance
+/// was paused past its lease, and another took the partition) throws ``LeaseLost`` inside the dispatcher: nothing of it
+/// is kept, the dispatcher is dropped, and the next round starts from what the store holds.
+public actor ClusterMember {
+    public typealias MakeDispatcher = @Sendable (any DispatchStore) throws -> Dispatcher
+
+    public let settings: ClusterSettings
+    private let store: any ClusterStore
+    private let makeDispatcher: MakeDispatcher
+    private let now: @Sendable () -> Date
+    private let logger: Logger
+    /// The leases held after the last renewal.
+    private var held: [PartitionLease] = []
+    /// The dispatcher for ``dispatcherLeases`` (nil: none yet, or dropped after an error).
+    private var dispatcher: Dispatcher?
+    private var dispatcherLeases: [PartitionLease] = []
+    /// The live instances at the last renewal.
+    private var members: [String] = []
+
+    private let partitionsGauge = Gauge(label: "insightd_cluster_partitions_held")
+    private let membersGauge = Gauge(label: "insightd_cluster_instances_alive")
+    private let lostCounter = Counter(label: "insightd_cluster_leases_lost_total")
+
+    public init(store: any ClusterStore, settings: ClusterSettings, now: @escaping @Sendable () -> Date, logger: Logger,
+                makeDispatcher: @escaping MakeDispatcher) {
+        self.store = store
+        self.settings = settings
+        self.now = now
+        self.logger = logger
+        self.makeDispatcher = makeDispatcher
+    }
+
+    /// The partitions this instance held at its last renewal.
+    public var heldPartitions: [Int] { held.map(\.partition) }
+
+    /// The instances alive at the last renewal, by name.
+    public var aliveInstances: [String] { members }
+
+    /// Records this instance alive and balances the leases: its share is the partition count divided among the live
+    /// instances (the first ones by name take one more when it does not divide). Returns the partitions it holds.
+    @discardableResult
+    public func renewLeases() async throws -> [Int] {
+        let at = now()
+        let until = at.addingTimeInterval(settings.leaseTimeout.timeInterval)
+        var alive = try await store.heartbeat(instance: settings.instance, now: at, until: until)
+        if !alive.contains(settings.instance) { alive.append(settings.instance) }
+        alive.sort()
+        let index = alive.firstIndex(of: settings.instance) ?? 0
+        let share = settings.partitions / alive.count + (index < settings.partitions % alive.count ? 1 : 0)
+        let before = Set(held.map(\.partition))
+        held = try await store.balanceLeases(instance: settings.instance, partitions: settings.partitions, target: share,
+                                             now: at, until: until)
+        members = alive
+        let after = Set(held.map(\.partition))
+        if before != after {
+            logger.info("cluster partitions changed", metadata: [
+                "cluster.instance": "\(settings.instance)", "cluster.partitions": "\(after.count)",
+                "cluster.gained": "\(after.subtracting(before).sorted())", "cluster.lost": "\(before.subtracting(after).sorted())",
+                "cluster.instances": "\(alive.joined(separator: ","))",
+            ])
+        }
+        partitionsGauge.record(after.count)
+        membersGauge.record(alive.count)
+        return held.map(\.partition)
+    }
+
+    /// Handles the held partitions' events, up to `maximumBatches` batches (see ``Dispatcher/drain(maximumBatches:)``).
+    /// Returns the events handled. A lost lease drops the dispatcher and returns 0: the partition is another's now.
+    @discardableResult
+    public func dispatch(maximumBatches: Int = 8) async throws -> Int {
+        guard let dispatcher = try await currentDispatcher() else { return 0 }
+        do {
+            return try await dispatcher.drain(maximumBatches: maximumBatches)
+        } catch let lost as LeaseLost {
+            dropDispatcher(after: lost)
+            return 0
+        } catch {
+            // Anything else: start again from what the store holds.
+            self.dispatcher = nil
+            throw error
+        }
+    }
+
+    /// Runs a plugin's daily tick if no other instance has (or is running) it: one instance per plugin and day. Returns
+    /// the new leads, or nil when another instance has the tick (or this one holds no partition).
+    public func runTick(_ tick: ScheduleTick, plugin: String) async throws -> [Lead]? {
+        guard let dispatcher = try await currentDispatcher() else { return nil }
+        let at = now()
+        let date = tick.localDate.description
+        guard try await store.claimTick(plugin: plugin, localDate: date, instance: settings.instance, now: at,
+                                        until: at.addingTimeInterval(settings.leaseTimeout.timeInterval * 4)) else { return nil }
+        let leads: [Lead]
+        do {
+            leads = try await dispatcher.runTick(tick, plugin: plugin)
+        } catch let lost as LeaseLost {
+            dropDispatcher(after: lost)
+            throw lost
+        }
+        try await store.finishTick(plugin: plugin, localDate: date, instance: settings.instance)
+        return leads
+    }
+
+    /// Gives every lease back (a clean shutdown): the others take the partitions at their next renewal, not after the
+    /// lease timeout.
+    public func leave() async throws {
+        dispatcher = nil
+        dispatcherLeases = []
+        held = []
+        try await store.releaseLeases(instance: settings.instance)
+        partitionsGauge.record(0)
+    }
+
+    /// The dispatcher for the leases held now: the one made for them, or a new one.
+    private func currentDispatcher() async throws -> Dispatcher? {
+        guard !held.isEmpty else {
+            dispatcher = nil
+            dispatcherLeases = []
+            return nil
+        }
+        if let dispatcher, dispatcherLeases == held.map(Self.withoutExpiry) { return dispatcher }
+        let view = try await store.partitionView(holding: held, partitions: settings.partitions, now: now)
+        let made = try makeDispatcher(view)
+        dispatcher = made
+        dispatcherLeases = held.map(Self.withoutExpiry)
+        return made
+    }
+
+    /// A renewal moves a lease's expiry, not its holder or epoch: the same dispatcher goes on.
+    private static func withoutExpiry(_ lease: PartitionLease) -> PartitionLease {
+        PartitionLease(partition: lease.partition, owner: lease.owner, epoch: lease.epoch, expires: .distantPast)
+    }
+
+    private func dropDispatcher(after lost: LeaseLost) {
+        lostCounter.increment()
+        logger.warning("a partition lease was lost before the commit; the batch was not committed and is left to its new holder",
+                       metadata: ["cluster.instance": "\(settings.instance)", "cluster.partition": "\(lost.partition)",
+                                  "lease.epoch": "\(lost.epoch)"])
+        dispatcher = nil
+        dispatcherLeases = []
+        // Until the next renewal says which partitions are still held, none are dispatched.
+        held = []
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import InsightCore
+import InsightEngine
+import InsightPlugins
+import InsightPostgres
+import InsightStore
+import InsightTesting
+import Logging
+import Testing
+
+/// Three cluster members on one PostgreSQL, in one process, on a clock the test moves: partitions spread between them,
+/// move when one stops renewing, and a paused member's stale work never commits. Each event's state change and lead
+/// happen once whoever handles it.
+@Suite("cluster dispatch on PostgreSQL", .enabled(if: TestPostgres.url != nil || TestPostgres.isRequired))
+struct ClusterDispatchTests {
+    static let start = instant("2026-11-20T10:00:00+08:00")
+    static let partitions = 16
+
+    struct Member {
+        let member: ClusterMember
+        let name: String
+    }
+
+    static func member(_ name: String, store: PostgresStore, clock: FixedTimeSource) throws -> Member {
+        let settings = SettingsBox(PipelineSettings(plugins: [try rulesPlugin()], timeZone: shanghai, locale: "zh-CN"))
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let member = ClusterMember(store: store, settings: ClusterSettings(instance: name, partitions: partitions),
+                                   now: { clock.now() }, logger: logger) { view in
+            try Dispatcher(database: view, settings: settings, clock: .live(clock), shards: 2, batchSize: 256,
+                           stateWrites: .everyBatch, logger: logger)
+        }
+        return Member(member: member, name: name)
+    }
+
+    /// Dispatches until a round handles nothing.
+    static func drain(_ member: Member) async throws -> Int {
+        var total = 0
+        while true {
+            let handled = try await member.member.dispatch()
+            total += handled
+            if handled == 0 { return total }
+        }
+    }
+
+    static func count(_ store: PostgresStore, _ query: PostgresQueryText) async throws -> Int {
+        try await store.transaction { try $0.value(Int.self, query.query) ?? -1 }
+    }
+
+    @Test("partitions spread over three members, move when one stops renewing, and a paused member's commit is refused; "
+          + "every event's state and lead happen once")
+    func failover() async throws {
+        let test = try await TestPostgres.start()
+        let store = test.store
+        let clock = FixedTimeSource(Self.start)
+        let a = try Self.member("a", store: store, clock: clock)
+        let b = try Self.member("b", store: store, clock: clock)
+        let c = try Self.member("c", store: store, clock: clock)
+
+        // Joining one after another, then a second round: 6, 5 and 5 partitions, none twice.
+        for member in [a, b, c, a, b, c] { try await member.member.renewLeases() }
+        let held = [try await a.member.renewLeases(), try await b.member.renewLeases(), try await c.member.renewLeases()]
+        #expect(held.map(\.count) == [6, 5, 5])
+        #expect(Set(held.flatMap { $0 }).count == Self.partitions)
+
+        let events = syntheticEvents(count: 3000, clients: 300)
+        let first = Array(events[..<1500]), second = Array(events[1500...])
+        _ = try await store.appendSubmissions([IngestSubmission(events: first)], receivedAt: Self.start)
+        var handled = 0
+        for member in [a, b, c] { handled += try await Self.drain(member) }
+        #expect(handled == 1500, "each event handled by exactly one member")
+
+        // b stops renewing (paused, or killed). The others take its partitions once its lease has run out.
+        _ = try await store.appendSubmissions([IngestSubmission(events: second)], receivedAt: Self.start)
+        clock.advance(by: 20)
+        try await a.member.renewLeases()
+        try await c.member.renewLeases()
+        let after = [try await a.member.renewLeases(), try await c.member.renewLeases()]
+        #expect(after.map(\.count) == [8, 8], "b's partitions were taken over")
+        for member in [a, c] { handled += try await Self.drain(member) }
+        #expect(handled == 3000)
+
+        // b resumes with the dispatcher of its old leases: what it handles again must not commit.
+        #expect(try await b.member.dispatch() == 0)
+        #expect(await b.member.heldPartitions.isEmpty, "b knows it lost its leases")
+
+        // b renews: it is alive again and gets a share back as the others give partitions up.
+        for member in [b, a, c, b] { try await member.member.renewLeases() }
+        #expect(try await b.member.renewLeases().count == 5)
+        for member in [a, b, c] { _ = try await Self.drain(member) }
+
+        // Exactly once: one lead per large credit, and each account's transaction count is its number of events.
+        let largeCredits = events.filter { $0.field("amount")?.stringValue == "600000.00" }.count
+        #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM lead") == largeCredits)
+        #expect(try await Self.count(store, "SELECT COUNT(DISTINCT journal_seq)::bigint FROM lead") == largeCredits)
+        #expect(try await Self.count(store, "SELECT SUM(transaction_count)::bigint FROM account") == events.count)
+        #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM account") == 300)
+        // Every partition's position is at the journal's head.
+        #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE position = 3000")
+                == Self.partitions)
+
+        try await a.member.leave()
+        #expect(await a.member.heldPartitions.isEmpty)
+        #expect(try await store.leases().allSatisfy { $0.owner != "a" })
+    }
+
+    @Test("the cluster's partition count is fixed by the first instance; another count is refused")
+    func partitionCountAgreed() async throws {
+        let test = try await TestPostgres.start()
+        try await test.store.agreePartitions(64)
+        try await test.store.agreePartitions(64)
+        await #expect(throws: PostgresStoreError.self) { try await test.store.agreePartitions(32) }
+    }
+}
+
+/// A query written as a literal (the tests' own SQL).
+struct PostgresQueryText: ExpressibleByStringLiteral {
+    let query: PostgresQuery
+    init(stringLiteral value: String) { query = PostgresQuery(unsafeSQL: value) }
+}
