@@ -143,6 +143,7 @@ let package = Package(
                 "InsightIngest",
                 "InsightHTTP",
                 "InsightDelivery",
+                "InsightPostgres",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

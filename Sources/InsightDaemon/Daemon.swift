@@ -94,26 +94,32 @@ public struct Daemon: Sendable {
 
     /// One watcher per `kind: inbox` source.
     public func inboxWatchers() -> [InboxWatcher] {
+        let wake = self.wake
+        return Self.inboxSettings(configuration).map { settings in
+            InboxWatcher(settings: settings, sink: database, health: health, logger: logger.component("inbox"),
+                         onCommitted: { wake.wake() })
+        }
+    }
+
+    /// Each `kind: inbox` source's settings.
+    static func inboxSettings(_ configuration: LoadedConfiguration) -> [InboxSettings] {
         let config = configuration.config
-        return config.sources.filter { $0.kind == .inbox }.compactMap { source -> InboxWatcher? in
+        return config.sources.filter { $0.kind == .inbox }.compactMap { source -> InboxSettings? in
             guard let path = source.path else { return nil }
             let mappings = source.csv.map { mapping in
                 CSVMapping(match: mapping.match, type: mapping.type,
                            encoding: TextEncoding(rawValue: mapping.encoding.rawValue) ?? .utf8,
                            delimiter: mapping.delimiter.first ?? ",", source: mapping.source, columns: mapping.columns)
             }
-            let settings = InboxSettings(
+            return InboxSettings(
                 name: source.name, directory: configuration.absolutePath(path), mappings: mappings,
                 pollInterval: source.pollInterval?.duration ?? .seconds(2),
                 onDone: source.onDone == .delete ? .delete : .move, timeZone: config.timeZone)
-            let wake = self.wake
-            return InboxWatcher(settings: settings, sink: database, health: health,
-                                logger: logger.component("inbox"), onCommitted: { wake.wake() })
         }
     }
 
-    /// The HTTP application over this daemon's parts.
-    public func httpServer() -> HTTPServer {
+    /// Who may call: webhook secrets and source tokens by source, API tokens with their scopes.
+    static func authenticator(_ configuration: LoadedConfiguration) -> Authenticator {
         let config = configuration.config
         var webhookSecrets: [String: String] = [:]
         var sourceTokens: [String: String] = [:]
@@ -126,10 +132,16 @@ public struct Daemon: Sendable {
             return Authenticator.APIToken(name: token.name, token: secret.value,
                                           scopes: Set(token.scopes.compactMap { Authenticator.Scope(rawValue: $0.rawValue) }))
         }
+        return Authenticator(webhookSecrets: webhookSecrets, sourceTokens: sourceTokens, apiTokens: apiTokens)
+    }
+
+    /// The HTTP application over this daemon's parts.
+    public func httpServer() -> HTTPServer {
+        let config = configuration.config
         return HTTPServer(
             settings: .init(host: config.listen.host, port: config.listen.port, maximumBodyBytes: config.http.maxBodyBytes,
                             limits: Self.serverLimits(config.http, descriptorLimit: DescriptorUse.current()?.limit, logger: logger)),
-            authenticator: Authenticator(webhookSecrets: webhookSecrets, sourceTokens: sourceTokens, apiTokens: apiTokens),
+            authenticator: Self.authenticator(configuration),
             database: database, queue: ingestQueue, dispatcher: dispatcher, pipeline: settings, health: health,
             timeSource: timeSource, logger: logger.component("http"), timeZone: config.timeZone,
             outboxChanged: { [outbox] in outbox.wakeLanes() }, receiverNames: Set(config.receivers.map(\.name)),

@@ -26,7 +26,7 @@ public struct ClusterSettings: Sendable, Equatable, Decodable {
         self.leaseTimeout = leaseTimeout
     }
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey, CaseIterable {
         case instance, partitions
         case leaseTimeout = "lease_timeout"
     }
@@ -39,7 +39,7 @@ public struct ClusterSettings: Sendable, Equatable, Decodable {
             throw DecodingError.dataCorruptedError(forKey: .partitions, in: container,
                                                    debugDescription: "partitions must be between 1 and 4096")
         }
-        let timeout = try container.decodeIfPresent(DurationText.self, forKey: .leaseTimeout)?.duration ?? .seconds(15)
+        let timeout = try container.decodeIfPresent(ConfigDuration.self, forKey: .leaseTimeout)?.duration ?? .seconds(15)
         guard timeout >= .seconds(3) else {
             throw DecodingError.dataCorruptedError(forKey: .leaseTimeout, in: container,
                                                    debugDescription: "lease_timeout must be at least 3s")
@@ -55,28 +55,6 @@ public struct ClusterSettings: Sendable, Equatable, Decodable {
     public var renewInterval: Duration { leaseTimeout / 3 }
 }
 
-/// A duration as config writes it: `15s`, `500ms`, `2m`, or a number of seconds.
-struct DurationText: Decodable {
-    let duration: Duration
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let seconds = try? container.decode(Double.self) {
-            duration = .milliseconds(Int64((seconds * 1000).rounded()))
-            return
-        }
-        let text = try container.decode(String.self).trimmingCharacters(in: .whitespaces)
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (unit, scale) in units where text.hasSuffix(unit) {
-            if let number = Double(text.dropLast(unit.count)), number >= 0 {
-                duration = .milliseconds(Int64((number * scale * 1000).rounded()))
-                return
-            }
-        }
-        throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not a duration (15s, 500ms, 2m)")
-    }
-}
-
 /// One instance of a cluster: keeps its share of the partition leases and dispatches the events of the partitions it
 /// holds, on a dispatcher made for exactly those leases.
 ///
@@ -89,7 +67,7 @@ struct DurationText: Decodable {
 public actor ClusterMember {
     public typealias MakeDispatcher = @Sendable (any DispatchStore) throws -> Dispatcher
 
-    public let settings: ClusterSettings
+    public nonisolated let settings: ClusterSettings
     private let store: any ClusterStore
     private let makeDispatcher: MakeDispatcher
     private let now: @Sendable () -> Date

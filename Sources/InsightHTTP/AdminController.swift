@@ -9,7 +9,7 @@ import InsightStore
 struct AdminController: Sendable {
     let authenticator: Authenticator
     let dispatcher: Dispatcher
-    let database: AppDatabase
+    let journal: any JournalStore
     let settings: SettingsBox
     /// How long a tick waits for the dispatcher to handle the events journaled before it was asked for.
     let catchUp: Duration
@@ -32,7 +32,7 @@ struct AdminController: Sendable {
                           detail: "field \"at\" is required, as an RFC 3339 time such as \"2026-11-25T08:30:00+08:00\"")
         }
         // Every event acknowledged before this request must be handled first, or the tick would miss it.
-        let head = try database.journalHead()
+        let head = try await journal.journalHead()
         let deadline = ContinuousClock.now + catchUp
         while await dispatcher.currentPosition < head {
             guard ContinuousClock.now < deadline else {

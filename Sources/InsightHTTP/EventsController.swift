@@ -10,7 +10,7 @@ import NIOCore
 /// with Standard Webhooks or sent with a bearer token. 202 only once the accepted events are committed.
 struct EventsController: Sendable {
     let authenticator: Authenticator
-    let database: AppDatabase
+    let journal: any JournalStore
     let queue: IngestQueue
     let maximumBodyBytes: Int
     let limits: ServerLimits
@@ -52,7 +52,7 @@ struct EventsController: Sendable {
         case .sender(let known): sender = known
         case .signed(let pending): sender = try pending.finish()
         }
-        if let webhookId = sender.webhookId, try database.webhookSeen(source: sender.source, id: webhookId) {
+        if let webhookId = sender.webhookId, try await journal.webhookSeen(source: sender.source, id: webhookId) {
             return Self.replayResponse(webhookId)
         }
 

@@ -14,7 +14,7 @@ import Glibc
 /// failure's own text can hold paths and addresses, and goes only to a caller with a token of scope `read` or
 /// `admin` (and always to the log).
 struct HealthController: Sendable {
-    let database: AppDatabase
+    let store: StoreReadiness
     let health: HealthBoard
     let authenticator: Authenticator
     let connections: ConnectionGauge
@@ -24,13 +24,14 @@ struct HealthController: Sendable {
         router.get("/healthz") { _, _ in EventsController.json(.object(["status": .string("ok")]), status: .ok) }
         router.get("/readyz") { request, _ in
             let detailed = (try? authenticator.requireAny([.read, .admin], headers: request.headers)) != nil
-            return self.readiness(detailed: detailed)
+            return await self.readiness(detailed: detailed)
         }
     }
 
-    func readiness(detailed: Bool = false) -> Response {
+    func readiness(detailed: Bool = false) async -> Response {
         var problems: [String] = []
-        if !database.isWritable() { problems.append("database: not writable") }
+        let store = await self.store.check()
+        if let problem = store.problem { problems.append(problem) }
         for (name, status) in health.snapshot.sorted(by: { $0.key < $1.key }) {
             switch status {
             case .running: break
@@ -45,9 +46,25 @@ struct HealthController: Sendable {
                 problems.append("descriptors: \(use.open) of \(use.limit) open; raise LimitNOFILE or lower http.max_connections")
             }
         }
+        if detailed, let details = store.details { body["store"] = details }
         body["status"] = .string(problems.isEmpty ? "ready" : "not ready")
         body["problems"] = .array(problems.map(JSONValue.string))
         return EventsController.json(.object(body), status: problems.isEmpty ? .ok : .serviceUnavailable)
+    }
+}
+
+/// The store's part of `/readyz`: a problem that makes the instance not ready (nil: none), and what a reader with the
+/// read or admin scope sees of it (a cluster's partitions, instances and lag).
+public struct StoreReadiness: Sendable {
+    public var check: @Sendable () async -> (problem: String?, details: JSONValue?)
+
+    public init(check: @escaping @Sendable () async -> (problem: String?, details: JSONValue?)) {
+        self.check = check
+    }
+
+    /// The embedded SQLite store: ready while its database takes writes.
+    public static func sqlite(_ database: AppDatabase) -> StoreReadiness {
+        StoreReadiness { (database.isWritable() ? nil : "database: not writable", nil) }
     }
 }
 

@@ -25,7 +25,7 @@ public final class IngestQueue: Service, Sendable {
         var stopping = false
     }
 
-    private let database: AppDatabase
+    private let database: any JournalStore
     private let capacity: Int
     private let maximumBatch: Int
     private let logger: Logger
@@ -33,7 +33,7 @@ public final class IngestQueue: Service, Sendable {
     private let state = Mutex(State())
 
     /// `capacity`: requests that may wait; `maximumBatch`: requests per transaction.
-    public init(database: AppDatabase, capacity: Int = 10_000, maximumBatch: Int = 512, logger: Logger,
+    public init(database: any JournalStore, capacity: Int = 10_000, maximumBatch: Int = 512, logger: Logger,
                 onCommitted: @escaping @Sendable () -> Void = {}) {
         self.database = database
         self.capacity = capacity
@@ -116,7 +116,7 @@ public final class IngestQueue: Service, Sendable {
 
     private func commit(_ batch: [Pending]) async {
         do {
-            let outcomes = try await database.ingestAsync(batch.map(\.submission), receivedAt: Date())
+            let outcomes = try await database.appendSubmissions(batch.map(\.submission), receivedAt: Date())
             for (pending, outcome) in zip(batch, outcomes) { pending.continuation.resume(returning: outcome) }
             onCommitted()
         } catch {

@@ -40,6 +40,14 @@ struct LeadsController: Sendable {
         !token.scopes.isDisjoint(with: [.compliance, .admin])
     }
 
+    /// Every route it serves, by method and path.
+    static let routes: [(HTTPRequest.Method, RouterPath)] = [
+        (.get, "/v1/leads"), (.get, "/v1/leads/{id}"), (.post, "/v1/leads/{id}/feedback"), (.post, "/v1/leads/{id}/decision"),
+        (.get, "/v1/clients/{id}"), (.get, "/v1/snoozes"), (.post, "/v1/snoozes"), (.delete, "/v1/snoozes/{id}"),
+        (.get, "/v1/deliveries"), (.post, "/v1/deliveries/{id}/retry"), (.get, "/v1/receivers"),
+        (.post, "/v1/receivers/{name}/enable"), (.get, "/v1/stats/conversions"),
+    ]
+
     func register(on router: Router<BasicRequestContext>) {
         router.get("/v1/leads") { request, context in try self.list(request, context: context) }
         router.get("/v1/leads/{id}") { request, context in try self.show(request, context: context) }

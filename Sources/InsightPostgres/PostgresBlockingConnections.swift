@@ -90,7 +90,8 @@ final class PostgresBlockingConnections: Sendable {
         for connection in connections { try? connection.close().wait() }
     }
 
-    private func take() throws -> PostgresConnection {
+    /// An idle connection, or a new one: the caller gives it back (``giveBack(_:)``) or closes it.
+    func take() throws -> PostgresConnection {
         while let connection = idle.withLockedValue({ $0.popLast() }) {
             if !connection.isClosed { return connection }
         }
@@ -106,7 +107,7 @@ final class PostgresBlockingConnections: Sendable {
         }
     }
 
-    private func giveBack(_ connection: PostgresConnection) {
+    func giveBack(_ connection: PostgresConnection) {
         let surplus = idle.withLockedValue { connections -> Bool in
             guard connections.count < keepIdle else { return true }
             connections.append(connection)

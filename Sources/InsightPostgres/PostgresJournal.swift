@@ -12,40 +12,46 @@ extension PostgresStore: JournalStore {
     static let journalLockKey: Int64 = 0x6A_6F_75_72_6E_61_6C
 
     public func appendSubmissions(_ submissions: [IngestSubmission], receivedAt: Date) async throws -> [IngestOutcome] {
-        let received = receivedAt.milliseconds
         // The texts are made here, off the transaction's thread and before the lock is taken.
         let prepared = submissions.map { JournalBatch($0.events) }
         return try await transaction { session in
-            try session.execute("SELECT pg_advisory_xact_lock(\(Self.journalLockKey))")
-            var outcomes: [IngestOutcome] = []
-            outcomes.reserveCapacity(submissions.count)
-            for (submission, batch) in zip(submissions, prepared) {
-                if let webhook = submission.webhook {
-                    let inserted = try session.execute("""
-                        INSERT INTO webhook_seen (source, webhook_id, received_ms) VALUES (\(webhook.source), \(webhook.id), \(received))
-                        ON CONFLICT DO NOTHING
-                        """)
-                    if inserted == 0 {
-                        outcomes.append(IngestOutcome(sequences: [], replayedWebhook: true))
-                        continue
-                    }
-                }
-                try Self.insertQuarantine(submission.quarantine, session: session)
-                let sequences = try batch.append(session: session, received: received)
-                if let checkpoint = submission.checkpoint {
-                    try session.execute("""
-                        INSERT INTO inbox_file (source, file_key, file_name, byte_offset, line, finished, updated_ms)
-                        VALUES (\(checkpoint.source), \(checkpoint.fileKey), \(checkpoint.fileName), \(checkpoint.byteOffset),
-                                \(checkpoint.line), \(checkpoint.finished), \(received))
-                        ON CONFLICT (source, file_key) DO UPDATE SET file_name = EXCLUDED.file_name,
-                            byte_offset = EXCLUDED.byte_offset, line = EXCLUDED.line, finished = EXCLUDED.finished,
-                            updated_ms = EXCLUDED.updated_ms
-                        """)
-                }
-                outcomes.append(IngestOutcome(sequences: sequences, replayedWebhook: false))
-            }
-            return outcomes
+            try Self.append(submissions, prepared: prepared, received: receivedAt.milliseconds, session: session)
         }
+    }
+
+    /// Everything of an append inside the caller's transaction: the journal's lock, webhook ids, quarantine, events,
+    /// inbox checkpoints.
+    static func append(_ submissions: [IngestSubmission], prepared: [JournalBatch], received: Int64,
+                       session: PostgresSession) throws -> [IngestOutcome] {
+        try session.execute("SELECT pg_advisory_xact_lock(\(Self.journalLockKey))")
+        var outcomes: [IngestOutcome] = []
+        outcomes.reserveCapacity(submissions.count)
+        for (submission, batch) in zip(submissions, prepared) {
+            if let webhook = submission.webhook {
+                let inserted = try session.execute("""
+                    INSERT INTO webhook_seen (source, webhook_id, received_ms) VALUES (\(webhook.source), \(webhook.id), \(received))
+                    ON CONFLICT DO NOTHING
+                    """)
+                if inserted == 0 {
+                    outcomes.append(IngestOutcome(sequences: [], replayedWebhook: true))
+                    continue
+                }
+            }
+            try insertQuarantine(submission.quarantine, session: session)
+            let sequences = try batch.append(session: session, received: received)
+            if let checkpoint = submission.checkpoint {
+                try session.execute("""
+                    INSERT INTO inbox_file (source, file_key, file_name, byte_offset, line, finished, updated_ms)
+                    VALUES (\(checkpoint.source), \(checkpoint.fileKey), \(checkpoint.fileName), \(checkpoint.byteOffset),
+                            \(checkpoint.line), \(checkpoint.finished), \(received))
+                    ON CONFLICT (source, file_key) DO UPDATE SET file_name = EXCLUDED.file_name,
+                        byte_offset = EXCLUDED.byte_offset, line = EXCLUDED.line, finished = EXCLUDED.finished,
+                        updated_ms = EXCLUDED.updated_ms
+                    """)
+            }
+            outcomes.append(IngestOutcome(sequences: sequences, replayedWebhook: false))
+        }
+        return outcomes
     }
 
     /// The payload goes as bytes (it is whatever did not parse, U+0000 included); the other texts through ``storable(_:)``.
@@ -85,15 +91,7 @@ extension PostgresStore: JournalStore {
     }
 
     public func inboxCheckpoint(source: String, fileKey: String) async throws -> InboxCheckpoint? {
-        try await transaction { session in
-            try session.rows("""
-                SELECT file_name, byte_offset, line, finished FROM inbox_file WHERE source = \(source) AND file_key = \(fileKey)
-                """).first.map { row in
-                let (name, offset, line, finished) = try row.decode((String, Int64, Int, Bool).self)
-                return InboxCheckpoint(source: source, fileKey: fileKey, fileName: name, byteOffset: offset, line: line,
-                                       finished: finished)
-            }
-        }
+        try await transaction { session in try Self.checkpoint(source: source, fileKey: fileKey, session: session) }
     }
 
     public func webhookSeen(source: String, id: String) async throws -> Bool {
@@ -183,6 +181,57 @@ struct JournalBatch: Sendable {
         init(source: String, id: String) {
             self.source = Array(source.utf8)
             self.id = Array(id.utf8)
+        }
+    }
+}
+
+/// The inbox's way in on PostgreSQL: synchronous, as the inbox reads files on a thread of its own.
+extension PostgresStore: IngestSink {
+    public func ingest(_ submissions: [IngestSubmission], receivedAt: Date) throws -> [IngestOutcome] {
+        let prepared = submissions.map { JournalBatch($0.events) }
+        return try blocking().transaction { session in
+            try Self.append(submissions, prepared: prepared, received: receivedAt.milliseconds, session: session)
+        }
+    }
+
+    public func inboxCheckpoint(source: String, fileKey: String) throws -> InboxCheckpoint? {
+        try blocking().withSession { session in try Self.checkpoint(source: source, fileKey: fileKey, session: session) }
+    }
+
+    static func checkpoint(source: String, fileKey: String, session: PostgresSession) throws -> InboxCheckpoint? {
+        try session.rows("""
+            SELECT file_name, byte_offset, line, finished FROM inbox_file WHERE source = \(source) AND file_key = \(fileKey)
+            """).first.map { row in
+            let (name, offset, line, finished) = try row.decode((String, Int64, Int, Bool).self)
+            return InboxCheckpoint(source: source, fileKey: fileKey, fileName: name, byteOffset: offset, line: line,
+                                   finished: finished)
+        }
+    }
+
+    /// A session-level advisory lock on the file's name, held by a connection set aside for the claim: exactly one
+    /// instance reads a file of a shared inbox at a time, and the lock goes with its session if that instance dies.
+    public func claimInboxFile(source: String, name: String) throws -> InboxFileClaim? {
+        let connections = try blocking()
+        let connection = try connections.take()
+        let session = PostgresSession(connection: connection, logger: logger)
+        let key = "inbox:" + storable(source) + "/" + storable(name)
+        do {
+            guard try session.value(Bool.self, """
+                SELECT pg_try_advisory_lock(\(PostgresSession.serializeSpace), hashtext(\(key)))
+                """) == true else {
+                connections.giveBack(connection)
+                return nil
+            }
+        } catch {
+            try? connection.close().wait()
+            throw error
+        }
+        return InboxFileClaim {
+            if (try? session.execute("SELECT pg_advisory_unlock(\(PostgresSession.serializeSpace), hashtext(\(key)))")) != nil {
+                connections.giveBack(connection)
+            } else {
+                try? connection.close().wait()  // the session ends, and its lock with it
+            }
         }
     }
 }

@@ -172,3 +172,70 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
         return configuration
     }
 }
+
+/// The `store:` section, as the daemon reads it:
+///
+/// ```yaml
+/// store:
+///   kind: postgres               # sqlite (the default: one instance, state_dir) or postgres (one or several instances)
+///   url: "env:INSIGHTD_PG_URL"   # a secret reference (env:, file:, credential:) to a postgres:// URL
+///   pool: 16                     # connections per instance at most (default 16)
+///   schema: insightd             # the schema insightd's tables live in (default insightd)
+/// ```
+///
+/// `url` is where the URL comes from, never logged; the daemon resolves it as it resolves every secret and makes the
+/// ``PostgresSettings`` from it (``settings(url:)``).
+public struct PostgresStoreConfig: Sendable, Equatable, Decodable {
+    public enum Kind: String, Sendable, Decodable, CaseIterable {
+        case sqlite, postgres
+    }
+
+    public var kind: Kind
+    /// The URL's secret reference, as written.
+    public var url: String?
+    public var pool: Int
+    public var schema: String
+
+    public init(kind: Kind = .sqlite, url: String? = nil, pool: Int = PostgresSettings.defaultPool, schema: String = "insightd") {
+        self.kind = kind
+        self.url = url
+        self.pool = pool
+        self.schema = schema
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case kind, url, pool, schema
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try container.decodeIfPresent(Kind.self, forKey: .kind) ?? .sqlite
+        url = try container.decodeIfPresent(String.self, forKey: .url)
+        pool = try container.decodeIfPresent(Int.self, forKey: .pool) ?? PostgresSettings.defaultPool
+        schema = try container.decodeIfPresent(String.self, forKey: .schema) ?? "insightd"
+        switch kind {
+        case .sqlite:
+            for key in [CodingKeys.url, .pool, .schema] where container.contains(key) {
+                throw DecodingError.dataCorruptedError(forKey: key, in: container,
+                    debugDescription: "\(key.rawValue) belongs to kind: postgres (kind: sqlite keeps its state in state_dir)")
+            }
+        case .postgres:
+            guard url != nil else {
+                throw DecodingError.keyNotFound(CodingKeys.url, .init(codingPath: decoder.codingPath,
+                    debugDescription: "kind: postgres needs url, e.g. url: \"env:INSIGHTD_PG_URL\""))
+            }
+            guard (1...1000).contains(pool) else {
+                throw DecodingError.dataCorruptedError(forKey: .pool, in: container, debugDescription: "pool must be between 1 and 1000")
+            }
+            guard PostgresSettings.isIdentifier(schema) else {
+                throw DecodingError.dataCorruptedError(forKey: .schema, in: container,
+                    debugDescription: "schema must be a plain identifier (lowercase letters, digits, _)")
+            }
+        }
+    }
+
+    /// The connection settings, from the resolved URL.
+    public func settings(url: String) throws(PostgresSettings.InvalidURL) -> PostgresSettings {
+        try PostgresSettings(url: url, pool: pool, schema: schema)
+    }
+}

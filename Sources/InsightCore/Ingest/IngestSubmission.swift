@@ -60,4 +60,22 @@ public protocol IngestSink: Sendable {
     func ingest(_ submissions: [IngestSubmission], receivedAt: Date) throws -> [IngestOutcome]
     /// Where the inbox stopped in a file, if it started it.
     func inboxCheckpoint(source: String, fileKey: String) throws -> InboxCheckpoint?
+    /// Takes the inbox file `name` of `source` for this instance to read, until the claim is released; nil while
+    /// another instance of a cluster reads it. A single instance always gets it.
+    func claimInboxFile(source: String, name: String) throws -> InboxFileClaim?
+}
+
+extension IngestSink {
+    public func claimInboxFile(source: String, name: String) throws -> InboxFileClaim? { InboxFileClaim {} }
+}
+
+/// An inbox file taken to be read (see ``IngestSink/claimInboxFile(source:name:)``); ``release()`` gives it back.
+public final class InboxFileClaim: Sendable {
+    private let onRelease: @Sendable () -> Void
+
+    public init(release: @escaping @Sendable () -> Void) {
+        onRelease = release
+    }
+
+    public func release() { onRelease() }
 }

@@ -46,6 +46,10 @@ public enum Commands {
         for warning in configuration.warnings { logger.warning("\(warning)") }
         raiseDescriptorLimit(logger: logger)
         do {
+            if configuration.config.store.kind == .postgres {
+                try await ClusterDaemon.build(configuration: configuration, logger: logger).run()
+                return 0
+            }
             let daemon = try Daemon.build(configuration: configuration, logger: logger)
             try await daemon.run()
             return 0

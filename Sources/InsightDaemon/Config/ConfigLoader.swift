@@ -181,6 +181,18 @@ public struct ConfigLoader: Sendable {
             }
         }
 
+        if config.store.kind == .postgres, let url = config.store.url {
+            resolve(SecretReference(url), ["store", "url"])
+            if let secret = secrets["store.url"] {
+                do {
+                    _ = try config.store.settings(url: secret.value)
+                } catch {
+                    // The URL holds the password: the message says what is wrong with it, never what it is.
+                    errors.append(document.error(at: ["store", "url"], "the PostgreSQL URL \(error.description)"))
+                }
+            }
+        }
+
         let stateDirectory = absolute(config.stateDir, relativeTo: baseDirectory)
         let pluginsDirectory = absolute(config.pluginsDir ?? "plugins-config", relativeTo: baseDirectory)
         var plugins: [LoadedPlugin] = []

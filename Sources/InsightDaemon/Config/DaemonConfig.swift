@@ -1,6 +1,7 @@
 import Foundation
 import InsightCore
 import InsightEngine
+import InsightPostgres
 import InsightStore
 
 /// `deploy/insightd.yaml`: the main configuration (DESIGN §6). Keys are snake_case; unknown keys are errors.
@@ -18,6 +19,11 @@ public struct DaemonConfig: Sendable, Decodable {
     public var retention: RetentionConfig
     public var dispatcher: DispatcherConfig
     public var storage: StorageConfig
+    /// `store:`: where journal, state, ledger and outbox live (InsightPostgres declares it).
+    public var store: PostgresStoreConfig
+    /// `cluster:`: this instance's part in a cluster on the shared store (InsightEngine declares it); only with
+    /// `store.kind: postgres`.
+    public var cluster: ClusterSettings?
     public var logging: LoggingConfig
     public var http: HTTPConfig
     public var compliance: ComplianceConfig
@@ -27,7 +33,7 @@ public struct DaemonConfig: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, timezone, locale, sources, receivers, routes, delivery, retention, dispatcher, storage, logging, http
-        case compliance, inhibit, snooze
+        case compliance, inhibit, snooze, store, cluster
         case stateDir = "state_dir"
         case pluginsDir = "plugins_dir"
         case apiTokens = "api_tokens"
@@ -52,6 +58,12 @@ public struct DaemonConfig: Sendable, Decodable {
         retention = try c.decodeIfPresent(RetentionConfig.self, forKey: .retention) ?? RetentionConfig()
         dispatcher = try c.decodeIfPresent(DispatcherConfig.self, forKey: .dispatcher) ?? DispatcherConfig()
         storage = try c.decodeIfPresent(StorageConfig.self, forKey: .storage) ?? StorageConfig()
+        store = try c.decodeIfPresent(PostgresStoreConfig.self, forKey: .store) ?? PostgresStoreConfig()
+        cluster = try c.decodeIfPresent(ClusterSettings.self, forKey: .cluster)
+        if cluster != nil, store.kind != .postgres {
+            throw DecodingError.dataCorruptedError(forKey: .cluster, in: c,
+                debugDescription: "cluster: needs store: {kind: postgres, ...}; instances share the work through the shared store")
+        }
         logging = try c.decodeIfPresent(LoggingConfig.self, forKey: .logging) ?? LoggingConfig()
         http = try c.decodeIfPresent(HTTPConfig.self, forKey: .http) ?? HTTPConfig()
         compliance = try c.decodeIfPresent(ComplianceConfig.self, forKey: .compliance) ?? ComplianceConfig()

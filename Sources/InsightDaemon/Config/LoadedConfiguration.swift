@@ -1,6 +1,7 @@
 import Foundation
 import InsightCore
 import InsightEngine
+import InsightPostgres
 
 /// A validated configuration with paths made absolute, secrets resolved and plugins built.
 public struct LoadedConfiguration: Sendable {
@@ -27,6 +28,17 @@ public struct LoadedConfiguration: Sendable {
         let expanded = (path as NSString).expandingTildeInPath
         let joined = expanded.hasPrefix("/") ? expanded : (baseDirectory as NSString).appendingPathComponent(expanded)
         return (joined as NSString).standardizingPath
+    }
+
+    /// With `store.kind: postgres`, how to reach the store (its URL resolved).
+    public var postgresSettings: PostgresSettings? {
+        guard config.store.kind == .postgres, let url = secrets["store.url"]?.value else { return nil }
+        return try? config.store.settings(url: url)
+    }
+
+    /// This instance's cluster settings (the `cluster:` section, or its defaults).
+    public var clusterSettings: ClusterSettings {
+        config.cluster ?? ClusterSettings(instance: ProcessInfo.processInfo.hostName)
     }
 
     public var pipelineSettings: PipelineSettings {

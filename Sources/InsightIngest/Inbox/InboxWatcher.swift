@@ -27,6 +27,8 @@ public final class InboxWatcher: Service, Sendable {
             /// inbox and a later scan reads on from there.
             case stillBeingWritten(accepted: Int, duplicates: Int, rejected: Int)
             case alreadyDone
+            /// Another instance of the cluster is reading it (a shared inbox): left to it.
+            case claimedElsewhere
             case interrupted
             case failed(String)
         }
@@ -190,7 +192,7 @@ public final class InboxWatcher: Service, Sendable {
         let (report, readSoFar) = process(name, file: file, directories: directories)
         observed.withLock { state in
             switch report.result {
-            case .interrupted:
+            case .interrupted, .claimedElsewhere:
                 break  // unchanged, it is claimed again at the next scan and resumes at its checkpoint
             case .stillBeingWritten:
                 // Claimed again once it has kept still for a scan from now.
@@ -218,6 +220,11 @@ public final class InboxWatcher: Service, Sendable {
         let unchanged = { file.currentStatus().map { $0.sameContent(as: file.status) } ?? false }
         func report(_ result: FileReport.Result) -> FileReport { FileReport(fileName: name, result: result) }
         do {
+            // In a cluster sharing the inbox, one instance reads a file at a time; the others leave it.
+            guard let claim = try sink.claimInboxFile(source: settings.name, name: name) else {
+                return (report(.claimedElsewhere), nil)
+            }
+            defer { claim.release() }
             let earlier = observed.withLock { $0[name]?.readSoFar }
                 .flatMap { $0.inode == file.status.inode && $0.length <= end ? $0 : nil }
             let keys = try InboxFileReader.fileKeys(handle: file.handle, name: name, length: end, prefixLength: earlier?.length)
@@ -338,6 +345,10 @@ public final class InboxWatcher: Service, Sendable {
             ])
         case .alreadyDone:
             logger.info("inbox file was already ingested; moved aside", metadata: [
+                "inbox.source": "\(settings.name)", "file.name": "\(report.fileName)",
+            ])
+        case .claimedElsewhere:
+            logger.debug("inbox file is being read by another instance", metadata: [
                 "inbox.source": "\(settings.name)", "file.name": "\(report.fileName)",
             ])
         case .interrupted, .failed:

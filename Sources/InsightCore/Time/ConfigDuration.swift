@@ -1,4 +1,4 @@
-/// A duration written as `500ms`, `5s`, `5m`, `2h` or `1d`.
+/// A duration written as `500ms`, `5s`, `5m`, `2h` or `1d`: every module's config reads durations through it.
 public struct ConfigDuration: Sendable, Hashable, Decodable, CustomStringConvertible {
     public let seconds: Double
     public let text: String

@@ -1,0 +1,188 @@
+import Foundation
+import InsightCore
+import InsightDelivery
+import InsightEngine
+import InsightHTTP
+import InsightIngest
+import InsightPostgres
+import InsightStore
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// The composition root on the shared PostgreSQL store (`store.kind: postgres`): one instance of a cluster of any size.
+///
+/// Every instance accepts webhooks and inbox files into the shared journal (an inbox file is read by one instance at a
+/// time, under a lock on its name), dispatches the partitions it holds leases on (``ClusterMember``), runs a plugin's
+/// daily tick only if no other instance has that day's, and sends deliveries it claims from the shared outbox. The
+/// leads API is served by the single-instance (SQLite) daemon only in this release: here it answers 501.
+public struct ClusterDaemon: Sendable {
+    public let configuration: LoadedConfiguration
+    public let store: PostgresStore
+    public let member: ClusterMember
+    public let settings: SettingsBox
+    public let wake: WakeSignal
+    public let heartbeat: Heartbeat
+    public let outboxHeartbeat: Heartbeat
+    public let health: HealthBoard
+    public let ingestQueue: IngestQueue
+    public let outbox: OutboxService
+    let listening: ReadyGate
+    let timeSource: any TimeSource
+    let logger: Logger
+    let environment: [String: String]
+
+    public struct NoStore: Error, CustomStringConvertible {
+        public var description: String { "store.kind is postgres but its url did not resolve (see insightd check)" }
+    }
+
+    public static func build(configuration: LoadedConfiguration, logger: Logger, timeSource: any TimeSource = SystemTimeSource(),
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ClusterDaemon {
+        guard let postgres = configuration.postgresSettings else { throw NoStore() }
+        let store = PostgresStore(settings: postgres, logger: logger.component("store"))
+        let settings = SettingsBox(configuration.pipelineSettings)
+        let cluster = configuration.clusterSettings
+        let tuning = configuration.config.dispatcher
+        let dispatcherLogger = logger.component("dispatcher")
+        let member = ClusterMember(store: store, settings: cluster, now: { timeSource.now() }, logger: logger.component("cluster")) { view in
+            // State is written with every batch: a partition's next holder reads it from the store.
+            try Dispatcher(database: view, settings: settings, clock: .live(timeSource), shards: tuning.shards,
+                           batchSize: tuning.batchSize, cacheCapacity: tuning.clientCache, stateWrites: .everyBatch,
+                           logger: dispatcherLogger)
+        }
+        let wake = WakeSignal()
+        let queue = IngestQueue(database: store, logger: logger.component("ingest"), onCommitted: { wake.wake() })
+        let config = configuration.config
+        let outboxHeartbeat = Heartbeat()
+        let outbox = OutboxService(
+            database: store, planner: configuration.deliveryPlanner,
+            receivers: try configuration.receivers(
+                client: OutboundHTTP.client(connectionsPerHost: config.receivers.reduce(0) {
+                    $0 + ($1.concurrency ?? config.delivery.concurrency)
+                }),
+                templates: configuration.messageTemplates()),
+            settings: OutboxService.Settings(policy: configuration.retryPolicy, pollInterval: config.delivery.pollInterval.duration,
+                                             instance: cluster.instance),
+            timeSource: timeSource, logger: logger.component("outbox"), heartbeat: { outboxHeartbeat.beat() })
+        return ClusterDaemon(configuration: configuration, store: store, member: member, settings: settings, wake: wake,
+                             heartbeat: Heartbeat(), outboxHeartbeat: outboxHeartbeat, health: HealthBoard(),
+                             ingestQueue: queue, outbox: outbox, listening: ReadyGate(), timeSource: timeSource,
+                             logger: logger, environment: environment)
+    }
+
+    /// The long-running parts, in start order (they stop in reverse).
+    public func services(loader: ConfigLoader = ConfigLoader()) -> [any Service] {
+        let notifier = SystemdNotifier(environment: environment)
+        let environment = self.environment
+        let member = self.member
+        let store = self.store
+        let outbox = self.outbox
+        return [
+            ClusterService(member: member, wake: wake, heartbeat: heartbeat, health: health,
+                           pollInterval: configuration.config.dispatcher.pollInterval.duration,
+                           logger: logger.component("cluster"), onProgress: { outbox.newLeads.wake() }),
+            outbox,
+            SchedulerService(ranDates: { plugin, since in try await store.scheduleRuns(plugin: plugin, since: since) },
+                             runTick: { tick, plugin in
+                                 let leads = try await member.runTick(tick, plugin: plugin)
+                                 if leads?.isEmpty == false { outbox.newLeads.wake() }
+                                 return leads
+                             },
+                             settings: settings, timeSource: timeSource, logger: logger.component("scheduler")),
+            ingestQueue,
+        ] + inboxWatchers() + [
+            HTTPService(server: httpServer(), listening: listening, health: health, logger: logger.component("http")),
+            ReloadService(configPath: configuration.configPath, loader: loader, settings: settings, running: configuration,
+                          notifier: notifier, logger: logger.component("reload"), environment: { environment },
+                          onReload: { loaded in
+                              outbox.replaceRouting(planner: loaded.deliveryPlanner, policy: loaded.retryPolicy)
+                          }),
+            SystemdService(notifier: notifier, heartbeats: [("dispatcher", heartbeat), ("outbox", outboxHeartbeat)],
+                           listening: listening, logger: logger.component("systemd")),
+        ]
+    }
+
+    /// One watcher per `kind: inbox` source, each taking a file only while no other instance reads it.
+    public func inboxWatchers() -> [InboxWatcher] {
+        let wake = self.wake
+        return Daemon.inboxSettings(configuration).map { settings in
+            InboxWatcher(settings: settings, sink: store, health: health, logger: logger.component("inbox"),
+                         onCommitted: { wake.wake() })
+        }
+    }
+
+    public func httpServer() -> HTTPServer {
+        let config = configuration.config
+        let store = self.store
+        let member = self.member
+        let outbox = self.outbox
+        let timeSource = self.timeSource
+        let readiness = StoreReadiness {
+            do {
+                let status = try await store.clusterStatus(now: timeSource.now())
+                return (nil, Self.statusJSON(status, instance: member.settings.instance))
+            } catch {
+                return ("store: \(error)", nil)
+            }
+        }
+        return HTTPServer(
+            settings: .init(host: config.listen.host, port: config.listen.port, maximumBodyBytes: config.http.maxBodyBytes,
+                            limits: Daemon.serverLimits(config.http, descriptorLimit: DescriptorUse.current()?.limit, logger: logger)),
+            authenticator: Daemon.authenticator(configuration), database: nil, journal: store, queue: ingestQueue,
+            dispatcher: nil, readiness: readiness, pipeline: settings, health: health, timeSource: timeSource,
+            logger: logger.component("http"), timeZone: config.timeZone, outboxChanged: { outbox.wakeLanes() },
+            receiverNames: Set(config.receivers.map(\.name)),
+            metrics: .init(registry: DaemonMetrics.registry, refresh: {
+                if let status = try? await store.clusterStatus(now: timeSource.now()) {
+                    Gauge(label: "insightd_journal_head").record(status.journalHead)
+                    Gauge(label: "insightd_journal_lag_events").record(status.lag)
+                    Gauge(label: "insightd_cluster_instances_alive").record(status.instances.count(where: \.alive))
+                    Gauge(label: "insightd_cluster_partitions_unowned").record(status.partitions.count { $0.owner == nil })
+                }
+                try? await outbox.publishGauges()
+                if let rss = DaemonMetrics.residentBytes() { Gauge(label: "insightd_process_resident_memory_bytes").record(rss) }
+            }))
+    }
+
+    /// `/readyz`'s `store` member (read or admin scope): this instance, every instance's partitions, the lag, the
+    /// tick leaders.
+    static func statusJSON(_ status: ClusterStatus, instance: String) -> JSONValue {
+        .object([
+            "kind": .string("postgres"),
+            "instance": .string(instance),
+            "partitions": .number(String(status.partitionCount ?? status.partitions.count)),
+            "lagEvents": .number(String(status.lag)),
+            "journalHead": .number(String(status.journalHead)),
+            "instances": .array(status.instances.map { item in
+                .object(["name": .string(item.name), "alive": .bool(item.alive),
+                         "partitions": .array(item.partitions.map { .number(String($0)) })])
+            }),
+            "unownedPartitions": .array(status.partitions.filter { $0.owner == nil }.map { .number(String($0.partition)) }),
+            "ticks": .array(status.ticks.map { tick in
+                .object(["plugin": .string(tick.plugin), "date": .string(tick.localDate), "leader": .string(tick.leader),
+                         "done": .bool(tick.done)])
+            }),
+        ])
+    }
+
+    /// Starts the store's pool, migrates it (once across instances starting together), checks the partition count, and
+    /// runs until SIGTERM or SIGINT.
+    public func run() async throws {
+        let pool = Task { await store.run() }
+        defer { pool.cancel() }
+        try await store.migrate()
+        try await store.agreePartitions(member.settings.partitions)
+        let enabled = configuration.plugins.filter(\.enabled).map(\.id)
+        logger.info("insightd starting", metadata: [
+            "config.path": "\(configuration.configPath)", "store": "\(store.settings.redacted)",
+            "cluster.instance": "\(member.settings.instance)", "cluster.partitions": "\(member.settings.partitions)",
+            "cluster.lease_timeout": "\(member.settings.leaseTimeout)", "plugins.enabled": "\(enabled.joined(separator: ","))",
+        ])
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services().map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger.component("lifecycle")))
+        try await group.run()
+        logger.info("insightd stopped cleanly", metadata: ["cluster.instance": "\(member.settings.instance)"])
+    }
+}
