@@ -241,7 +241,10 @@ let package = Package(
         ),
         .testTarget(
             name: "InsightDaemonTests",
-            dependencies: ["InsightDaemon", "InsightTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "InsightDaemon", "InsightTesting", "InsightIngest", "InsightPostgres",
+                .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             resources: [.copy("Fixtures")]
         ),
     ],
