@@ -7,7 +7,8 @@ struct Insightd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "insightd",
         abstract: "Turns core-banking events into explained leads for relationship managers.",
-        subcommands: [Run.self, Check.self, Plugins.self, Ingest.self, Leads.self, Routes.self, Simulate.self, ReplayCommand.self],
+        subcommands: [Run.self, Check.self, Plugins.self, Ingest.self, Leads.self, Routes.self, Simulate.self, ReplayCommand.self,
+                      Cluster.self],
         defaultSubcommand: nil)
 }
 
@@ -66,6 +67,27 @@ struct Ingest: ParsableCommand {
 
     func run() throws {
         let status = Commands.ingest(files: files, configPath: options.config, source: source)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Cluster: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inspect a cluster on the shared PostgreSQL store.", subcommands: [ClusterStatusCommand.self])
+}
+
+struct ClusterStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Each instance and its partitions, each partition's lag, and the leader of each daily tick (read from the store).")
+
+    @OptionGroup var options: ConfigOption
+
+    @Flag(name: .long, help: "Print JSON instead of tables.")
+    var json = false
+
+    func run() async throws {
+        let status = await Commands.clusterStatus(configPath: options.config, json: json)
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -235,6 +235,15 @@ struct ClusterProcessTests {
         }
         _ = waitFor("every lead at the receiver", timeout: 60) { Set(received().map(\.webhookId)).count >= expectedLeads }
 
+        // `insightd cluster status` reads the same from the store.
+        let status = try LifecycleTests.Run.command(["cluster", "status", "--config", instances[2].configPath],
+                                                    environment: environment)
+        #expect(status.status == 0, "\(status.stderr)")
+        for name in ["app-1", "app-2", "app-3"] {
+            #expect(status.stdout.contains("\n\(name)  "), "\(status.stdout)")
+        }
+        #expect(status.stdout.contains("lag 0 events"))
+
         let counts = try await store.transaction { session in
             (journal: try session.value(Int.self, "SELECT COUNT(*)::bigint FROM journal") ?? -1,
              transactions: try session.value(Int.self, "SELECT COALESCE(SUM(transaction_count), 0)::bigint FROM account") ?? -1,

@@ -103,6 +103,23 @@ import Testing
              message: "insightd.yaml:2:25: delivery.concurrency: must be 1 to 256, got 0"),
         Case(name: "bad duration", yaml: "plugins_dir: plugins\ndelivery: {timeout: 15 seconds}\n",
              message: "insightd.yaml:2:21: delivery.timeout: \"15 seconds\" is not a duration; write a number and a unit: 500ms, 5s, 5m, 2h or 1d"),
+        Case(name: "a PostgreSQL key on the SQLite store", yaml: "plugins_dir: plugins\nstore: {pool: 4}\n",
+             message: "insightd.yaml:2:15: store.pool: pool belongs to kind: postgres (kind: sqlite keeps its state in state_dir)"),
+        Case(name: "the PostgreSQL store without a url", yaml: "plugins_dir: plugins\nstore: {kind: postgres}\n",
+             message: "insightd.yaml:2:8: store: missing required key url"),
+        Case(name: "a typo in the store", yaml: "plugins_dir: plugins\nstore: {kind: postgres, urll: x}\n",
+             message: "insightd.yaml:2:25: store.urll: unknown key urll; did you mean url?"),
+        Case(name: "a URL that is not postgres://",
+             yaml: "plugins_dir: plugins\nstore: {kind: postgres, url: \"mysql://u:secret@db/x\"}\n",
+             message: "insightd.yaml:2:30: store.url: the PostgreSQL URL is not a postgres:// URL"),
+        Case(name: "a URL without a database",
+             yaml: "plugins_dir: plugins\nstore: {kind: postgres, url: \"postgres://u:secret@db:5432\"}\n",
+             message: "insightd.yaml:2:30: store.url: the PostgreSQL URL names no database (postgres://USER:PASSWORD@HOST:PORT/DATABASE)"),
+        Case(name: "a cluster on the SQLite store", yaml: "plugins_dir: plugins\ncluster: {instance: a}\n",
+             message: "insightd.yaml:2:10: cluster: cluster: needs store: {kind: postgres, ...}; instances share the work through the shared store"),
+        Case(name: "a lease timeout too short",
+             yaml: "plugins_dir: plugins\nstore: {kind: postgres, url: \"postgres://u@db/x\"}\ncluster: {lease_timeout: 1s}\n",
+             message: "insightd.yaml:3:26: cluster.lease_timeout: lease_timeout must be at least 3s"),
     ]
 
     @Test(arguments: mainFileCases)
