@@ -117,10 +117,16 @@ public struct ClusterDaemon: Sendable {
         let member = self.member
         let outbox = self.outbox
         let timeSource = self.timeSource
-        let readiness = StoreReadiness {
+        let readiness = StoreReadiness { detailed in
             do {
+                // A load balancer's probe: one round trip. The cluster's status (its lag counts journal rows) is for
+                // callers with the read or admin scope.
+                guard detailed else {
+                    try await store.ping()
+                    return (nil, nil)
+                }
                 let status = try await store.clusterStatus(now: timeSource.now())
-                return (nil, Self.statusJSON(status, instance: member.settings.instance))
+                return (nil, Self.statusJSON(status, instance: member.settings.instance, member: member.memberId))
             } catch {
                 return ("store: \(error)", nil)
             }
@@ -146,15 +152,15 @@ public struct ClusterDaemon: Sendable {
 
     /// `/readyz`'s `store` member (read or admin scope): this instance, every instance's partitions, the lag, the
     /// tick leaders.
-    static func statusJSON(_ status: ClusterStatus, instance: String) -> JSONValue {
-        .object([
+    static func statusJSON(_ status: ClusterStatus, instance: String, member: String?) -> JSONValue {
+        var object: [String: JSONValue] = [
             "kind": .string("postgres"),
             "instance": .string(instance),
             "partitions": .number(String(status.partitionCount ?? status.partitions.count)),
             "lagEvents": .number(String(status.lag)),
             "journalHead": .number(String(status.journalHead)),
             "instances": .array(status.instances.map { item in
-                .object(["name": .string(item.name), "alive": .bool(item.alive),
+                .object(["name": .string(item.name), "id": .string(item.id), "alive": .bool(item.alive),
                          "partitions": .array(item.partitions.map { .number(String($0)) })])
             }),
             "unownedPartitions": .array(status.partitions.filter { $0.owner == nil }.map { .number(String($0.partition)) }),
@@ -162,7 +168,9 @@ public struct ClusterDaemon: Sendable {
                 .object(["plugin": .string(tick.plugin), "date": .string(tick.localDate), "leader": .string(tick.leader),
                          "done": .bool(tick.done)])
             }),
-        ])
+        ]
+        if let member { object["member"] = .string(member) }
+        return .object(object)
     }
 
     /// Starts the store's pool, migrates it (once across instances starting together), checks the partition count, and

@@ -26,10 +26,10 @@ public struct Ingestor: Sendable {
     /// How many rejections a streamed file's summary keeps, so a file of garbage cannot fill memory.
     public static let keptRejections = 1_000
 
-    let database: AppDatabase
+    let database: any IngestSink
     let decoder: any EventDecoding
 
-    public init(database: AppDatabase, decoder: any EventDecoding = IngestDecoder()) {
+    public init(database: any IngestSink, decoder: any EventDecoding = IngestDecoder()) {
         self.database = database
         self.decoder = decoder
     }

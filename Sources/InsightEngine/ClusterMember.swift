@@ -68,6 +68,10 @@ public actor ClusterMember {
     public typealias MakeDispatcher = @Sendable (any DispatchStore) throws -> Dispatcher
 
     public nonisolated let settings: ClusterSettings
+    /// This run's identity in the lease table: the instance's name and a random suffix drawn at start
+    /// (`app-1#4f2a9c1e`). A restarted process never takes on its previous run's leases (it takes them anew, at a new
+    /// epoch, once they expire), so a previous run that is only paused cannot commit beside it.
+    public nonisolated let memberId: String
     private let store: any ClusterStore
     private let makeDispatcher: MakeDispatcher
     private let now: @Sendable () -> Date
@@ -79,6 +83,11 @@ public actor ClusterMember {
     private var dispatcherLeases: [PartitionLease] = []
     /// The live instances at the last renewal.
     private var members: [String] = []
+    /// Whether the check for another live run of this name passed (``renewLeases()``).
+    private var joined = false
+    /// A drain or a tick is using the dispatcher; the others wait (``acquire()``).
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
 
     private let partitionsGauge = Gauge(label: "insightd_cluster_partitions_held")
     private let membersGauge = Gauge(label: "insightd_cluster_instances_alive")
@@ -88,6 +97,7 @@ public actor ClusterMember {
                 makeDispatcher: @escaping MakeDispatcher) {
         self.store = store
         self.settings = settings
+        memberId = settings.instance + "#" + String(UInt32.random(in: .min ... .max), radix: 16)
         self.now = now
         self.logger = logger
         self.makeDispatcher = makeDispatcher
@@ -99,25 +109,49 @@ public actor ClusterMember {
     /// The instances alive at the last renewal, by name.
     public var aliveInstances: [String] { members }
 
+    /// Another live run of the same instance name (two processes configured alike, or a previous run whose heartbeat
+    /// has not expired yet): this one must not take part until it is gone.
+    public struct DuplicateInstance: Error, CustomStringConvertible {
+        public let others: [String]
+        public var description: String {
+            "another run of this instance is alive (\(others.joined(separator: ", "))): give each instance its own "
+                + "cluster.instance; after a crash, this one joins once the previous run's heartbeat expires (lease_timeout)"
+        }
+    }
+
+    /// The base name of a member id (`app-1` of `app-1#4f2a9c1e`).
+    public static func instanceName(of memberId: String) -> String {
+        guard let hash = memberId.lastIndex(of: "#") else { return memberId }
+        return String(memberId[..<hash])
+    }
+
     /// Records this instance alive and balances the leases: its share is the partition count divided among the live
     /// instances (the first ones by name take one more when it does not divide). Returns the partitions it holds.
+    /// Before its first renewal it checks that no other run of its name is alive (``DuplicateInstance``).
     @discardableResult
     public func renewLeases() async throws -> [Int] {
         let at = now()
+        if !joined {
+            let others = try await store.aliveInstances(now: at).filter {
+                $0 != memberId && Self.instanceName(of: $0) == settings.instance
+            }
+            guard others.isEmpty else { throw DuplicateInstance(others: others) }
+            joined = true
+        }
         let until = at.addingTimeInterval(settings.leaseTimeout.timeInterval)
-        var alive = try await store.heartbeat(instance: settings.instance, now: at, until: until)
-        if !alive.contains(settings.instance) { alive.append(settings.instance) }
+        var alive = try await store.heartbeat(instance: memberId, now: at, until: until)
+        if !alive.contains(memberId) { alive.append(memberId) }
         alive.sort()
-        let index = alive.firstIndex(of: settings.instance) ?? 0
+        let index = alive.firstIndex(of: memberId) ?? 0
         let share = settings.partitions / alive.count + (index < settings.partitions % alive.count ? 1 : 0)
         let before = Set(held.map(\.partition))
-        held = try await store.balanceLeases(instance: settings.instance, partitions: settings.partitions, target: share,
+        held = try await store.balanceLeases(instance: memberId, partitions: settings.partitions, target: share,
                                              now: at, until: until)
         members = alive
         let after = Set(held.map(\.partition))
         if before != after {
             logger.info("cluster partitions changed", metadata: [
-                "cluster.instance": "\(settings.instance)", "cluster.partitions": "\(after.count)",
+                "cluster.instance": "\(memberId)", "cluster.partitions": "\(after.count)",
                 "cluster.gained": "\(after.subtracting(before).sorted())", "cluster.lost": "\(before.subtracting(after).sorted())",
                 "cluster.instances": "\(alive.joined(separator: ","))",
             ])
@@ -129,8 +163,11 @@ public actor ClusterMember {
 
     /// Handles the held partitions' events, up to `maximumBatches` batches (see ``Dispatcher/drain(maximumBatches:)``).
     /// Returns the events handled. A lost lease drops the dispatcher and returns 0: the partition is another's now.
+    /// One call at a time (with ``runTick(_:plugin:)``): the dispatcher is never replaced under a drain.
     @discardableResult
     public func dispatch(maximumBatches: Int = 8) async throws -> Int {
+        await acquire()
+        defer { release() }
         guard let dispatcher = try await currentDispatcher() else { return 0 }
         do {
             return try await dispatcher.drain(maximumBatches: maximumBatches)
@@ -140,6 +177,7 @@ public actor ClusterMember {
         } catch {
             // Anything else: start again from what the store holds.
             self.dispatcher = nil
+            dispatcherLeases = []
             throw error
         }
     }
@@ -147,10 +185,12 @@ public actor ClusterMember {
     /// Runs a plugin's daily tick if no other instance has (or is running) it: one instance per plugin and day. Returns
     /// the new leads, or nil when another instance has the tick (or this one holds no partition).
     public func runTick(_ tick: ScheduleTick, plugin: String) async throws -> [Lead]? {
+        await acquire()
+        defer { release() }
         guard let dispatcher = try await currentDispatcher() else { return nil }
         let at = now()
         let date = tick.localDate.description
-        guard try await store.claimTick(plugin: plugin, localDate: date, instance: settings.instance, now: at,
+        guard try await store.claimTick(plugin: plugin, localDate: date, instance: memberId, now: at,
                                         until: at.addingTimeInterval(settings.leaseTimeout.timeInterval * 4)) else { return nil }
         let leads: [Lead]
         do {
@@ -159,17 +199,33 @@ public actor ClusterMember {
             dropDispatcher(after: lost)
             throw lost
         }
-        try await store.finishTick(plugin: plugin, localDate: date, instance: settings.instance)
+        try await store.finishTick(plugin: plugin, localDate: date, instance: memberId)
         return leads
+    }
+
+    /// Waits for the dispatcher to be free (a drain or a tick in progress keeps it: the actor is re-entered while they
+    /// wait on the store).
+    private func acquire() async {
+        while busy {
+            await withCheckedContinuation { waiting.append($0) }
+        }
+        busy = true
+    }
+
+    private func release() {
+        busy = false
+        if !waiting.isEmpty { waiting.removeFirst().resume() }
     }
 
     /// Gives every lease back (a clean shutdown): the others take the partitions at their next renewal, not after the
     /// lease timeout.
     public func leave() async throws {
+        await acquire()
+        defer { release() }
         dispatcher = nil
         dispatcherLeases = []
         held = []
-        try await store.releaseLeases(instance: settings.instance)
+        try await store.releaseLeases(instance: memberId)
         partitionsGauge.record(0)
     }
 
@@ -196,7 +252,7 @@ public actor ClusterMember {
     private func dropDispatcher(after lost: LeaseLost) {
         lostCounter.increment()
         logger.warning("a partition lease was lost before the commit; the batch was not committed and is left to its new holder",
-                       metadata: ["cluster.instance": "\(settings.instance)", "cluster.partition": "\(lost.partition)",
+                       metadata: ["cluster.instance": "\(memberId)", "cluster.partition": "\(lost.partition)",
                                   "lease.epoch": "\(lost.epoch)"])
         dispatcher = nil
         dispatcherLeases = []

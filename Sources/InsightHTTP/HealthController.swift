@@ -30,7 +30,7 @@ struct HealthController: Sendable {
 
     func readiness(detailed: Bool = false) async -> Response {
         var problems: [String] = []
-        let store = await self.store.check()
+        let store = await self.store.check(detailed)
         if let problem = store.problem { problems.append(problem) }
         for (name, status) in health.snapshot.sorted(by: { $0.key < $1.key }) {
             switch status {
@@ -56,15 +56,16 @@ struct HealthController: Sendable {
 /// The store's part of `/readyz`: a problem that makes the instance not ready (nil: none), and what a reader with the
 /// read or admin scope sees of it (a cluster's partitions, instances and lag).
 public struct StoreReadiness: Sendable {
-    public var check: @Sendable () async -> (problem: String?, details: JSONValue?)
+    /// Called with whether the caller may see the details (an anonymous probe gets the cheap check only).
+    public var check: @Sendable (_ detailed: Bool) async -> (problem: String?, details: JSONValue?)
 
-    public init(check: @escaping @Sendable () async -> (problem: String?, details: JSONValue?)) {
+    public init(check: @escaping @Sendable (_ detailed: Bool) async -> (problem: String?, details: JSONValue?)) {
         self.check = check
     }
 
     /// The embedded SQLite store: ready while its database takes writes.
     public static func sqlite(_ database: AppDatabase) -> StoreReadiness {
-        StoreReadiness { (database.isWritable() ? nil : "database: not writable", nil) }
+        StoreReadiness { _ in (database.isWritable() ? nil : "database: not writable", nil) }
     }
 }
 

@@ -7,7 +7,13 @@ import PostgresNIO
 /// partition, how far behind each partition is, and who ran (or runs) each plugin's daily tick.
 public struct ClusterStatus: Sendable, Equatable {
     public struct Instance: Sendable, Equatable {
-        public var name: String
+        /// Its run's id (`app-1#4f2a9c1e`: the configured name and a suffix drawn at start).
+        public var id: String
+        /// The configured name (`cluster.instance`).
+        public var name: String {
+            guard let hash = id.lastIndex(of: "#") else { return id }
+            return String(id[..<hash])
+        }
         public var aliveUntil: Date
         public var alive: Bool
         /// The partitions it holds a live lease on.
@@ -16,7 +22,7 @@ public struct ClusterStatus: Sendable, Equatable {
 
     public struct Partition: Sendable, Equatable {
         public var partition: Int
-        /// Nil: nobody holds it (free, or its holder's lease expired).
+        /// The run holding it (an ``Instance/id``); nil: nobody (free, or its holder's lease expired).
         public var owner: String?
         public var epoch: Int64
         /// How far its events are handled.
@@ -85,7 +91,7 @@ extension PostgresStore {
             }
             let instances = try session.rows("SELECT name, alive_until_ms FROM cluster_instance ORDER BY name").map { row in
                 let (name, until) = try row.decode((String, Int64).self)
-                return ClusterStatus.Instance(name: name, aliveUntil: Date(milliseconds: until), alive: until > nowMs,
+                return ClusterStatus.Instance(id: name, aliveUntil: Date(milliseconds: until), alive: until > nowMs,
                                               partitions: partitions.filter { $0.owner == name }.map(\.partition))
             }
             let ticks = try session.rows("""
@@ -97,6 +103,11 @@ extension PostgresStore {
             return ClusterStatus(partitionCount: count, journalHead: head, instances: instances, partitions: partitions,
                                  ticks: ticks)
         }
+    }
+
+    /// One round trip: whether the store answers.
+    public func ping() async throws {
+        _ = try await transaction { try $0.execute("SELECT 1") }
     }
 
     /// The local dates on which a plugin's daily tick ran (committed its leads), on or after `since`.

@@ -47,6 +47,7 @@ extension PostgresStore: JournalStore {
                     ON CONFLICT (source, file_key) DO UPDATE SET file_name = EXCLUDED.file_name,
                         byte_offset = EXCLUDED.byte_offset, line = EXCLUDED.line, finished = EXCLUDED.finished,
                         updated_ms = EXCLUDED.updated_ms
+                    WHERE NOT inbox_file.finished AND inbox_file.byte_offset <= EXCLUDED.byte_offset
                     """)
             }
             outcomes.append(IngestOutcome(sequences: sequences, replayedWebhook: false))

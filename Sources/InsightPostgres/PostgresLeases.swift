@@ -3,6 +3,13 @@ import InsightStore
 import PostgresNIO
 
 extension PostgresStore: LeaseStore {
+    public func aliveInstances(now: Date) async throws -> [String] {
+        try await transaction { session in
+            try session.rows("SELECT name FROM cluster_instance WHERE alive_until_ms > \(now.milliseconds) ORDER BY name")
+                .map { try $0.decode(String.self) }
+        }
+    }
+
     public func heartbeat(instance: String, now: Date, until: Date) async throws -> [String] {
         try await transaction { session in
             try session.execute("""
@@ -16,6 +23,9 @@ extension PostgresStore: LeaseStore {
 
     public func balanceLeases(instance: String, partitions: Int, target: Int, now: Date, until: Date) async throws -> [PartitionLease] {
         try await transaction { session in
+            // A lease row locked by a commit in flight (FOR SHARE, see `checkHeld`) is never waited for: a renewal
+            // must not queue behind an instance paused inside a commit. Its own rows it updates; others' it skips.
+            try session.execute("SET LOCAL lock_timeout = '5s'")
             // One instance balances at a time: two taking the same free partitions at once would both count them.
             try session.serialize("leases")
             try session.execute("""
@@ -34,7 +44,7 @@ extension PostgresStore: LeaseStore {
                     UPDATE partition_lease SET owner = \(instance), epoch = epoch + 1, expires_ms = \(until.milliseconds)
                     WHERE part IN (SELECT part FROM partition_lease
                                    WHERE part < \(partitions) AND (owner IS NULL OR expires_ms <= \(now.milliseconds))
-                                   ORDER BY part LIMIT \(target - held) FOR UPDATE)
+                                   ORDER BY part LIMIT \(target - held) FOR UPDATE SKIP LOCKED)
                     """)
             }
             return try Self.leases(session, owner: instance)

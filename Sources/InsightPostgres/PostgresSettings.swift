@@ -44,6 +44,10 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
     /// transaction's body here runs statements back to back, never waiting on anything else.
     public static let idleInTransactionTimeout = "15s"
 
+    /// The longest a statement may run (or wait for a lock) before the server cancels it: a connection that hangs on a
+    /// statement fails its transaction, which is retried, rather than hold the dispatcher or a lane for ever.
+    public static let statementTimeout = "300s"
+
     /// The default pool size.
     public static let defaultPool = 16
 
@@ -139,7 +143,8 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
     /// What every connection starts with: the schema on its search path, its name, and the idle-in-transaction limit.
     private var startupParameters: [(String, String)] {
         [("search_path", schema), ("application_name", "insightd"),
-         ("idle_in_transaction_session_timeout", Self.idleInTransactionTimeout)]
+         ("idle_in_transaction_session_timeout", Self.idleInTransactionTimeout),
+         ("statement_timeout", Self.statementTimeout)]
     }
 
     /// The pool's configuration.

@@ -38,6 +38,8 @@ public struct LeaseLost: Error, CustomStringConvertible, Sendable {
 }
 
 public protocol LeaseStore: Sendable {
+    /// The instances alive at `now` (their heartbeat not expired), by name; records nothing.
+    func aliveInstances(now: Date) async throws -> [String]
     /// Records that `instance` is alive until `until`; returns the instances alive at `now` (this one included), by name.
     func heartbeat(instance: String, now: Date, until: Date) async throws -> [String]
     /// In one transaction, serialized with every other instance's: renews the leases `instance` holds to `until`, gives
@@ -58,6 +60,13 @@ public protocol LeaseStore: Sendable {
 }
 
 extension AppDatabase: LeaseStore {
+    public func aliveInstances(now: Date) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM cluster_instance WHERE alive_until_ms > ? ORDER BY name",
+                                arguments: [now.milliseconds])
+        }
+    }
+
     public func heartbeat(instance: String, now: Date, until: Date) async throws -> [String] {
         try await pool.write { db in
             try db.execute(sql: """

@@ -53,7 +53,7 @@ struct Plugins: ParsableCommand {
     }
 }
 
-struct Ingest: ParsableCommand {
+struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Append the events in JSON or NDJSON files to the journal (bad lines go to quarantine).")
 
@@ -65,8 +65,8 @@ struct Ingest: ParsableCommand {
 
     @OptionGroup var options: ConfigOption
 
-    func run() throws {
-        let status = Commands.ingest(files: files, configPath: options.config, source: source)
+    func run() async throws {
+        let status = await Commands.ingest(files: files, configPath: options.config, source: source)
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -106,7 +106,58 @@ struct ClusterDispatchTests {
 
         try await a.member.leave()
         #expect(await a.member.heldPartitions.isEmpty)
-        #expect(try await store.leases().allSatisfy { $0.owner != "a" })
+        #expect(try await store.leases().allSatisfy { !$0.owner.hasPrefix("a#") })
+    }
+
+    @Test("a daily tick runs on one member per plugin and day, while the members dispatch; a second run of a name waits")
+    func ticksOncePerCluster() async throws {
+        let test = try await TestPostgres.start()
+        let store = test.store
+        let clock = FixedTimeSource(Self.start)
+        let recorder = PluginRecorder()
+        let plugins = [try rulesPlugin(), LoadedPlugin(RecordingPlugin(configuration: .init(recorder: recorder,
+                                                                                            schedule: LocalTime(hour: 8, minute: 0))))]
+        func member(_ name: String) -> ClusterMember {
+            let settings = SettingsBox(PipelineSettings(plugins: plugins, timeZone: shanghai, locale: "zh-CN"))
+            let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            return ClusterMember(store: store, settings: ClusterSettings(instance: name, partitions: Self.partitions),
+                                 now: { clock.now() }, logger: logger) { view in
+                try Dispatcher(database: view, settings: settings, clock: .live(clock), shards: 2, batchSize: 64,
+                               stateWrites: .everyBatch, logger: logger)
+            }
+        }
+        let a = member("a"), b = member("b")
+        for each in [a, b, a, b] { try await each.renewLeases() }
+        let events = syntheticEvents(count: 600, clients: 50)
+        _ = try await store.appendSubmissions([IngestSubmission(events: events)], receivedAt: Self.start)
+        let tick = ScheduleTick(scheduledAt: Self.start, localDate: LocalDate(Self.start, in: shanghai))
+        // Each member dispatches and asks for the tick at once: the tick waits for the drain in hand, never replaces
+        // the dispatcher under it.
+        async let drainA = a.dispatch(maximumBatches: 100)
+        async let tickA = a.runTick(tick, plugin: RecordingPlugin.id)
+        async let drainB = b.dispatch(maximumBatches: 100)
+        async let tickB = b.runTick(tick, plugin: RecordingPlugin.id)
+        let (handledA, leadsA, handledB, leadsB) = try await (drainA, tickA, drainB, tickB)
+        #expect([leadsA, leadsB].count { $0 != nil } == 1, "one member ran the tick")
+        #expect(recorder.tickLog.count == 1)
+        #expect(try await a.runTick(tick, plugin: RecordingPlugin.id) == nil, "a finished tick never runs again")
+        var handled = handledA + handledB
+        for each in [a, b] {
+            while true {
+                let more = try await each.dispatch()
+                handled += more
+                if more == 0 { break }
+            }
+        }
+        #expect(handled == events.count)
+        #expect(try await Self.count(store, "SELECT SUM(transaction_count)::bigint FROM account") == events.count)
+
+        // A second process configured as "a" while a is alive stays out.
+        let twin = member("a")
+        await #expect(throws: ClusterMember.DuplicateInstance.self) { try await twin.renewLeases() }
+        try await a.leave()
+        clock.advance(by: 20)  // a's heartbeat expires
+        #expect(try await twin.renewLeases().count > 0)
     }
 
     @Test("the cluster's partition count is fixed by the first instance; another count is refused")

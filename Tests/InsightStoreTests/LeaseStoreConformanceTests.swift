@@ -38,6 +38,8 @@ struct LeaseStoreConformanceTests {
         let alone = try await store.balanceLeases(instance: "a", partitions: 8, target: 8, now: now, until: until)
         #expect(alone.map(\.partition) == Array(0..<8) && alone.allSatisfy { $0.epoch == 1 && $0.owner == "a" })
         #expect(try await store.heartbeat(instance: "b", now: now, until: until) == ["a", "b"])
+        #expect(try await store.aliveInstances(now: now) == ["a", "b"])
+        #expect(try await store.aliveInstances(now: until).isEmpty, "a heartbeat lasts until its time")
         // Nothing is free while a's leases hold.
         #expect(try await store.balanceLeases(instance: "b", partitions: 8, target: 4, now: now, until: until).isEmpty)
         let kept = try await store.balanceLeases(instance: "a", partitions: 8, target: 4, now: now + 1, until: until + 1)

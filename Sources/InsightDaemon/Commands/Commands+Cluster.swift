@@ -24,7 +24,8 @@ extension Commands {
             return 1
         }
         if json {
-            print(JSONWriter.string(ClusterDaemon.statusJSON(status, instance: configuration.clusterSettings.instance)))
+            print(JSONWriter.string(ClusterDaemon.statusJSON(status, instance: configuration.clusterSettings.instance,
+                                                             member: nil)))
             return 0
         }
         print(clusterText(status, store: settings.redacted, timeZone: configuration.config.timeZone))
@@ -35,13 +36,14 @@ extension Commands {
         var lines = ["store \(store)",
                      "partitions \(status.partitionCount.map(String.init) ?? "not set yet"), journal head \(status.journalHead), "
                         + "lag \(status.lag) events", ""]
-        var instances = [["INSTANCE", "ALIVE", "UNTIL", "PARTITIONS"]]
+        var instances = [["INSTANCE", "RUN", "ALIVE", "UNTIL", "PARTITIONS"]]
         for instance in status.instances {
-            instances.append([instance.name, instance.alive ? "yes" : "no", RFC3339.format(instance.aliveUntil, timeZone: timeZone),
+            instances.append([instance.name, String(instance.id.dropFirst(instance.name.count + 1)), instance.alive ? "yes" : "no",
+                              RFC3339.format(instance.aliveUntil, timeZone: timeZone),
                               ranges(instance.partitions)])
         }
         let unowned = status.partitions.filter { $0.owner == nil }.map(\.partition)
-        instances.append(["(nobody)", "-", "-", unowned.isEmpty ? "-" : ranges(unowned)])
+        instances.append(["(nobody)", "-", "-", "-", unowned.isEmpty ? "-" : ranges(unowned)])
         lines.append(table(instances))
         lines.append("")
         var partitions = [["PARTITION", "OWNER", "EPOCH", "POSITION", "LAG"]]

@@ -5,6 +5,7 @@ import Glibc
 import InsightCore
 import InsightEngine
 import InsightPlugins
+import InsightPostgres
 import InsightStore
 import Logging
 
@@ -101,11 +102,21 @@ public enum Commands {
 
     /// `insightd ingest FILE...`: appends the events in JSON / NDJSON files to the journal, quarantining bad
     /// items with file and line. A running daemon picks them up within its poll interval.
-    public static func ingest(files: [String], configPath: String, source: String) -> ExitCode {
+    public static func ingest(files: [String], configPath: String, source: String) async -> ExitCode {
         guard let configuration = loadOrReport(configPath) else { return 1 }
-        let database: AppDatabase
+        let database: any IngestSink
+        // On the shared store the events go into the cluster's journal (any instance dispatches them).
+        var pool: Task<Void, Never>?
+        defer { pool?.cancel() }
         do {
-            database = try AppDatabase.open(directory: configuration.stateDirectory, memory: .compact)
+            if let postgres = configuration.postgresSettings {
+                let store = PostgresStore(settings: postgres, logger: Logger(label: "insightd", factory: { _ in SwiftLogNoOpLogHandler() }))
+                pool = Task { await store.run() }
+                try await store.migrate()
+                database = store
+            } else {
+                database = try AppDatabase.open(directory: configuration.stateDirectory, memory: .compact)
+            }
         } catch {
             printError("cannot open state: \(error)")
             return 1
