@@ -28,6 +28,12 @@ struct RecordSet {
         text += value.map { String($0) } ?? "null"
     }
 
+    /// A JSON literal written as is (a number).
+    mutating func raw(_ name: String, _ literal: String) {
+        JSONWriter.writeMemberName(name, members: &members, into: &text)
+        text += literal
+    }
+
     mutating func bool(_ name: String, _ value: Bool) {
         JSONWriter.writeMemberName(name, members: &members, into: &text)
         text += value ? "true" : "false"

@@ -113,6 +113,14 @@ public final class PostgresStore: Sendable {
         _ = try await transaction { try $0.execute(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE")) }
     }
 
+    /// Every table of the schema this insightd creates.
+    public static var tableNames: [String] {
+        PostgresMigrations.all.flatMap(\.sql).compactMap { statement -> String? in
+            guard let range = statement.range(of: "CREATE TABLE ") else { return nil }
+            return statement[range.upperBound...].split(whereSeparator: { $0 == " " || $0 == "(" || $0 == "\n" }).first.map(String.init)
+        }
+    }
+
     /// Every version this insightd knows, in order.
     public static var migrationNames: [String] { PostgresMigrations.all.map(\.name) }
 

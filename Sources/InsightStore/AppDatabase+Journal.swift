@@ -123,7 +123,7 @@ extension AppDatabase {
         }
     }
 
-    private static func dispatcherPositions(_ db: Database) throws -> DispatcherPositions {
+    static func dispatcherPositions(_ db: Database) throws -> DispatcherPositions {
         let record = try ConsumerRecord.fetchOne(db, key: Self.dispatcherConsumer)
         let handled = record?.position ?? 0
         let state = try ConsumerRecord.fetchOne(db, key: Self.stateConsumer)?.position ?? handled

@@ -8,7 +8,7 @@ struct Insightd: AsyncParsableCommand {
         commandName: "insightd",
         abstract: "Turns core-banking events into explained leads for relationship managers.",
         subcommands: [Run.self, Check.self, Plugins.self, Ingest.self, Leads.self, Routes.self, Simulate.self, ReplayCommand.self,
-                      Cluster.self],
+                      Cluster.self, MigrateStore.self],
         defaultSubcommand: nil)
 }
 
@@ -88,6 +88,29 @@ struct ClusterStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let status = await Commands.clusterStatus(configPath: options.config, json: json)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct MigrateStore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate-store",
+        abstract: "Move a stopped installation from SQLite into an empty PostgreSQL schema, verified by counts and checksums.")
+
+    @Option(name: .long, help: "sqlite:STATE_DIR (the state_dir of the installation; its daemon must be stopped).")
+    var from: String
+
+    @Option(name: .long, help: "postgres:URL, or postgres:env:NAME to read the URL (it holds a password) from the environment.")
+    var to: String
+
+    @Option(name: .long, help: "The schema to fill (created if missing; must be empty).")
+    var schema: String = "insightd"
+
+    @Option(name: .long, help: "The cluster's partition count (cluster.partitions).")
+    var partitions: Int = 64
+
+    func run() async throws {
+        let status = await Commands.migrateStore(from: from, to: to, schema: schema, partitions: partitions)
         if status != 0 { throw ExitCode(status) }
     }
 }
