@@ -173,6 +173,27 @@ public struct ClusterDaemon: Sendable {
         return .object(object)
     }
 
+    /// Waits (up to twice `lease_timeout`) for another live run of this instance's name to go: a previous run that
+    /// crashed has a heartbeat that expires; a second process configured with the same name does not, and this one then
+    /// stops before it ingests or sends anything.
+    func waitForPreviousRun() async throws {
+        let deadline = ContinuousClock.now + member.settings.leaseTimeout * 2
+        var warned = false
+        while true {
+            let others = try await store.aliveInstances(now: timeSource.now()).filter {
+                $0 != member.memberId && ClusterMember.instanceName(of: $0) == member.settings.instance
+            }
+            guard !others.isEmpty else { return }
+            guard ContinuousClock.now < deadline else { throw ClusterMember.DuplicateInstance(others: others) }
+            if !warned {
+                logger.warning("another run of this instance is alive; waiting for its heartbeat to expire",
+                               metadata: ["cluster.instance": "\(member.settings.instance)", "cluster.others": "\(others)"])
+                warned = true
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
     /// Starts the store's pool, migrates it (once across instances starting together), checks the partition count, and
     /// runs until SIGTERM or SIGINT.
     public func run() async throws {
@@ -180,6 +201,7 @@ public struct ClusterDaemon: Sendable {
         defer { pool.cancel() }
         try await store.migrate()
         try await store.agreePartitions(member.settings.partitions)
+        try await waitForPreviousRun()
         let enabled = configuration.plugins.filter(\.enabled).map(\.id)
         logger.info("insightd starting", metadata: [
             "config.path": "\(configuration.configPath)", "store": "\(store.settings.redacted)",

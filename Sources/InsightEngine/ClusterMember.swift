@@ -113,6 +113,11 @@ public actor ClusterMember {
     /// has not expired yet): this one must not take part until it is gone.
     public struct DuplicateInstance: Error, CustomStringConvertible {
         public let others: [String]
+
+        public init(others: [String]) {
+            self.others = others
+        }
+
         public var description: String {
             "another run of this instance is alive (\(others.joined(separator: ", "))): give each instance its own "
                 + "cluster.instance; after a crash, this one joins once the previous run's heartbeat expires (lease_timeout)"
@@ -206,15 +211,20 @@ public actor ClusterMember {
     /// Waits for the dispatcher to be free (a drain or a tick in progress keeps it: the actor is re-entered while they
     /// wait on the store).
     private func acquire() async {
-        while busy {
-            await withCheckedContinuation { waiting.append($0) }
+        guard busy else {
+            busy = true
+            return
         }
-        busy = true
+        // Handed over by `release()` with `busy` still set: a drain under backlog cannot take it back first.
+        await withCheckedContinuation { waiting.append($0) }
     }
 
     private func release() {
-        busy = false
-        if !waiting.isEmpty { waiting.removeFirst().resume() }
+        if waiting.isEmpty {
+            busy = false
+        } else {
+            waiting.removeFirst().resume()
+        }
     }
 
     /// Gives every lease back (a clean shutdown): the others take the partitions at their next renewal, not after the

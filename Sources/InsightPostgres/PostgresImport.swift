@@ -62,14 +62,21 @@ public struct PostgresImport {
         try session.execute(query)
     }
 
-    /// Moves each sequence-filled column's sequence past the largest value imported.
-    public func advanceSequences(table: String, columns: [PostgresColumn]) throws {
+    /// Moves each sequence-filled column's sequence past the largest value imported, and past `floor` (a number the
+    /// source handed out before, for a row it has deleted since).
+    public func advanceSequences(table: String, columns: [PostgresColumn], floor: Int64 = 0) throws {
         for column in columns where column.serial {
             try session.execute(PostgresQuery(unsafeSQL: """
                 SELECT setval(pg_get_serial_sequence(\(Self.literal(Self.quoted(table))), \(Self.literal(column.name))),
-                              COALESCE((SELECT MAX(\(Self.quoted(column.name))) FROM \(Self.quoted(table))), 0) + 1, false)
+                              GREATEST(COALESCE((SELECT MAX(\(Self.quoted(column.name))) FROM \(Self.quoted(table))), 0),
+                                       \(floor)) + 1, false)
                 """))
         }
+    }
+
+    /// The first column of the first row as text, if any.
+    public func value(_ sql: String) throws -> String? {
+        try session.rows(PostgresQuery(unsafeSQL: sql)).first.flatMap { try $0.decode(String?.self) }
     }
 
     /// Every row's `columns` as text (NULL as nil), ordered by `orderBy` byte for byte: booleans as `1`/`0`, bytes as

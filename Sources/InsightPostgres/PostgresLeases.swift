@@ -16,6 +16,8 @@ extension PostgresStore: LeaseStore {
                 INSERT INTO cluster_instance (name, alive_until_ms) VALUES (\(instance), \(until.milliseconds))
                 ON CONFLICT (name) DO UPDATE SET alive_until_ms = EXCLUDED.alive_until_ms
                 """)
+            // Runs that died a day ago or more (each run has a name of its own) are forgotten.
+            try session.execute("DELETE FROM cluster_instance WHERE alive_until_ms < \(now.milliseconds - 86_400_000)")
             return try session.rows("SELECT name FROM cluster_instance WHERE alive_until_ms > \(now.milliseconds) ORDER BY name")
                 .map { try $0.decode(String.self) }
         }

@@ -63,4 +63,46 @@ struct MigrateStoreTests {
         #expect(try view.readJournal(after: 0, limit: 10).isEmpty, "every partition starts after the migrated position")
         #expect(try view.stateReader().lastLead(plugin: RecordingPlugin.id, client: "C0") != nil)
     }
+
+    @Test func aPrunedJournalStillNumbersNewEventsAfterTheMovedPosition() async throws {
+        guard let url = TestPostgres.url else { throw TestPostgres.NotConfigured() }
+        let directory = TemporaryDirectory("insightd-migrate")
+        let state = directory.file("state")
+        do {
+            let database = try AppDatabase.open(directory: state)
+            let events = (0..<50).map { EventFixtures.transaction("e\($0)", client: "C\($0 % 5)", amount: "10.00") }
+            _ = try database.ingest([IngestSubmission(events: events)], receivedAt: Date(timeIntervalSince1970: 1_800_000_000))
+            let settings = SettingsBox(PipelineSettings(plugins: [], timeZone: .current, locale: "zh-CN"))
+            let dispatcher = try Dispatcher(database: database, settings: settings, clock: .eventTime,
+                                            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            #expect(try await dispatcher.drain() == 50)
+            // Retention deletes the handled journal.
+            let later = Date(timeIntervalSince1970: 1_900_000_000)
+            _ = try database.prune(RetentionCutoffs(journal: later, quarantine: later, leads: Date(timeIntervalSince1970: 0),
+                                                    delivered: later, webhookIds: later), now: later)
+        }
+        let schema = String("m_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))
+        let migration = try await Commands.migrate(from: "sqlite:\(state)", to: "postgres:env:MIGRATE_TEST_URL", schema: schema,
+                                                   partitions: 4, environment: ["MIGRATE_TEST_URL": url])
+        #expect(migration.position == 50)
+        #expect(migration.tables.first { $0.name == "journal" }?.rows == 0)
+        let store = PostgresStore(settings: try PostgresSettings(url: url, pool: 2, schema: schema),
+                                  logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let pool = Task { await store.run() }
+        defer { pool.cancel() }
+        let outcome = try await store.appendSubmissions([IngestSubmission(events: [EventFixtures.transaction("new", client: "C1",
+                                                                                                            amount: "1.00")])],
+                                                        receivedAt: Date())
+        #expect((outcome.first?.sequences.first ?? nil).map { $0 > 50 } == true, "new events are numbered after the moved ones")
+        let now = Date()
+        let leases = try await store.balanceLeases(instance: "a#1", partitions: 4, target: 4, now: now, until: now + 60)
+        let view = try await store.dispatchStore(holding: leases, partitions: 4, now: { now })
+        #expect(try view.readJournal(after: 0, limit: 10).map(\.id) == ["new"])
+
+        // A wrong directory is refused, never a new empty database.
+        await #expect(throws: Commands.MigrationRefused.self) {
+            _ = try await Commands.migrate(from: "sqlite:\(directory.path)", to: "postgres:env:MIGRATE_TEST_URL",
+                                           schema: schema + "x", partitions: 4, environment: ["MIGRATE_TEST_URL": url])
+        }
+    }
 }

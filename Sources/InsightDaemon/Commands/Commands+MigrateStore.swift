@@ -62,6 +62,13 @@ extension Commands {
         }
         let directory = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
         if isDirectory.boolValue { path = (path as NSString).appendingPathComponent(AppDatabase.fileName) }
+        // Never a new, empty database made by opening the wrong directory.
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw MigrationRefused(description: "\(path) does not exist: give the installation's state_dir")
+        }
+        guard (1...4096).contains(partitions) else {
+            throw MigrationRefused(description: "--partitions must be between 1 and 4096")
+        }
         // The daemon must be stopped: its lock is taken for the whole move.
         let lock = try StateLock(directory: directory)
         defer { withExtendedLifetime(lock) {} }
@@ -92,8 +99,25 @@ extension Commands {
         let pool = Task { await store.run() }
         defer { pool.cancel() }
         try await store.migrate()
-        try await store.agreePartitions(partitions)
         let sourceTables = Set(try database.tableNames())
+        // Numbers the journal and the ledger had handed out, even for rows retention has deleted since: the target's
+        // sequences go on after them, or new events and leads would fall behind the moved positions.
+        var sequenceFloors: [String: Int64] = [:]
+        if sourceTables.contains("sqlite_sequence") {
+            try database.exportRows(table: "sqlite_sequence", columns: ["name", "seq"], orderBy: ["name"]) { rows in
+                for row in rows {
+                    if case .text(let name) = row[0], case .integer(let seq) = row[1] { sequenceFloors[name] = seq }
+                }
+            }
+        }
+        sequenceFloors["journal"] = max(sequenceFloors["journal"] ?? 0, positions.handled)
+        var routerPosition: Int64 = 0
+        try database.exportRows(table: "consumer", columns: ["name", "position"], orderBy: ["name"]) { rows in
+            for row in rows {
+                if case .text(Outbox.routerConsumer) = row[0], case .integer(let position) = row[1] { routerPosition = position }
+            }
+        }
+        sequenceFloors["lead"] = max(sequenceFloors["lead"] ?? 0, routerPosition)
         let known = Set(PostgresStore.tableNames).union(unmovedTables)
         let unknown = sourceTables.subtracting(known).subtracting(["sqlite_sequence"])
         guard unknown.isEmpty else {
@@ -101,14 +125,33 @@ extension Commands {
                                    + unknown.sorted().joined(separator: ", "))
         }
         return try store.importing { target in
+            // No instance may run on the target meanwhile: it would dispatch the moved events again from position 0.
+            try target.execute("SET LOCAL statement_timeout = 0")
+            try target.execute("SET LOCAL idle_in_transaction_session_timeout = '10min'")
+            try target.execute("LOCK TABLE journal, partition_lease, cluster_instance IN EXCLUSIVE MODE")
+            if let running = try target.value("""
+                SELECT string_agg(name, ', ') FROM cluster_instance WHERE alive_until_ms > \(Date().milliseconds)
+                """) {
+                throw MigrationRefused(description: "instances are running on \(settings.redacted) (\(running)): stop them first")
+            }
             let targetTables = try target.tables()
             for table in ["journal", "lead", "client", "delivery"] where try target.rowCount(table) > 0 {
                 throw MigrationRefused(description: "\(settings.redacted) already holds rows in \(table): migrate into an empty schema")
+            }
+            try target.execute("INSERT INTO cluster_setting (name, value) VALUES ('partitions', '\(partitions)') ON CONFLICT DO NOTHING")
+            let recorded = try target.value("SELECT value FROM cluster_setting WHERE name = 'partitions'")
+            guard recorded == String(partitions) else {
+                throw MigrationRefused(description: "the target's cluster has \(recorded ?? "?") partitions; --partitions says \(partitions)")
             }
             var migration = StoreMigration(position: positions.handled)
             for name in targetTables.keys.sorted() where !unmovedTables.contains(name) {
                 guard sourceTables.contains(name), let targetColumns = targetTables[name] else { continue }
                 let sourceColumns = Set(try database.tableColumns(name))
+                let lost = sourceColumns.subtracting(targetColumns.map(\.name)).filter { !unmovedColumns.contains("\(name).\($0)") }
+                guard lost.isEmpty else {
+                    throw MigrationRefused(description: "table \(name) has columns this insightd's PostgreSQL schema lacks: "
+                                           + lost.sorted().joined(separator: ", "))
+                }
                 let columns = targetColumns.filter { sourceColumns.contains($0.name) && !unmovedColumns.contains("\(name).\($0.name)") }
                 let key = try target.primaryKey(name)
                 guard !key.isEmpty, key.allSatisfy({ sourceColumns.contains($0) }) else {
@@ -134,7 +177,7 @@ extension Commands {
                         try target.insert(table: name, columns: columns, rows: batch)
                     }
                 }
-                try target.advanceSequences(table: name, columns: targetColumns)
+                try target.advanceSequences(table: name, columns: targetColumns, floor: sequenceFloors[name] ?? 0)
                 var targetHash = SHA256()
                 var targetRows = 0
                 try target.textRows(table: name, columns: columns, orderBy: key) { cells in

@@ -21,24 +21,10 @@ public struct ClusterService: Service {
     public func run() async throws {
         health.report("cluster", .starting)
         let keeper = Task { await keepLeases() }
-        var failures = 0
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let handled = try await member.dispatch(maximumBatches: 8)
-                failures = 0
-                heartbeat.beat()
-                if handled > 0 { onProgress() }
-                if handled == 0 {
-                    await cancelWhenGracefulShutdown { await wake.wait(timeout: pollInterval) }
-                }
-            } catch {
-                failures += 1
-                let backoff = Duration.milliseconds(min(30_000, 250 * (1 << min(failures, 7))))
-                logger.error("dispatch round failed; retrying", metadata: [
-                    "error": "\(error)", "retry.in": "\(backoff)", "failures": "\(failures)",
-                ])
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: backoff) }
-            }
+        let member = self.member
+        await DispatcherService.rounds(wake: wake, heartbeat: heartbeat, pollInterval: pollInterval, logger: logger,
+                                       onProgress: onProgress) {
+            try await member.dispatch(maximumBatches: 8)
         }
         keeper.cancel()
         await keeper.value
