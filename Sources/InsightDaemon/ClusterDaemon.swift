@@ -14,8 +14,9 @@ import ServiceLifecycle
 ///
 /// Every instance accepts webhooks and inbox files into the shared journal (an inbox file is read by one instance at a
 /// time, under a lock on its name), dispatches the partitions it holds leases on (``ClusterMember``), runs a plugin's
-/// daily tick only if no other instance has that day's, and sends deliveries it claims from the shared outbox. The
-/// leads API is served by the single-instance (SQLite) daemon only in this release: here it answers 501.
+/// daily tick only if no other instance has that day's, applies `retention:` once per cluster and day, and sends
+/// deliveries it claims from the shared outbox. The leads API is served by the single-instance (SQLite) daemon only in
+/// this release: here it answers 501.
 public struct ClusterDaemon: Sendable {
     public let configuration: LoadedConfiguration
     public let store: PostgresStore
@@ -31,6 +32,9 @@ public struct ClusterDaemon: Sendable {
     let timeSource: any TimeSource
     let logger: Logger
     let environment: [String: String]
+
+    /// The name a day's retention pass is claimed under, beside the plugins' ticks.
+    static let retentionClaim = "insightd.retention"
 
     public struct NoStore: Error, CustomStringConvertible {
         public var description: String { "store.kind is postgres but its url did not resolve (see insightd check)" }
@@ -89,6 +93,20 @@ public struct ClusterDaemon: Sendable {
                                  return leads
                              },
                              settings: settings, timeSource: timeSource, logger: logger.component("scheduler")),
+            // Once per cluster and day: the instance that claims the day's pass (as a plugin's tick is claimed).
+            RetentionService(prune: { cutoffs, now in
+                                 (try await store.prune(cutoffs, now: now, partitions: member.settings.partitions), false)
+                             },
+                             claim: { day in
+                                 // Held for an hour, never marked done: a pass that failed runs again an hour later at
+                                 // the latest, on whichever instance claims it (pruning again removes nothing twice).
+                                 let now = timeSource.now()
+                                 return try await store.claimTick(plugin: Self.retentionClaim, localDate: day.description,
+                                                                  instance: member.memberId, now: now,
+                                                                  until: now.addingTimeInterval(3600))
+                             },
+                             retention: configuration.config.retention, timeZone: configuration.config.timeZone,
+                             timeSource: timeSource, logger: logger.component("retention")),
             ingestQueue,
         ] + inboxWatchers() + [
             HTTPService(server: httpServer(), listening: listening, health: health, logger: logger.component("http")),

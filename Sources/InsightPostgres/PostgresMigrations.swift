@@ -369,6 +369,18 @@ enum PostgresMigrations {
             // Settings every instance must agree on (the partition count), fixed by the first instance to start.
             "CREATE TABLE cluster_setting (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ]),
+        Migration(version: 6, name: "v6-state-fillfactor", sql: [
+            // Every batch updates its clients' rows in place. With room left on each page, an update that changes no
+            // indexed column stays on its page (a HOT update) and touches no index: one instance's dispatch went from
+            // 12.1–12.2 s to 10.5–11.5 s on `deploy/bench/cluster.sh`'s journal. New pages only; existing ones as
+            // they are rewritten.
+            "ALTER TABLE client SET (fillfactor = 70)",
+            "ALTER TABLE account SET (fillfactor = 70)",
+            "ALTER TABLE term_deposit SET (fillfactor = 70)",
+            "ALTER TABLE loan SET (fillfactor = 70)",
+            "ALTER TABLE holding SET (fillfactor = 70)",
+            "ALTER TABLE financials SET (fillfactor = 70)",
+        ]),
     ]
 
     /// Applies the versions not applied yet, in order, inside the caller's transaction (which holds the lock).

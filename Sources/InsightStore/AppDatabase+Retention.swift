@@ -32,6 +32,8 @@ public struct PruneReport: Sendable, Hashable {
     public var other = 0
 
     public var total: Int { journal + quarantine + leads + deliveries + webhookIds + other }
+
+    public init() {}
 }
 
 extension AppDatabase {

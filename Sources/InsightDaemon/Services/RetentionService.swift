@@ -9,14 +9,31 @@ import ServiceLifecycle
 /// journal (only what the dispatcher handled), quarantine, seen webhook ids, finished outbox rows and old
 /// leads, then checkpoints the WAL and vacuums when much of the file is free.
 public struct RetentionService: Service {
-    let database: AppDatabase
+    /// Prunes up to the cutoffs; returns what went and whether the store was compacted.
+    public typealias Prune = @Sendable (_ cutoffs: RetentionCutoffs, _ now: Date) async throws -> (PruneReport, compacted: Bool)
+    /// Whether this instance runs the day's pass (in a cluster, one instance does).
+    public typealias Claim = @Sendable (_ day: LocalDate) async throws -> Bool
+
+    let prune: Prune
+    let claim: Claim
     let retention: RetentionConfig
     let timeZone: TimeZone
     let timeSource: any TimeSource
     let logger: Logger
 
+    /// The single instance's SQLite store: prune, then compact.
     public init(database: AppDatabase, retention: RetentionConfig, timeZone: TimeZone, timeSource: any TimeSource, logger: Logger) {
-        self.database = database
+        self.init(prune: { cutoffs, now in
+                      let report = try database.prune(cutoffs, now: now)
+                      return (report, try database.compact())
+                  },
+                  claim: { _ in true }, retention: retention, timeZone: timeZone, timeSource: timeSource, logger: logger)
+    }
+
+    public init(prune: @escaping Prune, claim: @escaping Claim, retention: RetentionConfig, timeZone: TimeZone,
+                timeSource: any TimeSource, logger: Logger) {
+        self.prune = prune
+        self.claim = claim
         self.retention = retention
         self.timeZone = timeZone
         self.timeSource = timeSource
@@ -30,13 +47,13 @@ public struct RetentionService: Service {
                                 webhookIds: days(max(7, retention.webhookIdsDays)))
     }
 
-    /// One pass: prune, then compact. Returns what was pruned.
+    /// One pass: prune, then compact. Returns what was pruned, or nil when another instance has today's pass.
     @discardableResult
-    public func runOnce() throws -> PruneReport {
+    public func runOnce() async throws -> PruneReport? {
         let now = timeSource.now()
+        guard try await claim(LocalDate(now, in: timeZone)) else { return nil }
         let started = ContinuousClock.now
-        let report = try database.prune(cutoffs(at: now), now: now)
-        let vacuumed = try database.compact()
+        let (report, vacuumed) = try await prune(cutoffs(at: now), now)
         logger.info("retention applied", metadata: [
             "pruned.journal": "\(report.journal)", "pruned.quarantine": "\(report.quarantine)", "pruned.leads": "\(report.leads)",
             "pruned.deliveries": "\(report.deliveries)", "pruned.webhook_ids": "\(report.webhookIds)",
@@ -52,7 +69,7 @@ public struct RetentionService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
             guard !Task.isShuttingDownGracefully && !Task.isCancelled else { break }
             do {
-                try runOnce()
+                try await runOnce()
             } catch {
                 logger.error("retention failed; it runs again at the next scheduled time", metadata: ["error": "\(error)"])
             }
