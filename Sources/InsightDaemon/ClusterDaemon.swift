@@ -98,12 +98,16 @@ public struct ClusterDaemon: Sendable {
                                  (try await store.prune(cutoffs, now: now, partitions: member.settings.partitions), false)
                              },
                              claim: { day in
-                                 // Held for an hour, never marked done: a pass that failed runs again an hour later at
-                                 // the latest, on whichever instance claims it (pruning again removes nothing twice).
+                                 // Held for an hour and marked done once the pass succeeds: a pass that failed (or whose
+                                 // instance died) is claimed again an hour later, by whichever instance retries first.
                                  let now = timeSource.now()
                                  return try await store.claimTick(plugin: Self.retentionClaim, localDate: day.description,
                                                                   instance: member.memberId, now: now,
                                                                   until: now.addingTimeInterval(3600))
+                             },
+                             finish: { day in
+                                 try await store.finishTick(plugin: Self.retentionClaim, localDate: day.description,
+                                                            instance: member.memberId)
                              },
                              retention: configuration.config.retention, timeZone: configuration.config.timeZone,
                              timeSource: timeSource, logger: logger.component("retention")),

@@ -92,7 +92,10 @@ public final class PostgresDispatchStore: DispatchStore {
         try Self.check(step)
         let leases = self.leases
         let clock = self.now
-        return try connections.transaction { session in try Self.write(step, at: now, leases: leases, clock: clock, session: session) }
+        let prepared = PostgresState.clientStatementsInParallel(step)
+        return try connections.transaction { session in
+            try Self.write(step, at: now, leases: leases, clock: clock, prepared: prepared, session: session)
+        }
     }
 
     @discardableResult
@@ -100,8 +103,10 @@ public final class PostgresDispatchStore: DispatchStore {
         try Self.check(step)
         let leases = self.leases
         let clock = self.now
+        // Made before the transaction, on every core, so that the connection is held only for the statements.
+        let prepared = PostgresState.clientStatementsInParallel(step)
         return try await store.transaction { session in
-            try Self.write(step, at: now, leases: leases, clock: clock, session: session)
+            try Self.write(step, at: now, leases: leases, clock: clock, prepared: prepared, session: session)
         }
     }
 
@@ -116,12 +121,12 @@ public final class PostgresDispatchStore: DispatchStore {
     /// The fence first: the leases' rows stay locked against a change of hands until the commit ends, so a takeover
     /// waits for it, or this commit sees the new epoch and throws ``LeaseLost``.
     private static func write(_ step: DispatchCommit, at now: Date, leases: [PartitionLease], clock: @Sendable () -> Date,
-                              session: PostgresSession) throws -> [Lead] {
+                              prepared: [PostgresQuery]?, session: PostgresSession) throws -> [Lead] {
         if let lost = try PostgresStore.checkHeld(leases, now: clock(), session: session) {
             throw LeaseLost(partition: lost.partition, epoch: lost.epoch)
         }
         let nowMs = now.milliseconds
-        let inserted = try PostgresState.write(step, nowMs: nowMs, session: session)
+        let inserted = try PostgresState.write(step, nowMs: nowMs, session: session, prepared: prepared)
         if let position = step.position, !leases.isEmpty {
             try session.execute("""
                 INSERT INTO partition_offset (part, position, updated_ms)

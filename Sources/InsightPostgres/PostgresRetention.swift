@@ -19,9 +19,16 @@ extension PostgresStore {
         }
         let journalBefore = cutoffs.journal.milliseconds
         report.journal = try await repeatedly { session in
+            // Handled by every partition: everything before the first event some partition has not handled (a partition
+            // that never had an event holds nothing back; one never dispatched holds back all of its events).
+            var positions = Array(repeating: Int64(0), count: max(1, partitions))
+            for row in try session.rows("SELECT part, position FROM partition_offset WHERE part < \(partitions)") {
+                let (part, position) = try row.decode((Int, Int64).self)
+                positions[part] = position
+            }
             let handled = try session.value(Int64.self, """
-                SELECT CASE WHEN COUNT(*) < \(partitions) THEN 0 ELSE MIN(position) END::bigint FROM partition_offset
-                WHERE part < \(partitions)
+                SELECT COALESCE((SELECT MIN(seq) FROM journal WHERE seq > (\(positions)::int8[])[client_hash % \(partitions) + 1]) - 1,
+                                (SELECT MAX(seq) FROM journal), 0)::bigint
                 """) ?? 0
             return try session.execute("""
                 DELETE FROM journal WHERE seq IN (
@@ -66,6 +73,9 @@ extension PostgresStore {
             removed += try session.execute("DELETE FROM snooze WHERE until_ms < \(deliveredBefore)")
             removed += try session.execute("DELETE FROM interaction WHERE at_ms < \(leadsBefore)")
             removed += try session.execute("DELETE FROM plugin_failure WHERE at_ms < \(journalBefore)")
+            // Tick and retention claims of days long past.
+            let week = LocalDate(now, in: TimeZone(secondsFromGMT: 0) ?? .current).adding(days: -7).description
+            removed += try session.execute("DELETE FROM tick_claim WHERE local_date < \(week)")
             return removed
         }
         return report

@@ -168,8 +168,11 @@ enum PostgresState {
     /// Writes one dispatcher step's state, managers, plugin failures, interactions and schedule runs, and its leads (in
     /// order, a lead whose key exists skipped) under the ledger's lock, inside the caller's transaction. Returns the
     /// leads that were new. Positions are the caller's: they differ between a single instance and a cluster's partitions.
-    static func write(_ step: DispatchCommit, nowMs: Int64, session: PostgresSession) throws -> [Lead] {
-        if !step.clients.isEmpty {
+    static func write(_ step: DispatchCommit, nowMs: Int64, session: PostgresSession,
+                      prepared: [PostgresQuery]? = nil) throws -> [Lead] {
+        if let prepared {
+            for statement in prepared { try session.execute(statement) }
+        } else if !step.clients.isEmpty {
             if let encode = step.encodeClients {
                 // A checkpoint's updates, encoded a chunk at a time so that its JSON is never held whole.
                 for start in stride(from: 0, to: step.clients.count, by: 4096) {
@@ -271,6 +274,25 @@ enum PostgresState {
     /// The changed parts of each client, one multi-row upsert per table. Within a statement a row may be upserted only
     /// once: for each key the last update counts, as it would writing one after another.
     private static func writeClients(_ updates: [DispatchCommit.ClientUpdate], session: PostgresSession) throws {
+        for statement in clientStatements(updates[...]) { try session.execute(statement) }
+    }
+
+    /// The statements of a batch's updates (not a checkpoint's, which are encoded as they are written), made in slices on
+    /// every core: the commit is the pipeline's serial stage, and making its JSON took a fifth of it. Slices keep their
+    /// order, so a key two slices both write ends as the later one says.
+    static func clientStatementsInParallel(_ step: DispatchCommit) -> [PostgresQuery]? {
+        guard step.encodeClients == nil else { return nil }
+        let updates = step.clients
+        let slices = try? ParallelMap.trySlices(count: updates.count, minimumForParallel: 2048, maximumSlices: 4) { range in
+            clientStatements(updates[range])
+        }
+        return slices?.flatMap { $0 }
+    }
+
+    /// The statements that write these updates, made (JSON and all) without a connection: a batch's are made on every
+    /// core before its transaction starts (``clientStatementsInParallel(_:)``).
+    static func clientStatements(_ updates: ArraySlice<DispatchCommit.ClientUpdate>) -> [PostgresQuery] {
+        var statements: [PostgresQuery] = []
         var clients: [String: Int] = [:]
         var accounts: [String: (client: String, account: AccountState)] = [:]
         var balances: [String: (client: String, snapshot: BalanceSnapshot)] = [:]
@@ -278,7 +300,8 @@ enum PostgresState {
         var loans: [String: (client: String, loan: LoanState)] = [:]
         var holdings: [String: (client: String, holding: Holding)] = [:]
         var financials: [String: (client: String, financials: Financials)] = [:]
-        for (index, update) in updates.enumerated() {
+        for index in updates.indices {
+            let update = updates[index]
             let state = update.state
             let changes = update.changes
             if changes.contains(.profile) || changes.contains(.activity) || changes.contains(.wealthPurchase)
@@ -348,7 +371,7 @@ enum PostgresState {
                     ON CONFLICT (id) DO UPDATE SET \(set.joined(separator: ", "))
                     """)
                 query.binds.append(rows.json, context: .default)
-                try session.execute(query)
+                statements.append(query)
             }
         }
         if !accounts.isEmpty {
@@ -362,7 +385,7 @@ enum PostgresState {
                     $0.int("previous_transaction_ms", entry.account.previousTransactionAt?.milliseconds)
                 }
             }
-            try session.execute("""
+            statements.append("""
                 INSERT INTO account (id, client_id, currency, balance, last_transaction_ms, transaction_count,
                                      previous_transaction_ms)
                 SELECT * FROM json_to_recordset(\(rows.json)::json) AS x(
@@ -382,7 +405,7 @@ enum PostgresState {
                     $0.string("wealth", entry.snapshot.wealth?.storedText); $0.string("loans", entry.snapshot.loans?.storedText)
                 }
             }
-            try session.execute("""
+            statements.append("""
                 INSERT INTO balance_snapshot (client_id, as_of, aum, deposits, wealth, loans)
                 SELECT * FROM json_to_recordset(\(rows.json)::json) AS x(
                     client_id text, as_of text, aum text, deposits text, wealth text, loans text)
@@ -399,7 +422,7 @@ enum PostgresState {
                     $0.string("maturity_date", entry.deposit.maturityDate.description); $0.string("status", entry.deposit.status)
                 }
             }
-            try session.execute("""
+            statements.append("""
                 INSERT INTO term_deposit (id, client_id, amount, currency, open_date, maturity_date, status)
                 SELECT * FROM json_to_recordset(\(rows.json)::json) AS x(
                     id text, client_id text, amount text, currency text, open_date text, maturity_date text, status text)
@@ -420,7 +443,7 @@ enum PostgresState {
                     $0.int("last_overdue_ms", loan.lastOverdueAt?.milliseconds); $0.string("repaid_date", loan.repaidDate?.description)
                 }
             }
-            try session.execute("""
+            statements.append("""
                 INSERT INTO loan (id, client_id, product, principal, outstanding, currency, maturity_date, status,
                                   overdue_days, last_overdue_ms, repaid_date)
                 SELECT * FROM json_to_recordset(\(rows.json)::json) AS x(
@@ -441,7 +464,7 @@ enum PostgresState {
                     $0.int("last_trade_ms", entry.holding.lastTradeAt?.milliseconds)
                 }
             }
-            try session.execute("""
+            statements.append("""
                 INSERT INTO holding (client_id, product_id, amount, last_trade_ms)
                 SELECT * FROM json_to_recordset(\(rows.json)::json) AS x(
                     client_id text, product_id text, amount text, last_trade_ms bigint)
@@ -461,7 +484,7 @@ enum PostgresState {
                     $0.string("revenue", value.revenue?.storedText)
                 }
             }
-            try session.execute("""
+            statements.append("""
                 INSERT INTO financials (client_id, period, total_assets, total_liabilities, operating_cash_flow, revenue)
                 SELECT * FROM json_to_recordset(\(rows.json)::json) AS x(
                     client_id text, period text, total_assets text, total_liabilities text, operating_cash_flow text,
@@ -471,5 +494,6 @@ enum PostgresState {
                     revenue = EXCLUDED.revenue
                 """)
         }
+        return statements
     }
 }

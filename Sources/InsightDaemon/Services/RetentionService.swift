@@ -13,9 +13,12 @@ public struct RetentionService: Service {
     public typealias Prune = @Sendable (_ cutoffs: RetentionCutoffs, _ now: Date) async throws -> (PruneReport, compacted: Bool)
     /// Whether this instance runs the day's pass (in a cluster, one instance does).
     public typealias Claim = @Sendable (_ day: LocalDate) async throws -> Bool
+    /// Records the day's pass done (in a cluster, no instance runs it again that day).
+    public typealias Finish = @Sendable (_ day: LocalDate) async throws -> Void
 
     let prune: Prune
     let claim: Claim
+    let finish: Finish
     let retention: RetentionConfig
     let timeZone: TimeZone
     let timeSource: any TimeSource
@@ -27,13 +30,15 @@ public struct RetentionService: Service {
                       let report = try database.prune(cutoffs, now: now)
                       return (report, try database.compact())
                   },
-                  claim: { _ in true }, retention: retention, timeZone: timeZone, timeSource: timeSource, logger: logger)
+                  claim: { _ in true }, finish: { _ in }, retention: retention, timeZone: timeZone, timeSource: timeSource,
+                  logger: logger)
     }
 
-    public init(prune: @escaping Prune, claim: @escaping Claim, retention: RetentionConfig, timeZone: TimeZone,
-                timeSource: any TimeSource, logger: Logger) {
+    public init(prune: @escaping Prune, claim: @escaping Claim, finish: @escaping Finish, retention: RetentionConfig,
+                timeZone: TimeZone, timeSource: any TimeSource, logger: Logger) {
         self.prune = prune
         self.claim = claim
+        self.finish = finish
         self.retention = retention
         self.timeZone = timeZone
         self.timeSource = timeSource
@@ -51,9 +56,11 @@ public struct RetentionService: Service {
     @discardableResult
     public func runOnce() async throws -> PruneReport? {
         let now = timeSource.now()
-        guard try await claim(LocalDate(now, in: timeZone)) else { return nil }
+        let day = LocalDate(now, in: timeZone)
+        guard try await claim(day) else { return nil }
         let started = ContinuousClock.now
         let (report, vacuumed) = try await prune(cutoffs(at: now), now)
+        try await finish(day)
         logger.info("retention applied", metadata: [
             "pruned.journal": "\(report.journal)", "pruned.quarantine": "\(report.quarantine)", "pruned.leads": "\(report.leads)",
             "pruned.deliveries": "\(report.deliveries)", "pruned.webhook_ids": "\(report.webhookIds)",
@@ -68,16 +75,18 @@ public struct RetentionService: Service {
             let delay = wait
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
             guard !Task.isShuttingDownGracefully && !Task.isCancelled else { break }
+            var failed = false
             do {
                 try await runOnce()
             } catch {
-                logger.error("retention failed; it runs again at the next scheduled time", metadata: ["error": "\(error)"])
+                failed = true
+                logger.error("retention failed; it runs again in an hour", metadata: ["error": "\(error)"])
             }
             let now = timeSource.now()
             let today = LocalDate(now, in: timeZone)
             var next = today.instant(at: retention.runAt, in: timeZone)
             if next <= now { next = today.adding(days: 1).instant(at: retention.runAt, in: timeZone) }
-            wait = .seconds(max(60, Int64(next.timeIntervalSince(now))))
+            wait = failed ? .seconds(3600) : .seconds(max(60, Int64(next.timeIntervalSince(now))))
         }
     }
 }
