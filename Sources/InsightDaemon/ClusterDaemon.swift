@@ -56,18 +56,9 @@ public struct ClusterDaemon: Sendable {
         }
         let wake = WakeSignal()
         let queue = IngestQueue(database: store, logger: logger.component("ingest"), onCommitted: { wake.wake() })
-        let config = configuration.config
         let outboxHeartbeat = Heartbeat()
-        let outbox = OutboxService(
-            database: store, planner: configuration.deliveryPlanner,
-            receivers: try configuration.receivers(
-                client: OutboundHTTP.client(connectionsPerHost: config.receivers.reduce(0) {
-                    $0 + ($1.concurrency ?? config.delivery.concurrency)
-                }),
-                templates: configuration.messageTemplates()),
-            settings: OutboxService.Settings(policy: configuration.retryPolicy, pollInterval: config.delivery.pollInterval.duration,
-                                             instance: cluster.instance),
-            timeSource: timeSource, logger: logger.component("outbox"), heartbeat: { outboxHeartbeat.beat() })
+        let outbox = try Daemon.outboxService(configuration, store: store, instance: cluster.instance, timeSource: timeSource,
+                                              logger: logger, heartbeat: outboxHeartbeat)
         return ClusterDaemon(configuration: configuration, store: store, member: member, settings: settings, wake: wake,
                              heartbeat: Heartbeat(), outboxHeartbeat: outboxHeartbeat, health: HealthBoard(),
                              ingestQueue: queue, outbox: outbox, listening: ReadyGate(), timeSource: timeSource,
@@ -76,8 +67,6 @@ public struct ClusterDaemon: Sendable {
 
     /// The long-running parts, in start order (they stop in reverse).
     public func services(loader: ConfigLoader = ConfigLoader()) -> [any Service] {
-        let notifier = SystemdNotifier(environment: environment)
-        let environment = self.environment
         let member = self.member
         let store = self.store
         let outbox = self.outbox
@@ -113,15 +102,9 @@ public struct ClusterDaemon: Sendable {
                              timeSource: timeSource, logger: logger.component("retention")),
             ingestQueue,
         ] + inboxWatchers() + [
-            HTTPService(server: httpServer(), listening: listening, health: health, logger: logger.component("http")),
-            ReloadService(configPath: configuration.configPath, loader: loader, settings: settings, running: configuration,
-                          notifier: notifier, logger: logger.component("reload"), environment: { environment },
-                          onReload: { loaded in
-                              outbox.replaceRouting(planner: loaded.deliveryPlanner, policy: loaded.retryPolicy)
-                          }),
-            SystemdService(notifier: notifier, heartbeats: [("dispatcher", heartbeat), ("outbox", outboxHeartbeat)],
-                           listening: listening, logger: logger.component("systemd")),
-        ]
+        ] + Daemon.frontServices(configuration, server: httpServer(), loader: loader, settings: settings, outbox: outbox,
+                                 heartbeats: [("dispatcher", heartbeat), ("outbox", outboxHeartbeat)], listening: listening,
+                                 health: health, environment: environment, logger: logger)
     }
 
     /// One watcher per `kind: inbox` source, each taking a file only while no other instance reads it.

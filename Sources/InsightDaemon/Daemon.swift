@@ -47,17 +47,9 @@ public struct Daemon: Sendable {
                                         stateWrites: tuning.stateWrites, logger: logger.component("dispatcher"))
         let wake = WakeSignal()
         let queue = IngestQueue(database: database, logger: logger.component("ingest"), onCommitted: { wake.wake() })
-        let config = configuration.config
         let outboxHeartbeat = Heartbeat()
-        let outbox = OutboxService(
-            database: database, planner: configuration.deliveryPlanner,
-            receivers: try configuration.receivers(
-                client: OutboundHTTP.client(connectionsPerHost: config.receivers.reduce(0) {
-                    $0 + ($1.concurrency ?? config.delivery.concurrency)
-                }),
-                templates: configuration.messageTemplates()),
-            settings: OutboxService.Settings(policy: configuration.retryPolicy, pollInterval: config.delivery.pollInterval.duration),
-            timeSource: timeSource, logger: logger.component("outbox"), heartbeat: { outboxHeartbeat.beat() })
+        let outbox = try outboxService(configuration, store: database, instance: OutboxService.defaultInstance,
+                                       timeSource: timeSource, logger: logger, heartbeat: outboxHeartbeat)
         return Daemon(configuration: configuration, database: database, settings: settings, dispatcher: dispatcher,
                       wake: wake, heartbeat: Heartbeat(), outboxHeartbeat: outboxHeartbeat, health: HealthBoard(),
                       ingestQueue: queue, outbox: outbox,
@@ -68,9 +60,7 @@ public struct Daemon: Sendable {
     /// The long-running parts, in start order. They stop in reverse: systemd hears STOPPING, the HTTP
     /// server finishes its requests, the ingest queue commits what they handed it, then the pipeline stops.
     public func services(loader: ConfigLoader = ConfigLoader()) -> [any Service] {
-        let notifier = SystemdNotifier(environment: environment)
-        let environment = self.environment
-        return [
+        [
             DispatcherService(dispatcher: dispatcher, wake: wake, heartbeat: heartbeat,
                               pollInterval: configuration.config.dispatcher.pollInterval.duration,
                               logger: logger.component("dispatcher"), onProgress: { [outbox] in outbox.newLeads.wake() }),
@@ -81,14 +71,40 @@ public struct Daemon: Sendable {
                              timeZone: configuration.config.timeZone, timeSource: timeSource, logger: logger.component("retention")),
             ingestQueue,
         ] + inboxWatchers() + [
-            HTTPService(server: httpServer(), listening: listening, health: health, logger: logger.component("http")),
+        ] + Self.frontServices(configuration, server: httpServer(), loader: loader, settings: settings, outbox: outbox,
+                               heartbeats: [("dispatcher", heartbeat), ("outbox", outboxHeartbeat)], listening: listening,
+                               health: health, environment: environment, logger: logger)
+    }
+
+    /// The outbox over `store`, with the configured receivers, routes and retry policy.
+    static func outboxService(_ configuration: LoadedConfiguration, store: any OutboxStore, instance: String,
+                              timeSource: any TimeSource, logger: Logger, heartbeat: Heartbeat) throws -> OutboxService {
+        let config = configuration.config
+        return OutboxService(
+            database: store, planner: configuration.deliveryPlanner,
+            receivers: try configuration.receivers(
+                client: OutboundHTTP.client(connectionsPerHost: config.receivers.reduce(0) {
+                    $0 + ($1.concurrency ?? config.delivery.concurrency)
+                }),
+                templates: configuration.messageTemplates()),
+            settings: OutboxService.Settings(policy: configuration.retryPolicy, pollInterval: config.delivery.pollInterval.duration,
+                                             instance: instance),
+            timeSource: timeSource, logger: logger.component("outbox"), heartbeat: { heartbeat.beat() })
+    }
+
+    /// The services every daemon ends with, whatever its store: the HTTP server, SIGHUP reload, systemd's notifications.
+    static func frontServices(_ configuration: LoadedConfiguration, server: HTTPServer, loader: ConfigLoader, settings: SettingsBox,
+                              outbox: OutboxService, heartbeats: [(String, Heartbeat)], listening: ReadyGate, health: HealthBoard,
+                              environment: [String: String], logger: Logger) -> [any Service] {
+        let notifier = SystemdNotifier(environment: environment)
+        return [
+            HTTPService(server: server, listening: listening, health: health, logger: logger.component("http")),
             ReloadService(configPath: configuration.configPath, loader: loader, settings: settings, running: configuration,
                           notifier: notifier, logger: logger.component("reload"), environment: { environment },
-                          onReload: { [outbox] loaded in
+                          onReload: { loaded in
                               outbox.replaceRouting(planner: loaded.deliveryPlanner, policy: loaded.retryPolicy)
                           }),
-            SystemdService(notifier: notifier, heartbeats: [("dispatcher", heartbeat), ("outbox", outboxHeartbeat)],
-                           listening: listening, logger: logger.component("systemd")),
+            SystemdService(notifier: notifier, heartbeats: heartbeats, listening: listening, logger: logger.component("systemd")),
         ]
     }
 

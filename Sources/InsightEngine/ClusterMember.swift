@@ -81,8 +81,6 @@ public actor ClusterMember {
     /// The dispatcher for ``dispatcherLeases`` (nil: none yet, or dropped after an error).
     private var dispatcher: Dispatcher?
     private var dispatcherLeases: [PartitionLease] = []
-    /// The live instances at the last renewal.
-    private var members: [String] = []
     /// Whether the check for another live run of this name passed (``renewLeases()``).
     private var joined = false
     /// A drain or a tick is using the dispatcher; the others wait (``acquire()``).
@@ -105,9 +103,6 @@ public actor ClusterMember {
 
     /// The partitions this instance held at its last renewal.
     public var heldPartitions: [Int] { held.map(\.partition) }
-
-    /// The instances alive at the last renewal, by name.
-    public var aliveInstances: [String] { members }
 
     /// Another live run of the same instance name (two processes configured alike, or a previous run whose heartbeat
     /// has not expired yet): this one must not take part until it is gone.
@@ -152,7 +147,6 @@ public actor ClusterMember {
         let before = Set(held.map(\.partition))
         held = try await store.balanceLeases(instance: memberId, partitions: settings.partitions, target: share,
                                              now: at, until: until)
-        members = alive
         let after = Set(held.map(\.partition))
         if before != after {
             logger.info("cluster partitions changed", metadata: [
