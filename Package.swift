@@ -104,6 +104,7 @@ let package = Package(
                 "InsightStore",
                 "InsightEngine",
                 "InsightIngest",
+                "InsightDelivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // The server's channel, wrapped with request deadlines (ServerLimits.swift).
                 .product(name: "HummingbirdCore", package: "hummingbird"),

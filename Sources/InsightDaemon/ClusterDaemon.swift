@@ -15,8 +15,7 @@ import ServiceLifecycle
 /// Every instance accepts webhooks and inbox files into the shared journal (an inbox file is read by one instance at a
 /// time, under a lock on its name), dispatches the partitions it holds leases on (``ClusterMember``), runs a plugin's
 /// daily tick only if no other instance has that day's, applies `retention:` once per cluster and day, and sends
-/// deliveries it claims from the shared outbox. The leads API is served by the single-instance (SQLite) daemon only in
-/// this release: here it answers 501.
+/// deliveries it claims from the shared outbox. Any instance serves the whole leads API from the shared store.
 public struct ClusterDaemon: Sendable {
     public let configuration: LoadedConfiguration
     public let store: PostgresStore
@@ -139,8 +138,8 @@ public struct ClusterDaemon: Sendable {
         return HTTPServer(
             settings: .init(host: config.listen.host, port: config.listen.port, maximumBodyBytes: config.http.maxBodyBytes,
                             limits: Daemon.serverLimits(config.http, descriptorLimit: DescriptorUse.current()?.limit, logger: logger)),
-            authenticator: Daemon.authenticator(configuration), database: nil, journal: store, queue: ingestQueue,
-            dispatcher: nil, readiness: readiness, pipeline: settings, health: health, timeSource: timeSource,
+            authenticator: Daemon.authenticator(configuration), leads: store, journal: store, queue: ingestQueue,
+            ticks: ClusterTicks(store: store, member: member, outbox: outbox), readiness: readiness, pipeline: settings, health: health, timeSource: timeSource,
             logger: logger.component("http"), timeZone: config.timeZone, outboxChanged: { outbox.wakeLanes() },
             receiverNames: Set(config.receivers.map(\.name)),
             metrics: .init(registry: DaemonMetrics.registry, refresh: {
@@ -219,5 +218,29 @@ public struct ClusterDaemon: Sendable {
             logger: logger.component("lifecycle")))
         try await group.run()
         logger.info("insightd stopped cleanly", metadata: ["cluster.instance": "\(member.settings.instance)"])
+    }
+}
+
+/// `POST /v1/admin/tick` in a cluster: it waits for every partition (whoever holds it) to pass the events journaled
+/// before the request, then runs the ticks on this instance, whether or not another instance ran that day's.
+struct ClusterTicks: TickRunner {
+    let store: PostgresStore
+    let member: ClusterMember
+    let outbox: OutboxService
+
+    func unhandled(upTo head: Int64) async throws -> Int64 {
+        try await store.unhandledEvents(upTo: head)
+    }
+
+    func runTick(_ tick: ScheduleTick, plugin: String) async throws -> [Lead] {
+        guard let leads = try await member.runTick(tick, plugin: plugin, claimed: false) else {
+            var problem = Problem(.serviceUnavailable, "Service Unavailable",
+                                  detail: "this instance holds no partition yet (it is starting or the cluster is rebalancing); "
+                                      + "try again shortly or on another instance")
+            problem.headers[.retryAfter] = "5"
+            throw problem
+        }
+        if !leads.isEmpty { outbox.newLeads.wake() }
+        return leads
     }
 }

@@ -182,11 +182,20 @@ public actor ClusterMember {
     }
 
     /// Runs a plugin's daily tick if no other instance has (or is running) it: one instance per plugin and day. Returns
-    /// the new leads, or nil when another instance has the tick (or this one holds no partition).
-    public func runTick(_ tick: ScheduleTick, plugin: String) async throws -> [Lead]? {
+    /// the new leads, or nil when another instance has the tick (or this one holds no partition). `claimed: false` runs
+    /// it whatever the others did (an operator's `POST /v1/admin/tick`; the ledger keeps each lead once by its key).
+    public func runTick(_ tick: ScheduleTick, plugin: String, claimed: Bool = true) async throws -> [Lead]? {
         await acquire()
         defer { release() }
         guard let dispatcher = try await currentDispatcher() else { return nil }
+        guard claimed else {
+            do {
+                return try await dispatcher.runTick(tick, plugin: plugin)
+            } catch let lost as LeaseLost {
+                dropDispatcher(after: lost)
+                throw lost
+            }
+        }
         let at = now()
         let date = tick.localDate.description
         guard try await store.claimTick(plugin: plugin, localDate: date, instance: memberId, now: at,

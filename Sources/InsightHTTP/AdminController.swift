@@ -4,11 +4,23 @@ import InsightCore
 import InsightEngine
 import InsightStore
 
+/// What runs `POST /v1/admin/tick`: the single instance's dispatcher, or a cluster member.
+public protocol TickRunner: Sendable {
+    /// How many of the events up to `head` (a journal sequence) are not handled yet; 0 when all are.
+    func unhandled(upTo head: Int64) async throws -> Int64
+    /// Runs a plugin's tick now and returns the new leads.
+    func runTick(_ tick: ScheduleTick, plugin: String) async throws -> [Lead]
+}
+
+extension Dispatcher: TickRunner {
+    public func unhandled(upTo head: Int64) async throws -> Int64 { max(0, head - currentPosition) }
+}
+
 /// `POST /v1/admin/tick` `{"at": RFC 3339}`: runs every enabled scheduled plugin as of that instant, for
 /// catch-up after an outage and for driving the calendar in tests. Scope: admin.
 struct AdminController: Sendable {
     let authenticator: Authenticator
-    let dispatcher: Dispatcher
+    let runner: any TickRunner
     let journal: any JournalStore
     let settings: SettingsBox
     /// How long a tick waits for the dispatcher to handle the events journaled before it was asked for.
@@ -34,12 +46,11 @@ struct AdminController: Sendable {
         // Every event acknowledged before this request must be handled first, or the tick would miss it.
         let head = try await journal.journalHead()
         let deadline = ContinuousClock.now + catchUp
-        while await dispatcher.currentPosition < head {
+        while case let waiting = try await runner.unhandled(upTo: head), waiting > 0 {
             guard ContinuousClock.now < deadline else {
-                let position = await dispatcher.currentPosition
                 var problem = Problem(.serviceUnavailable, "Service Unavailable",
                                       detail: "the dispatcher has not yet handled the events journaled before this tick "
-                                          + "(\(head - position) waiting after \(catchUp)); nothing ran; try again shortly")
+                                          + "(\(waiting) waiting after \(catchUp)); nothing ran; try again shortly")
                 problem.headers[.retryAfter] = "5"
                 throw problem
             }
@@ -49,7 +60,7 @@ struct AdminController: Sendable {
         let localDate = LocalDate(at, in: current.timeZone)
         var results: [JSONValue] = []
         for (plugin, _) in current.schedules.sorted(by: { $0.key < $1.key }) {
-            let leads = try await dispatcher.runTick(ScheduleTick(scheduledAt: at, localDate: localDate), plugin: plugin)
+            let leads = try await runner.runTick(ScheduleTick(scheduledAt: at, localDate: localDate), plugin: plugin)
             results.append(.object(["plugin": .string(plugin), "newLeads": .number(String(leads.count))]))
         }
         return EventsController.json(.object([

@@ -31,12 +31,12 @@ public struct HTTPServer: Sendable {
 
     public let settings: Settings
     let authenticator: Authenticator
-    /// The embedded store, which serves the leads API (nil on the shared PostgreSQL store, which does not yet).
-    let database: AppDatabase?
+    /// The store the leads API runs on: the embedded SQLite or the shared PostgreSQL.
+    let leads: any LeadsStore
     let journal: any JournalStore
     let queue: IngestQueue
-    /// The single instance's dispatcher (nil in a cluster, where each instance dispatches its partitions).
-    let dispatcher: Dispatcher?
+    /// What runs `POST /v1/admin/tick`: the single instance's dispatcher, or this instance's cluster member.
+    let ticks: any TickRunner
     let readiness: StoreReadiness
     let pipeline: SettingsBox
     let health: HealthBoard
@@ -71,23 +71,23 @@ public struct HTTPServer: Sendable {
                 timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai") ?? .current,
                 outboxChanged: @escaping @Sendable () -> Void = {}, receiverNames: Set<String> = [],
                 metrics: MetricsEndpoint = MetricsEndpoint()) {
-        self.init(settings: settings, authenticator: authenticator, database: database, journal: database, queue: queue,
-                  dispatcher: dispatcher, readiness: .sqlite(database), pipeline: pipeline, health: health,
+        self.init(settings: settings, authenticator: authenticator, leads: database, journal: database, queue: queue,
+                  ticks: dispatcher, readiness: .sqlite(database), pipeline: pipeline, health: health,
                   timeSource: timeSource, logger: logger, timeZone: timeZone, outboxChanged: outboxChanged,
                   receiverNames: receiverNames, metrics: metrics)
     }
 
-    /// A server over any store: `database` and `dispatcher` nil on the shared PostgreSQL store (see ``database``).
-    public init(settings: Settings, authenticator: Authenticator, database: AppDatabase?, journal: any JournalStore,
-                queue: IngestQueue, dispatcher: Dispatcher?, readiness: StoreReadiness, pipeline: SettingsBox,
+    /// A server over any store.
+    public init(settings: Settings, authenticator: Authenticator, leads: any LeadsStore, journal: any JournalStore,
+                queue: IngestQueue, ticks: any TickRunner, readiness: StoreReadiness, pipeline: SettingsBox,
                 health: HealthBoard, timeSource: any TimeSource, logger: Logger, timeZone: TimeZone,
                 outboxChanged: @escaping @Sendable () -> Void, receiverNames: Set<String>, metrics: MetricsEndpoint) {
         self.settings = settings
         self.authenticator = authenticator
-        self.database = database
+        self.leads = leads
         self.journal = journal
         self.queue = queue
-        self.dispatcher = dispatcher
+        self.ticks = ticks
         self.readiness = readiness
         self.pipeline = pipeline
         self.health = health
@@ -115,35 +115,15 @@ public struct HTTPServer: Sendable {
         EventsController(authenticator: authenticator, journal: journal, queue: queue,
                          maximumBodyBytes: settings.maximumBodyBytes, limits: settings.limits, bodies: bodies,
                          timeSource: timeSource).register(on: router)
-        if let dispatcher {
-            AdminController(authenticator: authenticator, dispatcher: dispatcher, journal: journal, settings: pipeline,
-                            catchUp: settings.tickCatchUp).register(on: router)
-        } else {
-            notOnSharedStore(router, .post, "/v1/admin/tick")
-        }
-        if let database {
-            LeadsController(authenticator: authenticator, database: database, timeZone: timeZone, timeSource: timeSource,
-                            outboxChanged: outboxChanged, receiverNames: receiverNames, settings: pipeline).register(on: router)
-        } else {
-            for (method, path) in LeadsController.routes { notOnSharedStore(router, method, path) }
-        }
+        AdminController(authenticator: authenticator, runner: ticks, journal: journal, settings: pipeline,
+                        catchUp: settings.tickCatchUp).register(on: router)
+        LeadsController(authenticator: authenticator, store: leads, timeZone: timeZone, timeSource: timeSource,
+                        outboxChanged: outboxChanged, receiverNames: receiverNames, settings: pipeline).register(on: router)
         HealthController(store: readiness, health: health, authenticator: authenticator, connections: connections,
                          maximumConnections: settings.limits.maximumConnections).register(on: router)
         MetricsController(registry: metrics.registry, refresh: metrics.refresh).register(on: router)
         OpenAPIDocument.register(on: router)
         return router
-    }
-
-    /// A route the shared PostgreSQL store does not serve yet: 501 with a problem saying so, after the same
-    /// authentication as the route's own (an unauthenticated caller learns nothing more than elsewhere).
-    func notOnSharedStore(_ router: Router<BasicRequestContext>, _ method: HTTPRequest.Method, _ path: RouterPath) {
-        let authenticator = self.authenticator
-        router.on(path, method: method) { request, _ -> Response in
-            _ = try authenticator.requireAny(Set(Authenticator.Scope.allCases), headers: request.headers)
-            throw Problem(.notImplemented, "Not Implemented",
-                          detail: "this endpoint is not served on the shared PostgreSQL store (store.kind: postgres) in this "
-                              + "release; events, webhooks, deliveries, /readyz and /metrics are")
-        }
     }
 
     /// The application; `onListening` gets the bound port (useful with port 0). HTTP/1.1 with the request

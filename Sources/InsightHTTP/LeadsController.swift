@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import InsightCore
+import InsightDelivery
 import InsightEngine
 import InsightStore
 
@@ -10,7 +11,9 @@ import InsightStore
 /// personal data is masked.
 struct LeadsController: Sendable {
     let authenticator: Authenticator
-    let database: AppDatabase
+    /// The store the API reads, on either backend; its writes go through ``desk``, which holds the rules.
+    let store: any LeadsStore
+    var desk: LeadDesk { LeadDesk(store: store) }
     let timeZone: TimeZone
     let timeSource: any TimeSource
     /// Tells the outbox that rows changed (a retry or a re-enabled target).
@@ -40,33 +43,25 @@ struct LeadsController: Sendable {
         !token.scopes.isDisjoint(with: [.compliance, .admin])
     }
 
-    /// Every route it serves, by method and path.
-    static let routes: [(HTTPRequest.Method, RouterPath)] = [
-        (.get, "/v1/leads"), (.get, "/v1/leads/{id}"), (.post, "/v1/leads/{id}/feedback"), (.post, "/v1/leads/{id}/decision"),
-        (.get, "/v1/clients/{id}"), (.get, "/v1/snoozes"), (.post, "/v1/snoozes"), (.delete, "/v1/snoozes/{id}"),
-        (.get, "/v1/deliveries"), (.post, "/v1/deliveries/{id}/retry"), (.get, "/v1/receivers"),
-        (.post, "/v1/receivers/{name}/enable"), (.get, "/v1/stats/conversions"),
-    ]
-
-    func register(on router: Router<BasicRequestContext>) {
-        router.get("/v1/leads") { request, context in try self.list(request, context: context) }
-        router.get("/v1/leads/{id}") { request, context in try self.show(request, context: context) }
+    func register(on router: Hummingbird.Router<BasicRequestContext>) {
+        router.get("/v1/leads") { request, context in try await self.list(request, context: context) }
+        router.get("/v1/leads/{id}") { request, context in try await self.show(request, context: context) }
         router.post("/v1/leads/{id}/feedback") { request, context in try await self.feedback(request, context: context) }
         router.post("/v1/leads/{id}/decision") { request, context in try await self.decide(request, context: context) }
-        router.get("/v1/clients/{id}") { request, context in try self.client(request, context: context) }
-        router.get("/v1/snoozes") { request, context in try self.snoozes(request, context: context) }
+        router.get("/v1/clients/{id}") { request, context in try await self.client(request, context: context) }
+        router.get("/v1/snoozes") { request, context in try await self.snoozes(request, context: context) }
         router.post("/v1/snoozes") { request, context in try await self.addSnooze(request, context: context) }
-        router.delete("/v1/snoozes/{id}") { request, context in try self.removeSnooze(request, context: context) }
-        router.get("/v1/deliveries") { request, context in try self.deliveries(request, context: context) }
-        router.post("/v1/deliveries/{id}/retry") { request, context in try self.retry(request, context: context) }
-        router.get("/v1/receivers") { request, context in try self.receivers(request, context: context) }
+        router.delete("/v1/snoozes/{id}") { request, context in try await self.removeSnooze(request, context: context) }
+        router.get("/v1/deliveries") { request, context in try await self.deliveries(request, context: context) }
+        router.post("/v1/deliveries/{id}/retry") { request, context in try await self.retry(request, context: context) }
+        router.get("/v1/receivers") { request, context in try await self.receivers(request, context: context) }
         router.post("/v1/receivers/{name}/enable") { request, context in try await self.enable(request, context: context) }
-        router.get("/v1/stats/conversions") { request, context in try self.conversions(request, context: context) }
+        router.get("/v1/stats/conversions") { request, context in try await self.conversions(request, context: context) }
     }
 
     // MARK: - Leads
 
-    func list(_ request: Request, context: BasicRequestContext) throws -> Response {
+    func list(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let token = try authenticator.require(.read, headers: request.headers)
         let query = request.uri.queryParameters
         var page = LeadPageQuery()
@@ -97,19 +92,23 @@ struct LeadsController: Sendable {
             }
             page.after = value
         }
-        let result = try database.leadPage(page)
+        let wanted = page
+        let result = try await store.readLeads { try $0.leadPage(wanted) }
         var body: [String: JSONValue] = ["leads": .array(try result.leads.map { try LeadJSON.value(shown($0.lead, to: token), timeZone: timeZone) })]
         body["nextCursor"] = result.next.map { .string(Self.encodeCursor($0)) } ?? .null
         return EventsController.json(.object(body), status: .ok)
     }
 
-    func show(_ request: Request, context: BasicRequestContext) throws -> Response {
+    func show(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let token = try authenticator.require(.read, headers: request.headers)
         let id = try context.parameters.require("id")
-        guard let lead = try database.lead(id: id) else { throw Problem.notFound("no lead has id \(id)") }
+        guard let view = try await store.readLeads({ ledger in try LeadView(ledger, id: id) }) else {
+            throw Problem.notFound("no lead has id \(id)")
+        }
+        let lead = view.lead
         guard case .object(var body) = try LeadJSON.value(shown(lead, to: token), timeZone: timeZone) else { throw Problem.notFound(id) }
         // That an AML lead went to the compliance queue is compliance's to see.
-        let deliveries = try database.deliveries(forLead: id).filter {
+        let deliveries = view.deliveries.filter {
             Self.seesComplianceQueue(token) || $0.delivery.route != Self.complianceRoute
         }
         body["deliveries"] = .array(deliveries.map { entry in
@@ -119,7 +118,7 @@ struct LeadsController: Sendable {
         })
         // Whether a report was filed (and its reference) is compliance's alone: no tipping-off through the API.
         let seesDecisions = token.scopes.contains(.compliance)
-        body["activity"] = .array(try database.activity(leadId: id).filter {
+        body["activity"] = .array(view.activity.filter {
             seesDecisions || ($0.kind != "decision" && (Self.seesComplianceQueue(token) || !$0.kind.hasPrefix("compliance_")))
         }.map { activity in
             var entry: [String: JSONValue] = ["at": time(activity.at), "kind": .string(activity.kind)]
@@ -128,8 +127,8 @@ struct LeadsController: Sendable {
             entry["actor"] = activity.actor.map(JSONValue.string)
             return .object(entry)
         })
-        if let source = try database.inhibitedBy(leadId: id) { body["inhibitedBy"] = .string(source) }
-        if seesDecisions, let decision = try database.decision(leadId: id) { body["decision"] = decisionJSON(decision) }
+        if let source = view.inhibitedBy { body["inhibitedBy"] = .string(source) }
+        if seesDecisions, let decision = view.decision { body["decision"] = decisionJSON(decision) }
         return EventsController.json(.object(body), status: .ok)
     }
 
@@ -149,11 +148,11 @@ struct LeadsController: Sendable {
             throw Self.invalid("decision reported needs reference: the suspicious-transaction report's number")
         }
         let note = try Self.optionalString(document, "note", maximum: 2000).map(Masking.scrub)
-        guard let lead = try database.lead(id: id) else { throw Problem.notFound("no lead has id \(id)") }
+        guard let lead = try await store.readLeads({ try $0.lead(id: id) }) else { throw Problem.notFound("no lead has id \(id)") }
         guard amlKinds.contains(lead.kind) else {
             throw Self.invalid("lead \(id) is a \(lead.kind) lead; decisions are for AML leads (\(amlKinds.sorted().joined(separator: ", ")))")
         }
-        switch try database.recordDecision(leadId: id, decision: decision, reference: reference, note: note,
+        switch try await desk.recordDecision(leadId: id, decision: decision, reference: reference, note: note,
                                            actor: "api:\(token.name)", now: timeSource.now()) {
         case .notFound:
             throw Problem.notFound("no lead has id \(id)")
@@ -185,8 +184,8 @@ struct LeadsController: Sendable {
             }
             until = date
         }
-        if [.dismissed, .snoozed].contains(outcome), !token.scopes.contains(.compliance),
-           let lead = try database.lead(id: id), amlKinds.contains(lead.kind) {
+        let current = try await store.readLeads { try $0.lead(id: id) }
+        if [.dismissed, .snoozed].contains(outcome), !token.scopes.contains(.compliance), let current, amlKinds.contains(current.kind) {
             // The answer names no monitoring rule: a manager's app reads it.
             throw Problem.forbidden("lead \(id) is an AML verification task: it cannot be \(outcome.rawValue) with feedback; "
                                     + "report what you did (contacted) and compliance decides it")
@@ -196,12 +195,12 @@ struct LeadsController: Sendable {
                 throw Self.invalid("outcome snoozed needs until: the RFC 3339 time until which this client's leads from the plugin wait")
             }
             try checkUntil(until)
-            guard try database.lead(id: id)?.client != nil else {
-                if try database.lead(id: id) == nil { throw Problem.notFound("no lead has id \(id)") }
+            guard let current else { throw Problem.notFound("no lead has id \(id)") }
+            guard current.client != nil else {
                 throw Self.invalid("lead \(id) has no client to snooze; use POST /v1/snoozes for a plugin or kind")
             }
         }
-        guard let lead = try database.recordFeedback(leadId: id, outcome: outcome, note: note, until: until,
+        guard let lead = try await desk.recordFeedback(leadId: id, outcome: outcome, note: note, until: until,
                                                      actor: "api:\(token.name)",
                                                      snoozeScope: token.scopes.contains(.compliance) ? "compliance" : "feedback",
                                                      now: timeSource.now())
@@ -211,10 +210,16 @@ struct LeadsController: Sendable {
 
     // MARK: - Clients
 
-    func client(_ request: Request, context: BasicRequestContext) throws -> Response {
+    func client(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let token = try authenticator.require(.read, headers: request.headers)
         let id = try context.parameters.require("id")
-        guard let state = try database.loadClients([id])[id] else { throw Problem.notFound("no client has id \(id)") }
+        let view = try await store.readLeads { ledger -> ClientView? in
+            guard let state = try ledger.client(id: id) else { return nil }
+            return ClientView(state: state, interactions: try ledger.interactions(clientId: id, limit: 20),
+                              openLeads: try ledger.openLeads(clientId: id, limit: 50))
+        }
+        guard let view else { throw Problem.notFound("no client has id \(id)") }
+        let state = view.state
         let profile = state.profile
         var client: [String: JSONValue] = ["id": .string(state.id), "tags": .array(profile.tags.map(JSONValue.string))]
         client["name"] = profile.name.map { .string(Masking.name($0)) }
@@ -258,7 +263,7 @@ struct LeadsController: Sendable {
         client["holdings"] = .array(state.holdings.values.sorted { $0.productId < $1.productId }.map { holding in
             .object(["productId": .string(holding.productId), "amount": .string(holding.amount.plainText)])
         })
-        let interactions = try database.interactions(clientId: id).map { interaction -> JSONValue in
+        let interactions = view.interactions.map { interaction -> JSONValue in
             var entry: [String: JSONValue] = ["at": time(interaction.at)]
             entry["managerId"] = interaction.managerId.map(JSONValue.string)
             entry["channel"] = interaction.channel.map(JSONValue.string)
@@ -268,17 +273,18 @@ struct LeadsController: Sendable {
         }
         return EventsController.json(.object([
             "client": .object(client),
-            "openLeads": .array(try database.openLeads(clientId: id).map { try LeadJSON.value(shown($0, to: token), timeZone: timeZone) }),
+            "openLeads": .array(try view.openLeads.map { try LeadJSON.value(shown($0, to: token), timeZone: timeZone) }),
             "recentInteractions": .array(interactions),
         ]), status: .ok)
     }
 
     // MARK: - Snoozes
 
-    func snoozes(_ request: Request, context: BasicRequestContext) throws -> Response {
+    func snoozes(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let token = try authenticator.require(.read, headers: request.headers)
         // A compliance snooze (say, while a report is being prepared) is compliance's to see.
-        let snoozes = try database.snoozes(activeAt: timeSource.now()).filter {
+        let now = timeSource.now()
+        let snoozes = try await store.readLeads { try $0.snoozes(activeAt: now) }.filter {
             token.scopes.contains(.compliance) || $0.scope != Authenticator.Scope.compliance.rawValue
         }
         return EventsController.json(.object(["snoozes": .array(snoozes.map(snoozeJSON))]), status: .ok)
@@ -311,17 +317,17 @@ struct LeadsController: Sendable {
         try checkUntil(until)
         // The scope it is made with: removing it needs the same; only a compliance snooze covers AML kinds.
         let scope: Authenticator.Scope = token.scopes.contains(.compliance) ? .compliance : clientId == nil ? .admin : .feedback
-        let snooze = try database.addSnooze(clientId: clientId, plugin: plugin, kind: kind, until: until,
+        let snooze = try await desk.addSnooze(clientId: clientId, plugin: plugin, kind: kind, until: until,
                                             note: try Self.optionalString(document, "note", maximum: 2000).map(Masking.scrub),
                                             actor: "api:\(token.name)", scope: scope.rawValue, now: timeSource.now())
         return EventsController.json(snoozeJSON(snooze), status: .created)
     }
 
-    func removeSnooze(_ request: Request, context: BasicRequestContext) throws -> Response {
+    func removeSnooze(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let token = try authenticator.requireAny(Self.snoozeScopes, headers: request.headers)
         let text = try context.parameters.require("id")
         guard let id = Int64(text) else { throw Problem.notFound("no snooze has id \(text.prefix(40))") }
-        switch try database.removeSnooze(id: id, callerScopes: Set(token.scopes.map(\.rawValue))) {
+        switch try await desk.removeSnooze(id: id, callerScopes: Set(token.scopes.map(\.rawValue))) {
         case .removed: return Response(status: .noContent)
         case .notFound: throw Problem.notFound("no snooze has id \(id)")
         case .needsScope(let scope):
@@ -342,7 +348,7 @@ struct LeadsController: Sendable {
 
     // MARK: - Outbox
 
-    func deliveries(_ request: Request, context: BasicRequestContext) throws -> Response {
+    func deliveries(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let token = try authenticator.require(.read, headers: request.headers)
         let query = request.uri.queryParameters
         var status: DeliveryStatus?
@@ -359,15 +365,17 @@ struct LeadsController: Sendable {
             }
             limit = value
         }
-        let rows = try database.deliveries(status: status, receiver: query["receiver"].map(String.init), limit: limit)
+        let receiver = query["receiver"].map(String.init)
+        let filter = (status: status, limit: limit)
+        let rows = try await store.readLeads { try $0.deliveries(status: filter.status, receiver: receiver, limit: filter.limit) }
             .filter { Self.seesComplianceQueue(token) || $0.route != Self.complianceRoute }
         return EventsController.json(.object(["deliveries": .array(rows.map(deliveryJSON))]), status: .ok)
     }
 
-    func retry(_ request: Request, context: BasicRequestContext) throws -> Response {
+    func retry(_ request: Request, context: BasicRequestContext) async throws -> Response {
         _ = try authenticator.require(.admin, headers: request.headers)
         let id = try context.parameters.require("id")
-        guard let (delivery, retried) = try database.retryDelivery(id: id, now: timeSource.now()) else {
+        guard let (delivery, retried) = try await desk.retryDelivery(id: id, now: timeSource.now()) else {
             throw Problem.notFound("no delivery has id \(id)")
         }
         guard retried else {
@@ -377,13 +385,13 @@ struct LeadsController: Sendable {
         return EventsController.json(deliveryJSON(delivery), status: .accepted)
     }
 
-    func receivers(_ request: Request, context: BasicRequestContext) throws -> Response {
+    func receivers(_ request: Request, context: BasicRequestContext) async throws -> Response {
         _ = try authenticator.require(.read, headers: request.headers)
         var byReceiver: [String: [String: JSONValue]] = [:]
-        for row in try database.outboxDepth() {
+        for row in try await store.outboxDepth() {
             byReceiver[row.receiver, default: [:]][row.status.rawValue] = .number("\(row.count)")
         }
-        let disabled = try database.disabledTargets().map { target -> JSONValue in
+        let disabled = try await store.readLeads { try $0.disabledTargetList() }.map { target -> JSONValue in
             .object(["receiver": .string(target.receiver), "managerId": .string(target.managerId),
                      "disabledAt": time(target.disabledAt), "reason": .string(target.reason)])
         }
@@ -398,18 +406,18 @@ struct LeadsController: Sendable {
         let name = try context.parameters.require("name")
         let document = try await Self.body(request, allowEmpty: true)
         let managerId = try Self.optionalString(document, "managerId", maximum: 128)
-        let disabled = try database.disabledTargets()
+        let disabled = try await store.readLeads { try $0.disabledTargetList() }
         guard receiverNames.contains(name) || disabled.contains(where: { $0.receiver == name }) else {
             throw Problem.notFound("no receiver is named \(name)")
         }
-        let released = try database.enableTarget(receiver: name, managerId: managerId, now: timeSource.now())
+        let released = try await desk.enableTarget(receiver: name, managerId: managerId, now: timeSource.now())
         outboxChanged()
         return EventsController.json(.object(["receiver": .string(name), "released": .number("\(released)")]), status: .ok)
     }
 
-    func conversions(_ request: Request, context: BasicRequestContext) throws -> Response {
+    func conversions(_ request: Request, context: BasicRequestContext) async throws -> Response {
         _ = try authenticator.require(.read, headers: request.headers)
-        let rows = try database.conversionCounts().map { counts -> JSONValue in
+        let rows = try await store.conversionCounts().map { counts -> JSONValue in
             .object(["plugin": .string(counts.plugin), "leads": .number("\(counts.leads)"), "notified": .number("\(counts.notified)"),
                      "contacted": .number("\(counts.contacted)"), "converted": .number("\(counts.converted)"),
                      "dismissed": .number("\(counts.dismissed)"), "suppressed": .number("\(counts.suppressed)"),
@@ -497,4 +505,29 @@ struct LeadsController: Sendable {
         guard text.hasPrefix("c") else { return nil }
         return Int64(text.dropFirst(), radix: 36)
     }
+}
+
+/// A lead with everything `GET /v1/leads/{id}` shows of it, read together.
+private struct LeadView: Sendable {
+    var lead: Lead
+    var deliveries: [(delivery: OutboxDelivery, attempts: [DeliveryAttempt])]
+    var activity: [LeadActivity]
+    var inhibitedBy: String?
+    var decision: LeadDecisionEntry?
+
+    init?(_ ledger: any LeadsTransaction, id: String) throws {
+        guard let lead = try ledger.lead(id: id) else { return nil }
+        self.lead = lead
+        deliveries = try ledger.deliveries(forLead: id)
+        activity = try ledger.activity(leadId: id)
+        inhibitedBy = try ledger.inhibitedBy(leadId: id)
+        decision = try ledger.decision(leadId: id)
+    }
+}
+
+/// A client with the parts of `GET /v1/clients/{id}` that are not its state, read together.
+private struct ClientView: Sendable {
+    var state: ClientState
+    var interactions: [ClientInteraction]
+    var openLeads: [Lead]
 }

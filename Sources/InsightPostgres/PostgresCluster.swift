@@ -51,6 +51,30 @@ public struct ClusterStatus: Sendable, Equatable {
 }
 
 extension PostgresStore {
+    /// How many events up to `head` (a journal sequence) no partition has handled yet: 0 when every partition's position
+    /// has passed its events up to there. An admin tick waits for it.
+    public func unhandledEvents(upTo head: Int64) async throws -> Int64 {
+        try await transaction { session in
+            guard let parts = try session.value(String.self, "SELECT value FROM cluster_setting WHERE name = 'partitions'")
+                .flatMap({ Int($0) }), parts > 0 else {
+                return try session.value(Int64.self, "SELECT COUNT(*)::bigint FROM journal WHERE seq <= \(head)") ?? 0
+            }
+            var positions = [Int64](repeating: 0, count: parts)
+            for row in try session.rows("SELECT part, position FROM partition_offset") {
+                let (part, position) = try row.decode((Int, Int64).self)
+                if positions.indices.contains(part) { positions[part] = position }
+            }
+            let lowest = positions.min() ?? 0
+            guard lowest < head else { return 0 }
+            return try session.value(Int64.self, """
+                SELECT COUNT(*)::bigint FROM journal
+                WHERE seq > \(lowest) AND seq <= \(head) AND seq > (\(positions)::int8[])[client_hash % \(parts) + 1]
+                """) ?? 0
+        }
+    }
+}
+
+extension PostgresStore {
     /// The cluster as the store sees it at `now`. The lag counts each partition's events after its position, through
     /// the journal's sequence index from the lowest position on (one pass, however many partitions).
     public func clusterStatus(now: Date) async throws -> ClusterStatus {

@@ -104,6 +104,15 @@ public struct LeadDecisionEntry: Sendable, Hashable {
     public var note: String?
     public var actor: String
     public var at: Date
+
+    public init(leadId: String, decision: ComplianceDecision, reference: String?, note: String?, actor: String, at: Date) {
+        self.leadId = leadId
+        self.decision = decision
+        self.reference = reference
+        self.note = note
+        self.actor = actor
+        self.at = at
+    }
 }
 
 public enum DecisionOutcome: Sendable {
@@ -173,35 +182,6 @@ extension AppDatabase {
     static func inhibition(_ db: Database, of lead: Lead, hooks: ComplianceHooks, now: Date) throws -> InhibitDecision? {
         guard hooks.mayInhibit(lead) else { return nil }
         return hooks.inhibition(lead, try inhibitCandidates(db, for: lead, sources: hooks.sources, now: now), now)
-    }
-
-    /// Records a compliance decision on a lead, with who and when, in its history. The first decision stands.
-    public func recordDecision(leadId: String, decision: ComplianceDecision, reference: String?, note: String?, actor: String,
-                               now: Date) throws -> DecisionOutcome {
-        try pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM lead WHERE id = ?", arguments: [leadId]) ?? false else { return .notFound }
-            if let existing = try Self.decision(db, leadId: leadId) { return .alreadyDecided(existing) }
-            let nowMs = now.milliseconds
-            try db.execute(sql: """
-                INSERT INTO lead_decision (lead_id, decision, reference, note, actor, at_ms) VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [leadId, decision.rawValue, reference, note, actor, nowMs])
-            let text = [reference.map { "reference \($0)" }, note].compactMap { $0 }.joined(separator: "; ")
-            try Self.addActivity(db, lead: leadId, atMs: nowMs, kind: "decision", outcome: decision.rawValue,
-                                 note: text.isEmpty ? nil : text, actor: actor)
-            return .recorded(LeadDecisionEntry(leadId: leadId, decision: decision, reference: reference, note: note, actor: actor,
-                                               at: now))
-        }
-    }
-
-    public func decision(leadId: String) throws -> LeadDecisionEntry? {
-        try pool.read { db in try Self.decision(db, leadId: leadId) }
-    }
-
-    /// The lead that held this one back, if an inhibit rule did.
-    public func inhibitedBy(leadId: String) throws -> String? {
-        try pool.read { db in
-            try String.fetchOne(db, sql: "SELECT inhibited_by FROM lead WHERE id = ?", arguments: [leadId])
-        }
     }
 
     static func decision(_ db: Database, leadId: String) throws -> LeadDecisionEntry? {

@@ -123,6 +123,15 @@ public struct DeliveryAttempt: Sendable, Hashable {
     public var httpStatus: Int?
     public var outcome: String
     public var error: String?
+
+    public init(attempt: Int, at: Date, durationMs: Int, httpStatus: Int?, outcome: String, error: String?) {
+        self.attempt = attempt
+        self.at = at
+        self.durationMs = durationMs
+        self.httpStatus = httpStatus
+        self.outcome = outcome
+        self.error = error
+    }
 }
 
 public struct DisabledTarget: Sendable, Hashable {
@@ -130,6 +139,13 @@ public struct DisabledTarget: Sendable, Hashable {
     public var managerId: String
     public var disabledAt: Date
     public var reason: String
+
+    public init(receiver: String, managerId: String, disabledAt: Date, reason: String) {
+        self.receiver = receiver
+        self.managerId = managerId
+        self.disabledAt = disabledAt
+        self.reason = reason
+    }
 }
 
 extension AppDatabase {
@@ -154,95 +170,22 @@ extension AppDatabase {
             ORDER BY next_attempt_ms LIMIT 1), 9223372036854775807)
         """
 
-    // MARK: - Operators
-
-    /// Sends a dead, held or cancelled delivery again, from the start of the retry schedule. Returns the
-    /// delivery and whether it was queued again (false: it is pending or sent), or nil when there is none
-    /// with that id.
-    public func retryDelivery(id: String, now: Date) throws -> (delivery: OutboxDelivery, retried: Bool)? {
-        let nowMs = now.milliseconds
-        return try pool.write { db in
-            try db.execute(sql: """
-                UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = MAX(not_before_ms, ?), updated_ms = ?, claimed_by = NULL, claimed_until_ms = NULL
-                WHERE id = ? AND status IN ('dead', 'held', 'cancelled')
-                """, arguments: [nowMs, nowMs, id])
-            let retried = db.changesCount == 1
-            return try Row.fetchOne(db, sql: "SELECT * FROM delivery WHERE id = ?", arguments: [id])
-                .map { (try Self.delivery(row: $0), retried) }
-        }
-    }
-
-    /// Re-enables a receiver target that answered 410 (every manager's when `managerId` is nil): its held
-    /// deliveries go out again. Returns how many were released.
-    public func enableTarget(receiver: String, managerId: String?, now: Date) throws -> Int {
-        let nowMs = now.milliseconds
-        return try pool.write { db in
-            if let managerId {
-                try db.execute(sql: "DELETE FROM disabled_target WHERE receiver = ? AND manager_id = ?",
-                               arguments: [receiver, managerId])
-                try db.execute(sql: """
-                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = MAX(not_before_ms, ?), updated_ms = ?, claimed_by = NULL, claimed_until_ms = NULL
-                    WHERE receiver = ? AND manager_id = ? AND status = 'held'
-                    """, arguments: [nowMs, nowMs, receiver, managerId])
-            } else {
-                try db.execute(sql: "DELETE FROM disabled_target WHERE receiver = ?", arguments: [receiver])
-                try db.execute(sql: """
-                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_ms = MAX(not_before_ms, ?), updated_ms = ?, claimed_by = NULL, claimed_until_ms = NULL
-                    WHERE receiver = ? AND status = 'held'
-                    """, arguments: [nowMs, nowMs, receiver])
-            }
-            return db.changesCount
-        }
-    }
+    // MARK: - Operators (reads, synchronously: tests and benchmarks; the leads API goes through ``LeadsStore``)
 
     public func disabledTargets() throws -> [DisabledTarget] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM disabled_target ORDER BY receiver, manager_id").map {
-                DisabledTarget(receiver: $0["receiver"], managerId: $0["manager_id"],
-                               disabledAt: Date(milliseconds: $0["disabled_ms"]), reason: $0["reason"])
-            }
-        }
+        try pool.read { db in try SQLiteLeadsTransaction(db: db).disabledTargetList() }
     }
 
-    /// Outbox rows, newest first, filtered by status and receiver; `before` is a cursor (an `updated_ms|id`
-    /// pair from the previous page).
     public func deliveries(status: DeliveryStatus?, receiver: String?, limit: Int) throws -> [OutboxDelivery] {
-        try pool.read { db in
-            var conditions: [String] = []
-            var arguments: StatementArguments = []
-            if let status {
-                conditions.append("status = ?")
-                _ = arguments.append(contentsOf: [status.rawValue])
-            }
-            if let receiver {
-                conditions.append("receiver = ?")
-                _ = arguments.append(contentsOf: [receiver])
-            }
-            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            _ = arguments.append(contentsOf: [limit])
-            return try Row.fetchAll(db, sql: "SELECT * FROM delivery \(filter) ORDER BY updated_ms DESC, id LIMIT ?",
-                                    arguments: arguments).map(Self.delivery(row:))
-        }
+        try pool.read { db in try SQLiteLeadsTransaction(db: db).deliveries(status: status, receiver: receiver, limit: limit) }
     }
 
     public func delivery(id: String) throws -> OutboxDelivery? {
-        try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM delivery WHERE id = ?", arguments: [id]).map(Self.delivery(row:))
-        }
+        try pool.read { db in try SQLiteLeadsTransaction(db: db).delivery(id: id) }
     }
 
-    /// Every delivery that carries the lead (alone, in a digest, as an escalation or fallback), oldest first.
     public func deliveries(forLead leadId: String) throws -> [(delivery: OutboxDelivery, attempts: [DeliveryAttempt])] {
-        try pool.read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT * FROM delivery WHERE lead_id = ?
-                UNION SELECT * FROM delivery WHERE id IN (SELECT parent_id FROM delivery WHERE lead_id = ? AND parent_id IS NOT NULL)
-                ORDER BY created_ms, id
-                """, arguments: [leadId, leadId])
-            return try rows.map(Self.delivery(row:)).map { delivery in
-                (delivery, try Self.attempts(db, deliveryId: delivery.id))
-            }
-        }
+        try pool.read { db in try SQLiteLeadsTransaction(db: db).deliveries(forLead: leadId) }
     }
 
     /// Outbox rows per receiver and status, and the oldest pending row's due time: depth for operators.
@@ -269,7 +212,7 @@ extension AppDatabase {
 
     // MARK: - Rows
 
-    private static func attempts(_ db: Database, deliveryId: String) throws -> [DeliveryAttempt] {
+    static func attempts(_ db: Database, deliveryId: String) throws -> [DeliveryAttempt] {
         try Row.fetchAll(db, sql: "SELECT * FROM delivery_attempt WHERE delivery_id = ? ORDER BY id",
                          arguments: [deliveryId]).map {
             DeliveryAttempt(attempt: $0["attempt"], at: Date(milliseconds: $0["at_ms"]), durationMs: $0["duration_ms"],

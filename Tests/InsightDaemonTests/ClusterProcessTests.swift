@@ -27,7 +27,7 @@ struct ClusterProcessTests {
         sources:
           - {name: core-banking, kind: webhook, secret: "env:CLUSTER_TEST_SECRET"}
         api_tokens:
-          - {name: ops, token: "env:CLUSTER_TEST_TOKEN", scopes: [read, admin]}
+          - {name: ops, token: "env:CLUSTER_TEST_TOKEN", scopes: [read, admin, feedback]}
         receivers:
           - {name: hook, kind: webhook, url: "http://127.0.0.1:\(receiverPort)/hook", timeout: 5s}
         routes:
@@ -235,11 +235,35 @@ struct ClusterProcessTests {
         }
         _ = waitFor("every lead at the receiver", timeout: 60) { Set(received().map(\.webhookId)).count >= expectedLeads }
 
-        // The leads API is not served on the shared store yet: a clear 501, after authentication.
-        let leadsCode = try curl(["-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer cluster-ops",
-                                  "http://127.0.0.1:\(instances[2].port)/v1/leads"])
-        #expect(leadsCode == "501")
+        // The leads API from any instance: one instance's pages hold every lead once; feedback given through another is
+        // read back through the first.
+        let auth = "Authorization: Bearer cluster-ops"
+        var listed: [String] = []
+        var cursor: String?
+        repeat {
+            let url = "http://127.0.0.1:\(instances[2].port)/v1/leads?limit=100" + (cursor.map { "&cursor=\($0)" } ?? "")
+            let page = try JSONParser.parse(Array(try curl(["-H", auth, url]).utf8))
+            listed += page["leads"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            cursor = page["nextCursor"]?.stringValue
+        } while cursor != nil
+        #expect(listed.count == expectedLeads && Set(listed).count == listed.count, "the leads API lists every lead once")
+        if let id = listed.first {
+            let code = try curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", auth, "-H",
+                                 "Content-Type: application/json", "-d", #"{"outcome": "contacted", "note": "called"}"#,
+                                 "http://127.0.0.1:\(instances[1].port)/v1/leads/\(id)/feedback"])
+            #expect(code == "200")
+            let lead = try JSONParser.parse(Array(try curl(["-H", auth, "http://127.0.0.1:\(instances[2].port)/v1/leads/\(id)"]).utf8))
+            #expect(lead["status"]?.stringValue == "contacted")
+            #expect(lead["activity"]?.arrayValue?.contains { $0["kind"]?.stringValue == "feedback" } == true)
+            #expect(lead["deliveries"]?.arrayValue?.isEmpty == false, "the lead shows the delivery another instance sent")
+        }
         #expect(try curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(instances[2].port)/v1/leads"]) == "401")
+        // An operator's tick runs on the instance asked, once every partition has passed the events before it.
+        let tick = try JSONParser.parse(Array(try curl([
+            "-X", "POST", "-H", auth, "-H", "Content-Type: application/json", "-d", #"{"at": "2026-11-25T08:30:00+08:00"}"#,
+            "http://127.0.0.1:\(instances[0].port)/v1/admin/tick"]).utf8))
+        #expect(tick["localDate"]?.stringValue == "2026-11-25", "\(tick)")
+        #expect(tick["plugins"]?.arrayValue != nil, "\(tick)")
 
         // `insightd cluster status` reads the same from the store.
         let status = try LifecycleTests.Run.command(["cluster", "status", "--config", instances[2].configPath],

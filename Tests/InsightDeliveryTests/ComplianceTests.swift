@@ -152,10 +152,10 @@ import Testing
         #expect(counts.inhibited == 1 && counts.suppressed == 0, "inhibited leads are counted apart from snoozes")
 
         // Compliance clears the AML lead; the next large inflow gets its suggestion.
-        let decision = try harness.database.recordDecision(leadId: aml.id, decision: .cleared, reference: nil, note: "salary",
+        let decision = try await LeadDesk(store: harness.database).recordDecision(leadId: aml.id, decision: .cleared, reference: nil, note: "salary",
                                                            actor: "api:aml", now: instant("2026-11-21T09:00:00+08:00"))
         guard case .recorded = decision else { Issue.record("not recorded: \(decision)"); return }
-        guard case .alreadyDecided = try harness.database.recordDecision(
+        guard case .alreadyDecided = try await LeadDesk(store: harness.database).recordDecision(
             leadId: aml.id, decision: .reported, reference: "STR-1", note: nil, actor: "api:aml", now: instant("2026-11-21T09:01:00+08:00"))
         else { Issue.record("a second decision must not replace the first"); return }
         clock.set(instant("2026-11-22T10:00:00+08:00"))
@@ -279,7 +279,7 @@ import Testing
         try commitLeads([aml], to: harness.database)
         _ = try await harness.outbox.routeOnce()
         // The manager reports the verification call before the queue's message went (say its receiver was down).
-        _ = try harness.database.recordFeedback(leadId: aml.id, outcome: .contacted, note: nil, until: nil, actor: "api:rm",
+        _ = try await LeadDesk(store: harness.database).recordFeedback(leadId: aml.id, outcome: .contacted, note: nil, until: nil, actor: "api:rm",
                                                 now: instant("2026-11-20T10:00:00+08:00"))
         _ = try await harness.outbox.sendDue(queue)
         #expect(queue.messages.flatMap(\.leads).map(\.id) == [aml.id], "the AML team still gets the alert")

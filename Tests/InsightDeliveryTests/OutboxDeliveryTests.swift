@@ -81,7 +81,7 @@ import Testing
             #expect(try harness.database.lead(id: lead.id)?.status == .new)
 
             let id = try #require(dead.first?.id)
-            #expect(try harness.database.retryDelivery(id: id, now: Date())?.retried == true)
+            #expect(try await LeadDesk(store: harness.database).retryDelivery(id: id, now: Date())?.retried == true)
             try await harness.sendUntil(receiver) { try harness.database.lead(id: lead.id)?.status == .notified }
             #expect(server.requests.count == 5)
             #expect(server.requests.last?.headers["webhook-id"] == id, "a retried dead letter keeps its webhook-id")
@@ -104,7 +104,7 @@ import Testing
             #expect(try harness.database.disabledTargets().map(\.receiver) == ["gateway"])
             #expect(try harness.database.deliveries(status: .held, receiver: "gateway", limit: 10).count == 2)
 
-            #expect(try harness.database.enableTarget(receiver: "gateway", managerId: nil, now: Date()) == 2)
+            #expect(try await LeadDesk(store: harness.database).enableTarget(receiver: "gateway", managerId: nil, now: Date()) == 2)
             try await harness.sendUntil(receiver) {
                 try harness.database.lead(id: first.id)?.status == .notified && harness.database.lead(id: second.id)?.status == .notified
             }

@@ -145,7 +145,7 @@ final class RecordingReceiver: Receiver {
         let first = makeLead("C1:a")
         try commitLeads([first], to: harness.database)
         try await harness.outbox.routeOnce()
-        let after = try harness.database.recordFeedback(leadId: first.id, outcome: .snoozed, note: nil,
+        let after = try await LeadDesk(store: harness.database).recordFeedback(leadId: first.id, outcome: .snoozed, note: nil,
                                                         until: instant("2026-11-27T00:00:00+08:00"), actor: "test", now: clock.now())
         #expect(after?.status == .new, "snoozed keeps the lead's status")
         let next = makeLead("C1:b", createdAt: instant("2026-11-21T10:00:00+08:00"))
@@ -167,7 +167,7 @@ final class RecordingReceiver: Receiver {
         try await harness.outbox.routeOnce()
         _ = try await harness.outbox.sendDue(gateway)
         #expect(gateway.messages.count == 3)
-        _ = try harness.database.recordFeedback(leadId: handled.id, outcome: .contacted, note: "called", until: nil, actor: "test",
+        _ = try await LeadDesk(store: harness.database).recordFeedback(leadId: handled.id, outcome: .contacted, note: "called", until: nil, actor: "test",
                                                 now: instant("2026-11-20T10:20:00+08:00"))
         clock.set(instant("2026-11-20T10:59:00+08:00"))
         #expect(try await harness.outbox.sendDue(team) == 0)
@@ -225,8 +225,8 @@ final class RecordingReceiver: Receiver {
         #expect(try harness.database.activity(leadId: lead.id).map(\.kind) == ["interaction"], "recorded once")
         #expect(try harness.database.interactions(clientId: "C1").map(\.channel) == ["call"])
         // Feedback moves forward only: converted stays converted when a late "contacted" arrives.
-        _ = try harness.database.recordFeedback(leadId: lead.id, outcome: .converted, note: nil, until: nil, actor: "t", now: Date())
-        let late = try harness.database.recordFeedback(leadId: lead.id, outcome: .contacted, note: nil, until: nil, actor: "t", now: Date())
+        _ = try await LeadDesk(store: harness.database).recordFeedback(leadId: lead.id, outcome: .converted, note: nil, until: nil, actor: "t", now: Date())
+        let late = try await LeadDesk(store: harness.database).recordFeedback(leadId: lead.id, outcome: .contacted, note: nil, until: nil, actor: "t", now: Date())
         #expect(late?.status == .converted)
         #expect(try harness.database.conversionCounts().first { $0.plugin == "birthday-care" }?.converted == 1)
     }
@@ -241,8 +241,8 @@ final class RecordingReceiver: Receiver {
         try commitLeads(leads, to: harness.database)
         try await harness.outbox.routeOnce()
         _ = try await harness.outbox.sendDue(console)
-        _ = try harness.database.recordFeedback(leadId: leads[0].id, outcome: .converted, note: nil, until: nil, actor: "t", now: clock.now())
-        _ = try harness.database.recordFeedback(leadId: leads[1].id, outcome: .contacted, note: nil, until: nil, actor: "t", now: clock.now())
+        _ = try await LeadDesk(store: harness.database).recordFeedback(leadId: leads[0].id, outcome: .converted, note: nil, until: nil, actor: "t", now: clock.now())
+        _ = try await LeadDesk(store: harness.database).recordFeedback(leadId: leads[1].id, outcome: .contacted, note: nil, until: nil, actor: "t", now: clock.now())
         try await harness.outbox.publishGauges()
 
         for (stage, expected) in [("leads", 3.0), ("notified", 3), ("contacted", 2), ("converted", 1)] {
@@ -263,7 +263,7 @@ final class RecordingReceiver: Receiver {
         let waiting = makeLead("C2:2026", client: "C2")
         try commitLeads([handled, waiting], to: harness.database)
         try await harness.outbox.routeOnce()
-        _ = try harness.database.recordFeedback(leadId: handled.id, outcome: .dismissed, note: "client declined by phone", until: nil,
+        _ = try await LeadDesk(store: harness.database).recordFeedback(leadId: handled.id, outcome: .dismissed, note: "client declined by phone", until: nil,
                                                 actor: "t", now: instant("2026-11-20T23:00:00+08:00"))
         clock.set(instant("2026-11-21T08:00:00+08:00"))
         _ = try await harness.outbox.sendDue(console)
@@ -294,7 +294,7 @@ final class RecordingReceiver: Receiver {
         #expect(try harness.database.deliveries(status: .held, receiver: "gateway", limit: 5).count == 2, "held while disabled")
 
         clock.set(instant("2026-11-20T22:30:00+08:00"))
-        #expect(try harness.database.enableTarget(receiver: "gateway", managerId: "M017", now: clock.now()) == 2)
+        #expect(try await LeadDesk(store: harness.database).enableTarget(receiver: "gateway", managerId: "M017", now: clock.now()) == 2)
         _ = try await harness.outbox.sendDue(gateway)
         #expect(gateway.messages.flatMap(\.leads).map(\.id) == [first.id], "the quiet-hours lead still waits for 08:00")
         clock.set(instant("2026-11-21T08:00:00+08:00"))
