@@ -55,8 +55,11 @@ extension PostgresStore {
     /// has passed its events up to there. An admin tick waits for it.
     public func unhandledEvents(upTo head: Int64) async throws -> Int64 {
         try await transaction { session in
-            guard let parts = try session.value(String.self, "SELECT value FROM cluster_setting WHERE name = 'partitions'")
-                .flatMap({ Int($0) }), parts > 0 else {
+            // As `clusterStatus`: the agreed count, else the leases' (no instance has taken one: nothing was handled).
+            let agreed = try session.value(String.self, "SELECT value FROM cluster_setting WHERE name = 'partitions'")
+                .flatMap { Int($0) }
+            let leased = try session.value(Int.self, "SELECT MAX(part) + 1 FROM partition_lease")
+            guard let parts = agreed ?? leased, parts > 0 else {
                 return try session.value(Int64.self, "SELECT COUNT(*)::bigint FROM journal WHERE seq <= \(head)") ?? 0
             }
             var positions = [Int64](repeating: 0, count: parts)

@@ -130,6 +130,8 @@ struct ClusterDispatchTests {
         for each in [a, b, a, b] { try await each.renewLeases() }
         let events = syntheticEvents(count: 600, clients: 50)
         _ = try await store.appendSubmissions([IngestSubmission(events: events)], receivedAt: Self.start)
+        let head = try await store.journalHead()
+        #expect(try await store.unhandledEvents(upTo: head) == Int64(events.count), "an admin tick waits for these")
         let tick = ScheduleTick(scheduledAt: Self.start, localDate: LocalDate(Self.start, in: shanghai))
         // Each member dispatches and asks for the tick at once: the tick waits for the drain in hand, never replaces
         // the dispatcher under it.
@@ -151,6 +153,10 @@ struct ClusterDispatchTests {
         }
         #expect(handled == events.count)
         #expect(try await Self.count(store, "SELECT SUM(transaction_count)::bigint FROM account") == events.count)
+        #expect(try await store.unhandledEvents(upTo: head) == 0)
+        // An operator's tick (`POST /v1/admin/tick`) runs whatever the claims say.
+        #expect(try await b.runTick(tick, plugin: RecordingPlugin.id, claimed: false) != nil)
+        #expect(recorder.tickLog.count == 2)
 
         // A second process configured as "a" while a is alive stays out.
         let twin = member("a")
