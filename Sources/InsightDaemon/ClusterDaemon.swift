@@ -48,9 +48,10 @@ public struct ClusterDaemon: Sendable {
         let tuning = configuration.config.dispatcher
         let dispatcherLogger = logger.component("dispatcher")
         let member = ClusterMember(store: store, settings: cluster, now: { timeSource.now() }, logger: logger.component("cluster")) { view in
-            // State is written with every batch: a partition's next holder reads it from the store.
+            // State is written at checkpoints (`dispatcher.state_checkpoint`), each partition's with its state position:
+            // a partition's next holder handles its events again from there, leaving out the leads already made.
             try Dispatcher(database: view, settings: settings, clock: .live(timeSource), shards: tuning.shards,
-                           batchSize: tuning.batchSize, cacheCapacity: tuning.clientCache, stateWrites: .everyBatch,
+                           batchSize: tuning.batchSize, cacheCapacity: tuning.clientCache, stateWrites: tuning.stateWrites,
                            logger: dispatcherLogger)
         }
         let wake = WakeSignal()

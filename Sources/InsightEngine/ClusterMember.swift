@@ -235,6 +235,7 @@ public actor ClusterMember {
     public func leave() async throws {
         await acquire()
         defer { release() }
+        if let dispatcher { await flush(dispatcher) }
         dispatcher = nil
         dispatcherLeases = []
         held = []
@@ -250,11 +251,30 @@ public actor ClusterMember {
             return nil
         }
         if let dispatcher, dispatcherLeases == held.map(Self.withoutExpiry) { return dispatcher }
+        // The leases changed: the state this dispatcher has not written yet goes to the store first (if its leases are
+        // all still held), so that the next one, or the partitions' next holder, need not handle those events again.
+        if let dispatcher { await flush(dispatcher) }
+        self.dispatcher = nil
+        dispatcherLeases = []
         let view = try await store.partitionView(holding: held, partitions: settings.partitions, now: now)
         let made = try makeDispatcher(view)
         dispatcher = made
         dispatcherLeases = held.map(Self.withoutExpiry)
         return made
+    }
+
+    /// Writes a dispatcher's unwritten state, fenced by its leases. A lease gone meanwhile refuses it, and the
+    /// partitions' next holder handles those events again from their state position (nothing is lost either way).
+    private func flush(_ dispatcher: Dispatcher) async {
+        do {
+            try await dispatcher.flushState()
+        } catch let lost as LeaseLost {
+            logger.debug("a lease moved before the state was written; its next holder handles the events again",
+                         metadata: ["cluster.partition": "\(lost.partition)"])
+        } catch {
+            logger.warning("the state could not be written before the dispatcher changed; the events are handled again",
+                           metadata: ["error": "\(error)"])
+        }
     }
 
     /// A renewal moves a lease's expiry, not its holder or epoch: the same dispatcher goes on.

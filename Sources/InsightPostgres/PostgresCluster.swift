@@ -51,8 +51,9 @@ public struct ClusterStatus: Sendable, Equatable {
 }
 
 extension PostgresStore {
-    /// How many events up to `head` (a journal sequence) no partition has handled yet: 0 when every partition's position
-    /// has passed its events up to there. An admin tick waits for it.
+    /// How many events up to `head` (a journal sequence) are not yet in the stored client state: 0 when every
+    /// partition's state position has passed its events up to there. An admin tick waits for it (its queries read the
+    /// stored state).
     public func unhandledEvents(upTo head: Int64) async throws -> Int64 {
         try await transaction { session in
             // As `clusterStatus`: the agreed count, else the leases' (no instance has taken one: nothing was handled).
@@ -63,7 +64,7 @@ extension PostgresStore {
                 return try session.value(Int64.self, "SELECT COUNT(*)::bigint FROM journal WHERE seq <= \(head)") ?? 0
             }
             var positions = [Int64](repeating: 0, count: parts)
-            for row in try session.rows("SELECT part, position FROM partition_offset") {
+            for row in try session.rows("SELECT part, COALESCE(state_position, position) FROM partition_offset") {
                 let (part, position) = try row.decode((Int, Int64).self)
                 if positions.indices.contains(part) { positions[part] = position }
             }

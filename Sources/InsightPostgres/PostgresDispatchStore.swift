@@ -2,6 +2,7 @@ import Foundation
 import InsightCore
 import InsightStore
 import PostgresNIO
+import Synchronization
 
 /// One instance's share of a cluster's dispatching, on PostgreSQL: the partitions it holds leases on, each with its own
 /// position (`partition_offset`).
@@ -13,8 +14,10 @@ import PostgresNIO
 /// moved on gets ``LeaseLost`` and commits nothing. When the leases change, a new view is made
 /// (``PostgresStore/dispatchStore(holding:partitions:now:)``) and a new dispatcher on it.
 ///
-/// Client state is written with every batch: a cluster's dispatchers run with ``Dispatcher/StateWrites/everyBatch``
-/// (a state held back in memory would be lost to the instance taking the partition over).
+/// Client state is written at checkpoints (``Dispatcher/StateWrites/checkpointed(every:)``), each partition's with its
+/// `state_position`; leads and the other outputs with every batch, with `position`. An instance taking a partition over
+/// handles its events again from `state_position`, and leaves out the outputs of those up to `position` (they are in
+/// the store already): each lead is still made once.
 public final class PostgresDispatchStore: DispatchStore {
     let store: PostgresStore
     let connections: PostgresBlockingConnections
@@ -24,23 +27,31 @@ public final class PostgresDispatchStore: DispatchStore {
     public let partitions: Int
     /// Each held partition's position when the view was made.
     public let offsets: [Int: Int64]
+    /// Each held partition's state position when the view was made (at most its position).
+    public let stateOffsets: [Int: Int64]
+    /// Events read again (between a partition's state position and its position when the view was made) and not yet
+    /// committed: their outputs are in the store already, and are left out of the commit.
+    private let handledAgain = Mutex<Set<Int64>>([])
     private let now: @Sendable () -> Date
 
     init(store: PostgresStore, connections: PostgresBlockingConnections, leases: [PartitionLease], partitions: Int,
-         offsets: [Int: Int64], now: @escaping @Sendable () -> Date) {
+         offsets: [Int: Int64], stateOffsets: [Int: Int64], now: @escaping @Sendable () -> Date) {
         self.store = store
         self.connections = connections
         self.leases = leases.sorted { $0.partition < $1.partition }
         self.partitions = partitions
         self.offsets = offsets
+        self.stateOffsets = stateOffsets
         self.now = now
     }
 
-    /// Per partition (index + 1, as SQL arrays count), the position after which its events are read: a held one's
+    /// Per partition (index + 1, as SQL arrays count), the position after which its events are read: a held one's state
     /// position, `Int64.max` for the others (none of their events).
     private var positionsArray: [Int64] {
         var array = Array(repeating: Int64.max, count: partitions)
-        for lease in leases where lease.partition < partitions { array[lease.partition] = offsets[lease.partition] ?? 0 }
+        for lease in leases where lease.partition < partitions {
+            array[lease.partition] = stateOffsets[lease.partition] ?? offsets[lease.partition] ?? 0
+        }
         return array
     }
 
@@ -50,11 +61,14 @@ public final class PostgresDispatchStore: DispatchStore {
         let count = partitions
         let rows = try connections.withSession { session in
             try session.rows("""
-                SELECT seq, source, event_id, type, client_id, time_ms, received_ms, data FROM journal
+                SELECT seq, source, event_id, type, client_id, time_ms, received_ms, data, client_hash % \(count) FROM journal
                 WHERE seq > \(position) AND seq > (\(positions)::int8[])[client_hash % \(count) + 1]
                 ORDER BY seq LIMIT \(limit)
-                """).map { try $0.decode((Int64, String, String, String, String?, Int64, Int64, String).self) }
+                """).map { try $0.decode((Int64, String, String, String, String?, Int64, Int64, String, Int).self) }
         }
+        // Events whose outputs a previous holder committed: handled again for the state, their outputs left out.
+        let again = rows.filter { $0.0 <= offsets[$0.8] ?? 0 }.map(\.0)
+        if !again.isEmpty { handledAgain.withLock { $0.formUnion(again) } }
         return try ParallelMap.tryMap(count: rows.count) { index in
             let row = rows[index]
             return try AppDatabase.journalEvent(seq: row.0, source: row.1, eventId: row.2, type: row.3, clientId: row.4,
@@ -62,10 +76,11 @@ public final class PostgresDispatchStore: DispatchStore {
         }
     }
 
-    /// The lowest position of the held partitions: from there every one of them is handled on (a partition further on
-    /// skips the events it has handled).
+    /// The lowest state position of the held partitions: from there every one of them is handled on (a partition
+    /// further on skips the events its state has). The outputs this view leaves out are its own to know (per partition,
+    /// ``handledAgain``), so the dispatcher is told none are committed past that point.
     public func dispatcherResumePositions(at now: Date) throws -> DispatcherPositions {
-        let start = leases.map { offsets[$0.partition] ?? 0 }.min() ?? 0
+        let start = leases.map { stateOffsets[$0.partition] ?? offsets[$0.partition] ?? 0 }.min() ?? 0
         return DispatcherPositions(handled: start, state: start, handledAt: nil)
     }
 
@@ -89,32 +104,48 @@ public final class PostgresDispatchStore: DispatchStore {
 
     @discardableResult
     public func commit(_ step: DispatchCommit, at now: Date) throws -> [Lead] {
-        try Self.check(step)
+        let step = leavingOutHandled(step)
         let leases = self.leases
         let clock = self.now
         let prepared = PostgresState.clientStatementsInParallel(step)
-        return try connections.transaction { session in
+        let inserted = try connections.transaction { session in
             try Self.write(step, at: now, leases: leases, clock: clock, prepared: prepared, session: session)
         }
+        committed(step)
+        return inserted
     }
 
     @discardableResult
     public func commitAsync(_ step: DispatchCommit, at now: Date) async throws -> [Lead] {
-        try Self.check(step)
+        let step = leavingOutHandled(step)
         let leases = self.leases
         let clock = self.now
         // Made before the transaction, on every core, so that the connection is held only for the statements.
         let prepared = PostgresState.clientStatementsInParallel(step)
-        return try await store.transaction { session in
+        let inserted = try await store.transaction { session in
             try Self.write(step, at: now, leases: leases, clock: clock, prepared: prepared, session: session)
         }
+        committed(step)
+        return inserted
     }
 
-    /// A state position behind the handled one (a dispatcher that checkpoints its state) cannot be kept per partition.
-    private static func check(_ step: DispatchCommit) throws {
-        if let state = step.statePosition, state != step.position {
-            throw PostgresStoreError(sqlState: nil, message: "a cluster's dispatcher writes its state with every batch "
-                                     + "(state position \(state) behind \(step.position ?? 0))")
+    /// The step without the outputs of events a previous holder of their partition committed (``handledAgain``).
+    private func leavingOutHandled(_ step: DispatchCommit) -> DispatchCommit {
+        let again = handledAgain.withLock { $0 }
+        guard !again.isEmpty else { return step }
+        var step = step
+        step.leads.removeAll { $0.sequence.map(again.contains) ?? false }
+        step.interactions.removeAll { again.contains($0.journalSequence) }
+        step.failures.removeAll { $0.journalSequence.map(again.contains) ?? false }
+        return step
+    }
+
+    /// Forgets the events handled again up to the committed position (read again after a failed commit, they are
+    /// the dispatcher's own to leave out).
+    private func committed(_ step: DispatchCommit) {
+        guard let position = step.position else { return }
+        handledAgain.withLock { again in
+            if !again.isEmpty { again = again.filter { $0 > position } }
         }
     }
 
@@ -127,11 +158,17 @@ public final class PostgresDispatchStore: DispatchStore {
         }
         let nowMs = now.milliseconds
         let inserted = try PostgresState.write(step, nowMs: nowMs, session: session, prepared: prepared)
-        if let position = step.position, !leases.isEmpty {
+        if step.position != nil || step.statePosition != nil, !leases.isEmpty {
+            // A row's NULL state position is its position (see migration v7): it is made explicit before the position
+            // moves past it. A new row's state is at 0 until a checkpoint.
             try session.execute("""
-                INSERT INTO partition_offset (part, position, updated_ms)
-                SELECT p, \(position), \(nowMs) FROM unnest(\(leases.map { Int32($0.partition) })::int4[]) AS p
-                ON CONFLICT (part) DO UPDATE SET position = GREATEST(partition_offset.position, EXCLUDED.position),
+                INSERT INTO partition_offset (part, position, state_position, updated_ms)
+                SELECT p, \(step.position ?? 0), \(step.statePosition ?? 0), \(nowMs)
+                FROM unnest(\(leases.map { Int32($0.partition) })::int4[]) AS p
+                ON CONFLICT (part) DO UPDATE SET
+                    state_position = GREATEST(COALESCE(partition_offset.state_position, partition_offset.position),
+                                              EXCLUDED.state_position),
+                    position = GREATEST(partition_offset.position, EXCLUDED.position),
                     updated_ms = EXCLUDED.updated_ms
                 """)
         }
@@ -154,13 +191,15 @@ extension PostgresStore: ClusterStore {
     public func dispatchStore(holding leases: [PartitionLease], partitions: Int,
                               now: @escaping @Sendable () -> Date) async throws -> PostgresDispatchStore {
         let parts = leases.map { Int32($0.partition) }
-        let offsets = try await transaction { session in
-            try session.rows("SELECT part, position FROM partition_offset WHERE part = ANY(\(parts)::int4[])").map {
-                try $0.decode((Int, Int64).self)
-            }
+        let rows = try await transaction { session in
+            try session.rows("""
+                SELECT part, position, COALESCE(state_position, position) FROM partition_offset WHERE part = ANY(\(parts)::int4[])
+                """).map { try $0.decode((Int, Int64, Int64).self) }
         }
         return PostgresDispatchStore(store: self, connections: try blocking(), leases: leases, partitions: partitions,
-                                     offsets: Dictionary(offsets, uniquingKeysWith: { first, _ in first }), now: now)
+                                     offsets: Dictionary(rows.map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first }),
+                                     stateOffsets: Dictionary(rows.map { ($0.0, min($0.2, $0.1)) }, uniquingKeysWith: { first, _ in first }),
+                                     now: now)
     }
 
     /// Records the cluster's partition count, or checks it against the one recorded: every instance must split the

@@ -381,6 +381,11 @@ enum PostgresMigrations {
             "ALTER TABLE holding SET (fillfactor = 70)",
             "ALTER TABLE financials SET (fillfactor = 70)",
         ]),
+        Migration(version: 7, name: "v7-partition-state-position", sql: [
+            // How far each partition's client state is written, at most its `position` (leads and outputs): a cluster's
+            // dispatchers write state at checkpoints. NULL: at `position` (rows of v5 and v6, and `migrate-store`'s).
+            "ALTER TABLE partition_offset ADD COLUMN state_position BIGINT",
+        ]),
     ]
 
     /// Applies the versions not applied yet, in order, inside the caller's transaction (which holds the lock).

@@ -22,7 +22,10 @@ extension PostgresStore {
             // Handled by every partition: everything before the first event some partition has not handled (a partition
             // that never had an event holds nothing back; one never dispatched holds back all of its events).
             var positions = Array(repeating: Int64(0), count: max(1, partitions))
-            for row in try session.rows("SELECT part, position FROM partition_offset WHERE part < \(partitions)") {
+            // The state position: a partition's next holder handles its events again from there.
+            for row in try session.rows("""
+                SELECT part, COALESCE(state_position, position) FROM partition_offset WHERE part < \(partitions)
+                """) {
                 let (part, position) = try row.decode((Int, Int64).self)
                 positions[part] = position
             }
