@@ -74,8 +74,7 @@ public struct LeadDesk: Sendable {
         try await store.writeLeads { ledger in
             guard let scope = try ledger.snoozeScope(id: id) else { return .notFound }
             guard callerScopes.contains(scope) else { return .needsScope(scope) }
-            try ledger.deleteSnooze(id: id)
-            return .removed
+            return try ledger.deleteSnooze(id: id) ? .removed : .notFound
         }
     }
 

@@ -46,6 +46,8 @@ struct AdminController: Sendable {
         // Every event acknowledged before this request must be handled first, or the tick would miss it.
         let head = try await journal.journalHead()
         let deadline = ContinuousClock.now + catchUp
+        // Asked again after 20 ms, then less and less often up to every 250 ms (in a cluster each asking is a query).
+        var pause = Duration.milliseconds(20)
         while case let waiting = try await runner.unhandled(upTo: head), waiting > 0 {
             guard ContinuousClock.now < deadline else {
                 var problem = Problem(.serviceUnavailable, "Service Unavailable",
@@ -54,14 +56,26 @@ struct AdminController: Sendable {
                 problem.headers[.retryAfter] = "5"
                 throw problem
             }
-            try await Task.sleep(for: .milliseconds(20))
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(250))
         }
         let current = settings.current
         let localDate = LocalDate(at, in: current.timeZone)
         var results: [JSONValue] = []
         for (plugin, _) in current.schedules.sorted(by: { $0.key < $1.key }) {
-            let leads = try await runner.runTick(ScheduleTick(scheduledAt: at, localDate: localDate), plugin: plugin)
-            results.append(.object(["plugin": .string(plugin), "newLeads": .number(String(leads.count))]))
+            do {
+                let leads = try await runner.runTick(ScheduleTick(scheduledAt: at, localDate: localDate), plugin: plugin)
+                results.append(.object(["plugin": .string(plugin), "newLeads": .number(String(leads.count))]))
+            } catch {
+                guard !results.isEmpty else { throw error }
+                // Some ticks ran and committed their leads: say which, not that nothing was stored.
+                var problem = Problem(.serviceUnavailable, "Service Unavailable",
+                                      detail: "the ticks before \(plugin) ran and their leads are stored; \(plugin) and the ones "
+                                          + "after it did not run (\(error)); asking again is safe: a lead is kept once")
+                problem.extra["plugins"] = .array(results)
+                problem.headers[.retryAfter] = "5"
+                throw problem
+            }
         }
         return EventsController.json(.object([
             "at": .string(RFC3339.format(at, timeZone: current.timeZone)),

@@ -59,7 +59,7 @@ extension PostgresStore {
             // As `clusterStatus`: the agreed count, else the leases' (no instance has taken one: nothing was handled).
             let agreed = try session.value(String.self, "SELECT value FROM cluster_setting WHERE name = 'partitions'")
                 .flatMap { Int($0) }
-            let leased = try session.value(Int.self, "SELECT MAX(part) + 1 FROM partition_lease")
+            let leased = agreed == nil ? try session.value(Int.self, "SELECT COALESCE(MAX(part) + 1, 0) FROM partition_lease") : nil
             guard let parts = agreed ?? leased, parts > 0 else {
                 return try session.value(Int64.self, "SELECT COUNT(*)::bigint FROM journal WHERE seq <= \(head)") ?? 0
             }

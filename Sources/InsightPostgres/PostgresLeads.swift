@@ -5,11 +5,14 @@ import PostgresNIO
 
 extension PostgresStore: LeadsStore {
     public func readLeads<T: Sendable>(_ body: @escaping @Sendable (any LeadsTransaction) throws -> T) async throws -> T {
-        try await transaction { session in try body(PostgresLeadsTransaction(session: session)) }
+        try await snapshot { session in try body(PostgresLeadsTransaction(session: session, locking: false)) }
     }
 
+    /// A write locks each lead it reads (`FOR UPDATE`) until it commits: two feedbacks or two decisions on one lead
+    /// run one after the other, the second seeing what the first wrote (as SQLite's single writer does), so a status
+    /// never moves back and the first decision stands without a key violation.
     public func writeLeads<T: Sendable>(_ body: @escaping @Sendable (any LeadsTransaction) throws -> T) async throws -> T {
-        try await transaction { session in try body(PostgresLeadsTransaction(session: session)) }
+        try await transaction { session in try body(PostgresLeadsTransaction(session: session, locking: true)) }
     }
 }
 
@@ -19,6 +22,8 @@ extension PostgresStore: LeadsStore {
 /// lookup by such a text finds nothing rather than failing the transaction.
 struct PostgresLeadsTransaction: LeadsTransaction {
     let session: PostgresSession
+    /// Whether a lead read is locked for the rest of the transaction (a write's).
+    let locking: Bool
 
     private static func storedText(_ text: String) -> Bool { !text.utf8.contains(0) }
 
@@ -60,7 +65,8 @@ struct PostgresLeadsTransaction: LeadsTransaction {
 
     func lead(id: String) throws -> Lead? {
         guard Self.storedText(id) else { return nil }
-        return try session.rows("SELECT key, status, body FROM lead WHERE id = \(id)").first.map(lead(row:))
+        return try session.rows("SELECT key, status, body FROM lead WHERE id = \(id)\(unescaped: locking ? " FOR UPDATE" : "")")
+            .first.map(lead(row:))
     }
 
     func activity(leadId: String) throws -> [LeadActivity] {
@@ -132,10 +138,12 @@ struct PostgresLeadsTransaction: LeadsTransaction {
         guard Self.storedText(leadId) else { return [] }
         let columns = PostgresOutboxTransaction.deliveryColumns
         let deliveries = try session.rows("""
-            SELECT \(unescaped: columns) FROM delivery WHERE lead_id = \(leadId)
-            UNION SELECT \(unescaped: columns) FROM delivery
-                  WHERE id IN (SELECT parent_id FROM delivery WHERE lead_id = \(leadId) AND parent_id IS NOT NULL)
-            ORDER BY created_ms, id
+            SELECT \(unescaped: columns) FROM (
+                SELECT \(unescaped: columns) FROM delivery WHERE lead_id = \(leadId)
+                UNION SELECT \(unescaped: columns) FROM delivery
+                      WHERE id IN (SELECT parent_id FROM delivery WHERE lead_id = \(leadId) AND parent_id IS NOT NULL)
+            ) AS carrying
+            ORDER BY created_ms, id COLLATE "C"
             """).map(PostgresOutboxTransaction.delivery(row:))
         guard !deliveries.isEmpty else { return [] }
         var attempts: [String: [DeliveryAttempt]] = [:]
@@ -167,7 +175,7 @@ struct PostgresLeadsTransaction: LeadsTransaction {
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         return try session.rows(PostgresQuery(unsafeSQL: """
             SELECT \(PostgresOutboxTransaction.deliveryColumns) FROM delivery \(filter)
-            ORDER BY updated_ms DESC, id LIMIT $\(binds.count)
+            ORDER BY updated_ms DESC, id COLLATE "C" LIMIT $\(binds.count)
             """, binds: binds)).map(PostgresOutboxTransaction.delivery(row:))
     }
 
@@ -177,7 +185,10 @@ struct PostgresLeadsTransaction: LeadsTransaction {
     }
 
     func disabledTargetList() throws -> [DisabledTarget] {
-        try session.rows("SELECT receiver, manager_id, disabled_ms, reason FROM disabled_target ORDER BY receiver, manager_id")
+        try session.rows("""
+            SELECT receiver, manager_id, disabled_ms, reason FROM disabled_target
+            ORDER BY receiver COLLATE "C", manager_id COLLATE "C"
+            """)
             .map { row in
                 let (receiver, manager, disabled, reason) = try row.decode((String, String, Int64, String).self)
                 return DisabledTarget(receiver: receiver, managerId: manager, disabledAt: Date(milliseconds: disabled), reason: reason)
@@ -201,13 +212,19 @@ struct PostgresLeadsTransaction: LeadsTransaction {
                     \(snooze.scope))
             RETURNING id
             """) ?? 0
+        // As stored (U+0000 as U+FFFD), as a later read gives it.
         var stored = snooze
         stored.id = id
+        stored.clientId = storable(snooze.clientId)
+        stored.plugin = storable(snooze.plugin)
+        stored.kind = storable(snooze.kind)
+        stored.note = storable(snooze.note)
+        stored.actor = storable(snooze.actor)
         return stored
     }
 
-    func deleteSnooze(id: Int64) throws {
-        try session.execute("DELETE FROM snooze WHERE id = \(id)")
+    func deleteSnooze(id: Int64) throws -> Bool {
+        try session.execute("DELETE FROM snooze WHERE id = \(id)") == 1
     }
 
     func insertDecision(_ decision: LeadDecisionEntry) throws {

@@ -50,13 +50,25 @@ public final class PostgresStore: Sendable {
     /// seeing what committed while they waited. A server error comes out as ``PostgresStoreError`` (its SQLSTATE and
     /// message, not the statement).
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await transaction(begin: Self.readCommitted, body)
+    }
+
+    /// A read-only transaction that sees one snapshot (`REPEATABLE READ READ ONLY`): what `body` reads, table after
+    /// table, is as of one moment.
+    public func snapshot<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    static let readCommitted = "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+    private func transaction<T: Sendable>(begin: String, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
         var attempt = 1
         while true {
             do {
                 return try await client.withConnection { connection in
                     let logger = self.logger
                     return try await BlockingWork.run {
-                        try Self.runTransaction(PostgresSession(connection: connection, logger: logger), body)
+                        try Self.runTransaction(PostgresSession(connection: connection, logger: logger), begin: begin, body)
                     }
                 }
             } catch let error as PSQLError {
@@ -70,8 +82,9 @@ public final class PostgresStore: Sendable {
     }
 
     /// `body` between `BEGIN` and `COMMIT` on the session's connection, on the caller's thread; a ROLLBACK if it throws.
-    static func runTransaction<T>(_ session: PostgresSession, _ body: (PostgresSession) throws -> T) throws -> T {
-        try session.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+    static func runTransaction<T>(_ session: PostgresSession, begin: String = readCommitted,
+                                  _ body: (PostgresSession) throws -> T) throws -> T {
+        try session.execute(PostgresQuery(unsafeSQL: begin))
         do {
             let result = try body(session)
             // A transaction that failed inside answers COMMIT with ROLLBACK: that is not a commit.

@@ -356,8 +356,9 @@ struct SQLiteLeadsTransaction: LeadsTransaction {
         return stored
     }
 
-    func deleteSnooze(id: Int64) throws {
+    func deleteSnooze(id: Int64) throws -> Bool {
         try db.execute(sql: "DELETE FROM snooze WHERE id = ?", arguments: [id])
+        return db.changesCount == 1
     }
 
     func insertDecision(_ decision: LeadDecisionEntry) throws {

@@ -37,7 +37,8 @@ public protocol LeadsTransaction {
     func addActivity(lead: String, at: Date, kind: String, outcome: String?, note: String?, actor: String) throws
     /// Stores a snooze (its `id` is ignored) and returns it with the id it was given.
     func insertSnooze(_ snooze: SnoozeEntry) throws -> SnoozeEntry
-    func deleteSnooze(id: Int64) throws
+    /// Returns whether there was one to delete.
+    func deleteSnooze(id: Int64) throws -> Bool
     func insertDecision(_ decision: LeadDecisionEntry) throws
     /// Queues a delivery in one of `statuses` again from the start of its retry schedule, at `at` or its
     /// `not_before`, whichever is later; any claim on it ends. Returns whether it was.
@@ -49,7 +50,7 @@ public protocol LeadsTransaction {
 
 /// A store the leads API runs on: SQLite (``AppDatabase``) or PostgreSQL.
 public protocol LeadsStore: OutboxStore {
-    /// Runs `body` over a consistent read.
+    /// Runs `body` over a consistent read (one snapshot).
     func readLeads<T: Sendable>(_ body: @escaping @Sendable (any LeadsTransaction) throws -> T) async throws -> T
     /// Runs `body` in one write transaction.
     func writeLeads<T: Sendable>(_ body: @escaping @Sendable (any LeadsTransaction) throws -> T) async throws -> T

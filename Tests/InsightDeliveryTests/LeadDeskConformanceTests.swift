@@ -174,9 +174,48 @@ struct LeadDeskConformanceTests {
         let (forLead, pending) = try await fixture.store.readLeads { ledger in
             (try ledger.deliveries(forLead: lead.id), try ledger.deliveries(status: .pending, receiver: "gateway", limit: 10))
         }
-        #expect(forLead.map(\.delivery.id).sorted() == ["dead", "held-1", "held-2", "sent"])
+        #expect(forLead.map(\.delivery.id) == ["dead", "held-1", "held-2", "sent"], "oldest first, then by id")
         let attempts = forLead.first { $0.delivery.id == "dead" }?.attempts ?? []
         #expect(attempts.map { [$0.attempt, $0.durationMs, $0.httpStatus ?? 0] } == [[1, 12, 503]] && attempts.first?.error == "busy")
         #expect(Set(pending.map(\.id)) == ["dead", "held-1", "held-2"])
+    }
+
+    @Test("feedback and decisions racing on one lead: the status never moves back and the first decision stands", arguments: LeadsBackend.all)
+    func races(backend: LeadsBackend) async throws {
+        let fixture = try await backend.make()
+        let leads = (1...8).map { makeLead("race\($0)", plugin: "risk-alerts", kind: "aml_structuring") }
+        try await fixture.commitLeads(leads)
+        let desk = LeadDesk(store: fixture.store)
+        for lead in leads {
+            // Converted and contacted at once, twice over: whichever runs first, the lead ends converted.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for outcome in [FeedbackOutcome.converted, .contacted, .contacted, .converted] {
+                    group.addTask {
+                        _ = try await desk.recordFeedback(leadId: lead.id, outcome: outcome, note: nil, until: nil, actor: "rm",
+                                                          now: Self.at)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let outcomes = try await withThrowingTaskGroup(of: DecisionOutcome.self) { group in
+                for decision in [ComplianceDecision.cleared, .reported, .cleared] {
+                    group.addTask {
+                        try await desk.recordDecision(leadId: lead.id, decision: decision, reference: "R", note: nil, actor: "co",
+                                                      now: Self.at)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let recorded = outcomes.compactMap { outcome -> LeadDecisionEntry? in
+                if case .recorded(let entry) = outcome { entry } else { nil }
+            }
+            let refused = outcomes.compactMap { outcome -> LeadDecisionEntry? in
+                if case .alreadyDecided(let entry) = outcome { entry } else { nil }
+            }
+            #expect(recorded.count == 1 && refused.count == 2, "one decision is recorded, the others see it")
+            #expect(refused.allSatisfy { $0 == recorded.first })
+            let status = try await fixture.store.readLeads { try $0.lead(id: lead.id)?.status }
+            #expect(status == .converted)
+        }
     }
 }
