@@ -19,6 +19,8 @@ clients=${2:-20000}
 insightd=${INSIGHTD:-.build/release/insightd}
 [ -n "${INSIGHTD:-}" ] || swift build -c release --product insightd >/dev/null
 work=$(mktemp -d /tmp/insightd-cluster-bench.XXXXXX)
+# Run as root, the throwaway server runs as user postgres (deploy/pg/throwaway.sh), which must reach $work/pg.
+chmod 755 "$work"
 pids=()
 stop_all() { for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
              for pid in "${pids[@]:-}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null || true; done; pids=(); }
