@@ -147,6 +147,7 @@ public struct ClusterDaemon: Sendable {
                 if let status = try? await store.clusterStatus(now: timeSource.now()) {
                     Gauge(label: "insightd_journal_head").record(status.journalHead)
                     Gauge(label: "insightd_journal_lag_events").record(status.lag)
+                    Gauge(label: "insightd_state_checkpoint_lag_events").record(status.stateLag)
                     Gauge(label: "insightd_cluster_instances_alive").record(status.instances.count(where: \.alive))
                     Gauge(label: "insightd_cluster_partitions_unowned").record(status.partitions.count { $0.owner == nil })
                 }
@@ -163,6 +164,7 @@ public struct ClusterDaemon: Sendable {
             "instance": .string(instance),
             "partitions": .number(String(status.partitionCount ?? status.partitions.count)),
             "lagEvents": .number(String(status.lag)),
+            "stateLagEvents": .number(String(status.stateLag)),
             "journalHead": .number(String(status.journalHead)),
             "instances": .array(status.instances.map { item in
                 .object(["name": .string(item.name), "id": .string(item.id), "alive": .bool(item.alive),

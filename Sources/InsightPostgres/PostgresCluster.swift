@@ -29,6 +29,10 @@ public struct ClusterStatus: Sendable, Equatable {
         public var position: Int64
         /// Events of this partition journaled after its position.
         public var lag: Int64
+        /// How far its client state is written (at most ``position``; state goes to the store at checkpoints).
+        public var statePosition: Int64 = 0
+        /// Events of this partition handled but not yet in its stored state: what its next holder handles again.
+        public var stateLag: Int64 = 0
     }
 
     public struct Tick: Sendable, Equatable {
@@ -48,6 +52,8 @@ public struct ClusterStatus: Sendable, Equatable {
 
     /// Events journaled and not yet handled, across the cluster.
     public var lag: Int64 { partitions.reduce(0) { $0 + $1.lag } }
+    /// Events handled whose client state is not yet written, across the cluster.
+    public var stateLag: Int64 { partitions.reduce(0) { $0 + $1.stateLag } }
 }
 
 extension PostgresStore {
@@ -93,29 +99,40 @@ extension PostgresStore {
                 leases[part] = (owner, epoch, expires)
             }
             var offsets: [Int: Int64] = [:]
-            for row in try session.rows("SELECT part, position FROM partition_offset") {
-                let (part, position) = try row.decode((Int, Int64).self)
+            var stateOffsets: [Int: Int64] = [:]
+            for row in try session.rows("SELECT part, position, COALESCE(state_position, position) FROM partition_offset") {
+                let (part, position, state) = try row.decode((Int, Int64, Int64).self)
                 offsets[part] = position
+                stateOffsets[part] = min(state, position)
             }
             let parts = count ?? (leases.keys.max().map { $0 + 1 } ?? 0)
             var lags: [Int: Int64] = [:]
+            var stateLags: [Int: Int64] = [:]
             if parts > 0 {
                 let positions = (0..<parts).map { offsets[$0] ?? 0 }
-                let lowest = positions.min() ?? 0
+                let states = (0..<parts).map { stateOffsets[$0] ?? 0 }
+                let lowest = states.min() ?? 0
+                // From each partition's state position on: the events after its position are its lag, the others its
+                // state's.
                 for row in try session.rows("""
-                    SELECT client_hash % \(parts), COUNT(*)::bigint FROM journal
-                    WHERE seq > \(lowest) AND seq > (\(positions)::int8[])[client_hash % \(parts) + 1]
+                    SELECT client_hash % \(parts),
+                           COUNT(*) FILTER (WHERE seq > (\(positions)::int8[])[client_hash % \(parts) + 1])::bigint,
+                           COUNT(*) FILTER (WHERE seq <= (\(positions)::int8[])[client_hash % \(parts) + 1])::bigint
+                    FROM journal
+                    WHERE seq > \(lowest) AND seq > (\(states)::int8[])[client_hash % \(parts) + 1]
                     GROUP BY 1
                     """) {
-                    let (part, lag) = try row.decode((Int, Int64).self)
+                    let (part, lag, stateLag) = try row.decode((Int, Int64, Int64).self)
                     lags[part] = lag
+                    stateLags[part] = stateLag
                 }
             }
             let partitions = (0..<parts).map { part -> ClusterStatus.Partition in
                 let lease = leases[part]
                 let live = lease.flatMap { $0.expires > nowMs ? $0.owner : nil }
                 return ClusterStatus.Partition(partition: part, owner: live, epoch: lease?.epoch ?? 0,
-                                               position: offsets[part] ?? 0, lag: lags[part] ?? 0)
+                                               position: offsets[part] ?? 0, lag: lags[part] ?? 0,
+                                               statePosition: stateOffsets[part] ?? 0, stateLag: stateLags[part] ?? 0)
             }
             let instances = try session.rows("SELECT name, alive_until_ms FROM cluster_instance ORDER BY name").map { row in
                 let (name, until) = try row.decode((String, Int64).self)

@@ -133,6 +133,8 @@ struct ClusterDispatchTests {
         #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position = position") == 8,
                 "a caught up and wrote its state")
         #expect(try await store.unhandledEvents(upTo: store.journalHead()) > 0, "an admin tick waits for b's partitions")
+        let behind = try await store.clusterStatus(now: clock.now())
+        #expect(behind.stateLag == 128 && behind.partitions.filter { $0.stateLag > 0 }.allSatisfy { $0.statePosition < $0.position })
         let leadsBefore = try await Self.count(store, "SELECT COUNT(*)::bigint FROM lead")
         #expect(leadsBefore > 0)
 
@@ -150,6 +152,7 @@ struct ClusterDispatchTests {
         #expect(try await Self.count(store, "SELECT SUM(transaction_count)::bigint FROM account") == events.count)
         #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position = position") == 16)
         #expect(try await store.unhandledEvents(upTo: store.journalHead()) == 0)
+        #expect(try await store.clusterStatus(now: clock.now()).stateLag == 0)
 
         // A clean leave writes the state first: the next holder handles nothing again.
         _ = try await store.appendSubmissions([IngestSubmission(events: more)], receivedAt: Self.start)

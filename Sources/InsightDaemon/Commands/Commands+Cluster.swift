@@ -35,7 +35,7 @@ extension Commands {
     static func clusterText(_ status: ClusterStatus, store: String, timeZone: TimeZone) -> String {
         var lines = ["store \(store)",
                      "partitions \(status.partitionCount.map(String.init) ?? "not set yet"), journal head \(status.journalHead), "
-                        + "lag \(status.lag) events", ""]
+                        + "lag \(status.lag) events, state \(status.stateLag) events behind", ""]
         var instances = [["INSTANCE", "RUN", "ALIVE", "UNTIL", "PARTITIONS"]]
         for instance in status.instances {
             instances.append([instance.name, String(instance.id.dropFirst(instance.name.count + 1)), instance.alive ? "yes" : "no",
@@ -46,10 +46,10 @@ extension Commands {
         instances.append(["(nobody)", "-", "-", "-", unowned.isEmpty ? "-" : ranges(unowned)])
         lines.append(table(instances))
         lines.append("")
-        var partitions = [["PARTITION", "OWNER", "EPOCH", "POSITION", "LAG"]]
+        var partitions = [["PARTITION", "OWNER", "EPOCH", "POSITION", "LAG", "STATE AT", "STATE LAG"]]
         for partition in status.partitions {
             partitions.append(["\(partition.partition)", partition.owner ?? "-", "\(partition.epoch)", "\(partition.position)",
-                               "\(partition.lag)"])
+                               "\(partition.lag)", "\(partition.statePosition)", "\(partition.stateLag)"])
         }
         lines.append(table(partitions))
         if !status.ticks.isEmpty {
