@@ -124,7 +124,7 @@ public struct Daemon: Sendable {
             guard let path = source.path else { return nil }
             let mappings = source.csv.map { mapping in
                 CSVMapping(match: mapping.match, type: mapping.type,
-                           encoding: TextEncoding(rawValue: mapping.encoding.rawValue) ?? .utf8,
+                           encoding: mapping.encoding,
                            delimiter: mapping.delimiter.first ?? ",", source: mapping.source, columns: mapping.columns)
             }
             return InboxSettings(
@@ -146,7 +146,7 @@ public struct Daemon: Sendable {
         let apiTokens = config.apiTokens.enumerated().compactMap { index, token -> Authenticator.APIToken? in
             guard let secret = configuration.secrets["api_tokens[\(index)].token"] else { return nil }
             return Authenticator.APIToken(name: token.name, token: secret.value,
-                                          scopes: Set(token.scopes.compactMap { Authenticator.Scope(rawValue: $0.rawValue) }))
+                                          scopes: Set(token.scopes))
         }
         return Authenticator(webhookSecrets: webhookSecrets, sourceTokens: sourceTokens, apiTokens: apiTokens)
     }

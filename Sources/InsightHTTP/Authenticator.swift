@@ -6,10 +6,14 @@ import InsightIngest
 /// Who may call, and as whom: webhook sources (Standard Webhooks secret or bearer token) and scoped API
 /// tokens. Token comparison is constant-time.
 public struct Authenticator: Sendable {
-    public enum Scope: String, Sendable, CaseIterable {
+    /// What an API token may do (`api_tokens[].scopes` in the config, decoded as this type: an unknown scope is a
+    /// config error with its line, never dropped).
+    public enum Scope: String, Sendable, CaseIterable, Decodable {
         case ingest, read, feedback, admin
-        /// AML decisions, and snoozes that may hold back AML leads.
+        /// AML decisions (`POST /v1/leads/{id}/decision`), and snoozes that may hold back AML leads.
         case compliance
+
+        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
     }
 
     public struct APIToken: Sendable {

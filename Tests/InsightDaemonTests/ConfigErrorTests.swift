@@ -89,6 +89,10 @@ import Testing
              message: "insightd.yaml:2:20: snooze.max_days: must be 1 to 366 days, got 3650"),
         Case(name: "unknown API token scope", yaml: "plugins_dir: plugins\napi_tokens:\n  - {name: a, token: t0123456789, scopes: [aml]}\n",
              message: "insightd.yaml:3:44: api_tokens[0].scopes[0]: \"aml\" is not allowed here; use one of ingest, read, feedback, admin, compliance"),
+        // Issue 15: the inbox declares the encodings it reads (`TextEncoding`); an unknown one is an error, never UTF-8.
+        Case(name: "unknown CSV encoding",
+             yaml: "plugins_dir: plugins\nsources:\n  - name: drop\n    kind: inbox\n    path: inbox\n    csv:\n      - {match: \"*.csv\", type: account.transaction, encoding: big5, columns: {id: id}}\n",
+             message: "insightd.yaml:7:63: sources[0].csv[0].encoding: \"big5\" is not allowed here; use one of utf-8, gb18030, gbk"),
         // Issue 14: a token's events are journaled under its name, as a source's are.
         Case(name: "API token named like a source",
              yaml: "plugins_dir: plugins\nsources:\n  - {name: core-banking, kind: webhook, token: cb0123456789}\napi_tokens:\n  - {name: core-banking, token: t0123456789, scopes: [ingest]}\n",

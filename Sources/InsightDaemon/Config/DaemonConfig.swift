@@ -1,6 +1,8 @@
 import Foundation
 import InsightCore
 import InsightEngine
+import InsightHTTP
+import InsightIngest
 import InsightPostgres
 import InsightStore
 
@@ -154,12 +156,8 @@ public struct SourceConfig: Sendable, Decodable {
 
 /// Maps the columns of CSV files matching a glob to the fields of one event type.
 public struct CSVMappingConfig: Sendable, Decodable {
-    public enum Encoding: String, Sendable, Decodable, CaseIterable {
-        case utf8 = "utf-8"
-        case gb18030
-        case gbk
-        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
-    }
+    /// Declared by the inbox that reads the files (`InsightIngest`).
+    public typealias Encoding = TextEncoding
 
     public var match: String
     public var type: String
@@ -188,12 +186,8 @@ public struct CSVMappingConfig: Sendable, Decodable {
 }
 
 public struct APITokenConfig: Sendable, Decodable {
-    public enum Scope: String, Sendable, Decodable, CaseIterable {
-        case ingest, read, feedback, admin
-        /// AML decisions (`POST /v1/leads/{id}/decision`), and snoozes that may hold back AML leads.
-        case compliance
-        public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
-    }
+    /// Declared by the HTTP API that checks them (`InsightHTTP`).
+    public typealias Scope = Authenticator.Scope
 
     public var name: String
     public var token: SecretReference

@@ -65,16 +65,15 @@ extension LoadedConfiguration {
             case .file:
                 return FileReceiver(name: receiver.name, path: absolutePath(receiver.path ?? "\(receiver.name).jsonl"),
                                     timeZone: config.timeZone)
-            case .webhook, .wecom, .dingtalk, .feishu, .slack:
-                let kind: HTTPReceiver.Kind = switch receiver.kind {
-                case .wecom: .wecom
-                case .dingtalk: .dingtalk
-                case .feishu: .feishu
-                case .slack: .slack
-                default: .webhook
-                }
-                return try HTTPReceiver(name: receiver.name, kind: kind, url: receiver.url ?? "", secret: secret, timeout: timeout,
-                                        concurrency: concurrency, maxPerMinute: rate, client: client, templates: templates)
+            case .webhook: return try http(.webhook)
+            case .wecom: return try http(.wecom)
+            case .dingtalk: return try http(.dingtalk)
+            case .feishu: return try http(.feishu)
+            case .slack: return try http(.slack)
+            }
+            func http(_ kind: HTTPReceiver.Kind) throws -> any Receiver {
+                try HTTPReceiver(name: receiver.name, kind: kind, url: receiver.url ?? "", secret: secret, timeout: timeout,
+                                 concurrency: concurrency, maxPerMinute: rate, client: client, templates: templates)
             }
         }
     }

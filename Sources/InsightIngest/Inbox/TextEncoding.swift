@@ -7,10 +7,14 @@ import Darwin
 
 /// Converts export files to UTF-8. UTF-8 (with or without BOM) is checked; GB18030 and GBK go through the
 /// C library's iconv, which every Linux host has.
-public enum TextEncoding: String, Sendable, CaseIterable {
+///
+/// Decoded as is from a CSV mapping's `encoding` in the config (one of `utf-8`, `gb18030`, `gbk`).
+public enum TextEncoding: String, Sendable, CaseIterable, Decodable {
     case utf8 = "utf-8"
     case gb18030
     case gbk
+
+    public init(from decoder: any Decoder) throws { try self.init(decodingOneOf: decoder) }
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public let description: String
