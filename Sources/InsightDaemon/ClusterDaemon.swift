@@ -51,7 +51,9 @@ public struct ClusterDaemon: Sendable {
             // State is written at checkpoints (`dispatcher.state_checkpoint`), each partition's with its state position:
             // a partition's next holder handles its events again from there, leaving out the leads already made.
             try Dispatcher(database: view, settings: settings, clock: .live(timeSource), shards: tuning.shards,
-                           batchSize: tuning.batchSize, cacheCapacity: tuning.clientCache, stateWrites: tuning.stateWrites,
+                           batchSize: tuning.batchSize, cacheCapacity: tuning.clientCache,
+                           // With every batch while an instance of an older release shares the store (a rolling upgrade).
+                           stateWrites: view.stateCheckpointsAllowed ? tuning.stateWrites : .everyBatch,
                            logger: dispatcherLogger)
         }
         let wake = WakeSignal()

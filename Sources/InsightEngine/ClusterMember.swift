@@ -145,6 +145,13 @@ public actor ClusterMember {
         let index = alive.firstIndex(of: memberId) ?? 0
         let share = settings.partitions / alive.count + (index < settings.partitions % alive.count ? 1 : 0)
         let before = Set(held.map(\.partition))
+        if held.count > share {
+            // Partitions go back: their state goes to the store first, while the leases still fence it (once given
+            // back, the write would be refused and their next holder would handle those events again).
+            await acquire()
+            if let dispatcher { await flush(dispatcher) }
+            release()
+        }
         held = try await store.balanceLeases(instance: memberId, partitions: settings.partitions, target: share,
                                              now: at, until: until)
         let after = Set(held.map(\.partition))
@@ -185,6 +192,9 @@ public actor ClusterMember {
     /// the new leads, or nil when another instance has the tick (or this one holds no partition). `claimed: false` runs
     /// it whatever the others did (an operator's `POST /v1/admin/tick`; the ledger keeps each lead once by its key).
     public func runTick(_ tick: ScheduleTick, plugin: String, claimed: Bool = true) async throws -> [Lead]? {
+        // A tick's queries read the whole book from the store: every partition's state (whoever holds it, written at
+        // its checkpoints) should have the events journaled before it. An operator's tick waited already.
+        if claimed { try await waitForStoredState() }
         await acquire()
         defer { release() }
         guard let dispatcher = try await currentDispatcher() else { return nil }
@@ -209,6 +219,23 @@ public actor ClusterMember {
         }
         try await store.finishTick(plugin: plugin, localDate: date, instance: memberId)
         return leads
+    }
+
+    /// Waits (while the drains go on) until every partition's stored state has the events journaled now, for at most
+    /// four lease timeouts or a minute: a partition nobody can take keeps the tick waiting no longer than that.
+    private func waitForStoredState() async throws {
+        let head = try await store.journalHead()
+        let deadline = ContinuousClock.now + max(settings.leaseTimeout * 4, .seconds(60))
+        var pause = Duration.milliseconds(20)
+        while case let waiting = try await store.unhandledEvents(upTo: head), waiting > 0 {
+            guard ContinuousClock.now < deadline else {
+                logger.warning("a tick runs before every partition's state has the events journaled before it",
+                               metadata: ["cluster.instance": "\(memberId)", "events.waiting": "\(waiting)"])
+                return
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(250))
+        }
     }
 
     /// Waits for the dispatcher to be free (a drain or a tick in progress keeps it: the actor is re-entered while they
@@ -250,16 +277,17 @@ public actor ClusterMember {
             dispatcherLeases = []
             return nil
         }
-        if let dispatcher, dispatcherLeases == held.map(Self.withoutExpiry) { return dispatcher }
+        let leases = held
+        if let dispatcher, dispatcherLeases == leases.map(Self.withoutExpiry) { return dispatcher }
         // The leases changed: the state this dispatcher has not written yet goes to the store first (if its leases are
         // all still held), so that the next one, or the partitions' next holder, need not handle those events again.
         if let dispatcher { await flush(dispatcher) }
         self.dispatcher = nil
         dispatcherLeases = []
-        let view = try await store.partitionView(holding: held, partitions: settings.partitions, now: now)
+        let view = try await store.partitionView(holding: leases, partitions: settings.partitions, now: now)
         let made = try makeDispatcher(view)
         dispatcher = made
-        dispatcherLeases = held.map(Self.withoutExpiry)
+        dispatcherLeases = leases.map(Self.withoutExpiry)
         return made
     }
 

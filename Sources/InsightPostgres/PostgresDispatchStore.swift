@@ -29,19 +29,23 @@ public final class PostgresDispatchStore: DispatchStore {
     public let offsets: [Int: Int64]
     /// Each held partition's state position when the view was made (at most its position).
     public let stateOffsets: [Int: Int64]
+    /// Whether every live instance reads state positions (see ``stateCheckpointsAllowed``).
+    public let stateCheckpointsAllowed: Bool
     /// Events read again (between a partition's state position and its position when the view was made) and not yet
     /// committed: their outputs are in the store already, and are left out of the commit.
     private let handledAgain = Mutex<Set<Int64>>([])
     private let now: @Sendable () -> Date
 
     init(store: PostgresStore, connections: PostgresBlockingConnections, leases: [PartitionLease], partitions: Int,
-         offsets: [Int: Int64], stateOffsets: [Int: Int64], now: @escaping @Sendable () -> Date) {
+         offsets: [Int: Int64], stateOffsets: [Int: Int64], stateCheckpointsAllowed: Bool,
+         now: @escaping @Sendable () -> Date) {
         self.store = store
         self.connections = connections
         self.leases = leases.sorted { $0.partition < $1.partition }
         self.partitions = partitions
         self.offsets = offsets
         self.stateOffsets = stateOffsets
+        self.stateCheckpointsAllowed = stateCheckpointsAllowed
         self.now = now
     }
 
@@ -160,15 +164,19 @@ public final class PostgresDispatchStore: DispatchStore {
         let inserted = try PostgresState.write(step, nowMs: nowMs, session: session, prepared: prepared)
         if step.position != nil || step.statePosition != nil, !leases.isEmpty {
             // A row's NULL state position is its position (see migration v7): it is made explicit before the position
-            // moves past it. A new row's state is at 0 until a checkpoint.
+            // moves past it, and NULL again once the state catches up (so that an instance of an older release, which
+            // reads only `position`, never meets a state position it would leave behind). A new row's state is at 0
+            // until a checkpoint.
+            let position = step.position ?? 0, state = step.statePosition ?? 0
             try session.execute("""
-                INSERT INTO partition_offset (part, position, state_position, updated_ms)
-                SELECT p, \(step.position ?? 0), \(step.statePosition ?? 0), \(nowMs)
+                INSERT INTO partition_offset AS o (part, position, state_position, updated_ms)
+                SELECT p, \(position), CASE WHEN \(state) >= \(position) THEN NULL ELSE \(state) END, \(nowMs)
                 FROM unnest(\(leases.map { Int32($0.partition) })::int4[]) AS p
                 ON CONFLICT (part) DO UPDATE SET
-                    state_position = GREATEST(COALESCE(partition_offset.state_position, partition_offset.position),
-                                              EXCLUDED.state_position),
-                    position = GREATEST(partition_offset.position, EXCLUDED.position),
+                    state_position = NULLIF(LEAST(GREATEST(COALESCE(o.state_position, o.position), \(state)),
+                                                  GREATEST(o.position, \(position))),
+                                            GREATEST(o.position, \(position))),
+                    position = GREATEST(o.position, \(position)),
                     updated_ms = EXCLUDED.updated_ms
                 """)
         }
@@ -191,15 +199,20 @@ extension PostgresStore: ClusterStore {
     public func dispatchStore(holding leases: [PartitionLease], partitions: Int,
                               now: @escaping @Sendable () -> Date) async throws -> PostgresDispatchStore {
         let parts = leases.map { Int32($0.partition) }
-        let rows = try await transaction { session in
-            try session.rows("""
+        let nowMs = now().milliseconds
+        let (rows, olderAlive) = try await transaction { session in
+            let rows = try session.rows("""
                 SELECT part, position, COALESCE(state_position, position) FROM partition_offset WHERE part = ANY(\(parts)::int4[])
                 """).map { try $0.decode((Int, Int64, Int64).self) }
+            let older = try session.value(Bool.self, """
+                SELECT EXISTS (SELECT 1 FROM cluster_instance WHERE alive_until_ms > \(nowMs) AND features IS NULL)
+                """) ?? false
+            return (rows, older)
         }
         return PostgresDispatchStore(store: self, connections: try blocking(), leases: leases, partitions: partitions,
                                      offsets: Dictionary(rows.map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first }),
                                      stateOffsets: Dictionary(rows.map { ($0.0, min($0.2, $0.1)) }, uniquingKeysWith: { first, _ in first }),
-                                     now: now)
+                                     stateCheckpointsAllowed: !olderAlive, now: now)
     }
 
     /// Records the cluster's partition count, or checks it against the one recorded: every instance must split the

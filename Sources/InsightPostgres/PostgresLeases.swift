@@ -13,8 +13,9 @@ extension PostgresStore: LeaseStore {
     public func heartbeat(instance: String, now: Date, until: Date) async throws -> [String] {
         try await transaction { session in
             try session.execute("""
-                INSERT INTO cluster_instance (name, alive_until_ms) VALUES (\(instance), \(until.milliseconds))
-                ON CONFLICT (name) DO UPDATE SET alive_until_ms = EXCLUDED.alive_until_ms
+                INSERT INTO cluster_instance (name, alive_until_ms, features)
+                VALUES (\(instance), \(until.milliseconds), \(Self.instanceFeatures))
+                ON CONFLICT (name) DO UPDATE SET alive_until_ms = EXCLUDED.alive_until_ms, features = EXCLUDED.features
                 """)
             // Runs that died a day ago or more (each run has a name of its own) are forgotten.
             try session.execute("DELETE FROM cluster_instance WHERE alive_until_ms < \(now.milliseconds - 86_400_000)")
@@ -22,6 +23,9 @@ extension PostgresStore: LeaseStore {
                 .map { try $0.decode(String.self) }
         }
     }
+
+    /// What a run of this release can do (`cluster_instance.features`).
+    static let instanceFeatures = "state-checkpoints"
 
     public func balanceLeases(instance: String, partitions: Int, target: Int, now: Date, until: Date) async throws -> [PartitionLease] {
         try await transaction { session in

@@ -385,6 +385,9 @@ enum PostgresMigrations {
             // How far each partition's client state is written, at most its `position` (leads and outputs): a cluster's
             // dispatchers write state at checkpoints. NULL: at `position` (rows of v5 and v6, and `migrate-store`'s).
             "ALTER TABLE partition_offset ADD COLUMN state_position BIGINT",
+            // What each run can do: a run of this release heartbeats `state-checkpoints`; an older one leaves it NULL,
+            // and while one is alive the others write their state with every batch (it reads state as at `position`).
+            "ALTER TABLE cluster_instance ADD COLUMN features TEXT",
         ]),
     ]
 

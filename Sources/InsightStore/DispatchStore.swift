@@ -30,6 +30,9 @@ public protocol DispatchStore: Sendable {
     /// Other writers change the managers this dispatcher reads (the other instances of a cluster): the dispatcher reads
     /// them again for each batch rather than keep them.
     var managersChangeElsewhere: Bool { get }
+    /// Whether its client state may be written at checkpoints, behind the handled position. False while an instance of
+    /// an older release shares the store: it would read the state as at the position.
+    var stateCheckpointsAllowed: Bool { get }
 }
 
 extension AppDatabase: DispatchStore {
@@ -46,6 +49,8 @@ extension AppDatabase: DispatchStore {
     public func stateReader() -> any StateReader { StoreStateReader(database: self) }
 
     public var managersChangeElsewhere: Bool { false }
+
+    public var stateCheckpointsAllowed: Bool { true }
 }
 
 /// The store of a cluster: leases, and a dispatching view of the partitions some leases hold.
@@ -53,6 +58,10 @@ public protocol ClusterStore: LeaseStore {
     /// A store that reads the journal of the partitions `leases` hold and commits fenced by them.
     func partitionView(holding leases: [PartitionLease], partitions: Int,
                        now: @escaping @Sendable () -> Date) async throws -> any DispatchStore
+    /// The journal's last sequence.
+    func journalHead() async throws -> Int64
+    /// How many events up to `head` are not yet in the stored client state, across every partition.
+    func unhandledEvents(upTo head: Int64) async throws -> Int64
 }
 
 /// How a cluster splits the clients between its instances: a client's partition is a stable hash of its id (the same on

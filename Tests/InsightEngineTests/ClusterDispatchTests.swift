@@ -23,8 +23,9 @@ struct ClusterDispatchTests {
     }
 
     static func member(_ name: String, store: PostgresStore, clock: FixedTimeSource,
-                       stateWrites: Dispatcher.StateWrites = .everyBatch, batchSize: Int = 256) throws -> Member {
-        let settings = SettingsBox(PipelineSettings(plugins: [try rulesPlugin()], timeZone: shanghai, locale: "zh-CN"))
+                       stateWrites: Dispatcher.StateWrites = .everyBatch, batchSize: Int = 256,
+                       extraPlugins: [LoadedPlugin] = []) throws -> Member {
+        let settings = SettingsBox(PipelineSettings(plugins: [try rulesPlugin()] + extraPlugins, timeZone: shanghai, locale: "zh-CN"))
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let member = ClusterMember(store: store, settings: ClusterSettings(instance: name, partitions: partitions),
                                    now: { clock.now() }, logger: logger) { view in
@@ -115,14 +116,22 @@ struct ClusterDispatchTests {
         let test = try await TestPostgres.start()
         let store = test.store
         let clock = FixedTimeSource(Self.start)
-        // Checkpoints only when caught up (or at a flush): the interval never passes in the test.
-        let a = try Self.member("a", store: store, clock: clock, stateWrites: .checkpointed(every: .seconds(3600)), batchSize: 64)
-        let b = try Self.member("b", store: store, clock: clock, stateWrites: .checkpointed(every: .seconds(3600)), batchSize: 64)
+        // Checkpoints only when caught up (or at a flush): the interval never passes in the test. A plugin that fails on
+        // some events: its failures are the one output the store keeps as often as it is given (no key).
+        let failing = [LoadedPlugin(RecordingPlugin(configuration: .init(recorder: PluginRecorder())))]
+        let a = try Self.member("a", store: store, clock: clock, stateWrites: .checkpointed(every: .seconds(3600)), batchSize: 64,
+                                extraPlugins: failing)
+        let b = try Self.member("b", store: store, clock: clock, stateWrites: .checkpointed(every: .seconds(3600)), batchSize: 64,
+                                extraPlugins: failing)
         for member in [a, b, a, b] { try await member.member.renewLeases() }
         #expect(try await b.member.renewLeases().count == 8)
 
         let all = syntheticEvents(count: 2200, clients: 200)
-        let events = Array(all[..<2000]), more = Array(all[2000...])
+        let transactions = Array(all[..<2000]), more = Array(all[2000...])
+        let failures = (0..<40).map { index in
+            EventFixtures.event("fail-\(index)", "custom.thing", client: "C\(String(format: "%06d", index))", data: ["fail": .bool(true)])
+        }
+        let events = failures + transactions
         _ = try await store.appendSubmissions([IngestSubmission(events: events)], receivedAt: Self.start)
         let handledByA = try await Self.drain(a)
         // b handles two batches of its partitions and stops before it catches up: leads and positions committed, state not.
@@ -130,7 +139,7 @@ struct ClusterDispatchTests {
         #expect(handledByB == 128)
         #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position < position") == 8,
                 "b's partitions have leads committed past their state")
-        #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position = position") == 8,
+        #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position IS NULL") == 8,
                 "a caught up and wrote its state")
         #expect(try await store.unhandledEvents(upTo: store.journalHead()) > 0, "an admin tick waits for b's partitions")
         let behind = try await store.clusterStatus(now: clock.now())
@@ -149,8 +158,11 @@ struct ClusterDispatchTests {
         let largeCredits = events.filter { $0.field("amount")?.stringValue == "600000.00" }.count
         #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM lead") == largeCredits)
         #expect(try await Self.count(store, "SELECT COUNT(DISTINCT journal_seq)::bigint FROM lead") == largeCredits)
-        #expect(try await Self.count(store, "SELECT SUM(transaction_count)::bigint FROM account") == events.count)
-        #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position = position") == 16)
+        #expect(try await Self.count(store, "SELECT SUM(transaction_count)::bigint FROM account") == transactions.count)
+        #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM plugin_failure") == failures.count,
+                "the failures of events handled again are not recorded twice")
+        // Caught up: the state position is the position again (stored as NULL, as an older release reads it).
+        #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position IS NULL") == 16)
         #expect(try await store.unhandledEvents(upTo: store.journalHead()) == 0)
         #expect(try await store.clusterStatus(now: clock.now()).stateLag == 0)
 
@@ -159,6 +171,26 @@ struct ClusterDispatchTests {
         _ = try await a.member.dispatch(maximumBatches: 1)
         try await a.member.leave()
         #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position < position") == 0)
+    }
+
+    @Test("while a run of an older release (no features) is alive, a view writes its state with every batch")
+    func olderReleaseKeepsStateWithEveryBatch() async throws {
+        let test = try await TestPostgres.start()
+        let store = test.store
+        let clock = FixedTimeSource(Self.start)
+        let until = (Self.start + 10).milliseconds
+        _ = try await store.transaction { session in
+            try session.execute("INSERT INTO cluster_instance (name, alive_until_ms) VALUES ('old#1', \(until))")
+        }
+        #expect(try await store.dispatchStore(holding: [], partitions: 16, now: { clock.now() }).stateCheckpointsAllowed == false)
+        clock.advance(by: 20)  // its heartbeat expired: it is gone
+        #expect(try await store.dispatchStore(holding: [], partitions: 16, now: { clock.now() }).stateCheckpointsAllowed)
+        let member = try Self.member("new", store: store, clock: clock)
+        try await member.member.renewLeases()
+        let features = try await store.transaction { session in
+            try session.value(String.self, "SELECT features FROM cluster_instance WHERE name LIKE 'new#%'")
+        }
+        #expect(features == "state-checkpoints")
     }
 
     @Test("a daily tick runs on one member per plugin and day, while the members dispatch; a second run of a name waits")
