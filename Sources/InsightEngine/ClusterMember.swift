@@ -86,6 +86,16 @@ public actor ClusterMember {
     /// A drain or a tick is using the dispatcher; the others wait (``acquire()``).
     private var busy = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// A share to give back down to, found by a renewal while the dispatcher was busy: the next ``dispatch(maximumBatches:)``
+    /// writes the state and gives the surplus back.
+    private var pendingShare: Int?
+    /// Counts the changes of ``held`` made under the dispatcher's lock, so that a renewal that ran beside one does not
+    /// put back what it gave away.
+    private var leaseChanges = 0
+    /// Whether a run of an older release was alive at the last renewal; when it changes, the dispatcher is made again
+    /// (its state writes follow it, see ``DispatchStore/stateCheckpointsAllowed``).
+    private var olderRunsAlive = false
+    private var remakeDispatcher = false
 
     private let partitionsGauge = Gauge(label: "insightd_cluster_partitions_held")
     private let membersGauge = Gauge(label: "insightd_cluster_instances_alive")
@@ -144,16 +154,32 @@ public actor ClusterMember {
         alive.sort()
         let index = alive.firstIndex(of: memberId) ?? 0
         let share = settings.partitions / alive.count + (index < settings.partitions % alive.count ? 1 : 0)
+        let older = try await store.olderRunsAlive(now: at)
+        if older != olderRunsAlive {
+            olderRunsAlive = older
+            remakeDispatcher = true
+        }
         let before = Set(held.map(\.partition))
         if held.count > share {
-            // Partitions go back: their state goes to the store first, while the leases still fence it (once given
-            // back, the write would be refused and their next holder would handle those events again).
-            await acquire()
-            if let dispatcher { await flush(dispatcher) }
-            release()
+            // Partitions go back: their state goes to the store first, while the leases still fence it (once given back,
+            // the write would be refused and their next holder would handle those events again), and no batch commits
+            // between the two. Now if the dispatcher is free; else the next drain does it, and this renewal only extends.
+            if tryAcquire() {
+                defer { release() }
+                try await giveBack(downTo: share)
+            } else {
+                pendingShare = share
+                let changes = leaseChanges
+                let extended = try await store.extendLeases(instance: memberId, until: until)
+                if changes == leaseChanges { held = extended }
+            }
+        } else {
+            pendingShare = nil
+            let changes = leaseChanges
+            let balanced = try await store.balanceLeases(instance: memberId, partitions: settings.partitions, target: share,
+                                                         now: at, until: until)
+            if changes == leaseChanges { held = balanced }
         }
-        held = try await store.balanceLeases(instance: memberId, partitions: settings.partitions, target: share,
-                                             now: at, until: until)
         let after = Set(held.map(\.partition))
         if before != after {
             logger.info("cluster partitions changed", metadata: [
@@ -174,6 +200,7 @@ public actor ClusterMember {
     public func dispatch(maximumBatches: Int = 8) async throws -> Int {
         await acquire()
         defer { release() }
+        if let share = pendingShare { try await giveBack(downTo: share) }
         guard let dispatcher = try await currentDispatcher() else { return 0 }
         do {
             return try await dispatcher.drain(maximumBatches: maximumBatches)
@@ -192,13 +219,10 @@ public actor ClusterMember {
     /// the new leads, or nil when another instance has the tick (or this one holds no partition). `claimed: false` runs
     /// it whatever the others did (an operator's `POST /v1/admin/tick`; the ledger keeps each lead once by its key).
     public func runTick(_ tick: ScheduleTick, plugin: String, claimed: Bool = true) async throws -> [Lead]? {
-        // A tick's queries read the whole book from the store: every partition's state (whoever holds it, written at
-        // its checkpoints) should have the events journaled before it. An operator's tick waited already.
-        if claimed { try await waitForStoredState() }
-        await acquire()
-        defer { release() }
-        guard let dispatcher = try await currentDispatcher() else { return nil }
         guard claimed else {
+            await acquire()
+            defer { release() }
+            guard let dispatcher = try await currentDispatcher() else { return nil }
             do {
                 return try await dispatcher.runTick(tick, plugin: plugin)
             } catch let lost as LeaseLost {
@@ -206,10 +230,18 @@ public actor ClusterMember {
                 throw lost
             }
         }
+        guard !held.isEmpty else { return nil }
         let at = now()
         let date = tick.localDate.description
         guard try await store.claimTick(plugin: plugin, localDate: date, instance: memberId, now: at,
                                         until: at.addingTimeInterval(settings.leaseTimeout.timeInterval * 4)) else { return nil }
+        // A tick's queries read the whole book from the store: every partition's state (whoever holds it, written at
+        // its checkpoints) should have the events journaled before it. The drains go on meanwhile. (An operator's tick
+        // waited already.)
+        try await waitForStoredState(atMost: settings.leaseTimeout * 2)
+        await acquire()
+        defer { release() }
+        guard let dispatcher = try await currentDispatcher() else { return nil }
         let leads: [Lead]
         do {
             leads = try await dispatcher.runTick(tick, plugin: plugin)
@@ -222,10 +254,10 @@ public actor ClusterMember {
     }
 
     /// Waits (while the drains go on) until every partition's stored state has the events journaled now, for at most
-    /// four lease timeouts or a minute: a partition nobody can take keeps the tick waiting no longer than that.
-    private func waitForStoredState() async throws {
+    /// `limit` (within the tick's claim): a partition nobody holds keeps the tick waiting no longer than that.
+    private func waitForStoredState(atMost limit: Duration) async throws {
         let head = try await store.journalHead()
-        let deadline = ContinuousClock.now + max(settings.leaseTimeout * 4, .seconds(60))
+        let deadline = ContinuousClock.now + limit
         var pause = Duration.milliseconds(20)
         while case let waiting = try await store.unhandledEvents(upTo: head), waiting > 0 {
             guard ContinuousClock.now < deadline else {
@@ -234,8 +266,25 @@ public actor ClusterMember {
                 return
             }
             try await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(250))
+            pause = min(pause * 2, .seconds(1))
         }
+    }
+
+    /// With the dispatcher's lock held: writes its state, then gives back the leases beyond `share` (renewing the rest).
+    private func giveBack(downTo share: Int) async throws {
+        pendingShare = nil
+        if let dispatcher { await flush(dispatcher) }
+        let at = now()
+        leaseChanges += 1
+        held = try await store.balanceLeases(instance: memberId, partitions: settings.partitions, target: share, now: at,
+                                             until: at.addingTimeInterval(settings.leaseTimeout.timeInterval))
+    }
+
+    /// Takes the dispatcher's lock if it is free.
+    private func tryAcquire() -> Bool {
+        guard !busy else { return false }
+        busy = true
+        return true
     }
 
     /// Waits for the dispatcher to be free (a drain or a tick in progress keeps it: the actor is re-entered while they
@@ -278,7 +327,8 @@ public actor ClusterMember {
             return nil
         }
         let leases = held
-        if let dispatcher, dispatcherLeases == leases.map(Self.withoutExpiry) { return dispatcher }
+        if let dispatcher, dispatcherLeases == leases.map(Self.withoutExpiry), !remakeDispatcher { return dispatcher }
+        remakeDispatcher = false
         // The leases changed: the state this dispatcher has not written yet goes to the store first (if its leases are
         // all still held), so that the next one, or the partitions' next holder, need not handle those events again.
         if let dispatcher { await flush(dispatcher) }

@@ -57,6 +57,25 @@ extension PostgresStore: LeaseStore {
         }
     }
 
+    public func extendLeases(instance: String, until: Date) async throws -> [PartitionLease] {
+        try await transaction { session in
+            // As in `balanceLeases`: never queue behind a commit in flight on another instance's row.
+            try session.execute("SET LOCAL lock_timeout = '5s'")
+            try session.execute("UPDATE partition_lease SET expires_ms = \(until.milliseconds) WHERE owner = \(instance)")
+            return try Self.leases(session, owner: instance)
+        }
+    }
+
+    /// Whether a run of an older release (no `features`) is alive at `now`: while one is, state is written with every
+    /// batch (see ``PostgresDispatchStore/stateCheckpointsAllowed``).
+    public func olderRunsAlive(now: Date) async throws -> Bool {
+        try await transaction { session in
+            try session.value(Bool.self, """
+                SELECT EXISTS (SELECT 1 FROM cluster_instance WHERE alive_until_ms > \(now.milliseconds) AND features IS NULL)
+                """) ?? false
+        }
+    }
+
     public func releaseLeases(instance: String) async throws {
         _ = try await transaction { session in
             try session.execute("UPDATE partition_lease SET owner = NULL, expires_ms = 0 WHERE owner = \(instance)")

@@ -62,6 +62,8 @@ public protocol ClusterStore: LeaseStore {
     func journalHead() async throws -> Int64
     /// How many events up to `head` are not yet in the stored client state, across every partition.
     func unhandledEvents(upTo head: Int64) async throws -> Int64
+    /// Whether a run of an older release, which reads client state as at each partition's position, is alive.
+    func olderRunsAlive(now: Date) async throws -> Bool
 }
 
 /// How a cluster splits the clients between its instances: a client's partition is a stable hash of its id (the same on

@@ -46,6 +46,8 @@ public protocol LeaseStore: Sendable {
     /// back those beyond `target` (the highest partitions), and takes free or expired ones (the lowest) up to `target`,
     /// a taken one at the next epoch. `partitions` is the cluster's fixed count. Returns its leases afterwards.
     func balanceLeases(instance: String, partitions: Int, target: Int, now: Date, until: Date) async throws -> [PartitionLease]
+    /// Renews the leases `instance` holds to `until`, taking and giving back none; returns them.
+    func extendLeases(instance: String, until: Date) async throws -> [PartitionLease]
     /// Gives back every lease `instance` holds (a clean shutdown: the others take them at once, not after the timeout).
     func releaseLeases(instance: String) async throws
     /// Every partition's lease, by partition (those never held have no owner: left out).
@@ -75,6 +77,13 @@ extension AppDatabase: LeaseStore {
                 """, arguments: [instance, until.milliseconds])
             return try String.fetchAll(db, sql: "SELECT name FROM cluster_instance WHERE alive_until_ms > ? ORDER BY name",
                                        arguments: [now.milliseconds])
+        }
+    }
+
+    public func extendLeases(instance: String, until: Date) async throws -> [PartitionLease] {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE partition_lease SET expires_ms = ? WHERE owner = ?", arguments: [until.milliseconds, instance])
+            return try Self.leases(db, owner: instance)
         }
     }
 

@@ -29,8 +29,9 @@ struct ClusterDispatchTests {
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let member = ClusterMember(store: store, settings: ClusterSettings(instance: name, partitions: partitions),
                                    now: { clock.now() }, logger: logger) { view in
+            // As the daemon chooses (ClusterDaemon): with every batch while a run of an older release is alive.
             try Dispatcher(database: view, settings: settings, clock: .live(clock), shards: 2, batchSize: batchSize,
-                           stateWrites: stateWrites, logger: logger)
+                           stateWrites: view.stateCheckpointsAllowed ? stateWrites : .everyBatch, logger: logger)
         }
         return Member(member: member, name: name)
     }
@@ -173,7 +174,7 @@ struct ClusterDispatchTests {
         #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position < position") == 0)
     }
 
-    @Test("while a run of an older release (no features) is alive, a view writes its state with every batch")
+    @Test("while a run of an older release (no features) is alive, state is written with every batch; checkpoints once it is gone")
     func olderReleaseKeepsStateWithEveryBatch() async throws {
         let test = try await TestPostgres.start()
         let store = test.store
@@ -183,14 +184,48 @@ struct ClusterDispatchTests {
             try session.execute("INSERT INTO cluster_instance (name, alive_until_ms) VALUES ('old#1', \(until))")
         }
         #expect(try await store.dispatchStore(holding: [], partitions: 16, now: { clock.now() }).stateCheckpointsAllowed == false)
-        clock.advance(by: 20)  // its heartbeat expired: it is gone
-        #expect(try await store.dispatchStore(holding: [], partitions: 16, now: { clock.now() }).stateCheckpointsAllowed)
-        let member = try Self.member("new", store: store, clock: clock)
+        let member = try Self.member("new", store: store, clock: clock, stateWrites: .checkpointed(every: .seconds(3600)),
+                                     batchSize: 64)
         try await member.member.renewLeases()
         let features = try await store.transaction { session in
             try session.value(String.self, "SELECT features FROM cluster_instance WHERE name LIKE 'new#%'")
         }
         #expect(features == "state-checkpoints")
+        let all = syntheticEvents(count: 1000, clients: 100)
+        _ = try await store.appendSubmissions([IngestSubmission(events: Array(all[..<500]))], receivedAt: Self.start)
+        #expect(try await member.member.dispatch(maximumBatches: 2) == 128)
+        #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position IS NOT NULL") == 0,
+                "with every batch: the state is at the position, as the older run reads it")
+
+        clock.advance(by: 20)  // the older run's heartbeat expired: it is gone
+        #expect(try await store.dispatchStore(holding: [], partitions: 16, now: { clock.now() }).stateCheckpointsAllowed)
+        try await member.member.renewLeases()  // the dispatcher is made again, now with checkpoints
+        _ = try await store.appendSubmissions([IngestSubmission(events: Array(all[500...]))], receivedAt: Self.start)
+        #expect(try await member.member.dispatch(maximumBatches: 2) == 128)
+        #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position < position") > 0,
+                "at checkpoints: leads and positions go ahead of the state")
+    }
+
+    @Test("a member giving partitions back writes their state first: the taker handles nothing again")
+    func stateIsWrittenBeforePartitionsGoBack() async throws {
+        let test = try await TestPostgres.start()
+        let store = test.store
+        let clock = FixedTimeSource(Self.start)
+        let a = try Self.member("a", store: store, clock: clock, stateWrites: .checkpointed(every: .seconds(3600)), batchSize: 64)
+        try await a.member.renewLeases()
+        #expect(await a.member.heldPartitions.count == 16)
+        _ = try await store.appendSubmissions([IngestSubmission(events: syntheticEvents(count: 600, clients: 100))],
+                                              receivedAt: Self.start)
+        #expect(try await a.member.dispatch(maximumBatches: 2) == 128)
+        #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position < position") == 16)
+        // b joins; a's next renewal gives 8 back, its state written first.
+        let b = try Self.member("b", store: store, clock: clock, stateWrites: .checkpointed(every: .seconds(3600)), batchSize: 64)
+        try await b.member.renewLeases()
+        try await a.member.renewLeases()
+        #expect(await a.member.heldPartitions.count == 8)
+        #expect(try await Self.count(store, "SELECT COUNT(*)::bigint FROM partition_offset WHERE state_position < position") == 0)
+        #expect(try await b.member.renewLeases().count == 8)
+        #expect(try await store.unhandledEvents(upTo: 128) == 0)
     }
 
     @Test("a daily tick runs on one member per plugin and day, while the members dispatch; a second run of a name waits")
