@@ -74,10 +74,12 @@ public enum LeadRouting {
                 continue
             }
             if let snooze = snoozes.first(where: { $0.suppresses(lead, protectedKinds: compliance.protectedKinds) }) {
-                try outbox.setStatus(ofLead: lead.id, to: .suppressed, at: now)
-                try outbox.addActivity(lead: lead.id, at: now, kind: "suppressed", outcome: nil,
-                                       note: "snooze #\(snooze.id) until \(snooze.until)", actor: "router")
-                pass.suppressed += 1
+                // A lead a manager already acted on (feedback before it was routed) is neither held back nor sent.
+                if try outbox.suppress(lead: lead.id, at: now) {
+                    try outbox.addActivity(lead: lead.id, at: now, kind: "suppressed", outcome: nil,
+                                           note: "snooze #\(snooze.id) until \(snooze.until)", actor: "router")
+                    pass.suppressed += 1
+                }
                 continue
             }
             let managerId = lead.manager?.id ?? ""

@@ -99,10 +99,13 @@ public enum OutboxRules {
             // A snooze that came after the lead was routed still holds back a lead nobody was told of yet.
             if lead.status == .new,
                let snooze = snoozes.first(where: { $0.suppresses(lead, protectedKinds: compliance.protectedKinds) }) {
-                try outbox.setStatus(ofLead: id, to: .suppressed, at: now)
-                try outbox.addActivity(lead: id, at: now, kind: "suppressed", outcome: nil,
-                                       note: "snooze #\(snooze.id) until \(snooze.until)", actor: "outbox")
-                lead.status = .suppressed
+                if try outbox.suppress(lead: id, at: now) {
+                    try outbox.addActivity(lead: id, at: now, kind: "suppressed", outcome: nil,
+                                           note: "snooze #\(snooze.id) until \(snooze.until)", actor: "outbox")
+                    lead.status = .suppressed
+                } else if let moved = try outbox.lead(id: id) {
+                    lead.status = moved.status  // acted on meanwhile: as it stands now
+                }
             }
             due.leads[id] = lead
             if try outbox.hasActivity(lead: id, ofKinds: acknowledgingActivities) || acknowledgedStatuses.contains(lead.status) {

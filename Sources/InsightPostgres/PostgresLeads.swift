@@ -196,7 +196,7 @@ struct PostgresLeadsTransaction: LeadsTransaction {
     }
 
     func setStatus(ofLead id: String, to status: LeadStatus, at: Date) throws {
-        try PostgresOutboxTransaction(session: session).setStatus(ofLead: id, to: status, at: at)
+        try session.execute("UPDATE lead SET status = \(status.rawValue), status_ms = \(at.milliseconds) WHERE id = \(id)")
     }
 
     func addActivity(lead: String, at: Date, kind: String, outcome: String?, note: String?, actor: String) throws {

@@ -170,8 +170,10 @@ struct PostgresOutboxTransaction: OutboxTransaction {
             """) > 0
     }
 
-    func setStatus(ofLead id: String, to status: LeadStatus, at: Date) throws {
-        try session.execute("UPDATE lead SET status = \(status.rawValue), status_ms = \(at.milliseconds) WHERE id = \(id)")
+    func suppress(lead id: String, at: Date) throws -> Bool {
+        try session.execute("""
+            UPDATE lead SET status = 'suppressed', status_ms = \(at.milliseconds) WHERE id = \(id) AND status = 'new'
+            """) == 1
     }
 
     func addActivity(lead: String, at: Date, kind: String, outcome: String?, note: String?, actor: String) throws {

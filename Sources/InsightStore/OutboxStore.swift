@@ -168,8 +168,9 @@ public protocol OutboxTransaction {
     func countSentAlone(managerId: String, route: Int, localDate: String) throws
     /// Inserts the row unless one with its id exists; returns whether it did.
     func insert(_ delivery: NewDelivery) throws -> Bool
-    /// Sets a lead's status (held back: `suppressed`).
-    func setStatus(ofLead id: String, to status: LeadStatus, at: Date) throws
+    /// Holds back a lead nobody has acted on yet: `new` becomes `suppressed`. False when the lead has moved on (a manager
+    /// gave feedback meanwhile): a status never moves back.
+    func suppress(lead id: String, at: Date) throws -> Bool
     /// Adds an entry to a lead's history.
     func addActivity(lead: String, at: Date, kind: String, outcome: String?, note: String?, actor: String) throws
     /// A client's single-lead messages (not digest members) to `receiver` and `managerId`, on the compliance queue's
@@ -314,9 +315,10 @@ struct SQLiteOutboxTransaction: OutboxTransaction {
         return db.changesCount > 0
     }
 
-    func setStatus(ofLead id: String, to status: LeadStatus, at: Date) throws {
-        try db.execute(sql: "UPDATE lead SET status = ?, status_ms = ? WHERE id = ?",
-                       arguments: [status.rawValue, at.milliseconds, id])
+    func suppress(lead id: String, at: Date) throws -> Bool {
+        try db.execute(sql: "UPDATE lead SET status = 'suppressed', status_ms = ? WHERE id = ? AND status = 'new'",
+                       arguments: [at.milliseconds, id])
+        return db.changesCount == 1
     }
 
     func addActivity(lead: String, at: Date, kind: String, outcome: String?, note: String?, actor: String) throws {

@@ -62,6 +62,21 @@ struct OutboxStoreConformanceTests {
                     due: due, createdAt: Self.at)
     }
 
+    @Test("a snooze holds back only a lead nobody acted on yet: a status never moves back", arguments: OutboxBackend.all)
+    func suppressOnlyNew(backend: OutboxBackend) async throws {
+        let fixture = try await backend.make()
+        let fresh = LedgerTests.lead(plugin: "rules", key: "s1", client: "C1", manager: "M1")
+        let told = LedgerTests.lead(plugin: "rules", key: "s2", client: "C1", manager: "M1")
+        try await fixture.commitLeads([fresh, told])
+        let (first, second, statuses) = try await fixture.store.outboxTransaction { outbox in
+            try outbox.markNotified(lead: told.id, at: Self.at)
+            return (try outbox.suppress(lead: fresh.id, at: Self.at), try outbox.suppress(lead: told.id, at: Self.at),
+                    [try outbox.lead(id: fresh.id)?.status, try outbox.lead(id: told.id)?.status])
+        }
+        #expect(first && !second)
+        #expect(statuses == [.suppressed, .notified])
+    }
+
     @Test("leads come in ledger order after a position, with their status; a consumer's position is kept", arguments: OutboxBackend.all)
     func leadsAndPositions(backend: OutboxBackend) async throws {
         let fixture = try await backend.make()
@@ -165,7 +180,7 @@ struct OutboxStoreConformanceTests {
             try outbox.addAttempt(delivery: rows[0].id, attempt: 1, at: Self.at, durationMs: 5, httpStatus: 200, outcome: "sent", error: nil)
             try outbox.markSent(delivery: rows[0].id, attempts: 1, at: Self.at)
             try outbox.markNotified(lead: leads[0].id, at: Self.at)
-            try outbox.setStatus(ofLead: leads[1].id, to: .suppressed, at: Self.at)
+            _ = try outbox.suppress(lead: leads[1].id, at: Self.at)
             try outbox.markNotified(lead: leads[1].id, at: Self.at)  // not new: stays suppressed
             let dead = try #require(try outbox.delivery(id: rows[1].id))
             try outbox.setStatus(ofDelivery: dead.id, to: .dead, attempts: 1, at: Self.at, error: "HTTP 500")
