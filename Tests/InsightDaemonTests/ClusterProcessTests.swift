@@ -242,19 +242,22 @@ struct ClusterProcessTests {
         let auth = "Authorization: Bearer cluster-ops"
         var listed: [String] = []
         var cursor: String?
+        var pages = 0
         repeat {
             let url = "http://127.0.0.1:\(instances[2].port)/v1/leads?limit=100" + (cursor.map { "&cursor=\($0)" } ?? "")
-            let page = try JSONParser.parse(Array(try curl(["-H", auth, url]).utf8))
+            let page = try JSONParser.parse(Array(try curl(["--max-time", "10", "-H", auth, url]).utf8))
             listed += page["leads"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
             cursor = page["nextCursor"]?.stringValue
-        } while cursor != nil
+            pages += 1
+        } while cursor != nil && pages < 50  // a cursor that never ends fails the count below, never hangs the test
         #expect(listed.count == expectedLeads && Set(listed).count == listed.count, "the leads API lists every lead once")
         if let id = listed.first {
-            let code = try curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", auth, "-H",
+            let code = try curl(["--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", auth, "-H",
                                  "Content-Type: application/json", "-d", #"{"outcome": "contacted", "note": "called"}"#,
                                  "http://127.0.0.1:\(instances[1].port)/v1/leads/\(id)/feedback"])
             #expect(code == "200")
-            let lead = try JSONParser.parse(Array(try curl(["-H", auth, "http://127.0.0.1:\(instances[2].port)/v1/leads/\(id)"]).utf8))
+            let lead = try JSONParser.parse(Array(try curl(["--max-time", "10", "-H", auth,
+                                                            "http://127.0.0.1:\(instances[2].port)/v1/leads/\(id)"]).utf8))
             #expect(lead["status"]?.stringValue == "contacted")
             #expect(lead["activity"]?.arrayValue?.contains { $0["kind"]?.stringValue == "feedback" } == true)
             #expect(lead["deliveries"]?.arrayValue?.isEmpty == false, "the lead shows the delivery another instance sent")
@@ -262,7 +265,7 @@ struct ClusterProcessTests {
         #expect(try curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(instances[2].port)/v1/leads"]) == "401")
         // An operator's tick runs on the instance asked, once every partition has passed the events before it.
         let tick = try JSONParser.parse(Array(try curl([
-            "-X", "POST", "-H", auth, "-H", "Content-Type: application/json", "-d", #"{"at": "2026-11-25T08:30:00+08:00"}"#,
+            "--max-time", "60", "-X", "POST", "-H", auth, "-H", "Content-Type: application/json", "-d", #"{"at": "2026-11-25T08:30:00+08:00"}"#,
             "http://127.0.0.1:\(instances[0].port)/v1/admin/tick"]).utf8))
         #expect(tick["localDate"]?.stringValue == "2026-11-25", "\(tick)")
         #expect(tick["plugins"] == .array([.object(["plugin": .string("birthday-care"), "newLeads": .number("0")])]), "\(tick)")
