@@ -199,15 +199,12 @@ extension PostgresStore: ClusterStore {
     public func dispatchStore(holding leases: [PartitionLease], partitions: Int,
                               now: @escaping @Sendable () -> Date) async throws -> PostgresDispatchStore {
         let parts = leases.map { Int32($0.partition) }
-        let nowMs = now().milliseconds
+        let at = now()
         let (rows, olderAlive) = try await transaction { session in
             let rows = try session.rows("""
                 SELECT part, position, COALESCE(state_position, position) FROM partition_offset WHERE part = ANY(\(parts)::int4[])
                 """).map { try $0.decode((Int, Int64, Int64).self) }
-            let older = try session.value(Bool.self, """
-                SELECT EXISTS (SELECT 1 FROM cluster_instance WHERE alive_until_ms > \(nowMs) AND features IS NULL)
-                """) ?? false
-            return (rows, older)
+            return (rows, try Self.olderRunsAlive(session, now: at))
         }
         return PostgresDispatchStore(store: self, connections: try blocking(), leases: leases, partitions: partitions,
                                      offsets: Dictionary(rows.map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first }),

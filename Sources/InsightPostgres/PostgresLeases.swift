@@ -69,11 +69,13 @@ extension PostgresStore: LeaseStore {
     /// Whether a run of an older release (no `features`) is alive at `now`: while one is, state is written with every
     /// batch (see ``PostgresDispatchStore/stateCheckpointsAllowed``).
     public func olderRunsAlive(now: Date) async throws -> Bool {
-        try await transaction { session in
-            try session.value(Bool.self, """
-                SELECT EXISTS (SELECT 1 FROM cluster_instance WHERE alive_until_ms > \(now.milliseconds) AND features IS NULL)
-                """) ?? false
-        }
+        try await transaction { session in try Self.olderRunsAlive(session, now: now) }
+    }
+
+    static func olderRunsAlive(_ session: PostgresSession, now: Date) throws -> Bool {
+        try session.value(Bool.self, """
+            SELECT EXISTS (SELECT 1 FROM cluster_instance WHERE alive_until_ms > \(now.milliseconds) AND features IS NULL)
+            """) ?? false
     }
 
     public func releaseLeases(instance: String) async throws {
